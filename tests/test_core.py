@@ -1,0 +1,74 @@
+"""Run files, config machinery and the fake generator: the contracts every stage uses."""
+
+import argparse
+import dataclasses
+
+import pytest
+
+from sdft.config import ConfigError, add_arguments, from_args, from_dict
+from sdft.generation.base import Request, SamplingParams
+from sdft.generation.fake import FakeGenerator
+from sdft.generation.runner import generate_jsonl
+from sdft.data.records import DataError
+from sdft.runs import JsonlWriter, done_ids, read_jsonl
+
+
+def test_partial_last_line_is_cut_and_resume_skips_done(tmp_path):
+    path = tmp_path / "out.jsonl"
+    with JsonlWriter(path) as w:
+        w.write({"id": "a", "x": 1})
+        w.write({"id": "b", "x": 2})
+    with path.open("a") as f:
+        f.write('{"id": "c", "x"')  # a writer killed mid-line
+    assert done_ids(path) == {"a", "b"}
+    assert path.read_text().endswith("}\n")
+
+    gen = FakeGenerator()
+    reqs = [Request(i, [{"role": "user", "content": f"q{i}"}]) for i in "abcd"]
+    stats = generate_jsonl(gen, reqs, SamplingParams(), path, progress=False)
+    assert (stats.skipped, stats.generated) == (2, 2)
+    assert [r.id for r in gen.calls[0]] == ["c", "d"]
+    assert [r["id"] for r in read_jsonl(path)] == ["a", "b", "c", "d"]
+
+
+def test_invalid_json_names_file_and_line(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"id": 1}\n\n{"id": 2,}\n')
+    with pytest.raises(DataError, match=r"bad.jsonl:3: invalid JSON"):
+        list(read_jsonl(path))
+
+
+@dataclasses.dataclass
+class _Cfg:
+    """Example.
+
+    lr: learning rate
+    targets: modules to adapt
+    full: train every weight
+    """
+
+    lr: float = 1e-4
+    targets: list[str] = dataclasses.field(default_factory=lambda: ["q_proj", "v_proj"])
+    full: bool = False
+    name: str | None = None
+
+
+def test_flag_over_yaml_over_default_and_unknown_key():
+    p = argparse.ArgumentParser()
+    add_arguments(p, _Cfg)
+    args = p.parse_args(["--lr", "0.5", "--full"])
+    cfg = from_args(_Cfg, args, {"lr": 0.1, "targets": "a,b"})
+    assert (cfg.lr, cfg.targets, cfg.full, cfg.name) == (0.5, ["a", "b"], True, None)
+    assert "learning rate" in p.format_help()
+    with pytest.raises(ConfigError, match="'lr_rate'"):
+        from_dict(_Cfg, {"lr_rate": 1}, "demo.yaml")
+    with pytest.raises(ConfigError, match="`lr` expects float"):
+        from_dict(_Cfg, {"lr": "fast"})
+
+
+def test_stop_strings_and_length_in_fake_backend():
+    gen = FakeGenerator({"x": "one two three STOP four"})
+    (c,) = gen.generate([Request("x", [{"role": "user", "content": ""}])], SamplingParams(stop=("STOP",)))
+    assert (c.text, c.finish_reason) == ("one two three ", "stop")
+    (c,) = gen.generate([Request("x", [{"role": "user", "content": ""}])], SamplingParams(max_new_tokens=2))
+    assert (c.text, c.finish_reason) == ("one two", "length")
