@@ -1,0 +1,34 @@
+"""What a benchmark gets to run with, and the shape of what it returns.
+
+Every benchmark module exposes ``run(ctx: EvalContext) -> dict`` returning one entry of
+``results.json``::
+
+    {"benchmark": "gsm8k", "metric": "accuracy", "score": 0.25, "n": 200,
+     "ci95": [0.19, 0.31], "variant": "cot", "generation": {...sampling...},
+     "wall_s": 812.4, "extra": {...benchmark-specific...}}
+
+and writes its per-item ``predictions.jsonl`` (``id``, ``prompt``, ``predict``, ``label``,
+``score``) under ``ctx.out_dir``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from sdft.generation.base import Generator
+
+
+@dataclass
+class EvalContext:
+    model: str  # the --model spec (alias, path, hub id)
+    adapter: str | None  # PEFT adapter or full checkpoint dir, or None for the seed model
+    out_dir: Path  # this benchmark's own folder, <eval out>/<benchmark>/
+    data_dir: Path
+    get_generator: Callable[[], Generator]  # built lazily, one model load shared by all benchmarks
+    limit: int | None = None
+    variant: str | None = None  # prompt variant; None = the benchmark's default
+    seed: int = 0
+    max_new_tokens: int | None = None  # None = the benchmark's default
+    options: dict[str, Any] = field(default_factory=dict)  # benchmark-specific settings
