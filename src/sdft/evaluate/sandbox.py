@@ -1,0 +1,232 @@
+"""Run model-written Python in a separate, resource-limited process, and say whether it passed.
+
+Opt-in only: :func:`require_opt_in` refuses unless ``--allow-code-execution`` was given or the
+environment has ``SDFT_ALLOW_CODE_EXECUTION=1``. Each program runs like this:
+
+* a fresh temp dir as cwd; the program is a file in it; stdout/stderr go to files there
+  (so an endless printer fills at most ``RLIMIT_FSIZE`` bytes, never our memory);
+* a new process (``python -I -B``: no user site, no env vars, no bytecode written) with an
+  empty environment, in its own session, never in the evaluator's process;
+* ``resource`` limits: CPU seconds, address space (default 2 GiB), file size, open files,
+  process count, no core dumps;
+* a wall timeout after which the whole process group is SIGKILLed;
+* where ``unshare`` works (root, or unprivileged user namespaces): a new network namespace
+  (no interfaces but a down loopback: nothing is reachable) and a new PID namespace (killing
+  its first process kills every process the program forked, even ones that left our process
+  group); when we are root the program also drops to uid/gid 65534 (``nobody``) before it
+  starts, so it cannot write files root owns and ``RLIMIT_NPROC`` applies to it;
+* inside the child, before the program runs, a Python audit hook refuses: sockets, writing /
+  deleting / renaming paths outside the temp dir, signalling any process but itself, and
+  starting programs (``subprocess``, ``os.system``, ``exec*``, ``posix_spawn``).
+
+What is NOT isolated: the filesystem is the host's (reads anywhere the user may read; with no
+namespace and no uid drop, writes are stopped only by the audit hook, which ``ctypes`` or a C
+extension can bypass); without ``unshare`` the network is blocked only by that hook; the
+program can end itself with ``os._exit(0)`` before the tests run and count as passed (as in
+OpenAI's human-eval); CPU and memory are shared with the evaluator's machine. This is a guard
+against accidents and sloppy code from a model, not against an adversary: run untrusted
+models in a container or VM.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+ENV_FLAG = "SDFT_ALLOW_CODE_EXECUTION"
+NOBODY = 65534
+
+
+class SandboxError(RuntimeError):
+    """Code execution was refused (no opt-in) or the sandbox cannot start."""
+
+
+@dataclass
+class Limits:
+    timeout_s: float = 10.0  # wall clock
+    memory_mb: int = 2048  # RLIMIT_AS
+    file_mb: int = 16  # RLIMIT_FSIZE, per file
+    nproc: int = 64  # processes the sandbox user may have on top of those it already has
+    nofile: int = 64
+
+
+@dataclass
+class SandboxResult:
+    passed: bool
+    status: str  # "passed" | "failed" | "timeout"
+    returncode: int | None
+    wall_s: float
+    stderr: str = ""  # the tail, for the predictions file
+
+
+def allowed(flag: bool = False) -> bool:
+    return bool(flag) or os.environ.get(ENV_FLAG, "") == "1"
+
+
+def require_opt_in(flag: bool = False, what: str = "this benchmark") -> None:
+    if not allowed(flag):
+        raise SandboxError(f"{what} runs model-written code; pass --allow-code-execution "
+                           f"(or set {ENV_FLAG}=1) to allow it. See sdft.evaluate.sandbox for "
+                           f"what the sandbox does and does not isolate.")
+
+
+# Runs inside the child. argv: program path, workdir, uid to drop to (or -1).
+_RUNNER = r'''
+import os, sys
+prog, work, uid = sys.argv[1], os.path.realpath(sys.argv[2]), int(sys.argv[3])
+os.chdir(work)
+if uid >= 0:
+    os.setgroups([]); os.setgid(uid); os.setuid(uid)
+code = compile(open(prog).read(), "program.py", "exec")
+me = os.getpid()
+W = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+def inside(p):
+    try:
+        p = os.fsdecode(p)
+    except TypeError:
+        return True  # a file descriptor
+    p = os.path.realpath(os.path.join(work, p))
+    return p == work or p.startswith(work + os.sep)
+def deny(what):
+    raise PermissionError("sandbox: " + what + " is not allowed")
+def hook(event, args):
+    if event == "open":
+        path, mode, flags = args
+        writing = (mode is not None and any(c in mode for c in "wax+")) or (
+            mode is None and isinstance(flags, int) and flags & W)
+        if writing and not inside(path):
+            deny("writing " + str(path))
+    elif event in ("os.remove", "os.rmdir", "os.mkdir", "os.truncate", "os.chmod", "os.chown",
+                   "os.utime", "shutil.rmtree", "os.symlink", "os.link", "os.rename"):
+        for a in args[:2]:
+            if isinstance(a, (str, bytes, os.PathLike)) and not inside(a):
+                deny(event + " outside the sandbox dir")
+    elif event.startswith("socket."):
+        deny("network access")
+    elif event == "os.kill" and args[0] != os.getpid():
+        deny("signalling other processes")
+    elif event == "os.killpg":
+        deny("signalling process groups")
+    elif event in ("os.system", "subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn",
+                   "os.startfile", "pty.spawn", "ctypes.dlopen"):
+        deny(event)
+sys.addaudithook(hook)
+g = {"__name__": "__main__", "__builtins__": __builtins__}
+try:
+    exec(code, g)
+except BaseException:
+    import traceback
+    traceback.print_exc()
+    sys.stderr.flush()
+    os._exit(1)
+sys.stdout.flush()
+os._exit(0)
+'''
+
+
+@lru_cache(maxsize=1)
+def _unshare_prefix() -> tuple[tuple[str, ...], bool]:
+    """The namespace wrapper that works here, and whether the child should drop to nobody."""
+    exe = shutil.which("unshare")
+    if exe is None or not sys.platform.startswith("linux"):
+        return (), False
+    root = os.geteuid() == 0
+    base = [exe, "--net", "--pid", "--fork", "--kill-child"]
+    candidates = [base] if root else [[exe, "--map-root-user", *base[1:]]]
+    for prefix in candidates:
+        try:
+            res = subprocess.run([*prefix, sys.executable, "-I", "-c", "pass"], capture_output=True,
+                                 timeout=20, env={})
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if res.returncode == 0:
+            return tuple(prefix), root
+    return (), False
+
+
+def _user_process_count(uid: int) -> int:
+    n = 0
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if d.stat().st_uid == uid:
+                    n += 1
+            except OSError:
+                pass
+    return n
+
+
+def isolation() -> dict:
+    """What this machine gives the sandbox, for the results file."""
+    prefix, drop = _unshare_prefix()
+    return {"net_namespace": bool(prefix), "pid_namespace": bool(prefix), "uid_drop": drop,
+            "audit_hook": True}
+
+
+def run_program(code: str, limits: Limits | None = None) -> SandboxResult:
+    """Run ``code`` as a program in a fresh sandbox; passed means it ended normally (exit 0)."""
+    limits = limits or Limits()
+    prefix, drop = _unshare_prefix()
+    uid = NOBODY if drop else os.getuid()
+    nproc = _user_process_count(uid) + limits.nproc if sys.platform.startswith("linux") else limits.nproc
+    work = Path(tempfile.mkdtemp(prefix="sdft-sandbox-"))
+    try:
+        if drop:
+            os.chown(work, NOBODY, NOBODY)
+        (work / "program.py").write_text(code, encoding="utf-8")
+        cpu = max(1, int(limits.timeout_s) + 1)
+
+        def limit_child() -> None:  # runs in the forked child before exec
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+            mem = limits.memory_mb << 20
+            resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+            fs = limits.file_mb << 20
+            resource.setrlimit(resource.RLIMIT_FSIZE, (fs, fs))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limits.nofile, limits.nofile))
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            if hasattr(resource, "RLIMIT_NPROC"):
+                resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+
+        cmd = [*prefix, sys.executable, "-I", "-B", "-c", _RUNNER, str(work / "program.py"), str(work),
+               str(NOBODY if drop else -1)]
+        t0 = time.perf_counter()
+        with open(work / "stdout.txt", "wb") as out, open(work / "stderr.txt", "wb") as err:
+            proc = subprocess.Popen(cmd, cwd=work, env={}, stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=err, start_new_session=True, preexec_fn=limit_child)
+            try:
+                rc = proc.wait(timeout=limits.timeout_s)
+                timed_out = False
+            except subprocess.TimeoutExpired:
+                rc, timed_out = None, True
+            finally:
+                # Always sweep the group: a program may leave forked children behind.
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                if timed_out:
+                    proc.wait()
+        wall = time.perf_counter() - t0
+        tail = (work / "stderr.txt").read_bytes()[-2000:].decode("utf-8", "replace")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if timed_out:
+        return SandboxResult(False, "timeout", None, wall, tail)
+    return SandboxResult(rc == 0, "passed" if rc == 0 else "failed", rc, wall, tail)
+
+
+def run_many(programs: Sequence[str], limits: Limits | None = None, workers: int = 2) -> list[SandboxResult]:
+    """Run programs ``workers`` at a time (each in its own sandbox); results in input order."""
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return list(pool.map(lambda c: run_program(c, limits), programs))

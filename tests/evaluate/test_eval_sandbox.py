@@ -1,0 +1,102 @@
+"""The sandbox contains hostile completions: each is marked failed within its timeout and the
+evaluator (this pytest process) survives to check the next one."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from sdft.evaluate import sandbox
+from sdft.evaluate.sandbox import Limits, SandboxError, run_many, run_program
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs a POSIX host")
+
+LIMITS = Limits(timeout_s=4.0, memory_mb=1024)
+
+
+def test_good_program_passes_and_bad_one_fails():
+    ok = run_program("def f(x):\n    return x + 1\nassert f(1) == 2\n", LIMITS)
+    bad = run_program("assert 1 + 1 == 3\n", LIMITS)
+    assert (ok.passed, ok.status) == (True, "passed")
+    assert (bad.passed, bad.status) == (False, "failed")
+    assert "AssertionError" in bad.stderr
+
+
+def test_sys_exit_nonzero_and_syntax_error_fail():
+    assert not run_program("import sys\nsys.exit(3)\n", LIMITS).passed
+    assert not run_program("def f(:\n", LIMITS).passed
+
+
+def test_infinite_loop_times_out():
+    t0 = time.monotonic()
+    res = run_program("while True:\n    pass\n", LIMITS)
+    assert not res.passed and res.status in ("timeout", "failed")
+    assert time.monotonic() - t0 < LIMITS.timeout_s + 5
+
+
+def test_fork_bomb_is_contained():
+    code = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+    t0 = time.monotonic()
+    res = run_program(code, Limits(timeout_s=3.0, memory_mb=1024, nproc=32))
+    assert not res.passed
+    assert time.monotonic() - t0 < 3.0 + 8
+    # Nothing left behind: the sandbox's processes are gone.
+    time.sleep(0.5)
+    left = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmd(p).find("sdft-sandbox-") >= 0]
+    assert left == []
+
+
+def _cmd(p: Path) -> str:
+    try:
+        return (p / "cmdline").read_bytes().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def test_huge_allocation_fails():
+    res = run_program("x = bytearray(50 * 1024 ** 3)\nprint(len(x))\n", LIMITS)
+    assert not res.passed
+    assert res.status in ("failed", "timeout")
+
+
+def test_write_outside_temp_dir_is_refused(tmp_path):
+    target = tmp_path / "escaped.txt"
+    inside = "open('inside.txt', 'w').write('fine')\n"
+    assert run_program(inside, LIMITS).passed  # its own temp dir is writable
+    res = run_program(f"open({str(target)!r}, 'w').write('pwned')\n", LIMITS)
+    assert not res.passed
+    assert not target.exists()
+    res = run_program(f"import os\nfd = os.open({str(target)!r}, os.O_WRONLY | os.O_CREAT)\n", LIMITS)
+    assert not res.passed and not target.exists()
+
+
+def test_socket_is_refused():
+    code = ("import socket\ns = socket.create_connection(('127.0.0.1', 22), timeout=1)\n")
+    res = run_program(code, LIMITS)
+    assert not res.passed
+
+
+def test_killing_the_parent_is_contained():
+    me = os.getpid()
+    code = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nos.kill(%d, signal.SIGKILL)\n" % me
+    res = run_program(code, LIMITS)
+    assert not res.passed
+    assert os.getpid() == me  # still here
+
+
+def test_run_many_completes_in_order_with_hostile_neighbours():
+    progs = ["assert True\n", "while True: pass\n", "x = bytearray(50 * 1024 ** 3)\n", "assert 2 > 1\n"]
+    res = run_many(progs, Limits(timeout_s=3.0, memory_mb=1024), workers=2)
+    assert [r.passed for r in res] == [True, False, False, True]
+
+
+def test_opt_in_is_required(monkeypatch):
+    monkeypatch.delenv(sandbox.ENV_FLAG, raising=False)
+    with pytest.raises(SandboxError, match="allow-code-execution"):
+        sandbox.require_opt_in(False)
+    sandbox.require_opt_in(True)
+    monkeypatch.setenv(sandbox.ENV_FLAG, "1")
+    sandbox.require_opt_in(False)
