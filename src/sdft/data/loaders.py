@@ -1,0 +1,298 @@
+"""Read instruction data in the common file formats into :class:`Example` records.
+
+Formats (``FORMATS`` maps each name to its record converter):
+
+- ``alpaca``: ``instruction``, optional ``input``, ``output``, optional ``history`` (a list of
+  ``[user, assistant]`` pairs) and ``system``. Other field names through a LLaMA-Factory style
+  ``columns`` mapping (``prompt``/``query``/``response``/``history``/``system``), e.g. the
+  GSM8K copy's ``question``/``answer``.
+- ``sharegpt``: ``conversations``, a list of ``{from, value}`` turns; ``messages``: a list of
+  ``{role, content}``. The last turn is the reference response and must be the assistant's;
+  earlier user/assistant pairs become ``history``; a leading system turn becomes ``system``.
+
+Containers: a JSON array, JSON Lines (also gzip-compressed), or CSV with a header row (alpaca
+fields only). :func:`load_file` sniffs the format from the first record's keys unless ``fmt``
+forces one. :func:`load_dataset_info` reads one entry of a LLaMA-Factory ``dataset_info.json``;
+:func:`load_hf` reads a hub dataset (needs the network, so it fails offline).
+
+Every problem is a :class:`DataError` naming the file, the place (``path:LINE`` for JSON Lines
+and CSV, ``record N`` with a 0-based index for a JSON array) and the field. Fields this module
+does not map are kept in ``Example.meta``. Not supported: LLaMA-Factory's function-call and
+observation turns, images, and ranking (preference) data.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from sdft.data.records import DataError, Example
+
+ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output",
+                  "history": "history", "system": "system"}
+GSM8K_COLUMNS = {"prompt": "question", "response": "answer"}
+SHAREGPT_TAGS = {"role_tag": "from", "content_tag": "value", "user_tag": "human",
+                 "assistant_tag": "gpt", "system_tag": "system"}
+MESSAGES_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user",
+                 "assistant_tag": "assistant", "system_tag": "system"}
+# Role names accepted whatever the tags say: files mix the ShareGPT and OpenAI spellings.
+_USER_ROLES = {"human", "user"}
+_ASSISTANT_ROLES = {"gpt", "assistant"}
+
+
+def _opener(path: Path):
+    return gzip.open if path.suffix == ".gz" else open
+
+
+def iter_records(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield ``(where, record)`` from a JSON array, JSON Lines or CSV file (optionally .gz)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    ext = path.suffixes[-2] if path.suffix == ".gz" and len(path.suffixes) > 1 else path.suffix
+    if ext in (".csv", ".tsv"):
+        yield from _iter_csv(path, "\t" if ext == ".tsv" else ",")
+        return
+    with _opener(path)(path, "rt", encoding="utf-8-sig") as f:
+        text = f.read()
+    if ext != ".jsonl" and text.lstrip()[:1] == "[":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{path}:{e.lineno}: invalid JSON ({e.msg} at column {e.colno})") from None
+        for i, rec in enumerate(data):
+            where = f"{path}: record {i}"
+            if not isinstance(rec, dict):
+                raise DataError(f"{where}: expected a JSON object, got {type(rec).__name__}")
+            yield where, rec
+        return
+    # JSON Lines (also a .json file holding one object per line, as LLaMA-Factory accepts).
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{path}:{lineno}: invalid JSON ({e.msg} at column {e.colno})") from None
+        if not isinstance(rec, dict):
+            raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(rec).__name__}")
+        yield f"{path}:{lineno}", rec
+
+
+def _iter_csv(path: Path, delimiter: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    # utf-8-sig drops a BOM that would otherwise glue itself to the first column name.
+    with _opener(path)(path, "rt", encoding="utf-8-sig", newline="") as f:
+        reader = csv.DictReader(f, delimiter=delimiter)
+        if not reader.fieldnames:
+            raise DataError(f"{path}: empty CSV file (a header row is required)")
+        start = 2
+        for row in reader:
+            where = f"{path}:{start}"  # the line the row starts on; quoted fields may span lines
+            start = reader.line_num + 1
+            if None in row:
+                raise DataError(f"{where}: more values than header columns ({', '.join(reader.fieldnames)})")
+            yield where, {k: ("" if v is None else v) for k, v in row.items()}
+
+
+# ---------------------------------------------------------------- field checks
+
+def _text(rec: dict, key: str | None, where: str, required: bool = False, nonempty: bool = False) -> str:
+    if not key or key not in rec or rec[key] is None:
+        if required:
+            raise DataError(f"{where}: field {key!r}: missing (record has {', '.join(map(repr, rec)) or 'no fields'})")
+        return ""
+    value = rec[key]
+    if not isinstance(value, str):
+        raise DataError(f"{where}: field {key!r}: expected a string, got {type(value).__name__}")
+    if nonempty and not value.strip():
+        raise DataError(f"{where}: field {key!r}: empty")
+    return value
+
+
+def _history(rec: dict, key: str | None, where: str) -> list[tuple[str, str]]:
+    value = rec.get(key) if key else None
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise DataError(f"{where}: field {key!r}: expected a list of [user, assistant] pairs, got {type(value).__name__}")
+    out = []
+    for i, pair in enumerate(value):
+        if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(t, str) for t in pair)):
+            raise DataError(f"{where}: field {key!r}: item {i}: expected a [user, assistant] pair of strings")
+        out.append((pair[0], pair[1]))
+    return out
+
+
+def _meta(rec: dict, used: Iterable[str | None]) -> dict[str, Any]:
+    used = set(used) | {"id"}
+    return {k: v for k, v in rec.items() if k not in used}
+
+
+# ---------------------------------------------------------------- converters
+
+def from_alpaca(rec: dict, where: str, columns: dict | None = None, tags: dict | None = None) -> Example:
+    cols = {**ALPACA_COLUMNS, **(columns or {})}
+    return Example(
+        id="", instruction=_text(rec, cols["prompt"], where, required=True, nonempty=True),
+        input=_text(rec, cols["query"], where), response=_text(rec, cols["response"], where, required=True),
+        history=_history(rec, cols["history"], where), system=_text(rec, cols["system"], where) or None,
+        meta=_meta(rec, cols.values()))
+
+
+def _from_turns(rec: dict, where: str, columns: dict | None, tags: dict, default_key: str) -> Example:
+    key = (columns or {}).get("messages") or default_key
+    turns = rec.get(key)
+    if turns is None:
+        raise DataError(f"{where}: field {key!r}: missing (record has {', '.join(map(repr, rec))})")
+    if not isinstance(turns, list) or not turns:
+        raise DataError(f"{where}: field {key!r}: expected a non-empty list of turns")
+    role_tag, content_tag = tags["role_tag"], tags["content_tag"]
+    users, assistants = _USER_ROLES | {tags["user_tag"]}, _ASSISTANT_ROLES | {tags["assistant_tag"]}
+    system = _text(rec, (columns or {}).get("system", "system"), where) or None
+    roles, texts = [], []
+    for i, turn in enumerate(turns):
+        at = f"{where}: field {key!r}: turn {i}"
+        if not isinstance(turn, dict):
+            raise DataError(f"{at}: expected an object, got {type(turn).__name__}")
+        role, text = turn.get(role_tag), turn.get(content_tag)
+        if not isinstance(text, str):
+            raise DataError(f"{at}: {content_tag!r}: expected a string, got {type(text).__name__}")
+        if role == tags["system_tag"] and i == 0:
+            system = text
+            continue
+        want = ("user", users) if len(roles) % 2 == 0 else ("assistant", assistants)
+        if role not in want[1]:
+            raise DataError(f"{at}: {role_tag!r}: expected a {want[0]} turn ({'/'.join(sorted(want[1]))}), got {role!r}")
+        roles.append(want[0])
+        texts.append(text)
+    if not roles or roles[-1] != "assistant":
+        raise DataError(f"{where}: field {key!r}: the last turn must be the assistant's reference response")
+    if not texts[-2].strip():
+        raise DataError(f"{where}: field {key!r}: turn {len(turns) - 2}: empty user turn")
+    history = [(texts[i], texts[i + 1]) for i in range(0, len(texts) - 2, 2)]
+    return Example(id="", instruction=texts[-2], response=texts[-1], history=history, system=system,
+                   meta=_meta(rec, [key, "system"]))
+
+
+def from_sharegpt(rec: dict, where: str, columns: dict | None = None, tags: dict | None = None) -> Example:
+    return _from_turns(rec, where, columns, {**SHAREGPT_TAGS, **(tags or {})}, "conversations")
+
+
+def from_messages(rec: dict, where: str, columns: dict | None = None, tags: dict | None = None) -> Example:
+    return _from_turns(rec, where, columns, {**MESSAGES_TAGS, **(tags or {})}, "messages")
+
+
+Converter = Callable[..., Example]
+FORMATS: dict[str, Converter] = {"alpaca": from_alpaca, "sharegpt": from_sharegpt, "messages": from_messages}
+
+
+def sniff(rec: dict, where: str) -> tuple[str, dict | None]:
+    """Format name and column mapping guessed from one record's keys."""
+    if "conversations" in rec:
+        return "sharegpt", None
+    if "messages" in rec:
+        return "messages", None
+    if "instruction" in rec:
+        return "alpaca", None
+    if "question" in rec and "answer" in rec:
+        return "alpaca", GSM8K_COLUMNS
+    raise DataError(f"{where}: cannot tell the format from the fields {sorted(rec)}; expected 'instruction'/'output' "
+                    "(alpaca), 'question'/'answer', 'conversations' (sharegpt) or 'messages'; pass a format or columns")
+
+
+# ---------------------------------------------------------------- entry points
+
+def convert(records: Iterable[tuple[str, dict]], fmt: str | None = None, columns: dict | None = None,
+            tags: dict | None = None, id_prefix: str = "data", task: str | None = None) -> list[Example]:
+    """Turn ``(where, record)`` pairs into Examples; ids are the record's ``id`` or ``{id_prefix}/{index}``."""
+    if fmt is not None and fmt not in FORMATS:
+        raise DataError(f"unknown data format {fmt!r}; choose from {', '.join(FORMATS)}")
+    out: list[Example] = []
+    seen: dict[str, str] = {}
+    converter = FORMATS[fmt] if fmt else None
+    for i, (where, rec) in enumerate(records):
+        if converter is None:
+            name, sniffed = sniff(rec, where)
+            converter, columns = FORMATS[name], columns or sniffed
+        ex = converter(rec, where, columns=columns, tags=tags)
+        ex.id = str(rec["id"]) if rec.get("id") not in (None, "") else f"{id_prefix}/{i}"
+        if ex.id in seen:
+            raise DataError(f"{where}: field 'id': duplicate id {ex.id!r} (first at {seen[ex.id]})")
+        seen[ex.id] = where
+        ex.task = task
+        out.append(ex)
+    return out
+
+
+def load_file(path: str | Path, fmt: str | None = None, columns: dict | None = None, tags: dict | None = None,
+              id_prefix: str | None = None, task: str | None = None) -> list[Example]:
+    """Load a JSON / JSON Lines / CSV file of any format above (sniffed unless ``fmt`` is given)."""
+    path = Path(path)
+    prefix = id_prefix or path.name.split(".")[0]
+    return convert(iter_records(path), fmt, columns, tags, prefix, task)
+
+
+def load_dataset_info(spec: str, data_dir: str | Path | None = None) -> list[Example]:
+    """Load ``path/to/dataset_info.json#entry`` (LLaMA-Factory's dataset registry format).
+
+    ``file_name`` is looked up relative to the json's folder, then under ``data_dir``; as a
+    fallback a file of the same base name one folder down in either (the SDFT repository's
+    registry names ``multiarith_test.json`` where this data folder has
+    ``multiarith/multiarith_test.json``).
+    """
+    info_path, _, entry = spec.partition("#")
+    info_path = Path(info_path)
+    if not info_path.is_file():
+        raise DataError(f"{info_path}: dataset registry not found")
+    try:
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise DataError(f"{info_path}:{e.lineno}: invalid JSON ({e.msg} at column {e.colno})") from None
+    if not isinstance(info, dict) or entry not in info:
+        known = ", ".join(sorted(info)) if isinstance(info, dict) else "none"
+        raise DataError(f"{info_path}: no entry {entry!r}; entries: {known}")
+    spec_d, where = info[entry], f"{info_path}: entry {entry!r}"
+    if not isinstance(spec_d, dict):
+        raise DataError(f"{where}: expected an object")
+    fmt = spec_d.get("formatting", "alpaca")
+    if fmt not in FORMATS:
+        raise DataError(f"{where}: field 'formatting': {fmt!r} is not one of {', '.join(FORMATS)}")
+    columns = spec_d.get("columns") or {}
+    if fmt == "sharegpt" and "messages" not in columns:
+        columns = {**columns, "messages": "conversations"}
+    if "hf_hub_url" in spec_d and "file_name" not in spec_d:
+        return load_hf(f"hf:{spec_d['hf_hub_url']}", fmt, columns, spec_d.get("tags"), task=entry)
+    name = spec_d.get("file_name")
+    if not isinstance(name, str) or not name:
+        raise DataError(f"{where}: field 'file_name': missing")
+    roots = list(dict.fromkeys([info_path.parent] + ([Path(data_dir)] if data_dir else [])))
+    candidates = [root / name for root in roots]
+    for root in roots:
+        candidates += sorted(root.glob(f"*/{Path(name).name}"))
+    found = next((p for p in candidates if p.is_file()), None)
+    if found is None:
+        tried = [str(root / name) for root in roots] + [str(root / "*" / Path(name).name) for root in roots]
+        raise DataError(f"{where}: field 'file_name': {name!r} not found; tried {', '.join(dict.fromkeys(tried))}")
+    return load_file(found, fmt, columns, spec_d.get("tags"), id_prefix=entry, task=entry)
+
+
+def load_hf(spec: str, fmt: str | None = None, columns: dict | None = None, tags: dict | None = None,
+            task: str | None = None) -> list[Example]:
+    """Load ``hf:org/name[:split]`` with ``datasets.load_dataset`` (default split ``train``)."""
+    name, _, split = spec.removeprefix("hf:").partition(":")
+    split = split or "train"
+    try:
+        import datasets
+    except ImportError:
+        raise DataError(f"{spec}: the `datasets` package is needed for hub datasets; pip install datasets") from None
+    try:
+        ds = datasets.load_dataset(name, split=split)
+    except Exception as e:  # the hub raises many types (connection, missing repo, bad split)
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(f"{spec}: could not load hub dataset {name!r} split {split!r} (offline, or no such "
+                        f"dataset/split?): {first}. Download it elsewhere and pass a local file.") from None
+    records = ((f"{spec}: record {i}", dict(rec)) for i, rec in enumerate(ds))
+    return convert(records, fmt, columns, tags, id_prefix=f"{name}/{split}", task=task)
