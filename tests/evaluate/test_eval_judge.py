@@ -1,0 +1,185 @@
+"""The pairwise judge and AlpacaEval win rate, against a real local HTTP server."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from sdft.config import ConfigError
+from sdft.evaluate import alpaca_eval, judge
+from sdft.evaluate.context import EvalContext
+from sdft.generation.fake import FakeGenerator
+from sdft.runs import read_jsonl
+
+
+class _Server:
+    """A chat-completions endpoint on 127.0.0.1:0. It prefers the output containing GOOD; when
+    neither or both do, it shows pure position bias ("Output (a)"), and it answers garbage when
+    the instruction says so. ``fail_first`` requests get HTTP 503 first (to exercise retries)."""
+
+    def __init__(self, fail_first: int = 0):
+        self.requests: list[dict] = []
+        self.headers: list[dict] = []
+        self.fail_left = fail_first
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):  # keep pytest output clean
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with lock:
+                    if outer.fail_left > 0:
+                        outer.fail_left -= 1
+                        self.send_response(503)
+                        self.end_headers()
+                        return
+                    outer.requests.append(body)
+                    outer.headers.append(dict(self.headers))
+                prompt = body["messages"][-1]["content"]
+                out_a = prompt.split("## Output (a)")[1].split("## Output (b)")[0]
+                out_b = prompt.split("## Output (b)")[1].split("## Verdict")[0]
+                if "GARBAGE" in prompt:
+                    verdict = "I cannot decide."
+                elif ("GOOD" in out_a) == ("GOOD" in out_b):
+                    verdict = "Output (a)"
+                else:
+                    verdict = "Output (a)" if "GOOD" in out_a else "Output (b)"
+                data = json.dumps({"choices": [{"message": {"role": "assistant", "content": verdict}}]})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(data.encode())
+
+        lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+ITEMS = [  # expected item scores: 1 (win), 0 (loss), 0.5 (position bias), 0.5 (unparseable)
+    {"id": "w", "prompt": "Say hi", "predict": "GOOD hi", "label": "meh"},
+    {"id": "l", "prompt": "Say bye", "predict": "meh", "label": "GOOD bye"},
+    {"id": "p", "prompt": "Count", "predict": "one two", "label": "1 2"},
+    {"id": "g", "prompt": "GARBAGE please", "predict": "x", "label": "y"},
+]
+
+
+def test_parse_verdict():
+    assert judge.parse_verdict("Output (a)") == "a"
+    assert judge.parse_verdict("  output (B).") == "b"
+    assert judge.parse_verdict("b") == "b"
+    assert judge.parse_verdict("Output (a) is better than Output (b)") == "tie"
+    assert judge.parse_verdict("") == "tie"
+    assert judge.parse_verdict("Neither") == "tie"
+
+
+def test_prompt_file_renders_both_outputs_in_order():
+    text = judge.render_prompt("Do X", "first answer", "second answer")
+    assert text.index("Do X") < text.index("first answer") < text.index("second answer")
+    assert '"Output (a)" or "Output (b)"' in text
+
+
+def test_score_pair_cancels_position_bias():
+    assert alpaca_eval.score_pair("a", "b")["score"] == 1.0  # model wins in both orders
+    assert alpaca_eval.score_pair("b", "a")["score"] == 0.0
+    biased = alpaca_eval.score_pair("a", "a")  # always the first slot: no net win
+    assert biased["score"] == 0.5 and not biased["consistent"]
+    assert alpaca_eval.score_pair("a", "tie")["score"] == 0.75
+
+
+def test_openai_judge_both_orders_and_win_rate(tmp_path, monkeypatch):
+    monkeypatch.setenv("SDFT_TEST_JUDGE_KEY", "sk-test-123")
+    with _Server(fail_first=1) as srv:
+        j = judge.OpenAIJudge(base_url=srv.url, model="judge-x", api_key_env="SDFT_TEST_JUDGE_KEY",
+                              backoff_s=0.01, concurrency=3)
+        out = tmp_path / "predictions.jsonl"
+        alpaca_eval.judge_items(j, ITEMS, out, progress=False)
+        # Resuming asks nothing more.
+        n_asked = len(srv.requests)
+        alpaca_eval.judge_items(j, ITEMS, out, progress=False)
+        assert len(srv.requests) == n_asked == 2 * len(ITEMS)
+
+    assert all(r["model"] == "judge-x" and r["temperature"] == 0 for r in srv.requests)
+    assert all(h.get("Authorization") == "Bearer sk-test-123" for h in srv.headers)
+    # Both orders were asked for every item: model output first, then reference first.
+    seen = {(r["messages"][0]["content"].split("## Output (a)\n\n")[1].split("\n")[0]) for r in srv.requests}
+    for it in ITEMS:
+        assert it["predict"].split("\n")[0] in seen and it["label"] in seen
+    recs = {r["id"]: r for r in read_jsonl(out)}
+    assert [recs[i]["score"] for i in "wlpg"] == [1.0, 0.0, 0.5, 0.5]
+    assert recs["p"]["verdict_model_first"] == "a" and recs["p"]["verdict_reference_first"] == "a"
+    summary = alpaca_eval.summarize(recs.values(), j)
+    assert summary["score"] == pytest.approx(0.5)
+    assert summary["n"] == 4
+    assert summary["extra"]["n_consistent"] == 3  # w, l, and g (tie in both orders)
+    assert summary["extra"]["n_wins"] == 1 and summary["extra"]["n_losses"] == 1
+    assert "warning" not in summary["extra"]
+    lo, hi = summary["ci95"]
+    assert 0.0 <= lo <= 0.5 <= hi <= 1.0
+
+
+def test_openai_judge_gives_up_with_a_clear_error(monkeypatch):
+    with _Server(fail_first=10) as srv:
+        j = judge.OpenAIJudge(base_url=srv.url, model="m", backoff_s=0.0, max_retries=2)
+        with pytest.raises(ConfigError, match="failed after 3 tries.*HTTP 503"):
+            j.compare("q", "a", "b")
+
+
+def test_remote_judge_without_key_is_a_config_error(monkeypatch):
+    monkeypatch.delenv("NO_SUCH_KEY_VAR", raising=False)
+    with pytest.raises(ConfigError, match="NO_SUCH_KEY_VAR"):
+        judge.OpenAIJudge(base_url="https://api.example.com/v1", model="m", api_key_env="NO_SUCH_KEY_VAR")
+
+
+def test_generator_judge_marks_weak_judge(tmp_path):
+    fake = FakeGenerator(lambda r: "Output (b)")  # always the second slot
+    j = judge.GeneratorJudge(fake, name="fake")
+    out = tmp_path / "p.jsonl"
+    alpaca_eval.judge_items(j, ITEMS[:2], out, progress=False)
+    summary = alpaca_eval.summarize(read_jsonl(out), j)
+    assert summary["score"] == 0.5 and summary["extra"]["n_consistent"] == 0
+    assert "small local model" in summary["extra"]["warning"]
+    # A different judge must not silently resume someone else's verdicts.
+    with pytest.raises(ConfigError, match="judged by 'fake'"):
+        alpaca_eval.judge_items(judge.GeneratorJudge(fake, name="other"), ITEMS[:2], out, progress=False)
+
+
+def test_alpaca_eval_run_end_to_end(tmp_path, data_dir):
+    # The model answers GOOD to the first two prompts only; the server judge prefers GOOD.
+    seen = []
+
+    def respond(req):
+        seen.append(req.id)
+        return "GOOD answer" if len(seen) <= 2 else "plain answer"
+
+    with _Server() as srv:
+        ctx = EvalContext(model="fake-model", adapter=None, out_dir=tmp_path / "alpaca_eval",
+                          data_dir=data_dir, get_generator=lambda: FakeGenerator(respond), limit=4,
+                          options={"benchmark": "alpaca_eval", "judge": "openai",
+                                   "judge_base_url": srv.url, "judge_model": "m"})
+        res = alpaca_eval.run(ctx)
+        assert len(srv.requests) == 8
+    assert res["benchmark"] == "alpaca_eval" and res["metric"] == "win_rate" and res["n"] == 4
+    assert res["extra"]["n_wins"] == 2
+    # The other two tie through position bias alone (no reference among the first 4 says GOOD).
+    assert res["score"] == pytest.approx(0.75)
+    assert res["extra"]["n_consistent"] == 2
+    preds = list(read_jsonl(ctx.out_dir / "predictions.jsonl"))
+    assert {"id", "prompt", "predict", "label", "score"} <= set(preds[0])
+    official = json.loads((ctx.out_dir / "alpaca_eval_outputs.json").read_text())
+    assert len(official) == 4 and official[0]["generator"] == "fake-model"
+    assert official[0]["output"] == "GOOD answer" and official[0]["instruction"] == preds[0]["prompt"]
+    assert res["generation"]["max_new_tokens"] == 512
