@@ -1,0 +1,212 @@
+"""The distillation stage: rewrite each reference answer with the seed model, then select.
+
+Two files in the output folder carry the work:
+
+* ``rewrites.jsonl``: one generated rewrite per distilled example, appended as generated
+  (resumable: a re-run generates only missing ids and loads no model when none are missing);
+* ``distilled.jsonl``: recomputed from the rewrites on every run (cheap), one record per input
+  example in input order, with the ``response`` training uses.
+
+``distill_config.json`` pins the settings that shape generation; resuming a folder with
+different ones is an error rather than a silent mix of two configurations.
+
+    sdft distill --model smollm2-135m --data gsm8k:train --out runs/gsm8k-distill --sample 2000
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from sdft.config import ConfigError
+from sdft.data.records import DataError, Example
+from sdft.distill import output
+from sdft.distill.select import check_for, judge
+from sdft.distill.templates import Template, load_template, template_for
+from sdft.generation.base import Generator, SamplingParams
+from sdft.runs import done_ids, read_jsonl, write_json
+
+REWRITES = "rewrites.jsonl"
+DISTILLED = "distilled.jsonl"
+REPORT = "distill_report.json"
+PINNED = "distill_config.json"
+# Fields that change what is generated: resuming with other values would mix two runs.
+_GENERATION_FIELDS = ("model", "adapter", "backend", "template", "max_new_tokens", "temperature", "top_p", "seed")
+
+
+@dataclass
+class DistillConfig:
+    """Settings of ``sdft distill``.
+
+    What to distil:
+    model: seed model that rewrites the answers (alias, local dir, .gguf, or a server model name)
+    adapter: optional PEFT adapter dir loaded on top of the model
+    data: dataset spec: task name, task:split, or a file path
+    data_dir: folder of the shared datasets (default: $SDFT_DATA_DIR or ../shared/data)
+    out: output folder (rewrites.jsonl, distilled.jsonl, distill_report.json)
+    How:
+    template: using, refer, math, or a template file (default: the paper's choice per task)
+    check: faithfulness check: math, function_call, code, none (default: per task)
+    sample: seeded random subsample of N examples, kept in input order (the paper uses 2000)
+    limit: keep only the first N examples (after sampling), for quick trials
+    mix_ratio: fraction of examples that use the distilled response (1 = SDFT, 0 = vanilla)
+    seed: seed for sampling, mixing and generation
+    Generation:
+    backend: hf (in-process) or openai (an OpenAI-compatible server at base_url)
+    base_url: server URL for the openai backend
+    max_new_tokens: generation limit; rewrites that hit it are rejected as truncated
+    temperature: 0 is greedy decoding, as in the paper
+    top_p: nucleus sampling when temperature > 0
+    Output:
+    export: also write the paper's alpaca-format distilled_<name>.json ("alpaca")
+    progress: show a progress bar
+    """
+
+    model: str = "smollm2-135m"
+    adapter: str | None = None
+    data: str = ""
+    data_dir: str | None = None
+    out: str = ""
+    template: str | None = None
+    check: str | None = None
+    sample: int | None = None
+    limit: int | None = None
+    mix_ratio: float = 1.0
+    seed: int = 42
+    backend: str = "hf"
+    base_url: str | None = None
+    max_new_tokens: int = 512
+    temperature: float = 0.0
+    top_p: float = 1.0
+    export: str | None = None
+    progress: bool = True
+
+
+def _validate(cfg: DistillConfig) -> None:
+    if not cfg.data:
+        raise ConfigError("distill: `data` is required (a task name, task:split or file)")
+    if not cfg.out:
+        raise ConfigError("distill: `out` is required (the output folder)")
+    if not 0.0 <= cfg.mix_ratio <= 1.0:
+        raise ConfigError(f"distill: `mix_ratio` must be within [0, 1], got {cfg.mix_ratio}")
+    for name in ("sample", "limit", "max_new_tokens"):
+        v = getattr(cfg, name)
+        if v is not None and v <= 0:
+            raise ConfigError(f"distill: `{name}` must be positive, got {v}")
+    if cfg.export not in (None, "", "alpaca"):
+        raise ConfigError(f"distill: `export` must be 'alpaca', got {cfg.export!r}")
+    if cfg.check is not None:
+        check_for(None, cfg.check)
+
+
+def choose(examples: Sequence[Example], cfg: DistillConfig) -> tuple[list[Example], set[str]]:
+    """Subsample (seeded, input order kept), cut to ``limit``, and pick the ids whose rewrite
+    may be used (a seeded ``mix_ratio`` fraction, exactly ``round(ratio * n)`` of them)."""
+    seen: set[str] = set()
+    for i, ex in enumerate(examples):
+        if ex.id in seen:
+            raise DataError(f"{cfg.data}: record {i}: duplicate id {ex.id!r}")
+        seen.add(ex.id)
+        if not (ex.response or "").strip():
+            raise DataError(f"{cfg.data}: record {ex.id}: empty `response`; there is no reference to rewrite")
+    chosen = list(examples)
+    if cfg.sample and cfg.sample < len(chosen):
+        keep = sorted(random.Random(cfg.seed).sample(range(len(chosen)), cfg.sample))
+        chosen = [chosen[i] for i in keep]
+    if cfg.limit:
+        chosen = chosen[: cfg.limit]
+    # A separate stream so changing mix_ratio never changes which examples were sampled.
+    rng = random.Random(f"{cfg.seed}-mix")
+    mixed = set(rng.sample([ex.id for ex in chosen], round(cfg.mix_ratio * len(chosen))))
+    return chosen, mixed
+
+
+def _pin_config(cfg: DistillConfig, out: Path) -> None:
+    pinned_path = out / PINNED
+    now = {k: getattr(cfg, k) for k in _GENERATION_FIELDS}
+    if pinned_path.exists() and (out / REWRITES).exists():
+        import json
+
+        before = json.loads(pinned_path.read_text(encoding="utf-8"))
+        diff = [k for k in _GENERATION_FIELDS if before.get(k) != now[k]]
+        if diff:
+            raise ConfigError(f"{out}: rewrites were generated with other settings ("
+                              + ", ".join(f"{k}: {before.get(k)!r} -> {now[k]!r}" for k in diff)
+                              + "); use a new --out folder or delete rewrites.jsonl")
+    write_json(pinned_path, now)
+
+
+def _make_generator(cfg: DistillConfig) -> Generator:
+    from sdft.generation import make_generator
+
+    opts: dict[str, Any] = {}
+    if cfg.base_url:
+        opts["base_url"] = cfg.base_url
+    return make_generator(cfg.backend, model=cfg.model, adapter=cfg.adapter, **opts)
+
+
+def run_distill(cfg: DistillConfig, generator: Generator | None = None,
+                examples: Sequence[Example] | None = None) -> dict[str, Any]:
+    """Distil ``cfg.data`` into ``cfg.out`` and return the report (also saved as JSON).
+
+    ``generator`` and ``examples`` replace the configured model and dataset (tests, notebooks).
+    """
+    _validate(cfg)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if examples is None:
+        from sdft.data.tasks import load_data
+
+        examples = load_data(cfg.data, data_dir=cfg.data_dir)
+    chosen, mixed = choose(examples, cfg)
+
+    templates: dict[str, Template] = {}
+    checks: dict[str, str] = {}
+    requests = []
+    for ex in chosen:
+        tname = template_for(ex.task, cfg.template)
+        if tname not in templates:
+            templates[tname] = load_template(tname)
+        checks[ex.id] = check_for(ex.task, cfg.check)
+        if ex.id in mixed:
+            requests.append(templates[tname].request(ex))
+
+    _pin_config(cfg, out)
+    sampling = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
+                              top_p=cfg.top_p, seed=cfg.seed)
+    by_id = {ex.id: ex for ex in chosen}
+    gen_stats: dict[str, Any] = {"generated": 0, "skipped": len(requests)}
+    if {r.id for r in requests} - done_ids(out / REWRITES):
+        from sdft.generation.runner import generate_jsonl
+
+        gen = generator if generator is not None else _make_generator(cfg)
+        stats = generate_jsonl(gen, requests, sampling, out / REWRITES, desc="distill",
+                               progress=cfg.progress,
+                               record=lambda req, comp: {"label": by_id[req.id].response,
+                                                         "prefill": req.prefill})
+        gen_stats = stats.as_dict()
+
+    rewrites = {r["id"]: r for r in read_jsonl(out / REWRITES)} if (out / REWRITES).exists() else {}
+    records = []
+    for ex in chosen:
+        rw = rewrites.get(ex.id) if ex.id in mixed else None
+        rewrite = None if rw is None else (rw.get("predict") or "").strip()
+        if ex.id not in mixed:
+            reason = "not_mixed"
+        elif rw is None:
+            reason = "missing"  # the backend yielded nothing for it; a re-run retries
+        else:
+            reason = judge(rewrite, rw.get("finish_reason"), ex.response, checks[ex.id])
+        records.append(output.distilled_record(ex, rewrite, reason, checks[ex.id],
+                                               prompt=rw.get("prompt", "") if rw else ""))
+    output.write_distilled(out / DISTILLED, records)
+
+    report = output.build_report(records, rewrites, gen_stats, cfg=asdict(cfg),
+                                 templates=sorted(templates))
+    if cfg.export == "alpaca":
+        report["export"] = str(output.export_alpaca(records, out, cfg.data))
+    write_json(out / REPORT, report)
+    return report
+

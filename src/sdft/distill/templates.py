@@ -1,0 +1,113 @@
+"""Distillation prompts: which template a task uses, and how an Example becomes a Request.
+
+Templates are data files in ``sdft/prompts/`` (YAML with ``system``, a Jinja ``user`` turn over
+``instruction``, ``input`` and ``reference``, and an optional assistant ``prefill``). The chat
+template of the distilling model does the rest, so the same file works for any chat model.
+
+A user-supplied ``--template FILE`` is either such a YAML file or a plain Jinja user template
+(no system message: the model's default applies, no prefill).
+
+Limits: the template's system message replaces the record's own one (none of the paper's
+training sets has one); earlier turns of multi-turn records (LIMA) are kept before the
+templated turn, unchanged.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from sdft.config import ConfigError
+from sdft.data.records import Example
+from sdft.generation.base import Request
+
+# name -> file under sdft/prompts/
+TEMPLATES: dict[str, str] = {
+    "using": "distill_using.yaml",
+    "refer": "distill_refer.yaml",
+    "math": "distill_math.yaml",
+}
+
+# The paper's choice per training task; any other task uses DEFAULT_TEMPLATE.
+TASK_TEMPLATE: dict[str, str] = {
+    "gsm8k": "math",
+    "multiarith": "math",
+    "openfunction": "refer",
+}
+DEFAULT_TEMPLATE = "using"
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    user: str
+    system: str | None = None
+    prefill: str = ""
+
+    def render_user(self, ex: Example) -> str:
+        import jinja2
+
+        try:
+            return _compile(self.user).render(instruction=ex.instruction, input=ex.input,
+                                              reference=ex.response)
+        except jinja2.TemplateError as e:
+            raise ConfigError(f"template {self.name}: cannot render for record {ex.id}: {e}") from None
+
+    def request(self, ex: Example) -> Request:
+        """The distillation prompt for ``ex``: history turns, then the templated user turn."""
+        messages: list[dict[str, str]] = []
+        if self.system:
+            messages.append({"role": "system", "content": self.system})
+        for user, assistant in ex.history:
+            messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+        messages.append({"role": "user", "content": self.render_user(ex)})
+        return Request(id=ex.id, messages=messages, prefill=self.prefill)
+
+
+@functools.lru_cache(maxsize=16)
+def _compile(source: str):
+    import jinja2
+
+    # StrictUndefined: a typo such as {{ refrence }} must fail, not render as empty text.
+    return jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(source)
+
+
+def _from_yaml(name: str, text: str, where: str) -> Template:
+    try:
+        d = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{where}: invalid YAML: {e}") from None
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where}: expected a mapping with keys system, user, prefill")
+    unknown = sorted(set(d) - {"system", "user", "prefill"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: system, user, prefill")
+    if not isinstance(d.get("user"), str) or not d["user"].strip():
+        raise ConfigError(f"{where}: `user` must be a non-empty Jinja template")
+    return Template(name=name, user=d["user"], system=d.get("system") or None, prefill=d.get("prefill") or "")
+
+
+def load_template(name_or_path: str) -> Template:
+    """A built-in template by name (``using``, ``refer``, ``math``) or a template file."""
+    if name_or_path in TEMPLATES:
+        text = resources.files("sdft").joinpath("prompts", TEMPLATES[name_or_path]).read_text("utf-8")
+        return _from_yaml(name_or_path, text, f"sdft/prompts/{TEMPLATES[name_or_path]}")
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise ConfigError(f"template: {name_or_path!r} is neither a built-in "
+                          f"({', '.join(TEMPLATES)}) nor an existing file")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix in (".yaml", ".yml"):
+        return _from_yaml(str(path), text, str(path))
+    return Template(name=str(path), user=text)
+
+
+def template_for(task: str | None, override: str | None = None) -> str:
+    """The template name (or file) to use for a record of ``task``."""
+    if override:
+        return override
+    return TASK_TEMPLATE.get(task or "", DEFAULT_TEMPLATE)

@@ -1,0 +1,198 @@
+"""The distillation stage end to end with a fake generator: prompts, selection, fallback,
+mixing, sampling, resuming, export, and reading the result back for training."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sdft.config import ConfigError
+from sdft.data.records import DataError, Example
+from sdft.distill import DistillConfig, load_distilled, run_distill
+from sdft.distill.templates import load_template
+from sdft.generation.fake import FakeGenerator
+
+
+def gsm8k_examples(data_dir, n=8):
+    rows = json.loads((data_dir / "gsm8k" / "gsm8k_train.json").read_text())[:n]
+    return [Example(id=f"gsm8k-train-{i}", instruction=r["question"], response=r["answer"], task="gsm8k")
+            for i, r in enumerate(rows)]
+
+
+def reference_of(request):
+    return request.messages[-1]["content"].split("\n\n")[-1]
+
+
+def scripted(request):
+    """Per example index: a faithful rewrite, a wrong answer, an echo, an over-long ramble."""
+    i = int(request.id.rsplit("-", 1)[1])
+    answer = reference_of(request).rsplit("The answer is ", 1)[1].rstrip(".")
+    return [f"First we add things up. The answer is {answer}.",
+            "I think the result is 3.",
+            f"Following the reference answer, the answer is {answer}.",
+            "word " * 200 + f"The answer is {answer}."][i % 4]
+
+
+def cfg_for(tmp_path, **kw):
+    kw = {"max_new_tokens": 64, **kw}
+    return DistillConfig(data="gsm8k:train", out=str(tmp_path / "out"), progress=False, **kw)
+
+
+def test_gsm8k_selection_fallback_and_prefix(tmp_path, data_dir):
+    examples = gsm8k_examples(data_dir)
+    gen = FakeGenerator(scripted)
+    report = run_distill(cfg_for(tmp_path), generator=gen, examples=examples)
+
+    # the math template, with the paper's chain-of-thought opener as a prefill
+    (requests,) = gen.calls
+    assert requests[0].prefill == "Great! Let's think step by step. "
+    assert "expert in math" in requests[0].messages[0]["content"]
+    assert requests[0].messages[-1]["content"] == f"{examples[0].instruction}\n\n{examples[0].response}"
+
+    assert report["reasons"] == {"check_failed": 2, "echo": 2, "ok": 2, "truncated": 2}
+    assert (report["total"], report["distilled"], report["kept"], report["fallback"]) == (8, 8, 2, 6)
+    assert report["kept_rate"] == 0.25
+
+    lines = [json.loads(x) for x in (tmp_path / "out" / "distilled.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in lines] == [e.id for e in examples]
+    kept = [r for r in lines if r["kept"]]
+    assert [r["id"] for r in kept] == ["gsm8k-train-0", "gsm8k-train-4"]
+    assert kept[0]["response"] == "First we add things up. The answer is 72."
+    # decided: the prefill is prompt, not response (as in the authors' pipeline)
+    assert not kept[0]["response"].startswith("Great!")
+    for r in lines:
+        if not r["kept"]:
+            assert r["response"] == r["original"] == examples[int(r["id"].rsplit("-", 1)[1])].response
+    assert lines[1]["reason"] == "check_failed" and lines[1]["rewrite"] == "I think the result is 3."
+    assert lines[3]["reason"] == "truncated"
+
+    saved = json.loads((tmp_path / "out" / "distill_report.json").read_text())
+    assert saved["kept"] == 2 and saved["provenance"]["versions"]["python"]
+
+
+def test_resume_generates_only_missing_and_reselects_without_model(tmp_path, data_dir):
+    examples = gsm8k_examples(data_dir)
+    cfg = cfg_for(tmp_path)
+    first = run_distill(cfg, generator=FakeGenerator(scripted), examples=examples)
+
+    class Exploding:
+        def generate(self, requests, sampling):
+            raise AssertionError("nothing should be generated")
+
+    again = run_distill(cfg, generator=Exploding(), examples=examples)
+    assert again["reasons"] == first["reasons"] and again["generation"]["generated"] == 0
+
+    path = tmp_path / "out" / "rewrites.jsonl"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:5]) + lines[5][:20])  # a killed run: partial last line
+    gen = FakeGenerator(scripted)
+    resumed = run_distill(cfg, generator=gen, examples=examples)
+    assert sorted(r.id for r in gen.calls[0]) == sorted(json.loads(x)["id"] for x in lines[5:])
+    assert resumed["reasons"] == first["reasons"]
+    assert len(path.read_text().splitlines()) == 8
+
+
+def test_resume_with_other_generation_settings_is_refused(tmp_path, data_dir):
+    examples = gsm8k_examples(data_dir, 2)
+    run_distill(cfg_for(tmp_path), generator=FakeGenerator(scripted), examples=examples)
+    with pytest.raises(ConfigError, match="template: None -> 'using'"):
+        run_distill(cfg_for(tmp_path, template="using"), generator=FakeGenerator(scripted), examples=examples)
+    # selection-only settings may change
+    report = run_distill(cfg_for(tmp_path, check="none"), generator=FakeGenerator(scripted), examples=examples)
+    assert report["reasons"] == {"ok": 2}
+
+
+@pytest.mark.parametrize("ratio, distilled", [(0.0, 0), (0.5, 4), (1.0, 8)])
+def test_mix_ratio_distils_a_seeded_fraction(tmp_path, data_dir, ratio, distilled):
+    examples = gsm8k_examples(data_dir)
+    good = FakeGenerator(lambda r: "Done. " + reference_of(r))
+    cfg = cfg_for(tmp_path, mix_ratio=ratio, max_new_tokens=512)
+    report = run_distill(cfg, generator=good, examples=examples)
+    assert report["distilled"] == distilled and report["kept"] == distilled
+    assert report["reasons"].get("not_mixed", 0) == 8 - distilled
+    assert sum(len(c) for c in good.calls) == distilled
+    rows = load_distilled(tmp_path / "out")
+    assert sum(ex.response.startswith("Done. ") for ex in rows) == distilled
+
+
+def test_sample_is_seeded_and_keeps_input_order(tmp_path, data_dir):
+    examples = gsm8k_examples(data_dir, 20)
+    ids = {}
+    for seed in (1, 1, 2):
+        out = tmp_path / f"s{seed}"
+        cfg = DistillConfig(data="gsm8k:train", out=str(out), sample=5, seed=seed, progress=False)
+        run_distill(cfg, generator=FakeGenerator(lambda r: "x " + reference_of(r)), examples=examples)
+        got = [ex.id for ex in load_distilled(out)]
+        assert len(got) == 5 and got == sorted(got, key=lambda i: int(i.rsplit("-", 1)[1]))
+        ids.setdefault(seed, got)
+        assert ids[seed] == got
+    assert ids[1] != ids[2]
+
+
+def test_export_alpaca_and_load_distilled_round_trip(tmp_path, data_dir):
+    examples = gsm8k_examples(data_dir, 4)
+    examples[1].history = [("Hi", "Hello!")]
+    report = run_distill(cfg_for(tmp_path, export="alpaca"), generator=FakeGenerator(scripted), examples=examples)
+    exported = json.loads((tmp_path / "out" / "distilled_gsm8k.json").read_text())
+    assert report["export"].endswith("distilled_gsm8k.json")
+    assert [set(r) for r in exported] == [{"instruction", "input", "output", "history"}] * 4
+    assert exported[0]["output"].startswith("First we add things up.")
+    assert exported[1]["output"] == examples[1].response and exported[1]["history"] == [["Hi", "Hello!"]]
+
+    rows = load_distilled(tmp_path / "out" / "distilled.jsonl")
+    assert rows[0].response == exported[0]["output"] and rows[0].task == "gsm8k"
+    assert rows[0].meta["kept"] is True and rows[0].meta["original"] == examples[0].response
+    assert rows[1].history == [("Hi", "Hello!")] and rows[1].meta["reason"] == "check_failed"
+    assert rows[1].messages()[-1]["content"] == examples[1].instruction  # no distillation template
+
+
+def test_default_templates_per_task_and_file_templates(tmp_path):
+    ex = [Example(id="of-0", instruction="Call it.", response="f(x=1)", task="openfunction"),
+          Example(id="al-0", instruction="Say hi.", input="to Bob", response="Hi Bob", task="alpaca")]
+    gen = FakeGenerator(lambda r: "f(x=1)" if r.id == "of-0" else "Hello, Bob!")
+    report = run_distill(DistillConfig(data="mixed", out=str(tmp_path / "a"), progress=False), gen, ex)
+    assert report["templates"] == ["refer", "using"] and report["kept"] == 2
+    systems = {r.id: r.messages[0]["content"] for r in gen.calls[0]}
+    assert "Refer to the reference answer" in systems["of-0"] and "as a guide" in systems["al-0"]
+    assert gen.calls[0][1].messages[-1]["content"] == "Say hi.\n\nto Bob\n\nHi Bob"
+
+    user_file = tmp_path / "mine.jinja"
+    user_file.write_text("Task: {{ instruction }} {{ input }}\nExample answer: {{ reference }}")
+    t = load_template(str(user_file))
+    req = t.request(ex[1])
+    assert req.messages == [{"role": "user", "content": "Task: Say hi. to Bob\nExample answer: Hi Bob"}]
+    assert req.prefill == ""
+    bad = tmp_path / "bad.jinja"
+    bad.write_text("{{ refrence }}")
+    with pytest.raises(ConfigError, match="record al-0"):
+        load_template(str(bad)).request(ex[1])
+    yml = tmp_path / "t.yaml"
+    yml.write_text("system: Be brief.\nuser: '{{ instruction }} => {{ reference }}'\nprefill: 'Sure: '\n")
+    req = load_template(str(yml)).request(ex[1])
+    assert req.messages[0]["content"] == "Be brief." and req.prefill == "Sure: "
+    with pytest.raises(ConfigError, match="neither a built-in"):
+        load_template("nope")
+
+
+def test_bad_input_errors_name_the_record_and_field(tmp_path):
+    dup = [Example(id="a", instruction="q", response="r"), Example(id="a", instruction="q2", response="r2")]
+    with pytest.raises(DataError, match="duplicate id 'a'"):
+        run_distill(DistillConfig(data="d.json", out=str(tmp_path / "o"), progress=False), FakeGenerator(), dup)
+    empty = [Example(id="e1", instruction="q", response="  ")]
+    with pytest.raises(DataError, match="record e1: empty `response`"):
+        run_distill(DistillConfig(data="d.json", out=str(tmp_path / "o"), progress=False), FakeGenerator(), empty)
+    with pytest.raises(ConfigError, match="mix_ratio"):
+        run_distill(DistillConfig(data="d", out=str(tmp_path / "o"), mix_ratio=1.5), FakeGenerator(), empty)
+    bad = tmp_path / "distilled.jsonl"
+    bad.write_text('{"id": "x1", "instruction": "q"}\n')
+    with pytest.raises(DataError, match="record x1: missing or non-string `response`"):
+        load_distilled(bad)
+
+
+def test_cli_reports_config_errors_in_one_line(tmp_path, capsys):
+    from sdft.cli import main
+
+    assert main(["distill", "--out", str(tmp_path), "--mix-ratio", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "sdft distill: error: distill: `data` is required" in err
