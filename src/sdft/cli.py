@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("sdft.generation.command", "generate answers for a dataset into resumable JSONL"),
     "data": ("sdft.data.command", "list the task table or check / preview a dataset file"),
     "models": ("sdft.model_command", "list model aliases, install or convert one"),
+    "distill": ("sdft.distill.command", "rewrite reference answers with the seed model; keep faithful rewrites"),
 }
 
 ERRORS_HANDLED = ("DataError", "ConfigError", "ModelError", "SandboxError")
