@@ -94,7 +94,10 @@ def _iter_csv(path: Path, delimiter: str) -> Iterator[tuple[str, dict[str, Any]]
             start = reader.line_num + 1
             if None in row:
                 raise DataError(f"{where}: more values than header columns ({', '.join(reader.fieldnames)})")
-            yield where, {k: ("" if v is None else v) for k, v in row.items()}
+            short = [k for k, v in row.items() if v is None]
+            if short:
+                raise DataError(f"{where}: field {short[0]!r}: missing (the row has fewer values than the header)")
+            yield where, row
 
 
 # ---------------------------------------------------------------- field checks

@@ -1,0 +1,166 @@
+"""Format loaders on hand-written fixtures, and every kind of bad input naming file, place and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sdft.data import loaders, tasks
+from sdft.data.records import DataError
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "data"
+
+
+def test_alpaca_json_array_input_system_history_and_extra_fields():
+    ex = loaders.load_file(FIX / "alpaca.json")
+    assert [e.id for e in ex] == ["alpaca/0", "alpaca/1", "alpaca/2"]
+    assert ex[0].user_text() == "Add the numbers.\n\n2 and 3" and ex[0].response == "5"
+    assert ex[1].system == "Be brief." and ex[1].input == ""
+    assert ex[2].history == [("Say hello.", "Hello!"), ("Again.", "Hello again!")]
+    assert ex[2].meta == {"category": "chat"}
+    roles = [m["role"] for m in ex[2].messages()]
+    assert roles == ["user", "assistant", "user", "assistant", "user"]
+
+
+def test_alpaca_jsonl_uses_record_ids_and_skips_blank_lines():
+    ex = loaders.load_file(FIX / "alpaca.jsonl", task="mine")
+    assert [(e.id, e.task) for e in ex] == [("q1", "mine"), ("q2", "mine")]
+    assert ex[1].input == "It is yellow."
+
+
+def test_question_answer_keys_are_sniffed_as_gsm8k_columns():
+    (ex,) = loaders.load_file(FIX / "gsm8k_style.json")
+    assert ex.instruction.startswith("Tom has 2 apples") and ex.response.endswith("The answer is 1,002.")
+
+
+def test_sharegpt_system_turn_history_and_role_aliases():
+    a, b = loaders.load_file(FIX / "sharegpt.json")
+    assert a.system == "You are a tutor."
+    assert a.history == [("What is 2+2?", "4.")]
+    assert (a.instruction, a.response) == ("And 3+3?", "6.")
+    assert (b.instruction, b.response, b.history) == ("Ping", "Pong", [])
+
+
+def test_messages_jsonl():
+    a, b = loaders.load_file(FIX / "messages.jsonl")
+    assert (a.instruction, a.response) == ("Capital of France?", "Paris.")
+    assert b.system == "Answer in one word." and b.history == [("Hi", "Hello")] and b.response == "Green"
+
+
+def test_csv_with_quoted_multiline_and_commas():
+    ex = loaders.load_file(FIX / "alpaca.csv")
+    assert len(ex) == 3
+    assert (ex[0].input, ex[0].response) == ("Good morning", "Guten Morgen")
+    assert ex[1].response == "Line one,\r\nline two." and ex[2].response == "1, 2, 3"
+
+
+def test_forced_format_and_column_mapping_on_csv(tmp_path):
+    p = tmp_path / "pairs.csv"
+    p.write_text("prompt_text,reply\nWhy?,Because.\n", encoding="utf-8")
+    (ex,) = loaders.load_file(p, fmt="alpaca", columns={"prompt": "prompt_text", "response": "reply"})
+    assert (ex.instruction, ex.response) == ("Why?", "Because.")
+
+
+def test_dataset_info_columns_mapping_and_sharegpt_tags(tmp_path):
+    qa = loaders.load_dataset_info(f"{FIX / 'dataset_info.json'}#qa")
+    assert [(e.id, e.instruction[:8], e.input, e.response, e.task) for e in qa] == [
+        ("qa/0", "What is ", "", "100", "qa"), ("qa/1", "Spell 'c", "cat", "tac", "qa")]
+    # chats.json is listed without its sub-folder: found one folder down by base name.
+    (chat,) = loaders.load_dataset_info(f"{FIX / 'dataset_info.json'}#chats")
+    assert (chat.instruction, chat.response) == ("Hello?", "Hi there.")
+
+
+def test_dataset_info_errors_name_entry_and_tried_paths():
+    with pytest.raises(DataError, match=r"dataset_info.json: entry 'gone': field 'file_name'.*tried .*nowhere/missing"):
+        loaders.load_dataset_info(f"{FIX / 'dataset_info.json'}#gone")
+    with pytest.raises(DataError, match=r"no entry 'nope'; entries: chats, gone, qa"):
+        loaders.load_dataset_info(f"{FIX / 'dataset_info.json'}#nope")
+
+
+def test_sdft_dataset_info_resolves_into_this_data_layout(data_dir):
+    info = data_dir / "sdft_config" / "dataset_info.json"
+    adv = tasks.load_data(f"{info}#advbench", data_dir)  # harmful_behaviors.csv lives in advbench/
+    assert len(adv) == 520 and adv[0].response.startswith("Sure, here is")
+    assert len(tasks.load_data(f"{info}#multiarith_test", data_dir)) == 180
+    with pytest.raises(DataError, match="distilled_lima.json"):
+        tasks.load_data(f"{info}#distilled_lima", data_dir)
+
+
+def test_hub_dataset_offline_is_a_clear_error(monkeypatch):
+    import datasets
+
+    def offline(*a, **k):
+        raise ConnectionError("Couldn't reach 'org/name' on the Hub\nmore detail")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(DataError, match=r"hf:org/name:test: could not load hub dataset 'org/name' split 'test'.*"
+                                        r"Couldn't reach"):
+        tasks.load_data("hf:org/name:test")
+
+
+def test_hub_dataset_records_are_converted(monkeypatch):
+    import datasets
+
+    rows = [{"instruction": "a", "output": "b"}, {"instruction": "c", "output": "d"}]
+    monkeypatch.setattr(datasets, "load_dataset", lambda name, split: rows)
+    ex = tasks.load_data("hf:org/name")
+    assert [(e.id, e.response) for e in ex] == [("org/name/train/0", "b"), ("org/name/train/1", "d")]
+
+
+# ---------------------------------------------------------------- bad input
+
+def _write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+GOOD = '{"instruction": "x", "output": "y"}'
+BAD_CASES = [
+    # (file name, content, expected message pattern)
+    ("bad.jsonl", "\n".join([GOOD] * 16 + ['{"instruction": "x", "output": }']),
+     r"bad.jsonl:17: invalid JSON"),
+    ("bad.json", '[\n' + GOOD + ',\n{"instruction": "x",\n "output": "y",}\n]',
+     r"bad.json:4: invalid JSON"),  # the error is at the brace after the comma
+    ("bad.json", f'[{GOOD}, {{"instruction": "x", "input": "z"}}]',
+     r"bad.json: record 1: field 'output': missing"),
+    ("bad.jsonl", f'{GOOD}\n{{"instruction": "  ", "output": "y"}}',
+     r"bad.jsonl:2: field 'instruction': empty"),
+    ("bad.jsonl", '{"instruction": "x", "output": ["y", "z"]}',
+     r"bad.jsonl:1: field 'output': expected a string, got list"),
+    ("bad.json", '[{"instruction": "x", "output": "y", "history": [["only user"]]}]',
+     r"bad.json: record 0: field 'history': item 0: expected a \[user, assistant\] pair"),
+    ("bad.json", '[{"instruction": "x", "output": "y", "history": "[]"}]',
+     r"bad.json: record 0: field 'history': expected a list .* got str"),
+    ("bad.json", '[{"id": "a", "instruction": "x", "output": "y"}, {"id": "a", "instruction": "x", "output": "y"}]',
+     r"bad.json: record 1: field 'id': duplicate id 'a' \(first at .*record 0\)"),
+    ("bad.json", '[{"prompt": "x", "completion": "y"}]',
+     r"bad.json: record 0: cannot tell the format from the fields \['completion', 'prompt'\]"),
+    ("bad.json", '[["x", "y"]]', r"bad.json: record 0: expected a JSON object, got list"),
+    ("bad.json", '[{"conversations": [{"from": "human", "value": "hi"}]}]',
+     r"bad.json: record 0: field 'conversations': the last turn must be the assistant's"),
+    ("bad.json", '[{"conversations": [{"from": "gpt", "value": "hi"}, {"from": "gpt", "value": "x"}]}]',
+     r"bad.json: record 0: field 'conversations': turn 0: 'from': expected a user turn .* got 'gpt'"),
+    ("bad.jsonl", '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": 3}]}',
+     r"bad.jsonl:1: field 'messages': turn 1: 'content': expected a string, got int"),
+    ("bad.csv", "instruction,input,output\na,,b\nc,d\n", r"bad.csv:3: field 'output': missing"),
+    ("bad.csv", "instruction,output\na,b,c\n", r"bad.csv:2: more values than header columns"),
+    ("bad.csv", "instruction,input,output\n,x,y\n", r"bad.csv:2: field 'instruction': empty"),
+]
+
+
+@pytest.mark.parametrize("name,text,pattern", BAD_CASES)
+def test_bad_input_names_file_place_and_field(tmp_path, name, text, pattern):
+    p = _write(tmp_path, name, text)
+    with pytest.raises(DataError, match=pattern) as e:
+        loaders.load_file(p)
+    assert str(p) in str(e.value)
+
+
+def test_missing_file_and_unknown_format(tmp_path):
+    with pytest.raises(DataError, match="nothere.json: file not found"):
+        loaders.load_file(tmp_path / "nothere.json")
+    p = _write(tmp_path, "ok.json", f"[{GOOD}]")
+    with pytest.raises(DataError, match="unknown data format 'xml'"):
+        loaders.load_file(p, fmt="xml")
