@@ -20,6 +20,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("sdft.data.command", "list the task table or check / preview a dataset file"),
     "models": ("sdft.model_command", "list model aliases, install or convert one"),
     "distill": ("sdft.distill.command", "rewrite reference answers with the seed model; keep faithful rewrites"),
+    "eval": ("sdft.evaluate.command", "evaluate a model (+ adapter) on the paper's benchmark battery"),
+    "score": ("sdft.evaluate.score_command", "score an existing predictions file without a model"),
+    "compare": ("sdft.evaluate.compare_command", "paired difference between two eval results folders"),
 }
 
 ERRORS_HANDLED = ("DataError", "ConfigError", "ModelError", "SandboxError")

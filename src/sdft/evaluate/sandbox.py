@@ -136,23 +136,35 @@ os._exit(0)
 
 
 @lru_cache(maxsize=1)
-def _unshare_prefix() -> tuple[tuple[str, ...], bool]:
-    """The namespace wrapper that works here, and whether the child should drop to nobody."""
+def _setup() -> tuple[tuple[str, ...], str, bool]:
+    """(namespace wrapper, interpreter, drop to nobody?) that actually work on this machine.
+
+    Probed by running a child that imports a few stdlib modules after the uid drop: as
+    ``nobody`` our interpreter's stdlib may be unreadable (e.g. a pyenv under a 0700 /root),
+    in which case a system ``python3`` is tried (HumanEval needs only the stdlib), and if that fails too, no drop is made.
+    """
     exe = shutil.which("unshare")
-    if exe is None or not sys.platform.startswith("linux"):
-        return (), False
     root = os.geteuid() == 0
-    base = [exe, "--net", "--pid", "--fork", "--kill-child"]
-    candidates = [base] if root else [[exe, "--map-root-user", *base[1:]]]
-    for prefix in candidates:
-        try:
-            res = subprocess.run([*prefix, sys.executable, "-I", "-c", "pass"], capture_output=True,
-                                 timeout=20, env={})
-        except (OSError, subprocess.SubprocessError):
-            continue
-        if res.returncode == 0:
-            return tuple(prefix), root
-    return (), False
+    prefixes: list[tuple[str, ...]] = []
+    if exe and sys.platform.startswith("linux"):
+        base = ("--net", "--pid", "--fork", "--kill-child")
+        prefixes.append((exe, *base) if root else (exe, "--map-root-user", *base))
+    prefixes.append(())
+    pythons = list(dict.fromkeys(p for p in (sys.executable, "/usr/bin/python3", "/usr/local/bin/python3")
+                                 if os.path.exists(p)))
+    probe = "import os, sys\nu = int(sys.argv[1])\nif u >= 0: os.setgroups([]); os.setgid(u); os.setuid(u)\n" \
+            "import typing, collections, hashlib, math, re, traceback\n"
+    for prefix in prefixes:
+        for drop in ([True, False] if root else [False]):
+            for py in (pythons if drop else pythons[:1]):
+                try:
+                    res = subprocess.run([*prefix, py, "-I", "-B", "-c", probe, str(NOBODY if drop else -1)],
+                                         capture_output=True, timeout=20, env={})
+                except (OSError, subprocess.SubprocessError):
+                    continue
+                if res.returncode == 0:
+                    return prefix, py, drop
+    return (), sys.executable, False
 
 
 def _user_process_count(uid: int) -> int:
@@ -169,15 +181,15 @@ def _user_process_count(uid: int) -> int:
 
 def isolation() -> dict:
     """What this machine gives the sandbox, for the results file."""
-    prefix, drop = _unshare_prefix()
+    prefix, py, drop = _setup()
     return {"net_namespace": bool(prefix), "pid_namespace": bool(prefix), "uid_drop": drop,
-            "audit_hook": True}
+            "python": py, "audit_hook": True}
 
 
 def run_program(code: str, limits: Limits | None = None) -> SandboxResult:
     """Run ``code`` as a program in a fresh sandbox; passed means it ended normally (exit 0)."""
     limits = limits or Limits()
-    prefix, drop = _unshare_prefix()
+    prefix, python, drop = _setup()
     uid = NOBODY if drop else os.getuid()
     nproc = _user_process_count(uid) + limits.nproc if sys.platform.startswith("linux") else limits.nproc
     work = Path(tempfile.mkdtemp(prefix="sdft-sandbox-"))
@@ -198,7 +210,7 @@ def run_program(code: str, limits: Limits | None = None) -> SandboxResult:
             if hasattr(resource, "RLIMIT_NPROC"):
                 resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
-        cmd = [*prefix, sys.executable, "-I", "-B", "-c", _RUNNER, str(work / "program.py"), str(work),
+        cmd = [*prefix, python, "-I", "-B", "-c", _RUNNER, str(work / "program.py"), str(work),
                str(NOBODY if drop else -1)]
         t0 = time.perf_counter()
         with open(work / "stdout.txt", "wb") as out, open(work / "stderr.txt", "wb") as err:

@@ -1,0 +1,54 @@
+"""Evaluate a model (optionally with an adapter) on benchmarks of the paper's battery.
+
+    sdft eval --model smollm2-135m --benchmarks gsm8k,advbench --out runs/seed-eval --limit 16
+    sdft eval --model smollm2-135m --adapter runs/sdft/adapter --benchmarks paper --out runs/sdft-eval \\
+        --variant gsm8k=paper --allow-code-execution
+    sdft eval --config eval.yaml          # the same fields as YAML keys; flags override them
+
+Writes OUT/results.json (score, n, 95% bootstrap CI, prompt variant, generation settings,
+versions, wall time per benchmark) and OUT/<benchmark>/predictions.jsonl; re-running the same
+command resumes. humaneval runs model-written code and needs --allow-code-execution.
+Benchmarks: gsm8k multiarith openfunction humaneval advbench advbench_jailbreak alpaca_eval
+mmlu truthfulqa arc_easy arc_challenge hellaswag winogrande; groups: math safety knowledge paper.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from sdft.config import add_arguments as add_fields
+    from sdft.evaluate.evaluator import EvalConfig
+
+    parser.add_argument("--config", metavar="YAML", help="YAML file with EvalConfig fields")
+    add_fields(parser, EvalConfig, skip=("variants", "options"))
+    parser.add_argument("--variant", action="append", default=[], metavar="BENCHMARK=VARIANT",
+                        help="prompt variant for one benchmark (repeatable), e.g. gsm8k=paper")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    from sdft.config import ConfigError, from_args, load_yaml
+    from sdft.evaluate.evaluator import EvalConfig, run_eval
+
+    data = load_yaml(args.config) if args.config else {}
+    variants = dict(data.get("variants") or {})
+    for item in args.variant:
+        name, sep, variant = item.partition("=")
+        if not sep or not name or not variant:
+            raise ConfigError(f"--variant expects BENCHMARK=VARIANT, got {item!r}")
+        variants[name.strip()] = variant.strip()
+    if variants:
+        data["variants"] = variants
+    cfg = from_args(EvalConfig, args, data, where=args.config or "flags")
+    if args.no_progress:
+        cfg.options = {**cfg.options, "progress": False}
+    results = run_eval(cfg)
+    print(f"{'benchmark':<20} {'metric':<13} {'score':>7}  {'95% CI':<17} {'n':>5} {'wall s':>8}")
+    for name, e in results["benchmarks"].items():
+        lo, hi = e.get("ci95", [float("nan")] * 2)
+        print(f"{name:<20} {e.get('metric', ''):<13} {e['score']:7.3f}  [{lo:.3f}, {hi:.3f}]  "
+              f"{e.get('n', 0):>5} {e.get('wall_s', 0):8.1f}")
+    print(f"wrote {cfg.out}/results.json")
+    return 0

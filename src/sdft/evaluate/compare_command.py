@@ -1,0 +1,39 @@
+"""Paired comparison of two results folders: B - A on the items both scored, with a CI.
+
+    sdft compare runs/seed-eval runs/sdft-eval                    # every shared benchmark
+    sdft compare runs/seed-eval runs/sdft-eval --benchmarks gsm8k,advbench
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("a", help="baseline results folder")
+    parser.add_argument("b", help="results folder compared against it")
+    parser.add_argument("--benchmarks", default=None, help="comma-separated (default: all in both)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sdft import evaluate as battery
+    from sdft.evaluate.evaluator import compare_results
+
+    if args.benchmarks:
+        names = battery.expand(args.benchmarks)
+    else:
+        names = [n for n in battery.BENCHMARKS
+                 if (Path(args.a) / n / "predictions.jsonl").exists() and (Path(args.b) / n / "predictions.jsonl").exists()]
+    rows = [compare_results(args.a, args.b, n) for n in names]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'benchmark':<20} {'A':>7} {'B':>7} {'B-A':>7}  {'95% CI':<18} {'n':>5}")
+    for r in rows:
+        print(f"{r['benchmark']:<20} {r['mean_a']:7.3f} {r['mean_b']:7.3f} {r['diff']:+7.3f}  "
+              f"[{r['ci95'][0]:+.3f}, {r['ci95'][1]:+.3f}] {r['n']:>5}")
+    return 0

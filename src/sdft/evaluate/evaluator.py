@@ -1,0 +1,203 @@
+"""Run a list of benchmarks against one model into a results folder, re-score saved files, and
+compare two results folders item by item.
+
+Layout of ``--out DIR``::
+
+    DIR/results.json               {"model", "adapter", "provenance", "benchmarks": {name: entry}}
+    DIR/<benchmark>/predictions.jsonl   id, prompt, predict, label, score (+ extras)
+    DIR/<benchmark>/settings.json  what the predictions were generated with
+
+Resumable: ``results.json`` is rewritten atomically after each benchmark; a benchmark whose
+entry was made with the same settings and limit is skipped; otherwise its predictions resume
+line by line. Predictions made with other settings (model, variant, tokens, ...) are never
+mixed with new ones: that is an error asking for another ``--out``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from sdft import evaluate as battery
+from sdft.config import ConfigError
+from sdft.evaluate.context import EvalContext
+from sdft.evaluate.stats import paired_difference
+from sdft.runs import package_versions, provenance, read_jsonl, write_json
+
+
+@dataclass
+class EvalConfig:
+    """Evaluate one model on a list of benchmarks.
+
+    model: model spec (alias, local dir, .gguf, hub id) or, for backend openai, the served name
+    adapter: PEFT adapter or full fine-tuned checkpoint dir (default: the seed model)
+    benchmarks: benchmark names or groups (math, safety, knowledge, paper), comma-separated
+    out: results folder
+    limit: evaluate only the first N items of each benchmark
+    data_dir: data folder (default: $SDFT_DATA_DIR or ../shared/data)
+    backend: hf (in-process transformers) or openai (an OpenAI-compatible server)
+    base_url: server URL for backend openai
+    seed: sampling seed (greedy decoding ignores it)
+    variants: prompt variant per benchmark, e.g. {gsm8k: paper} in YAML or --variants gsm8k=paper
+    max_new_tokens: override every generative benchmark's default answer length
+    allow_code_execution: let humaneval run model-written code in the sandbox
+    batch_size: rows decoded together by the hf backend
+    options: benchmark settings passed through to every benchmark (judge, knowledge, humaneval samples / timeout_s)
+    """
+
+    model: str = "smollm2-135m"
+    adapter: str | None = None
+    benchmarks: list[str] = field(default_factory=lambda: ["math", "openfunction", "safety"])
+    out: str = "eval"
+    limit: int | None = None
+    data_dir: str | None = None
+    backend: str = "hf"
+    base_url: str | None = None
+    seed: int = 0
+    variants: dict = field(default_factory=dict)
+    max_new_tokens: int | None = None
+    allow_code_execution: bool = False
+    batch_size: int = 16
+    options: dict = field(default_factory=dict)
+
+
+def make_generator(cfg: EvalConfig):
+    """The one generator shared by all benchmarks (built on first use)."""
+    if cfg.backend == "hf":
+        from sdft.generation.hf import HFGenerator
+
+        return HFGenerator.from_spec(cfg.model, adapter=cfg.adapter, max_batch_size=cfg.batch_size)
+    if cfg.backend == "openai":
+        try:
+            from sdft.generation.openai import OpenAIGenerator
+        except ImportError as e:
+            raise ConfigError(f"backend openai is not available here ({e})") from None
+        return OpenAIGenerator(base_url=cfg.base_url, model=cfg.model)
+    raise ConfigError(f"unknown backend {cfg.backend!r}; choose hf or openai")
+
+
+def _settings(cfg: EvalConfig, name: str) -> dict[str, Any]:
+    """What decides a benchmark's predictions (the limit only decides how many)."""
+    opts = {k: v for k, v in cfg.options.items() if k not in ("progress", "workers")}
+    return {"model": cfg.model, "adapter": cfg.adapter, "backend": cfg.backend, "seed": cfg.seed,
+            "variant": cfg.variants.get(name), "max_new_tokens": cfg.max_new_tokens, "options": opts}
+
+
+def _check_settings(bench_dir: Path, settings: dict) -> None:
+    path = bench_dir / "settings.json"
+    if path.exists():
+        old = json.loads(path.read_text(encoding="utf-8"))
+        if old != json.loads(json.dumps(settings, default=str)):
+            diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
+            raise ConfigError(f"{bench_dir}: predictions there were made with other settings "
+                              f"({', '.join(diff)} differ); use another --out or delete that folder")
+    else:
+        write_json(path, settings)
+
+
+def run_eval(cfg: EvalConfig, get_generator: Callable[[], Any] | None = None) -> dict[str, Any]:
+    """Run the benchmarks of ``cfg``; returns (and writes) the results.json content."""
+    from sdft.data.tasks import data_dir as default_data_dir
+
+    names = battery.expand(cfg.benchmarks)
+    unknown = sorted(set(cfg.variants) - set(battery.BENCHMARKS))
+    if unknown:
+        raise ConfigError(f"variants: unknown benchmark(s) {', '.join(unknown)}")
+    out = Path(cfg.out)
+    results_path = out / "results.json"
+    results = json.loads(results_path.read_text(encoding="utf-8")) if results_path.exists() else {}
+    results.update(model=cfg.model, adapter=cfg.adapter, config=asdict(cfg), provenance=provenance())
+    entries = results.setdefault("benchmarks", {})
+    data_dir = default_data_dir(cfg.data_dir)
+
+    generator = None
+
+    def shared_generator():
+        nonlocal generator
+        if generator is None:
+            generator = (get_generator or (lambda: make_generator(cfg)))()
+        return generator
+
+    for name in names:
+        settings = _settings(cfg, name)
+        old = entries.get(name)
+        if old and old.get("settings") == json.loads(json.dumps(settings, default=str)) \
+                and old.get("limit") == cfg.limit:
+            continue
+        bench_dir = out / name
+        _check_settings(bench_dir, settings)
+        ctx = EvalContext(model=cfg.model, adapter=cfg.adapter, out_dir=bench_dir, data_dir=data_dir,
+                          get_generator=shared_generator, limit=cfg.limit, variant=cfg.variants.get(name),
+                          seed=cfg.seed, max_new_tokens=cfg.max_new_tokens,
+                          options={**cfg.options, "benchmark": name,
+                                   "allow_code_execution": cfg.allow_code_execution})
+        t0 = time.perf_counter()
+        entry = battery.module(name).run(ctx)
+        entry.setdefault("wall_s", round(time.perf_counter() - t0, 2))
+        entry.update(benchmark=name, model=cfg.model, adapter=cfg.adapter, limit=cfg.limit,
+                     settings=settings, versions=package_versions())
+        entries[name] = entry
+        write_json(results_path, results)
+    write_json(results_path, results)
+    return results
+
+
+def _read_predictions(path: str | Path) -> list[dict]:
+    """Our predictions.jsonl or LLaMA-Factory's generated_predictions.jsonl (no ids: line numbers)."""
+    from sdft.data.records import DataError
+
+    records = []
+    for i, rec in enumerate(read_jsonl(path)):
+        if "predict" not in rec or "label" not in rec:
+            raise DataError(f"{path}:{i + 1}: a prediction needs `predict` and `label` fields")
+        rec.setdefault("id", str(i))
+        records.append(rec)
+    return records
+
+
+def score_file(benchmark: str, path: str | Path, options: dict | None = None,
+               data_dir: str | None = None, seed: int = 0) -> dict[str, Any]:
+    """Score a predictions file without a model; existing ``score`` fields are recomputed."""
+    from sdft.data.tasks import data_dir as default_data_dir
+    from sdft.evaluate.generative import score_records, summarize
+
+    mod = battery.module(benchmark)
+    if not hasattr(mod, "METRIC"):
+        raise ConfigError(f"{benchmark} is not a generative benchmark; it cannot score a file")
+    records = [{k: v for k, v in r.items() if k != "score"} for r in _read_predictions(path)]
+    ctx = None
+    if hasattr(mod, "score_many"):
+        ctx = EvalContext(model="", adapter=None, out_dir=Path(path).parent,
+                          data_dir=default_data_dir(data_dir), get_generator=lambda: None,
+                          options={**(options or {}), "benchmark": benchmark})
+    score_records(mod, records, ctx)
+    items = mod.per_item(records) if hasattr(mod, "per_item") else records
+    return {"benchmark": benchmark, "file": str(path), **summarize(mod, items, seed)}
+
+
+def item_scores(results_dir: str | Path, benchmark: str) -> dict[str, float]:
+    """Per-item scores of one benchmark in a results folder (per task for humaneval)."""
+    path = Path(results_dir) / benchmark / "predictions.jsonl"
+    if not path.exists():
+        from sdft.data.records import DataError
+
+        raise DataError(f"{path}: no predictions for {benchmark} in {results_dir}")
+    mod = battery.module(benchmark)
+    records = [r for r in read_jsonl(path) if "score" in r]
+    items = mod.per_item(records) if hasattr(mod, "per_item") else records
+    return {str(r["id"]): float(r["score"]) for r in items}
+
+
+def compare_results(dir_a: str | Path, dir_b: str | Path, benchmark: str, seed: int = 0) -> dict[str, Any]:
+    """Paired difference B - A on the items both folders scored, with a bootstrap CI."""
+    a, b = item_scores(dir_a, benchmark), item_scores(dir_b, benchmark)
+    shared = sorted(set(a) & set(b))
+    sa, sb = [a[i] for i in shared], [b[i] for i in shared]
+    n = len(shared)
+    return {"benchmark": benchmark, "a": str(dir_a), "b": str(dir_b), "n": n,
+            "only_a": len(a) - n, "only_b": len(b) - n,
+            "mean_a": sum(sa) / n if n else float("nan"), "mean_b": sum(sb) / n if n else float("nan"),
+            **{k: v for k, v in paired_difference(sa, sb, seed=seed).items() if k != "n"}}

@@ -1,0 +1,145 @@
+"""HumanEval: pass@1 of the model's function, run against the benchmark's tests in the sandbox.
+
+The chat model is shown the signature + docstring and asked for the whole function (variant
+``complete``). From its answer we take the first fenced code block that defines the entry
+point (else the first block, else the raw text), then build the program: if the code defines
+the entry point, the prompt's import lines + the code; otherwise it is taken as the body and
+appended to the prompt. ``program + test + check(entry_point)`` runs in
+:mod:`sdft.evaluate.sandbox` (separate limited process; read its docstring for what is not
+isolated). Model-written code is executed, so this benchmark refuses to run without
+``--allow-code-execution`` or ``SDFT_ALLOW_CODE_EXECUTION=1``.
+
+With ``options["samples"] = n > 1`` (and a temperature > 0), each task gets n samples, the
+task's score is c/n (the unbiased pass@1 estimate) and pass@k for k in (5, 10) ≤ n is reported
+with the estimator of Chen et al. (2021). The label written per line is the task id; the
+tests are looked up again from the data when scoring, so saved files re-score exactly.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections import defaultdict
+
+import numpy as np
+
+from sdft.data.records import DataError, Example
+from sdft.evaluate.context import EvalContext
+from sdft.evaluate.generative import chat_requests, run_generative
+
+METRIC = "pass@1"
+VARIANTS = ("complete",)
+MAX_NEW_TOKENS = 512
+EXTRA_METRICS = ("pass@5", "pass@10")
+
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
+
+
+def _samples(ctx: EvalContext | None) -> int:
+    return max(1, int((ctx.options if ctx else {}).get("samples", 1)))
+
+
+def load(ctx: EvalContext) -> list[Example]:
+    from sdft.data.tasks import load_task
+
+    return load_task("humaneval", "test", ctx.data_dir)
+
+
+def requests(examples, variant, ctx=None):
+    base = chat_requests(examples, f"humaneval_{variant}")
+    n = _samples(ctx)
+    if n == 1:
+        return base
+    # Distinct ids give distinct seeded samples (backends seed per request id).
+    return [type(r)(id=f"{r.id}#{i}", messages=r.messages, prefill=r.prefill) for r in base for i in range(n)]
+
+
+def labels(ex: Example, ctx: EvalContext | None = None) -> dict[str, str]:
+    n = _samples(ctx)
+    return {ex.id: ex.id} if n == 1 else {f"{ex.id}#{i}": ex.id for i in range(n)}
+
+
+def extract_code(text: str, entry_point: str | None = None) -> str:
+    blocks = [b for lang, b in _FENCE.findall(text or "") if lang.lower() in ("", "python", "py", "python3")]
+    if entry_point:
+        for b in blocks:
+            if re.search(rf"^\s*def\s+{re.escape(entry_point)}\s*\(", b, re.M):
+                return b
+    return blocks[0] if blocks else (text or "")
+
+
+def build_program(prompt: str, completion: str, entry_point: str) -> str:
+    code = extract_code(completion, entry_point)
+    if re.search(rf"^\s*def\s+{re.escape(entry_point)}\s*\(", code, re.M):
+        imports = [ln for ln in prompt.splitlines() if re.match(r"(import|from)\s+\w", ln)]
+        return "\n".join(imports) + "\n\n" + code
+    return prompt + code
+
+
+def test_program(program: str, test: str, entry_point: str) -> str:
+    return f"{program}\n\n{test}\n\ncheck({entry_point})\n"
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased estimator of pass@k from n samples with c correct: 1 - C(n-c, k) / C(n, k)."""
+    if n - c < k:
+        return 1.0
+    return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+
+def _tasks(ctx: EvalContext | None) -> dict[str, Example]:
+    from sdft.data.tasks import load_task
+
+    return {ex.id: ex for ex in load_task("humaneval", "test", ctx.data_dir if ctx else None)}
+
+
+def score_many(records: list[dict], ctx: EvalContext | None) -> None:
+    """Run every record's program in the sandbox (2 at a time); fills score, status, error."""
+    from sdft.evaluate import sandbox
+
+    opts = ctx.options if ctx else {}
+    sandbox.require_opt_in(opts.get("allow_code_execution", False), "humaneval")
+    tasks = _tasks(ctx)
+    programs = []
+    for r in records:
+        ex = tasks.get(r.get("label", ""))
+        if ex is None:
+            raise DataError(f"humaneval prediction {r.get('id')!r}: label {r.get('label')!r} is not a "
+                            f"HumanEval task id")
+        m = ex.meta
+        programs.append(test_program(build_program(m["prompt"], r.get("predict", ""), m["entry_point"]),
+                                     m["test"], m["entry_point"]))
+    limits = sandbox.Limits(timeout_s=float(opts.get("timeout_s", 10.0)))
+    results = sandbox.run_many(programs, limits, workers=int(opts.get("workers", 2)))
+    for r, res in zip(records, results):
+        r.update(score=float(res.passed), status=res.status, error=res.stderr[-500:] if not res.passed else "")
+
+
+def score(predict: str, label: str) -> float:
+    raise NotImplementedError("humaneval scores in batches: use score_many")
+
+
+def per_item(records: list[dict]) -> list[dict]:
+    by_task: dict[str, list[float]] = defaultdict(list)
+    for r in records:
+        by_task[r["label"]].append(float(r["score"]))
+    out = []
+    for task, scores in by_task.items():
+        n, c = len(scores), int(sum(scores))
+        item = {"id": task, "score": c / n}
+        for k in (5, 10):
+            if n >= k:
+                item[f"pass@{k}"] = pass_at_k(n, c, k)
+        out.append(item)
+    return out
+
+
+def run(ctx: EvalContext) -> dict:
+    from sdft.evaluate import sandbox
+
+    # Refuse before generating anything: a run that cannot be scored is wasted time.
+    sandbox.require_opt_in(ctx.options.get("allow_code_execution", False), "humaneval")
+    entry = run_generative(ctx, sys.modules[__name__])
+    entry["samples_per_task"] = _samples(ctx)
+    entry["sandbox"] = sandbox.isolation()
+    return entry

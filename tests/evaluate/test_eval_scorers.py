@@ -1,0 +1,122 @@
+"""Scorers on hand-made prediction files with known answers (ours and LLaMA-Factory's format)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sdft.cli import main
+from sdft.evaluate import advbench, humaneval
+from sdft.evaluate.evaluator import score_file
+
+
+def _write(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+GSM_ROWS = [  # (predict, label, correct?)
+    ("So she makes 9 * 2 = 18 dollars. The answer is 18.", "... The answer is 18.", 1),
+    ("Total: 1,080 pages.", "The answer is 1080.", 1),
+    ("It drops to -7 degrees.", "The answer is -7", 1),
+    ("That costs 12.0 dollars.", "The answer is 12.", 1),
+    ("That costs 12.5 dollars.", "The answer is 12.", 0),  # a real fraction is never an integer
+    ("I do not know.", "The answer is 3.", 0),  # no number: wrong
+    ("The answer is 18. Then 5 more.", "The answer is 18.", 0),  # the LAST number counts
+    ("1,000 steps then", "The answer is 1000", 1),
+]
+
+
+def test_gsm8k_llama_factory_file(tmp_path):
+    # LLaMA-Factory's generated_predictions.jsonl: prompt / predict / label, no ids.
+    f = _write(tmp_path / "generated_predictions.jsonl",
+               [{"prompt": "q", "predict": p, "label": lab} for p, lab, _ in GSM_ROWS])
+    res = score_file("gsm8k", f)
+    assert res["n"] == len(GSM_ROWS)
+    assert res["score"] == pytest.approx(sum(c for *_, c in GSM_ROWS) / len(GSM_ROWS))
+    lo, hi = res["ci95"]
+    assert lo <= res["score"] <= hi and 0 <= lo < hi <= 1
+
+
+def test_score_ignores_stale_scores_and_cli_prints(tmp_path, capsys):
+    rows = [{"id": str(i), "predict": p, "label": lab, "score": 1.0 - c} for i, (p, lab, c) in enumerate(GSM_ROWS)]
+    f = _write(tmp_path / "p.jsonl", rows)
+    assert main(["score", "multiarith", str(f)]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy = 0.6250" in out and "n=8" in out
+
+
+def test_openfunction_paper_and_ast_scores(tmp_path):
+    ref = 'coffee_shop.find_nearby(location="San Francisco", amenities="Wi-Fi")'
+    rows = [
+        {"predict": ref, "label": ref},  # exact: both
+        {"predict": "coffee_shop.find_nearby(location='San Francisco',  amenities='Wi-Fi')", "label": ref},  # quotes/spaces: both
+        {"predict": 'Here: coffee_shop.find_nearby(amenities="Wi-Fi", location="San Francisco")', "label": ref},  # order: AST only
+        {"predict": 'coffee_shop.find_nearby(location="Paris", amenities="Wi-Fi")', "label": ref},  # wrong value: neither
+    ]
+    res = score_file("openfunction", _write(tmp_path / "of.jsonl", rows))
+    assert res["metric"] == "paper_match"
+    assert res["score"] == pytest.approx(2 / 4)
+    assert res["extra"]["ast_match"]["score"] == pytest.approx(3 / 4)
+
+
+def test_advbench_keywords_are_the_papers_and_case_sensitive(tmp_path):
+    assert advbench.is_refusal("I'm sorry, but I can't help with that.")
+    assert advbench.is_refusal("Sure, here is how. Note this is illegal.")  # the keyword rule's known false positive
+    assert not advbench.is_refusal("i'm sorry, i cannot")  # case-sensitive, as in the paper's code
+    assert not advbench.is_refusal("Sure, here is a tutorial: step 1 ...")
+    assert len(advbench.REFUSAL_KEYWORDS) == 29
+    rows = [{"predict": t, "label": ""} for t in ["I cannot do that.", "Sure: first ...", "As an AI, no.", "ok"]]
+    assert score_file("advbench_jailbreak", _write(tmp_path / "a.jsonl", rows))["score"] == pytest.approx(0.5)
+
+
+def test_gcg_suffix_is_appended_after_one_space(data_dir):
+    from sdft.evaluate.context import EvalContext
+
+    ctx = EvalContext(model="m", adapter=None, out_dir=data_dir, data_dir=data_dir, get_generator=lambda: None,
+                      options={"benchmark": "advbench_jailbreak"})
+    suffix = advbench.gcg_suffix(data_dir)
+    assert len(suffix) == 92
+    ex = advbench.load(ctx)[0]
+    assert ex.instruction.endswith(" " + suffix)
+    assert not ex.instruction.startswith(" ")
+
+
+def test_humaneval_extraction_and_program_building():
+    prompt = "import math\n\n\ndef area(r):\n    \"\"\"Circle area.\"\"\"\n"
+    full = "Sure!\n```python\nimport math\n\ndef area(r):\n    return math.pi * r * r\n```\nDone."
+    prog = humaneval.build_program(prompt, full, "area")
+    assert prog.startswith("import math") and "return math.pi * r * r" in prog and "Sure" not in prog
+    body = "    return math.pi * r ** 2\n"
+    assert humaneval.build_program(prompt, body, "area") == prompt + body
+    two = "```python\ndef helper():\n    pass\n```\n```python\ndef area(r):\n    return 1\n```"
+    assert "def area" in humaneval.extract_code(two, "area")
+    assert humaneval.extract_code("```python\ndef area(r):\n    return 2\n", "area").startswith("def area")  # unclosed fence
+
+
+def test_pass_at_k_known_values():
+    assert humaneval.pass_at_k(1, 1, 1) == 1.0
+    assert humaneval.pass_at_k(10, 1, 1) == pytest.approx(0.1)
+    assert humaneval.pass_at_k(10, 1, 5) == pytest.approx(0.5)
+    assert humaneval.pass_at_k(10, 0, 5) == 0.0
+    assert humaneval.pass_at_k(10, 3, 10) == 1.0
+
+
+def test_humaneval_file_is_run_in_the_sandbox(tmp_path, data_dir, monkeypatch):
+    from sdft.data.tasks import load_task
+    from sdft.evaluate.sandbox import SandboxError
+
+    monkeypatch.delenv("SDFT_ALLOW_CODE_EXECUTION", raising=False)
+    tasks = load_task("humaneval", "test", data_dir)[:3]
+    rows = [
+        {"id": "a", "label": tasks[0].id, "predict": tasks[0].meta["canonical_solution"]},  # body only: passes
+        {"id": "b", "label": tasks[1].id,
+         "predict": "```python\n" + tasks[1].meta["prompt"] + tasks[1].meta["canonical_solution"] + "```"},  # passes
+        {"id": "c", "label": tasks[2].id, "predict": "    return None\n"},  # fails
+    ]
+    f = _write(tmp_path / "he.jsonl", rows)
+    with pytest.raises(SandboxError):
+        score_file("humaneval", f, data_dir=str(data_dir))
+    res = score_file("humaneval", f, options={"allow_code_execution": True}, data_dir=str(data_dir))
+    assert res["n"] == 3 and res["score"] == pytest.approx(2 / 3)
