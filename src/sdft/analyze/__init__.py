@@ -1,0 +1,49 @@
+"""Distribution-shift analysis and the report a user reads.
+
+``pairs`` measures how far fine-tuned outputs moved from the seed's (``similarity``) and how far
+the weights moved (``shift``); ``figures`` draws the paper's plots; ``tables`` and ``report``
+turn a run folder's saved files into ``report.md`` and a self-contained ``report.html``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class AnalyzeConfig:
+    """Settings of `sdft analyze`.
+
+    What to compare
+    benchmark: benchmark whose saved predictions are compared (the paper uses AdvBench outputs)
+    seed: seed model's eval folder, for use without a run folder
+    tuned: fine-tuned models as LABEL=EVAL_DIR[@ADAPTER_DIR], repeatable, for use without a run folder
+    seed_model: seed model spec, needed for full-checkpoint parameter shift (default: the run's seed model)
+
+    Output
+    out: output folder (default: RUN_DIR/analysis)
+    measures: similarity measures to compute, comma-separated
+    figures: draw the PNG/SVG figures
+    """
+
+    benchmark: str = "advbench"
+    seed: str | None = None
+    tuned: list[str] = field(default_factory=list)
+    seed_model: str | None = None
+    out: str | None = None
+    measures: list[str] = field(default_factory=lambda: ["bleu4", "rouge_l", "cosine"])
+    figures: bool = True
+
+
+@dataclass
+class ReportConfig:
+    """Settings of `sdft report`.
+
+    out: folder for report.md, report.html and the figures
+    title: heading of the report (default: the run names)
+    figures: draw figures (benchmark bars, sweeps, similarity histograms)
+    """
+
+    out: str = "report"
+    title: str | None = None
+    figures: bool = True

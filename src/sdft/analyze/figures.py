@@ -1,0 +1,171 @@
+"""The paper's figures, drawn from saved numbers only (PNG for the HTML report, SVG for papers).
+
+- :func:`similarity_histograms`: distribution of each similarity measure per fine-tuned model,
+  means marked with dashed lines (paper Fig. 9: vanilla vs SDFT on AdvBench).
+- :func:`sweep_figure`: every benchmark score and every shift measure against sample size or
+  mix ratio, one line per method, the seed as a dotted level (paper Figs. 5-8).
+- :func:`benchmark_bars`: per-benchmark bars per model with 95% CI whiskers.
+
+Uses matplotlib's object API (``Figure`` without pyplot), so no global backend is switched and
+nothing needs a display.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+MEASURE_NAMES = {"bleu4": "BLEU-4 vs seed", "rouge_l": "ROUGE-L vs seed", "cosine": "Embedding cosine vs seed",
+                 "param_shift": "Parameter shift (sum of norms)"}
+SWEEP_AXES = {"sample_size": "training examples", "mix_ratio": "share of distilled responses"}
+
+
+def _figure(n_panels: int, width: float = 4.2, height: float = 3.2, max_cols: int = 3):
+    from matplotlib.figure import Figure
+
+    cols = min(n_panels, max_cols)
+    rows = math.ceil(n_panels / cols)
+    fig = Figure(figsize=(width * cols, height * rows), layout="constrained")
+    axes = [fig.add_subplot(rows, cols, i + 1) for i in range(n_panels)]
+    return fig, axes
+
+
+def save(fig, out_base: str | Path) -> list[Path]:
+    """Write ``out_base``.png and .svg; return both paths."""
+    base = Path(out_base)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    paths = [base.with_suffix(".png"), base.with_suffix(".svg")]
+    fig.savefig(paths[0], dpi=110)
+    fig.savefig(paths[1])
+    return paths
+
+
+def similarity_histograms(pairs: dict[str, dict[str, Any]], out_base: str | Path,
+                          measures: tuple[str, ...] = ("bleu4", "rouge_l", "cosine")) -> list[Path]:
+    """Overlaid histograms of each measure, one colour per model, its mean as a dashed line."""
+    measures = tuple(m for m in measures if any(m in p for p in pairs.values()))
+    if not measures:
+        return []
+    fig, axes = _figure(len(measures))
+    for ax, measure in zip(axes, measures):
+        for i, (label, pair) in enumerate(pairs.items()):
+            summ = pair.get(measure)
+            if not summ or not summ.get("values"):
+                continue
+            color = f"C{i}"
+            ax.hist(summ["values"], bins=20, alpha=0.45, color=color, label=f"{label} (n={len(summ['values'])})")
+            ax.axvline(summ["mean"], color=color, linestyle="--", linewidth=1.6)
+            ax.text(summ["mean"], 0.98 - 0.07 * i, f" {summ['mean']:.2f}", color=color,
+                    transform=ax.get_xaxis_transform(), va="top", fontsize=8)
+        ax.set_title(MEASURE_NAMES.get(measure, measure), fontsize=10)
+        ax.set_ylabel("examples")
+        ax.legend(fontsize=8, loc="upper left" if measure == "bleu4" else "upper center")
+    return save(fig, out_base)
+
+
+def sweep_points(models: list[dict[str, Any]], analysis: dict[str, Any] | None, axis: str) -> list[dict[str, Any]]:
+    """Models on one sweep axis: {"label", "line", "x", "values": {name: y}}.
+
+    Sample size: one line per (method, mix ratio), so an SDFT point at mix 0.5 does not join the
+    mix-1.0 line. Mix ratio: vanilla is the 0.0 end of the SDFT line, so one line per sample size.
+    """
+    pairs = (analysis or {}).get("pairs") or {}
+    shifts = (analysis or {}).get("param_shift") or {}
+    out = []
+    for m in models:
+        if m.get("method") not in ("vanilla", "sdft") or m.get(axis) is None:
+            continue
+        values = {b: 100 * r["score"] for b, r in (m.get("results") or {}).items() if r.get("score") is not None}
+        for measure in ("bleu4", "rouge_l", "cosine"):
+            if measure in pairs.get(m["label"], {}):
+                values[measure] = pairs[m["label"]][measure]["mean"]
+        if m["label"] in shifts:
+            values["param_shift"] = shifts[m["label"]]["total"]
+        if axis == "sample_size":
+            line = f"{m['method']} (mix {m.get('mix_ratio')})" if m.get("mix_ratio") is not None else m["method"]
+        else:
+            line = f"n={m.get('sample_size')}" if m.get("sample_size") is not None else "all"
+        out.append({"label": m["label"], "line": line, "x": float(m[axis]), "values": values})
+    return out
+
+
+def sweep_figure(models: list[dict[str, Any]], analysis: dict[str, Any] | None, axis: str,
+                 out_base: str | Path) -> list[Path]:
+    """One panel per benchmark / measure against ``axis``; nothing when there is no sweep."""
+    points = sweep_points(models, analysis, axis)
+    lines: dict[str, list[dict[str, Any]]] = {}
+    for p in points:
+        lines.setdefault(p["line"], []).append(p)
+    lines = {k: sorted(v, key=lambda p: p["x"]) for k, v in lines.items() if len({p["x"] for p in v}) >= 2}
+    if not lines:
+        return []
+    # A panel is worth drawing only where some line has two points of that measure.
+    names: dict[str, None] = {}
+    for pts in lines.values():
+        for p in pts:
+            for name in p["values"]:
+                if len({q["x"] for q in pts if name in q["values"]}) >= 2:
+                    names[name] = None
+    if not names:
+        return []
+    seed = next((m for m in models if m.get("method") == "seed"), None)
+    seed_scores = {b: 100 * r["score"] for b, r in ((seed or {}).get("results") or {}).items()
+                   if r.get("score") is not None}
+    fig, axes = _figure(len(names), width=3.8, height=2.9, max_cols=4)
+    for ax, name in zip(axes, names):
+        for i, (line, pts) in enumerate(lines.items()):
+            xs = [p["x"] for p in pts if name in p["values"]]
+            ys = [p["values"][name] for p in pts if name in p["values"]]
+            ax.plot(xs, ys, marker="o", color=f"C{i}", label=line)
+        if name in seed_scores:
+            ax.axhline(seed_scores[name], color="grey", linestyle=":", label="seed")
+        ax.set_title(MEASURE_NAMES.get(name, f"{name} (%)"), fontsize=9)
+        ax.set_xlabel(SWEEP_AXES.get(axis, axis), fontsize=8)
+        xs_all = sorted({p["x"] for pts in lines.values() for p in pts})
+        ax.set_xticks(xs_all, [f"{x:g}" for x in xs_all])
+        ax.tick_params(labelsize=7)
+    axes[0].legend(fontsize=7)
+    return save(fig, out_base)
+
+
+def benchmark_bars(models: list[dict[str, Any]], benchmarks: list[str], out_base: str | Path) -> list[Path]:
+    """Grouped bars: one group per benchmark, one bar per model, whiskers at the 95% CI."""
+    models = [m for m in models if any(b in (m.get("results") or {}) for b in benchmarks)]
+    if not models or not benchmarks:
+        return []
+    from matplotlib.figure import Figure
+
+    width = 0.8 / len(models)
+    fig = Figure(figsize=(max(6.0, 1.1 * len(benchmarks) * max(1, len(models) / 3)), 3.6), layout="constrained")
+    ax = fig.add_subplot(1, 1, 1)
+    for i, m in enumerate(models):
+        xs, ys, lo, hi = [], [], [], []
+        for j, b in enumerate(benchmarks):
+            r = (m.get("results") or {}).get(b)
+            if not r or r.get("score") is None:
+                continue
+            y = 100 * r["score"]
+            ci = r.get("ci95") or [r["score"], r["score"]]
+            xs.append(j - 0.4 + width * (i + 0.5))
+            ys.append(y)
+            lo.append(max(0.0, y - 100 * ci[0]))
+            hi.append(max(0.0, 100 * ci[1] - y))
+        ax.bar(xs, ys, width=width, color=f"C{i}", label=m["label"], yerr=[lo, hi], capsize=2,
+               error_kw={"elinewidth": 0.8})
+    ax.set_xticks(range(len(benchmarks)), benchmarks, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("score (%)")
+    ax.legend(fontsize=8, ncols=min(len(models), 6), loc="upper center", bbox_to_anchor=(0.5, -0.25))
+    return save(fig, out_base)
+
+
+def all_figures(models: list[dict[str, Any]], benchmarks: list[str], analysis: dict[str, Any] | None,
+                out_dir: str | Path) -> dict[str, list[Path]]:
+    """Every figure the saved numbers allow, keyed by name; missing inputs give no figure."""
+    out_dir = Path(out_dir)
+    figs = {"benchmarks": benchmark_bars(models, benchmarks, out_dir / "benchmarks")}
+    if analysis and analysis.get("pairs"):
+        figs["similarity"] = similarity_histograms(analysis["pairs"], out_dir / "similarity_hist")
+    for axis in SWEEP_AXES:
+        figs[f"sweep_{axis}"] = sweep_figure(models, analysis, axis, out_dir / f"sweep_{axis}")
+    return {k: v for k, v in figs.items() if v}

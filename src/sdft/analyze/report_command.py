@@ -1,0 +1,32 @@
+"""Build report.md and a self-contained report.html from one or more run folders.
+
+Reads saved files only (manifest, results, predictions, distillation and training summaries,
+analysis.json), so any report can be rebuilt without a model. Several runs stack their rows,
+each label prefixed with the run name.
+
+    sdft report runs/demo --out runs/demo/report
+    sdft report runs/exp-a runs/exp-b --out reports/ab --title "Template ablation"
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from sdft.analyze import ReportConfig
+from sdft.config import add_arguments as add_config_arguments, from_args, load_yaml
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders written by `sdft run`")
+    parser.add_argument("--config", help="YAML file with ReportConfig fields")
+    add_config_arguments(parser, ReportConfig)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sdft.analyze.report import build_report
+
+    cfg = from_args(ReportConfig, args, load_yaml(args.config) if args.config else None,
+                    where=args.config or "sdft report")
+    paths = build_report(args.run_dirs, cfg.out, title=cfg.title, figures=cfg.figures)
+    print(f"wrote {paths['md']} and {paths['html']}")
+    return 0

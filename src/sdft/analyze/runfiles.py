@@ -1,0 +1,116 @@
+"""Read a run folder written by ``sdft run``: the manifest and the files its models point to.
+
+Tolerant by design: an optional part that is missing (no on-policy model, a benchmark not
+evaluated for some model, no distillation report) reads as empty, so a report can be built from
+a half-finished run. Malformed files are errors that name the file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sdft.data.records import DataError
+from sdft.runs import read_jsonl
+
+
+def read_json(path: str | Path) -> Any:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}:{e.lineno}: invalid JSON ({e.msg})") from None
+
+
+def read_json_opt(path: str | Path) -> Any:
+    return read_json(path) if Path(path).is_file() else None
+
+
+def load_run(run_dir: str | Path) -> dict[str, Any]:
+    """{"dir", "name", "manifest", "models": [manifest entry + "results"]} for one run."""
+    d = Path(run_dir)
+    mpath = d / "manifest.json"
+    if not mpath.is_file():
+        raise DataError(f"{mpath}: no manifest.json; is {d} a run folder written by `sdft run`?")
+    manifest = read_json(mpath)
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("models", []), list):
+        raise DataError(f"{mpath}: expected an object with a `models` list")
+    models = []
+    for i, m in enumerate(manifest.get("models") or []):
+        if not isinstance(m, dict) or not m.get("label"):
+            raise DataError(f"{mpath}: models[{i}]: each model needs a `label`")
+        m = dict(m)
+        m.setdefault("method", m["label"])
+        res = read_json_opt(d / m["eval_dir"] / "results.json") if m.get("eval_dir") else None
+        m["results"] = (res or {}).get("benchmarks") or {}
+        models.append(m)
+    return {"dir": d, "name": manifest.get("name") or d.name, "manifest": manifest, "models": models}
+
+
+def find_model(run: dict[str, Any], method: str) -> dict[str, Any] | None:
+    return next((m for m in run["models"] if m["method"] == method), None)
+
+
+def path_in(run: dict[str, Any], rel: str | None) -> Path | None:
+    """A manifest path, relative to the run folder unless absolute."""
+    if not rel:
+        return None
+    p = Path(rel)
+    return p if p.is_absolute() else run["dir"] / p
+
+
+def predictions(eval_dir: str | Path | None, benchmark: str) -> dict[str, dict[str, Any]] | None:
+    """Per-item predictions of one benchmark keyed by id, or None when not saved."""
+    if eval_dir is None:
+        return None
+    path = Path(eval_dir) / benchmark / "predictions.jsonl"
+    if not path.is_file():
+        return None
+    out: dict[str, dict[str, Any]] = {}
+    for i, rec in enumerate(read_jsonl(path), 1):
+        if "id" not in rec:
+            raise DataError(f"{path}: record {i} has no `id`")
+        out[str(rec["id"])] = rec
+    return out
+
+
+def model_predictions(run: dict[str, Any], model: dict[str, Any], benchmark: str):
+    return predictions(path_in(run, model.get("eval_dir")), benchmark)
+
+
+def distill_reports(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """One entry per distinct distillation folder: {"dir", "labels", "report"}."""
+    seen: dict[str, dict[str, Any]] = {}
+    for m in run["models"]:
+        rel = m.get("distill_dir")
+        if not rel:
+            continue
+        if rel not in seen:
+            rep = read_json_opt(path_in(run, rel) / "distill_report.json")
+            seen[rel] = {"dir": rel, "labels": [], "report": rep or {}, "template": m.get("template")}
+        seen[rel]["labels"].append(m["label"])
+    return list(seen.values())
+
+
+def train_summaries(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for m in run["models"]:
+        p = path_in(run, m.get("train_dir"))
+        summary = read_json_opt(p / "train_summary.json") if p else None
+        if summary:
+            out[m["label"]] = summary
+    return out
+
+
+def load_analysis(run: dict[str, Any]) -> dict[str, Any] | None:
+    return read_json_opt(run["dir"] / "analysis" / "analysis.json")
+
+
+def benchmarks_of(models: list[dict[str, Any]]) -> list[str]:
+    """Benchmarks any model has, in first-seen order."""
+    seen: dict[str, None] = {}
+    for m in models:
+        for b in m.get("results") or {}:
+            seen.setdefault(b, None)
+    return list(seen)
