@@ -1,0 +1,13 @@
+"""Fine-tuning: TRL + PEFT, vanilla and SDFT on the same trainer (see :mod:`sdft.train.trainer`)."""
+
+from sdft.train.config import DEFAULT_EPOCHS, TASK_EPOCHS, TrainConfig
+
+
+def run_train(cfg: TrainConfig, callbacks: list | None = None) -> dict:
+    """See :func:`sdft.train.trainer.run_train` (imported on call: it pulls in torch and TRL)."""
+    from sdft.train.trainer import run_train as _run
+
+    return _run(cfg, callbacks)
+
+
+__all__ = ["TrainConfig", "TASK_EPOCHS", "DEFAULT_EPOCHS", "run_train"]

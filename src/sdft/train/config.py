@@ -1,0 +1,133 @@
+"""The fine-tuning stage's one schema (:class:`TrainConfig`) and the per-task epoch presets.
+
+Defaults are the SDFT paper's presets (Yang et al., 2024, ``scripts/``): LoRA r=8, alpha 16 on
+``q_proj,v_proj``, learning rate 1e-4, cosine schedule, per-device batch 2 x gradient
+accumulation 4. ``epochs`` left unset takes the task's preset from :data:`TASK_EPOCHS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sdft.config import ConfigError
+
+# Epochs per training task. gsm8k/openfunction/alpaca/dolly are the paper's scripts. The rest are
+# our choice: lima and codealpaca are open-ended instruction sets of alpaca's size and style, so
+# they get alpaca's 2 (the paper's MagiCoder run, which codealpaca stands in for, also used 2).
+# Anything else (a plain file) falls back to DEFAULT_EPOCHS.
+TASK_EPOCHS: dict[str, int] = {
+    "gsm8k": 5,
+    "openfunction": 5,
+    "alpaca": 2,
+    "dolly": 2,
+    "lima": 2,
+    "codealpaca": 2,
+}
+DEFAULT_EPOCHS = 2
+
+METHODS = ("sft", "onpolicy")
+
+
+@dataclass
+class TrainConfig:
+    """Fine-tune a chat model on a task set (vanilla) or a distilled set (SDFT).
+
+    What to train
+    model: model alias, GGUF file or HF directory (see `sdft models`)
+    data: task spec (gsm8k, gsm8k:train, a .json/.jsonl file) or a distilled.jsonl from `sdft distill`
+    data_dir: data folder (default: $SDFT_DATA_DIR or ../shared/data)
+    out: output directory for the adapter/checkpoint, logs and plots
+    limit: train on the first N examples only (0 = all)
+    method: sft (supervised on the responses) or onpolicy (TRL's SDFT self-distillation)
+
+    Adapter
+    full: full fine-tuning instead of LoRA
+    lora_r: LoRA rank
+    lora_alpha: LoRA alpha
+    lora_dropout: LoRA dropout
+    lora_targets: comma-separated module names LoRA wraps
+
+    Optimisation
+    epochs: passes over the data (unset: the task's preset, see TASK_EPOCHS)
+    max_steps: stop after this many optimizer steps (0 = no limit; overrides epochs)
+    lr: peak learning rate
+    scheduler: learning-rate schedule (transformers name: cosine, linear, constant, ...)
+    warmup_ratio: fraction of steps spent warming up
+    batch_size: examples per device per micro-batch
+    grad_accum: micro-batches per optimizer step
+    max_length: longest prompt+response in tokens; longer responses are cut (counted), longer prompts dropped
+    seed: seed for shuffling and adapter initialisation
+
+    Speed
+    group_by_length: batch examples of similar length together (less padding)
+    gradient_checkpointing: recompute activations in backward (saves memory, costs about a third more time)
+    padding_free: concatenate each micro-batch into one row without padding
+
+    Output and resume
+    logging_steps: log every N optimizer steps
+    save_steps: checkpoint every N optimizer steps (for resume after a kill)
+    merge: also write DIR/merged, the base model with the adapter merged in
+    overwrite: start over even if DIR holds a finished or partial run
+    report_to: transformers reporting integrations (none, tensorboard, wandb)
+
+    On-policy (method=onpolicy)
+    num_generations: samples per prompt
+    max_completion_length: longest sampled completion in tokens
+    temperature: sampling temperature for on-policy samples
+    teacher: which weights condition on the demonstration (base, live or ema)
+    distillation_mode: TRL SDFT objective (topk_logits, full_logits, sampled_token)
+    """
+
+    model: str = "smollm2-135m"
+    data: str = ""
+    data_dir: str | None = None
+    out: str = ""
+    limit: int = 0
+    method: str = "sft"
+    full: bool = False
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"])
+    epochs: float | None = None
+    max_steps: int = 0
+    lr: float = 1e-4
+    scheduler: str = "cosine"
+    warmup_ratio: float = 0.0
+    batch_size: int = 2
+    grad_accum: int = 4
+    max_length: int = 1024
+    seed: int = 42
+    group_by_length: bool = True
+    gradient_checkpointing: bool = False
+    padding_free: bool = True
+    logging_steps: int = 1
+    save_steps: int = 50
+    merge: bool = False
+    overwrite: bool = False
+    report_to: str = "none"
+    num_generations: int = 2
+    max_completion_length: int = 256
+    temperature: float = 1.0
+    teacher: str = "base"
+    distillation_mode: str = "topk_logits"
+
+    def validate(self) -> None:
+        if not self.data:
+            raise ConfigError("train: `data` is required (a task spec or a distilled.jsonl)")
+        if not self.out:
+            raise ConfigError("train: `out` is required (the output directory)")
+        if self.method not in METHODS:
+            raise ConfigError(f"train: `method` must be one of {', '.join(METHODS)}, got {self.method!r}")
+        for name in ("batch_size", "grad_accum", "max_length", "logging_steps", "save_steps", "lora_r"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"train: `{name}` must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ConfigError(f"train: `lr` must be > 0, got {self.lr}")
+        if not self.full and not self.lora_targets:
+            raise ConfigError("train: `lora_targets` is empty; name modules such as q_proj,v_proj or use --full")
+
+    def resolved_epochs(self, task: str | None) -> float:
+        if self.epochs is not None:
+            return self.epochs
+        return TASK_EPOCHS.get(task or "", DEFAULT_EPOCHS)

@@ -1,0 +1,160 @@
+"""Turn examples into training rows with the prompt convention evaluation uses.
+
+A row is ``input_ids`` = prompt tokens + completion tokens and ``labels`` = -100 over the
+prompt, so the loss covers the assistant response only. The prompt is exactly what
+``sdft generate`` feeds the model (:func:`sdft.models.render_chat` of ``example.messages()``:
+chat template, model default system prompt, generation prompt) and the completion is the
+response followed by the tokenizer's EOS (``<|im_end|>`` for SmolLM2 and Qwen). Both halves
+are tokenized separately with ``add_special_tokens=False``: the prompt tokens are then identical
+to the ones the model sees at generation time, at the cost of a token boundary that a joint
+tokenization might have merged (harmless here: the template ends the prompt on a newline).
+
+Bad data: an empty response is an error naming the record. A response that does not fit in
+``max_length`` is cut (the EOS goes with it) and counted as truncated; a prompt that leaves no
+room for a single response token is dropped and counted. Both counts go to train_summary.json.
+
+On-policy rows (``--method onpolicy``) keep the conversation as messages plus the reference
+response as TRL's ``privileged_context``; :func:`teacher_template` is how the teacher sees them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sdft.data.records import DataError, Example
+
+log = logging.getLogger(__name__)
+
+# Fallback teacher prompt when the distillation templates cannot be loaded (same shape).
+FALLBACK_TEACHER = "{prompt}\n\n{privileged_context}"
+_P, _R = "\x00PROMPT\x00", "\x00REFERENCE\x00"
+
+
+def teacher_template(task: str | None, template: str | None = None) -> str:
+    """TRL's ``teacher_prompt_template`` for on-policy SDFT, built from the distillation template
+    the task uses (``using``/``refer``/``math``, see :mod:`sdft.distill.templates`).
+
+    TRL replaces only the last user turn and keeps the student's system message, so the
+    template's system text is folded into the teacher's user turn; its assistant prefill is
+    not used (TRL's teacher sees the student's completion, never a prefill).
+    """
+    try:
+        from sdft.distill.templates import load_template, template_for
+    except ImportError:
+        return FALLBACK_TEACHER
+    tpl = load_template(template_for(task, template))
+    user = tpl.render_user(Example(id="teacher", instruction=_P, response=_R))
+    text = f"{tpl.system}\n\n{user}" if tpl.system else user
+    # str.format runs over the result: escape the template's own braces, keep ours.
+    text = text.replace("{", "{{").replace("}", "}}")
+    if _P not in text or _R not in text:
+        raise DataError(f"template {tpl.name}: it must show both the instruction and the reference")
+    return text.replace(_P, "{prompt}").replace(_R, "{privileged_context}")
+
+
+@dataclass
+class Prepared:
+    rows: list[dict]
+    n_examples: int = 0
+    n_truncated: int = 0
+    dropped_ids: list[str] = field(default_factory=list)
+
+    @property
+    def n_tokens(self) -> int:
+        return sum(len(r["input_ids"]) for r in self.rows)
+
+
+def is_distilled_file(spec: str) -> bool:
+    """A distilled.jsonl from `sdft distill`: by name, or by its ``kept``/``original`` fields."""
+    p = Path(spec)
+    if not p.is_file():
+        return False
+    if p.name == "distilled.jsonl":
+        return True
+    if p.suffix != ".jsonl":
+        return False
+    import json
+
+    with p.open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                try:
+                    first = json.loads(line)
+                except json.JSONDecodeError:
+                    return False
+                return isinstance(first, dict) and ("kept" in first or "original" in first)
+    return False
+
+
+def load_examples(spec: str, data_dir: str | None = None, limit: int = 0) -> list[Example]:
+    """Examples to train on: the selected responses of a distilled file, else the dataset's own."""
+    if is_distilled_file(spec):
+        from sdft.distill import load_distilled
+
+        examples = load_distilled(spec)
+    else:
+        from sdft.data.tasks import load_data
+
+        examples = load_data(spec, data_dir=data_dir)
+    if limit:
+        examples = examples[:limit]
+    if not examples:
+        raise DataError(f"{spec}: no examples to train on")
+    return examples
+
+
+def task_of(examples: list[Example]) -> str | None:
+    tasks = {e.task for e in examples}
+    return tasks.pop() if len(tasks) == 1 else None
+
+
+def tokenize(tok, examples: list[Example], max_length: int, where: str = "data") -> Prepared:
+    """Rows of ``input_ids``/``labels`` (see the module docstring for the rules)."""
+    from sdft.models import render_chat
+
+    eos = tok.eos_token
+    if not eos:
+        raise DataError(f"{where}: the tokenizer has no EOS token; cannot mark the end of a response")
+    out = Prepared(rows=[], n_examples=len(examples))
+    prompts = [render_chat(tok, e.messages()) for e in examples]
+    for e in examples:
+        if not (e.response or "").strip():
+            raise DataError(f"{where}: record {e.id!r}: field `response` is empty")
+    p_ids = tok(prompts, add_special_tokens=False)["input_ids"]
+    c_ids = tok([e.response + eos for e in examples], add_special_tokens=False)["input_ids"]
+    for e, p, c in zip(examples, p_ids, c_ids):
+        room = max_length - len(p)
+        if room < 1:
+            out.dropped_ids.append(e.id)
+            continue
+        if len(c) > room:
+            c = c[:room]
+            out.n_truncated += 1
+        out.rows.append({"id": e.id, "input_ids": list(p) + list(c), "labels": [-100] * len(p) + list(c)})
+    if out.dropped_ids:
+        log.warning("%s: dropped %d example(s) whose prompt fills max_length=%d: %s%s", where,
+                    len(out.dropped_ids), max_length, ", ".join(out.dropped_ids[:5]),
+                    " ..." if len(out.dropped_ids) > 5 else "")
+    if not out.rows:
+        raise DataError(f"{where}: every prompt is at least max_length={max_length} tokens; raise --max-length")
+    return out
+
+
+def onpolicy_rows(tok, examples: list[Example], max_length: int, where: str = "data") -> Prepared:
+    """Rows for TRL's SDFTTrainer: the conversation and the demonstration it may condition on."""
+    from sdft.models import render_chat
+
+    out = Prepared(rows=[], n_examples=len(examples))
+    for e in examples:
+        if not (e.response or "").strip():
+            raise DataError(f"{where}: record {e.id!r}: field `response` is empty")
+        n_prompt = len(tok(render_chat(tok, e.messages()), add_special_tokens=False)["input_ids"])
+        if n_prompt >= max_length:
+            out.dropped_ids.append(e.id)
+            continue
+        out.rows.append({"prompt": e.messages(), "privileged_context": e.response})
+    if not out.rows:
+        raise DataError(f"{where}: every prompt is at least max_length={max_length} tokens; raise --max-length")
+    return out

@@ -1,0 +1,90 @@
+"""Training log files: ``train_log.jsonl`` (one record per logging step) and ``loss.png``.
+
+The log is append-only like every other stage output. When a run resumes from a checkpoint,
+records past that checkpoint's step were written by the killed process and are about to be
+produced again, so :func:`trim_log` cuts them first: the final log has each step once.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+from sdft.runs import JsonlWriter, read_jsonl, repair_jsonl
+
+# Trainer log key -> our key. Everything else the trainer logs is kept under its own name.
+_RENAME = {"learning_rate": "lr", "num_input_tokens_seen": "tokens_seen"}
+_SKIP = {"train_runtime", "train_samples_per_second", "train_steps_per_second", "total_flos", "train_loss",
+         "train_tokens_per_second"}
+
+
+class TrainLogCallback(TrainerCallback):
+    """Write every training log event as a JSON line (main process only)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.t0 = time.perf_counter()
+        self.wall_before = 0.0  # wall time of earlier (killed) sessions, read from the log on resume
+        self._writer: JsonlWriter | None = None
+
+    def on_train_begin(self, args, state, control, **kw):
+        if state.is_world_process_zero:
+            recs = list(read_jsonl(self.path)) if self.path.exists() else []
+            self.wall_before = max((r.get("wall_s", 0.0) for r in recs), default=0.0)
+            self._writer = JsonlWriter(self.path, fsync=False)
+        self.t0 = time.perf_counter()
+
+    def on_log(self, args, state, control, logs=None, **kw):
+        if self._writer is None or not logs or not any(k in logs for k in ("loss", "learning_rate")):
+            return
+        rec = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4)}
+        for k, v in logs.items():
+            if k not in _SKIP:
+                rec[_RENAME.get(k, k)] = v
+        rec.setdefault("tokens_seen", state.num_input_tokens_seen)
+        rec["wall_s"] = round(self.wall_before + time.perf_counter() - self.t0, 3)
+        self._writer.write(rec)
+
+    def on_train_end(self, args, state, control, **kw):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def trim_log(path: str | Path, last_step: int) -> None:
+    """Drop records after ``last_step`` (written after the checkpoint we resume from)."""
+    path = Path(path)
+    if not path.exists():
+        return
+    repair_jsonl(path)
+    keep = [r for r in read_jsonl(path) if r.get("step", 0) <= last_step]
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in keep), encoding="utf-8")
+    tmp.replace(path)
+
+
+def plot_loss(log_path: str | Path, png_path: str | Path, title: str = "") -> None:
+    """Loss (and learning rate on a second axis) against optimizer step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    recs = [r for r in read_jsonl(log_path) if "loss" in r]
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=120)
+    ax.plot([r["step"] for r in recs], [r["loss"] for r in recs], marker=".", color="tab:blue", label="loss")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("training loss")
+    ax.grid(alpha=0.3)
+    lr = [(r["step"], r["lr"]) for r in recs if "lr" in r]
+    if lr:
+        ax2 = ax.twinx()
+        ax2.plot(*zip(*lr), color="tab:gray", alpha=0.5, linewidth=1)
+        ax2.set_ylabel("learning rate", color="tab:gray")
+    ax.set_title(title or Path(log_path).parent.name, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(png_path)
+    plt.close(fig)

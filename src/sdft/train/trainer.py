@@ -1,0 +1,217 @@
+"""Fine-tune with TRL + PEFT: vanilla SFT and SDFT are the same trainer on different data.
+
+:func:`run_train` loads the examples (a task set, or the selected responses of a
+``distilled.jsonl``), tokenizes them with the evaluation prompt convention
+(:mod:`sdft.train.data`), and runs TRL's ``SFTTrainer`` (``method=sft``) or TRL's experimental
+on-policy ``SDFTTrainer`` (``method=onpolicy``, Shenfeld et al. 2026) with a LoRA adapter or all
+weights. Output layout of ``out``::
+
+    adapter_config.json, adapter_model.safetensors   (or config.json + model.safetensors, --full)
+    tokenizer files, train_log.jsonl, loss.png, train_config.json, train_summary.json
+    checkpoints/   Trainer checkpoints; a re-run with the same ``out`` resumes from the last one
+    merged/        with --merge: the base model with the adapter folded in
+
+A finished ``out`` (train_summary.json present) is returned as-is unless ``overwrite``.
+Multi-GPU and multi-process runs go through ``accelerate launch`` (configs/accelerate/).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import resource
+import shutil
+import time
+from pathlib import Path
+
+from sdft.runs import provenance, write_json
+from sdft.train.config import TrainConfig
+from sdft.train import data as tdata
+from sdft.train.logs import TrainLogCallback, plot_loss, trim_log
+
+log = logging.getLogger(__name__)
+
+OUTPUT_FILES = ("adapter_config.json", "adapter_model.safetensors", "model.safetensors", "config.json",
+                "train_log.jsonl", "loss.png", "train_config.json", "train_summary.json")
+
+
+def _common_args(cfg: TrainConfig, ckpt_dir: Path, epochs: float, on_cuda: bool) -> dict:
+    """TrainingArguments shared by both trainers (the paper's presets live in TrainConfig)."""
+    return dict(
+        output_dir=str(ckpt_dir),
+        num_train_epochs=epochs,
+        max_steps=cfg.max_steps or -1,
+        learning_rate=cfg.lr,
+        lr_scheduler_type=cfg.scheduler,
+        warmup_steps=cfg.warmup_ratio,  # transformers reads a float < 1 as a ratio of total steps
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        seed=cfg.seed,
+        logging_steps=cfg.logging_steps,
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        save_total_limit=2,
+        report_to=cfg.report_to,
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        use_cpu=not on_cuda,
+        bf16=on_cuda,
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+    )
+
+
+def _peft_config(cfg: TrainConfig):
+    if cfg.full:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                      target_modules=list(cfg.lora_targets), task_type="CAUSAL_LM")
+
+
+def _sft_trainer(cfg, model, tok, prepared, common, callbacks, task=None):
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    args = SFTConfig(
+        **common,
+        # Rows are tokenized and truncated by sdft.train.data; TRL must not cut them again
+        # (padding-free also requires max_length=None without packing).
+        max_length=None,
+        padding_free=cfg.padding_free,
+        train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
+        # Exact either way: padding-free batches carry no padding, padded ones carry a mask.
+        include_num_input_tokens_seen="all" if cfg.padding_free else "non_padding",
+    )
+    ds = Dataset.from_list([{"input_ids": r["input_ids"], "labels": r["labels"]} for r in prepared.rows])
+    return SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok,
+                      peft_config=_peft_config(cfg), callbacks=callbacks)
+
+
+def _onpolicy_trainer(cfg, model, tok, prepared, common, callbacks, task=None):
+    from datasets import Dataset
+    from trl.experimental.sdft import SDFTConfig, SDFTTrainer
+
+    args = SDFTConfig(
+        **common,
+        max_prompt_length=cfg.max_length,
+        max_completion_length=cfg.max_completion_length,
+        num_generations=cfg.num_generations,
+        temperature=cfg.temperature,
+        teacher_model_kind=cfg.teacher,
+        distillation_mode=cfg.distillation_mode,
+        distillation_alpha=1.0 if cfg.distillation_mode == "sampled_token" else 0.5,
+        teacher_prompt_template=tdata.teacher_template(task),
+        include_num_input_tokens_seen="no",
+    )
+    ds = Dataset.from_list(prepared.rows)
+    return SDFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok,
+                       peft_config=_peft_config(cfg), callbacks=callbacks)
+
+
+def _last_checkpoint(ckpt_dir: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+
+
+def run_train(cfg: TrainConfig, callbacks: list | None = None) -> dict:
+    """Train, save the adapter/checkpoint and the run files into ``cfg.out``; return the summary.
+
+    ``callbacks``: extra ``transformers.TrainerCallback`` objects (progress hooks, tests)."""
+    import torch
+
+    from sdft import models
+
+    cfg.validate()
+    out = Path(cfg.out)
+    summary_path = out / "train_summary.json"
+    if cfg.overwrite:
+        for name in OUTPUT_FILES:
+            (out / name).unlink(missing_ok=True)
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)
+        shutil.rmtree(out / "merged", ignore_errors=True)
+    elif summary_path.exists():
+        import json
+
+        log.info("%s is a finished run; pass --overwrite to train again", out)
+        return {**json.loads(summary_path.read_text()), "skipped": True}
+
+    examples = tdata.load_examples(cfg.data, cfg.data_dir, cfg.limit)
+    task = tdata.task_of(examples)
+    epochs = cfg.resolved_epochs(task)
+    model, tok = models.load(cfg.model, padding_side="right")
+    on_cuda = next(model.parameters()).is_cuda
+    # Training never reads a KV cache, and a cache object makes transformers skip its packed-
+    # sequence masking: padding-free batches would then attend across examples.
+    model.config.use_cache = False
+    prepare = tdata.onpolicy_rows if cfg.method == "onpolicy" else tdata.tokenize
+    prepared = prepare(tok, examples, cfg.max_length, where=cfg.data)
+
+    ckpt_dir = out / "checkpoints"
+    resume = _last_checkpoint(ckpt_dir)
+    log_path = out / "train_log.jsonl"
+    if resume:
+        trim_log(log_path, int(Path(resume).name.split("-")[-1]))
+    else:
+        log_path.unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "train_config.json", {
+        "config": dataclasses.asdict(cfg), "task": task, "epochs": epochs, "resumed_from": resume,
+        "provenance": provenance(),
+    })
+
+    callback = TrainLogCallback(log_path)
+    common = _common_args(cfg, ckpt_dir, epochs, on_cuda)
+    build = _onpolicy_trainer if cfg.method == "onpolicy" else _sft_trainer
+    trainer = build(cfg, model, tok, prepared, common, [callback, *(callbacks or [])], task=task)
+    t0 = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=resume)
+    wall = time.perf_counter() - t0
+    if not trainer.is_world_process_zero():
+        return {}
+
+    trainer.model.config.use_cache = True  # saved configs are for generation
+    trainer.save_model(str(out))
+    tok.save_pretrained(str(out))
+    if cfg.merge:
+        _save_merged(trainer.model, tok, out / "merged", cfg.full)
+    plot_loss(log_path, out / "loss.png", title=f"{cfg.method} {Path(cfg.model).name} on {cfg.data}")
+
+    tokens = trainer.state.num_input_tokens_seen - getattr(trainer, "_initial_num_input_tokens_seen", 0)
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    summary = {
+        "method": cfg.method,
+        "model": cfg.model,
+        "data": cfg.data,
+        "task": task,
+        "adapter": "full" if cfg.full else "lora",
+        "n_examples": prepared.n_examples,
+        "n_truncated": prepared.n_truncated,
+        "n_dropped": len(prepared.dropped_ids),
+        "dropped_ids": prepared.dropped_ids[:50],
+        "epochs": epochs,
+        "steps": trainer.state.global_step,
+        "train_tokens": trainer.state.num_input_tokens_seen,
+        "tokens_per_s": round(tokens / wall, 2) if tokens else None,
+        "wall_s": round(wall, 2),
+        "final_loss": losses[-1] if losses else result.training_loss,
+        "mean_loss": result.training_loss,
+        "resumed_from": resume,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "device": "cuda" if on_cuda else "cpu",
+    }
+    if on_cuda:
+        summary["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    write_json(summary_path, summary)
+    return summary
+
+
+def _save_merged(model, tok, path: Path, full: bool) -> None:
+    """The base weights with the LoRA update folded in: a plain model any tool can load."""
+    if full:
+        merged = model
+    else:
+        merged = model.merge_and_unload()
+    merged.save_pretrained(str(path), safe_serialization=True)
+    tok.save_pretrained(str(path))
