@@ -14,12 +14,18 @@ import argparse
 import importlib
 import sys
 
-# name -> (module, one-line help)
+# name -> (module[:suffix], one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("sdft.generation.command", "generate answers for a dataset into resumable JSONL"),
     "data": ("sdft.data.command", "list the task table or check / preview a dataset file"),
     "models": ("sdft.model_command", "list model aliases, install or convert one"),
+    "analyze": ("sdft.analyze.command", "distribution shift of fine-tuned models vs the seed: similarity, parameter shift, figures"),
+    "report": ("sdft.analyze.report_command", "build report.md and a self-contained report.html from run folders"),
+    "run": ("sdft.pipeline", "run an experiment config end to end (resumable)"),
+    "ls": ("sdft.experiment:ls", "list the shipped experiment configs"),
+    "validate": ("sdft.experiment:validate", "check an experiment config without running it"),
     "distill": ("sdft.distill.command", "rewrite reference answers with the seed model; keep faithful rewrites"),
+    "train": ("sdft.train.command", "fine-tune (LoRA or full) on a task set or a distilled set; SFT or on-policy SDFT"),
     "eval": ("sdft.evaluate.command", "evaluate a model (+ adapter) on the paper's benchmark battery"),
     "score": ("sdft.evaluate.score_command", "score an existing predictions file without a model"),
     "compare": ("sdft.evaluate.compare_command", "paired difference between two eval results folders"),
@@ -58,13 +64,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sdft: unknown command {name!r}; choose from {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
     module_name, help_text = COMMANDS[name]
+    # "module" -> add_arguments/run; "module:x" -> add_x_arguments/run_x (several commands, one module)
+    module_name, _, suffix = module_name.partition(":")
     module = importlib.import_module(module_name)
+    add_args = getattr(module, f"add_{suffix}_arguments" if suffix else "add_arguments")
+    run_cmd = getattr(module, f"run_{suffix}" if suffix else "run")
     parser = argparse.ArgumentParser(prog=f"sdft {name}", description=(module.__doc__ or help_text).strip(),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    module.add_arguments(parser)
+    add_args(parser)
     args = parser.parse_args(rest)
     try:
-        return int(module.run(args) or 0)
+        return int(run_cmd(args) or 0)
     except Exception as e:  # known input errors: one clear line, non-zero exit, no traceback
         if type(e).__name__ in ERRORS_HANDLED:
             print(f"sdft {name}: error: {e}", file=sys.stderr)
