@@ -1,0 +1,111 @@
+"""`sdft analyze` and `sdft report` on the hand-made fixture run folders."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from sdft.analyze import report, tables
+from sdft.analyze.runfiles import load_run
+from sdft.cli import main
+
+FIXTURE_RUNS = Path(__file__).resolve().parents[1] / "fixtures" / "runs"
+
+
+@pytest.fixture()
+def runs(tmp_path) -> Path:
+    """A writable copy of the fixture runs (analyze writes into the run folder)."""
+    shutil.copytree(FIXTURE_RUNS, tmp_path / "runs")
+    return tmp_path / "runs"
+
+
+def _row(table, label):
+    return next(r for r in table["rows"] if r[0] == label)
+
+
+def test_score_delta_and_forgetting_tables(runs):
+    run = load_run(runs / "demo")
+    bench = ["gsm8k", "advbench", "mmlu", "humaneval"]
+    scores = tables.score_table([run], bench)
+    assert [c["text"] if isinstance(c, dict) else c for c in _row(scores, "sdft")] == ["sdft", "50.0", "87.5", "29.0", "—"]
+    assert _row(scores, "seed")[1] == {"text": "40.0", "small": "[10.0, 70.0]"}
+    deltas = tables.delta_table([run], bench)
+    row = _row(deltas, "sdft − vanilla")
+    # gsm8k 5/10 vs 2/10 and advbench 7/8 vs 4/8, paired over the predictions files
+    assert row[1]["text"] == "↑ +30.0" and "≈" not in row[1]["small"]
+    assert row[2]["text"] == "↑ +37.5"
+    # mmlu has no predictions: unpaired, CI half-width sqrt(4² + 4²) = 5.66
+    assert row[3] == {"text": "↑ +4.0", "small": "[−1.7, +9.7] ≈"}
+    assert row[4] == "—"
+    # sweep points compare with the vanilla of the same sample size
+    assert _row(deltas, "sdft-n50 − vanilla-n50")[1]["text"] == "↑ +10.0"
+    forget = tables.forgetting_table([run], bench)
+    assert forget["columns"][1:3] == ["math (gsm8k)", "code (humaneval)"]
+    assert _row(forget, "vanilla")[1:] == ["↓ −20.0", "↓ −2.0", "↓ −50.0", "↓ −5.0"]
+
+
+def test_analyze_cli_then_report(runs, tmp_path, capsys):
+    assert main(["analyze", str(runs / "demo"), "--measures", "bleu4,rouge_l"]) == 0
+    analysis = json.loads((runs / "demo" / "analysis" / "analysis.json").read_text())
+    assert set(analysis["pairs"]) == {"vanilla", "sdft"} and analysis["benchmark"] == "advbench"
+    # vanilla kept the seed's refusal on 4 of 8 prompts (BLEU 100) and rewrote the rest
+    assert analysis["pairs"]["vanilla"]["n"] == 8
+    assert sorted(analysis["pairs"]["vanilla"]["bleu4"]["values"])[-4:] == [pytest.approx(100.0)] * 4
+    assert analysis["pairs"]["sdft"]["rouge_l"]["mean"] > analysis["pairs"]["vanilla"]["rouge_l"]["mean"]
+    assert set(analysis["missing"]) == {"vanilla-n50", "sdft-n50", "sdft-r0.5"}
+    assert (runs / "demo" / "analysis" / "similarity_hist.svg").read_text().lstrip().startswith("<?xml")
+
+    out = tmp_path / "report"
+    assert main(["report", str(runs / "demo"), str(runs / "ablation"), "--out", str(out)]) == 0
+    md = (out / "report.md").read_text()
+    assert "| demo/sdft | 50.0 <sub>[20.0, 80.0]</sub> | 87.5 <sub>[52.5, 97.5]</sub> | 29.0" in md
+    assert "| demo/sdft − vanilla | ↑ +30.0" in md
+    assert "Template ablation" in md and "| using | ablation/sdft-using | 75.0 |" in md
+    assert "| demo: distill/sdft-using | sdft, sdft-n50, sdft-r0.5 | using | 200 | 120 | 60.0 |" in md
+    assert "tiny" in md and "Hand-written fixture for the report tests." in md
+    assert "| vanilla | 8 |" in md  # the similarity table from analysis.json
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") >= 4  # bars ×2, histograms, sweeps
+    assert "<link" not in page and "src='figures" not in page  # self-contained
+
+
+def test_report_tolerates_missing_parts(tmp_path):
+    run = tmp_path / "bare"
+    run.mkdir()
+    (run / "manifest.json").write_text(json.dumps({"name": "bare", "models": [
+        {"label": "seed", "method": "seed", "eval_dir": "eval/seed"},
+        {"label": "vanilla", "method": "vanilla", "eval_dir": "eval/vanilla"}]}))
+    paths = report.build_report([run], tmp_path / "out")
+    md = paths["md"].read_text()
+    assert "| seed |" in md and "Change vs vanilla" not in md
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
+    assert "manifest.json" in capsys.readouterr().err
+    assert main(["analyze", "--out", str(tmp_path)]) == 2
+    assert main(["analyze", "--seed", str(tmp_path), "--tuned", "bad", "--out", str(tmp_path)]) == 2
+
+
+def test_html_renders_in_chromium(runs, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium not installed (apt-get install -y chromium); cannot render the HTML report")
+    from PIL import Image
+
+    page = report.build_report([runs / "demo"], tmp_path / "report")["html"]
+    shot = tmp_path / "shot.png"
+    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1400,2000",
+           page.resolve().as_uri()]
+    subprocess.run(cmd, capture_output=True, timeout=120, check=False)
+    assert shot.exists(), "chromium wrote no screenshot"
+    img = Image.open(shot).convert("RGB")
+    assert img.size == (1400, 2000)
+    # A blank or error page has a handful of colours; tables, text and plots have thousands.
+    assert len(img.getcolors(maxcolors=1 << 20) or []) > 500
