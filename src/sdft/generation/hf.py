@@ -1,0 +1,274 @@
+"""In-process generation with a transformers model, continuously batched.
+
+Requests are tokenized, sorted by prompt length and fed through a fixed number of slots.
+Every step decodes one token for all active rows; a row that hits EOS, a stop string or
+``max_new_tokens`` is yielded at once and evicted from the KV cache, and waiting prompts are
+prefilled (left-padded, as a batch of their own) and merged into the running cache. So one
+long, looping answer never keeps a whole batch of finished rows busy, which is what made
+plain static batching only ~5x faster than one-at-a-time decoding here.
+
+Why our own loop and not ``model.generate_batch`` (transformers' paged continuous batching):
+on CPU that path was slower than this one in ``benchmarks/generation.py`` (see its
+docstring for the figures); it is tuned for CUDA graphs and paged attention kernels.
+
+Limits, honestly:
+* Outputs match one-at-a-time greedy decoding for most but not all prompts: a padded
+  batch changes matmul shapes, so fp32 rounding differs and a near-tie argmax can flip
+  (the benchmark reports the share of identical outputs).
+* The KV cache is transformers' ``DynamicCache``, padded on the left to the widest row;
+  rows admitted later are left-padded to the running width, so very mixed prompt lengths
+  waste some attention work (prompts are sorted by length to limit that).
+* Sampling uses one ``torch.Generator`` per request seeded from ``(seed, request id)``, so a
+  request's sample does not depend on which other requests share its batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence
+
+from sdft.generation.base import Completion, Request, SamplingParams
+
+
+@dataclass
+class _Row:
+    """One request while it occupies a slot."""
+
+    index: int  # position in the request list
+    prompt_len: int
+    tokens: list[int] = field(default_factory=list)
+    rng: object = None  # torch.Generator when sampling
+
+
+class HFGenerator:
+    """Batched greedy / seeded sampling generation with a transformers causal LM.
+
+    ``max_batch_size`` is the number of slots decoded together; ``max_batch_tokens`` bounds
+    the worst-case KV cache, summed over active rows as ``prompt + max_new_tokens`` tokens;
+    ``max_prefill_tokens`` bounds one prefill forward (rows x padded prompt length);
+    ``refill_at`` is how many slots must be free before waiting prompts are prefilled (each
+    merge copies the cache, so refilling one row at a time costs more than it saves).
+    """
+
+    def __init__(self, model, tokenizer, *, max_batch_size: int = 32, max_batch_tokens: int = 65536,
+                 max_prefill_tokens: int = 4096, refill_at: int | None = None):
+        self.model, self.tok = model, tokenizer
+        self.max_batch_size = max(1, int(max_batch_size))
+        self.max_batch_tokens = int(max_batch_tokens)
+        self.max_prefill_tokens = int(max_prefill_tokens)
+        self.refill_at = refill_at if refill_at is not None else max(1, self.max_batch_size // 4)
+        self.eos_ids = _eos_ids(model, tokenizer)
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.eos_ids)
+
+    @classmethod
+    def from_spec(cls, model_spec: str | None = None, adapter: str | None = None, device: str | None = None,
+                  **kw) -> "HFGenerator":
+        from sdft import models
+
+        model, tok = models.load(model_spec, adapter=adapter, device=device, padding_side="left")
+        return cls(model, tok, **kw)
+
+    # -- the protocol -------------------------------------------------------------------
+    def generate(self, requests: Sequence[Request], sampling: SamplingParams) -> Iterator[Completion]:
+        import torch
+
+        from sdft.models import render_chat
+
+        prompts = [render_chat(self.tok, r.messages, r.prefill) for r in requests]
+        ids = [self.tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        waiting = sorted(range(len(requests)), key=lambda i: len(ids[i]))
+        waiting.reverse()  # pop() from the end takes the shortest first
+        state = _Batch(self)
+        with torch.inference_mode():
+            while waiting or state.rows:
+                free = self.max_batch_size - len(state.rows)
+                if waiting and (free >= self.refill_at or not state.rows):
+                    admitted = self._admit(waiting, ids, free, state, sampling, requests)
+                    logits = state.prefill(admitted, [ids[r.index] for r in admitted])
+                    start = len(state.rows) - len(admitted)  # running rows wait out a prefill
+                else:
+                    logits, start = state.decode(), 0
+                yield from self._step(state, logits, start, sampling, requests, prompts)
+
+    # -- internals ------------------------------------------------------------------------
+    def _admit(self, waiting, ids, free, state, sampling, requests) -> list[_Row]:
+        import torch
+
+        budget = self.max_batch_tokens - sum(r.prompt_len + sampling.max_new_tokens for r in state.rows)
+        out: list[_Row] = []
+        while waiting and len(out) < free:
+            i = waiting[-1]
+            need = len(ids[i]) + sampling.max_new_tokens
+            width = len(ids[i]) * (len(out) + 1)  # padded prefill size: the last is the longest
+            if out and (need > budget or width > self.max_prefill_tokens):
+                break
+            if not out and state.rows and need > budget:
+                break  # wait for running rows to finish
+            waiting.pop()
+            budget -= need
+            row = _Row(i, len(ids[i]))
+            if sampling.temperature > 0:
+                row.rng = torch.Generator().manual_seed(_row_seed(sampling.seed, requests[i].id))
+            out.append(row)
+        return out
+
+    def _step(self, state, logits, start, sampling, requests, prompts) -> Iterator[Completion]:
+        """Rows ``start:`` got ``logits``: pick their tokens, yield and evict finished ones."""
+        next_ids = _choose(logits, state.rows[start:], sampling)
+        done: list[int] = []
+        for j, (row, tok_id) in enumerate(zip(state.rows[start:], next_ids), start):
+            row.tokens.append(tok_id)
+            comp = self._finished(row, sampling, requests[row.index], prompts[row.index])
+            if comp is not None:
+                done.append(j)
+                yield comp
+        state.advance(start, next_ids, done)
+
+    def _finished(self, row: _Row, sampling: SamplingParams, req: Request, prompt: str) -> Completion | None:
+        n = len(row.tokens)
+        reason = None
+        if row.tokens[-1] in self.eos_ids:
+            reason = "stop"
+        elif sampling.stop and (cut := self._stop_cut(row.tokens, sampling.stop)) is not None:
+            text = cut
+            return Completion(req.id, text, n, "stop", prompt, {"prompt_tokens": row.prompt_len})
+        elif n >= sampling.max_new_tokens:
+            reason = "length"
+        if reason is None:
+            return None
+        text = self.tok.decode(row.tokens, skip_special_tokens=True)
+        if sampling.stop:  # a stop string may straddle the EOS-free tail check above
+            text = _cut(text, sampling.stop) or text
+        return Completion(req.id, text, n, reason, prompt, {"prompt_tokens": row.prompt_len})
+
+    def _stop_cut(self, tokens: list[int], stop: Sequence[str]) -> str | None:
+        """The text cut before the first stop string, if one ended with the newest token.
+        Only a tail is decoded each step; the whole text only once a stop is seen."""
+        tail_len = max(len(s) for s in stop) + 4
+        tail = self.tok.decode(tokens[-tail_len:], skip_special_tokens=True)
+        if not any(s and s in tail for s in stop):
+            return None
+        return _cut(self.tok.decode(tokens, skip_special_tokens=True), stop)
+
+
+class _Batch:
+    """The running rows and their left-padded KV cache, attention mask and positions."""
+
+    def __init__(self, gen: HFGenerator):
+        self.gen = gen
+        self.rows: list[_Row] = []
+        self.cache = None
+        self.mask = None  # (rows, width) 1 for real tokens
+        self.pos = None  # (rows,) position of the next token
+        self.last = None  # (rows, 1) token fed at the next decode
+
+    def prefill(self, new_rows: list[_Row], prompts: list[list[int]]):
+        import torch
+
+        from transformers import DynamicCache
+
+        width = max(len(p) for p in prompts)
+        pad = self.gen.pad_id
+        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        cache = DynamicCache(config=self.gen.model.config)
+        dev = self.gen.model.device
+        out = self.gen.model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev),
+                             past_key_values=cache, use_cache=True, logits_to_keep=1)
+        self._merge(new_rows, out.past_key_values, mask.to(dev), pos[:, -1].to(dev) + 1)
+        return out.logits[:, -1].float()
+
+    def decode(self):
+        import torch
+
+        self.mask = torch.cat([self.mask, self.mask.new_ones(len(self.rows), 1)], dim=1)
+        out = self.gen.model(input_ids=self.last, attention_mask=self.mask, position_ids=self.pos[:, None],
+                             past_key_values=self.cache, use_cache=True)
+        self.pos = self.pos + 1
+        return out.logits[:, -1].float()
+
+    def advance(self, start: int, next_ids: list[int], done: list[int]) -> None:
+        """Rows ``start:`` feed ``next_ids`` at the next decode; rows in ``done`` leave."""
+        import torch
+
+        dev = self.gen.model.device
+        self.last[start:] = torch.tensor(next_ids, device=dev)[:, None]
+        if done:
+            keep = [j for j in range(len(self.rows)) if j not in set(done)]
+            self.rows = [self.rows[j] for j in keep]
+            if not keep:
+                self.cache = self.mask = self.pos = self.last = None
+                return
+            idx = torch.tensor(keep, device=dev)
+            self.cache.batch_select_indices(idx)
+            self.mask, self.pos, self.last = self.mask[idx], self.pos[idx], self.last[idx]
+            self._trim()
+
+    def _merge(self, new_rows, cache, mask, pos) -> None:
+        import torch
+        import torch.nn.functional as F
+
+        if not self.rows:
+            self.rows, self.cache, self.mask, self.pos = list(new_rows), cache, mask, pos
+            self.last = torch.zeros(len(new_rows), 1, dtype=torch.long, device=mask.device)
+            return
+        w_old, w_new = self.mask.shape[1], mask.shape[1]
+        width = max(w_old, w_new)
+        for old_l, new_l in zip(self.cache.layers, cache.layers):
+            for name in ("keys", "values"):
+                a, b = getattr(old_l, name), getattr(new_l, name)
+                a = F.pad(a, (0, 0, width - a.shape[-2], 0))
+                b = F.pad(b, (0, 0, width - b.shape[-2], 0))
+                setattr(old_l, name, torch.cat([a, b]))
+        self.mask = torch.cat([F.pad(self.mask, (width - w_old, 0)), F.pad(mask, (width - w_new, 0))])
+        self.pos = torch.cat([self.pos, pos])
+        self.last = torch.cat([self.last, torch.zeros(len(new_rows), 1, dtype=torch.long, device=mask.device)])
+        self.rows += new_rows
+
+    def _trim(self) -> None:
+        """Drop leading columns that are padding for every remaining row."""
+        used = self.mask.any(dim=0).nonzero()
+        start = int(used[0]) if len(used) else 0
+        if start > 0:
+            self.mask = self.mask[:, start:]
+            for layer in self.cache.layers:
+                layer.keys = layer.keys[..., start:, :]
+                layer.values = layer.values[..., start:, :]
+
+
+def _choose(logits, rows: list[_Row], sampling: SamplingParams) -> list[int]:
+    """Next token per row: argmax, or a top-p sample from the row's own generator."""
+    import torch
+
+    if sampling.temperature <= 0:
+        return logits.argmax(-1).tolist()
+    out = []
+    for row, lg in zip(rows, logits):
+        probs = torch.softmax(lg / sampling.temperature, -1)
+        if sampling.top_p < 1.0:
+            p_sorted, order = probs.sort(descending=True)
+            keep = p_sorted.cumsum(-1) - p_sorted < sampling.top_p  # always keeps the top token
+            probs = torch.zeros_like(probs).scatter(0, order[keep], p_sorted[keep])
+        out.append(int(torch.multinomial(probs, 1, generator=row.rng)))
+    return out
+
+
+def _cut(text: str, stop: Sequence[str]) -> str | None:
+    hits = [text.index(s) for s in stop if s and s in text]
+    return text[: min(hits)] if hits else None
+
+
+def _row_seed(seed: int, request_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}:{request_id}".encode()).digest()[:8], "little") & (2**63 - 1)
+
+
+def _eos_ids(model, tok) -> set[int]:
+    ids: set[int] = set()
+    for v in (tok.eos_token_id, getattr(model.generation_config, "eos_token_id", None)):
+        if isinstance(v, int):
+            ids.add(v)
+        elif isinstance(v, (list, tuple)):
+            ids.update(int(x) for x in v)
+    return ids
