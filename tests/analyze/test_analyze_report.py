@@ -48,7 +48,14 @@ def test_score_delta_and_forgetting_tables(runs):
     assert _row(forget, "vanilla")[1:] == ["↓ −20.0", "↓ −2.0", "↓ −50.0", "↓ −5.0"]
 
 
-def test_analyze_cli_then_report(runs, tmp_path, capsys):
+def test_analyze_cli_then_report(runs, tmp_path, tiny_model_dir):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    # A freshly initialised adapter (B = 0) where the manifest says vanilla's adapter is.
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    get_peft_model(base, LoraConfig(r=2, target_modules=["q_proj", "v_proj"])).save_pretrained(
+        runs / "demo" / "train" / "vanilla")
     assert main(["analyze", str(runs / "demo"), "--measures", "bleu4,rouge_l"]) == 0
     analysis = json.loads((runs / "demo" / "analysis" / "analysis.json").read_text())
     assert set(analysis["pairs"]) == {"vanilla", "sdft"} and analysis["benchmark"] == "advbench"
@@ -57,6 +64,8 @@ def test_analyze_cli_then_report(runs, tmp_path, capsys):
     assert sorted(analysis["pairs"]["vanilla"]["bleu4"]["values"])[-4:] == [pytest.approx(100.0)] * 4
     assert analysis["pairs"]["sdft"]["rouge_l"]["mean"] > analysis["pairs"]["vanilla"]["rouge_l"]["mean"]
     assert set(analysis["missing"]) == {"vanilla-n50", "sdft-n50", "sdft-r0.5"}
+    assert list(analysis["param_shift"]) == ["vanilla"]  # the other train folders hold no weights
+    assert analysis["param_shift"]["vanilla"]["kind"] == "lora" and analysis["param_shift"]["vanilla"]["total"] == 0.0
     assert (runs / "demo" / "analysis" / "similarity_hist.svg").read_text().lstrip().startswith("<?xml")
 
     out = tmp_path / "report"
@@ -67,7 +76,7 @@ def test_analyze_cli_then_report(runs, tmp_path, capsys):
     assert "Template ablation" in md and "| using | ablation/sdft-using | 75.0 |" in md
     assert "| demo: distill/sdft-using | sdft, sdft-n50, sdft-r0.5 | using | 200 | 120 | 60.0 |" in md
     assert "tiny" in md and "Hand-written fixture for the report tests." in md
-    assert "| vanilla | 8 |" in md  # the similarity table from analysis.json
+    assert "| vanilla | 8 |" in md and "| 0 (lora) |" in md  # the similarity table from analysis.json
     page = (out / "report.html").read_text()
     assert page.count("data:image/png;base64,") >= 4  # bars ×2, histograms, sweeps
     assert "<link" not in page and "src='figures" not in page  # self-contained
