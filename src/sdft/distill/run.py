@@ -139,11 +139,17 @@ def _pin_config(cfg: DistillConfig, out: Path) -> None:
 
 
 def _make_generator(cfg: DistillConfig) -> Generator:
-    from sdft.generation import make_generator
-
     opts: dict[str, Any] = {}
     if cfg.base_url:
         opts["base_url"] = cfg.base_url
+    try:
+        from sdft.generation import make_generator
+    except ImportError:  # the backend table may be absent in a partial install; hf needs only hf.py
+        if cfg.backend != "hf":
+            raise ConfigError(f"distill: backend {cfg.backend!r} is not available in this install") from None
+        from sdft.generation.hf import HFGenerator
+
+        return HFGenerator.from_spec(cfg.model, adapter=cfg.adapter)
     return make_generator(cfg.backend, model=cfg.model, adapter=cfg.adapter, **opts)
 
 

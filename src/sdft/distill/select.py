@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Callable
 
 from sdft.answers import call_matches, has_code_block, math_answers_equal
+from sdft.config import ConfigError
 
 # Lower-cased phrases that show the model talking about the prompt instead of answering it.
 ECHO_PHRASES: tuple[str, ...] = (
@@ -50,8 +51,6 @@ REASONS = ("ok", "not_mixed", "missing", "empty", "truncated", "echo", "check_fa
 def check_for(task: str | None, override: str | None = None) -> str:
     name = override or TASK_CHECK.get(task or "", "none")
     if name not in CHECKS:
-        from sdft.config import ConfigError
-
         raise ConfigError(f"check: unknown check {name!r}; choose from {', '.join(CHECKS)}")
     return name
 
