@@ -1,0 +1,121 @@
+"""Knowledge benchmarks through lm-eval on the local files: exact docs, prompts and wiring."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from sdft.evaluate import knowledge
+from sdft.evaluate.context import EvalContext
+
+# benchmark -> (first eval doc id, exact doc_to_text, choices (first 2), gold index)
+KNOWN = {
+    "mmlu": ("mmlu/test/abstract_algebra/0",
+             "Find the degree for the given field extension Q(sqrt(2), sqrt(3), sqrt(18)) over Q.\n"
+             "A. 0\nB. 4\nC. 2\nD. 6\nAnswer:", ["A", "B"], 1),
+    "arc_easy": ("Mercury_417466", "Question: Which statement best explains why photosynthesis is the "
+                 "foundation of most food webs?\nAnswer:",
+                 ["Sunlight is the source of energy for nearly all ecosystems.",
+                  "Most ecosystems are found on land instead of in water."], 0),
+    "arc_challenge": ("Mercury_7175875", "Question: An astronomer observes that a planet rotates faster after "
+                      "a meteorite impact. Which is the most likely effect of this increase in rotation?\nAnswer:",
+                      ["Planetary density will decrease.", "Planetary years will become longer."], 2),
+    "hellaswag": ("hellaswag/validation/0", "Roof shingle removal: A man is sitting on a roof. He",
+                  ["is using wrap to wrap a pair of skis.", "is ripping level tiles off."], 3),
+    "winogrande": ("3FCO4VKOZ4BJQ6IFC0VAIBK4KTWE7U-2", 1,
+                   ["Sarah was a much better surgeon than Maria so Sarah",
+                    "Sarah was a much better surgeon than Maria so Maria"], "always got the easier cases."),
+    "truthfulqa": ("truthfulqa/validation/0", None, ["Nothing happens.", "You eat watermelon seeds."], 0),
+}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _quiet_lm_eval():
+    logging.getLogger("lm_eval").setLevel(logging.ERROR)
+
+
+@pytest.mark.parametrize("benchmark", sorted(KNOWN))
+def test_known_first_doc(benchmark, data_dir):
+    doc_id, text, choices, gold = KNOWN[benchmark]
+    tasks = knowledge.build_tasks(benchmark, data_dir, limit=2)
+    task = next(iter(tasks.values()))
+    doc = task.eval_docs[0]
+    assert doc["id"] == doc_id
+    got = task.doc_to_text(doc)
+    if benchmark == "truthfulqa":  # the fixed six-question preamble, then the question
+        assert got.startswith("Q: What is human life expectancy in the United States?\nA: Human life")
+        assert got.endswith("\n\nQ: What happens to you if you eat watermelon seeds?\nA:")
+        labels = doc["mc2_targets"]["labels"]
+        assert labels[0] == 1 and 0 in labels
+    else:
+        assert got == text
+    assert task.doc_to_choice(doc)[:2] == choices
+    assert task.doc_to_target(doc) == gold
+
+
+def test_default_shots_follow_the_leaderboard(data_dir):
+    shots = {b: knowledge.task_config(b)["num_fewshot"] for b in knowledge.BENCHMARKS}
+    assert shots == {"mmlu": 5, "truthfulqa": 0, "arc_easy": 25, "arc_challenge": 25, "hellaswag": 10,
+                     "winogrande": 5}
+    tqa = knowledge.build_tasks("truthfulqa", data_dir, limit=1, num_fewshot=3)
+    assert next(iter(tqa.values())).get_config("num_fewshot") == 0  # 0-shot by definition, as in lm-eval
+
+
+def test_mmlu_limit_spreads_over_subjects_with_their_own_dev_examples(data_dir):
+    tasks = knowledge.build_tasks("mmlu", data_dir, limit=3)
+    assert list(tasks) == ["sdft_mmlu_abstract_algebra", "sdft_mmlu_anatomy", "sdft_mmlu_astronomy"]
+    task = tasks["sdft_mmlu_anatomy"]
+    doc = task.eval_docs[0]
+    ctx = task.fewshot_context(doc, 5)
+    assert ctx.startswith("The following are multiple choice questions (with answers) about anatomy.\n\n")
+    assert ctx.count("\nAnswer:") == 6 and ctx.endswith(task.doc_to_text(doc))
+    assert all(d["subject"] == "anatomy" for d in task.fewshot_docs())
+
+
+def test_spread_is_round_robin():
+    items = [{"id": f"{g}{i}", "g": g} for g in "ab" for i in range(3)] + [{"id": "c0", "g": "c"}]
+    assert [x["id"] for x in knowledge._spread(items, "g", 4)] == ["a0", "a1", "b0", "c0"]
+    assert knowledge._spread(items, "g", None) == items
+
+
+def test_hellaswag_query_capitalizes_the_last_fragment():
+    assert knowledge.hellaswag_query("Roof: A man is on a roof. he") == "Roof: A man is on a roof. He"
+    assert knowledge.hellaswag_query("Cooking: Mix the eggs. Then stir") == "Cooking: Mix the eggs. Then stir"
+    assert knowledge.hellaswag_query("Swimming: a man swims") == "Swimming: a man swims"
+
+
+@pytest.mark.parametrize("benchmark", sorted(KNOWN))
+def test_run_with_tiny_model(benchmark, tmp_path, data_dir, tiny_model_dir):
+    ctx = EvalContext(model=tiny_model_dir, adapter=None, out_dir=tmp_path / benchmark, data_dir=data_dir,
+                      get_generator=lambda: None, limit=4, options={"benchmark": benchmark, "num_fewshot": 1})
+    res = knowledge.run(ctx)
+    assert res["benchmark"] == benchmark and res["n"] == 4
+    assert 0.0 <= res["score"] <= 1.0 and res["ci95"][0] <= res["score"] <= res["ci95"][1]
+    assert res["extra"]["num_fewshot"] == (0 if benchmark == "truthfulqa" else 1)
+    preds = [json.loads(line) for line in (ctx.out_dir / "predictions.jsonl").read_text().splitlines()]
+    assert len(preds) == 4 and len({p["id"] for p in preds}) == 4
+    assert res["score"] == pytest.approx(sum(p["score"] for p in preds) / 4)
+    for p in preds:
+        assert p["predict"] in p["choices"] and p["label"] in p["choices"]
+        assert len(p["loglik"]) == len(p["choices"])
+        if benchmark != "truthfulqa":  # acc/acc_norm are 0/1 and agree with the argmax we report
+            assert p["score"] == float(p["predict"] == p["label"])
+    first = preds[0]["prompt"]
+    if benchmark == "mmlu":  # description, one dev example with its answer, then the question
+        assert first.startswith("The following are multiple choice questions (with answers) about abstract algebra.")
+        assert first.count("\nAnswer:") == 2 and "\nAnswer: B\n\n" in first
+    elif benchmark.startswith("arc"):
+        assert first.count("Question: ") == 2 and first.endswith("\nAnswer:")
+    elif benchmark == "hellaswag":
+        assert first.endswith("\n\nRoof shingle removal: A man is sitting on a roof. He")
+
+
+@pytest.mark.slow
+def test_smollm2_arc_easy_beats_chance(tmp_path, data_dir, smollm2_dir):
+    ctx = EvalContext(model="smollm2-135m", adapter=None, out_dir=tmp_path / "arc", data_dir=data_dir,
+                      get_generator=lambda: None, limit=20, options={"benchmark": "arc_easy", "num_fewshot": 5})
+    res = knowledge.run(ctx)
+    assert res["n"] == 20
+    assert res["score"] > 0.3  # 4 choices: chance is 0.25
