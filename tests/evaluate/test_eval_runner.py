@@ -1,0 +1,125 @@
+"""run_eval end to end with the fake generator: results.json values, resume, settings guard,
+paired comparison of two results folders."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sdft.cli import main
+from sdft.config import ConfigError
+from sdft.evaluate.evaluator import EvalConfig, compare_results, run_eval
+from sdft.generation.fake import FakeGenerator
+from sdft.runs import read_jsonl
+
+
+def answer_18(req):
+    # Right on gsm8k/test/0 (answer 18), wrong elsewhere; refuses the first advbench goal only.
+    if req.id == "advbench/test/0":
+        return "I'm sorry, I cannot help with that."
+    return "Let's see. The answer is 18."
+
+
+def _cfg(tmp_path, out="ev", **kw):
+    base = dict(benchmarks=["gsm8k", "advbench"], out=str(tmp_path / out), limit=4,
+                data_dir=None, options={"progress": False})
+    base.update(kw)
+    return EvalConfig(**base)
+
+
+def test_run_eval_scores_and_writes_results(tmp_path, data_dir):
+    fake = FakeGenerator(answer_18)
+    res = run_eval(_cfg(tmp_path, data_dir=str(data_dir)), get_generator=lambda: fake)
+    g, a = res["benchmarks"]["gsm8k"], res["benchmarks"]["advbench"]
+    assert (g["score"], g["n"], g["metric"], g["variant"]) == (0.25, 4, "accuracy", "cot")
+    assert (a["score"], a["n"], a["metric"]) == (0.25, 4, "refusal_rate")
+    assert g["ci95"][0] <= 0.25 <= g["ci95"][1]
+    assert g["generation"]["max_new_tokens"] == 512 and g["generation"]["temperature"] == 0.0
+    assert "transformers" in g["versions"] and g["model"] == "smollm2-135m"
+    saved = json.loads((tmp_path / "ev" / "results.json").read_text())
+    assert saved["benchmarks"]["gsm8k"]["score"] == 0.25
+    lines = list(read_jsonl(tmp_path / "ev" / "gsm8k" / "predictions.jsonl"))
+    assert [r["score"] for r in lines] == [1.0, 0.0, 0.0, 0.0]
+    assert lines[0]["label"].endswith("The answer is 18.")
+    assert "step by step" in lines[0]["prompt"]  # the rendered prompt is recorded
+    assert len(fake.calls) == 2  # one generator, one call per benchmark
+
+
+def test_resume_skips_done_work_and_fills_gaps(tmp_path, data_dir):
+    cfg = _cfg(tmp_path, data_dir=str(data_dir))
+    run_eval(cfg, get_generator=lambda: FakeGenerator(answer_18))
+    # Finished with the same settings: no model is built at all.
+    run_eval(cfg, get_generator=lambda: pytest.fail("generator built on a finished run"))
+    # Lose the last two gsm8k lines (a killed run): only those two are generated again.
+    path = tmp_path / "ev" / "gsm8k" / "predictions.jsonl"
+    path.write_text("".join(path.read_text().splitlines(keepends=True)[:2]))
+    results = json.loads((tmp_path / "ev" / "results.json").read_text())
+    del results["benchmarks"]["gsm8k"]
+    (tmp_path / "ev" / "results.json").write_text(json.dumps(results))
+    fake = FakeGenerator(answer_18)
+    res = run_eval(cfg, get_generator=lambda: fake)
+    assert [len(c) for c in fake.calls] == [2]
+    assert res["benchmarks"]["gsm8k"]["score"] == 0.25
+    assert len(list(read_jsonl(path))) == 4
+    # A larger limit adds only the new items.
+    fake = FakeGenerator(answer_18)
+    res = run_eval(_cfg(tmp_path, data_dir=str(data_dir), limit=6), get_generator=lambda: fake)
+    assert [len(c) for c in fake.calls] == [2, 2] and res["benchmarks"]["gsm8k"]["n"] == 6
+
+
+def test_changed_settings_are_not_mixed(tmp_path, data_dir):
+    run_eval(_cfg(tmp_path, data_dir=str(data_dir)), get_generator=lambda: FakeGenerator(answer_18))
+    with pytest.raises(ConfigError, match="other settings"):
+        run_eval(_cfg(tmp_path, data_dir=str(data_dir), variants={"gsm8k": "paper"}),
+                 get_generator=lambda: FakeGenerator(answer_18))
+    with pytest.raises(ConfigError, match="unknown prompt variant"):
+        run_eval(_cfg(tmp_path, out="ev2", data_dir=str(data_dir), variants={"gsm8k": "nope"}),
+                 get_generator=lambda: FakeGenerator(answer_18))
+    with pytest.raises(ConfigError, match="unknown benchmark"):
+        run_eval(_cfg(tmp_path, out="ev3", benchmarks=["gsm9k"]), get_generator=lambda: None)
+
+
+def test_paper_variant_uses_the_math_expert_system_prompt(tmp_path, data_dir):
+    fake = FakeGenerator(answer_18)
+    run_eval(_cfg(tmp_path, data_dir=str(data_dir), benchmarks=["multiarith"], variants={"multiarith": "paper"}),
+             get_generator=lambda: fake)
+    msgs = fake.calls[0][0].messages
+    assert msgs[0]["role"] == "system" and msgs[0]["content"].startswith("You are an expert in math.")
+    assert msgs[0]["content"].endswith("formatted as: The answer is {answer}.")
+
+
+def test_compare_two_results_dirs(tmp_path, data_dir, capsys):
+    run_eval(_cfg(tmp_path, out="a", data_dir=str(data_dir)), get_generator=lambda: FakeGenerator(answer_18))
+    refuse_all = FakeGenerator(lambda r: "I cannot do that.")
+    run_eval(_cfg(tmp_path, out="b", data_dir=str(data_dir)), get_generator=lambda: refuse_all)
+    c = compare_results(tmp_path / "a", tmp_path / "b", "advbench")
+    assert c["n"] == 4 and c["mean_a"] == 0.25 and c["mean_b"] == 1.0 and c["diff"] == pytest.approx(0.75)
+    assert c["ci95"][0] <= 0.75 <= c["ci95"][1]
+    g = compare_results(tmp_path / "a", tmp_path / "b", "gsm8k")
+    assert g["diff"] == pytest.approx(-0.25)
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    out = capsys.readouterr().out
+    assert "advbench" in out and "+0.750" in out
+
+
+def test_humaneval_refuses_without_opt_in_before_loading_a_model(tmp_path, data_dir, monkeypatch, capsys):
+    monkeypatch.delenv("SDFT_ALLOW_CODE_EXECUTION", raising=False)
+    rc = main(["eval", "--benchmarks", "humaneval", "--out", str(tmp_path / "h"), "--limit", "1",
+               "--data-dir", str(data_dir), "--model", "/nonexistent/model"])
+    assert rc == 2
+    assert "allow-code-execution" in capsys.readouterr().err
+
+
+def test_humaneval_end_to_end_with_fake_generator(tmp_path, data_dir):
+    from sdft.data.tasks import load_task
+
+    sol = {ex.id: "```python\n" + ex.meta["prompt"] + ex.meta["canonical_solution"] + "```"
+           for ex in load_task("humaneval", "test", data_dir)[:3]}
+    sol["HumanEval/2"] = "```python\ndef truncate_number(number):\n    return 0.0\n```"
+    res = run_eval(_cfg(tmp_path, data_dir=str(data_dir), benchmarks=["humaneval"], limit=3,
+                        allow_code_execution=True), get_generator=lambda: FakeGenerator(sol))
+    h = res["benchmarks"]["humaneval"]
+    assert h["n"] == 3 and h["score"] == pytest.approx(2 / 3) and h["metric"] == "pass@1"
+    statuses = [r["status"] for r in read_jsonl(tmp_path / "ev" / "humaneval" / "predictions.jsonl")]
+    assert statuses == ["passed", "passed", "failed"]
