@@ -65,18 +65,12 @@ class EvalConfig:
 
 
 def make_generator(cfg: EvalConfig):
-    """The one generator shared by all benchmarks (built on first use)."""
-    if cfg.backend == "hf":
-        from sdft.generation.hf import HFGenerator
+    """The one generator shared by all benchmarks (built on first use), from the backend table."""
+    from sdft.generation import make_generator as build
 
-        return HFGenerator.from_spec(cfg.model, adapter=cfg.adapter, max_batch_size=cfg.batch_size)
     if cfg.backend == "openai":
-        try:
-            from sdft.generation.openai import OpenAIGenerator
-        except ImportError as e:
-            raise ConfigError(f"backend openai is not available here ({e})") from None
-        return OpenAIGenerator(base_url=cfg.base_url, model=cfg.model)
-    raise ConfigError(f"unknown backend {cfg.backend!r}; choose hf or openai")
+        return build("openai", cfg.model, cfg.adapter, base_url=cfg.base_url)
+    return build(cfg.backend, cfg.model, cfg.adapter, max_batch_size=cfg.batch_size)
 
 
 def _settings(cfg: EvalConfig, name: str) -> dict[str, Any]:

@@ -14,7 +14,9 @@ environment has ``SDFT_ALLOW_CODE_EXECUTION=1``. Each program runs like this:
   (no interfaces but a down loopback: nothing is reachable) and a new PID namespace (killing
   its first process kills every process the program forked, even ones that left our process
   group); when we are root the program also drops to uid/gid 65534 (``nobody``) before it
-  starts, so it cannot write files root owns and ``RLIMIT_NPROC`` applies to it;
+  starts, so it cannot write files root owns and ``RLIMIT_NPROC`` applies to it (if our
+  interpreter's stdlib is unreadable as ``nobody``, a system ``python3`` runs the program;
+  :func:`isolation` records which, and what this machine allowed);
 * inside the child, before the program runs, a Python audit hook refuses: sockets, writing /
   deleting / renaming paths outside the temp dir, signalling any process but itself, and
   starting programs (``subprocess``, ``os.system``, ``exec*``, ``posix_spawn``).
