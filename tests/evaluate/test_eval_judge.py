@@ -183,3 +183,15 @@ def test_alpaca_eval_run_end_to_end(tmp_path, data_dir):
     assert len(official) == 4 and official[0]["generator"] == "fake-model"
     assert official[0]["output"] == "GOOD answer" and official[0]["instruction"] == preds[0]["prompt"]
     assert res["generation"]["max_new_tokens"] == 512
+
+
+def test_logprob_judge_reads_the_next_token_after_output_paren(tiny_model_dir):
+    from sdft import models
+
+    model, tok = models.load(tiny_model_dir)
+    j = judge.LogprobJudge(model=model, tokenizer=tok)
+    verdicts = [j.compare("Say hi", "hi", "hello there"), j.compare("Say hi", "hi", "hello there")]
+    assert verdicts[0] in ("a", "b") and verdicts[0] == verdicts[1]  # deterministic, never unparseable
+    assert [tok.decode([i]) for i in j._ids] == ["a", "b"]
+    # Swapping the outputs changes the prompt, so the verdict is recomputed (not cached by position).
+    assert j.compare("Say hi", "hello there", "hi") in ("a", "b")

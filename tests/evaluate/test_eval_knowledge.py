@@ -119,3 +119,25 @@ def test_smollm2_arc_easy_beats_chance(tmp_path, data_dir, smollm2_dir):
     res = knowledge.run(ctx)
     assert res["n"] == 20
     assert res["score"] > 0.3  # 4 choices: chance is 0.25
+
+
+def test_peft_adapter_changes_the_scores(tmp_path, data_dir, tiny_model_dir):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(1)
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    # init_lora_weights=False: a non-zero update, so the adapter must show in the log-likelihoods.
+    peft_model = get_peft_model(base, LoraConfig(r=4, lora_alpha=64, target_modules=["q_proj", "v_proj"],
+                                                 init_lora_weights=False))
+    peft_model.save_pretrained(tmp_path / "adapter")
+    logliks = {}
+    for name, adapter in (("base", None), ("lora", str(tmp_path / "adapter"))):
+        ctx = EvalContext(model=tiny_model_dir, adapter=adapter, out_dir=tmp_path / name, data_dir=data_dir,
+                          get_generator=lambda: None, limit=2,
+                          options={"benchmark": "winogrande", "num_fewshot": 0})
+        knowledge.run(ctx)
+        logliks[name] = [json.loads(line)["loglik"] for line in (ctx.out_dir / "predictions.jsonl").open()]
+    assert logliks["base"] != logliks["lora"]
+    assert all(abs(a - b) > 1e-4 for a, b in zip(logliks["base"][0], logliks["lora"][0]))
