@@ -1,0 +1,138 @@
+"""The continuously batched HF backend against one-at-a-time greedy decoding."""
+
+from __future__ import annotations
+
+import pytest
+
+from sdft.generation.base import Request, SamplingParams
+
+QUESTIONS = [
+    "Hi",
+    "What is 2 + 2?",
+    "Name three colours of the rainbow, please.",
+    "Tom has 3 apples and buys 5 more. How many apples does he have now? Explain step by step.",
+    "Write a haiku about the sea.",
+    "Translate 'good morning' into French and Spanish, and say which one is shorter.",
+    "ok",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model_dir):
+    """The shared tiny model with weights scaled up: at the default init it greedily repeats one
+    token forever, which would make every comparison below trivially true."""
+    import torch
+
+    from sdft import models
+
+    model, tok = models.load(tiny_model_dir, device="cpu")
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() > 1:
+                p.normal_(0, 1.0)
+    return model, tok
+
+
+def _requests(prefill=""):
+    return [Request(f"q{i}", [{"role": "user", "content": q}], prefill) for i, q in enumerate(QUESTIONS)]
+
+
+def _one_at_a_time(model, tok, req, k):
+    """The paper code's way: each prompt alone through model.generate, no padding."""
+    from sdft.models import render_chat
+
+    enc = tok(render_chat(tok, req.messages, req.prefill), return_tensors="pt", add_special_tokens=False)
+    out = model.generate(**enc, max_new_tokens=k, min_new_tokens=k, do_sample=False)
+    return out[0, enc.input_ids.shape[1]:].tolist()
+
+
+def _gen(model, tok, **kw):
+    from sdft.generation.hf import HFGenerator
+
+    return HFGenerator(model, tok, **{"max_batch_size": 3, "refill_at": 1, **kw})
+
+
+def test_continuous_batching_matches_one_at_a_time_greedy(tiny):
+    model, tok = tiny
+    k = 12
+    reqs = _requests()
+    refs = {r.id: _one_at_a_time(model, tok, r, k) for r in reqs}
+    # Make rows finish at different steps (a random model rarely emits its real EOS): declare
+    # as "EOS" tokens that some references emit early, so rows are evicted and slots refilled.
+    gen = _gen(model, tok)
+    gen.eos_ids = {refs["q0"][2], refs["q3"][6]}
+    expected = {}
+    for rid, toks in refs.items():
+        cut = next((i + 1 for i, t in enumerate(toks) if t in gen.eos_ids), len(toks))
+        expected[rid] = toks[:cut]
+    assert len({len(v) for v in expected.values()}) > 1, "rows should finish at different steps"
+    got = list(gen.generate(reqs, SamplingParams(max_new_tokens=k)))
+    assert sorted(c.id for c in got) == sorted(refs)
+    for c in got:
+        want = expected[c.id]
+        assert c.text == tok.decode(want, skip_special_tokens=True), c.id
+        assert c.num_tokens == len(want)
+        assert c.finish_reason == ("length" if len(want) == k and want[-1] not in gen.eos_ids else "stop")
+    # Completions are yielded as they finish, not in request order.
+    assert [c.id for c in got] != [r.id for r in reqs]
+
+
+def test_max_new_tokens_gives_length_and_prompt_is_rendered(tiny):
+    from sdft.models import render_chat
+
+    model, tok = tiny
+    reqs = _requests(prefill="Sure,")
+    gen = _gen(model, tok, max_batch_size=4)
+    gen.eos_ids = set()  # never stop early
+    got = {c.id: c for c in gen.generate(reqs, SamplingParams(max_new_tokens=5))}
+    for r in reqs:
+        c = got[r.id]
+        assert (c.finish_reason, c.num_tokens) == ("length", 5)
+        assert c.prompt == render_chat(tok, r.messages, "Sure,")
+        assert c.prompt.endswith("<|im_start|>assistant\nSure,")
+
+
+def test_stop_string_cuts_text(tiny):
+    model, tok = tiny
+    reqs = _requests()[:3]
+    gen = _gen(model, tok)
+    gen.eos_ids = set()
+    full = {c.id: c.text for c in gen.generate(reqs, SamplingParams(max_new_tokens=16))}
+    text = full["q1"]
+    stop = text[6:9]
+    assert stop.strip(), f"pick another slice of {text!r}"
+    got = {c.id: c for c in gen.generate(reqs, SamplingParams(max_new_tokens=16, stop=(stop,)))}
+    c = got["q1"]
+    assert c.text == text[: text.index(stop)]
+    assert c.finish_reason == "stop" and c.num_tokens < 16
+    for rid, t in full.items():  # the other rows stop at the same string if they contain it
+        assert got[rid].text == (t[: t.index(stop)] if stop in t else t)
+
+
+def test_seeded_sampling_is_reproducible_and_seed_dependent(tiny):
+    model, tok = tiny
+    reqs = _requests()
+    gen = _gen(model, tok)
+
+    def sample(seed):
+        sp = SamplingParams(max_new_tokens=8, temperature=1.0, top_p=0.95, seed=seed)
+        return {c.id: c.text for c in gen.generate(reqs, sp)}
+
+    a, b, c = sample(1), sample(1), sample(2)
+    assert a == b
+    assert a != c
+    greedy = {c.id: c.text for c in gen.generate(reqs, SamplingParams(max_new_tokens=8))}
+    assert a != greedy
+
+
+@pytest.mark.slow
+def test_real_smollm2_answers_a_math_question():
+    from sdft.generation.hf import HFGenerator
+
+    gen = HFGenerator.from_spec("smollm2-135m", device="cpu")
+    q = "Natalia sold 48 clips in April and half as many clips in May. How many clips did she sell in all?"
+    reqs = [Request("n", [{"role": "user", "content": q}]), Request("m", [{"role": "user", "content": "What is 7 + 5?"}])]
+    got = {c.id: c for c in gen.generate(reqs, SamplingParams(max_new_tokens=96))}
+    assert any(ch.isdigit() for ch in got["n"].text), got["n"].text
+    assert "12" in got["m"].text, got["m"].text

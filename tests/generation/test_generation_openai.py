@@ -1,0 +1,140 @@
+"""The OpenAI-compatible backend against a real local HTTP server."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from sdft.generation.base import Request, SamplingParams
+from sdft.generation.openai_compat import OpenAIGenerator
+from sdft.models import ModelError
+
+
+class _Server:
+    """Answers ``fail_first`` with a status before answering normally; records every body."""
+
+    def __init__(self, fail_status=429, fail_first=1):
+        self.bodies, self.headers, self.lock = [], [], threading.Lock()
+        self.fail_status, self.fail_left = fail_status, fail_first
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep pytest output clean
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with outer.lock:
+                    outer.bodies.append((self.path, body))
+                    outer.headers.append(dict(self.headers))
+                    fail = outer.fail_left > 0
+                    outer.fail_left -= fail
+                if fail:
+                    self._send(outer.fail_status, {"error": {"message": "slow down"}})
+                    return
+                last = body["messages"][-1]["content"]
+                self._send(200, {"choices": [{"message": {"role": "assistant", "content": f"echo {last}"},
+                                              "finish_reason": "length" if body["max_tokens"] < 3 else "stop"}],
+                                 "usage": {"prompt_tokens": 7, "completion_tokens": 2}})
+
+            def _send(self, status, obj):
+                data = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    s = _Server()
+    yield s
+    s.close()
+
+
+def test_retries_429_and_sends_sampling_stop_and_prefill(server, monkeypatch):
+    monkeypatch.setenv("TEST_KEY", "sk-test")
+    gen = OpenAIGenerator(server.url, "served-model", api_key_env="TEST_KEY", concurrency=2, backoff_s=0.01)
+    reqs = [Request("a", [{"role": "user", "content": "hello"}]),
+            Request("b", [{"role": "system", "content": "be brief"}, {"role": "user", "content": "2+2?"}],
+                    prefill="The answer is")]
+    sp = SamplingParams(max_new_tokens=32, temperature=0.7, top_p=0.9, seed=5, stop=("\n\n", "Question:"))
+    got = {c.id: c for c in gen.generate(reqs, sp)}
+
+    assert len(server.bodies) == 3  # one 429, retried, plus the second request
+    assert all(path == "/v1/chat/completions" for path, _ in server.bodies)
+    assert all(h.get("Authorization") == "Bearer sk-test" for h in server.headers)
+    bodies = {json.dumps(b["messages"]): b for _, b in server.bodies}
+    plain = next(b for b in bodies.values() if b["messages"][-1]["content"] == "hello")
+    assert plain["model"] == "served-model"
+    assert (plain["max_tokens"], plain["temperature"], plain["top_p"], plain["seed"]) == (32, 0.7, 0.9, 5)
+    assert plain["stop"] == ["\n\n", "Question:"]
+    assert "continue_final_message" not in plain
+    pre = next(b for b in bodies.values() if b["messages"][-1]["role"] == "assistant")
+    assert pre["messages"][-1] == {"role": "assistant", "content": "The answer is"}
+    assert pre["continue_final_message"] is True and pre["add_generation_prompt"] is False
+
+    assert got["a"].text == "echo hello" and got["a"].finish_reason == "stop" and got["a"].num_tokens == 2
+    assert got["b"].text == "echo The answer is"
+    assert json.loads(got["b"].prompt)[-1]["content"] == "The answer is"
+
+
+def test_length_finish_reason(server):
+    gen = OpenAIGenerator(server.url + "/v1/", "m", backoff_s=0.01)
+    (c,) = gen.generate([Request("x", [{"role": "user", "content": "hi"}])], SamplingParams(max_new_tokens=2))
+    assert c.finish_reason == "length"
+
+
+def test_client_error_is_not_retried():
+    s = _Server(fail_status=400, fail_first=5)
+    try:
+        gen = OpenAIGenerator(s.url, "m", backoff_s=0.01)
+        with pytest.raises(ModelError, match="HTTP 400"):
+            list(gen.generate([Request("x", [{"role": "user", "content": "hi"}])], SamplingParams()))
+        assert len(s.bodies) == 1
+    finally:
+        s.close()
+
+
+def test_gives_up_after_max_retries():
+    s = _Server(fail_status=503, fail_first=10)
+    try:
+        gen = OpenAIGenerator(s.url, "m", max_retries=2, backoff_s=0.01)
+        with pytest.raises(ModelError, match="after 3 attempts.*HTTP 503"):
+            list(gen.generate([Request("x", [{"role": "user", "content": "hi"}])], SamplingParams()))
+        assert len(s.bodies) == 3
+    finally:
+        s.close()
+
+
+def test_connection_refused_is_retried_then_reported():
+    gen = OpenAIGenerator("http://127.0.0.1:9", "m", max_retries=1, backoff_s=0.01, timeout_s=2)
+    with pytest.raises(ModelError, match="after 2 attempts"):
+        list(gen.generate([Request("x", [{"role": "user", "content": "hi"}])], SamplingParams()))
+
+
+def test_make_generator_table():
+    from sdft.config import ConfigError
+    from sdft.generation import BACKENDS, make_generator
+
+    assert set(BACKENDS) == {"hf", "openai", "fake"}
+    g = make_generator("openai", "m", base_url="http://127.0.0.1:1", concurrency=3)
+    assert isinstance(g, OpenAIGenerator) and g.concurrency == 3
+    with pytest.raises(ConfigError, match="unknown generation backend"):
+        make_generator("vllm2")
+    with pytest.raises(ConfigError, match="base_url"):
+        make_generator("openai", "m")
+    with pytest.raises(ConfigError, match="adapter"):
+        make_generator("openai", "m", adapter="dir", base_url="http://x")
