@@ -15,9 +15,11 @@ Limits, honestly:
 * Outputs match one-at-a-time greedy decoding for most but not all prompts: a padded
   batch changes matmul shapes, so fp32 rounding differs and a near-tie argmax can flip
   (the benchmark reports the share of identical outputs).
-* The KV cache is transformers' ``DynamicCache``, padded on the left to the widest row;
-  rows admitted later are left-padded to the running width, so very mixed prompt lengths
-  waste some attention work (prompts are sorted by length to limit that).
+* The KV cache is a ``DynamicCache`` whose layers are preallocated buffers, padded on the
+  left to the widest row; rows admitted later are left-padded to the running width, so very
+  mixed prompt lengths waste some attention work (prompts are sorted by length to limit that).
+  Merging new rows or evicting finished ones copies the cache once.
+* Importing this module imports torch and transformers (the backend table imports it lazily).
 * Sampling uses one ``torch.Generator`` per request seeded from ``(seed, request id)``, so a
   request's sample does not depend on which other requests share its batch.
 """
@@ -27,6 +29,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
+
+import torch
+from transformers.cache_utils import DynamicCache, DynamicLayer
 
 from sdft.generation.base import Completion, Request, SamplingParams
 
@@ -71,15 +76,13 @@ class HFGenerator:
 
     # -- the protocol -------------------------------------------------------------------
     def generate(self, requests: Sequence[Request], sampling: SamplingParams) -> Iterator[Completion]:
-        import torch
-
         from sdft.models import render_chat
 
         prompts = [render_chat(self.tok, r.messages, r.prefill) for r in requests]
         ids = [self.tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
         waiting = sorted(range(len(requests)), key=lambda i: len(ids[i]))
         waiting.reverse()  # pop() from the end takes the shortest first
-        state = _Batch(self)
+        state = _Batch(self, spare=sampling.max_new_tokens + 1)
         with torch.inference_mode():
             while waiting or state.rows:
                 free = self.max_batch_size - len(state.rows)
@@ -93,8 +96,6 @@ class HFGenerator:
 
     # -- internals ------------------------------------------------------------------------
     def _admit(self, waiting, ids, free, state, sampling, requests) -> list[_Row]:
-        import torch
-
         budget = self.max_batch_tokens - sum(r.prompt_len + sampling.max_new_tokens for r in state.rows)
         out: list[_Row] = []
         while waiting and len(out) < free:
@@ -153,10 +154,15 @@ class HFGenerator:
 
 
 class _Batch:
-    """The running rows and their left-padded KV cache, attention mask and positions."""
+    """The running rows and their left-padded KV cache, attention mask and positions.
 
-    def __init__(self, gen: HFGenerator):
-        self.gen = gen
+    The cache layers are :class:`_SlabLayer` buffers with room for the tokens still to come,
+    so a decode step writes one column in place; ``DynamicCache`` would concatenate, i.e.
+    copy the whole cache, at every step. Only a merge or an eviction copies the cache.
+    """
+
+    def __init__(self, gen: HFGenerator, spare: int):
+        self.gen, self.spare = gen, spare
         self.rows: list[_Row] = []
         self.cache = None
         self.mask = None  # (rows, width) 1 for real tokens
@@ -164,25 +170,19 @@ class _Batch:
         self.last = None  # (rows, 1) token fed at the next decode
 
     def prefill(self, new_rows: list[_Row], prompts: list[list[int]]):
-        import torch
-
-        from transformers import DynamicCache
-
         width = max(len(p) for p in prompts)
         pad = self.gen.pad_id
-        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+        dev = self.gen.model.device
+        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=dev)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=dev)
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
         cache = DynamicCache(config=self.gen.model.config)
-        dev = self.gen.model.device
-        out = self.gen.model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev),
+        out = self.gen.model(input_ids=ids, attention_mask=mask, position_ids=pos,
                              past_key_values=cache, use_cache=True, logits_to_keep=1)
-        self._merge(new_rows, out.past_key_values, mask.to(dev), pos[:, -1].to(dev) + 1)
+        self._merge(new_rows, cache, mask, pos[:, -1] + 1)
         return out.logits[:, -1].float()
 
     def decode(self):
-        import torch
-
         self.mask = torch.cat([self.mask, self.mask.new_ones(len(self.rows), 1)], dim=1)
         out = self.gen.model(input_ids=self.last, attention_mask=self.mask, position_ids=self.pos[:, None],
                              past_key_values=self.cache, use_cache=True)
@@ -191,57 +191,95 @@ class _Batch:
 
     def advance(self, start: int, next_ids: list[int], done: list[int]) -> None:
         """Rows ``start:`` feed ``next_ids`` at the next decode; rows in ``done`` leave."""
-        import torch
-
-        dev = self.gen.model.device
-        self.last[start:] = torch.tensor(next_ids, device=dev)[:, None]
-        if done:
-            keep = [j for j in range(len(self.rows)) if j not in set(done)]
-            self.rows = [self.rows[j] for j in keep]
-            if not keep:
-                self.cache = self.mask = self.pos = self.last = None
-                return
-            idx = torch.tensor(keep, device=dev)
-            self.cache.batch_select_indices(idx)
-            self.mask, self.pos, self.last = self.mask[idx], self.pos[idx], self.last[idx]
-            self._trim()
+        self.last[start:] = torch.tensor(next_ids, device=self.last.device)[:, None]
+        if not done:
+            return
+        gone = set(done)
+        keep = [j for j in range(len(self.rows)) if j not in gone]
+        self.rows = [self.rows[j] for j in keep]
+        if not keep:
+            self.cache = self.mask = self.pos = self.last = None
+            return
+        idx = torch.tensor(keep, device=self.mask.device)
+        self.mask, self.pos, self.last = self.mask[idx], self.pos[idx], self.last[idx]
+        # Leading columns that are padding for every remaining row are dropped on the way.
+        start_col = int(self.mask.any(dim=0).nonzero()[0])
+        self.mask = self.mask[:, start_col:]
+        self._rebuild([(self.cache, idx, start_col)], self.mask.shape[1])
 
     def _merge(self, new_rows, cache, mask, pos) -> None:
-        import torch
         import torch.nn.functional as F
 
+        new_last = torch.zeros(len(new_rows), 1, dtype=torch.long, device=mask.device)
         if not self.rows:
-            self.rows, self.cache, self.mask, self.pos = list(new_rows), cache, mask, pos
-            self.last = torch.zeros(len(new_rows), 1, dtype=torch.long, device=mask.device)
+            self.rows, self.mask, self.pos, self.last = list(new_rows), mask, pos, new_last
+            self._rebuild([(cache, None, 0)], mask.shape[1])
             return
         w_old, w_new = self.mask.shape[1], mask.shape[1]
         width = max(w_old, w_new)
-        for old_l, new_l in zip(self.cache.layers, cache.layers):
-            for name in ("keys", "values"):
-                a, b = getattr(old_l, name), getattr(new_l, name)
-                a = F.pad(a, (0, 0, width - a.shape[-2], 0))
-                b = F.pad(b, (0, 0, width - b.shape[-2], 0))
-                setattr(old_l, name, torch.cat([a, b]))
+        self._rebuild([(self.cache, None, 0), (cache, None, 0)], width)
         self.mask = torch.cat([F.pad(self.mask, (width - w_old, 0)), F.pad(mask, (width - w_new, 0))])
         self.pos = torch.cat([self.pos, pos])
-        self.last = torch.cat([self.last, torch.zeros(len(new_rows), 1, dtype=torch.long, device=mask.device)])
+        self.last = torch.cat([self.last, new_last])
         self.rows += new_rows
 
-    def _trim(self) -> None:
-        """Drop leading columns that are padding for every remaining row."""
-        used = self.mask.any(dim=0).nonzero()
-        start = int(used[0]) if len(used) else 0
-        if start > 0:
-            self.mask = self.mask[:, start:]
-            for layer in self.cache.layers:
-                layer.keys = layer.keys[..., start:, :]
-                layer.values = layer.values[..., start:, :]
+    def _rebuild(self, sources, width: int) -> None:
+        """New slab layers ``width`` columns wide, stacking ``(cache, row index, first column)``
+        sources row-wise, each right-aligned (left-padded with zeros, never garbage: masked
+        columns get weight 0, and 0 * NaN would still be NaN)."""
+        layers = []
+        for li in range(len(sources[0][0].layers)):
+            parts = []
+            for cache, idx, col in sources:
+                layer = cache.layers[li]
+                k, v = layer.keys[..., col:, :], layer.values[..., col:, :]
+                parts.append((k, v) if idx is None else (k[idx], v[idx]))
+            rows = sum(k.shape[0] for k, _ in parts)
+            b, h, _, d = parts[0][0].shape
+            kbuf = parts[0][0].new_empty((rows, h, width + self.spare, d))
+            vbuf = torch.empty_like(kbuf)
+            r = 0
+            for k, v in parts:
+                n, w = k.shape[0], k.shape[2]
+                kbuf[r:r + n, :, : width - w].zero_()
+                vbuf[r:r + n, :, : width - w].zero_()
+                kbuf[r:r + n, :, width - w: width] = k
+                vbuf[r:r + n, :, width - w: width] = v
+                r += n
+            layers.append(_SlabLayer(kbuf, vbuf, width))
+        if self.cache is None:  # the first prefill's DynamicCache becomes the running one
+            self.cache = sources[0][0]
+        self.cache.layers = layers
+
+
+class _SlabLayer(DynamicLayer):
+    """A cache layer whose ``keys``/``values`` are views of the first ``n`` columns of
+    preallocated buffers; ``update`` writes new columns in place (growing only if full)."""
+
+    def __init__(self, kbuf, vbuf, n: int):
+        super().__init__()
+        self.kbuf, self.vbuf, self.n = kbuf, vbuf, n
+        self.dtype, self.device, self.is_initialized = kbuf.dtype, kbuf.device, True
+        self._view()
+
+    def _view(self) -> None:
+        self.keys, self.values = self.kbuf[:, :, : self.n], self.vbuf[:, :, : self.n]
+
+    def update(self, key_states, value_states, *args, **kwargs):
+        q = key_states.shape[-2]
+        if self.n + q > self.kbuf.shape[2]:  # out of room: grow by copying once
+            grow = max(q, 64)
+            self.kbuf = torch.cat([self.kbuf, self.kbuf.new_empty(*self.kbuf.shape[:2], grow, self.kbuf.shape[3])], 2)
+            self.vbuf = torch.cat([self.vbuf, self.vbuf.new_empty(*self.vbuf.shape[:2], grow, self.vbuf.shape[3])], 2)
+        self.kbuf[:, :, self.n: self.n + q] = key_states
+        self.vbuf[:, :, self.n: self.n + q] = value_states
+        self.n += q
+        self._view()
+        return self.keys, self.values
 
 
 def _choose(logits, rows: list[_Row], sampling: SamplingParams) -> list[int]:
     """Next token per row: argmax, or a top-p sample from the row's own generator."""
-    import torch
-
     if sampling.temperature <= 0:
         return logits.argmax(-1).tolist()
     out = []
