@@ -115,7 +115,7 @@ def test_run_with_tiny_model(benchmark, tmp_path, data_dir, tiny_model_dir):
 @pytest.mark.slow
 def test_smollm2_arc_easy_beats_chance(tmp_path, data_dir, smollm2_dir):
     ctx = EvalContext(model="smollm2-135m", adapter=None, out_dir=tmp_path / "arc", data_dir=data_dir,
-                      get_generator=lambda: None, limit=20, options={"benchmark": "arc_easy", "num_fewshot": 5})
+                      get_generator=lambda: None, limit=20, options={"benchmark": "arc_easy", "num_fewshot": 0})
     res = knowledge.run(ctx)
     assert res["n"] == 20
     assert res["score"] > 0.3  # 4 choices: chance is 0.25
@@ -141,3 +141,19 @@ def test_peft_adapter_changes_the_scores(tmp_path, data_dir, tiny_model_dir):
         logliks[name] = [json.loads(line)["loglik"] for line in (ctx.out_dir / "predictions.jsonl").open()]
     assert logliks["base"] != logliks["lora"]
     assert all(abs(a - b) > 1e-4 for a, b in zip(logliks["base"][0], logliks["lora"][0]))
+
+
+def test_rerun_reads_lm_eval_request_cache(tmp_path, data_dir, tiny_model_dir, monkeypatch):
+    from lm_eval.models.huggingface import HFLM
+
+    ctx = EvalContext(model=tiny_model_dir, adapter=None, out_dir=tmp_path / "wg", data_dir=data_dir,
+                      get_generator=lambda: None, limit=3, options={"benchmark": "winogrande", "num_fewshot": 0})
+    first = knowledge.run(ctx)
+    assert len(list(ctx.out_dir.glob("lm_eval_cache_*.db"))) == 1
+
+    def boom(*a, **k):
+        raise AssertionError("the model was called although every request is cached")
+
+    monkeypatch.setattr(HFLM, "_loglikelihood_tokens", boom)
+    second = knowledge.run(ctx)
+    assert second["score"] == first["score"] and second["n"] == 3

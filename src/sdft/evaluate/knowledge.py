@@ -17,6 +17,10 @@ contexts lose the ``ctx_a``/``ctx_b`` boundary, so lm-eval's capitalization of `
 approximated (a lower-case start after the last ``". "`` is capitalized); WinoGrande's few-shot
 pool is train_xs (upstream: train_xl) and it is scored on dev; ARC's pool is train, as upstream.
 
+Resumable through lm-eval's own request cache (``lm_eval_cache_<model key>.db`` in the benchmark
+folder, one committed SQLite row per log-likelihood): a re-run after a kill recomputes only
+what is missing. ``predictions.jsonl`` (with each choice's log-likelihood) is written at the end.
+
 ``limit`` keeps the first N items (lm-eval's rule); for MMLU it keeps N questions spread
 round-robin over the subjects in alphabetical order (lm-eval would take N per subject).
 
@@ -25,6 +29,8 @@ round-robin over the subjects in alphabetical order (lm-eval would take N per su
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import time
@@ -152,14 +158,21 @@ def build_tasks(benchmark: str, data_dir: str | Path | None = None, limit: int |
     return tasks
 
 
-def _load_lm(ctx: EvalContext, batch_size: int):
+def _load_lm(ctx: EvalContext, batch_size: int, chat_template: bool):
+    """HFLM over the model (+ adapter), wrapped in lm-eval's request cache so a killed run
+    resumes: every finished log-likelihood is committed to SQLite as it is computed."""
+    from lm_eval.api.model import CachingLM
     from lm_eval.models.huggingface import HFLM
 
     from sdft import models
 
     # A PEFT adapter is merged: the same weights, and HFLM then sees a plain PreTrainedModel.
     model, tok = models.load(ctx.model, adapter=ctx.adapter, merge_adapter=True)
-    return HFLM(pretrained=model, tokenizer=tok, batch_size=batch_size)
+    lm = HFLM(pretrained=model, tokenizer=tok, batch_size=batch_size)
+    # The cache is keyed by request text only, so its file name carries the model identity.
+    key = hashlib.sha1(json.dumps([ctx.model, ctx.adapter, chat_template]).encode()).hexdigest()[:10]
+    ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    return CachingLM(lm, str(ctx.out_dir / f"lm_eval_cache_{key}.db"))
 
 
 def _prediction(task, sample: dict, metric: str) -> dict:
@@ -215,13 +228,12 @@ def run(ctx: EvalContext) -> dict:
     t0 = time.perf_counter()
     opts = ctx.options
     benchmark = opts["benchmark"]
-    lm = _load_lm(ctx, int(opts.get("batch_size") or 4))
+    chat = bool(opts.get("chat_template", False))
+    lm = _load_lm(ctx, int(opts.get("batch_size") or 4), chat)
     nf = opts.get("num_fewshot")
-    summary, preds = evaluate(benchmark, lm, ctx.data_dir, ctx.limit, None if nf is None else int(nf),
-                              bool(opts.get("chat_template", False)))
-    ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    summary, preds = evaluate(benchmark, lm, ctx.data_dir, ctx.limit, None if nf is None else int(nf), chat)
     pred_path = ctx.out_dir / "predictions.jsonl"
-    pred_path.unlink(missing_ok=True)  # one lm-eval pass writes all items; no partial resume
+    pred_path.unlink(missing_ok=True)  # rewritten whole: lm-eval scores items only at the end
     with JsonlWriter(pred_path, fsync=False) as w:
         w.write_many(preds)
     result = {"benchmark": benchmark, **summary, "variant": ctx.variant or f"{summary['extra']['num_fewshot']}-shot",
