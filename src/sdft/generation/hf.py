@@ -19,9 +19,12 @@ Limits, honestly:
   left to the widest row; rows admitted later are left-padded to the running width, so very
   mixed prompt lengths waste some attention work (prompts are sorted by length to limit that).
   Merging new rows or evicting finished ones copies the cache once.
+* Sliding-window attention layers (Mistral, Gemma 2/3) are cached and masked as full
+  attention; use a model without them, or the ``openai`` backend with a real server.
 * Importing this module imports torch and transformers (the backend table imports it lazily).
 * Sampling uses one ``torch.Generator`` per request seeded from ``(seed, request id)``, so a
-  request's sample does not depend on which other requests share its batch.
+  request's sample does not depend on which other requests share its batch (up to the
+  rounding differences above).
 """
 
 from __future__ import annotations
@@ -110,7 +113,7 @@ class HFGenerator:
             budget -= need
             row = _Row(i, len(ids[i]))
             if sampling.temperature > 0:
-                row.rng = torch.Generator().manual_seed(_row_seed(sampling.seed, requests[i].id))
+                row.rng = torch.Generator(device=self.model.device).manual_seed(_row_seed(sampling.seed, requests[i].id))
             out.append(row)
         return out
 
@@ -127,20 +130,20 @@ class HFGenerator:
         state.advance(start, next_ids, done)
 
     def _finished(self, row: _Row, sampling: SamplingParams, req: Request, prompt: str) -> Completion | None:
-        n = len(row.tokens)
-        reason = None
+        n, text = len(row.tokens), None
         if row.tokens[-1] in self.eos_ids:
             reason = "stop"
-        elif sampling.stop and (cut := self._stop_cut(row.tokens, sampling.stop)) is not None:
-            text = cut
-            return Completion(req.id, text, n, "stop", prompt, {"prompt_tokens": row.prompt_len})
+        elif sampling.stop and (text := self._stop_cut(row.tokens, sampling.stop)) is not None:
+            reason = "stop"
         elif n >= sampling.max_new_tokens:
             reason = "length"
-        if reason is None:
+        else:
             return None
-        text = self.tok.decode(row.tokens, skip_special_tokens=True)
-        if sampling.stop:  # a stop string may straddle the EOS-free tail check above
-            text = _cut(text, sampling.stop) or text
+        if text is None:
+            text = self.tok.decode(row.tokens, skip_special_tokens=True)
+            if sampling.stop:  # a stop completed by the last token's decoding context
+                cut = _cut(text, sampling.stop)
+                text = text if cut is None else cut
         return Completion(req.id, text, n, reason, prompt, {"prompt_tokens": row.prompt_len})
 
     def _stop_cut(self, tokens: list[int], stop: Sequence[str]) -> str | None:
