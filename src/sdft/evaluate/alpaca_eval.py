@@ -127,7 +127,8 @@ def run(ctx: EvalContext) -> dict:
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     gen_path = ctx.out_dir / "generations.jsonl"
     requests = [Request(ex.id, ex.messages()) for ex in examples]
-    todo = [r for r in requests if r.id not in done_ids(gen_path)]
+    done = done_ids(gen_path)
+    todo = [r for r in requests if r.id not in done]  # all done: no model load at all
     gen_stats = (generate_jsonl(ctx.get_generator(), todo, sampling, gen_path, desc="alpaca_eval")
                  .as_dict() if todo else {})
     outputs = {r["id"]: r["predict"] for r in read_jsonl(gen_path)}
