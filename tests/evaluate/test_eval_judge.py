@@ -172,6 +172,10 @@ def test_alpaca_eval_run_end_to_end(tmp_path, data_dir):
                                    "judge_base_url": srv.url, "judge_model": "m"})
         res = alpaca_eval.run(ctx)
         assert len(srv.requests) == 8
+        # A re-run resumes from the files: no model load, no new judge calls, same result.
+        ctx.get_generator = lambda: (_ for _ in ()).throw(AssertionError("generator rebuilt"))
+        again = alpaca_eval.run(ctx)
+        assert len(srv.requests) == 8 and again["score"] == res["score"]
     assert res["benchmark"] == "alpaca_eval" and res["metric"] == "win_rate" and res["n"] == 4
     assert res["extra"]["n_wins"] == 2
     # The other two tie through position bias alone (no reference among the first 4 says GOOD).
