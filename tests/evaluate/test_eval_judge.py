@@ -84,6 +84,7 @@ def test_parse_verdict():
     assert judge.parse_verdict("Output (a) is better than Output (b)") == "tie"
     assert judge.parse_verdict("") == "tie"
     assert judge.parse_verdict("Neither") == "tie"
+    assert judge.parse_verdict("The output about cats: Output (b)") == "b"
 
 
 def test_prompt_file_renders_both_outputs_in_order():

@@ -34,7 +34,7 @@ from sdft.config import ConfigError
 
 PROMPT_PATH = Path(__file__).resolve().parents[1] / "prompts" / "judge_pairwise.txt"
 VERDICTS = ("a", "b", "tie")
-_VERDICT_RE = re.compile(r"output\s*\(?\s*([ab])\s*\)?", re.IGNORECASE)
+_VERDICT_RE = re.compile(r"\boutput\s*\(?\s*([ab])\b", re.IGNORECASE)
 
 
 class Judge(Protocol):
