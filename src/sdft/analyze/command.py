@@ -27,20 +27,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser, AnalyzeConfig, skip=("tuned",))
 
 
-def run(args: argparse.Namespace) -> int:
+def run_analyze(cfg: AnalyzeConfig, run_dir: str | Path | None = None) -> dict:
+    """Compare the fine-tuned models' outputs and weights with the seed's; write analysis.json
+    (+ figures) and return it. ``run_dir`` (a `sdft run` folder) or ``cfg.seed``/``cfg.tuned``."""
     from sdft.analyze import figures, pairs, runfiles
     from sdft.runs import provenance, write_json
 
-    cfg = from_args(AnalyzeConfig, args, load_yaml(args.config) if args.config else None,
-                    where=args.config or "sdft analyze")
     models = None
-    if args.run_dir:
+    if run_dir:
         if cfg.seed or cfg.tuned:
             raise ConfigError("give either RUN_DIR or --seed/--tuned, not both")
-        run_info = runfiles.load_run(args.run_dir)
+        run_info = runfiles.load_run(run_dir)
         seed_eval, seed_model, tuned = pairs.tuned_from_run(run_info)
         models = run_info["models"]
-        out = Path(cfg.out or Path(args.run_dir) / "analysis")
+        out = Path(cfg.out or Path(run_dir) / "analysis")
     elif cfg.seed and cfg.tuned:
         seed_eval, seed_model, tuned = Path(cfg.seed), None, pairs.parse_tuned(cfg.tuned)
         if not cfg.out:
@@ -64,4 +64,11 @@ def run(args: argparse.Namespace) -> int:
     for label, why in result["missing"].items():
         print(f"{label:<16} skipped: {why}")
     print(f"wrote {out / 'analysis.json'}" + (f" and {sum(len(v) for v in figs.values())} figure files" if figs else ""))
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = from_args(AnalyzeConfig, args, load_yaml(args.config) if args.config else None,
+                    where=args.config or "sdft analyze")
+    run_analyze(cfg, args.run_dir)
     return 0

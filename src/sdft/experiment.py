@@ -1,0 +1,164 @@
+"""An experiment config: one YAML that names the seed model, the task data, the methods, the
+sweeps, and each stage's settings. ``sdft ls`` lists the shipped ones, ``sdft validate`` checks
+one without running it.
+
+Stage sections (``distill``, ``train``, ``eval``, ``analyze``) hold fields of that stage's own
+config dataclass, so the YAML and the stage's CLI flags share one schema; the fields the
+pipeline sets itself (model, data, out, adapter) are refused in a section.
+
+    sdft validate configs/demo.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sdft.config import ConfigError, from_dict, load_yaml
+
+METHODS = ("vanilla", "sdft", "onpolicy")
+# Set by the pipeline for every stage, so a section may not set them.
+_PIPELINE_FIELDS = {"model", "data", "out", "adapter", "data_dir"}
+
+
+@dataclass
+class SweepConfig:
+    """Extra fine-tuned models around the main comparison (paper Figs. 5-8, Table 4).
+
+    sample_sizes: train vanilla and SDFT on the first N of the sampled examples, for each N
+    mix_ratios: train SDFT with this fraction of distilled responses (the rest original)
+    templates: distil with each of these templates too (using, refer, math, or a file)
+    """
+
+    sample_sizes: list[int] = field(default_factory=list)
+    mix_ratios: list[float] = field(default_factory=list)
+    templates: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ExperimentConfig:
+    """An SDFT experiment: seed model + task data -> vanilla / SDFT / on-policy -> battery -> report.
+
+    Identity:
+    name: experiment name (the run folder defaults to runs/<name>)
+    description: one line shown by `sdft ls`
+    notes: lines shown at the top of the report (caveats a reader must see)
+    What:
+    model: seed model (alias, local dir, .gguf, or hub id)
+    data: training data spec (task, task:split, or a file)
+    data_dir: folder of the shared datasets (default: $SDFT_DATA_DIR or ../shared/data)
+    sample: seeded subsample of the training data (the paper uses 2000); null = all
+    seed: one seed for sampling, distillation, training and evaluation
+    methods: which fine-tunes to compare: vanilla, sdft, onpolicy
+    Where:
+    out: run folder (default runs/<name>); re-running resumes it
+    Stages (fields of each stage's own config):
+    distill: sdft distill settings (template, max_new_tokens, backend, base_url, ...)
+    train: sdft train settings (lora_r, epochs, lr, batch_size, full, ...)
+    eval: sdft eval settings (benchmarks, limit, variants, ...)
+    analyze: sdft analyze settings (benchmark, ...)
+    sweeps: sample_sizes, mix_ratios, templates (see SweepConfig)
+    """
+
+    name: str = "experiment"
+    description: str = ""
+    notes: list[str] = field(default_factory=list)
+    model: str = "smollm2-135m"
+    data: str = ""
+    data_dir: str | None = None
+    sample: int | None = None
+    seed: int = 42
+    methods: list[str] = field(default_factory=lambda: ["vanilla", "sdft"])
+    out: str | None = None
+    distill: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+    eval: dict[str, Any] = field(default_factory=dict)
+    analyze: dict[str, Any] = field(default_factory=dict)
+    sweeps: SweepConfig = field(default_factory=SweepConfig)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out or Path("runs") / self.name)
+
+
+def _stage_classes() -> dict[str, type]:
+    # Imported here: each stage module is light at import, but the experiment module is used
+    # by `sdft ls`, which should not import them at all.
+    from sdft.analyze import AnalyzeConfig
+    from sdft.distill import DistillConfig
+    from sdft.evaluate.evaluator import EvalConfig
+    from sdft.train.config import TrainConfig
+
+    return {"distill": DistillConfig, "train": TrainConfig, "eval": EvalConfig, "analyze": AnalyzeConfig}
+
+
+def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
+    """Read and fully validate a config: unknown keys anywhere are errors naming the key."""
+    data = load_yaml(path)
+    data.update(overrides or {})
+    cfg = from_dict(ExperimentConfig, data, str(path))
+    if not cfg.data:
+        raise ConfigError(f"{path}: `data` is required (the training data: a task name or a file)")
+    bad = sorted(set(cfg.methods) - set(METHODS))
+    if bad or not cfg.methods:
+        raise ConfigError(f"{path}: `methods` must be a non-empty subset of {list(METHODS)}, got {cfg.methods}")
+    for r in cfg.sweeps.mix_ratios:
+        if not 0 <= r <= 1:
+            raise ConfigError(f"{path}: sweeps.mix_ratios: {r} is outside [0, 1]")
+    for section, cls in _stage_classes().items():
+        values = getattr(cfg, section)
+        clash = sorted(set(values) & _PIPELINE_FIELDS)
+        if clash:
+            raise ConfigError(f"{path}: {section}: {', '.join(clash)} is set by the experiment itself; "
+                              "put it at the top level")
+        from_dict(cls, values, f"{path}: {section}")  # unknown keys / wrong types
+    return cfg
+
+
+def stage_config(cls: type, section: dict[str, Any], where: str, **fixed: Any):
+    """A stage's dataclass from its YAML section plus the fields the pipeline fixes."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return from_dict(cls, {**section, **{k: v for k, v in fixed.items() if k in names}}, where)
+
+
+def shipped_configs() -> list[Path]:
+    """Configs shipped in the repository's configs/ (source checkout) and ./configs."""
+    roots = [Path(__file__).resolve().parents[2] / "configs", Path.cwd() / "configs"]
+    seen: dict[Path, None] = {}
+    for root in roots:
+        if root.is_dir():
+            for p in sorted(root.glob("*.yaml")):
+                seen.setdefault(p.resolve(), None)
+    return list(seen)
+
+
+def add_ls_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--all", action="store_true", help="also print each config's methods and data")
+
+
+def run_ls(args: argparse.Namespace) -> int:
+    configs = shipped_configs()
+    if not configs:
+        print("no configs found (looked in the repository's configs/ and ./configs)")
+        return 1
+    for p in configs:
+        data = load_yaml(p)
+        print(f"{p.stem:<22} {data.get('description', '')}")
+        if args.all:
+            print(f"{'':<22} model={data.get('model')} data={data.get('data')} methods={data.get('methods')}")
+    return 0
+
+
+def add_validate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", nargs="+", help="experiment YAML file(s)")
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    for path in args.config:
+        cfg = load_experiment(path)
+        print(f"{path}: ok ({cfg.name}: {cfg.model} on {cfg.data}, methods {', '.join(cfg.methods)}, "
+              f"run folder {cfg.run_dir})")
+    return 0

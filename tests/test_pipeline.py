@@ -1,0 +1,102 @@
+"""`sdft run` on a tiny random model: every stage, the run folder, caching and resume; and
+every shipped config validates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sdft.cli import main as cli_main
+from sdft.config import ConfigError
+from sdft.experiment import load_experiment, shipped_configs
+from sdft.pipeline import Variant, plan
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_every_shipped_config_validates():
+    configs = shipped_configs()
+    names = {p.stem for p in configs}
+    assert {"demo", "cpu_repro", "table1_gsm8k", "table4_templates", "table5_full", "fig5_8_sweeps"} <= names
+    for p in configs:
+        cfg = load_experiment(p)
+        assert cfg.data and cfg.methods
+
+
+def test_unknown_keys_are_named(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ndata: gsm8k\ntrain:\n  learning_rate: 0.1\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: train: unknown key\(s\) 'learning_rate'"):
+        load_experiment(bad)
+    bad.write_text("name: x\ndata: gsm8k\nepochs: 3\n")
+    assert cli_main(["validate", str(bad)]) == 2
+    assert "'epochs'" in capsys.readouterr().err
+    bad.write_text("name: x\ndata: gsm8k\ntrain:\n  model: other\n")
+    with pytest.raises(ConfigError, match="set by the experiment itself"):
+        load_experiment(bad)
+
+
+def test_plan_expands_sweeps(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump({"name": "s", "data": "gsm8k", "sample": 100, "methods": ["vanilla", "sdft"],
+                                 "distill": {"template": "using"},
+                                 "sweeps": {"sample_sizes": [50, 100], "mix_ratios": [0.5, 1.0],
+                                            "templates": ["using", "refer"]}}))
+    labels = [(v.label, v.sample_size, v.mix_ratio, v.template) for v in plan(load_experiment(p), 7473)]
+    assert labels == [("seed", None, None, None), ("vanilla", 100, 0.0, None), ("sdft", 100, 1.0, "using"),
+                      ("vanilla-n50", 50, 0.0, None), ("sdft-n50", 50, 1.0, "using"),
+                      ("sdft-r0.5", 100, 0.5, "using"), ("sdft-refer", 100, 1.0, "refer")]
+    assert isinstance(plan(load_experiment(p), 7473)[0], Variant)
+
+
+@pytest.fixture()
+def tiny_config(tmp_path, tiny_model_dir, data_dir):
+    cfg = {
+        "name": "tiny", "model": tiny_model_dir, "data": "gsm8k:train", "sample": 6, "seed": 1,
+        "data_dir": str(data_dir), "out": str(tmp_path / "run"), "methods": ["vanilla", "sdft"],
+        "notes": ["tiny random model"],
+        "distill": {"max_new_tokens": 8},
+        "train": {"max_steps": 2, "batch_size": 2, "grad_accum": 1, "max_length": 256, "save_steps": 1},
+        "eval": {"benchmarks": ["gsm8k", "advbench"], "limit": 2, "max_new_tokens": 8},
+        "analyze": {"benchmark": "advbench", "measures": ["bleu4", "rouge_l"]},
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path, cfg
+
+
+@pytest.mark.slow
+def test_tiny_run_end_to_end_then_resume_and_partial_rerun(tiny_config, capsys):
+    path, cfg = tiny_config
+    assert cli_main(["run", str(path)]) == 0
+    run = Path(cfg["out"])
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert [m["label"] for m in manifest["models"]] == ["seed", "vanilla", "sdft"]
+    assert all(s["status"] == "done" for s in manifest["stages"].values())
+    for m in manifest["models"]:
+        res = json.loads((run / m["eval_dir"] / "results.json").read_text())
+        assert set(res["benchmarks"]) == {"gsm8k", "advbench"}
+        assert res["benchmarks"]["gsm8k"]["n"] == 2
+    sdft = next(m for m in manifest["models"] if m["label"] == "sdft")
+    assert (run / sdft["adapter"] / "adapter_config.json").exists()
+    # The vanilla training set holds the original answers, the SDFT one the selected responses.
+    vanilla_data = next((run / "data").glob("vanilla-*/distilled.jsonl"))
+    assert all(json.loads(l)["response"] == json.loads(l)["original"] for l in vanilla_data.open())
+    analysis = json.loads((run / "analysis" / "analysis.json").read_text())
+    assert set(analysis["pairs"]) == {"vanilla", "sdft"}
+    html = (run / "report" / "report.html").read_text()
+    assert "tiny random model" in html and "sdft" in html
+
+    capsys.readouterr()
+    assert cli_main(["run", str(path)]) == 0  # everything cached
+    out = capsys.readouterr().out
+    assert "running" not in out and out.count("done already") == 1 + 2 * 2 + 3
+
+    cfg["eval"]["limit"] = 3  # only the evaluations depend on this
+    path.write_text(yaml.safe_dump(cfg))
+    assert cli_main(["run", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count(": running") == 3 and "train/sdft: done already" in out
