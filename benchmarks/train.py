@@ -1,0 +1,99 @@
+"""Training throughput: `sdft train`'s settings vs TRL's SFTTrainer with its defaults.
+
+Same model (SmolLM2-135M-Instruct, fp32 on CPU), same data (the first N GSM8K training
+examples), same LoRA (r=8 on q_proj,v_proj), same batch (2 x grad-accum 4), same number of
+optimizer steps. What differs is what `sdft train` sets on top of TRL: no gradient
+checkpointing (TRL's default turns it on), length-grouped batches and padding-free rows.
+
+Throughput = real (non-padding) tokens / second, measured from the end of the first optimizer
+step to the end of the last one, so model loading and first-step warm-up do not count.
+
+    python benchmarks/train.py --n 200 --steps 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import tempfile
+import time
+
+
+def _timer():
+    from transformers import TrainerCallback
+
+    class StepTimer(TrainerCallback):
+        def __init__(self):
+            self.marks = []  # (wall time, tokens seen) at the end of each optimizer step
+
+        def on_step_end(self, args, state, control, **kw):
+            self.marks.append((time.perf_counter(), state.num_input_tokens_seen))
+
+        def rate(self):
+            (t0, n0), (t1, n1) = self.marks[0], self.marks[-1]
+            return (n1 - n0) / (t1 - t0), (t1 - t0) / (len(self.marks) - 1)
+
+    return StepTimer()
+
+
+def ours(model: str, data: str, n: int, steps: int, out: str) -> dict:
+    from sdft.train import TrainConfig, run_train
+
+    timer = _timer()
+    cfg = TrainConfig(model=model, data=data, out=out, limit=n, max_steps=steps, save_steps=10_000,
+                      logging_steps=1)
+    s = run_train(cfg, callbacks=[timer])
+    tok_s, step_s = timer.rate()
+    return {"tokens_per_s": round(tok_s, 1), "s_per_step": round(step_s, 2), "summary_tokens": s["train_tokens"]}
+
+
+def trl_default(model: str, data: str, n: int, steps: int, out: str) -> dict:
+    from datasets import Dataset
+    from peft import LoraConfig
+    from trl import SFTConfig, SFTTrainer
+
+    from sdft import models
+    from sdft.data.tasks import load_data
+
+    examples = load_data(data)[:n]
+    m, tok = models.load(model, padding_side="right")
+    # TRL's conversational prompt-completion format: its own chat templating and completion mask.
+    ds = Dataset.from_list([{"prompt": e.messages(), "completion": [{"role": "assistant", "content": e.response}]}
+                            for e in examples])
+    args = SFTConfig(output_dir=out, per_device_train_batch_size=2, gradient_accumulation_steps=4,
+                     learning_rate=1e-4, lr_scheduler_type="cosine", max_steps=steps, save_strategy="no",
+                     report_to="none", use_cpu=True, logging_steps=1,
+                     include_num_input_tokens_seen="non_padding")  # measurement only
+    timer = _timer()
+    trainer = SFTTrainer(model=m, args=args, train_dataset=ds, processing_class=tok, callbacks=[timer],
+                         peft_config=LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"],
+                                                task_type="CAUSAL_LM"))
+    trainer.train()
+    tok_s, step_s = timer.rate()
+    return {"tokens_per_s": round(tok_s, 1), "s_per_step": round(step_s, 2),
+            "gradient_checkpointing": args.gradient_checkpointing}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="smollm2-135m")
+    p.add_argument("--data", default="gsm8k:train")
+    p.add_argument("--n", type=int, default=200, help="training examples")
+    p.add_argument("--steps", type=int, default=4, help="optimizer steps per side (>= 2)")
+    p.add_argument("--json", help="also write the result here")
+    a = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        trl = trl_default(a.model, a.data, a.n, a.steps, f"{tmp}/trl")
+        sdft = ours(a.model, a.data, a.n, a.steps, f"{tmp}/ours")
+    res = {"n": a.n, "steps": a.steps, "trl_default": trl, "sdft_train": sdft,
+           "speedup": round(sdft["tokens_per_s"] / trl["tokens_per_s"], 2),
+           "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    print(json.dumps(res, indent=2))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(res, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

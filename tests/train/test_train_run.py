@@ -1,0 +1,130 @@
+"""Training on the tiny random model: the loss drops, adapters reload exactly, runs resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sdft.train import TrainConfig, run_train
+
+DATA = str(Path(__file__).resolve().parents[1] / "fixtures" / "train" / "toy_math.jsonl")
+ALL_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+PROBE = "What is 7 plus 8?"
+
+
+def _cfg(model, out, **kw) -> TrainConfig:
+    base = dict(model=model, data=DATA, out=str(out), batch_size=4, grad_accum=1, max_length=128,
+                save_steps=100, scheduler="constant")
+    return TrainConfig(**{**base, **kw})
+
+
+def _log(out) -> list[dict]:
+    return [json.loads(line) for line in (Path(out) / "train_log.jsonl").read_text().splitlines()]
+
+
+def _probe_logits(model, tok):
+    import torch
+
+    from sdft.models import render_chat
+
+    ids = tok(render_chat(tok, [{"role": "user", "content": PROBE}]), add_special_tokens=False,
+              return_tensors="pt")["input_ids"].to(model.device)
+    with torch.no_grad():
+        return model(input_ids=ids).logits[0].float().cpu()
+
+
+class _Capture:
+    """A TrainerCallback that keeps the trained model's logits on the probe prompt."""
+
+    def __new__(cls):
+        from transformers import TrainerCallback
+
+        class Capture(TrainerCallback):
+            logits = None
+
+            def on_train_end(self, args, state, control, model=None, processing_class=None, **kw):
+                model.eval()
+                Capture.logits = _probe_logits(model, processing_class)
+
+        return Capture()
+
+
+class _KillAt:
+    def __new__(cls, step):
+        from transformers import TrainerCallback
+
+        class Kill(TrainerCallback):  # after the step's log line is written, before its checkpoint
+            def on_log(self, args, state, control, **kw):
+                if state.global_step == step:
+                    raise KeyboardInterrupt("simulated kill")
+
+        return Kill()
+
+
+@pytest.mark.slow
+def test_full_finetune_loss_drops_by_a_clear_margin(tiny_model_dir, tmp_path):
+    s = run_train(_cfg(tiny_model_dir, tmp_path / "full", full=True, lr=1e-2, max_steps=20))
+    losses = [r["loss"] for r in _log(tmp_path / "full")]
+    assert [r["step"] for r in _log(tmp_path / "full")] == list(range(1, 21))
+    assert sum(losses[:3]) / 3 - sum(losses[-3:]) / 3 > 3.0, losses
+    assert s["steps"] == 20 and s["final_loss"] == pytest.approx(losses[-1])
+    assert s["train_tokens"] == _log(tmp_path / "full")[-1]["tokens_seen"] > 0
+    assert (tmp_path / "full" / "model.safetensors").exists()
+    assert (tmp_path / "full" / "loss.png").stat().st_size > 5000
+    cfg = json.loads((tmp_path / "full" / "train_config.json").read_text())
+    assert cfg["config"]["full"] is True and "torch" in cfg["provenance"]["versions"]
+
+
+def test_lora_adapter_and_merged_model_reproduce_the_trained_logits(tiny_model_dir, tmp_path):
+    from sdft import models
+
+    out = tmp_path / "lora"
+    cap = _Capture()
+    s = run_train(_cfg(tiny_model_dir, out, lr=5e-2, lora_r=16, lora_targets=ALL_LINEAR, max_steps=4,
+                       merge=True), callbacks=[cap])
+    assert s["adapter"] == "lora" and s["n_examples"] == 24 and s["n_truncated"] == s["n_dropped"] == 0
+    trained = type(cap).logits
+    base = _probe_logits(*models.load(tiny_model_dir, device="cpu"))
+    reloaded = _probe_logits(*models.load(tiny_model_dir, adapter=str(out), device="cpu"))
+    merged = _probe_logits(*models.load(str(out / "merged"), device="cpu"))
+    assert (trained - base).abs().max() > 1e-3  # the adapter changed something
+    assert (reloaded - trained).abs().max() < 1e-5
+    assert (merged - trained).abs().max() < 1e-4
+    # A finished run folder is returned as-is, not trained again.
+    assert run_train(_cfg(tiny_model_dir, out, lr=5e-2, max_steps=4))["skipped"] is True
+
+
+def test_resume_after_a_kill_continues_the_same_run(tiny_model_dir, tmp_path):
+    kw = dict(lr=5e-2, lora_targets=ALL_LINEAR, max_steps=6, save_steps=2, seed=3)
+    ref = run_train(_cfg(tiny_model_dir, tmp_path / "ref", **kw))
+    out = tmp_path / "killed"
+    with pytest.raises(KeyboardInterrupt):
+        run_train(_cfg(tiny_model_dir, out, **kw), callbacks=[_KillAt(5)])
+    assert [r["step"] for r in _log(out)] == [1, 2, 3, 4, 5]
+    s = run_train(_cfg(tiny_model_dir, out, **kw))
+    assert s["resumed_from"].endswith("checkpoint-4")
+    assert [r["step"] for r in _log(out)] == [1, 2, 3, 4, 5, 6]  # step 5 once, from the resumed run
+    ref_losses = [r["loss"] for r in _log(tmp_path / "ref")]
+    assert [r["loss"] for r in _log(out)] == pytest.approx(ref_losses, rel=1e-5)
+    assert s["final_loss"] == pytest.approx(ref["final_loss"], rel=1e-5)
+
+
+def test_padding_free_batches_give_the_padded_losses(tiny_model_dir, tmp_path):
+    kw = dict(lr=1e-2, full=True, max_steps=2, group_by_length=False)
+    run_train(_cfg(tiny_model_dir, tmp_path / "pad", padding_free=False, **kw))
+    run_train(_cfg(tiny_model_dir, tmp_path / "free", padding_free=True, **kw))
+    padded, free = _log(tmp_path / "pad"), _log(tmp_path / "free")
+    assert [r["loss"] for r in free] == pytest.approx([r["loss"] for r in padded], rel=1e-5)
+    assert [r["tokens_seen"] for r in free] == [r["tokens_seen"] for r in padded]
+
+
+def test_onpolicy_sdft_trains_an_adapter_with_the_same_outputs(tiny_model_dir, tmp_path):
+    out = tmp_path / "onpolicy"
+    s = run_train(_cfg(tiny_model_dir, out, method="onpolicy", batch_size=2, max_steps=2, lr=5e-2,
+                       num_generations=2, max_completion_length=8, limit=8))
+    assert s["method"] == "onpolicy" and s["steps"] == 2
+    assert (out / "adapter_model.safetensors").exists() and (out / "loss.png").exists()
+    log = _log(out)
+    assert [r["step"] for r in log] == [1, 2] and all(r["loss"] == r["loss"] for r in log)  # not NaN
