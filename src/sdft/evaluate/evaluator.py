@@ -45,7 +45,12 @@ class EvalConfig:
     max_new_tokens: override every generative benchmark's default answer length
     allow_code_execution: let humaneval run model-written code in the sandbox
     batch_size: rows decoded together by the hf backend
-    options: benchmark settings passed through to every benchmark (judge, knowledge, humaneval samples / timeout_s)
+    num_fewshot: shots for the knowledge tasks (default: the Open LLM Leaderboard's per task)
+    judge: alpaca_eval judge: local (a small local model, weak), openai (an OpenAI-compatible endpoint), or a model spec
+    judge_base_url: judge endpoint for judge openai, e.g. http://localhost:8000/v1
+    judge_model: model name the judge endpoint serves
+    judge_api_key_env: environment variable holding the judge endpoint's API key
+    options: other benchmark settings passed through (humaneval samples / timeout_s, knowledge batch_size)
     """
 
     model: str = "smollm2-135m"
@@ -61,7 +66,20 @@ class EvalConfig:
     max_new_tokens: int | None = None
     allow_code_execution: bool = False
     batch_size: int = 16
+    num_fewshot: int | None = None
+    judge: str = "local"
+    judge_base_url: str | None = None
+    judge_model: str | None = None
+    judge_api_key_env: str = "OPENAI_API_KEY"
     options: dict = field(default_factory=dict)
+
+    def benchmark_options(self, name: str) -> dict[str, Any]:
+        """What one benchmark's ``ctx.options`` holds: the pass-through options plus the named fields
+        that concern it (unset ones left out, so each benchmark keeps its own default)."""
+        named = {"judge": self.judge, "judge_base_url": self.judge_base_url, "judge_model": self.judge_model,
+                 "judge_api_key_env": self.judge_api_key_env, "num_fewshot": self.num_fewshot}
+        return {**self.options, **{k: v for k, v in named.items() if v is not None},
+                "benchmark": name, "allow_code_execution": self.allow_code_execution}
 
 
 def make_generator(cfg: EvalConfig):
@@ -75,7 +93,8 @@ def make_generator(cfg: EvalConfig):
 
 def _settings(cfg: EvalConfig, name: str) -> dict[str, Any]:
     """What decides a benchmark's predictions (the limit only decides how many)."""
-    opts = {k: v for k, v in cfg.options.items() if k not in ("progress", "workers")}
+    opts = {k: v for k, v in cfg.benchmark_options(name).items()
+            if k not in ("progress", "workers", "benchmark", "allow_code_execution")}
     return {"model": cfg.model, "adapter": cfg.adapter, "backend": cfg.backend, "seed": cfg.seed,
             "variant": cfg.variants.get(name), "max_new_tokens": cfg.max_new_tokens, "options": opts}
 
@@ -126,8 +145,7 @@ def run_eval(cfg: EvalConfig, get_generator: Callable[[], Any] | None = None) ->
         ctx = EvalContext(model=cfg.model, adapter=cfg.adapter, out_dir=bench_dir, data_dir=data_dir,
                           get_generator=shared_generator, limit=cfg.limit, variant=cfg.variants.get(name),
                           seed=cfg.seed, max_new_tokens=cfg.max_new_tokens,
-                          options={**cfg.options, "benchmark": name,
-                                   "allow_code_execution": cfg.allow_code_execution})
+                          options=cfg.benchmark_options(name))
         t0 = time.perf_counter()
         entry = battery.module(name).run(ctx)
         entry.setdefault("wall_s", round(time.perf_counter() - t0, 2))
