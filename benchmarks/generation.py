@@ -24,7 +24,7 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, default=64, help="prompts (default 64)")
     p.add_argument("--max-new-tokens", type=int, default=256)
     p.add_argument("--model", default="smollm2-135m")
-    p.add_argument("--batch-size", type=int, default=32, help="our engine's slots (default 32)")
+    p.add_argument("--batch-size", type=int, default=64, help="our engine's slots (default 64)")
     p.add_argument("--refill-at", type=int, default=None, help="free slots before a refill (default batch/4)")
     p.add_argument("--threads", type=int, default=None, help="torch threads for this process")
     p.add_argument("--transformers-cb", action="store_true", help="also time model.generate_batch")

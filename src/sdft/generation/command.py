@@ -65,7 +65,7 @@ class GenerateConfig:
     top_p: float = 1.0
     seed: int = 0
     stop: list[str] = field(default_factory=list)
-    max_batch_size: int = 32
+    max_batch_size: int = 64
     concurrency: int = 8
     device: str | None = None
 
