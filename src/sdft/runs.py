@@ -21,19 +21,26 @@ from typing import Any, Iterable, Iterator
 from sdft.data.records import DataError
 
 
+def parse_jsonl_lines(lines: Iterable[str], path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, record)`` for each non-blank line; a malformed line is an error naming
+    the file and line."""
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{path}:{lineno}: invalid JSON ({e.msg} at column {e.colno})") from None
+        if not isinstance(rec, dict):
+            raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(rec).__name__}")
+        yield lineno, rec
+
+
 def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
     """Yield records; a malformed line is an error naming the file and line."""
     path = Path(path)
     with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{path}:{lineno}: invalid JSON ({e.msg} at column {e.colno})") from None
-            if not isinstance(rec, dict):
-                raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(rec).__name__}")
+        for _, rec in parse_jsonl_lines(f, path):
             yield rec
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from sdft.data.records import DataError, Example
+from sdft.runs import parse_jsonl_lines
 
 ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output",
                   "history": "history", "system": "system"}
@@ -70,15 +71,7 @@ def iter_records(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
             yield where, rec
         return
     # JSON Lines (also a .json file holding one object per line, as LLaMA-Factory accepts).
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{path}:{lineno}: invalid JSON ({e.msg} at column {e.colno})") from None
-        if not isinstance(rec, dict):
-            raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(rec).__name__}")
+    for lineno, rec in parse_jsonl_lines(text.splitlines(), path):
         yield f"{path}:{lineno}", rec
 
 
