@@ -201,8 +201,25 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "") -> Path:
     acfg = stage_config(AnalyzeConfig, cfg.analyze, f"{config_path}: analyze", out=str(run.dir / "analysis"))
     run_analyze(acfg, run.dir)
     report = build_report([run.dir], run.dir / "report")
-    print(f"[sdft run] report: {report['html']}")
+    print_summary(run)
+    print(f"[sdft run] report: {report['html']} (and report.md beside it)")
     return run.dir
+
+
+def print_summary(run: Run) -> None:
+    """The scores per model and benchmark, then the config's notes: what a reader must see."""
+    rows = []
+    for m in run.manifest["models"]:
+        res = json.loads((run.dir / m["eval_dir"] / "results.json").read_text(encoding="utf-8"))
+        rows.append((m["label"], {k: e["score"] for k, e in res["benchmarks"].items()}))
+    benches = list(dict.fromkeys(b for _, scores in rows for b in scores))
+    width = max([len(label) for label, _ in rows] + [5])
+    print("\n" + "model".ljust(width) + "".join(f"  {b[:18]:>18}" for b in benches))
+    for label, scores in rows:
+        cells = "".join(f"  {100 * scores[b]:17.1f}%" if b in scores else f"  {'-':>18}" for b in benches)
+        print(label.ljust(width) + cells)
+    for note in run.manifest["notes"]:
+        print(f"\nNote: {' '.join(note.split())}")
 
 
 def _rel(root: Path, p: Path | None) -> str | None:

@@ -190,7 +190,8 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None) -> dict:
         "n_truncated": prepared.n_truncated,
         "n_dropped": len(prepared.dropped_ids),
         "dropped_ids": prepared.dropped_ids[:50],
-        "epochs": epochs,
+        "epochs": round(trainer.state.epoch or 0.0, 3),  # what ran (max_steps may stop early)
+        "epochs_planned": epochs,
         "steps": trainer.state.global_step,
         "train_tokens": trainer.state.num_input_tokens_seen,
         "tokens_per_s": round(tokens / wall, 2) if tokens else None,
