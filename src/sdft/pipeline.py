@@ -114,11 +114,10 @@ class Run:
 def _training_set(distilled: Path, dest: Path, v: Variant, seed: int) -> None:
     """Cut one fine-tune's data from a distilled file: the first N records; a seeded fraction
     R of them with the selected (distilled-or-fallback) response, the rest with the original."""
-    import random
+    from sdft.distill.run import mixed_ids
 
     records = list(read_jsonl(distilled))[: v.sample_size]
-    ids = [r["id"] for r in records]
-    use = set(random.Random(f"{seed}-mix").sample(ids, round((v.mix_ratio or 0.0) * len(ids))))
+    use = mixed_ids([r["id"] for r in records], v.mix_ratio or 0.0, seed)
     dest.mkdir(parents=True, exist_ok=True)
     tmp = dest / "distilled.jsonl.tmp"
     tmp.unlink(missing_ok=True)

@@ -117,10 +117,13 @@ def choose(examples: Sequence[Example], cfg: DistillConfig) -> tuple[list[Exampl
         chosen = [chosen[i] for i in keep]
     if cfg.limit:
         chosen = chosen[: cfg.limit]
-    # A separate stream so changing mix_ratio never changes which examples were sampled.
-    rng = random.Random(f"{cfg.seed}-mix")
-    mixed = set(rng.sample([ex.id for ex in chosen], round(cfg.mix_ratio * len(chosen))))
-    return chosen, mixed
+    return chosen, mixed_ids([ex.id for ex in chosen], cfg.mix_ratio, cfg.seed)
+
+
+def mixed_ids(ids: Sequence[str], ratio: float, seed: int) -> set[str]:
+    """The seeded ``round(ratio * n)`` ids that use the distilled response. A separate random
+    stream from sampling, so changing the ratio never changes which examples were sampled."""
+    return set(random.Random(f"{seed}-mix").sample(list(ids), round(ratio * len(ids))))
 
 
 def _pin_config(cfg: DistillConfig, out: Path) -> None:
