@@ -72,3 +72,21 @@ def test_stop_strings_and_length_in_fake_backend():
     assert (c.text, c.finish_reason) == ("one two three ", "stop")
     (c,) = gen.generate([Request("x", [{"role": "user", "content": ""}])], SamplingParams(max_new_tokens=2))
     assert (c.text, c.finish_reason) == ("one two", "length")
+
+
+@dataclasses.dataclass
+class _Lengths:
+    """lengths: per-name caps"""
+    lengths: dict[str, int] = dataclasses.field(default_factory=dict)
+
+
+def test_typed_dict_from_a_flag_and_from_yaml():
+    p = argparse.ArgumentParser()
+    add_arguments(p, _Lengths)
+    cfg = from_args(_Lengths, p.parse_args(["--lengths", "advbench=128, gsm8k=64"]))
+    assert cfg.lengths == {"advbench": 128, "gsm8k": 64}
+    assert from_dict(_Lengths, {"lengths": {"a": "7"}}).lengths == {"a": 7}
+    with pytest.raises(ConfigError, match="lengths.a` expects int"):
+        from_dict(_Lengths, {"lengths": {"a": "many"}}, "x.yaml")
+    with pytest.raises(ConfigError, match="`lengths` expects dict"):
+        from_args(_Lengths, p.parse_args(["--lengths", "advbench"]))

@@ -75,9 +75,19 @@ def _coerce(value: Any, tp: Any, name: str, where: str) -> Any:
             items = [_coerce(v, inner, name, where) for v in value]
             return tuple(items) if origin is tuple else items
         if origin is dict or base is dict:
+            if isinstance(value, str):  # a flag: "key=value,key=value"
+                pairs = [item.partition("=") for item in value.split(",") if item.strip()]
+                if any(not sep or not k.strip() for k, sep, _ in pairs):
+                    raise ValueError
+                value = {k.strip(): v.strip() for k, _, v in pairs}
             if not isinstance(value, dict):
                 raise ValueError
-            return dict(value)
+            _, inner = typing.get_args(base) or (str, Any)
+            if inner is Any:
+                return dict(value)
+            return {k: _coerce(v, inner, f"{name}.{k}", where) for k, v in value.items()}
+    except ConfigError:
+        raise
     except (TypeError, ValueError):
         raise ConfigError(f"{where}: `{name}` expects {getattr(base, '__name__', base)}, got {value!r}") from None
     return value

@@ -145,6 +145,18 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "") -> Path:
     n_max = max([v.sample_size or 0 for v in trained] + [min(cfg.sample or n_available, n_available)])
     common = {"model": cfg.model, "data_dir": cfg.data_dir, "seed": cfg.seed}
 
+    def evaluate(v: Variant, adapter: Path | None) -> Path:
+        ecfg = stage_config(EvalConfig, cfg.eval, f"{config_path}: eval", **common,
+                            adapter=str(adapter) if adapter else None, out="-")
+        key = key_of("eval", asdict(replace(ecfg, out="", adapter=None)),
+                     adapter.joinpath(".done").read_text() if adapter else None)
+        folder = run.dir / "eval" / f"{v.label}-{key}"
+        return run.stage(f"eval/{v.label}", folder, key,
+                         lambda: run_eval(replace(ecfg, out=str(folder))))
+
+    # 0. The seed's scores first: they need nothing else, and a broken benchmark shows at once.
+    eval_dirs = {v.label: evaluate(v, None) for v in variants if v.method == "seed"}
+
     # 1. Distil once per template, on the largest sample any fine-tune needs. Vanilla needs the
     #    same sampled examples, so the file is needed even without SDFT (mix ratio 0 skips generation).
     distilled: dict[str | None, Path] = {}
@@ -180,18 +192,14 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "") -> Path:
         train_dirs[v.label] = run.stage(f"train/{v.label}", folder, key,
                                         lambda tcfg=tcfg, folder=folder: run_train(replace(tcfg, out=str(folder))))
 
-    # 3. Evaluate every model on the same battery.
+    # 3. Evaluate every fine-tuned model on the same battery.
     for v in variants:
         adapter = train_dirs.get(v.label)
-        ecfg = stage_config(EvalConfig, cfg.eval, f"{config_path}: eval", **common,
-                            adapter=str(adapter) if adapter else None, out="-")
-        key = key_of("eval", asdict(replace(ecfg, out="", adapter=None)),
-                     adapter.joinpath(".done").read_text() if adapter else None)
-        folder = run.dir / "eval" / f"{v.label}-{key}"
-        run.stage(f"eval/{v.label}", folder, key, lambda ecfg=ecfg, folder=folder: run_eval(replace(ecfg, out=str(folder))))
+        if v.label not in eval_dirs:
+            eval_dirs[v.label] = evaluate(v, adapter)
         run.manifest["models"].append({
             **asdict(v), "model": cfg.model, "adapter": _rel(run.dir, adapter),
-            "eval_dir": _rel(run.dir, folder), "train_dir": _rel(run.dir, adapter),
+            "eval_dir": _rel(run.dir, eval_dirs[v.label]), "train_dir": _rel(run.dir, adapter),
             "distill_dir": _rel(run.dir, distilled.get(v.template)) if v.method == "sdft" else None,
         })
         run.save()

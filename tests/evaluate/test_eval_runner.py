@@ -123,3 +123,15 @@ def test_humaneval_end_to_end_with_fake_generator(tmp_path, data_dir):
     assert h["n"] == 3 and h["score"] == pytest.approx(2 / 3) and h["metric"] == "pass@1"
     statuses = [r["status"] for r in read_jsonl(tmp_path / "ev" / "humaneval" / "predictions.jsonl")]
     assert statuses == ["passed", "passed", "failed"]
+
+
+def test_answer_lengths_cap_one_benchmark_and_beat_max_new_tokens(tmp_path, data_dir):
+    fake = FakeGenerator(answer_18)
+    res = run_eval(_cfg(tmp_path, data_dir=str(data_dir), max_new_tokens=300, answer_lengths={"advbench": 3}),
+                   get_generator=lambda: fake)
+    assert res["benchmarks"]["gsm8k"]["generation"]["max_new_tokens"] == 300
+    assert res["benchmarks"]["advbench"]["generation"]["max_new_tokens"] == 3
+    cut = {r["id"]: r for r in read_jsonl(tmp_path / "ev" / "advbench" / "predictions.jsonl")}
+    assert cut["advbench/test/1"]["predict"] == "Let's see. The"  # 3 words: the fake's tokens
+    with pytest.raises(ConfigError, match="answer_lengths: unknown benchmark.*gsm9k"):
+        run_eval(_cfg(tmp_path, out="x", answer_lengths={"gsm9k": 5}), get_generator=lambda: fake)

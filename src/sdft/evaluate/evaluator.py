@@ -43,6 +43,7 @@ class EvalConfig:
     seed: sampling seed (greedy decoding ignores it)
     variants: prompt variant per benchmark, e.g. {gsm8k: paper} in YAML or --variants gsm8k=paper
     max_new_tokens: override every generative benchmark's default answer length
+    answer_lengths: answer length for named benchmarks, beating max_new_tokens, e.g. advbench=128
     allow_code_execution: let humaneval run model-written code in the sandbox
     batch_size: rows decoded together by the hf backend
     num_fewshot: shots for the knowledge tasks (default: the Open LLM Leaderboard's per task)
@@ -64,6 +65,7 @@ class EvalConfig:
     seed: int = 0
     variants: dict = field(default_factory=dict)
     max_new_tokens: int | None = None
+    answer_lengths: dict[str, int] = field(default_factory=dict)
     allow_code_execution: bool = False
     batch_size: int = 16
     num_fewshot: int | None = None
@@ -72,6 +74,10 @@ class EvalConfig:
     judge_model: str | None = None
     judge_api_key_env: str = "OPENAI_API_KEY"
     options: dict = field(default_factory=dict)
+
+    def answer_length(self, name: str) -> int | None:
+        """New-token cap for one benchmark; None leaves the benchmark's own default."""
+        return self.answer_lengths.get(name, self.max_new_tokens)
 
     def benchmark_options(self, name: str) -> dict[str, Any]:
         """What one benchmark's ``ctx.options`` holds: the pass-through options plus the named fields
@@ -96,7 +102,7 @@ def _settings(cfg: EvalConfig, name: str) -> dict[str, Any]:
     opts = {k: v for k, v in cfg.benchmark_options(name).items()
             if k not in ("progress", "workers", "benchmark", "allow_code_execution")}
     return {"model": cfg.model, "adapter": cfg.adapter, "backend": cfg.backend, "seed": cfg.seed,
-            "variant": cfg.variants.get(name), "max_new_tokens": cfg.max_new_tokens, "options": opts}
+            "variant": cfg.variants.get(name), "max_new_tokens": cfg.answer_length(name), "options": opts}
 
 
 def _check_settings(bench_dir: Path, settings: dict) -> None:
@@ -116,9 +122,10 @@ def run_eval(cfg: EvalConfig, get_generator: Callable[[], Any] | None = None) ->
     from sdft.data.tasks import data_dir as default_data_dir
 
     names = battery.expand(cfg.benchmarks)
-    unknown = sorted(set(cfg.variants) - set(battery.BENCHMARKS))
-    if unknown:
-        raise ConfigError(f"variants: unknown benchmark(s) {', '.join(unknown)}")
+    for what, table in (("variants", cfg.variants), ("answer_lengths", cfg.answer_lengths)):
+        unknown = sorted(set(table) - set(battery.BENCHMARKS))
+        if unknown:
+            raise ConfigError(f"{what}: unknown benchmark(s) {', '.join(unknown)}")
     out = Path(cfg.out)
     results_path = out / "results.json"
     results = json.loads(results_path.read_text(encoding="utf-8")) if results_path.exists() else {}
@@ -144,7 +151,7 @@ def run_eval(cfg: EvalConfig, get_generator: Callable[[], Any] | None = None) ->
         _check_settings(bench_dir, settings)
         ctx = EvalContext(model=cfg.model, adapter=cfg.adapter, out_dir=bench_dir, data_dir=data_dir,
                           get_generator=shared_generator, limit=cfg.limit, variant=cfg.variants.get(name),
-                          seed=cfg.seed, max_new_tokens=cfg.max_new_tokens,
+                          seed=cfg.seed, max_new_tokens=cfg.answer_length(name),
                           options=cfg.benchmark_options(name))
         t0 = time.perf_counter()
         entry = battery.module(name).run(ctx)
