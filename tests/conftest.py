@@ -1,8 +1,12 @@
-"""Shared fixtures: the data directory, a tiny random-weight model, the real packaged model."""
+"""Shared fixtures: the data directory, a tiny random-weight model, the real packaged model,
+and a real local OpenAI-compatible chat endpoint."""
 
 from __future__ import annotations
 
+import json
 import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -45,3 +49,68 @@ def tiny_model_dir(tmp_path_factory, smollm2_dir) -> str:
     model.save_pretrained(out)
     tok.save_pretrained(out)
     return str(out)
+
+
+class ChatServer:
+    """A chat-completions endpoint on 127.0.0.1 (any path), for the HTTP clients' tests.
+
+    ``reply(body)`` answers a request with the assistant's text, or with a whole response object
+    (a dict). The first ``fail_first`` requests get HTTP ``fail_status`` instead, to exercise
+    retries. ``calls`` records ``(path, body, headers)`` of every request, ``answered`` the bodies
+    of those answered with 200. ``url`` has no ``/v1``.
+    """
+
+    def __init__(self, reply, fail_status: int = 503, fail_first: int = 0):
+        self.calls: list[tuple[str, dict, dict]] = []
+        self.answered: list[dict] = []
+        self.fail_left, lock, outer = fail_first, threading.Lock(), self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep pytest output clean
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with lock:
+                    outer.calls.append((self.path, body, dict(self.headers)))
+                    fail = outer.fail_left > 0
+                    outer.fail_left -= fail
+                    if not fail:
+                        outer.answered.append(body)
+                if fail:
+                    return self._send(fail_status, {"error": {"message": "try again later"}})
+                out = reply(body)
+                if isinstance(out, str):
+                    out = {"choices": [{"message": {"role": "assistant", "content": out}, "finish_reason": "stop"}]}
+                self._send(200, out)
+
+            def _send(self, status, obj):
+                data = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def chat_server():
+    """``chat_server(reply, fail_status=503, fail_first=0)`` starts a :class:`ChatServer`;
+    every server started is shut down after the test."""
+    started: list[ChatServer] = []
+
+    def start(reply, fail_status: int = 503, fail_first: int = 0) -> ChatServer:
+        started.append(ChatServer(reply, fail_status, fail_first))
+        return started[-1]
+
+    yield start
+    for s in started:
+        s.close()

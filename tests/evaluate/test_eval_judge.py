@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -15,58 +13,17 @@ from sdft.generation.fake import FakeGenerator
 from sdft.runs import read_jsonl
 
 
-class _Server:
-    """A chat-completions endpoint on 127.0.0.1:0. It prefers the output containing GOOD; when
-    neither or both do, it shows pure position bias ("Output (a)"), and it answers garbage when
-    the instruction says so. ``fail_first`` requests get HTTP 503 first (to exercise retries)."""
-
-    def __init__(self, fail_first: int = 0):
-        self.requests: list[dict] = []
-        self.headers: list[dict] = []
-        self.fail_left = fail_first
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):  # keep pytest output clean
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with lock:
-                    if outer.fail_left > 0:
-                        outer.fail_left -= 1
-                        self.send_response(503)
-                        self.end_headers()
-                        return
-                    outer.requests.append(body)
-                    outer.headers.append(dict(self.headers))
-                prompt = body["messages"][-1]["content"]
-                out_a = prompt.split("## Output (a)")[1].split("## Output (b)")[0]
-                out_b = prompt.split("## Output (b)")[1].split("## Verdict")[0]
-                if "GARBAGE" in prompt:
-                    verdict = "I cannot decide."
-                elif ("GOOD" in out_a) == ("GOOD" in out_b):
-                    verdict = "Output (a)"
-                else:
-                    verdict = "Output (a)" if "GOOD" in out_a else "Output (b)"
-                data = json.dumps({"choices": [{"message": {"role": "assistant", "content": verdict}}]})
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(data.encode())
-
-        lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def _prefer_good(body):
+    """Prefers the output containing GOOD; when neither or both do, pure position bias
+    ("Output (a)"); garbage when the instruction says GARBAGE."""
+    prompt = body["messages"][-1]["content"]
+    out_a = prompt.split("## Output (a)")[1].split("## Output (b)")[0]
+    out_b = prompt.split("## Output (b)")[1].split("## Verdict")[0]
+    if "GARBAGE" in prompt:
+        return "I cannot decide."
+    if ("GOOD" in out_a) == ("GOOD" in out_b):
+        return "Output (a)"
+    return "Output (a)" if "GOOD" in out_a else "Output (b)"
 
 
 ITEMS = [  # expected item scores: 1 (win), 0 (loss), 0.5 (position bias), 0.5 (unparseable)
@@ -101,22 +58,22 @@ def test_score_pair_cancels_position_bias():
     assert alpaca_eval.score_pair("a", "tie")["score"] == 0.75
 
 
-def test_openai_judge_both_orders_and_win_rate(tmp_path, monkeypatch):
+def test_openai_judge_both_orders_and_win_rate(tmp_path, monkeypatch, chat_server):
     monkeypatch.setenv("SDFT_TEST_JUDGE_KEY", "sk-test-123")
-    with _Server(fail_first=1) as srv:
-        j = judge.OpenAIJudge(base_url=srv.url, model="judge-x", api_key_env="SDFT_TEST_JUDGE_KEY",
-                              backoff_s=0.01, concurrency=3)
-        out = tmp_path / "predictions.jsonl"
-        alpaca_eval.judge_items(j, ITEMS, out, progress=False)
-        # Resuming asks nothing more.
-        n_asked = len(srv.requests)
-        alpaca_eval.judge_items(j, ITEMS, out, progress=False)
-        assert len(srv.requests) == n_asked == 2 * len(ITEMS)
+    srv = chat_server(_prefer_good, fail_first=1)
+    j = judge.OpenAIJudge(base_url=srv.url + "/v1", model="judge-x", api_key_env="SDFT_TEST_JUDGE_KEY",
+                          backoff_s=0.01, concurrency=3)
+    out = tmp_path / "predictions.jsonl"
+    alpaca_eval.judge_items(j, ITEMS, out, progress=False)
+    # Resuming asks nothing more.
+    n_asked = len(srv.answered)
+    alpaca_eval.judge_items(j, ITEMS, out, progress=False)
+    assert len(srv.answered) == n_asked == 2 * len(ITEMS)
 
-    assert all(r["model"] == "judge-x" and r["temperature"] == 0 for r in srv.requests)
-    assert all(h.get("Authorization") == "Bearer sk-test-123" for h in srv.headers)
+    assert all(r["model"] == "judge-x" and r["temperature"] == 0 for r in srv.answered)
+    assert all(h.get("Authorization") == "Bearer sk-test-123" for _, _, h in srv.calls)
     # Both orders were asked for every item: model output first, then reference first.
-    seen = {(r["messages"][0]["content"].split("## Output (a)\n\n")[1].split("\n")[0]) for r in srv.requests}
+    seen = {(r["messages"][0]["content"].split("## Output (a)\n\n")[1].split("\n")[0]) for r in srv.answered}
     for it in ITEMS:
         assert it["predict"].split("\n")[0] in seen and it["label"] in seen
     recs = {r["id"]: r for r in read_jsonl(out)}
@@ -132,11 +89,12 @@ def test_openai_judge_both_orders_and_win_rate(tmp_path, monkeypatch):
     assert 0.0 <= lo <= 0.5 <= hi <= 1.0
 
 
-def test_openai_judge_gives_up_with_a_clear_error(monkeypatch):
-    with _Server(fail_first=10) as srv:
-        j = judge.OpenAIJudge(base_url=srv.url, model="m", backoff_s=0.0, max_retries=2)
-        with pytest.raises(ConfigError, match="failed after 3 tries.*HTTP 503"):
-            j.compare("q", "a", "b")
+def test_openai_judge_gives_up_with_a_clear_error(chat_server):
+    srv = chat_server(_prefer_good, fail_first=10)
+    j = judge.OpenAIJudge(base_url=srv.url + "/v1", model="m", backoff_s=0.0, max_retries=2)
+    with pytest.raises(ConfigError, match="failed after 3 tries.*HTTP 503"):
+        j.compare("q", "a", "b")
+    assert len(srv.calls) == 3
 
 
 def test_remote_judge_without_key_is_a_config_error(monkeypatch):
@@ -158,7 +116,7 @@ def test_generator_judge_marks_weak_judge(tmp_path):
         alpaca_eval.judge_items(judge.GeneratorJudge(fake, name="other"), ITEMS[:2], out, progress=False)
 
 
-def test_alpaca_eval_run_end_to_end(tmp_path, data_dir):
+def test_alpaca_eval_run_end_to_end(tmp_path, data_dir, chat_server):
     # The model answers GOOD to the first two prompts only; the server judge prefers GOOD.
     seen = []
 
@@ -166,17 +124,17 @@ def test_alpaca_eval_run_end_to_end(tmp_path, data_dir):
         seen.append(req.id)
         return "GOOD answer" if len(seen) <= 2 else "plain answer"
 
-    with _Server() as srv:
-        ctx = EvalContext(model="fake-model", adapter=None, out_dir=tmp_path / "alpaca_eval",
-                          data_dir=data_dir, get_generator=lambda: FakeGenerator(respond), limit=4,
-                          options={"benchmark": "alpaca_eval", "judge": "openai",
-                                   "judge_base_url": srv.url, "judge_model": "m"})
-        res = alpaca_eval.run(ctx)
-        assert len(srv.requests) == 8
-        # A re-run resumes from the files: no model load, no new judge calls, same result.
-        ctx.get_generator = lambda: (_ for _ in ()).throw(AssertionError("generator rebuilt"))
-        again = alpaca_eval.run(ctx)
-        assert len(srv.requests) == 8 and again["score"] == res["score"]
+    srv = chat_server(_prefer_good)
+    ctx = EvalContext(model="fake-model", adapter=None, out_dir=tmp_path / "alpaca_eval",
+                      data_dir=data_dir, get_generator=lambda: FakeGenerator(respond), limit=4,
+                      options={"benchmark": "alpaca_eval", "judge": "openai",
+                               "judge_base_url": srv.url + "/v1", "judge_model": "m"})
+    res = alpaca_eval.run(ctx)
+    assert len(srv.answered) == 8
+    # A re-run resumes from the files: no model load, no new judge calls, same result.
+    ctx.get_generator = lambda: (_ for _ in ()).throw(AssertionError("generator rebuilt"))
+    again = alpaca_eval.run(ctx)
+    assert len(srv.answered) == 8 and again["score"] == res["score"]
     assert res["benchmark"] == "alpaca_eval" and res["metric"] == "win_rate" and res["n"] == 4
     assert res["extra"]["n_wins"] == 2
     # The other two tie through position bias alone (no reference among the first 4 says GOOD).

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -13,55 +11,17 @@ from sdft.generation.openai_compat import OpenAIGenerator
 from sdft.models import ModelError
 
 
-class _Server:
-    """Answers ``fail_first`` with a status before answering normally; records every body."""
-
-    def __init__(self, fail_status=429, fail_first=1):
-        self.bodies, self.headers, self.lock = [], [], threading.Lock()
-        self.fail_status, self.fail_left = fail_status, fail_first
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep pytest output clean
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with outer.lock:
-                    outer.bodies.append((self.path, body))
-                    outer.headers.append(dict(self.headers))
-                    fail = outer.fail_left > 0
-                    outer.fail_left -= fail
-                if fail:
-                    self._send(outer.fail_status, {"error": {"message": "slow down"}})
-                    return
-                last = body["messages"][-1]["content"]
-                self._send(200, {"choices": [{"message": {"role": "assistant", "content": f"echo {last}"},
-                                              "finish_reason": "length" if body["max_tokens"] < 3 else "stop"}],
-                                 "usage": {"prompt_tokens": 7, "completion_tokens": 2}})
-
-            def _send(self, status, obj):
-                data = json.dumps(obj).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def _echo(body):
+    last = body["messages"][-1]["content"]
+    return {"choices": [{"message": {"role": "assistant", "content": f"echo {last}"},
+                         "finish_reason": "length" if body["max_tokens"] < 3 else "stop"}],
+            "usage": {"prompt_tokens": 7, "completion_tokens": 2}}
 
 
 @pytest.fixture
-def server():
-    s = _Server()
-    yield s
-    s.close()
+def server(chat_server):
+    """Answers the first request with HTTP 429, then echoes the last user turn."""
+    return chat_server(_echo, fail_status=429, fail_first=1)
 
 
 def test_retries_429_and_sends_sampling_stop_and_prefill(server, monkeypatch):
@@ -73,10 +33,10 @@ def test_retries_429_and_sends_sampling_stop_and_prefill(server, monkeypatch):
     sp = SamplingParams(max_new_tokens=32, temperature=0.7, top_p=0.9, seed=5, stop=("\n\n", "Question:"))
     got = {c.id: c for c in gen.generate(reqs, sp)}
 
-    assert len(server.bodies) == 3  # one 429, retried, plus the second request
-    assert all(path == "/v1/chat/completions" for path, _ in server.bodies)
-    assert all(h.get("Authorization") == "Bearer sk-test" for h in server.headers)
-    bodies = {json.dumps(b["messages"]): b for _, b in server.bodies}
+    assert len(server.calls) == 3  # one 429, retried, plus the second request
+    assert all(path == "/v1/chat/completions" for path, _, _ in server.calls)
+    assert all(h.get("Authorization") == "Bearer sk-test" for _, _, h in server.calls)
+    bodies = {json.dumps(b["messages"]): b for _, b, _ in server.calls}
     plain = next(b for b in bodies.values() if b["messages"][-1]["content"] == "hello")
     assert plain["model"] == "served-model"
     assert (plain["max_tokens"], plain["temperature"], plain["top_p"], plain["seed"]) == (32, 0.7, 0.9, 5)
@@ -97,26 +57,20 @@ def test_length_finish_reason(server):
     assert c.finish_reason == "length"
 
 
-def test_client_error_is_not_retried():
-    s = _Server(fail_status=400, fail_first=5)
-    try:
-        gen = OpenAIGenerator(s.url, "m", backoff_s=0.01)
-        with pytest.raises(ModelError, match="HTTP 400"):
-            list(gen.generate([Request("x", [{"role": "user", "content": "hi"}])], SamplingParams()))
-        assert len(s.bodies) == 1
-    finally:
-        s.close()
+def test_client_error_is_not_retried(chat_server):
+    s = chat_server(_echo, fail_status=400, fail_first=5)
+    gen = OpenAIGenerator(s.url, "m", backoff_s=0.01)
+    with pytest.raises(ModelError, match="HTTP 400"):
+        list(gen.generate([Request("x", [{"role": "user", "content": "hi"}])], SamplingParams()))
+    assert len(s.calls) == 1
 
 
-def test_gives_up_after_max_retries():
-    s = _Server(fail_status=503, fail_first=10)
-    try:
-        gen = OpenAIGenerator(s.url, "m", max_retries=2, backoff_s=0.01)
-        with pytest.raises(ModelError, match="after 3 attempts.*HTTP 503"):
-            list(gen.generate([Request("x", [{"role": "user", "content": "hi"}])], SamplingParams()))
-        assert len(s.bodies) == 3
-    finally:
-        s.close()
+def test_gives_up_after_max_retries(chat_server):
+    s = chat_server(_echo, fail_status=503, fail_first=10)
+    gen = OpenAIGenerator(s.url, "m", max_retries=2, backoff_s=0.01)
+    with pytest.raises(ModelError, match="after 3 attempts.*HTTP 503"):
+        list(gen.generate([Request("x", [{"role": "user", "content": "hi"}])], SamplingParams()))
+    assert len(s.calls) == 3
 
 
 def test_connection_refused_is_retried_then_reported():
