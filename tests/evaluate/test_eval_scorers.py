@@ -89,10 +89,30 @@ def test_humaneval_extraction_and_program_building():
     prog = humaneval.build_program(prompt, full, "area")
     assert prog.startswith("import math") and "return math.pi * r * r" in prog and "Sure" not in prog
     body = "    return math.pi * r ** 2\n"
-    assert humaneval.build_program(prompt, body, "area") == prompt + body
+    assert humaneval.build_program(prompt, body, "area") == "import math\ndef area(r):\n    \"\"\"Circle area.\"\"\"\n" + body
     two = "```python\ndef helper():\n    pass\n```\n```python\ndef area(r):\n    return 1\n```"
     assert "def area" in humaneval.extract_code(two, "area")
     assert humaneval.extract_code("```python\ndef area(r):\n    return 2\n", "area").startswith("def area")  # unclosed fence
+
+
+def test_humaneval_sanitize_drops_test_code_and_a_cut_off_tail():
+    # A complete function, a helper after it, then the model's own test calls cut off by the
+    # token limit: the program keeps both functions and loses the calls.
+    answer = ("```python\nimport functools\n\n@functools.lru_cache\ndef fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n"
+              "\ndef is_even(n):\n    return n % 2 == 0\n\nLIMIT = 10\nprint(fib(5))\nassert fib(1) == 1\n"
+              "print(fib(\n")
+    prog = humaneval.build_program("def fib(n):\n    \"\"\"Fibonacci.\"\"\"\n", answer, "fib")
+    assert "@functools.lru_cache" in prog and "def is_even" in prog and "LIMIT = 10" in prog
+    assert "print" not in prog and "assert" not in prog
+    ns: dict = {}
+    exec(compile(prog, "p", "exec"), ns)  # the test's own code, not the model's
+    assert ns["fib"](10) == 55
+    # A body cut mid-statement keeps its finished lines.
+    cut = humaneval.build_program("def f(x):\n", "    y = x + 1\n    return y\n\nprint(f(2), f(", "f")
+    assert cut == "def f(x):\n    y = x + 1\n    return y\n"
+    # Nothing that parses with a definition in it: left as it is, to fail in the sandbox.
+    broken = "def f(:\n    pass\n"
+    assert humaneval.sanitize(broken) == broken
 
 
 def test_pass_at_k_known_values():

@@ -4,7 +4,11 @@ The chat model is shown the signature + docstring and asked for the whole functi
 ``complete``). From its answer we take the first fenced code block that defines the entry
 point (else the first block, else the raw text), then build the program: if the code defines
 the entry point, the prompt's import lines + the code; otherwise it is taken as the body and
-appended to the prompt. ``program + test + check(entry_point)`` runs in
+appended to the prompt. The program is then sanitized the way EvalPlus does: top-level code
+other than imports, definitions and assignments (the model's own prints and asserts) is
+dropped, and an answer cut off by the token limit loses its unfinished last lines, so a
+complete function followed by a half-written test call is not failed as a SyntaxError.
+``program + test + check(entry_point)`` runs in
 :mod:`sdft.evaluate.sandbox` (separate limited process; read its docstring for what is not
 isolated). Model-written code is executed, so this benchmark refuses to run without
 ``--allow-code-execution`` or ``SDFT_ALLOW_CODE_EXECUTION=1``.
@@ -17,6 +21,7 @@ tests are looked up again from the data when scoring, so saved files re-score ex
 
 from __future__ import annotations
 
+import ast
 import re
 import sys
 from collections import defaultdict
@@ -72,8 +77,36 @@ def build_program(prompt: str, completion: str, entry_point: str) -> str:
     code = extract_code(completion, entry_point)
     if re.search(rf"^\s*def\s+{re.escape(entry_point)}\s*\(", code, re.M):
         imports = [ln for ln in prompt.splitlines() if re.match(r"(import|from)\s+\w", ln)]
-        return "\n".join(imports) + "\n\n" + code
-    return prompt + code
+        return sanitize("\n".join(imports) + "\n\n" + code)
+    return sanitize(prompt + code)
+
+
+_KEEP = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign,
+         ast.AnnAssign)
+
+
+def sanitize(program: str) -> str:
+    """Imports, definitions and assignments of ``program``, after cutting unfinished last lines.
+
+    The longest prefix of whole lines that parses is kept (an answer cut off mid-statement);
+    a program with no parsing prefix that holds a definition is returned unchanged, to fail
+    honestly in the sandbox.
+    """
+    lines = program.splitlines()
+    for end in range(len(lines), 0, -1):
+        try:
+            tree = ast.parse("\n".join(lines[:end]))
+        except (SyntaxError, ValueError):
+            continue
+        kept = [n for n in tree.body if isinstance(n, _KEEP)]
+        if not any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) for n in kept):
+            break
+        out = []
+        for n in kept:
+            first = min([n.lineno] + [d.lineno for d in getattr(n, "decorator_list", [])])
+            out.extend(lines[first - 1: n.end_lineno])
+        return "\n".join(out) + "\n"
+    return program
 
 
 def test_program(program: str, test: str, entry_point: str) -> str:
