@@ -75,11 +75,8 @@ def _coerce(value: Any, tp: Any, name: str, where: str) -> Any:
             items = [_coerce(v, inner, name, where) for v in value]
             return tuple(items) if origin is tuple else items
         if origin is dict or base is dict:
-            if isinstance(value, str):  # a flag: "key=value,key=value"
-                pairs = [item.partition("=") for item in value.split(",") if item.strip()]
-                if any(not sep or not k.strip() for k, sep, _ in pairs):
-                    raise ValueError
-                value = {k.strip(): v.strip() for k, _, v in pairs}
+            if isinstance(value, str):  # a flag
+                value = parse_pairs(value)
             if not isinstance(value, dict):
                 raise ValueError
             _, inner = typing.get_args(base) or (str, Any)
@@ -91,6 +88,14 @@ def _coerce(value: Any, tp: Any, name: str, where: str) -> Any:
     except (TypeError, ValueError):
         raise ConfigError(f"{where}: `{name}` expects {getattr(base, '__name__', base)}, got {value!r}") from None
     return value
+
+
+def parse_pairs(text: str) -> dict[str, str]:
+    """``"key=value,key=value"`` as a dict; ValueError when an item has no key or no ``=``."""
+    pairs = [item.partition("=") for item in text.split(",") if item.strip()]
+    if any(not sep or not k.strip() for k, sep, _ in pairs):
+        raise ValueError(f"expected KEY=VALUE, got {text!r}")
+    return {k.strip(): v.strip() for k, _, v in pairs}
 
 
 def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "config") -> T:

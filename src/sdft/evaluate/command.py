@@ -29,16 +29,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sdft.config import ConfigError, from_args, load_yaml
+    from sdft.config import ConfigError, from_args, load_yaml, parse_pairs
     from sdft.evaluate.evaluator import EvalConfig, run_eval
 
     data = load_yaml(args.config) if args.config else {}
     variants = dict(data.get("variants") or {})
     for item in args.variant:
-        name, sep, variant = item.partition("=")
-        if not sep or not name or not variant:
+        try:
+            pair = parse_pairs(item)
+        except ValueError:
+            pair = {}
+        if len(pair) != 1 or not all(pair.values()):
             raise ConfigError(f"--variant expects BENCHMARK=VARIANT, got {item!r}")
-        variants[name.strip()] = variant.strip()
+        variants.update(pair)
     if variants:
         data["variants"] = variants
     cfg = from_args(EvalConfig, args, data, where=args.config or "flags")
