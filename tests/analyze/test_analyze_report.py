@@ -74,12 +74,37 @@ def test_analyze_cli_then_report(runs, tmp_path, tiny_model_dir):
     assert "| demo/sdft | 50.0 <sub>[20.0, 80.0]</sub> | 87.5 <sub>[52.5, 97.5]</sub> | 29.0" in md
     assert "| demo/sdft − vanilla | ↑ +30.0" in md
     assert "Template ablation" in md and "| using | ablation/sdft-using | 75.0 |" in md
-    assert "| demo: distill/sdft-using | sdft, sdft-n50, sdft-r0.5 | using | 200 | 120 | 60.0 |" in md
+    assert ("| demo: distill/sdft-using | sdft, sdft-n50, sdft-r0.5 | using | 200 | 120 | 60.0 | "
+            "check_failed 50, echo 10, truncated 20 | 52.5 | 48 | 45.3 | 120.5 |") in md
     assert "tiny" in md and "Hand-written fixture for the report tests." in md
     assert "| vanilla | 8 |" in md and "| 0 (lora) |" in md  # the similarity table from analysis.json
     page = (out / "report.html").read_text()
     assert page.count("data:image/png;base64,") >= 4  # bars ×2, histograms, sweeps
     assert "<link" not in page and "src='figures" not in page  # self-contained
+
+
+def test_distillation_table_reads_what_distill_writes(tmp_path, data_dir):
+    """The table is fed by a report from the real distillation stage, not a hand-made file."""
+    from sdft.distill import DistillConfig, run_distill
+    from sdft.generation.fake import FakeGenerator
+
+    run = tmp_path / "run"
+    cfg = DistillConfig(data="gsm8k:train", sample=4, out=str(run / "distill" / "d"), progress=False)
+    calls = []
+
+    def rewrite(req):  # every other rewrite has a wrong number and falls back to the original
+        calls.append(req.id)
+        return "The answer is 0.5." if len(calls) % 2 else "So: " + req.messages[-1]["content"].split("\n\n")[-1]
+
+    report = run_distill(cfg, generator=FakeGenerator(rewrite))
+    assert report["reasons"] == {"check_failed": 2, "ok": 2}
+    (run / "manifest.json").write_text(json.dumps({"name": "r", "models": [
+        {"label": "sdft", "method": "sdft", "distill_dir": "distill/d", "eval_dir": "eval/sdft"}]}))
+    table = tables.acceptance_table([load_run(run)])
+    (row,) = table["rows"]
+    fallback = ", ".join(f"{k} {v}" for k, v in report["reasons"].items() if k != "ok")
+    assert row[2:7] == ["math", "4", str(report["kept"]), f"{100 * report['kept_rate']:.1f}", fallback]
+    assert "—" not in row  # every column found its field
 
 
 def test_report_tolerates_missing_parts(tmp_path):

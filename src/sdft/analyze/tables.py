@@ -149,22 +149,32 @@ def forgetting_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[
                     "that were not trained is forgetting; math or tools may be the trained task."}
 
 
+def _kept_share(r: dict[str, Any]) -> float | None:
+    """Kept rewrites over attempted ones, from a `distill_report.json` (sdft.distill.output)."""
+    return r.get("kept_rate") if r.get("distilled") else None
+
+
 def acceptance_table(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
     rows = []
     for run in runs:
         for d in runfiles.distill_reports(run):
             r = d["report"]
-            n, kept = r.get("n"), r.get("kept")
-            reasons = ", ".join(f"{k} {v}" for k, v in (r.get("reasons") or {}).items() if k != "kept")
-            rows.append([f"{run['name']}: {d['dir']}", ", ".join(d["labels"]), r.get("template") or d["template"] or DASH,
-                         _fmt(n), _fmt(kept), pct(kept / n) if n and kept is not None else DASH,
-                         reasons or DASH, _fmt(r.get("mean_len_original")), _fmt(r.get("mean_len_rewrite")),
-                         _fmt(r.get("tokens_per_s")), _fmt(r.get("wall_s"))])
+            lengths, gen = r.get("mean_length") or {}, r.get("generation") or {}
+            share = _kept_share(r)
+            reasons = ", ".join(f"{k} {v}" for k, v in (r.get("reasons") or {}).items() if k != "ok")
+            rows.append([f"{run['name']}: {d['dir']}", ", ".join(d["labels"]),
+                         ", ".join(r.get("templates") or []) or d["template"] or DASH,
+                         _fmt(r.get("distilled")), _fmt(r.get("kept")), pct(share) if share is not None else DASH,
+                         reasons or DASH, _fmt((lengths.get("original") or {}).get("words")),
+                         _fmt((lengths.get("rewrite") or {}).get("words")),
+                         _fmt(gen.get("tokens_per_s")), _fmt(gen.get("wall_s"))])
     if not rows:
         return None
     return {"title": "Distillation: rewrites kept by the selection filters",
-            "columns": ["distillation", "used by", "template", "n", "kept", "kept %", "fallback reasons",
-                        "mean len original", "mean len rewrite", "tokens/s", "wall s"], "rows": rows}
+            "columns": ["distillation", "used by", "template", "distilled", "kept", "kept %", "fallback reasons",
+                        "words original", "words rewrite", "tokens/s", "wall s"], "rows": rows,
+            "note": "Fallback reasons count the examples that keep the original answer; "
+                    "lengths are mean words per answer."}
 
 
 def template_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[str, Any] | None:
@@ -175,8 +185,8 @@ def template_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[st
             continue
         reports = {d["dir"]: d["report"] for d in runfiles.distill_reports(run)}
         for m in sdft:
-            r = reports.get(m.get("distill_dir"), {})
-            acc = pct(r["kept"] / r["n"]) if r.get("n") and r.get("kept") is not None else DASH
+            share = _kept_share(reports.get(m.get("distill_dir"), {}))
+            acc = pct(share) if share is not None else DASH
             rows.append([m["template"], _label(run, m, len(runs) > 1), acc]
                         + [score_cell(m["results"].get(b)) for b in benchmarks])
     if not rows:
