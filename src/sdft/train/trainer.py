@@ -69,6 +69,34 @@ def _peft_config(cfg: TrainConfig):
                       target_modules=list(cfg.lora_targets), task_type="CAUSAL_LM")
 
 
+def _epoch_seeded(trainer_cls):
+    """``trainer_cls`` whose length-grouped shuffle depends only on (seed, epoch).
+
+    transformers' ``LengthGroupedSampler`` draws each epoch's order from the global RNG. A run
+    resumed in epoch 2 has not made epoch 1's random draws, so it would see other batches than
+    the run it continues; a generator seeded per epoch makes the resumed batches the same."""
+    import torch
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    class EpochSeededLengthSampler(LengthGroupedSampler):
+        def __init__(self, batch_size: int, lengths: list[int], seed: int):
+            super().__init__(batch_size, lengths=lengths)
+            self.seed = seed
+            self.set_epoch(0)
+
+        def set_epoch(self, epoch: int) -> None:  # accelerate calls this at the start of every epoch
+            self.generator = torch.Generator().manual_seed(self.seed + epoch)
+
+    class EpochSeededTrainer(trainer_cls):
+        def _get_train_sampler(self, train_dataset=None):
+            sampler = super()._get_train_sampler(train_dataset)
+            if type(sampler) is LengthGroupedSampler:
+                return EpochSeededLengthSampler(sampler.batch_size, sampler.lengths, self.args.seed)
+            return sampler
+
+    return EpochSeededTrainer
+
+
 def _sft_trainer(cfg, model, tok, prepared, common, callbacks, task=None):
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
@@ -84,8 +112,8 @@ def _sft_trainer(cfg, model, tok, prepared, common, callbacks, task=None):
         include_num_input_tokens_seen="all" if cfg.padding_free else "non_padding",
     )
     ds = Dataset.from_list([{"input_ids": r["input_ids"], "labels": r["labels"]} for r in prepared.rows])
-    return SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok,
-                      peft_config=_peft_config(cfg), callbacks=callbacks)
+    return _epoch_seeded(SFTTrainer)(model=model, args=args, train_dataset=ds, processing_class=tok,
+                                     peft_config=_peft_config(cfg), callbacks=callbacks)
 
 
 def _onpolicy_trainer(cfg, model, tok, prepared, common, callbacks, task=None):
