@@ -43,6 +43,9 @@ def test_score_delta_and_forgetting_tables(runs):
     assert row[4] == "—"
     # sweep points compare with the vanilla of the same sample size
     assert _row(deltas, "sdft-n50 − vanilla-n50")[1]["text"] == "↑ +10.0"
+    from_seed = tables.seed_delta_table([run], bench)
+    assert [r[0] for r in from_seed["rows"]][:2] == ["vanilla − seed", "sdft − seed"]
+    assert _row(from_seed, "vanilla − seed")[1]["text"] == "↓ −20.0"  # 2/10 vs 4/10 on gsm8k
     forget = tables.forgetting_table([run], bench)
     assert forget["columns"][1:3] == ["math (gsm8k)", "code (humaneval)"]
     assert _row(forget, "vanilla")[1:] == ["↓ −20.0", "↓ −2.0", "↓ −50.0", "↓ −5.0"]

@@ -79,7 +79,7 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
         blocks.append(("notes", all_notes))
     blocks.append(("h2", "Results"))
     for t in (tables.score_table(runs, benchmarks), tables.delta_table(runs, benchmarks),
-              tables.forgetting_table(runs, benchmarks)):
+              tables.seed_delta_table(runs, benchmarks), tables.forgetting_table(runs, benchmarks)):
         if t:
             blocks.append(("table", t))
     analyses = {r["name"]: runfiles.load_analysis(r) for r in runs}

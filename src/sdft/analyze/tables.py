@@ -103,20 +103,41 @@ def delta_cell(d: dict[str, Any] | None) -> Any:
     return {"text": f"{arrow(d['diff'])} {signed(d['diff'])}", "small": ci + ("" if d["paired"] else " ≈")}
 
 
-def delta_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[str, Any] | None:
+def _delta_rows(runs, benchmarks, base_of) -> list[list[Any]]:
     multi, rows = len(runs) > 1, []
     for run in runs:
         for m in run["models"]:
-            base = reference_vanilla(run, m)
-            if m["method"] in ("seed", "vanilla") or base is None:
+            base = base_of(run, m)
+            if base is None:
                 continue
             rows.append([f"{_label(run, m, multi)} − {base['label']}"]
                         + [delta_cell(delta(run, base, m, b)) for b in benchmarks])
+    return rows
+
+
+PAIRED_NOTE = "Paired bootstrap over shared items; ≈ marks an unpaired approximation (predictions missing)."
+
+
+def delta_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[str, Any] | None:
+    rows = _delta_rows(runs, benchmarks, lambda run, m: None if m["method"] in ("seed", "vanilla")
+                       else reference_vanilla(run, m))
     if not rows:
         return None
     return {"title": "Change vs vanilla fine-tuning (percentage points, 95% CI)", "columns": ["model"] + benchmarks,
-            "rows": rows, "note": "Paired bootstrap over shared items; ≈ marks an unpaired approximation "
-                                  "(predictions missing)."}
+            "rows": rows, "note": PAIRED_NOTE}
+
+
+def seed_delta_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[str, Any] | None:
+    """Each fine-tuned model − the seed per benchmark: the forgetting itself, with paired CIs."""
+    def base_of(run, m):
+        seed = runfiles.find_model(run, "seed")
+        return None if seed is None or m is seed else seed
+
+    rows = _delta_rows(runs, benchmarks, base_of)
+    if not rows:
+        return None
+    return {"title": "Change vs the seed model (percentage points, 95% CI)", "columns": ["model"] + benchmarks,
+            "rows": rows, "note": PAIRED_NOTE + " Negative on a skill that was not trained is forgetting."}
 
 
 def forgetting_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[str, Any] | None:
