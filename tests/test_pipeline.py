@@ -100,3 +100,16 @@ def test_tiny_run_end_to_end_then_resume_and_partial_rerun(tiny_config, capsys):
     assert cli_main(["run", str(path)]) == 0
     out = capsys.readouterr().out
     assert out.count(": running") == 3 and "train/sdft: done already" in out
+
+    # A kill mid-stage leaves it marked running with no .done marker: the next run redoes it
+    # and the manifest says the stage took two sittings.
+    manifest = json.loads((run / "manifest.json").read_text())
+    stage = manifest["stages"]["eval/sdft"]
+    (run / stage["dir"] / ".done").unlink()
+    manifest["stages"]["eval/sdft"] = {k: stage[k] for k in ("dir", "key")} | {"status": "running"}
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    assert cli_main(["run", str(path)]) == 0
+    assert capsys.readouterr().out.count(": running") == 1
+    stages = json.loads((run / "manifest.json").read_text())["stages"]
+    assert stages["eval/sdft"]["sittings"] == 2 and stages["eval/vanilla"]["sittings"] == 1
+    assert stages["eval/sdft"]["git"] == json.loads((run / "manifest.json").read_text())["provenance"]["git"]

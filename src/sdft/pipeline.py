@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from sdft.experiment import ExperimentConfig, load_experiment, stage_config
-from sdft.runs import JsonlWriter, provenance, read_jsonl, write_json
+from sdft.runs import JsonlWriter, git_hash, provenance, read_jsonl, write_json
 
 
 @dataclass
@@ -99,13 +99,18 @@ class Run:
             print(f"[sdft run] {name}: done already ({rel})")
             return folder
         print(f"[sdft run] {name}: running -> {rel}")
-        self.manifest["stages"][name] = {"status": "running", "dir": rel, "key": key}
+        prev = self.manifest["stages"].get(name) or {}
+        resumed = prev.get("status") == "running" and prev.get("key") == key  # an earlier sitting was killed
+        sittings = prev.get("sittings", 1) + 1 if resumed else 1
+        self.manifest["stages"][name] = {"status": "running", "dir": rel, "key": key, "sittings": sittings}
         self.save()
         t0 = time.perf_counter()
         work()
         wall = time.perf_counter() - t0
         marker.write_text(key + "\n")
-        self.manifest["stages"][name] = {"status": "done", "dir": rel, "key": key, "wall_s": round(wall, 1)}
+        # the code that computed it: a run that spans sessions may span commits
+        self.manifest["stages"][name] = {"status": "done", "dir": rel, "key": key, "wall_s": round(wall, 1),
+                                         "sittings": sittings, "git": git_hash()}
         self.save()
         print(f"[sdft run] {name}: done in {wall:.0f} s")
         return folder

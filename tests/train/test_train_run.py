@@ -111,6 +111,8 @@ def test_resume_after_a_kill_continues_the_same_run(tiny_model_dir, tmp_path):
     ref_losses = [r["loss"] for r in _log(tmp_path / "ref")]
     assert [r["loss"] for r in _log(out)] == pytest.approx(ref_losses, rel=1e-5)
     assert s["final_loss"] == pytest.approx(ref["final_loss"], rel=1e-5)
+    # the killed sitting's time counts: the total covers the whole log, the throughput this sitting
+    assert s["wall_s"] == pytest.approx(_log(out)[7]["wall_s"] + s["wall_s_this_sitting"], abs=0.02)
 
 
 def test_padding_free_batches_give_the_padded_losses(tiny_model_dir, tmp_path):

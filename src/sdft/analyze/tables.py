@@ -240,20 +240,23 @@ def similarity_table(analysis: dict[str, Any]) -> dict[str, Any] | None:
 
 def stage_table(run: dict[str, Any]) -> dict[str, Any] | None:
     stages = run["manifest"].get("stages") or {}
-    rows = [[k, str(v.get("status", DASH)), _fmt(v.get("wall_s")), str(v.get("dir") or DASH)]
-            for k, v in stages.items() if isinstance(v, dict)]
+    rows = [[k, str(v.get("status", DASH)), _fmt(v.get("wall_s")), _fmt(v.get("sittings")),
+             str(v.get("dir") or DASH)] for k, v in stages.items() if isinstance(v, dict)]
     if not rows:
         return None
-    return {"title": "Stages and wall times", "columns": ["stage", "status", "wall s", "folder"], "rows": rows}
+    return {"title": "Stages and wall times", "columns": ["stage", "status", "wall s", "sittings", "folder"],
+            "rows": rows, "note": "A stage resumed after a kill ran in several sittings; its wall time is the "
+                                  "last sitting's (training's own total is in the Training table)."}
 
 
 def training_table(run: dict[str, Any]) -> dict[str, Any] | None:
-    keys = ("method", "n_examples", "train_tokens", "tokens_per_s", "wall_s", "final_loss")
+    keys = ("method", "n_examples", "train_tokens", "tokens_per_s", "wall_s", "mean_loss", "final_loss")
     rows = [[label] + [_fmt(t.get(k)) for k in keys] for label, t in runfiles.train_summaries(run).items()]
     if not rows:
         return None
     return {"title": "Training", "rows": rows,
-            "columns": ["model", "method", "examples", "tokens", "tokens/s", "wall s", "final loss"]}
+            "columns": ["model", "method", "examples", "tokens", "tokens/s", "wall s", "mean loss", "last-step loss"],
+            "note": "Mean loss over all steps; the last step's loss is one batch's and noisy."}
 
 
 def _fmt(x: Any) -> str:

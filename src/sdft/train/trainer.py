@@ -222,8 +222,9 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None) -> dict:
         "epochs_planned": epochs,
         "steps": trainer.state.global_step,
         "train_tokens": trainer.state.num_input_tokens_seen,
-        "tokens_per_s": round(tokens / wall, 2) if tokens else None,
-        "wall_s": round(wall, 2),
+        "tokens_per_s": round(tokens / wall, 2) if tokens else None,  # this sitting's throughput
+        "wall_s": round(callback.wall_before + wall, 2),  # all sittings, when resumed after a kill
+        "wall_s_this_sitting": round(wall, 2),
         "final_loss": losses[-1] if losses else result.training_loss,
         "mean_loss": result.training_loss,
         "resumed_from": resume,
