@@ -146,3 +146,23 @@ def test_html_renders_in_chromium(runs, tmp_path):
     assert img.size == (1400, 2000)
     # A blank or error page has a handful of colours; tables, text and plots have thousands.
     assert len(img.getcolors(maxcolors=1 << 20) or []) > 500
+
+
+def test_publish_script_copies_the_small_files_and_the_report_rebuilds(runs, tmp_path):
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    report.build_report([runs / "demo"], runs / "demo" / "report")
+    dest = tmp_path / "published"
+    done = subprocess.run([sys.executable, str(repo / "scripts" / "publish_run.py"), str(runs / "demo"), str(dest)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    files = {str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()}
+    assert {"manifest.json", "report/report.md", "report/report.html", "eval/seed/results.json",
+            "eval/sdft-r0.5/results.json", "distill/sdft-using/distill_report.json"} <= files
+    assert not any(f.endswith("predictions.jsonl") for f in files)  # they quote the datasets
+    md = report.build_report([dest], tmp_path / "again")["md"].read_text()
+    assert "| sdft | 50.0 <sub>[20.0, 80.0]</sub>" in md and "≈" in md  # unpaired without predictions
+    bad = subprocess.run([sys.executable, str(repo / "scripts" / "publish_run.py"), str(tmp_path), str(dest)],
+                         capture_output=True, text=True, check=False)
+    assert bad.returncode == 2 and "manifest.json" in bad.stderr

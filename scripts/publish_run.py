@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Copy the small, text-free files of a finished `sdft run` folder into DEST (e.g. docs/results/).
+
+    python scripts/publish_run.py runs/cpu_repro docs/results/cpu_repro
+
+DEST keeps the run folder's layout, so `sdft report DEST --out ...` rebuilds the tables from it
+(the change-vs tables fall back to unpaired CIs there: predictions are not copied). What is
+copied: the manifest, the report and its figures, the analysis, each model's results.json, each
+fine-tune's summary, config, log and loss curve, and each distillation's report. Predictions,
+distilled answers, adapters and checkpoints stay behind: they are large, and they quote the
+datasets (AdvBench goals, jailbroken answers) that this repository does not redistribute.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+PER_DIR = {
+    "eval_dir": ["results.json"],
+    "train_dir": ["train_summary.json", "train_config.json", "train_log.jsonl", "loss.png"],
+    "distill_dir": ["distill_report.json"],
+}
+
+
+def publish(run: Path, dest: Path) -> list[Path]:
+    manifest = json.loads((run / "manifest.json").read_text())
+    rels = ["manifest.json", "analysis/analysis.json"]  # the analysis figures are in report/figures
+    rels += [str(p.relative_to(run)) for p in sorted((run / "report").rglob("*")) if p.is_file()]
+    for m in manifest["models"]:
+        for key, names in PER_DIR.items():
+            if m.get(key):
+                rels += [f"{m[key]}/{n}" for n in names if (run / m[key] / n).is_file()]
+    copied = []
+    for rel in dict.fromkeys(r for r in rels if (run / r).is_file()):
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(run / rel, target)
+        copied.append(target)
+    return copied
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
+        return 2
+    run, dest = Path(argv[0]), Path(argv[1])
+    if not (run / "manifest.json").is_file():
+        print(f"{run}: no manifest.json (not an `sdft run` folder)", file=sys.stderr)
+        return 2
+    copied = publish(run, dest)
+    size = sum(p.stat().st_size for p in copied)
+    print(f"copied {len(copied)} files ({size / 1024:.0f} KiB) from {run} to {dest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
