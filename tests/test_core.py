@@ -90,3 +90,22 @@ def test_typed_dict_from_a_flag_and_from_yaml():
         from_dict(_Lengths, {"lengths": {"a": "many"}}, "x.yaml")
     with pytest.raises(ConfigError, match="`lengths` expects dict"):
         from_args(_Lengths, p.parse_args(["--lengths", "advbench"]))
+
+
+def test_git_hash_is_the_one_the_process_started_with(monkeypatch):
+    import subprocess
+
+    from sdft import runs
+
+    runs.git_hash.cache_clear()
+    first = runs.git_hash()
+    assert first is None or len(first.split("-")[0]) == 40
+
+    def moved_on(cmd, **kw):  # a commit made while a long run goes on
+        return subprocess.CompletedProcess(cmd, 0, stdout="f" * 40 + "\n", stderr="")
+
+    monkeypatch.setattr(subprocess, "run", moved_on)
+    assert runs.git_hash() == first and runs.provenance()["git"] == first
+    runs.git_hash.cache_clear()
+    assert runs.git_hash().startswith("f" * 40)  # without the pin it would have read the new HEAD
+    runs.git_hash.cache_clear()

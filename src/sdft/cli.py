@@ -14,6 +14,8 @@ import argparse
 import importlib
 import sys
 
+from sdft import runs
+
 # name -> (module[:suffix], one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("sdft.generation.command", "generate answers for a dataset into resumable JSONL"),
@@ -73,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_args(parser)
     args = parser.parse_args(rest)
+    runs.git_hash()  # pin provenance to the code as imported now, before a long command runs
     try:
         return int(run_cmd(args) or 0)
     except Exception as e:  # known input errors: one clear line, non-zero exit, no traceback

@@ -8,6 +8,7 @@ process killed mid-write can leave at most one partial last line: :func:`done_id
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -136,7 +137,10 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+@functools.cache
 def git_hash() -> str | None:
+    """HEAD of the checkout this package runs from ("-dirty" if modified), read once per process:
+    commits made while a long run is going do not describe the code it imported."""
     try:
         here = Path(__file__).resolve().parent
         res = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
