@@ -32,9 +32,9 @@ def publish(run: Path, dest: Path) -> list[Path]:
     for m in manifest["models"]:
         for key, names in PER_DIR.items():
             if m.get(key):
-                rels += [f"{m[key]}/{n}" for n in names if (run / m[key] / n).is_file()]
+                rels += [f"{m[key]}/{n}" for n in names]
     copied = []
-    for rel in dict.fromkeys(r for r in rels if (run / r).is_file()):
+    for rel in dict.fromkeys(r for r in rels if (run / r).is_file()):  # absent parts are skipped
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(run / rel, target)
