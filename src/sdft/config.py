@@ -134,32 +134,54 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 
 def add_arguments(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (),
                   required: tuple[str, ...] = ()) -> None:
-    """Add one ``--field`` flag per dataclass field (default None: unset flags do not override)."""
-    helps = field_help(cls)
+    """Add one ``--field`` flag per dataclass field (default None: unset flags do not override).
+
+    A field that is itself a dataclass (``generation: GenerationConfig``) contributes its own
+    fields as flat flags (``--dtype``, ``--backend``); their values land in that section."""
     hints = typing.get_type_hints(cls)
+    own = {f.name for f in dataclasses.fields(cls)}
     for f in dataclasses.fields(cls):
-        if f.name in skip or dataclasses.is_dataclass(hints[f.name]):
+        if f.name in skip:
             continue
-        flag = "--" + f.name.replace("_", "-")
-        base, _ = _unwrap_optional(hints[f.name])
-        default = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
-        help_text = helps.get(f.name, "")
-        if default not in (None, "", [], ()):
-            help_text += f" (default: {default})"
-        if base is bool:
-            parser.add_argument(flag, dest=f.name, default=None, action=argparse.BooleanOptionalAction,
-                                help=help_text)
-        else:
-            parser.add_argument(flag, dest=f.name, default=None, required=f.name in required,
-                                metavar=f.name.upper(), help=help_text)
+        if dataclasses.is_dataclass(hints[f.name]):
+            sub = hints[f.name]
+            for g in dataclasses.fields(sub):
+                flag = g.name if g.name not in own else f"{f.name}_{g.name}"
+                _add_flag(parser, sub, g, flag, dest=f"{f.name}.{g.name}")
+            continue
+        _add_flag(parser, cls, f, f.name, dest=f.name, required=f.name in required)
+
+
+def _add_flag(parser, cls: type, f: dataclasses.Field, name: str, dest: str, required: bool = False) -> None:
+    base, _ = _unwrap_optional(typing.get_type_hints(cls)[f.name])
+    flag = "--" + name.replace("_", "-")
+    default = f.default if f.default is not dataclasses.MISSING else (
+        f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+    help_text = field_help(cls).get(f.name, "")
+    if default not in (None, "", [], ()):
+        help_text += f" (default: {default})"
+    if base is bool:
+        parser.add_argument(flag, dest=dest, default=None, action=argparse.BooleanOptionalAction, help=help_text)
+    else:
+        parser.add_argument(flag, dest=dest, default=None, required=required, metavar=name.upper(),
+                            help=help_text)
 
 
 def from_args(cls: type[T], args: argparse.Namespace, yaml_data: dict[str, Any] | None = None,
               where: str = "config") -> T:
     """Merge flags over YAML over defaults; flags left unset (None) do not override."""
     merged = dict(yaml_data or {})
+    hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            section = dict(merged.get(f.name) or {})
+            for g in dataclasses.fields(hints[f.name]):
+                v = getattr(args, f"{f.name}.{g.name}", None)
+                if v is not None:
+                    section[g.name] = v
+            if section:
+                merged[f.name] = section
+            continue
         v = getattr(args, f.name, None)
         if v is not None:
             merged[f.name] = v

@@ -135,7 +135,7 @@ def test_peft_adapter_changes_the_scores(tmp_path, data_dir, tiny_model_dir):
     logliks = {}
     for name, adapter in (("base", None), ("lora", str(tmp_path / "adapter"))):
         ctx = EvalContext(model=tiny_model_dir, adapter=adapter, out_dir=tmp_path / name, data_dir=data_dir,
-                          get_generator=lambda: None, limit=2,
+                          get_generator=lambda: None, limit=2, dtype="float32",
                           options={"benchmark": "winogrande", "num_fewshot": 0})
         knowledge.run(ctx)
         logliks[name] = [json.loads(line)["loglik"] for line in (ctx.out_dir / "predictions.jsonl").open()]

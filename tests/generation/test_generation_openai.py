@@ -79,16 +79,17 @@ def test_connection_refused_is_retried_then_reported():
         list(gen.generate([Request("x", [{"role": "user", "content": "hi"}])], SamplingParams()))
 
 
-def test_make_generator_table():
+def test_make_generator_table(monkeypatch):
     from sdft.config import ConfigError
-    from sdft.generation import BACKENDS, make_generator
+    from sdft.generation import BACKENDS, GenerationConfig, make_generator
 
-    assert set(BACKENDS) == {"hf", "openai", "fake"}
-    g = make_generator("openai", "m", base_url="http://127.0.0.1:1", concurrency=3)
+    assert set(BACKENDS) == {"hf", "vllm", "openai", "fake"}
+    g = make_generator(GenerationConfig(backend="openai", base_url="http://127.0.0.1:1", concurrency=3), "m")
     assert isinstance(g, OpenAIGenerator) and g.concurrency == 3
     with pytest.raises(ConfigError, match="unknown generation backend"):
-        make_generator("vllm2")
+        make_generator(GenerationConfig(backend="vllm2"))
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(ConfigError, match="base_url"):
-        make_generator("openai", "m")
+        make_generator(GenerationConfig(backend="openai"), "m")
     with pytest.raises(ConfigError, match="adapter"):
-        make_generator("openai", "m", adapter="dir", base_url="http://x")
+        make_generator(GenerationConfig(backend="openai", base_url="http://x"), "m", adapter="dir")

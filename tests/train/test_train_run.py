@@ -65,7 +65,7 @@ class _KillAt:
 
 @pytest.mark.slow
 def test_full_finetune_loss_drops_by_a_clear_margin(tiny_model_dir, tmp_path):
-    s = run_train(_cfg(tiny_model_dir, tmp_path / "full", full=True, lr=1e-2, max_steps=20))
+    s = run_train(_cfg(tiny_model_dir, tmp_path / "full", full=True, lr=1e-2, max_steps=20, dtype="float32"))
     losses = [r["loss"] for r in _log(tmp_path / "full")]
     assert [r["step"] for r in _log(tmp_path / "full")] == list(range(1, 21))
     assert sum(losses[:3]) / 3 - sum(losses[-3:]) / 3 > 3.0, losses
@@ -77,18 +77,36 @@ def test_full_finetune_loss_drops_by_a_clear_margin(tiny_model_dir, tmp_path):
     assert cfg["config"]["full"] is True and "torch" in cfg["provenance"]["versions"]
 
 
+@pytest.mark.parametrize("full", [False, True])
+def test_bf16_training_learns_like_float32(tiny_model_dir, tmp_path, full):
+    curves = {}
+    for dtype in ("float32", "bfloat16"):
+        s = run_train(_cfg(tiny_model_dir, tmp_path / dtype, full=full, lr=1e-2 if full else 0.3,
+                           lora_alpha=64, lora_targets=ALL_LINEAR, max_steps=12, dtype=dtype))
+        curves[dtype] = [r["loss"] for r in _log(tmp_path / dtype)]
+        # What ran: LoRA keeps a bf16 base with a float32 adapter, full keeps float32 master weights.
+        assert s["dtype"] == dtype
+        assert s["weights_dtype"] == ("float32" if full or dtype == "float32" else "bfloat16")
+        assert s["autocast"] is (full and dtype == "bfloat16")
+    for losses in curves.values():  # the frozen tied head of the hidden-16 model limits what LoRA can do
+        assert sum(losses[:3]) / 3 - sum(losses[-3:]) / 3 > (1.0 if full else 0.05), losses
+    gap = max(abs(a - b) for a, b in zip(curves["float32"], curves["bfloat16"]))
+    assert gap < (0.3 if full else 0.05), curves
+
+
 def test_lora_adapter_and_merged_model_reproduce_the_trained_logits(tiny_model_dir, tmp_path):
     from sdft import models
 
     out = tmp_path / "lora"
     cap = _Capture()
+    # float32: reloading reproduces the logits exactly only where rounding is that fine.
     s = run_train(_cfg(tiny_model_dir, out, lr=5e-2, lora_r=16, lora_targets=ALL_LINEAR, max_steps=4,
-                       merge=True), callbacks=[cap])
+                       merge=True, dtype="float32"), callbacks=[cap])
     assert s["adapter"] == "lora" and s["n_examples"] == 24 and s["n_truncated"] == s["n_dropped"] == 0
     trained = type(cap).logits
-    base = _probe_logits(*models.load(tiny_model_dir, device="cpu"))
-    reloaded = _probe_logits(*models.load(tiny_model_dir, adapter=str(out), device="cpu"))
-    merged = _probe_logits(*models.load(str(out / "merged"), device="cpu"))
+    base = _probe_logits(*models.load(tiny_model_dir, device="cpu", dtype="float32"))
+    reloaded = _probe_logits(*models.load(tiny_model_dir, adapter=str(out), device="cpu", dtype="float32"))
+    merged = _probe_logits(*models.load(str(out / "merged"), device="cpu", dtype="float32"))
     assert (trained - base).abs().max() > 1e-3  # the adapter changed something
     assert (reloaded - trained).abs().max() < 1e-5
     assert (merged - trained).abs().max() < 1e-4

@@ -16,7 +16,7 @@ different ones is an error rather than a silent mix of two configurations.
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -25,7 +25,7 @@ from sdft.data.records import DataError, Example
 from sdft.distill import output
 from sdft.distill.select import check_for, judge
 from sdft.distill.templates import Template, load_template, template_for
-from sdft.generation.base import Generator, SamplingParams
+from sdft.generation.base import GenerationConfig, Generator, SamplingParams
 from sdft.runs import done_ids, read_jsonl, write_json
 
 REWRITES = "rewrites.jsonl"
@@ -33,7 +33,7 @@ DISTILLED = "distilled.jsonl"
 REPORT = "distill_report.json"
 PINNED = "distill_config.json"
 # Fields that change what is generated: resuming with other values would mix two runs.
-_GENERATION_FIELDS = ("model", "adapter", "backend", "template", "max_new_tokens", "temperature", "top_p", "seed")
+_GENERATION_FIELDS = ("model", "adapter", "template", "max_new_tokens", "temperature", "top_p", "seed")
 
 
 @dataclass
@@ -54,10 +54,9 @@ class DistillConfig:
     mix_ratio: fraction of examples that use the distilled response (1 = SDFT, 0 = vanilla)
     seed: seed for sampling, mixing and generation
     Generation:
-    backend: hf (in-process) or openai (an OpenAI-compatible server at base_url)
-    base_url: server URL for the openai backend
+    generation: backend, dtype and speed settings (see GenerationConfig; flags --backend, --dtype, ...)
     max_new_tokens: generation limit; rewrites that hit it are rejected as truncated
-    temperature: 0 is greedy decoding, as in the paper
+    temperature: 0 is greedy decoding (our default; the authors sampled with LLaMA-Factory's T=0.95, top-p 0.7)
     top_p: nucleus sampling when temperature > 0
     Output:
     export: also write the paper's alpaca-format distilled_<name>.json ("alpaca")
@@ -75,8 +74,7 @@ class DistillConfig:
     limit: int | None = None
     mix_ratio: float = 1.0
     seed: int = 42
-    backend: str = "hf"
-    base_url: str | None = None
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
     max_new_tokens: int = 512
     temperature: float = 0.0
     top_p: float = 1.0
@@ -129,31 +127,17 @@ def mixed_ids(ids: Sequence[str], ratio: float, seed: int) -> set[str]:
 def _pin_config(cfg: DistillConfig, out: Path) -> None:
     pinned_path = out / PINNED
     now = {k: getattr(cfg, k) for k in _GENERATION_FIELDS}
+    now["backend"], now["dtype"] = cfg.generation.backend, cfg.generation.dtype
     if pinned_path.exists() and (out / REWRITES).exists():
         import json
 
         before = json.loads(pinned_path.read_text(encoding="utf-8"))
-        diff = [k for k in _GENERATION_FIELDS if before.get(k) != now[k]]
+        diff = [k for k in now if before.get(k) != now[k]]
         if diff:
             raise ConfigError(f"{out}: rewrites were generated with other settings ("
                               + ", ".join(f"{k}: {before.get(k)!r} -> {now[k]!r}" for k in diff)
                               + "); use a new --out folder or delete rewrites.jsonl")
     write_json(pinned_path, now)
-
-
-def _make_generator(cfg: DistillConfig) -> Generator:
-    opts: dict[str, Any] = {}
-    if cfg.base_url:
-        opts["base_url"] = cfg.base_url
-    try:
-        from sdft.generation import make_generator
-    except ImportError:  # the backend table may be absent in a partial install; hf needs only hf.py
-        if cfg.backend != "hf":
-            raise ConfigError(f"distill: backend {cfg.backend!r} is not available in this install") from None
-        from sdft.generation.hf import HFGenerator
-
-        return HFGenerator.from_spec(cfg.model, adapter=cfg.adapter)
-    return make_generator(cfg.backend, model=cfg.model, adapter=cfg.adapter, **opts)
 
 
 def run_distill(cfg: DistillConfig, generator: Generator | None = None,
@@ -190,7 +174,9 @@ def run_distill(cfg: DistillConfig, generator: Generator | None = None,
     if {r.id for r in requests} - done_ids(out / REWRITES):
         from sdft.generation.runner import generate_jsonl
 
-        gen = generator if generator is not None else _make_generator(cfg)
+        from sdft.generation import make_generator
+
+        gen = generator if generator is not None else make_generator(cfg.generation, cfg.model, cfg.adapter)
         stats = generate_jsonl(gen, requests, sampling, out / REWRITES, desc="distill",
                                progress=cfg.progress,
                                record=lambda req, comp: {"label": by_id[req.id].response,

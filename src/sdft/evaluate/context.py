@@ -31,4 +31,5 @@ class EvalContext:
     variant: str | None = None  # prompt variant; None = the benchmark's default
     seed: int = 0
     max_new_tokens: int | None = None  # None = the benchmark's default
+    dtype: str = "auto"  # for benchmarks that load the model themselves (lm-eval's log-likelihoods)
     options: dict[str, Any] = field(default_factory=dict)  # benchmark-specific settings

@@ -25,6 +25,7 @@ from sdft import evaluate as battery
 from sdft.config import ConfigError
 from sdft.evaluate.context import EvalContext
 from sdft.evaluate.stats import paired_difference
+from sdft.generation.base import GenerationConfig
 from sdft.runs import package_versions, provenance, read_jsonl, write_json
 
 
@@ -38,14 +39,12 @@ class EvalConfig:
     out: results folder
     limit: evaluate only the first N items of each benchmark
     data_dir: data folder (default: $SDFT_DATA_DIR or ../shared/data)
-    backend: hf (in-process transformers) or openai (an OpenAI-compatible server)
-    base_url: server URL for backend openai
+    generation: backend, dtype and speed settings (see GenerationConfig; flags --backend, --dtype, ...)
     seed: sampling seed (greedy decoding ignores it)
     variants: prompt variant per benchmark, e.g. {gsm8k: paper} in YAML or --variants gsm8k=paper
     max_new_tokens: override every generative benchmark's default answer length
     answer_lengths: answer length for named benchmarks, beating max_new_tokens, e.g. advbench=128
     allow_code_execution: let humaneval run model-written code in the sandbox
-    batch_size: rows decoded together by the hf backend
     num_fewshot: shots for the knowledge tasks (default: the Open LLM Leaderboard's per task)
     judge: alpaca_eval judge: local (a small local model, weak), openai (an OpenAI-compatible endpoint), or a model spec
     judge_base_url: judge endpoint for judge openai, e.g. http://localhost:8000/v1
@@ -60,14 +59,12 @@ class EvalConfig:
     out: str = "eval"
     limit: int | None = None
     data_dir: str | None = None
-    backend: str = "hf"
-    base_url: str | None = None
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
     seed: int = 0
     variants: dict = field(default_factory=dict)
     max_new_tokens: int | None = None
     answer_lengths: dict[str, int] = field(default_factory=dict)
     allow_code_execution: bool = False
-    batch_size: int = 16
     num_fewshot: int | None = None
     judge: str = "local"
     judge_base_url: str | None = None
@@ -92,16 +89,15 @@ def make_generator(cfg: EvalConfig):
     """The one generator shared by all benchmarks (built on first use), from the backend table."""
     from sdft.generation import make_generator as build
 
-    if cfg.backend == "openai":
-        return build("openai", cfg.model, cfg.adapter, base_url=cfg.base_url)
-    return build(cfg.backend, cfg.model, cfg.adapter, max_batch_size=cfg.batch_size)
+    return build(cfg.generation, cfg.model, cfg.adapter)
 
 
 def _settings(cfg: EvalConfig, name: str) -> dict[str, Any]:
     """What decides a benchmark's predictions (the limit only decides how many)."""
     opts = {k: v for k, v in cfg.benchmark_options(name).items()
             if k not in ("progress", "workers", "benchmark", "allow_code_execution")}
-    return {"model": cfg.model, "adapter": cfg.adapter, "backend": cfg.backend, "seed": cfg.seed,
+    return {"model": cfg.model, "adapter": cfg.adapter, "backend": cfg.generation.backend,
+            "dtype": cfg.generation.dtype, "seed": cfg.seed,
             "variant": cfg.variants.get(name), "max_new_tokens": cfg.answer_length(name), "options": opts}
 
 
@@ -151,7 +147,7 @@ def run_eval(cfg: EvalConfig, get_generator: Callable[[], Any] | None = None) ->
         _check_settings(bench_dir, settings)
         ctx = EvalContext(model=cfg.model, adapter=cfg.adapter, out_dir=bench_dir, data_dir=data_dir,
                           get_generator=shared_generator, limit=cfg.limit, variant=cfg.variants.get(name),
-                          seed=cfg.seed, max_new_tokens=cfg.answer_length(name),
+                          seed=cfg.seed, max_new_tokens=cfg.answer_length(name), dtype=cfg.generation.dtype,
                           options=cfg.benchmark_options(name))
         t0 = time.perf_counter()
         entry = battery.module(name).run(ctx)

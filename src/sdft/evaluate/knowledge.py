@@ -167,7 +167,7 @@ def _load_lm(ctx: EvalContext, batch_size: int, chat_template: bool):
     from sdft import models
 
     # A PEFT adapter is merged: the same weights, and HFLM then sees a plain PreTrainedModel.
-    model, tok = models.load(ctx.model, adapter=ctx.adapter, merge_adapter=True)
+    model, tok = models.load(ctx.model, adapter=ctx.adapter, merge_adapter=True, dtype=ctx.dtype)
     lm = HFLM(pretrained=model, tokenizer=tok, batch_size=batch_size)
     # The cache is keyed by request text only, so its file name carries the model identity.
     key = hashlib.sha1(json.dumps([ctx.model, ctx.adapter, chat_template]).encode()).hexdigest()[:10]

@@ -27,6 +27,31 @@ class SamplingParams:
 
 
 @dataclass
+class GenerationConfig:
+    """How a stage that generates builds its generator: the ``generation:`` block of the distill,
+    eval and generate configs, and the same flags (``--backend``, ``--dtype``, ...) on each command.
+
+    backend: hf (in-process, continuously batched), vllm (in-process vLLM), openai (any OpenAI-compatible server), fake (tests)
+    base_url: openai: server address, e.g. http://localhost:8000/v1 (default: $OPENAI_BASE_URL)
+    api_key_env: openai: name of the environment variable that holds the API key
+    dtype: hf, vllm: auto (bf16 on CUDA and on CPUs with native bf16, else float32), float32, bfloat16, float16
+    device: hf: cpu or cuda (default: cuda when available)
+    max_batch_size: hf, vllm: sequences decoded together
+    concurrency: openai: requests in flight (enough to keep a batching server busy)
+    timeout_s: openai: seconds one request may take before it is retried
+    """
+
+    backend: str = "hf"
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    dtype: str = "auto"
+    device: str | None = None
+    max_batch_size: int = 64
+    concurrency: int = 64
+    timeout_s: float = 600.0
+
+
+@dataclass
 class Request:
     """One prompt. ``messages`` go through the model's chat template with a generation prompt;
     ``prefill`` is text the assistant turn starts with (it is not part of the completion)."""

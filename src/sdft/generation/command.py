@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sdft import config as C
+from sdft.generation.base import GenerationConfig
 
 
 @dataclass
@@ -27,9 +28,8 @@ class GenerateConfig:
 
     What to run
     model: model alias, local model dir or .gguf file (hf); the served model name (openai)
-    adapter: PEFT adapter dir (or full fine-tuned checkpoint dir) applied to the model (hf only)
-    backend: generation backend, hf (in-process) or openai (an OpenAI-compatible server)
-    base_url: server address for the openai backend, e.g. http://localhost:8000
+    adapter: PEFT adapter dir (or full fine-tuned checkpoint dir) applied to the model (hf, vllm)
+    generation: backend, dtype and speed settings (see GenerationConfig; flags --backend, --dtype, ...)
 
     Data
     data: task name, task:split, or a dataset file
@@ -44,17 +44,11 @@ class GenerateConfig:
     top_p: nucleus sampling mass (with temperature > 0)
     seed: sampling seed (a request's sample depends only on the seed and its id)
     stop: strings that end an answer (cut off from the text)
-
-    Speed
-    max_batch_size: hf: sequences decoded together (continuous batching slots)
-    concurrency: openai: requests in flight
-    device: hf: cpu or cuda (default: cuda when available)
     """
 
     model: str = "smollm2-135m"
     adapter: str | None = None
-    backend: str = "hf"
-    base_url: str | None = None
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
     data: str = ""
     data_dir: str | None = None
     limit: int | None = None
@@ -65,9 +59,6 @@ class GenerateConfig:
     top_p: float = 1.0
     seed: int = 0
     stop: list[str] = field(default_factory=list)
-    max_batch_size: int = 64
-    concurrency: int = 8
-    device: str | None = None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -112,13 +103,7 @@ def run(args: argparse.Namespace) -> int:
     if all(r.id in done for r in requests):  # nothing to do: do not load the model
         print(f"{cfg.out}: all {len(requests)} records already generated")
         return 0
-    if cfg.backend == "hf":
-        options = {"max_batch_size": cfg.max_batch_size, "device": cfg.device}
-    elif cfg.backend == "openai":
-        options = {"base_url": cfg.base_url, "concurrency": cfg.concurrency}
-    else:
-        options = {}
-    generator = make_generator(cfg.backend, cfg.model, adapter=cfg.adapter, **options)
+    generator = make_generator(cfg.generation, cfg.model, adapter=cfg.adapter)
     stats = generate_jsonl(generator, requests, sampling, cfg.out, record=record, desc=f"generate {cfg.data}")
     write_json(Path(cfg.out + ".meta.json"), {"config": asdict(cfg), "stats": stats.as_dict(),
                                               "provenance": provenance()})

@@ -76,10 +76,10 @@ class HFGenerator:
 
     @classmethod
     def from_spec(cls, model_spec: str | None = None, adapter: str | None = None, device: str | None = None,
-                  **kw) -> "HFGenerator":
+                  dtype: str | None = "auto", **kw) -> "HFGenerator":
         from sdft import models
 
-        model, tok = models.load(model_spec, adapter=adapter, device=device, padding_side="left")
+        model, tok = models.load(model_spec, adapter=adapter, device=device, dtype=dtype, padding_side="left")
         return cls(model, tok, **kw)
 
     # -- the protocol -------------------------------------------------------------------

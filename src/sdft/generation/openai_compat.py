@@ -37,9 +37,15 @@ RETRY_STATUS = {408, 409, 425, 429}  # plus every 5xx
 class OpenAIGenerator:
     """``generate(requests, sampling)`` against ``base_url`` serving ``model``."""
 
-    def __init__(self, base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 8,
-                 timeout_s: float = 120, max_retries: int = 5, backoff_s: float = 1.0,
+    def __init__(self, base_url: str | None, model: str, api_key_env: str = "OPENAI_API_KEY",
+                 concurrency: int = 64, timeout_s: float = 600, max_retries: int = 5, backoff_s: float = 1.0,
                  extra_body: dict[str, Any] | None = None):
+        base_url = base_url or os.environ.get("OPENAI_BASE_URL")
+        if not base_url:
+            from sdft.config import ConfigError
+
+            raise ConfigError("backend openai needs `base_url` (e.g. http://localhost:8000/v1) "
+                              "or $OPENAI_BASE_URL")
         base = base_url.rstrip("/")
         self.url = (base if base.endswith("/v1") else base + "/v1") + "/chat/completions"
         self.model = model

@@ -59,6 +59,7 @@ class TrainConfig:
     seed: seed for shuffling and adapter initialisation
 
     Speed
+    dtype: auto (bf16 on CUDA and on CPUs with native bf16, else float32), float32, bfloat16 (LoRA: frozen base in it, adapter and optimizer in float32; full: float32 weights, bf16 autocast)
     group_by_length: batch examples of similar length together (less padding)
     gradient_checkpointing: recompute activations in backward (saves memory, costs about a third more time)
     padding_free: concatenate each micro-batch into one row without padding
@@ -98,6 +99,7 @@ class TrainConfig:
     grad_accum: int = 4
     max_length: int = 1024
     seed: int = 42
+    dtype: str = "auto"
     group_by_length: bool = True
     gradient_checkpointing: bool = False
     padding_free: bool = True
@@ -124,6 +126,8 @@ class TrainConfig:
                 raise ConfigError(f"train: `{name}` must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ConfigError(f"train: `lr` must be > 0, got {self.lr}")
+        if self.dtype not in ("auto", "float32", "bfloat16"):
+            raise ConfigError(f"train: `dtype` must be auto, float32 or bfloat16, got {self.dtype!r}")
         if not self.full and not self.lora_targets:
             raise ConfigError("train: `lora_targets` is empty; name modules such as q_proj,v_proj or use --full")
 

@@ -35,7 +35,7 @@ OUTPUT_FILES = ("adapter_config.json", "adapter_model.safetensors", "model.safet
                 "train_log.jsonl", "loss.png", "train_config.json", "train_summary.json")
 
 
-def _common_args(cfg: TrainConfig, ckpt_dir: Path, epochs: float, on_cuda: bool) -> dict:
+def _common_args(cfg: TrainConfig, ckpt_dir: Path, epochs: float, on_cuda: bool, autocast: bool) -> dict:
     """TrainingArguments shared by both trainers (the paper's presets live in TrainConfig)."""
     return dict(
         output_dir=str(ckpt_dir),
@@ -54,10 +54,31 @@ def _common_args(cfg: TrainConfig, ckpt_dir: Path, epochs: float, on_cuda: bool)
         report_to=cfg.report_to,
         gradient_checkpointing=cfg.gradient_checkpointing,
         use_cpu=not on_cuda,
-        bf16=on_cuda,
+        bf16=autocast,
         dataloader_num_workers=0,
         disable_tqdm=False,
     )
+
+
+def _precision(cfg: TrainConfig) -> tuple[str, bool]:
+    """(dtype the weights load in, whether to autocast to bf16) for ``cfg.dtype`` here.
+
+    LoRA in bf16: the frozen base loads in bf16 and PEFT keeps the adapter (and so AdamW's
+    state) in float32; on CUDA autocast runs the adapter's matmuls in bf16 too. Full
+    fine-tuning keeps float32 master weights and autocasts, since AdamW on bf16 weights loses
+    small updates. Measured on Qwen2.5-Coder-0.5B, LoRA r=8 q,v, 2 CPU cores with AVX512-BF16:
+    float32 52 tok/s, float32 + autocast 76, bf16 base + float32 adapter 96 (1.85x), bf16 base
+    + autocast 98: the bf16 base is what matters on CPU, and without autocast the adapter
+    stays exact."""
+    from sdft import models
+
+    device = models.default_device()
+    dtype = models.resolve_dtype(cfg.dtype, device)
+    if dtype != "bfloat16":  # float16 training would need loss scaling: cards without bf16 train in float32
+        return "float32", False
+    if cfg.full:
+        return "float32", True
+    return dtype, device.startswith("cuda")
 
 
 def _peft_config(cfg: TrainConfig):
@@ -168,7 +189,8 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None) -> dict:
     examples = tdata.load_examples(cfg.data, cfg.data_dir, cfg.limit)
     task = tdata.task_of(examples)
     epochs = cfg.resolved_epochs(task)
-    model, tok = models.load(cfg.model, padding_side="right")
+    dtype, autocast = _precision(cfg)
+    model, tok = models.load(cfg.model, padding_side="right", dtype=dtype)
     on_cuda = next(model.parameters()).is_cuda
     # Training never reads a KV cache, and a cache object makes transformers skip its packed-
     # sequence masking: padding-free batches would then attend across examples.
@@ -190,7 +212,7 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None) -> dict:
     })
 
     callback = TrainLogCallback(log_path)
-    common = _common_args(cfg, ckpt_dir, epochs, on_cuda)
+    common = _common_args(cfg, ckpt_dir, epochs, on_cuda, autocast)
     build = _onpolicy_trainer if cfg.method == "onpolicy" else _sft_trainer
     trainer = build(cfg, model, tok, prepared, common, [callback, *(callbacks or [])], task=task)
     t0 = time.perf_counter()
@@ -230,6 +252,9 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None) -> dict:
         "resumed_from": resume,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "device": "cuda" if on_cuda else "cpu",
+        "dtype": models.resolve_dtype(cfg.dtype, "cuda" if on_cuda else "cpu"),
+        "weights_dtype": dtype,
+        "autocast": autocast,
     }
     if on_cuda:
         summary["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
