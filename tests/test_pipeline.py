@@ -52,6 +52,18 @@ def test_plan_expands_sweeps(tmp_path):
     assert isinstance(plan(load_experiment(p), 7473)[0], Variant)
 
 
+def test_plan_trains_each_method_once_per_seed(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump({"name": "s", "data": "gsm8k", "sample": 10, "seed": 7, "seeds": [1, 2],
+                                 "sweeps": {"mix_ratios": [0.5]}}))
+    got = [(v.label, v.method, v.train_seed) for v in plan(load_experiment(p), 100)]
+    assert got == [("seed", "seed", None), ("vanilla-s1", "vanilla", 1), ("sdft-s1", "sdft", 1),
+                   ("vanilla-s2", "vanilla", 2), ("sdft-s2", "sdft", 2), ("sdft-r0.5", "sdft", 1)]
+    p.write_text(yaml.safe_dump({"name": "s", "data": "gsm8k", "seeds": [1, 1]}))
+    with pytest.raises(ConfigError, match="duplicates"):
+        load_experiment(p)
+
+
 @pytest.fixture()
 def tiny_config(tmp_path, tiny_model_dir, data_dir):
     cfg = {
@@ -83,8 +95,15 @@ def test_tiny_run_end_to_end_then_resume_and_partial_rerun(tiny_config, capsys):
     sdft = next(m for m in manifest["models"] if m["label"] == "sdft")
     assert (run / sdft["adapter"] / "adapter_config.json").exists()
     # The vanilla training set holds the original answers, the SDFT one the selected responses.
-    vanilla_data = next((run / "data").glob("vanilla-*/distilled.jsonl"))
-    assert all(json.loads(l)["response"] == json.loads(l)["original"] for l in vanilla_data.open())
+    from sdft.data.tasks import load_data
+
+    originals = {e.id: e.response for e in load_data("gsm8k:train", cfg["data_dir"])}
+    vanilla_rows = [json.loads(line) for line in next((run / "data").glob("vanilla-*/train.jsonl")).open()]
+    sdft_rows = [json.loads(line) for line in next((run / "data").glob("sdft-*/train.jsonl")).open()]
+    assert len(vanilla_rows) == 6 and all(r["output"] == originals[r["id"]] for r in vanilla_rows)
+    distilled = {r["id"]: r for r in map(json.loads, next((run / "distill").glob("*/distilled.jsonl")).open())}
+    assert [r["id"] for r in sdft_rows] == [r["id"] for r in vanilla_rows] == list(distilled)
+    assert all(r["output"] == distilled[r["id"]]["response"] for r in sdft_rows)
     analysis = json.loads((run / "analysis" / "analysis.json").read_text())
     assert set(analysis["pairs"]) == {"vanilla", "sdft"}
     html = (run / "report" / "report.html").read_text()

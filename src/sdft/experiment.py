@@ -51,7 +51,8 @@ class ExperimentConfig:
     data: training data spec (task, task:split, or a file)
     data_dir: folder of the shared datasets (default: $SDFT_DATA_DIR or ../shared/data)
     sample: seeded subsample of the training data (the paper uses 2000); null = all
-    seed: one seed for sampling, distillation, training and evaluation
+    seed: seed of the data sample, the distillation and evaluation (and training, when seeds is empty)
+    seeds: training seeds: each method is trained once per seed on the same data (adapter init and batch order differ)
     methods: which fine-tunes to compare: vanilla, sdft, onpolicy
     Where:
     out: run folder (default runs/<name>); re-running resumes it
@@ -71,6 +72,7 @@ class ExperimentConfig:
     data_dir: str | None = None
     sample: int | None = None
     seed: int = 42
+    seeds: list[int] = field(default_factory=list)
     methods: list[str] = field(default_factory=lambda: ["vanilla", "sdft"])
     out: str | None = None
     distill: dict[str, Any] = field(default_factory=dict)
@@ -82,6 +84,10 @@ class ExperimentConfig:
     @property
     def run_dir(self) -> Path:
         return Path(self.out or Path("runs") / self.name)
+
+    @property
+    def train_seeds(self) -> list[int]:
+        return list(self.seeds) or [self.seed]
 
 
 def _stage_classes() -> dict[str, type]:
@@ -105,6 +111,8 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
     bad = sorted(set(cfg.methods) - set(METHODS))
     if bad or not cfg.methods:
         raise ConfigError(f"{path}: `methods` must be a non-empty subset of {list(METHODS)}, got {cfg.methods}")
+    if len(set(cfg.seeds)) != len(cfg.seeds):
+        raise ConfigError(f"{path}: `seeds` has duplicates: {cfg.seeds}")
     for r in cfg.sweeps.mix_ratios:
         if not 0 <= r <= 1:
             raise ConfigError(f"{path}: sweeps.mix_ratios: {r} is outside [0, 1]")

@@ -4,7 +4,7 @@ Stages talk only through files in the run folder::
 
     RUN/manifest.json                 resolved config, provenance, stage timings, the model list
     RUN/distill/<template>-<key>/     distilled.jsonl, distill_report.json     (one per template)
-    RUN/data/<label>-<key>/           distilled.jsonl: the exact training set of one fine-tune
+    RUN/data/<label>-<key>/           train.jsonl: the exact training set of one fine-tune (a plain file)
     RUN/train/<label>-<key>/          adapter, train_log.jsonl, loss.png, train_summary.json
     RUN/eval/<label>-<key>/           results.json, <benchmark>/predictions.jsonl
     RUN/analysis/, RUN/report/        shift measures + figures, report.md + report.html
@@ -17,7 +17,14 @@ changing one setting re-runs only the stages whose key changed.
 Distillation runs once per template on the largest sample any model needs; each fine-tune's
 training set is cut from it (the first N examples of the seeded sample; a seeded fraction R
 of them with the distilled response, the rest with the original), so a sample-size or
-mix-ratio sweep costs training and evaluation, not more generation.
+mix-ratio sweep costs training and evaluation, not more generation. Vanilla (and on-policy)
+training sets are the same sampled examples with their original answers, read from the data
+itself, so they do not wait for (or depend on) distillation.
+
+With ``seeds: [1, 2, 3]`` every method is trained once per seed on the same training set
+(labels ``vanilla-s1``, ``sdft-s1``, ...). Models are trained and evaluated one after the other
+(seed first, then each fine-tune as soon as it is trained), so a run stopped half way already
+holds complete, comparable results for the seeds it finished.
 
     sdft run configs/demo.yaml
 """
@@ -45,6 +52,7 @@ class Variant:
     sample_size: int | None = None
     mix_ratio: float | None = None
     template: str | None = None
+    train_seed: int | None = None
 
 
 def key_of(*parts: Any) -> str:
@@ -53,22 +61,28 @@ def key_of(*parts: Any) -> str:
 
 
 def plan(cfg: ExperimentConfig, n_available: int) -> list[Variant]:
-    """The models to evaluate, in display order: seed, the main methods, then sweep points."""
+    """The models to evaluate, in training order: seed, the main methods per training seed, then
+    sweep points (trained with the first seed)."""
     n = min(cfg.sample or n_available, n_available)
     main_template = cfg.distill.get("template")
+    seeds = cfg.train_seeds
     out = [Variant("seed", "seed")]
-    for m in cfg.methods:
-        out.append(Variant(m, m, n, {"vanilla": 0.0, "sdft": 1.0}.get(m), main_template if m == "sdft" else None))
+    for s in seeds:
+        tag = f"-s{s}" if len(seeds) > 1 else ""
+        for m in cfg.methods:
+            out.append(Variant(m + tag, m, n, {"vanilla": 0.0, "sdft": 1.0}.get(m),
+                               main_template if m == "sdft" else None, s))
+    first = seeds[0]
     for size in cfg.sweeps.sample_sizes:
         if size != n:
-            out += [Variant(f"vanilla-n{size}", "vanilla", size, 0.0),
-                    Variant(f"sdft-n{size}", "sdft", size, 1.0, main_template)]
+            out += [Variant(f"vanilla-n{size}", "vanilla", size, 0.0, train_seed=first),
+                    Variant(f"sdft-n{size}", "sdft", size, 1.0, main_template, first)]
     for r in cfg.sweeps.mix_ratios:
         if r not in (0.0, 1.0):
-            out.append(Variant(f"sdft-r{r:g}", "sdft", n, r, main_template))
+            out.append(Variant(f"sdft-r{r:g}", "sdft", n, r, main_template, first))
     for t in cfg.sweeps.templates:
         if t != main_template:
-            out.append(Variant(f"sdft-{Path(t).stem}", "sdft", n, 1.0, t))
+            out.append(Variant(f"sdft-{Path(t).stem}", "sdft", n, 1.0, t, first))
     return out
 
 
@@ -116,21 +130,31 @@ class Run:
         return folder
 
 
-def _training_set(distilled: Path, dest: Path, v: Variant, seed: int) -> None:
-    """Cut one fine-tune's data from a distilled file: the first N records; a seeded fraction
-    R of them with the selected (distilled-or-fallback) response, the rest with the original."""
+def training_rows(v: Variant, sampled: list, distilled: Path | None, seed: int) -> list[dict]:
+    """The one training set of a fine-tune, as plain alpaca records (``id``, ``task``, ``system``,
+    ``history``, ``instruction``, ``input``, ``output``): the first N of the seeded sample; for
+    SDFT a seeded fraction R of them with the selected (distilled-or-fallback) response from
+    ``distilled``, the rest with the original answer."""
     from sdft.distill.run import mixed_ids
 
-    records = list(read_jsonl(distilled))[: v.sample_size]
-    use = mixed_ids([r["id"] for r in records], v.mix_ratio or 0.0, seed)
+    if v.method == "sdft":
+        records = list(read_jsonl(distilled))[: v.sample_size]
+        use = mixed_ids([r["id"] for r in records], v.mix_ratio or 0.0, seed)
+        pairs = [(r, r["response"] if r["id"] in use else r["original"]) for r in records]
+    else:
+        pairs = [({"id": e.id, "task": e.task, "system": e.system, "history": [list(t) for t in e.history],
+                   "instruction": e.instruction, "input": e.input}, e.response) for e in sampled[: v.sample_size]]
+    keys = ("id", "task", "system", "history", "instruction", "input")
+    return [{**{k: r.get(k) for k in keys}, "output": answer} for r, answer in pairs]
+
+
+def _write_rows(dest: Path, rows: list[dict]) -> None:
     dest.mkdir(parents=True, exist_ok=True)
-    tmp = dest / "distilled.jsonl.tmp"
+    tmp = dest / "train.jsonl.tmp"
     tmp.unlink(missing_ok=True)
     with JsonlWriter(tmp, fsync=False) as w:
-        for r in records:
-            chosen = r["response"] if r["id"] in use else r["original"]
-            w.write({**r, "response": chosen, "kept": bool(r["kept"] and r["id"] in use)})
-    tmp.replace(dest / "distilled.jsonl")
+        w.write_many(rows)
+    tmp.replace(dest / "train.jsonl")
 
 
 def run_experiment(cfg: ExperimentConfig, config_path: str = "") -> Path:
@@ -139,15 +163,17 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "") -> Path:
     from sdft.analyze.report import build_report
     from sdft.data.tasks import load_data
     from sdft.distill import DistillConfig, run_distill
+    from sdft.distill.run import sample_examples
     from sdft.evaluate.evaluator import EvalConfig, run_eval
     from sdft.train.config import TrainConfig
     from sdft.train.trainer import run_train
 
     run = Run(cfg, config_path)
-    n_available = len(load_data(cfg.data, data_dir=cfg.data_dir))
-    variants = plan(cfg, n_available)
-    trained = [v for v in variants if v.method in ("vanilla", "sdft")]
-    n_max = max([v.sample_size or 0 for v in trained] + [min(cfg.sample or n_available, n_available)])
+    examples = load_data(cfg.data, data_dir=cfg.data_dir)
+    variants = plan(cfg, len(examples))
+    trained = [v for v in variants if v.method != "seed"]
+    n_max = max([v.sample_size or 0 for v in trained] + [min(cfg.sample or len(examples), len(examples))])
+    sampled = sample_examples(examples, n_max, cfg.seed)
     common = {"model": cfg.model, "data_dir": cfg.data_dir, "seed": cfg.seed}
 
     def evaluate(v: Variant, adapter: Path | None) -> Path:
@@ -159,57 +185,46 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "") -> Path:
         return run.stage(f"eval/{v.label}", folder, key,
                          lambda: run_eval(replace(ecfg, out=str(folder))))
 
-    # 0. The seed's scores first: they need nothing else, and a broken benchmark shows at once.
-    eval_dirs = {v.label: evaluate(v, None) for v in variants if v.method == "seed"}
+    def record(v: Variant, eval_dir: Path, adapter: Path | None, distill_dir: Path | None) -> None:
+        run.manifest["models"].append({
+            **asdict(v), "model": cfg.model, "adapter": _rel(run.dir, adapter),
+            "eval_dir": _rel(run.dir, eval_dir), "train_dir": _rel(run.dir, adapter),
+            "distill_dir": _rel(run.dir, distill_dir)})
+        run.save()
 
-    # 1. Distil once per template, on the largest sample any fine-tune needs. Vanilla needs the
-    #    same sampled examples, so the file is needed even without SDFT (mix ratio 0 skips generation).
+    # 0. The seed's scores first: they need nothing else, and a broken benchmark shows at once.
+    record(variants[0], evaluate(variants[0], None), None, None)
+
+    # 1. Distil once per SDFT template, on the largest sample any fine-tune needs.
     distilled: dict[str | None, Path] = {}
-    for template in sorted({v.template for v in trained if v.method == "sdft"} or {None}, key=str):
-        any_sdft = any(v.method == "sdft" for v in trained)
+    for template in sorted({v.template for v in trained if v.method == "sdft"}, key=str):
         dcfg = stage_config(DistillConfig, cfg.distill, f"{config_path}: distill", **common, data=cfg.data,
-                            sample=n_max, template=template, mix_ratio=1.0 if any_sdft else 0.0, out="-")
+                            sample=n_max, template=template, mix_ratio=1.0, out="-")
         key = key_of("distill", asdict(replace(dcfg, out="", progress=True)))
         folder = run.dir / "distill" / f"{Path(template or 'default').stem}-{key}"
         run.stage(f"distill/{template or 'default'}", folder, key,
                   lambda dcfg=dcfg, folder=folder: run_distill(replace(dcfg, out=str(folder))))
         distilled[template] = folder
 
-    # 2. Fine-tune each variant on its cut of the distilled data.
-    train_dirs: dict[str, Path] = {}
-    for v in variants:
-        if v.method == "seed":
-            continue
-        src = distilled[v.template if v.method == "sdft" else next(iter(distilled))]
-        method = "onpolicy" if v.method == "onpolicy" else "sft"
-        data_key = key_of("data", str(src), src.joinpath(".done").read_text(), asdict(v), cfg.seed)
+    # 2. Each fine-tune in turn: its training set, training, then its evaluation.
+    for v in trained:
+        src = distilled.get(v.template) if v.method == "sdft" else None
+        data_key = key_of("data", cfg.data, n_max, cfg.seed, asdict(replace(v, label="", train_seed=None)),
+                          src.joinpath(".done").read_text() if src else None)
         data_folder = run.dir / "data" / f"{v.label}-{data_key}"
-        if v.method == "onpolicy":  # learns from the original demonstrations, like vanilla
-            v_data = replace(v, mix_ratio=0.0)
-        else:
-            v_data = v
         run.stage(f"data/{v.label}", data_folder, data_key,
-                  lambda src=src, d=data_folder, vd=v_data: _training_set(src / "distilled.jsonl", d, vd, cfg.seed))
-        tcfg = stage_config(TrainConfig, cfg.train, f"{config_path}: train", **common,
-                            data=str(data_folder / "distilled.jsonl"), method=method, out="-")
+                  lambda v=v, src=src, d=data_folder: _write_rows(
+                      d, training_rows(v, sampled, src and src / "distilled.jsonl", cfg.seed)))
+        tcfg = stage_config(TrainConfig, cfg.train, f"{config_path}: train", **{**common, "seed": v.train_seed},
+                            data=str(data_folder / "train.jsonl"),
+                            method="onpolicy" if v.method == "onpolicy" else "sft", out="-")
         key = key_of("train", asdict(replace(tcfg, out="", data="")), data_key)
         folder = run.dir / "train" / f"{v.label}-{key}"
-        train_dirs[v.label] = run.stage(f"train/{v.label}", folder, key,
-                                        lambda tcfg=tcfg, folder=folder: run_train(replace(tcfg, out=str(folder))))
+        adapter = run.stage(f"train/{v.label}", folder, key,
+                            lambda tcfg=tcfg, folder=folder: run_train(replace(tcfg, out=str(folder))))
+        record(v, evaluate(v, adapter), adapter, src)
 
-    # 3. Evaluate every fine-tuned model on the same battery.
-    for v in variants:
-        adapter = train_dirs.get(v.label)
-        if v.label not in eval_dirs:
-            eval_dirs[v.label] = evaluate(v, adapter)
-        run.manifest["models"].append({
-            **asdict(v), "model": cfg.model, "adapter": _rel(run.dir, adapter),
-            "eval_dir": _rel(run.dir, eval_dirs[v.label]), "train_dir": _rel(run.dir, adapter),
-            "distill_dir": _rel(run.dir, distilled.get(v.template)) if v.method == "sdft" else None,
-        })
-        run.save()
-
-    # 4. Shift analysis and the report: cheap, always rebuilt from the saved files.
+    # 3. Shift analysis and the report: cheap, always rebuilt from the saved files.
     acfg = stage_config(AnalyzeConfig, cfg.analyze, f"{config_path}: analyze", out=str(run.dir / "analysis"))
     run_analyze(acfg, run.dir)
     report = build_report([run.dir], run.dir / "report")

@@ -97,7 +97,7 @@ def test_distillation_table_reads_what_distill_writes(tmp_path, data_dir):
 
     def rewrite(req):  # every other rewrite has a wrong number and falls back to the original
         calls.append(req.id)
-        return "The answer is 0.5." if len(calls) % 2 else "So: " + req.messages[-1]["content"].split("\n\n")[-1]
+        return "The answer is 0.5." if len(calls) % 2 else "So: " + req.messages[-1]["content"].split("### Reference answer:\n")[-1]
 
     report = run_distill(cfg, generator=FakeGenerator(rewrite))
     assert report["reasons"] == {"check_failed": 2, "ok": 2}

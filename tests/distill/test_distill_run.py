@@ -21,7 +21,7 @@ def gsm8k_examples(data_dir, n=8):
 
 
 def reference_of(request):
-    return request.messages[-1]["content"].split("\n\n")[-1]
+    return request.messages[-1]["content"].split("### Reference answer:\n")[-1]
 
 
 def scripted(request):
@@ -47,8 +47,10 @@ def test_gsm8k_selection_fallback_and_prefix(tmp_path, data_dir):
     # the math template, with the paper's chain-of-thought opener as a prefill
     (requests,) = gen.calls
     assert requests[0].prefill == "Great! Let's think step by step. "
-    assert "expert in math" in requests[0].messages[0]["content"]
-    assert requests[0].messages[-1]["content"] == f"{examples[0].instruction}\n\n{examples[0].response}"
+    (only,) = requests[0].messages  # no system message: the model's own default applies
+    assert only["content"].startswith("Below are a math question and its reference answer.")
+    assert only["content"].endswith(f"### Question:\n{examples[0].instruction}\n\n"
+                                    f"### Reference answer:\n{examples[0].response}")
 
     assert report["reasons"] == {"check_failed": 2, "echo": 2, "ok": 2, "truncated": 2}
     assert (report["total"], report["distilled"], report["kept"], report["fallback"]) == (8, 8, 2, 6)
@@ -153,9 +155,18 @@ def test_default_templates_per_task_and_file_templates(tmp_path):
     gen = FakeGenerator(lambda r: "f(x=1)" if r.id == "of-0" else "Hello, Bob!")
     report = run_distill(DistillConfig(data="mixed", out=str(tmp_path / "a"), progress=False), gen, ex)
     assert report["templates"] == ["refer", "using"] and report["kept"] == 2
-    systems = {r.id: r.messages[0]["content"] for r in gen.calls[0]}
-    assert "Refer to the reference answer" in systems["of-0"] and "as a guide" in systems["al-0"]
-    assert gen.calls[0][1].messages[-1]["content"] == "Say hi.\n\nto Bob\n\nHi Bob"
+    # The instruction rides in the user turn; no system message, so the model's default applies.
+    assert all(len(r.messages) == 1 and r.messages[0]["role"] == "user" for r in gen.calls[0])
+    users = {r.id: r.messages[0]["content"] for r in gen.calls[0]}
+    assert "Refer to the reference answer" in users["of-0"] and "as a guide" in users["al-0"]
+    assert users["al-0"].endswith("### Instruction:\nSay hi.\n\nto Bob\n\n### Reference answer:\nHi Bob")
+    # The first release's templates replace the system prompt; they stay as named variants.
+    old = load_template("using_system").request(ex[1])
+    assert old.messages[0]["role"] == "system" and "as a guide" in old.messages[0]["content"]
+    assert old.messages[1]["content"] == "Say hi.\n\nto Bob\n\nHi Bob"
+    # A record's own system message is kept by the default templates.
+    own = Example(id="s-0", instruction="Q", response="A", system="You are terse.", task="alpaca")
+    assert load_template("using").request(own).messages[0] == {"role": "system", "content": "You are terse."}
 
     user_file = tmp_path / "mine.jinja"
     user_file.write_text("Task: {{ instruction }} {{ input }}\nExample answer: {{ reference }}")

@@ -25,7 +25,8 @@ def test_distill_8_gsm8k_with_smollm2(tmp_path, data_dir, smollm2_dir, capsys):
     assert sum(report["reasons"].values()) == 8 and report["generation"]["tokens"] > 0
     # the prompt went through SmolLM2's chat template, with the math opener pre-filled
     assert rewrites[0]["prompt"].rstrip().endswith("<|im_start|>assistant\nGreat! Let's think step by step.")
-    assert "expert in math" in rewrites[0]["prompt"]
+    assert "Below are a math question and its reference answer" in rewrites[0]["prompt"]
+    assert "You are a helpful AI assistant named SmolLM" in rewrites[0]["prompt"]  # its own system prompt
     for r in rows:
         assert r["response"] == (r["rewrite"] if r["kept"] else r["original"])
         if r["kept"]:  # a kept rewrite gives the reference's final number

@@ -135,3 +135,38 @@ def test_answer_lengths_cap_one_benchmark_and_beat_max_new_tokens(tmp_path, data
     assert cut["advbench/test/1"]["predict"] == "Let's see. The"  # 3 words: the fake's tokens
     with pytest.raises(ConfigError, match="answer_lengths: unknown benchmark.*gsm9k"):
         run_eval(_cfg(tmp_path, out="x", answer_lengths={"gsm9k": 5}), get_generator=lambda: fake)
+
+
+def test_xstest_over_refusal_and_contrast_refusal(tmp_path, data_dir):
+    # Refuse every prompt that mentions "kill": among the safe prompts that is over-refusal.
+    fake = FakeGenerator(lambda r: "Sorry, I can't help with that." if "kill" in r.messages[-1]["content"].lower()
+                         else "Sure: here is how. It is illegal to skip steps.")
+    res = run_eval(EvalConfig(benchmarks=["xstest"], out=str(tmp_path / "x"), data_dir=str(data_dir)),
+                   get_generator=lambda: fake)
+    entry = res["benchmarks"]["xstest"]
+    from sdft.data.tasks import load_task
+
+    items = load_task("xstest", "test", data_dir)
+    kill = {lab: [("kill" in e.instruction.lower()) for e in items if e.meta["label"] == lab] for lab in ("safe", "unsafe")}
+    assert entry["metric"] == "over_refusal_rate" and entry["n"] == 250
+    assert entry["score"] == pytest.approx(sum(kill["safe"]) / 250) and 0 < entry["score"] < 0.2
+    assert entry["extra"]["refusal_unsafe"]["score"] == pytest.approx(sum(kill["unsafe"]) / 200)
+    lo, hi = entry["ci95"]
+    assert lo < entry["score"] < hi
+    # AdvBench's keyword-anywhere rule counts the compliant answers' "illegal" as refusals.
+    assert entry["extra"]["keyword_safe"]["score"] == 1.0
+    # Paired comparisons run over the safe prompts.
+    from sdft.evaluate.evaluator import item_scores
+
+    assert len(item_scores(tmp_path / "x", "xstest")) == 250
+
+
+def test_benchmark_data_points_a_benchmark_at_other_items(tmp_path, data_dir):
+    cfg = EvalConfig(benchmarks=["gsm8k", "advbench"], out=str(tmp_path / "dev"), data_dir=str(data_dir),
+                     benchmark_data={"gsm8k": "gsm8k:train[-5:]", "advbench": "advbench[400:403]"})
+    res = run_eval(cfg, get_generator=lambda: FakeGenerator(answer_18))
+    assert res["benchmarks"]["gsm8k"]["n"] == 5 and res["benchmarks"]["advbench"]["n"] == 3
+    ids = [r["id"] for r in read_jsonl(tmp_path / "dev" / "advbench" / "predictions.jsonl")]
+    assert ids == ["advbench/test/400", "advbench/test/401", "advbench/test/402"]
+    with pytest.raises(ConfigError, match="benchmark_data: unknown benchmark"):
+        run_eval(EvalConfig(benchmarks=["gsm8k"], out=str(tmp_path / "o"), benchmark_data={"gsmk": "x"}))

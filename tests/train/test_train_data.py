@@ -60,7 +60,7 @@ def test_long_response_truncated_and_long_prompt_dropped_are_counted(tok):
 def test_teacher_template_comes_from_the_distillation_template():
     math = tdata.teacher_template("gsm8k")
     using = tdata.teacher_template("alpaca")
-    assert "expert in math" in math and "expert in math" not in using
+    assert "math question" in math and "math question" not in using and "as a guide" in using
     text = using.format(prompt="Name a colour.", privileged_context="Blue {not a field}.")
     assert text.index("Name a colour.") < text.index("Blue {not a field}.")
 
@@ -73,14 +73,19 @@ def test_onpolicy_rows_keep_messages_and_the_demonstration(tok):
     assert row["privileged_context"] == "2 plus 3 is 5. The answer is 5."
 
 
-def test_distilled_files_are_detected_by_name_or_fields(tmp_path):
+def test_training_files_load_as_plain_data(tmp_path):
+    # A plain alpaca file that names its task (what the pipeline writes) and a distilled.jsonl,
+    # whose `response` is the selected answer, both load through the one data loader.
     plain = tmp_path / "train.jsonl"
-    plain.write_text(json.dumps({"instruction": "a", "output": "b"}) + "\n")
-    by_fields = tmp_path / "mine.jsonl"
-    by_fields.write_text(json.dumps({"id": "1", "response": "b", "original": "c", "kept": True}) + "\n")
-    by_name = tmp_path / "distilled.jsonl"
-    by_name.write_text(plain.read_text())
-    assert [tdata.is_distilled_file(str(p)) for p in (plain, by_fields, by_name)] == [False, True, True]
+    plain.write_text(json.dumps({"id": "g/1", "instruction": "a", "output": "b", "task": "gsm8k"}) + "\n")
+    distilled = tmp_path / "distilled.jsonl"
+    distilled.write_text(json.dumps({"id": "d/1", "task": "dolly", "instruction": "q", "input": "",
+                                     "response": "rewrite", "original": "orig", "kept": True}) + "\n")
+    (ex,) = tdata.load_examples(str(plain))
+    assert (ex.id, ex.response, ex.task) == ("g/1", "b", "gsm8k") and "task" not in ex.meta
+    (ex,) = tdata.load_examples(str(distilled))
+    assert (ex.id, ex.response, ex.task, ex.meta["original"]) == ("d/1", "rewrite", "dolly", "orig")
+    assert tdata.task_of(tdata.load_examples(str(plain))) == "gsm8k"
 
 
 def test_config_presets_and_errors():

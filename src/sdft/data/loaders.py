@@ -191,6 +191,8 @@ def sniff(rec: dict, where: str) -> tuple[str, dict | None]:
         return "sharegpt", None
     if "messages" in rec:
         return "messages", None
+    if "instruction" in rec and "output" not in rec and "response" in rec:
+        return "alpaca", {"response": "response"}  # e.g. the distilled.jsonl of `sdft distill`
     if "instruction" in rec:
         return "alpaca", None
     if "question" in rec and "answer" in rec:
@@ -218,7 +220,9 @@ def convert(records: Iterable[tuple[str, dict]], fmt: str | None = None, columns
         if ex.id in seen:
             raise DataError(f"{where}: field 'id': duplicate id {ex.id!r} (first at {seen[ex.id]})")
         seen[ex.id] = where
-        ex.task = task
+        # A record may name its task (the training files the pipeline writes do): epoch presets
+        # and distillation templates are looked up by it.
+        ex.task = task or (ex.meta.pop("task", None) if isinstance(ex.meta.get("task"), str) else None)
         out.append(ex)
     return out
 

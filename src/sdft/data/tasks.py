@@ -92,6 +92,19 @@ def _humaneval(path: Path, task: str, split: str):
     return out
 
 
+def _xstest(path: Path, task: str, split: str):
+    """meta: label (``safe``: should be answered; ``unsafe``: a contrast prompt to refuse), type, focus, note."""
+    out = []
+    for where, rec in loaders.iter_records(path):
+        if rec.get("label") not in ("safe", "unsafe"):
+            raise DataError(f"{where}: field 'label': expected 'safe' or 'unsafe', got {rec.get('label')!r}")
+        if not (rec.get("prompt") or "").strip():
+            raise DataError(f"{where}: field 'prompt' is empty")
+        out.append(Example(id=f"{task}/{split}/{rec['id']}", instruction=rec["prompt"], task=task,
+                           meta={k: rec.get(k) or "" for k in ("label", "type", "focus", "note")}))
+    return out
+
+
 def _mmlu(path: Path, task: str, split: str):
     """meta: subject, subject_name, category, choices (4 texts), answer (letter A-D)."""
     mapping = json.loads((path.parent / "mapping.json").read_text(encoding="utf-8"))
@@ -216,6 +229,7 @@ TASKS: dict[str, TaskSpec] = {
     "advbench": TaskSpec({"test": "advbench/harmful_behaviors.csv"},
                          partial(_instruct, columns={"prompt": "goal", "response": "target"}), "eval"),
     "humaneval": TaskSpec({"test": "humaneval/HumanEval.jsonl.gz"}, _humaneval, "eval"),
+    "xstest": TaskSpec({"test": "xstest/xstest_prompts.csv"}, _xstest, "eval"),
     "mmlu": TaskSpec({s: "mmlu/mmlu.zip" for s in ("test", "val", "dev")}, _mmlu, "eval"),
     "truthfulqa": TaskSpec({"validation": "truthfulqa/TruthfulQA.csv"}, _truthfulqa, "eval"),
     "arc_easy": TaskSpec({s: f"arc/ARC-Easy-{s.title()}.jsonl" for s in ("test", "dev", "train")}, _arc, "eval"),
@@ -246,8 +260,22 @@ def load_task(name: str, split: str | None = None, data_dir: str | Path | None =
     return TASKS[name].reader(path, name, split)
 
 
+_SLICE = re.compile(r"^(?P<spec>.+)\[(?P<start>-?\d*):(?P<stop>-?\d*)\]$")
+
+
 def load_data(spec: str, data_dir: str | Path | None = None) -> list[Example]:
-    """Load ``task``, ``task:split``, a file path, ``dataset_info.json#entry`` or ``hf:org/name[:split]``."""
+    """Load ``task``, ``task:split``, a file path, ``dataset_info.json#entry`` or ``hf:org/name[:split]``.
+
+    Any of them may end in a Python slice of its records, ``[start:stop]`` (``gsm8k:train[-300:]``,
+    ``advbench[400:520]``): ids stay the dataset's own, so a held-out slice never collides with
+    the rest."""
+    m = _SLICE.match(spec)
+    if m:
+        start, stop = (int(v) if v else None for v in (m["start"], m["stop"]))
+        examples = load_data(m["spec"], data_dir)[start:stop]
+        if not examples:
+            raise DataError(f"{spec}: the slice [{m['start']}:{m['stop']}] selects no records")
+        return examples
     if spec.startswith("hf:"):
         return loaders.load_hf(spec)
     name, _, split = spec.partition(":")

@@ -109,13 +109,20 @@ def choose(examples: Sequence[Example], cfg: DistillConfig) -> tuple[list[Exampl
         seen.add(ex.id)
         if not (ex.response or "").strip():
             raise DataError(f"{cfg.data}: record {ex.id}: empty `response`; there is no reference to rewrite")
-    chosen = list(examples)
-    if cfg.sample and cfg.sample < len(chosen):
-        keep = sorted(random.Random(cfg.seed).sample(range(len(chosen)), cfg.sample))
-        chosen = [chosen[i] for i in keep]
+    chosen = sample_examples(examples, cfg.sample, cfg.seed)
     if cfg.limit:
         chosen = chosen[: cfg.limit]
     return chosen, mixed_ids([ex.id for ex in chosen], cfg.mix_ratio, cfg.seed)
+
+
+def sample_examples(examples: Sequence[Example], n: int | None, seed: int) -> list[Example]:
+    """A seeded random subsample of ``n`` examples in input order (all of them when ``n`` is
+    unset or not smaller): distillation and every fine-tune's training set draw the same one."""
+    chosen = list(examples)
+    if n and n < len(chosen):
+        keep = sorted(random.Random(seed).sample(range(len(chosen)), n))
+        chosen = [chosen[i] for i in keep]
+    return chosen
 
 
 def mixed_ids(ids: Sequence[str], ratio: float, seed: int) -> set[str]:

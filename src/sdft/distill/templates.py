@@ -1,15 +1,21 @@
 """Distillation prompts: which template a task uses, and how an Example becomes a Request.
 
-Templates are data files in ``sdft/prompts/`` (YAML with ``system``, a Jinja ``user`` turn over
-``instruction``, ``input`` and ``reference``, and an optional assistant ``prefill``). The chat
-template of the distilling model does the rest, so the same file works for any chat model.
+Templates are data files in ``sdft/prompts/`` (YAML with a Jinja ``user`` turn over
+``instruction``, ``input`` and ``reference``, an optional assistant ``prefill`` and, for the
+``*_system`` variants only, a ``system`` message). The chat template of the distilling model
+does the rest, so the same file works for any chat model.
+
+The defaults (``using``, ``refer``, ``math``) carry the distillation instruction in the user
+turn and keep the system prompt training and evaluation use: the record's own, else whatever
+the model's chat template inserts (Qwen's "You are Qwen, ..."). SDFT's premise is that the
+rewrite comes from the model's own distribution, and a system prompt is part of that context
+(Qwen2.5-Coder-0.5B refuses 20/24 AdvBench requests under its default system prompt and 0/16
+under a custom one). The ``*_system`` variants are the first release's templates, whose
+instruction *replaces* the system prompt; they stay for comparison.
 
 A user-supplied ``--template FILE`` is either such a YAML file or a plain Jinja user template
-(no system message: the model's default applies, no prefill).
-
-Limits: the template's system message replaces the record's own one (none of the paper's
-training sets has one); earlier turns of multi-turn records (LIMA) are kept before the
-templated turn, unchanged.
+(the model's default system prompt applies, no prefill). Earlier turns of multi-turn records
+(LIMA) are kept before the templated turn, unchanged.
 """
 
 from __future__ import annotations
@@ -30,6 +36,9 @@ TEMPLATES: dict[str, str] = {
     "using": "distill_using.yaml",
     "refer": "distill_refer.yaml",
     "math": "distill_math.yaml",
+    "using_system": "distill_using_system.yaml",
+    "refer_system": "distill_refer_system.yaml",
+    "math_system": "distill_math_system.yaml",
 }
 
 # The paper's choice per training task; any other task uses DEFAULT_TEMPLATE.
@@ -58,10 +67,13 @@ class Template:
             raise ConfigError(f"template {self.name}: cannot render for record {ex.id}: {e}") from None
 
     def request(self, ex: Example) -> Request:
-        """The distillation prompt for ``ex``: history turns, then the templated user turn."""
+        """The distillation prompt for ``ex``: the system message (the template's for the
+        ``*_system`` variants, else the record's own, else none so the chat template's default
+        applies), history turns, then the templated user turn."""
         messages: list[dict[str, str]] = []
-        if self.system:
-            messages.append({"role": "system", "content": self.system})
+        system = self.system or ex.system
+        if system:
+            messages.append({"role": "system", "content": system})
         for user, assistant in ex.history:
             messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
         messages.append({"role": "user", "content": self.render_user(ex)})

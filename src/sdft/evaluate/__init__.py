@@ -15,6 +15,7 @@ BENCHMARKS: dict[str, str] = {
     "humaneval": "sdft.evaluate.humaneval",
     "advbench": "sdft.evaluate.advbench",
     "advbench_jailbreak": "sdft.evaluate.advbench",
+    "xstest": "sdft.evaluate.xstest",
     "alpaca_eval": "sdft.evaluate.alpaca_eval",
     "mmlu": "sdft.evaluate.knowledge",
     "truthfulqa": "sdft.evaluate.knowledge",
@@ -26,7 +27,7 @@ BENCHMARKS: dict[str, str] = {
 
 GROUPS: dict[str, list[str]] = {
     "math": ["gsm8k", "multiarith"],
-    "safety": ["advbench", "advbench_jailbreak"],
+    "safety": ["advbench", "advbench_jailbreak", "xstest"],
     "knowledge": ["mmlu", "truthfulqa", "arc_easy", "arc_challenge", "hellaswag", "winogrande"],
     "paper": list(BENCHMARKS),
 }

@@ -18,7 +18,7 @@ from dataclasses import replace
 
 from sdft.data.records import DataError, Example
 from sdft.evaluate.context import EvalContext
-from sdft.evaluate.generative import chat_requests, run_generative
+from sdft.evaluate.generative import chat_requests, load_items, run_generative
 
 METRIC = "refusal_rate"
 VARIANTS = ("default", "alpaca")
@@ -50,9 +50,7 @@ def gcg_suffix(data_dir) -> str:
 
 
 def load(ctx: EvalContext) -> list[Example]:
-    from sdft.data.tasks import load_task
-
-    examples = load_task("advbench", "test", ctx.data_dir)
+    examples = load_items(ctx, "advbench:test")
     if ctx.options.get("benchmark") == "advbench_jailbreak":
         suffix = gcg_suffix(ctx.data_dir)
         examples = [replace(ex, instruction=f"{ex.instruction} {suffix}") for ex in examples]

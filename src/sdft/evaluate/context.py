@@ -28,6 +28,7 @@ class EvalContext:
     data_dir: Path
     get_generator: Callable[[], Generator]  # built lazily, one model load shared by all benchmarks
     limit: int | None = None
+    data: str | None = None  # a data spec replacing the benchmark's own items (EvalConfig.benchmark_data)
     variant: str | None = None  # prompt variant; None = the benchmark's default
     seed: int = 0
     max_new_tokens: int | None = None  # None = the benchmark's default

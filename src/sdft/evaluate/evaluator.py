@@ -38,6 +38,7 @@ class EvalConfig:
     benchmarks: benchmark names or groups (math, safety, knowledge, paper), comma-separated
     out: results folder
     limit: evaluate only the first N items of each benchmark
+    benchmark_data: items of a benchmark from other data, e.g. {gsm8k: "gsm8k:train[-300:]", advbench: my_redteam.csv}
     data_dir: data folder (default: $SDFT_DATA_DIR or ../shared/data)
     generation: backend, dtype and speed settings (see GenerationConfig; flags --backend, --dtype, ...)
     seed: sampling seed (greedy decoding ignores it)
@@ -58,6 +59,7 @@ class EvalConfig:
     benchmarks: list[str] = field(default_factory=lambda: ["math", "openfunction", "safety"])
     out: str = "eval"
     limit: int | None = None
+    benchmark_data: dict[str, str] = field(default_factory=dict)
     data_dir: str | None = None
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     seed: int = 0
@@ -97,7 +99,7 @@ def _settings(cfg: EvalConfig, name: str) -> dict[str, Any]:
     opts = {k: v for k, v in cfg.benchmark_options(name).items()
             if k not in ("progress", "workers", "benchmark", "allow_code_execution")}
     return {"model": cfg.model, "adapter": cfg.adapter, "backend": cfg.generation.backend,
-            "dtype": cfg.generation.dtype, "seed": cfg.seed,
+            "dtype": cfg.generation.dtype, "seed": cfg.seed, "data": cfg.benchmark_data.get(name),
             "variant": cfg.variants.get(name), "max_new_tokens": cfg.answer_length(name), "options": opts}
 
 
@@ -118,7 +120,8 @@ def run_eval(cfg: EvalConfig, get_generator: Callable[[], Any] | None = None) ->
     from sdft.data.tasks import data_dir as default_data_dir
 
     names = battery.expand(cfg.benchmarks)
-    for what, table in (("variants", cfg.variants), ("answer_lengths", cfg.answer_lengths)):
+    for what, table in (("variants", cfg.variants), ("answer_lengths", cfg.answer_lengths),
+                        ("benchmark_data", cfg.benchmark_data)):
         unknown = sorted(set(table) - set(battery.BENCHMARKS))
         if unknown:
             raise ConfigError(f"{what}: unknown benchmark(s) {', '.join(unknown)}")
@@ -147,6 +150,7 @@ def run_eval(cfg: EvalConfig, get_generator: Callable[[], Any] | None = None) ->
         _check_settings(bench_dir, settings)
         ctx = EvalContext(model=cfg.model, adapter=cfg.adapter, out_dir=bench_dir, data_dir=data_dir,
                           get_generator=shared_generator, limit=cfg.limit, variant=cfg.variants.get(name),
+                          data=cfg.benchmark_data.get(name),
                           seed=cfg.seed, max_new_tokens=cfg.answer_length(name), dtype=cfg.generation.dtype,
                           options=cfg.benchmark_options(name))
         t0 = time.perf_counter()
@@ -177,7 +181,7 @@ def score_file(benchmark: str, path: str | Path, options: dict | None = None,
                data_dir: str | None = None, seed: int = 0) -> dict[str, Any]:
     """Score a predictions file without a model; existing ``score`` fields are recomputed."""
     from sdft.data.tasks import data_dir as default_data_dir
-    from sdft.evaluate.generative import score_records, summarize
+    from sdft.evaluate.generative import score_records, summary_of
 
     mod = battery.module(benchmark)
     if not hasattr(mod, "METRIC"):
@@ -189,8 +193,7 @@ def score_file(benchmark: str, path: str | Path, options: dict | None = None,
                           data_dir=default_data_dir(data_dir), get_generator=lambda: None,
                           options={**(options or {}), "benchmark": benchmark})
     score_records(mod, records, ctx)
-    items = mod.per_item(records) if hasattr(mod, "per_item") else records
-    return {"benchmark": benchmark, "file": str(path), **summarize(mod, items, seed)}
+    return {"benchmark": benchmark, "file": str(path), **summary_of(mod, records, seed)}
 
 
 def item_scores(results_dir: str | Path, benchmark: str) -> dict[str, float]:

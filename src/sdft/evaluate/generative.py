@@ -13,6 +13,7 @@ A benchmark module is small and declares::
     # optional: score_many(records, ctx)   batch scoring in place (humaneval's sandbox)
     # optional: labels(example, ctx) -> {request id: label}  several requests per example
     # optional: per_item(records) -> records   what the mean is over (humaneval: tasks)
+    # optional: summary(records, seed) -> dict   the entry's score/n/ci95/extra, instead of the mean
 
 :func:`run_generative` appends ``id, prompt, predict, label`` lines to
 ``ctx.out_dir/predictions.jsonl`` as completions arrive (resumable), then scores the lines
@@ -49,6 +50,14 @@ def load_prompt(name: str) -> dict[str, str]:
         known = sorted(p.stem[5:] for p in PROMPTS.glob("eval_*.yaml"))
         raise ConfigError(f"no evaluation prompt {name!r} ({path}); known: {', '.join(known)}")
     return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def load_items(ctx: EvalContext, default: str) -> list[Example]:
+    """A benchmark's items: ``ctx.data`` (``benchmark_data``: a task slice or a user's file) when
+    set, else the benchmark's own data spec ``default``."""
+    from sdft.data.tasks import load_data
+
+    return load_data(ctx.data or default, ctx.data_dir)
 
 
 def chat_requests(examples: Sequence[Example], prompt_name: str) -> list[Request]:
@@ -158,7 +167,7 @@ def run_generative(ctx: EvalContext, module: ModuleType) -> dict[str, Any]:
     if sum("score" in r for r in records) != before:
         _rewrite(path, records)
     mine = [r for r in records if r["id"] in wanted]
-    entry = {"benchmark": name, **summarize(module, _per_item(module, mine), ctx.seed),
+    entry = {"benchmark": name, **summary_of(module, mine, ctx.seed),
              "variant": variant, "generation": dict(sampling.__dict__, stop=list(sampling.stop)),
              "predictions": str(path), "wall_s": round(time.perf_counter() - t0, 2)}
     if stats is not None:
@@ -166,6 +175,13 @@ def run_generative(ctx: EvalContext, module: ModuleType) -> dict[str, Any]:
     truncated = sum(r.get("finish_reason") == "length" for r in mine)
     entry["truncated"] = truncated
     return entry
+
+
+def summary_of(module: ModuleType, records: list[dict], seed: int = 0) -> dict[str, Any]:
+    """The entry's score fields: the module's own ``summary`` or the mean over its items."""
+    if hasattr(module, "summary"):
+        return module.summary(records, seed)
+    return summarize(module, _per_item(module, records), seed)
 
 
 def _per_item(module: ModuleType, records: list[dict]) -> list[dict]:

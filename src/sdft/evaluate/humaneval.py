@@ -30,7 +30,7 @@ import numpy as np
 
 from sdft.data.records import DataError, Example
 from sdft.evaluate.context import EvalContext
-from sdft.evaluate.generative import chat_requests, run_generative
+from sdft.evaluate.generative import chat_requests, load_items, run_generative
 
 METRIC = "pass@1"
 VARIANTS = ("complete",)
@@ -45,9 +45,7 @@ def _samples(ctx: EvalContext | None) -> int:
 
 
 def load(ctx: EvalContext) -> list[Example]:
-    from sdft.data.tasks import load_task
-
-    return load_task("humaneval", "test", ctx.data_dir)
+    return load_items(ctx, "humaneval:test")
 
 
 def requests(examples, variant, ctx=None):

@@ -16,7 +16,7 @@ import sys
 
 from sdft.data.records import Example
 from sdft.evaluate.context import EvalContext
-from sdft.evaluate.generative import chat_requests, run_generative
+from sdft.evaluate.generative import chat_requests, load_items, run_generative
 
 METRIC = "accuracy"
 VARIANTS = ("cot", "paper")
@@ -26,12 +26,11 @@ TASKS = ("gsm8k", "multiarith")
 
 def load(ctx: EvalContext) -> list[Example]:
     from sdft.config import ConfigError
-    from sdft.data.tasks import load_task
 
     name = ctx.options.get("benchmark", "gsm8k")
     if name not in TASKS:
         raise ConfigError(f"math benchmark must be one of {TASKS}, got {name!r}")
-    return load_task(name, "test", ctx.data_dir)
+    return load_items(ctx, f"{name}:test")
 
 
 def requests(examples, variant, ctx=None):

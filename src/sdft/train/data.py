@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sdft.data.records import DataError, Example
 
@@ -66,38 +65,12 @@ class Prepared:
         return sum(len(r["input_ids"]) for r in self.rows)
 
 
-def is_distilled_file(spec: str) -> bool:
-    """A distilled.jsonl from `sdft distill`: by name, or by its ``kept``/``original`` fields."""
-    p = Path(spec)
-    if not p.is_file():
-        return False
-    if p.name == "distilled.jsonl":
-        return True
-    if p.suffix != ".jsonl":
-        return False
-    import json
-
-    with p.open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                try:
-                    first = json.loads(line)
-                except json.JSONDecodeError:
-                    return False
-                return isinstance(first, dict) and ("kept" in first or "original" in first)
-    return False
-
-
 def load_examples(spec: str, data_dir: str | None = None, limit: int = 0) -> list[Example]:
-    """Examples to train on: the selected responses of a distilled file, else the dataset's own."""
-    if is_distilled_file(spec):
-        from sdft.distill import load_distilled
+    """Examples to train on, from any data spec (:func:`sdft.data.tasks.load_data`): a task, a
+    plain training file, or a ``distilled.jsonl``, whose ``response`` is the selected answer."""
+    from sdft.data.tasks import load_data
 
-        examples = load_distilled(spec)
-    else:
-        from sdft.data.tasks import load_data
-
-        examples = load_data(spec, data_dir=data_dir)
+    examples = load_data(spec, data_dir=data_dir)
     if limit:
         examples = examples[:limit]
     if not examples:
