@@ -101,10 +101,57 @@ def _stage_classes() -> dict[str, type]:
     return {"distill": DistillConfig, "train": TrainConfig, "eval": EvalConfig, "analyze": AnalyzeConfig}
 
 
-def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
-    """Read and fully validate a config: unknown keys anywhere are errors naming the key."""
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` on top of ``base``; mappings merge key by key, anything else replaces."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def read_config(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A config's mapping with its ``base:`` chain resolved (``base`` is a path relative to the
+    config that names it; the child's keys win, sections merge key by key)."""
+    path = Path(path)
+    if path.resolve() in _seen:
+        raise ConfigError(f"{path}: `base` chain loops: {' -> '.join(map(str, _seen + (path,)))}")
     data = load_yaml(path)
-    data.update(overrides or {})
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: `base` must be a path to another config, got {base!r}")
+    return _merge(read_config(path.parent / base, _seen + (path.resolve(),)), data)
+
+
+def parse_overrides(items: list[str], where: str = "overrides") -> dict[str, Any]:
+    """``key.sub=value`` strings as a nested mapping; values are YAML scalars or flow
+    collections (``train.lr=2e-4``, ``seeds=[1,2]``, ``eval.benchmarks=[gsm8k]``)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip() or any(not p for p in key.strip().split(".")):
+            raise ConfigError(f"{where}: expected KEY.SUB=VALUE, got {item!r}")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{where}: {item!r}: the value is not valid YAML: {e}") from None
+        node = out
+        *parents, leaf = key.strip().split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{where}: {item!r} sets a key under {p!r}, which another override set to a value")
+        node[leaf] = value
+    return out
+
+
+def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
+    """Read and fully validate a config (its ``base:`` chain, then ``overrides`` on top): unknown
+    keys anywhere are errors naming the key."""
+    data = _merge(read_config(path), overrides or {})
     cfg = from_dict(ExperimentConfig, data, str(path))
     if not cfg.data:
         raise ConfigError(f"{path}: `data` is required (the training data: a task name or a file)")
@@ -153,7 +200,7 @@ def run_ls(args: argparse.Namespace) -> int:
         print("no configs found (looked in the repository's configs/ and ./configs)")
         return 1
     for p in configs:
-        data = load_yaml(p)
+        data = read_config(p)
         print(f"{p.stem:<22} {data.get('description', '')}")
         if args.all:
             print(f"{'':<22} model={data.get('model')} data={data.get('data')} methods={data.get('methods')}")

@@ -157,7 +157,9 @@ def _write_rows(dest: Path, rows: list[dict]) -> None:
     tmp.replace(dest / "train.jsonl")
 
 
-def run_experiment(cfg: ExperimentConfig, config_path: str = "") -> Path:
+def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str] | None = None) -> Path:
+    """Run (or resume) every stage of ``cfg``; ``only`` restricts the fine-tunes to those labels
+    (the seed model is always evaluated), e.g. to calibrate one of them on a dev slice first."""
     from sdft.analyze import AnalyzeConfig
     from sdft.analyze.command import run_analyze
     from sdft.analyze.report import build_report
@@ -171,6 +173,13 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "") -> Path:
     run = Run(cfg, config_path)
     examples = load_data(cfg.data, data_dir=cfg.data_dir)
     variants = plan(cfg, len(examples))
+    if only:
+        unknown = sorted(set(only) - {v.label for v in variants})
+        if unknown:
+            from sdft.config import ConfigError
+
+            raise ConfigError(f"--only: no model labelled {', '.join(unknown)}; this config has "
+                              f"{', '.join(v.label for v in variants)}")
     trained = [v for v in variants if v.method != "seed"]
     n_max = max([v.sample_size or 0 for v in trained] + [min(cfg.sample or len(examples), len(examples))])
     sampled = sample_examples(examples, n_max, cfg.seed)
@@ -194,6 +203,9 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "") -> Path:
 
     # 0. The seed's scores first: they need nothing else, and a broken benchmark shows at once.
     record(variants[0], evaluate(variants[0], None), None, None)
+
+    # n_max and the sample above count every variant, so --only changes no stage key.
+    trained = [v for v in trained if not only or v.label in only]
 
     # 1. Distil once per SDFT template, on the largest sample any fine-tune needs.
     distilled: dict[str | None, Path] = {}
@@ -255,12 +267,20 @@ def _rel(root: Path, p: Path | None) -> str | None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="experiment YAML (see `sdft ls`)")
+    parser.add_argument("overrides", nargs="*", metavar="KEY.SUB=VALUE",
+                        help="config values on top of the file, checked like its keys (train.lr=2e-4 seeds=[1,2])")
     parser.add_argument("--out", help="run folder (default: the config's `out`, else runs/<name>)")
     parser.add_argument("--data-dir", help="folder of the shared datasets")
+    parser.add_argument("--only", metavar="LABELS", help="train and evaluate only these models (comma-separated "
+                        "labels such as vanilla-s1; the seed model is always evaluated)")
 
 
 def run(args: argparse.Namespace) -> int:
-    overrides = {k: v for k, v in (("out", args.out), ("data_dir", args.data_dir)) if v}
+    from sdft.experiment import parse_overrides
+
+    overrides = parse_overrides(args.overrides)
+    overrides.update({k: v for k, v in (("out", args.out), ("data_dir", args.data_dir)) if v})
     cfg = load_experiment(args.config, overrides)
-    run_experiment(cfg, args.config)
+    only = [x.strip() for x in (args.only or "").split(",") if x.strip()]
+    run_experiment(cfg, args.config, only=only or None)
     return 0

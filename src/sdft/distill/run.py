@@ -58,6 +58,9 @@ class DistillConfig:
     max_new_tokens: generation limit; rewrites that hit it are rejected as truncated
     temperature: 0 is greedy decoding (our default; the authors sampled with LLaMA-Factory's T=0.95, top-p 0.7)
     top_p: nucleus sampling when temperature > 0
+    Gap:
+    nll_sample: examples whose responses' NLL under the seed model is measured, original vs rewrite (0 = skip; hf backend)
+    nll_max_length: longest prompt+response scored (as the training max_length)
     Output:
     export: also write the paper's alpaca-format distilled_<name>.json ("alpaca")
     progress: show a progress bar
@@ -78,6 +81,8 @@ class DistillConfig:
     max_new_tokens: int = 512
     temperature: float = 0.0
     top_p: float = 1.0
+    nll_sample: int = 200
+    nll_max_length: int = 2048
     export: str | None = None
     progress: bool = True
 
@@ -147,6 +152,31 @@ def _pin_config(cfg: DistillConfig, out: Path) -> None:
     write_json(pinned_path, now)
 
 
+def _gap(cfg: DistillConfig, records: list[dict], gen, out: Path, given: bool) -> dict[str, Any]:
+    """The NLL gap (see :mod:`sdft.distill.gap`), measured once and resumed from nll.jsonl."""
+    from sdft.distill import gap
+
+    if cfg.nll_sample <= 0:
+        return {"skipped": "nll_sample is 0"}
+    path = out / gap.NLL_FILE
+    chosen = gap.pick(records, cfg.nll_sample, cfg.seed)
+    if {r["id"] for r in chosen} - done_ids(path):
+        model = tok = None
+        if getattr(gen, "model", None) is not None and getattr(gen, "tok", None) is not None and not cfg.adapter:
+            model, tok = gen.model, gen.tok  # the in-process generator's seed model
+        elif given:
+            return {"skipped": "the generator passed in has no local model"}
+        elif cfg.generation.backend == "hf":
+            from sdft import models
+
+            model, tok = models.load(cfg.model, adapter=cfg.adapter, merge_adapter=True,
+                                     device=cfg.generation.device, dtype=cfg.generation.dtype)
+        else:
+            return {"skipped": f"backend {cfg.generation.backend} gives no local log-likelihoods"}
+        gap.measure(chosen, model, tok, path, cfg.nll_max_length, progress=cfg.progress)
+    return {"sample": len(chosen), **gap.summarize(path, seed=cfg.seed)}
+
+
 def run_distill(cfg: DistillConfig, generator: Generator | None = None,
                 examples: Sequence[Example] | None = None) -> dict[str, Any]:
     """Distil ``cfg.data`` into ``cfg.out`` and return the report (also saved as JSON).
@@ -178,12 +208,12 @@ def run_distill(cfg: DistillConfig, generator: Generator | None = None,
                               top_p=cfg.top_p, seed=cfg.seed)
     by_id = {ex.id: ex for ex in chosen}
     gen_stats: dict[str, Any] = {"generated": 0, "skipped": len(requests)}
+    gen = generator
     if {r.id for r in requests} - done_ids(out / REWRITES):
+        from sdft.generation import make_generator
         from sdft.generation.runner import generate_jsonl
 
-        from sdft.generation import make_generator
-
-        gen = generator if generator is not None else make_generator(cfg.generation, cfg.model, cfg.adapter)
+        gen = gen if gen is not None else make_generator(cfg.generation, cfg.model, cfg.adapter)
         stats = generate_jsonl(gen, requests, sampling, out / REWRITES, desc="distill",
                                progress=cfg.progress,
                                record=lambda req, comp: {"label": by_id[req.id].response,
@@ -207,6 +237,7 @@ def run_distill(cfg: DistillConfig, generator: Generator | None = None,
 
     report = output.build_report(records, rewrites, gen_stats, cfg=asdict(cfg),
                                  templates=sorted(templates))
+    report["nll"] = _gap(cfg, records, gen, out, given=generator is not None)
     if cfg.export == "alpaca":
         report["export"] = str(output.export_alpaca(records, out, cfg.data))
     write_json(out / REPORT, report)

@@ -33,3 +33,33 @@ def paired_difference(a: Sequence[float], b: Sequence[float], n_boot: int = 2000
     d = b_ - a_
     lo, hi = bootstrap_ci(d, n_boot=n_boot, seed=seed, alpha=alpha)
     return {"diff": float(d.mean()) if d.size else float("nan"), "ci95": [lo, hi], "n": int(d.size)}
+
+
+def hierarchical_difference(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]], n_boot: int = 2000,
+                            seed: int = 0, alpha: float = 0.05) -> dict[str, float]:
+    """Mean of method B minus mean of method A, each trained with several seeds and scored on
+    the same items, with a CI from a two-level bootstrap.
+
+    ``a[s][i]`` is the score of A's training seed ``s`` on item ``i`` (B likewise; every row
+    covers the same items in the same order). Each replicate resamples the items once, jointly
+    for all models (the comparison stays paired), and each method's seeds independently, so the
+    interval carries both the item sampling and the seed-to-seed spread. With one seed per
+    method it reduces to :func:`paired_difference`'s item bootstrap.
+    """
+    A, B = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[1]:
+        raise ValueError(f"need seeds x items arrays over the same items, got {A.shape} and {B.shape}")
+    diff = float(B.mean() - A.mean())
+    n_items = A.shape[1]
+    if n_items == 0:
+        return {"diff": float("nan"), "ci95": [float("nan"), float("nan")], "n": 0, "seeds": [0, 0]}
+    rng = np.random.default_rng(seed)
+    items = rng.integers(0, n_items, size=(n_boot, n_items))
+    sa = rng.integers(0, A.shape[0], size=(n_boot, A.shape[0]))
+    sb = rng.integers(0, B.shape[0], size=(n_boot, B.shape[0]))
+    # Per replicate: the mean over resampled items of each seed's row, then over resampled seeds.
+    item_means_a = np.stack([A[:, idx].mean(axis=1) for idx in items])  # (n_boot, seeds)
+    item_means_b = np.stack([B[:, idx].mean(axis=1) for idx in items])
+    reps = (np.take_along_axis(item_means_b, sb, 1).mean(1) - np.take_along_axis(item_means_a, sa, 1).mean(1))
+    lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
+    return {"diff": diff, "ci95": [float(lo), float(hi)], "n": int(n_items), "seeds": [A.shape[0], B.shape[0]]}

@@ -36,7 +36,7 @@ class GenerationConfig:
     api_key_env: openai: name of the environment variable that holds the API key
     dtype: hf, vllm: auto (bf16 on CUDA and on CPUs with native bf16, else float32), float32, bfloat16, float16
     device: hf: cpu or cuda (default: cuda when available)
-    max_batch_size: hf, vllm: sequences decoded together
+    max_batch_size: hf, vllm: sequences decoded together (128: 1.19x the rate of 64 for Qwen-0.5B on 2 CPU cores)
     concurrency: openai: requests in flight (enough to keep a batching server busy)
     timeout_s: openai: seconds one request may take before it is retried
     """
@@ -46,7 +46,7 @@ class GenerationConfig:
     api_key_env: str = "OPENAI_API_KEY"
     dtype: str = "auto"
     device: str | None = None
-    max_batch_size: int = 64
+    max_batch_size: int = 128
     concurrency: int = 64
     timeout_s: float = 600.0
 
