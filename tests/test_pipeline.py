@@ -132,3 +132,48 @@ def test_tiny_run_end_to_end_then_resume_and_partial_rerun(tiny_config, capsys):
     stages = json.loads((run / "manifest.json").read_text())["stages"]
     assert stages["eval/sdft"]["sittings"] == 2 and stages["eval/vanilla"]["sittings"] == 1
     assert stages["eval/sdft"]["git"] == json.loads((run / "manifest.json").read_text())["provenance"]["git"]
+
+
+def test_forgetting_calibration_is_reused_by_the_test_set_run():
+    """The dev config's evaluations (seed, vanilla-s1) and its vanilla-s1 fine-tune are the ones
+    the main config's trajectory and training need: same settings, so the same stage keys."""
+    from dataclasses import asdict
+
+    from sdft.evaluate.evaluator import EvalConfig
+    from sdft.train.config import TrainConfig
+
+    main = load_experiment(REPO / "configs" / "gsm8k_forgetting.yaml")
+    dev = load_experiment(REPO / "configs" / "gsm8k_forgetting_dev.yaml")
+    assert asdict(EvalConfig(**{**main.trajectory.eval})) == asdict(EvalConfig(**{**dev.eval}))
+    assert main.train == dev.train and main.run_dir == dev.run_dir
+    assert (main.data, main.sample, main.seed, main.seeds, main.methods) == (dev.data, dev.sample, dev.seed,
+                                                                             dev.seeds, dev.methods)
+    assert asdict(TrainConfig(**main.train))["snapshots"] == 2
+
+
+@pytest.mark.slow
+def test_trajectory_evaluates_snapshots_along_training(tiny_config):
+    path, cfg = tiny_config
+    cfg["train"].update(snapshots=1, max_steps=4)
+    cfg["eval"]["benchmarks"] = ["advbench"]
+    cfg["trajectory"] = {"eval": {"benchmarks": ["gsm8k"], "limit": 2, "max_new_tokens": 8,
+                                  "benchmark_data": {"gsm8k": "gsm8k:train[-2:]"}}}
+    path.write_text(yaml.safe_dump(cfg))
+    assert cli_main(["run", str(path)]) == 0
+    run = Path(cfg["out"])
+    manifest = json.loads((run / "manifest.json").read_text())
+    points = [(t["label"], t["step"]) for t in manifest["trajectory"]]
+    assert points == [("seed", 0), ("vanilla", 2), ("vanilla", 4), ("sdft", 2), ("sdft", 4)]
+    for t in manifest["trajectory"]:
+        res = json.loads((run / t["eval_dir"] / "results.json").read_text())
+        assert list(res["benchmarks"]) == ["gsm8k"] and res["benchmarks"]["gsm8k"]["n"] == 2
+        ids = [json.loads(line)["id"] for line in (run / t["eval_dir"] / "gsm8k" / "predictions.jsonl").open()]
+        assert sorted(ids) == ["gsm8k/train/7471", "gsm8k/train/7472"]
+    snap = run / next(m for m in manifest["models"] if m["label"] == "sdft")["train_dir"] / "snapshots" / "step-2"
+    assert (snap / "adapter_config.json").exists()
+    # A snapshot really is the model half way: its adapter differs from the final one.
+    from safetensors.torch import load_file
+
+    final = load_file(str(snap.parent.parent / "adapter_model.safetensors"))
+    half = load_file(str(snap / "adapter_model.safetensors"))
+    assert any((final[k] - half[k]).abs().max() > 0 for k in final)

@@ -39,6 +39,18 @@ class SweepConfig:
 
 
 @dataclass
+class TrajectoryConfig:
+    """Forgetting along training: the ``train.snapshots`` of some fine-tunes, evaluated cheaply.
+
+    eval: sdft eval settings for the snapshots (a dev slice, e.g. benchmark_data); empty = no trajectory
+    seeds: training seeds whose fine-tunes are followed (default: the first one)
+    """
+
+    eval: dict[str, Any] = field(default_factory=dict)
+    seeds: list[int] = field(default_factory=list)
+
+
+@dataclass
 class ExperimentConfig:
     """An SDFT experiment: seed model + task data -> vanilla / SDFT / on-policy -> battery -> report.
 
@@ -62,6 +74,7 @@ class ExperimentConfig:
     eval: sdft eval settings (benchmarks, limit, variants, ...)
     analyze: sdft analyze settings (benchmark, ...)
     sweeps: sample_sizes, mix_ratios, templates (see SweepConfig)
+    trajectory: evaluate training snapshots on a dev slice (see TrajectoryConfig)
     """
 
     name: str = "experiment"
@@ -80,6 +93,7 @@ class ExperimentConfig:
     eval: dict[str, Any] = field(default_factory=dict)
     analyze: dict[str, Any] = field(default_factory=dict)
     sweeps: SweepConfig = field(default_factory=SweepConfig)
+    trajectory: TrajectoryConfig = field(default_factory=TrajectoryConfig)
 
     @property
     def run_dir(self) -> Path:
@@ -170,6 +184,15 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
             raise ConfigError(f"{path}: {section}: {', '.join(clash)} is set by the experiment itself; "
                               "put it at the top level")
         from_dict(cls, values, f"{path}: {section}")  # unknown keys / wrong types
+    if cfg.trajectory.eval:
+        from sdft.evaluate.evaluator import EvalConfig
+
+        clash = sorted(set(cfg.trajectory.eval) & _PIPELINE_FIELDS)
+        if clash:
+            raise ConfigError(f"{path}: trajectory.eval: {', '.join(clash)} is set by the experiment itself")
+        from_dict(EvalConfig, cfg.trajectory.eval, f"{path}: trajectory.eval")
+        if not cfg.train.get("snapshots"):
+            raise ConfigError(f"{path}: trajectory needs train.snapshots (how many points along training to save)")
     return cfg
 
 

@@ -185,14 +185,36 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
     sampled = sample_examples(examples, n_max, cfg.seed)
     common = {"model": cfg.model, "data_dir": cfg.data_dir, "seed": cfg.seed}
 
-    def evaluate(v: Variant, adapter: Path | None) -> Path:
-        ecfg = stage_config(EvalConfig, cfg.eval, f"{config_path}: eval", **common,
+    def evaluate(v: Variant, adapter: Path | None, section: dict | None = None, step: int | None = None) -> Path:
+        """Evaluate a model (a snapshot at ``step`` when given) with the eval section (or another)."""
+        where = f"{config_path}: " + ("trajectory.eval" if section is not None else "eval")
+        ecfg = stage_config(EvalConfig, cfg.eval if section is None else section, where, **common,
                             adapter=str(adapter) if adapter else None, out="-")
+        done = adapter.joinpath(".done") if adapter else None
         key = key_of("eval", asdict(replace(ecfg, out="", adapter=None)),
-                     adapter.joinpath(".done").read_text() if adapter else None)
-        folder = run.dir / "eval" / f"{v.label}-{key}"
-        return run.stage(f"eval/{v.label}", folder, key,
-                         lambda: run_eval(replace(ecfg, out=str(folder))))
+                     (done.read_text() if done.exists() else str(adapter)) if adapter else None)
+        name = v.label if step is None else f"{v.label}@{step}"
+        # The seed and final points keep the model's own label, so a dev-slice evaluation made
+        # before (the calibration) with the same settings is found again, not redone.
+        snapshot = adapter is not None and not (adapter / ".done").exists()
+        folder = run.dir / "eval" / f"{name if snapshot else v.label}-{key}"
+        return run.stage(f"eval/{name}", folder, key, lambda: run_eval(replace(ecfg, out=str(folder))))
+
+    def follow(v: Variant, train_dir: Path | None) -> None:
+        """The trajectory: the seed (step 0), each snapshot and the final model on the dev slice."""
+        points = [(0, None)] if train_dir is None else sorted(
+            (int(p.name.split("-")[1]), p) for p in (train_dir / "snapshots").glob("step-*") if p.is_dir())
+        if train_dir is not None:
+            points.append((json.loads((train_dir / "train_summary.json").read_text())["steps"], train_dir))
+        for step, adapter in points:
+            d = evaluate(v, adapter, cfg.trajectory.eval, step)
+            run.manifest.setdefault("trajectory", []).append(
+                {"label": v.label, "method": v.method, "train_seed": v.train_seed, "step": step,
+                 "eval_dir": _rel(run.dir, d)})
+            run.save()
+
+    followed = set(cfg.trajectory.seeds or cfg.train_seeds[:1]) if cfg.trajectory.eval else set()
+    main_labels = {v.label for v in variants[1:1 + len(cfg.train_seeds) * len(cfg.methods)]}  # not sweeps
 
     def record(v: Variant, eval_dir: Path, adapter: Path | None, distill_dir: Path | None) -> None:
         run.manifest["models"].append({
@@ -203,6 +225,9 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
 
     # 0. The seed's scores first: they need nothing else, and a broken benchmark shows at once.
     record(variants[0], evaluate(variants[0], None), None, None)
+    run.manifest["trajectory"] = []
+    if followed:
+        follow(variants[0], None)
 
     # n_max and the sample above count every variant, so --only changes no stage key.
     trained = [v for v in trained if not only or v.label in only]
@@ -235,6 +260,8 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
         adapter = run.stage(f"train/{v.label}", folder, key,
                             lambda tcfg=tcfg, folder=folder: run_train(replace(tcfg, out=str(folder))))
         record(v, evaluate(v, adapter), adapter, src)
+        if v.train_seed in followed and v.label in main_labels:
+            follow(v, adapter)
 
     # 3. Shift analysis and the report: cheap, always rebuilt from the saved files.
     acfg = stage_config(AnalyzeConfig, cfg.analyze, f"{config_path}: analyze", out=str(run.dir / "analysis"))

@@ -158,6 +158,33 @@ def _onpolicy_trainer(cfg, model, tok, prepared, common, callbacks, task=None):
                        peft_config=_peft_config(cfg), callbacks=callbacks)
 
 
+def snapshot_steps(total: int, n: int) -> list[int]:
+    """``n`` evenly spaced steps strictly inside ``1..total`` (the final model is the last point)."""
+    return sorted({round(total * i / (n + 1)) for i in range(1, n + 1)} - {0, total})
+
+
+def _snapshot_callback(out: Path, n: int):
+    from transformers import TrainerCallback
+
+    class Snapshots(TrainerCallback):
+        """Saves the trained weights at a few steps along training; a resumed run keeps the
+        snapshots an earlier sitting saved."""
+
+        steps: list[int] = []
+
+        def on_train_begin(self, args, state, control, **kw):
+            self.steps = snapshot_steps(state.max_steps, n)
+
+        def on_step_end(self, args, state, control, model=None, **kw):
+            dest = out / "snapshots" / f"step-{state.global_step}"
+            if state.global_step in self.steps and state.is_world_process_zero and not dest.exists():
+                tmp = dest.with_name(dest.name + ".tmp")
+                model.save_pretrained(str(tmp))
+                tmp.rename(dest)
+
+    return Snapshots()
+
+
 def _last_checkpoint(ckpt_dir: Path) -> str | None:
     from transformers.trainer_utils import get_last_checkpoint
 
@@ -180,6 +207,7 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None) -> dict:
             (out / name).unlink(missing_ok=True)
         shutil.rmtree(out / "checkpoints", ignore_errors=True)
         shutil.rmtree(out / "merged", ignore_errors=True)
+        shutil.rmtree(out / "snapshots", ignore_errors=True)
     elif summary_path.exists():
         import json
 
@@ -212,6 +240,8 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None) -> dict:
     })
 
     callback = TrainLogCallback(log_path)
+    if cfg.snapshots:
+        callbacks = [*(callbacks or []), _snapshot_callback(out, cfg.snapshots)]
     common = _common_args(cfg, ckpt_dir, epochs, on_cuda, autocast)
     build = _onpolicy_trainer if cfg.method == "onpolicy" else _sft_trainer
     trainer = build(cfg, model, tok, prepared, common, [callback, *(callbacks or [])], task=task)
