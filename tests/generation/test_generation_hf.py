@@ -53,14 +53,16 @@ def _gen(model, tok, **kw):
     return HFGenerator(model, tok, **{"max_batch_size": 3, "refill_at": 1, **kw})
 
 
-def test_continuous_batching_matches_one_at_a_time_greedy(tiny):
+@pytest.mark.parametrize("evict_at", [1, 2, 3])
+def test_continuous_batching_matches_one_at_a_time_greedy(tiny, evict_at):
     model, tok = tiny
     k = 12
     reqs = _requests()
     refs = {r.id: _one_at_a_time(model, tok, r, k) for r in reqs}
     # Make rows finish at different steps (a random model rarely emits its real EOS): declare
     # as "EOS" tokens that some references emit early, so rows are evicted and slots refilled.
-    gen = _gen(model, tok)
+    # evict_at > 1: finished rows keep decoding a while before their slots are reclaimed.
+    gen = _gen(model, tok, evict_at=evict_at)
     gen.eos_ids = {refs["q0"][2], refs["q3"][6]}
     expected = {}
     for rid, toks in refs.items():

@@ -52,6 +52,7 @@ class _Row:
     prompt_len: int
     tokens: list[int] = field(default_factory=list)
     rng: object = None  # torch.Generator when sampling
+    dead: bool = False  # finished and yielded; its slot is reclaimed at the next compaction
 
 
 class HFGenerator:
@@ -61,16 +62,20 @@ class HFGenerator:
     the worst-case KV cache, summed over active rows as ``prompt + max_new_tokens`` tokens;
     ``max_prefill_tokens`` bounds one prefill forward (rows x padded prompt length);
     ``refill_at`` is how many slots must be free before waiting prompts are prefilled (each
-    merge copies the cache, so refilling one row at a time costs more than it saves).
+    merge copies the cache, so refilling one row at a time costs more than it saves);
+    ``evict_at`` is how many finished rows may keep decoding (their output ignored) before the
+    cache is compacted: a compaction copies the whole cache, and with 128 slots some row
+    finishes almost every step.
     """
 
     def __init__(self, model, tokenizer, *, max_batch_size: int = 64, max_batch_tokens: int = 65536,
-                 max_prefill_tokens: int = 4096, refill_at: int | None = None):
+                 max_prefill_tokens: int = 4096, refill_at: int | None = None, evict_at: int | None = None):
         self.model, self.tok = model, tokenizer
         self.max_batch_size = max(1, int(max_batch_size))
         self.max_batch_tokens = int(max_batch_tokens)
         self.max_prefill_tokens = int(max_prefill_tokens)
         self.refill_at = refill_at if refill_at is not None else max(1, self.max_batch_size // 4)
+        self.evict_at = evict_at if evict_at is not None else max(1, self.max_batch_size // 8)
         self.eos_ids = _eos_ids(model, tokenizer)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.eos_ids)
 
@@ -92,9 +97,9 @@ class HFGenerator:
         waiting.reverse()  # pop() from the end takes the shortest first
         state = _Batch(self, spare=sampling.max_new_tokens + 1)
         with torch.inference_mode():
-            while waiting or state.rows:
-                free = self.max_batch_size - len(state.rows)
-                if waiting and (free >= self.refill_at or not state.rows):
+            while waiting or state.live:
+                free = self.max_batch_size - state.live
+                if waiting and (free >= self.refill_at or not state.live):
                     admitted = self._admit(waiting, ids, free, state, sampling, requests)
                     logits = state.prefill(admitted, [ids[r.index] for r in admitted])
                     start = len(state.rows) - len(admitted)  # running rows wait out a prefill
@@ -104,7 +109,7 @@ class HFGenerator:
 
     # -- internals ------------------------------------------------------------------------
     def _admit(self, waiting, ids, free, state, sampling, requests) -> list[_Row]:
-        budget = self.max_batch_tokens - sum(r.prompt_len + sampling.max_new_tokens for r in state.rows)
+        budget = self.max_batch_tokens - sum(r.prompt_len + sampling.max_new_tokens for r in state.rows if not r.dead)
         out: list[_Row] = []
         while waiting and len(out) < free:
             i = waiting[-1]
@@ -112,7 +117,7 @@ class HFGenerator:
             width = len(ids[i]) * (len(out) + 1)  # padded prefill size: the last is the longest
             if out and (need > budget or width > self.max_prefill_tokens):
                 break
-            if not out and state.rows and need > budget:
+            if not out and state.live and need > budget:
                 break  # wait for running rows to finish
             waiting.pop()
             budget -= need
@@ -125,14 +130,15 @@ class HFGenerator:
     def _step(self, state, logits, start, sampling, requests, prompts) -> Iterator[Completion]:
         """Rows ``start:`` got ``logits``: pick their tokens, yield and evict finished ones."""
         next_ids = _choose(logits, state.rows[start:], sampling)
-        done: list[int] = []
-        for j, (row, tok_id) in enumerate(zip(state.rows[start:], next_ids), start):
+        for row, tok_id in zip(state.rows[start:], next_ids):
+            if row.dead:  # decoded only because its slot is not reclaimed yet
+                continue
             row.tokens.append(tok_id)
             comp = self._finished(row, sampling, requests[row.index], prompts[row.index])
             if comp is not None:
-                done.append(j)
+                row.dead = True
                 yield comp
-        state.advance(start, next_ids, done)
+        state.advance(start, next_ids)
 
     def _finished(self, row: _Row, sampling: SamplingParams, req: Request, prompt: str) -> Completion | None:
         n, text = len(row.tokens), None
@@ -197,13 +203,23 @@ class _Batch:
         self.pos = self.pos + 1
         return out.logits[:, -1].float()
 
-    def advance(self, start: int, next_ids: list[int], done: list[int]) -> None:
-        """Rows ``start:`` feed ``next_ids`` at the next decode; rows in ``done`` leave."""
+    @property
+    def live(self) -> int:
+        return sum(not r.dead for r in self.rows)
+
+    def advance(self, start: int, next_ids: list[int]) -> None:
+        """Rows ``start:`` feed ``next_ids`` at the next decode; finished rows leave once
+        ``evict_at`` of them have piled up (or none is left running)."""
         self.last[start:] = torch.tensor(next_ids, device=self.last.device)[:, None]
-        if not done:
+        n_dead = len(self.rows) - self.live
+        if n_dead and (n_dead >= self.gen.evict_at or n_dead == len(self.rows)):
+            self.compact()
+
+    def compact(self) -> None:
+        """Drop the finished rows from the cache (one copy of what remains)."""
+        keep = [j for j, r in enumerate(self.rows) if not r.dead]
+        if len(keep) == len(self.rows):
             return
-        gone = set(done)
-        keep = [j for j in range(len(self.rows)) if j not in gone]
         self.rows = [self.rows[j] for j in keep]
         if not keep:
             self.cache = self.mask = self.pos = self.last = None
@@ -218,6 +234,7 @@ class _Batch:
     def _merge(self, new_rows, cache, mask, pos) -> None:
         import torch.nn.functional as F
 
+        self.compact()  # a merge copies the cache anyway; finished rows go now
         new_last = torch.zeros(len(new_rows), 1, dtype=torch.long, device=mask.device)
         if not self.rows:
             self.rows, self.mask, self.pos, self.last = list(new_rows), mask, pos, new_last
