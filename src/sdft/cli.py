@@ -15,6 +15,7 @@ import importlib
 import sys
 
 from sdft import runs
+from sdft.errors import SdftError
 
 # name -> (module[:suffix], one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -32,9 +33,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("sdft.evaluate.score_command", "score an existing predictions file without a model"),
     "compare": ("sdft.evaluate.compare_command", "paired difference between two eval results folders"),
 }
-
-ERRORS_HANDLED = ("DataError", "ConfigError", "ModelError", "SandboxError")
-
 
 def _top_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -78,11 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     runs.git_hash()  # pin provenance to the code as imported now, before a long command runs
     try:
         return int(run_cmd(args) or 0)
-    except Exception as e:  # known input errors: one clear line, non-zero exit, no traceback
-        if type(e).__name__ in ERRORS_HANDLED:
-            print(f"sdft {name}: error: {e}", file=sys.stderr)
-            return 2
-        raise
+    except SdftError as e:  # an input the user can fix: one clear line, no traceback (a bug keeps its own)
+        print(f"sdft {name}: error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -18,11 +18,9 @@ from typing import Any, TypeVar
 
 import yaml
 
+from sdft.errors import ConfigError as ConfigError  # re-exported: the old import path keeps working
+
 T = TypeVar("T")
-
-
-class ConfigError(ValueError):
-    """A config key or value is wrong; the message names it and where it came from."""
 
 
 def field_help(cls: type) -> dict[str, str]:

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sdft.config import ConfigError, from_dict, load_yaml
+from sdft.config import from_dict, load_yaml
+from sdft.errors import ConfigError
 
 METHODS = ("vanilla", "sdft", "onpolicy")
 # Set by the pipeline for every stage, so a section may not set them.

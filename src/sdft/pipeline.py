@@ -176,7 +176,7 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
     if only:
         unknown = sorted(set(only) - {v.label for v in variants})
         if unknown:
-            from sdft.config import ConfigError
+            from sdft.errors import ConfigError
 
             raise ConfigError(f"--only: no model labelled {', '.join(unknown)}; this config has "
                               f"{', '.join(v.label for v in variants)}")

@@ -16,7 +16,9 @@ import argparse
 from pathlib import Path
 
 from sdft.analyze import AnalyzeConfig
-from sdft.config import ConfigError, add_arguments as add_config_arguments, from_args, load_yaml
+from sdft.config import add_arguments as add_config_arguments
+from sdft.config import from_args, load_yaml
+from sdft.errors import ConfigError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

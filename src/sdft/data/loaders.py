@@ -29,7 +29,8 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from sdft.data.records import DataError, Example
+from sdft.data.records import Example
+from sdft.errors import DataError
 from sdft.runs import parse_jsonl_lines
 
 ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output",

@@ -12,9 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-
-class DataError(ValueError):
-    """Bad input data. The message names the file, the line or record, and the field."""
+from sdft.errors import DataError as DataError  # re-exported: the old import path keeps working
 
 
 @dataclass

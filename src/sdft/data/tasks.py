@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Callable
 
 from sdft.data import loaders
-from sdft.data.records import DataError, Example
+from sdft.data.records import Example
+from sdft.errors import DataError
 
 ENV_VAR = "SDFT_DATA_DIR"
 

@@ -42,7 +42,7 @@ def response_nll(model, tok, examples: Sequence[Example], max_length: int = 2048
     """``(summed NLL in nats, response tokens)`` per example, in order."""
     import torch
 
-    from sdft.data.records import DataError
+    from sdft.errors import DataError
     from sdft.train.data import tokenize
 
     if not examples:

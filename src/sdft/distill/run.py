@@ -20,11 +20,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from sdft.config import ConfigError
-from sdft.data.records import DataError, Example
+from sdft.data.records import Example
 from sdft.distill import output
 from sdft.distill.select import check_for, judge
 from sdft.distill.templates import Template, load_template, template_for
+from sdft.errors import ConfigError, DataError
 from sdft.generation.base import GenerationConfig, Generator, SamplingParams
 from sdft.runs import done_ids, read_jsonl, write_json
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Callable
 
 from sdft.answers import call_matches, has_code_block, math_answers_equal
-from sdft.config import ConfigError
+from sdft.errors import ConfigError
 
 # Lower-cased phrases that show the model talking about the prompt instead of answering it.
 ECHO_PHRASES: tuple[str, ...] = (

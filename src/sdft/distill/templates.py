@@ -27,8 +27,8 @@ from pathlib import Path
 
 import yaml
 
-from sdft.config import ConfigError
 from sdft.data.records import Example
+from sdft.errors import ConfigError
 from sdft.generation.base import Request
 
 # name -> file under sdft/prompts/

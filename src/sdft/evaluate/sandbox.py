@@ -46,12 +46,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
+from sdft.errors import SandboxError as SandboxError  # re-exported: the old import path keeps working
+
 ENV_FLAG = "SDFT_ALLOW_CODE_EXECUTION"
 NOBODY = 65534
-
-
-class SandboxError(RuntimeError):
-    """Code execution was refused (no opt-in) or the sandbox cannot start."""
 
 
 @dataclass

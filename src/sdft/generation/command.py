@@ -68,8 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sdft.data.records import DataError
     from sdft.data.tasks import load_data
+    from sdft.errors import DataError
     from sdft.generation import make_generator
     from sdft.generation.base import Request, SamplingParams
     from sdft.generation.runner import generate_jsonl

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sdft.config import ConfigError
+from sdft.errors import ConfigError
 
 # Epochs per training task. gsm8k/openfunction/alpaca/dolly are the paper's scripts. The rest are
 # our choice: lima and codealpaca are open-ended instruction sets of alpaca's size and style, so

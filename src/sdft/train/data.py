@@ -22,7 +22,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from sdft.data.records import DataError, Example
+from sdft.data.records import Example
+from sdft.errors import DataError
 
 log = logging.getLogger(__name__)
 
