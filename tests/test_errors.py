@@ -26,15 +26,15 @@ def test_old_import_paths_are_the_same_classes_and_keep_their_builtin_base():
 
 
 def _command(monkeypatch, exc: BaseException) -> None:
-    mod = types.ModuleType("fake_command")
+    mod = types.ModuleType("sdft.commands.boom")
     mod.add_arguments = lambda parser: None
 
     def run(args):
         raise exc
 
     mod.run = run
-    monkeypatch.setitem(sys.modules, "fake_command", mod)
-    monkeypatch.setitem(cli.COMMANDS, "boom", ("fake_command", "raises"))
+    monkeypatch.setitem(sys.modules, "sdft.commands.boom", mod)
+    monkeypatch.setitem(cli.COMMANDS, "boom", "raises")
 
 
 def test_cli_prints_an_input_error_in_one_line_and_exits_2(monkeypatch, capsys):
