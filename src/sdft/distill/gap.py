@@ -4,7 +4,8 @@ training response, in the exact context training will show it.
 For a seeded sample of distilled examples, the mean per-token negative log-likelihood of the
 response under the seed model is computed for the original answer and, where the rewrite was
 kept, for the rewrite. The prompt is rendered as training renders it (:func:`sdft.train.data.tokenize`:
-chat template, the model's own system prompt, generation prompt; the response ends in EOS).
+chat template, the model's own system prompt, generation prompt; the response ends in the
+template's end-of-turn marker).
 Three means summarise it (each a ratio of summed NLL to summed tokens, with a bootstrap CI over
 examples): the **original** set, the **distilled** set training sees (the kept rewrite, else the
 original) and the **kept rewrites** alone next to their own originals. SDFT's premise is that
