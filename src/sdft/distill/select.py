@@ -44,10 +44,6 @@ TASK_CHECK: dict[str, str] = {
     "magicoder": "code",
 }
 
-# Reasons, in the order they are tested; "ok" means the rewrite is used.
-REASONS = ("ok", "not_mixed", "missing", "empty", "truncated", "echo", "check_failed")
-
-
 def check_for(task: str | None, override: str | None = None) -> str:
     name = override or TASK_CHECK.get(task or "", "none")
     if name not in CHECKS:
