@@ -59,7 +59,8 @@ class DistillConfig:
     temperature: 0 is greedy decoding (our default; the authors sampled with LLaMA-Factory's T=0.95, top-p 0.7)
     top_p: nucleus sampling when temperature > 0
     Gap:
-    nll_sample: examples whose responses' NLL under the seed model is measured, original vs rewrite (0 = skip; hf backend)
+    nll_sample: examples whose responses' NLL under the seed model is measured, original vs rewrite
+        (0 = skip; hf backend)
     nll_max_length: longest prompt+response scored (as the training max_length)
     Output:
     export: also write the paper's alpaca-format distilled_<name>.json ("alpaca")
