@@ -160,8 +160,8 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
     """Run (or resume) every stage of ``cfg``; ``only`` restricts the fine-tunes to those labels
     (the seed model is always evaluated), e.g. to calibrate one of them on a dev slice first."""
     from sdft.analyze import AnalyzeConfig
-    from sdft.analyze.run import run_analyze
     from sdft.analyze.report import build_report
+    from sdft.analyze.run import run_analyze
     from sdft.data.tasks import load_data
     from sdft.distill import DistillConfig, run_distill
     from sdft.distill.run import sample_examples

@@ -106,7 +106,7 @@ def test_socket_is_refused():
 
 def test_killing_the_parent_is_contained():
     me = os.getpid()
-    code = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nos.kill(%d, signal.SIGKILL)\n" % me
+    code = f"import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nos.kill({me}, signal.SIGKILL)\n"
     res = run_program(code, LIMITS)
     assert not res.passed
     assert os.getpid() == me  # still here

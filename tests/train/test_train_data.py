@@ -43,7 +43,8 @@ def test_labels_decode_to_the_response_and_prompt_is_the_generation_prompt(tok):
 # Gemma-like: the assistant's turn is "model" and ends in a marker that is not the tokenizer's
 # EOS (<|endoftext|>, a real special token of SmolLM2's vocabulary; its EOS is <|im_end|>).
 GEMMA_LIKE = ("{% for m in messages %}<|im_start|>{{ 'model' if m['role'] == 'assistant' else m['role'] }}\n"
-              "{{ m['content'] }}<|endoftext|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>model\n{% endif %}")
+              "{{ m['content'] }}<|endoftext|>\n{% endfor %}"
+              "{% if add_generation_prompt %}<|im_start|>model\n{% endif %}")
 
 
 @pytest.fixture

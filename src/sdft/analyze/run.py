@@ -48,5 +48,6 @@ def run_analyze(cfg: AnalyzeConfig, run_dir: str | Path | None = None) -> dict:
         print(f"{label:<16} n={p['n']:<5} {line}" + (f", shift {shift['total']:.4g}" if shift else ""))
     for label, why in result["missing"].items():
         print(f"{label:<16} skipped: {why}")
-    print(f"wrote {out / 'analysis.json'}" + (f" and {sum(len(v) for v in figs.values())} figure files" if figs else ""))
+    n_figs = sum(len(v) for v in figs.values())
+    print(f"wrote {out / 'analysis.json'}" + (f" and {n_figs} figure files" if figs else ""))
     return result

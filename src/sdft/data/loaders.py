@@ -11,8 +11,9 @@ Formats (``FORMATS`` maps each name to its record converter):
   earlier user/assistant pairs become ``history``; a leading system turn becomes ``system``.
 
 Containers: a JSON array, JSON Lines (also gzip-compressed), or CSV with a header row (alpaca
-fields only), always UTF-8 (a leading BOM is allowed; UTF-16 and other encodings are refused). :func:`load_file` sniffs the format from the first record's keys unless ``fmt``
-forces one. :func:`load_dataset_info` reads one entry of a LLaMA-Factory ``dataset_info.json``;
+fields only), always UTF-8 (a leading BOM is allowed; UTF-16 and other encodings are refused).
+:func:`load_file` sniffs the format from the first record's keys unless ``fmt`` forces one.
+:func:`load_dataset_info` reads one entry of a LLaMA-Factory ``dataset_info.json``;
 :func:`load_hf` reads a hub dataset (needs the network, so it fails offline).
 
 Every problem is a :class:`DataError` naming the file, the place (``path:LINE`` for JSON Lines
@@ -129,7 +130,8 @@ def _history(rec: dict, key: str | None, where: str) -> list[tuple[str, str]]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise DataError(f"{where}: field {key!r}: expected a list of [user, assistant] pairs, got {type(value).__name__}")
+        raise DataError(f"{where}: field {key!r}: expected a list of [user, assistant] pairs, "
+                        f"got {type(value).__name__}")
     out = []
     for i, pair in enumerate(value):
         if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(t, str) for t in pair)):
@@ -177,7 +179,8 @@ def _from_turns(rec: dict, where: str, columns: dict | None, tags: dict, default
             continue
         want = ("user", users) if len(roles) % 2 == 0 else ("assistant", assistants)
         if role not in want[1]:
-            raise DataError(f"{at}: {role_tag!r}: expected a {want[0]} turn ({'/'.join(sorted(want[1]))}), got {role!r}")
+            raise DataError(f"{at}: {role_tag!r}: expected a {want[0]} turn "
+                            f"({'/'.join(sorted(want[1]))}), got {role!r}")
         roles.append(want[0])
         texts.append(text)
     if not roles or roles[-1] != "assistant":

@@ -54,7 +54,7 @@ class Example:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Example":
+    def from_dict(cls, d: dict[str, Any]) -> Example:
         d = dict(d)
         d["history"] = [tuple(turn) for turn in d.get("history") or []]
         return cls(**d)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import bz2
 import csv
-import gzip
 import io
 import json
 import os

@@ -106,7 +106,8 @@ def _from_yaml(name: str, text: str, where: str) -> Template:
 def load_template(name_or_path: str) -> Template:
     """A built-in template by name (``using``, ``refer``, ``math``) or a template file."""
     if name_or_path in TEMPLATES:
-        return _from_yaml(name_or_path, prompts.read(TEMPLATES[name_or_path]), f"sdft/prompts/{TEMPLATES[name_or_path]}")
+        file = TEMPLATES[name_or_path]
+        return _from_yaml(name_or_path, prompts.read(file), f"sdft/prompts/{file}")
     path = Path(name_or_path)
     if not path.is_file():
         raise ConfigError(f"template: {name_or_path!r} is neither a built-in "

@@ -159,7 +159,8 @@ def _setup() -> tuple[tuple[str, ...], str, bool]:
 
     Probed by running a child that imports a few stdlib modules after the uid drop: as
     ``nobody`` our interpreter's stdlib may be unreadable (e.g. a pyenv under a 0700 /root),
-    in which case a system ``python3`` is tried (HumanEval needs only the stdlib), and if that fails too, no drop is made.
+    in which case a system ``python3`` is tried (HumanEval needs only the stdlib), and if that
+    fails too, no drop is made.
     """
     exe = shutil.which("unshare")
     root = os.geteuid() == 0

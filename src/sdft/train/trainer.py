@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 from sdft.runs import provenance, write_json
-from sdft.train.config import TrainConfig
 from sdft.train import data as tdata
+from sdft.train.config import TrainConfig
 from sdft.train.logs import TrainLogCallback, plot_loss, trim_log
 
 log = logging.getLogger(__name__)
