@@ -1,7 +1,7 @@
 """Run an experiment config end to end: distil, fine-tune, evaluate, analyse, report.
 
     sdft run configs/demo.yaml
-    sdft run configs/gsm8k.yaml train.lr=2e-4 seeds=[1,2] --out runs/gsm8k-lr2e-4 --only vanilla-s1
+    sdft run configs/table1_gsm8k.yaml train.lr=2e-4 seeds=[1,2] --out runs/gsm8k-lr2e-4 --only vanilla-s1
 
 Each stage writes into its own folder of the run and marks it done, so re-running the same
 command resumes where a killed run stopped and a changed setting re-runs only the stages it
