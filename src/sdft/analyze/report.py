@@ -103,8 +103,8 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
             t["title"] = (f"{r['name']}: " if len(runs) > 1 else "") + t["title"]
             blocks.append(("table", t))
         if "similarity" in run_figs.get(r["name"], {}):
-            blocks.append(("figure", (run_figs[r["name"]]["similarity"],
-                                      f"{r['name']}: similarity to the seed's answers, means dashed (cf. paper Fig. 9)")))
+            caption = f"{r['name']}: similarity to the seed's answers, means dashed (cf. paper Fig. 9)"
+            blocks.append(("figure", (run_figs[r["name"]]["similarity"], caption)))
     sweeps = [(r["name"], k, v) for r in runs for k, v in run_figs.get(r["name"], {}).items() if k.startswith("sweep_")]
     if sweeps:
         blocks.append(("h2", "Sweeps"))

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sdft.data.records import DataError
+from sdft.errors import DataError
 from sdft.runs import read_jsonl
 
 

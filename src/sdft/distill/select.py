@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Callable
 
 from sdft.answers import call_matches, has_code_block, math_answers_equal
-from sdft.config import ConfigError
+from sdft.errors import ConfigError
 
 # Lower-cased phrases that show the model talking about the prompt instead of answering it.
 ECHO_PHRASES: tuple[str, ...] = (
@@ -43,10 +43,6 @@ TASK_CHECK: dict[str, str] = {
     "codealpaca": "code",
     "magicoder": "code",
 }
-
-# Reasons, in the order they are tested; "ok" means the rewrite is used.
-REASONS = ("ok", "not_mixed", "missing", "empty", "truncated", "echo", "check_failed")
-
 
 def check_for(task: str | None, override: str | None = None) -> str:
     name = override or TASK_CHECK.get(task or "", "none")

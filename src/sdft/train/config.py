@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sdft.config import ConfigError
+from sdft.errors import ConfigError
 
 # Epochs per training task. gsm8k/openfunction/alpaca/dolly are the paper's scripts. The rest are
 # our choice: lima and codealpaca are open-ended instruction sets of alpaca's size and style, so
@@ -59,7 +59,8 @@ class TrainConfig:
     seed: seed for shuffling and adapter initialisation
 
     Speed
-    dtype: auto (bf16 on CUDA and on CPUs with native bf16, else float32), float32, bfloat16 (LoRA: frozen base in it, adapter and optimizer in float32; full: float32 weights, bf16 autocast)
+    dtype: auto (bf16 on CUDA and on CPUs with native bf16, else float32), float32, bfloat16
+        (LoRA: frozen base in it, adapter and optimizer in float32; full: float32 weights, bf16 autocast)
     group_by_length: batch examples of similar length together (less padding)
     gradient_checkpointing: recompute activations in backward (saves memory, costs about a third more time)
     padding_free: concatenate each micro-batch into one row without padding

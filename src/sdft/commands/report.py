@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 
 from sdft.analyze import ReportConfig
-from sdft.config import add_arguments as add_config_arguments, from_args, load_yaml
+from sdft.config import add_arguments as add_config_arguments
+from sdft.config import from_args, load_yaml
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
