@@ -31,7 +31,7 @@ class VLLMGenerator:
 
     @classmethod
     def from_spec(cls, model_spec: str | None = None, adapter: str | None = None, dtype: str | None = "auto",
-                  max_batch_size: int = 128, max_model_len: int = 4096, **llm_kwargs) -> "VLLMGenerator":
+                  max_batch_size: int = 128, max_model_len: int = 4096, **llm_kwargs) -> VLLMGenerator:
         try:
             import vllm
         except ImportError:

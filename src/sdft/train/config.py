@@ -68,7 +68,8 @@ class TrainConfig:
     Output and resume
     logging_steps: log every N optimizer steps
     save_steps: checkpoint every N optimizer steps (for resume after a kill)
-    snapshots: also save the adapter at this many evenly spaced steps (DIR/snapshots/step-N), to measure forgetting along training
+    snapshots: also save the adapter at this many evenly spaced steps (DIR/snapshots/step-N),
+        to measure forgetting along training
     merge: also write DIR/merged, the base model with the adapter merged in
     overwrite: start over even if DIR holds a finished or partial run
     report_to: transformers reporting integrations (none, tensorboard, wandb)
