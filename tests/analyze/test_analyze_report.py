@@ -130,13 +130,14 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert main(["analyze", "--seed", str(tmp_path), "--tuned", "bad", "--out", str(tmp_path)]) == 2
 
 
-def test_html_renders_in_chromium(runs, tmp_path):
+@pytest.mark.parametrize("name", ["demo", "seeded"])
+def test_html_renders_in_chromium(runs, tmp_path, name):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip("chromium not installed (apt-get install -y chromium); cannot render the HTML report")
     from PIL import Image
 
-    page = report.build_report([runs / "demo"], tmp_path / "report")["html"]
+    page = report.build_report([runs / name], tmp_path / "report")["html"]
     shot = tmp_path / "shot.png"
     cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",

@@ -6,6 +6,7 @@ each label prefixed with the run name.
 
     sdft report runs/demo --out runs/demo/report
     sdft report runs/exp-a runs/exp-b --out reports/ab --title "Template ablation"
+    sdft report runs/gsm8k_forgetting --out runs/gsm8k_forgetting/report --verdict "No difference detected: ..."
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = from_args(ReportConfig, args, load_yaml(args.config) if args.config else None,
                     where=args.config or "sdft report")
-    paths = build_report(args.run_dirs, cfg.out, title=cfg.title, figures=cfg.figures)
-    print(f"wrote {paths['md']} and {paths['html']}")
+    paths = build_report(args.run_dirs, cfg.out, title=cfg.title, figures=cfg.figures, primary=cfg.primary,
+                         flip_items=cfg.flip_items, verdict=cfg.verdict)
+    print(f"wrote {paths['md']}, {paths['html']} and {paths['summary']}")
     return 0
