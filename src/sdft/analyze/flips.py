@@ -83,7 +83,8 @@ def _what(benchmark: str) -> str:
 SCRIPT = """(function(){var root=document.getElementById(%(id)s),b=root.querySelector('select'),
 d=root.querySelector('input[type=checkbox]'),q=root.querySelector('input[type=search]'),c=root.querySelector('.count');
 function f(){var n=0,t=q.value.toLowerCase();root.querySelectorAll('tbody tr').forEach(function(r){
-var ok=(!b.value||r.dataset.bench===b.value)&&(!d.checked||r.dataset.disagree==='1')&&(!t||r.textContent.toLowerCase().indexOf(t)>=0);
+var ok=(!b.value||r.dataset.bench===b.value)&&(!d.checked||r.dataset.disagree==='1')
+  &&(!t||r.textContent.toLowerCase().indexOf(t)>=0);
 r.style.display=ok?'':'none';if(ok)n++;});c.textContent=n+' shown';}
 b.onchange=f;d.onchange=f;q.oninput=f;f();})();"""
 
@@ -104,7 +105,8 @@ def to_html(data: dict[str, Any], dom_id: str) -> str:
                 f"<div class='txt'>{esc(_clip(a))}</div></td>" for s, a in zip(it["scores"], it["answers"]))
             label = f" · {esc(str(it['label']))}" if it.get("label") and b == "xstest" else ""
             rows.append(f"<tr data-bench='{esc(b)}' data-id='{esc(it['id'])}' data-disagree='{int(it['disagree'])}'>"
-                        f"<td class='text'>{esc(b)}<small>{esc(it['id'])}{label}</small><small>{esc(_what(b))}</small></td>"
+                        f"<td class='text'>{esc(b)}<small>{esc(it['id'])}{label}</small>"
+                        f"<small>{esc(_what(b))}</small></td>"
                         f"<td class='text'><div class='txt'>{esc(_clip(it['prompt']))}</div></td>{cells}</tr>")
     return (f"<div class='flips' id='{esc(dom_id)}'><div class='controls'>"
             f"<label>benchmark <select><option value=''>all</option>{opts}</select></label> "

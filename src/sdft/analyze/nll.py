@@ -26,9 +26,11 @@ def _paired_gaps(path: Path, n_boot: int = 2000, seed: int = 0) -> dict[str, lis
     rows = [r for r in read_jsonl(path) if r.get("orig_tokens")]
     if len(rows) < 2:
         return {}
-    o = np.array([r["orig_nll"] for r in rows]); on = np.array([r["orig_tokens"] for r in rows], float)
+    o = np.array([r["orig_nll"] for r in rows])
+    on = np.array([r["orig_tokens"] for r in rows], float)
     kept = np.array(["rewrite_nll" in r for r in rows])
-    w = np.array([r.get("rewrite_nll", 0.0) for r in rows]); wn = np.array([r.get("rewrite_tokens", 0) for r in rows], float)
+    w = np.array([r.get("rewrite_nll", 0.0) for r in rows])
+    wn = np.array([r.get("rewrite_tokens", 0) for r in rows], float)
     d, dn = np.where(kept, w, o), np.where(kept, wn, on)
     idx = np.random.default_rng(seed).integers(0, len(rows), size=(n_boot, len(rows)))
     ratio = lambda x, n, m: (x * m)[idx].sum(1) / np.maximum((n * m)[idx].sum(1), 1e-12)  # noqa: E731

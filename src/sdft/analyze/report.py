@@ -141,8 +141,9 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
                 tables.forgetting_table(runs, benchmarks)]
     blocks.extend(("table", t) for t in results if t)
     figure("benchmarks", "scores per benchmark, 95% CI")
-    figure("forest", "change vs the seed model per benchmark (percentage points, 95% CI" + (
-        "; methods with several seeds: mean over seeds, two-level bootstrap)" if any(map(seeds.is_seeded, runs)) else ")"))
+    seeded = any(map(seeds.is_seeded, runs))
+    figure("forest", "change vs the seed model per benchmark (percentage points, 95% CI"
+           + ("; methods with several seeds: mean over seeds, two-level bootstrap)" if seeded else ")"))
     browsers = [(r, b) for r in runs if flip_items > 0
                 and (b := flips.browser(r, runfiles.benchmarks_of(r["models"]), flip_items))]
     if browsers:

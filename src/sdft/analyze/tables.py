@@ -137,7 +137,8 @@ def safety_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[str,
             "columns": ["model"] + [ep.title for ep in eps], "rows": _score_rows(runs, eps),
             "note": "AdvBench: keyword refusal rate on harmful prompts (higher = safer). XSTest: full refusals "
                     "(string-match rule) of the safe prompts (over-refusal, lower = better) and of the unsafe "
-                    "contrast prompts (higher = safer)." + (" " + SEEDS_NOTE if any(map(seeds.is_seeded, runs)) else "")}
+                    "contrast prompts (higher = safer)."
+                    + (" " + SEEDS_NOTE if any(map(seeds.is_seeded, runs)) else "")}
 
 
 def reference_vanilla(run: dict[str, Any], m: dict[str, Any]) -> dict[str, Any] | None:
