@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 pytest.importorskip("openai")
 
-from sdft.generation.base import Request, SamplingParams  # noqa: E402
+from sdft.generation.base import Completion, Request, SamplingParams  # noqa: E402
 from sdft.generation.openai_compat import OpenAIGenerator  # noqa: E402
 from sdft.models import ModelError  # noqa: E402
 
@@ -82,6 +83,24 @@ def test_gives_up_after_max_retries(chat_server):
     with pytest.raises(ModelError, match="HTTP 503.*retried up to 2 times"):
         list(OpenAIGenerator(s.url, "m", max_retries=2).generate(HI, SamplingParams()))
     assert len(s.calls) == 3
+
+
+def test_a_failed_request_cancels_the_queued_ones():
+    gen = OpenAIGenerator("http://127.0.0.1:1", "m", concurrency=2)
+    sent = []
+
+    def one(req, sampling):  # "0" fails at once, the others take a while
+        sent.append(req.id)
+        if req.id == "0":
+            raise ModelError("boom")
+        time.sleep(0.3)
+        return Completion(req.id, "", 0, "stop")
+
+    gen._one = one
+    with pytest.raises(ModelError, match="boom"):
+        list(gen.generate([Request(str(i), HI[0].messages) for i in range(8)], SamplingParams()))
+    # 0 and 1 started together, the freed worker may have taken 2; 3 (queued) was cancelled.
+    assert sent[:2] == ["0", "1"] and "3" not in sent
 
 
 def test_connection_refused_is_retried_then_reported():

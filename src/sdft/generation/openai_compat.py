@@ -62,9 +62,11 @@ class OpenAIGenerator:
 
     def generate(self, requests: Sequence[Request], sampling: SamplingParams) -> Iterator[Completion]:
         pending = list(reversed(requests))
-        # A bounded window rather than submitting everything: a caller that stops iterating
-        # (Ctrl-C, an error) then waits for at most ``2 * concurrency`` requests, not all.
-        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="openai") as pool:
+        # A bounded window rather than submitting everything, and queued requests cancelled on
+        # the way out: a caller that stops iterating (Ctrl-C, a failed request) then waits only
+        # for the requests already being answered.
+        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="openai")
+        try:
             running = set()
             while pending or running:
                 while pending and len(running) < 2 * self.concurrency:
@@ -72,6 +74,8 @@ class OpenAIGenerator:
                 finished, running = wait(running, return_when=FIRST_COMPLETED)
                 for fut in finished:
                     yield fut.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _one(self, request: Request, sampling: SamplingParams) -> Completion:
         messages = [dict(m) for m in request.messages]
