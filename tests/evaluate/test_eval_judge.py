@@ -131,15 +131,15 @@ def test_alpaca_eval_run_end_to_end(tmp_path, data_dir, chat_server):
 
     pytest.importorskip("openai")
     srv = chat_server(_prefer_good)
+    bench = alpaca_eval.ALPACA_EVAL
     ctx = EvalContext(model="fake-model", adapter=None, out_dir=tmp_path / "alpaca_eval",
                       data_dir=data_dir, get_generator=lambda: FakeGenerator(respond), limit=4,
-                      options={"benchmark": "alpaca_eval", "judge": "openai", "judge_base_url": srv.url,
-                               "judge_model": "m"})
-    res = alpaca_eval.run(ctx)
+                      options=bench.parse_options({"judge": "openai", "judge_base_url": srv.url, "judge_model": "m"}))
+    res = bench.run(bench, ctx)
     assert len(srv.answered) == 8
     # A re-run resumes from the files: no model load, no new judge calls, same result.
     ctx.get_generator = lambda: (_ for _ in ()).throw(AssertionError("generator rebuilt"))
-    again = alpaca_eval.run(ctx)
+    again = bench.run(bench, ctx)
     assert len(srv.answered) == 8 and again["score"] == res["score"]
     assert res["benchmark"] == "alpaca_eval" and res["metric"] == "win_rate" and res["n"] == 4
     assert res["extra"]["n_wins"] == 2
@@ -152,7 +152,7 @@ def test_alpaca_eval_run_end_to_end(tmp_path, data_dir, chat_server):
     assert [o["id"] for o in official] == [f"alpaca_eval/test/{i}" for i in range(4)]
     assert official[0]["generator"] == "fake-model" and official[0]["output"] == "GOOD answer"
     assert official[0]["instruction"] == preds["alpaca_eval/test/0"]["prompt"]
-    assert res["generation"]["max_new_tokens"] == 512
+    assert res["generation"]["max_new_tokens"] == 512 and res["variant"] == "pairwise_both_orders"
 
 
 def test_logprob_judge_reads_the_next_token_after_output_paren(tmp_path, tiny_model_dir):

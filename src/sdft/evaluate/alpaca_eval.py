@@ -18,23 +18,22 @@ Limits: the reference outputs in this data file are not GPT-4 Turbo's (the file 
 which model wrote them), so numbers are not comparable with the public leaderboard. Offline,
 the judge is a small local model, which is weak; results then carry a ``warning``.
 
-Options (``ctx.options``): the fields of :class:`~sdft.evaluate.judge.JudgeOptions`.
+Options: :class:`~sdft.evaluate.judge.JudgeOptions`.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import fields
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from sdft.config import ConfigError
+from sdft.evaluate.benchmark import Benchmark
 from sdft.evaluate.context import EvalContext
 from sdft.evaluate.judge import Judge, JudgeOptions, make_judge
 from sdft.evaluate.stats import mean_ci
 from sdft.runs import JsonlWriter, done_ids, read_jsonl, write_json
 
-DEFAULT_MAX_NEW_TOKENS = 512
 _ORDER_SCORE = {"model": 1.0, "tie": 0.5, "reference": 0.0}
 
 
@@ -98,42 +97,38 @@ def _official_format(rows: list[dict], key: str, generator: str) -> list[dict]:
              "id": r["id"]} for r in rows]
 
 
-def run(ctx: EvalContext) -> dict:
-    from sdft.data.tasks import load_task
+def run(bench: Benchmark, ctx: EvalContext) -> dict:
     from sdft.generation.base import Request, SamplingParams
     from sdft.generation.runner import generate_jsonl
 
     t0 = time.perf_counter()
-    opts = ctx.options
-    examples = load_task("alpaca_eval", data_dir=ctx.data_dir)
-    if ctx.limit is not None:
-        examples = examples[: ctx.limit]
-    refs = {ex.id: ex for ex in examples}
-    sampling = SamplingParams(max_new_tokens=ctx.max_new_tokens or DEFAULT_MAX_NEW_TOKENS,
-                              temperature=0.0, seed=ctx.seed)
+    examples = bench.load(ctx, bench.data)[: ctx.limit]
+    sampling = SamplingParams(max_new_tokens=ctx.max_new_tokens or bench.max_new_tokens, temperature=0.0,
+                              seed=ctx.seed)
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     gen_path = ctx.out_dir / "generations.jsonl"
     requests = [Request(ex.id, ex.messages()) for ex in examples]
     done = done_ids(gen_path)
     todo = [r for r in requests if r.id not in done]  # all done: no model load at all
-    gen_stats = (generate_jsonl(ctx.get_generator(), todo, sampling, gen_path, desc="alpaca_eval")
-                 .as_dict() if todo else {})
+    gen_stats = (generate_jsonl(ctx.get_generator(), todo, sampling, gen_path, desc=bench.name,
+                                progress=ctx.progress).as_dict() if todo else {})
     outputs = {r["id"]: r["predict"] for r in read_jsonl(gen_path)}
 
-    judge = make_judge(JudgeOptions(**{f.name: opts[f.name] for f in fields(JudgeOptions)
-                                       if opts.get(f.name) is not None}))
+    judge = make_judge(ctx.options)
     items = [{"id": ex.id, "prompt": ex.user_text(), "predict": outputs[ex.id], "label": ex.response}
              for ex in examples]
     pred_path = ctx.out_dir / "predictions.jsonl"
-    judge_items(judge, items, pred_path)
+    judge_items(judge, items, pred_path, progress=ctx.progress)
     order = {ex.id: i for i, ex in enumerate(examples)}
-    judged = sorted((r for r in read_jsonl(pred_path) if r["id"] in refs), key=lambda r: order[r["id"]])
+    judged = sorted((r for r in read_jsonl(pred_path) if r["id"] in order), key=lambda r: order[r["id"]])
 
     generator = Path(ctx.adapter).name if ctx.adapter else ctx.model
     write_json(ctx.out_dir / "alpaca_eval_outputs.json", _official_format(judged, "predict", generator))
     write_json(ctx.out_dir / "alpaca_eval_reference.json", _official_format(judged, "label", "reference"))
-    out = {"benchmark": opts.get("benchmark", "alpaca_eval"), **summarize(judged, judge, ctx.seed),
-           "variant": ctx.variant or "pairwise_both_orders",
-           "generation": {**sampling.__dict__, "stop": list(sampling.stop), **gen_stats}}
-    out["wall_s"] = round(time.perf_counter() - t0, 2)
-    return out
+    return {"benchmark": bench.name, **summarize(judged, judge, ctx.seed), "variant": bench.variant(ctx.variant),
+            "generation": {**sampling.__dict__, "stop": list(sampling.stop), **gen_stats},
+            "wall_s": round(time.perf_counter() - t0, 2)}
+
+
+ALPACA_EVAL = Benchmark("alpaca_eval", "win_rate", data="alpaca_eval", variants=("pairwise_both_orders",),
+                        max_new_tokens=512, options=JudgeOptions, run=run)

@@ -24,6 +24,9 @@ what is missing. ``predictions.jsonl`` (with each choice's log-likelihood) is wr
 ``limit`` keeps the first N items (lm-eval's rule); for MMLU it keeps N questions spread
 round-robin over the subjects in alphabetical order (lm-eval would take N per subject).
 
+Options (:class:`KnowledgeOptions`): ``num_fewshot`` (EvalConfig's field of that name sets it for
+all six), ``batch_size``, ``chat_template``.
+
     sdft eval --benchmarks arc_easy,mmlu --limit 50   # via the evaluation command
 """
 
@@ -35,17 +38,33 @@ import logging
 import math
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
 from sdft.data.records import Example
+from sdft.evaluate.benchmark import Benchmark
 from sdft.evaluate.context import EvalContext
 from sdft.evaluate.stats import bootstrap_ci
 from sdft.runs import JsonlWriter
 
 TASK_DIR = Path(__file__).resolve().parent / "lmeval_tasks"
 FEWSHOT_SEED = 1234  # lm-eval's default fewshot_random_seed, so contexts match a stock run
+
+
+@dataclass(frozen=True)
+class KnowledgeOptions:
+    """Options of the lm-eval benchmarks.
+
+    num_fewshot: shots (default: the Open LLM Leaderboard's per task; a 0-shot task stays 0-shot)
+    batch_size: log-likelihood batch (4: lm-eval's log-softmax over the whole vocabulary makes big CPU batches memory-bound)
+    chat_template: render prompts with the chat template (default: plain text, as the leaderboard scores them)
+    """
+
+    num_fewshot: int | None = None
+    batch_size: int = 4
+    chat_template: bool = False
 
 
 def _arc_doc(ex: Example) -> dict:
@@ -84,7 +103,7 @@ def _winogrande_doc(ex: Example) -> dict:
 
 
 # benchmark -> (task YAML, sdft data task, Example -> lm-eval doc, headline metric)
-BENCHMARKS: dict[str, tuple[str, str, Callable[[Example], dict], str]] = {
+TASKS: dict[str, tuple[str, str, Callable[[Example], dict], str]] = {
     "mmlu": ("mmlu.yaml", "mmlu", _mmlu_doc, "acc"),
     "truthfulqa": ("truthfulqa_mc2.yaml", "truthfulqa", _truthfulqa_doc, "acc"),
     "arc_easy": ("arc_easy.yaml", "arc_easy", _arc_doc, "acc_norm"),
@@ -99,11 +118,11 @@ def task_config(benchmark: str) -> dict[str, Any]:
     """The lm-eval config dict of a benchmark (``!function`` tags resolved), without data."""
     from lm_eval.tasks._yaml_loader import load_yaml
 
-    if benchmark not in BENCHMARKS:
+    if benchmark not in TASKS:
         from sdft.config import ConfigError
 
-        raise ConfigError(f"unknown knowledge benchmark {benchmark!r}; choose from {', '.join(BENCHMARKS)}")
-    return load_yaml(TASK_DIR / BENCHMARKS[benchmark][0])
+        raise ConfigError(f"unknown knowledge benchmark {benchmark!r}; choose from {', '.join(TASKS)}")
+    return load_yaml(TASK_DIR / TASKS[benchmark][0])
 
 
 def _spread(items: list[dict], key: str, limit: int | None) -> list[dict]:
@@ -131,7 +150,7 @@ def build_tasks(benchmark: str, data_dir: str | Path | None = None, limit: int |
     from sdft.data.tasks import load_task
 
     base = task_config(benchmark)
-    _, data_task, to_doc, _ = BENCHMARKS[benchmark]
+    _, data_task, to_doc, _ = TASKS[benchmark]
     splits = {base[k] for k in _SPLIT_KEYS if base.get(k)}
     docs = {s: [to_doc(ex) for ex in load_task(data_task, s, data_dir)] for s in splits}
     if benchmark != "mmlu":
@@ -198,7 +217,7 @@ def evaluate(benchmark: str, lm, data_dir: str | Path | None = None, limit: int 
     """Run one benchmark with an lm-eval ``LM``; returns (summary, per-item predictions)."""
     from lm_eval.evaluator import evaluate as lm_evaluate
 
-    metric = BENCHMARKS[benchmark][3]
+    metric = TASKS[benchmark][3]
     log = logging.getLogger("lm_eval")
     level = log.level
     log.setLevel(logging.ERROR)  # building local tasks triggers hub-oriented warnings that do not apply
@@ -221,21 +240,18 @@ def evaluate(benchmark: str, lm, data_dir: str | Path | None = None, limit: int 
     return summary, preds
 
 
-def run(ctx: EvalContext) -> dict:
-    """Options: ``benchmark`` (required), ``num_fewshot``, ``batch_size`` (4: lm-eval takes a
-    log-softmax over the whole vocabulary at every position, so big CPU batches are memory-bound),
-    ``chat_template`` (False: plain-text prompts, as the leaderboard scores them)."""
+def run(bench: Benchmark, ctx: EvalContext) -> dict:
     t0 = time.perf_counter()
     opts = ctx.options
-    benchmark = opts["benchmark"]
-    chat = bool(opts.get("chat_template", False))
-    lm = _load_lm(ctx, int(opts.get("batch_size") or 4), chat)
-    nf = opts.get("num_fewshot")
-    summary, preds = evaluate(benchmark, lm, ctx.data_dir, ctx.limit, None if nf is None else int(nf), chat)
+    lm = _load_lm(ctx, opts.batch_size, opts.chat_template)
+    summary, preds = evaluate(bench.name, lm, ctx.data_dir, ctx.limit, opts.num_fewshot, opts.chat_template)
     pred_path = ctx.out_dir / "predictions.jsonl"
     pred_path.unlink(missing_ok=True)  # rewritten whole: lm-eval scores items only at the end
     with JsonlWriter(pred_path, fsync=False) as w:
         w.write_many(preds)
-    result = {"benchmark": benchmark, **summary, "variant": ctx.variant or f"{summary['extra']['num_fewshot']}-shot",
-              "generation": None, "wall_s": round(time.perf_counter() - t0, 2)}
-    return result
+    return {"benchmark": bench.name, **summary, "variant": ctx.variant or f"{summary['extra']['num_fewshot']}-shot",
+            "generation": None, "wall_s": round(time.perf_counter() - t0, 2)}
+
+
+BENCHMARKS = tuple(Benchmark(name, "mc2" if name == "truthfulqa" else metric, variants=(), options=KnowledgeOptions,
+                             run=run) for name, (_, _, _, metric) in TASKS.items())
