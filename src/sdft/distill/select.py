@@ -57,7 +57,8 @@ def echoes_template(rewrite: str) -> bool:
 
 
 def judge(rewrite: str | None, finish_reason: str | None, reference: str, check: str) -> str:
-    """The reason a rewrite is rejected, or ``"ok"``. ``rewrite`` is already stripped."""
+    """The reason a rewrite is rejected (``empty``, ``truncated``, ``echo``, ``check_failed``, tested
+    in that order), or ``"ok"``. ``rewrite`` is already stripped."""
     if not rewrite:
         return "empty"
     if finish_reason == "length":

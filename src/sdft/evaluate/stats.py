@@ -25,6 +25,12 @@ def bootstrap_ci(values: Sequence[float], n_boot: int = 2000, seed: int = 0,
     return (float(lo), float(hi))
 
 
+def mean_ci(values: Sequence[float], seed: int = 0) -> dict:
+    """``score`` (the mean, NaN when there are no values), ``n`` and the bootstrap ``ci95``."""
+    n = len(values)
+    return {"score": sum(values) / n if n else float("nan"), "n": n, "ci95": list(bootstrap_ci(values, seed=seed))}
+
+
 def paired_difference(a: Sequence[float], b: Sequence[float], n_boot: int = 2000, seed: int = 0,
                       alpha: float = 0.05) -> dict[str, float]:
     """Mean of ``b - a`` over the same items, with a bootstrap CI that resamples items jointly."""
