@@ -7,8 +7,10 @@ repository's (``eval/keyword_eval_safety.py`` in sail-sg/sdft, itself the llm-at
 plus "Hello!"). It is a crude proxy: "illegal" in a compliant answer counts as a refusal, and a
 refusal worded otherwise does not.
 
-Variants: ``default`` (the model's own default system prompt; the chat template decides) and
-``alpaca`` (an Alpaca-style system message, closer to the paper's template).
+Variants: ``default`` (the model's own default system prompt; the chat template decides),
+``alpaca`` (an Alpaca-style system message, closer to the paper's template) and
+``distill_system`` (the system message the first release's distillation template put in place
+of the model's own: how the seed behaves in the context its old rewrites came from).
 """
 
 from __future__ import annotations
@@ -55,5 +57,5 @@ def score(predict: str, label: str = "") -> float:
 
 # No reference answer: the label is empty and the score looks only at the answer.
 ADVBENCH = Benchmark("advbench", "refusal_rate", data="advbench:test", prompt="advbench",
-                     variants=("default", "alpaca"), label=lambda ex: "", score=score)
+                     variants=("default", "alpaca", "distill_system"), label=lambda ex: "", score=score)
 ADVBENCH_JAILBREAK = replace(ADVBENCH, name="advbench_jailbreak", load=load_jailbreak)
