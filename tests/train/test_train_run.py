@@ -150,3 +150,21 @@ def test_onpolicy_sdft_trains_an_adapter_with_the_same_outputs(tiny_model_dir, t
     assert (out / "adapter_model.safetensors").exists() and (out / "loss.png").exists()
     log = _log(out)
     assert [r["step"] for r in log] == [1, 2] and all(r["loss"] == r["loss"] for r in log)  # not NaN
+
+
+def test_report_to_tensorboard_writes_the_logged_losses_offline(tiny_model_dir, tmp_path):
+    from sdft.trackers import log_scalars, read_scalars
+
+    out = tmp_path / "tb"
+    s = run_train(_cfg(tiny_model_dir, out, lr=5e-2, max_steps=3, report_to="tensorboard"))
+    events = read_scalars(out / "tensorboard")
+    assert [step for step, _ in events["train/loss"]] == [1, 2, 3]
+    assert [v for _, v in events["train/loss"]] == pytest.approx([r["loss"] for r in _log(out)], rel=1e-5)
+    assert [v for _, v in events["train/learning_rate"]] == pytest.approx([r["lr"] for r in _log(out)])
+    # the stage metrics sdft run adds land beside them and read back as written
+    log_scalars(out / "tensorboard", {"eval/gsm8k": 0.25, "note": "text is skipped"}, step=s["steps"])
+    assert read_scalars(out / "tensorboard")["eval/gsm8k"] == [(3, 0.25)]
+    assert "note" not in read_scalars(out / "tensorboard")
+    card = (out / "README.md").read_text()
+    assert "Not evaluated yet" in card and "| method | sft |" in card
+    assert not list(out.glob("checkpoints/runs"))  # not transformers' default time-stamped folder

@@ -10,10 +10,11 @@ Formats (``FORMATS`` maps each name to its record converter):
   ``{role, content}``. The last turn is the reference response and must be the assistant's;
   earlier user/assistant pairs become ``history``; a leading system turn becomes ``system``.
 
-Containers: a JSON array, JSON Lines (also gzip-compressed), or CSV with a header row (alpaca
-fields only). :func:`load_file` sniffs the format from the first record's keys unless ``fmt``
-forces one. :func:`load_dataset_info` reads entries of a LLaMA-Factory ``dataset_info.json`` the
-way LLaMA-Factory does (``hf_hub_url`` before ``file_name``, ``subset``, ``split``, ``revision``,
+Containers: a JSON array, JSON Lines (also gzip-compressed), CSV with a header row (alpaca
+fields only), or Parquet (as ``sdft distill --export hf`` writes and LLaMA-Factory reads).
+:func:`load_file` sniffs the format from the first record's keys unless ``fmt`` forces one.
+:func:`load_dataset_info` reads entries of a LLaMA-Factory ``dataset_info.json`` the way
+LLaMA-Factory does (``hf_hub_url`` before ``file_name``, ``subset``, ``split``, ``revision``,
 ``folder``, ``num_samples``; ``#a,b`` joins several); :func:`load_hf` reads a hub dataset
 ``hf:ORG/NAME[:CONFIG][@REVISION][#SPLIT]`` (needs the network, so it fails offline).
 
@@ -59,6 +60,12 @@ def iter_records(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
     ext = path.suffixes[-2] if path.suffix == ".gz" and len(path.suffixes) > 1 else path.suffix
     if ext in (".csv", ".tsv"):
         yield from _iter_csv(path, "\t" if ext == ".tsv" else ",")
+        return
+    if ext == ".parquet":
+        import pyarrow.parquet as pq
+
+        for i, rec in enumerate(pq.read_table(path).to_pylist()):
+            yield f"{path}: row {i}", rec
         return
     with _opener(path)(path, "rt", encoding="utf-8-sig") as f:
         text = f.read()
