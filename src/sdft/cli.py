@@ -14,7 +14,7 @@ import argparse
 import importlib
 import sys
 
-from sdft import runs
+from sdft import logs, runs
 
 # name -> (module[:suffix], one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -42,7 +42,8 @@ def _top_parser() -> argparse.ArgumentParser:
         description="Self-Distillation Fine-Tuning: distil, fine-tune, and measure forgetting.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="commands:\n" + "\n".join(f"  {n:<10} {h}" for n, (_, h) in COMMANDS.items())
-        + "\n\nRun `sdft COMMAND --help` for a command's flags.",
+        + "\n\nRun `sdft COMMAND --help` for a command's flags. -v / -q (anywhere): more or less console "
+        "logging;\ncommands that write an output folder append their log to run.log there.",
     )
     p.add_argument("command", nargs="?", help="one of the commands below")
     p.add_argument("--version", action="store_true", help="print the version and exit")
@@ -51,6 +52,7 @@ def _top_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    argv, verbosity = logs.pop_verbosity(argv)
     top = _top_parser()
     if not argv or argv[0] in ("-h", "--help"):
         top.print_help()
@@ -75,11 +77,13 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_args(parser)
     args = parser.parse_args(rest)
+    logs.setup(name, args, verbosity, argv)
     runs.git_hash()  # pin provenance to the code as imported now, before a long command runs
     try:
         return int(run_cmd(args) or 0)
     except Exception as e:  # known input errors: one clear line, non-zero exit, no traceback
         if type(e).__name__ in ERRORS_HANDLED:
+            logs.file_only(f"error: {e}")  # run.log; the console gets the line below
             print(f"sdft {name}: error: {e}", file=sys.stderr)
             return 2
         raise

@@ -39,11 +39,11 @@ class AnalyzeConfig:
 class ReportConfig:
     """Settings of `sdft report`.
 
-    out: folder for report.md, report.html and the figures
+    out: folder for report.md, report.html and the figures (default: RUN_DIR/report for one run folder, else ./report)
     title: heading of the report (default: the run names)
     figures: draw figures (benchmark bars, sweeps, similarity histograms)
     """
 
-    out: str = "report"
+    out: str | None = None
     title: str | None = None
     figures: bool = True
