@@ -256,11 +256,22 @@ def run_distill(cfg: DistillConfig, generator: Generator | None = None,
         report["export"] = ", ".join(report["exports"].values())
     write_json(out / REPORT, report)
     if cfg.push_to_hub:
-        from sdft import hub
-
-        report["pushed"] = hub.push_folder(out / output.HF_DIR, cfg.push_to_hub, repo_type="dataset",
-                                           private=cfg.hub_private,
-                                           commit_message=f"sdft: distilled {cfg.data} with {cfg.model}")
+        report["pushed"] = publish(out, cfg.push_to_hub, cfg)
         write_json(out / REPORT, report)
     return report
+
+
+def publish(out: str | Path, repo_id: str, cfg: DistillConfig) -> str:
+    """Export a finished distillation folder as a hub dataset (OUT/hf, with ``repo_id`` in its
+    card and LLaMA-Factory entry) and push it; returns the commit URL."""
+    import json
+
+    from sdft import hub
+
+    out = Path(out)
+    records = list(read_jsonl(out / DISTILLED))
+    report = json.loads((out / REPORT).read_text(encoding="utf-8"))
+    output.export_hf(records, out, cfg.data, report=report, repo_id=repo_id)
+    return hub.push_folder(out / output.HF_DIR, repo_id, repo_type="dataset", private=cfg.hub_private,
+                           commit_message=f"sdft: distilled {cfg.data} with {cfg.model}")
 

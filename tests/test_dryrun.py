@@ -1,0 +1,72 @@
+"""`sdft run --dry-run`: the plan a real run follows (same folders and keys), what is cached or
+partly done, the estimate, and no model (nor torch) loaded."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sdft.experiment import load_experiment
+from sdft.pipeline import Stages, marker
+
+REPO = Path(__file__).resolve().parents[1]
+# Stage folders `sdft run` computed for these configs before the plan/run refactor (captured
+# from run_experiment with the work stubbed out): a changed key would redo finished work.
+STAGE_KEYS = json.loads((REPO / "tests" / "fixtures" / "stage_keys.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(STAGE_KEYS))
+def test_stage_folders_and_keys_are_the_ones_runs_already_have(name, tmp_path, data_dir):
+    stages = Stages(load_experiment(REPO / "configs" / f"{name}.yaml", {"out": str(tmp_path)}))
+    got = {st.name: str(st.folder.relative_to(tmp_path)) for st in stages.main()}
+    for v in stages.trained:  # trajectory points exist once a fine-tune is trained (10 steps here)
+        if v.train_seed in stages.followed and v.label in stages.main_labels:
+            train = stages.train[v.label]
+            train.folder.mkdir(parents=True)
+            (train.folder / ".done").write_text(marker(train.key))
+            (train.folder / "train_summary.json").write_text('{"steps": 10}')
+            got |= {st.name: str(st.folder.relative_to(tmp_path)) for st in stages.trajectory(v, train)}
+    assert got == STAGE_KEYS[name]
+
+
+def _dry(args: list[str], cwd: Path) -> tuple[str, list[str]]:
+    code = ("import sys; from sdft.cli import main; rc = main(sys.argv[1:]); "
+            "print('MODULES', sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers', 'peft', 'trl'}));"
+            "sys.exit(rc)")
+    res = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+                         env={**__import__("os").environ, "PYTHONPATH": str(REPO / "src")})
+    assert res.returncode == 0, res.stderr
+    out, _, mods = res.stdout.rpartition("MODULES ")
+    return out, json.loads(mods.replace("'", '"'))
+
+
+def test_dry_run_says_cached_partial_and_to_run_without_loading_a_model(tmp_path, data_dir):
+    run = tmp_path / "run"
+    stages = Stages(load_experiment(REPO / "configs" / "demo.yaml", {"out": str(run)}))
+    seed_eval, distill = stages.main()[0], stages.main()[1]
+    seed_eval.folder.mkdir(parents=True)
+    (seed_eval.folder / ".done").write_text(marker(seed_eval.key))
+    distill.folder.mkdir(parents=True)
+    (distill.folder / "rewrites.jsonl").write_text("".join(json.dumps({"id": str(i)}) + "\n" for i in range(20)))
+    (run / "train").mkdir()
+    out, modules = _dry(["run", str(REPO / "configs" / "demo.yaml"), f"out={run}", "train.lr=2e-4", "--dry-run",
+                         "--gen-tok-s", "100"], tmp_path)
+    assert modules == []  # no torch, no transformers: seconds, not a model load
+    assert "# resolved config" in out and "  lr: 2e-4" in out  # the override is in the resolved config
+    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith(("eval/", "distill/", "train/", "data/"))}
+    assert list(rows) == ["eval/seed", "distill/default", "data/vanilla", "train/vanilla", "eval/vanilla",
+                          "data/sdft", "train/sdft", "eval/sdft"]
+    assert rows["eval/seed"].split()[1] == "cached" and seed_eval.folder.name in rows["eval/seed"]
+    # 48 sampled examples, 20 rewrites there: 28 x 256 new tokens at 100 tok/s
+    assert "partial" in rows["distill/default"] and "20/48 rewrites" in rows["distill/default"]
+    assert "28 rewrites, <= 7,168 tok: ~72 s" in rows["distill/default"]
+    assert "to run" in rows["train/sdft"] and "12 steps" in rows["train/sdft"]
+    assert "# plan: 8 stages" in out and "1 cached, 1 partial, 6 to run" in out and "generation 100 tok/s, --gen-tok-s" in out
+    assert not (run / "manifest.json").exists()  # nothing written
+
+    out, _ = _dry(["run", str(REPO / "configs" / "demo.yaml"), f"out={run}", "--dry-run", "--only", "vanilla"], tmp_path)
+    assert "train/vanilla" in out and "train/sdft" not in out and "distill/default" not in out
