@@ -214,3 +214,38 @@ def test_trajectory_evaluates_snapshots_along_training(tiny_config):
     final = load_file(str(snap.parent.parent / "adapter_model.safetensors"))
     half = load_file(str(snap / "adapter_model.safetensors"))
     assert any((final[k] - half[k]).abs().max() > 0 for k in final)
+
+
+PAPER_BEFORE = json.loads((REPO / "tests" / "fixtures" / "paper_configs_before.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(PAPER_BEFORE))
+def test_folded_paper_configs_resolve_to_the_settings_they_had(name, tmp_path):
+    """The paper configs name configs/base/paper.yaml; each resolves to what its self-contained
+    file said before (captured in the fixture): the same experiment, and the same settings in
+    every stage once the stage's dataclass fills in its defaults."""
+    from dataclasses import asdict
+
+    from sdft.config import from_dict
+    from sdft.experiment import _stage_classes, read_config
+
+    old_path = tmp_path / f"{name}.yaml"
+    old_path.write_text(yaml.safe_dump(PAPER_BEFORE[name]))
+    new, old = load_experiment(REPO / "configs" / f"{name}.yaml"), load_experiment(old_path)
+    for section, cls in _stage_classes().items():
+        assert asdict(from_dict(cls, getattr(new, section))) == asdict(from_dict(cls, getattr(old, section))), section
+    sections = set(_stage_classes())
+    assert {k: v for k, v in asdict(new).items() if k not in sections} == \
+        {k: v for k, v in asdict(old).items() if k not in sections}
+    raw = read_config(REPO / "configs" / f"{name}.yaml")
+    if name == "table5_full":  # the base's LoRA keys, at their defaults, unused with full: true
+        assert {k: v for k, v in raw["train"].items() if k not in PAPER_BEFORE[name]["train"]} == \
+            {"lora_r": 8, "lora_alpha": 16, "lora_targets": ["q_proj", "v_proj"]}
+        raw["train"] = {k: raw["train"][k] for k in PAPER_BEFORE[name]["train"]}
+    assert raw == PAPER_BEFORE[name]  # and key for key what the file held
+
+
+def test_ls_skips_the_base_folder(capsys):
+    assert cli_main(["ls"]) == 0
+    out = capsys.readouterr().out
+    assert "table1_gsm8k" in out and "paper " not in out and "base" not in out.split()
