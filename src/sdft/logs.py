@@ -100,7 +100,7 @@ def header(command: str, argv: list[str] | None) -> str:
 
 def _yaml_out(args: argparse.Namespace) -> Any:
     path = getattr(args, "config", None)
-    if not path or not Path(path).is_file():
+    if not isinstance(path, str) or not Path(path).is_file():
         return None
     from sdft.config import ConfigError, load_yaml
 
@@ -124,6 +124,8 @@ def output_dir(command: str, args: argparse.Namespace) -> Path | None:
             return load_experiment(args.config, over).run_dir
         except (ConfigError, OSError, ValueError):
             return None  # the command reports the problem itself
+    if command not in ("generate", "distill", "train", "eval", "analyze", "report"):
+        return None  # score, compare, data, models, ls, validate write no folder
     out = getattr(args, "out", None) or _yaml_out(args)
     if command == "generate":
         return Path(out).parent if out else None
@@ -134,6 +136,4 @@ def output_dir(command: str, args: argparse.Namespace) -> Path | None:
         return Path(args.run_dir) / "analysis" if getattr(args, "run_dir", None) else None
     if command == "eval" and not out:
         return Path("eval")  # EvalConfig's default
-    if command in ("distill", "train", "eval", "analyze", "report"):
-        return Path(out) if out else None
-    return None
+    return Path(out) if out else None
