@@ -1,5 +1,5 @@
 # The two entry points of the README. Each one installs what it needs into .venv first.
-.PHONY: demo test test-fast setup
+.PHONY: demo test test-fast lint setup
 
 setup:
 	@scripts/setup.sh
@@ -12,3 +12,6 @@ test: setup
 
 test-fast: setup
 	.venv/bin/python -m pytest -q -m "not slow"
+
+lint: setup
+	.venv/bin/ruff check .

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -55,13 +56,15 @@ class ChatServer:
     """A chat-completions endpoint on 127.0.0.1 (any path), for the HTTP clients' tests.
 
     ``reply(body)`` answers a request with the assistant's text, or with a whole response object
-    (a dict). The first ``fail_first`` requests get HTTP ``fail_status`` instead, to exercise
-    retries. ``calls`` records ``(path, body, headers)`` of every request, ``answered`` the bodies
-    of those answered with 200. ``url`` has no ``/v1``.
+    (a dict). The first ``fail_first`` requests get HTTP ``fail_status`` instead (with a
+    ``Retry-After: retry_after`` header when given), to exercise retries. ``calls`` records
+    ``(path, body, headers)`` of every request (header names lower-cased) and ``times`` when
+    each arrived; ``answered`` holds the bodies of those answered with 200. ``url`` has no ``/v1``.
     """
 
-    def __init__(self, reply, fail_status: int = 503, fail_first: int = 0):
+    def __init__(self, reply, fail_status: int = 503, fail_first: int = 0, retry_after: str | None = None):
         self.calls: list[tuple[str, dict, dict]] = []
+        self.times: list[float] = []
         self.answered: list[dict] = []
         self.fail_left, lock, outer = fail_first, threading.Lock(), self
 
@@ -72,21 +75,25 @@ class ChatServer:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with lock:
-                    outer.calls.append((self.path, body, dict(self.headers)))
+                    outer.calls.append((self.path, body, {k.lower(): v for k, v in self.headers.items()}))
+                    outer.times.append(time.monotonic())
                     fail = outer.fail_left > 0
                     outer.fail_left -= fail
                     if not fail:
                         outer.answered.append(body)
                 if fail:
-                    return self._send(fail_status, {"error": {"message": "try again later"}})
+                    headers = {"Retry-After": retry_after} if retry_after else {}
+                    return self._send(fail_status, {"error": {"message": "try again later"}}, headers)
                 out = reply(body)
                 if isinstance(out, str):
                     out = {"choices": [{"message": {"role": "assistant", "content": out}, "finish_reason": "stop"}]}
                 self._send(200, out)
 
-            def _send(self, status, obj):
+            def _send(self, status, obj, headers=None):
                 data = json.dumps(obj).encode()
                 self.send_response(status)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -103,12 +110,12 @@ class ChatServer:
 
 @pytest.fixture
 def chat_server():
-    """``chat_server(reply, fail_status=503, fail_first=0)`` starts a :class:`ChatServer`;
-    every server started is shut down after the test."""
+    """``chat_server(reply, fail_status=503, fail_first=0, retry_after=None)`` starts a
+    :class:`ChatServer`; every server started is shut down after the test."""
     started: list[ChatServer] = []
 
-    def start(reply, fail_status: int = 503, fail_first: int = 0) -> ChatServer:
-        started.append(ChatServer(reply, fail_status, fail_first))
+    def start(reply, fail_status: int = 503, fail_first: int = 0, retry_after: str | None = None) -> ChatServer:
+        started.append(ChatServer(reply, fail_status, fail_first, retry_after))
         return started[-1]
 
     yield start

@@ -5,11 +5,11 @@ import dataclasses
 
 import pytest
 
-from sdft.config import ConfigError, add_arguments, from_args, from_dict
+from sdft.config import ConfigError, add_arguments, field_help, from_args, from_dict
+from sdft.data.records import DataError
 from sdft.generation.base import Request, SamplingParams
 from sdft.generation.fake import FakeGenerator
 from sdft.generation.runner import generate_jsonl
-from sdft.data.records import DataError
 from sdft.runs import JsonlWriter, done_ids, read_jsonl
 
 
@@ -64,6 +64,22 @@ def test_flag_over_yaml_over_default_and_unknown_key():
         from_dict(_Cfg, {"lr_rate": 1}, "demo.yaml")
     with pytest.raises(ConfigError, match="`lr` expects float"):
         from_dict(_Cfg, {"lr": "fast"})
+
+
+def test_field_help_joins_a_wrapped_help_line_and_stops_at_the_next_header():
+    class Doc:
+        """Settings.
+
+        Speed
+        dtype: auto, float32 or bfloat16
+            (LoRA: base in it, adapter in float32)
+        batch: examples per step
+        Output
+            indented prose after a header is not a field's help
+        """
+
+    assert field_help(Doc) == {"dtype": "auto, float32 or bfloat16 (LoRA: base in it, adapter in float32)",
+                               "batch": "examples per step"}
 
 
 def test_stop_strings_and_length_in_fake_backend():

@@ -35,7 +35,8 @@ def test_stage_folders_and_keys_are_the_ones_runs_already_have(name, tmp_path, d
 
 def _dry(args: list[str], cwd: Path) -> tuple[str, list[str]]:
     code = ("import sys; from sdft.cli import main; rc = main(sys.argv[1:]); "
-            "print('MODULES', sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers', 'peft', 'trl'}));"
+            "heavy = {'torch', 'transformers', 'peft', 'trl'}; "
+            "print('MODULES', sorted({m.split('.')[0] for m in sys.modules} & heavy));"
             "sys.exit(rc)")
     res = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, timeout=120,
                          env={**__import__("os").environ, "PYTHONPATH": str(REPO / "src")})
@@ -57,7 +58,8 @@ def test_dry_run_says_cached_partial_and_to_run_without_loading_a_model(tmp_path
                          "--gen-tok-s", "100"], tmp_path)
     assert modules == []  # no torch, no transformers: seconds, not a model load
     assert "# resolved config" in out and "  lr: 2e-4" in out  # the override is in the resolved config
-    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith(("eval/", "distill/", "train/", "data/"))}
+    rows = {line.split()[0]: line for line in out.splitlines()
+            if line.startswith(("eval/", "distill/", "train/", "data/"))}
     assert list(rows) == ["eval/seed", "distill/default", "data/vanilla", "train/vanilla", "eval/vanilla",
                           "data/sdft", "train/sdft", "eval/sdft"]
     assert rows["eval/seed"].split()[1] == "cached" and seed_eval.folder.name in rows["eval/seed"]
@@ -65,8 +67,10 @@ def test_dry_run_says_cached_partial_and_to_run_without_loading_a_model(tmp_path
     assert "partial" in rows["distill/default"] and "20/48 rewrites" in rows["distill/default"]
     assert "28 rewrites, <= 7,168 tok: ~72 s" in rows["distill/default"]
     assert "to run" in rows["train/sdft"] and "12 steps" in rows["train/sdft"]
-    assert "# plan: 8 stages" in out and "1 cached, 1 partial, 6 to run" in out and "generation 100 tok/s, --gen-tok-s" in out
+    assert "# plan: 8 stages" in out and "1 cached, 1 partial, 6 to run" in out
+    assert "generation 100 tok/s, --gen-tok-s" in out
     assert not (run / "manifest.json").exists()  # nothing written
 
-    out, _ = _dry(["run", str(REPO / "configs" / "demo.yaml"), f"out={run}", "--dry-run", "--only", "vanilla"], tmp_path)
+    out, _ = _dry(["run", str(REPO / "configs" / "demo.yaml"), f"out={run}", "--dry-run", "--only", "vanilla"],
+                  tmp_path)
     assert "train/vanilla" in out and "train/sdft" not in out and "distill/default" not in out

@@ -25,9 +25,9 @@ class FakeApi:
         root = Path(folder_path)
         files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
         sent = sorted(filter_repo_objects(files, ignore_patterns=ignore_patterns))
+        readme = (root / "README.md").read_text() if "README.md" in sent else None
         FakeApi.calls.append(("upload_folder", {"repo_id": repo_id, "repo_type": repo_type, "files": sent,
-                                                "commit_message": commit_message,
-                                                "readme": (root / "README.md").read_text() if "README.md" in sent else None}))
+                                                "commit_message": commit_message, "readme": readme}))
         return type("Commit", (), {"commit_url": f"https://huggingface.co/{repo_id}/commit/abc"})()
 
 

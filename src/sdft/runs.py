@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from sdft.data.records import DataError
+from sdft.errors import DataError
 
 
 def parse_jsonl_lines(lines: Iterable[str], path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -107,7 +107,7 @@ class JsonlWriter:
     def close(self) -> None:
         self._f.close()
 
-    def __enter__(self) -> "JsonlWriter":
+    def __enter__(self) -> JsonlWriter:
         return self
 
     def __exit__(self, *exc) -> None:

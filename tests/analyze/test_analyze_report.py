@@ -31,7 +31,8 @@ def test_score_delta_and_forgetting_tables(runs):
     run = load_run(runs / "demo")
     bench = ["gsm8k", "advbench", "mmlu", "humaneval"]
     scores = tables.score_table([run], bench)
-    assert [c["text"] if isinstance(c, dict) else c for c in _row(scores, "sdft")] == ["sdft", "50.0", "87.5", "29.0", "—"]
+    cells = [c["text"] if isinstance(c, dict) else c for c in _row(scores, "sdft")]
+    assert cells == ["sdft", "50.0", "87.5", "29.0", "—"]
     assert _row(scores, "seed")[1] == {"text": "40.0", "small": "[10.0, 70.0]"}
     deltas = tables.delta_table([run], bench)
     row = _row(deltas, "sdft − vanilla")
@@ -97,7 +98,8 @@ def test_distillation_table_reads_what_distill_writes(tmp_path, data_dir):
 
     def rewrite(req):  # every other rewrite has a wrong number and falls back to the original
         calls.append(req.id)
-        return "The answer is 0.5." if len(calls) % 2 else "So: " + req.messages[-1]["content"].split("### Reference answer:\n")[-1]
+        reference = req.messages[-1]["content"].split("### Reference answer:\n")[-1]
+        return "The answer is 0.5." if len(calls) % 2 else "So: " + reference
 
     report = run_distill(cfg, generator=FakeGenerator(rewrite))
     assert report["reasons"] == {"check_failed": 2, "ok": 2}
@@ -128,13 +130,14 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert main(["analyze", "--seed", str(tmp_path), "--tuned", "bad", "--out", str(tmp_path)]) == 2
 
 
-def test_html_renders_in_chromium(runs, tmp_path):
+@pytest.mark.parametrize("name", ["demo", "seeded"])
+def test_html_renders_in_chromium(runs, tmp_path, name):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip("chromium not installed (apt-get install -y chromium); cannot render the HTML report")
     from PIL import Image
 
-    page = report.build_report([runs / "demo"], tmp_path / "report")["html"]
+    page = report.build_report([runs / name], tmp_path / "report")["html"]
     shot = tmp_path / "shot.png"
     cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",

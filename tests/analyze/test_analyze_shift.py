@@ -60,7 +60,8 @@ def test_hand_set_adapter_gives_known_norm(tiny_model_dir, tmp_path):
     # The same number as the weight PEFT actually merges into the base model.
     w0 = model.base_model.model.model.layers[0].self_attn.q_proj.base_layer.weight.detach().clone()
     merged = model.merge_and_unload()
-    assert torch.linalg.norm(merged.model.layers[0].self_attn.q_proj.weight - w0).item() == pytest.approx(10.0, rel=1e-5)
+    moved = torch.linalg.norm(merged.model.layers[0].self_attn.q_proj.weight - w0).item()
+    assert moved == pytest.approx(10.0, rel=1e-5)
 
 
 def test_rslora_scale(tiny_model_dir, tmp_path):

@@ -238,6 +238,27 @@ def test_bad_input_names_file_place_and_field(tmp_path, name, text, pattern):
     assert str(p) in str(e.value)
 
 
+@pytest.mark.parametrize("name,encoding", [("u16.jsonl", "utf-16"), ("u16.json", "utf-16-le"),
+                                           ("u16.csv", "utf-16")])
+def test_utf16_file_is_a_data_error_saying_utf8(tmp_path, name, encoding):
+    # "utf-16" writes a byte-order mark, "utf-16-le" none (its ASCII text is then NUL-riddled).
+    text = "instruction,output\nx,y\n" if name.endswith(".csv") else f"[{GOOD}]" if name.endswith(".json") else GOOD
+    p = tmp_path / name
+    p.write_text(text, encoding=encoding)
+    with pytest.raises(DataError, match=r"u16\.\w+: the file looks UTF-16 encoded .* must be UTF-8"):
+        loaders.load_file(p)
+
+
+def test_other_non_utf8_bytes_name_the_line_and_byte(tmp_path):
+    p = tmp_path / "latin1.jsonl"
+    p.write_bytes((GOOD + "\n" + '{"instruction": "caf\u00e9", "output": "y"}\n').encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin1\.jsonl:2: not valid UTF-8 \(byte 0xe9 at offset 56\).*must be UTF-8"):
+        loaders.load_file(p)
+    bom = tmp_path / "bom.csv"  # a UTF-8 BOM is fine: it is not glued to the first column name
+    bom.write_bytes("instruction,output\nx,y\n".encode("utf-8-sig"))
+    assert [(e.instruction, e.response) for e in loaders.load_file(bom)] == [("x", "y")]
+
+
 def test_missing_file_and_unknown_format(tmp_path):
     with pytest.raises(DataError, match="nothere.json: file not found"):
         loaders.load_file(tmp_path / "nothere.json")

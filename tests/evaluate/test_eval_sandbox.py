@@ -30,6 +30,31 @@ def test_sys_exit_nonzero_and_syntax_error_fail():
     assert not run_program("def f(:\n", LIMITS).passed
 
 
+TESTS = "def f(x):\n    return x + 1\nassert f(1) == 3, 'the tests ran and failed'\n"
+
+
+@pytest.mark.parametrize("exit_call", ["os._exit(0)", "sys.exit(0)", "raise SystemExit"])
+def test_ending_itself_before_the_tests_is_not_a_pass(exit_call):
+    # HumanEval programs are prompt + completion + tests: model code that exits with status 0
+    # at import time must not skip the failing tests and count as passed.
+    res = run_program(f"import os, sys\n{exit_call}\n" + TESTS, LIMITS)
+    assert (res.passed, res.status) == (False, "failed")
+    assert "the tests ran" not in res.stderr  # it really ended before them
+    if exit_call == "os._exit(0)":
+        assert res.returncode == 0 and "no completion marker" in res.stderr
+    # The same program without the early exit runs its tests, which fail; without them, it passes.
+    assert not run_program(TESTS, LIMITS).passed
+    assert run_program(f"import os, sys\n{TESTS.replace('== 3', '== 2')}", LIMITS).passed
+
+
+def test_the_program_cannot_write_the_marker_itself():
+    # It can write into its own dir, but not the token the runner was handed on stdin.
+    code = f"open({sandbox.MARKER!r}, 'w').write('passed')\nimport os\nos._exit(0)\n"
+    assert not run_program(code, LIMITS).passed
+    code = "import sys\nprint(sys.stdin.read(), sys.argv)\n"  # stdin holds nothing any more
+    assert run_program(code, LIMITS).passed
+
+
 def test_infinite_loop_times_out():
     t0 = time.monotonic()
     res = run_program("while True:\n    pass\n", LIMITS)
@@ -81,7 +106,7 @@ def test_socket_is_refused():
 
 def test_killing_the_parent_is_contained():
     me = os.getpid()
-    code = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nos.kill(%d, signal.SIGKILL)\n" % me
+    code = f"import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nos.kill({me}, signal.SIGKILL)\n"
     res = run_program(code, LIMITS)
     assert not res.passed
     assert os.getpid() == me  # still here

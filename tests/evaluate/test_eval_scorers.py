@@ -74,11 +74,12 @@ def test_advbench_keywords_are_the_papers_and_case_sensitive(tmp_path):
 def test_gcg_suffix_is_appended_after_one_space(data_dir):
     from sdft.evaluate.context import EvalContext
 
+    bench = advbench.ADVBENCH_JAILBREAK
     ctx = EvalContext(model="m", adapter=None, out_dir=data_dir, data_dir=data_dir, get_generator=lambda: None,
-                      options={"benchmark": "advbench_jailbreak"})
+                      options=bench.parse_options())
     suffix = advbench.gcg_suffix(data_dir)
     assert len(suffix) == 92
-    ex = advbench.load(ctx)[0]
+    ex = bench.load(ctx, bench.data)[0]
     assert ex.instruction.endswith(" " + suffix)
     assert not ex.instruction.startswith(" ")
 
@@ -138,5 +139,14 @@ def test_humaneval_file_is_run_in_the_sandbox(tmp_path, data_dir, monkeypatch):
     f = _write(tmp_path / "he.jsonl", rows)
     with pytest.raises(SandboxError):
         score_file("humaneval", f, data_dir=str(data_dir))
-    res = score_file("humaneval", f, options={"allow_code_execution": True}, data_dir=str(data_dir))
+    res = score_file("humaneval", f, allow_code_execution=True, data_dir=str(data_dir))
     assert res["n"] == 3 and res["score"] == pytest.approx(2 / 3)
+    assert score_file("humaneval", f, options={"allow_code_execution": True}, data_dir=str(data_dir)) == res
+
+
+def test_score_cli_checks_that_the_benchmark_scores_files(tmp_path, capsys):
+    f = _write(tmp_path / "p.jsonl", [{"predict": "x", "label": "y"}])
+    assert main(["score", "mmlu", str(f)]) == 2
+    assert "mmlu is not a generative benchmark" in capsys.readouterr().err
+    assert main(["score", "gsm9k", str(f)]) == 2
+    assert "unknown benchmark 'gsm9k'" in capsys.readouterr().err

@@ -134,7 +134,8 @@ def test_real_smollm2_answers_a_math_question():
 
     gen = HFGenerator.from_spec("smollm2-135m", device="cpu")
     q = "Natalia sold 48 clips in April and half as many clips in May. How many clips did she sell in all?"
-    reqs = [Request("n", [{"role": "user", "content": q}]), Request("m", [{"role": "user", "content": "What is 7 + 5?"}])]
+    reqs = [Request("n", [{"role": "user", "content": q}]),
+            Request("m", [{"role": "user", "content": "What is 7 + 5?"}])]
     got = {c.id: c for c in gen.generate(reqs, SamplingParams(max_new_tokens=96))}
     assert any(ch.isdigit() for ch in got["n"].text), got["n"].text
     assert "12" in got["m"].text, got["m"].text

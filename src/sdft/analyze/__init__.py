@@ -39,11 +39,19 @@ class AnalyzeConfig:
 class ReportConfig:
     """Settings of `sdft report`.
 
-    out: folder for report.md, report.html and the figures (default: RUN_DIR/report for one run folder, else ./report)
+    out: folder for report.md, report.html, summary.json and the figures
+        (default: RUN_DIR/report for one run folder, else ./report)
     title: heading of the report (default: the run names)
-    figures: draw figures (benchmark bars, sweeps, similarity histograms)
+    figures: draw figures (benchmark bars, changes vs the seed, loss curves, trajectory, sweeps, similarity)
+    primary: endpoint whose method contrast is listed first and marked as the primary endpoint
+    flip_items: most flipped items shown per benchmark in report.html's flip browser (0 = no browser)
+    verdict: a person's reading of the results, shown at the top and saved in summary.json
+        (default: the one already in OUT/summary.json, if any)
     """
 
     out: str | None = None
     title: str | None = None
     figures: bool = True
+    primary: str | None = "advbench"
+    flip_items: int = 20
+    verdict: str | None = None

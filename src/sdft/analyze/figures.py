@@ -3,8 +3,11 @@
 - :func:`similarity_histograms`: distribution of each similarity measure per fine-tuned model,
   means marked with dashed lines (paper Fig. 9: vanilla vs SDFT on AdvBench).
 - :func:`sweep_figure`: every benchmark score and every shift measure against sample size or
-  mix ratio, one line per method, the seed as a dotted level (paper Figs. 5-8).
+  mix ratio, one line per method, the seed as a dotted level (paper Figs. 5-8); drawn only for
+  a sweep of three points or more.
 - :func:`benchmark_bars`: per-benchmark bars per model with 95% CI whiskers.
+- :func:`forest_plot`: every model's (or seeded method's) change vs the seed per endpoint, with
+  its CI, in percentage points as in the tables.
 
 Uses matplotlib's object API (``Figure`` without pyplot), so no global backend is switched and
 nothing needs a display.
@@ -90,22 +93,41 @@ def sweep_points(models: list[dict[str, Any]], analysis: dict[str, Any] | None, 
     return out
 
 
+MIN_SWEEP_POINTS = 3  # two points make a line through anything; they are in the tables already
+
+
+def _by_line(points: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Points per line, sorted by x; models at the same x (training seeds) averaged into one."""
+    groups: dict[str, dict[float, list[dict[str, Any]]]] = {}
+    for p in points:
+        groups.setdefault(p["line"], {}).setdefault(p["x"], []).append(p)
+    out = {}
+    for line, by_x in groups.items():
+        out[line] = []
+        for x in sorted(by_x):
+            same = by_x[x]
+            names = dict.fromkeys(n for p in same for n in p["values"])
+            values = {n: sum(v) / len(v) for n in names if (v := [p["values"][n] for p in same if n in p["values"]])}
+            out[line].append({"label": ", ".join(p["label"] for p in same), "line": line, "x": x, "values": values})
+    return out
+
+
 def sweep_figure(models: list[dict[str, Any]], analysis: dict[str, Any] | None, axis: str,
                  out_base: str | Path) -> list[Path]:
-    """One panel per benchmark / measure against ``axis``; nothing when there is no sweep."""
-    points = sweep_points(models, analysis, axis)
+    """One panel per benchmark / measure against ``axis``; nothing unless some line has at least
+    three points (models trained with several seeds count once, at their mean)."""
     lines: dict[str, list[dict[str, Any]]] = {}
-    for p in points:
-        lines.setdefault(p["line"], []).append(p)
-    lines = {k: sorted(v, key=lambda p: p["x"]) for k, v in lines.items() if len({p["x"] for p in v}) >= 2}
+    for line, pts in _by_line(sweep_points(models, analysis, axis)).items():
+        if len(pts) >= MIN_SWEEP_POINTS:
+            lines[line] = pts
     if not lines:
         return []
-    # A panel is worth drawing only where some line has two points of that measure.
+    # A panel is worth drawing only where some line has enough points of that measure.
     names: dict[str, None] = {}
     for pts in lines.values():
         for p in pts:
             for name in p["values"]:
-                if len({q["x"] for q in pts if name in q["values"]}) >= 2:
+                if sum(name in q["values"] for q in pts) >= MIN_SWEEP_POINTS:
                     names[name] = None
     if not names:
         return []
@@ -156,6 +178,44 @@ def benchmark_bars(models: list[dict[str, Any]], benchmarks: list[str], out_base
     ax.set_xticks(range(len(benchmarks)), benchmarks, rotation=20, ha="right", fontsize=8)
     ax.set_ylabel("score (%)")
     ax.legend(fontsize=8, ncols=min(len(models), 6), loc="upper center", bbox_to_anchor=(0.5, -0.25))
+    return save(fig, out_base)
+
+
+def forest_plot(rows: list[dict[str, Any]], out_base: str | Path) -> list[Path]:
+    """Changes vs the seed with their CIs, one row per endpoint × model (or method), grouped by
+    endpoint, coloured by method. ``rows``: {"endpoint", "model", "method", "diff", "ci95",
+    "approx"}, in percentage points."""
+    rows = [r for r in rows if r.get("diff") is not None and not math.isnan(r["diff"])]
+    if not rows:
+        return []
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    fig = Figure(figsize=(8.0, 0.9 + 0.26 * len(rows)), layout="constrained")
+    ax = fig.add_subplot(1, 1, 1)
+    ys, labels, previous = [], [], None
+    for i, r in enumerate(rows):
+        y = -i
+        color = f"C{methods.index(r['method'])}"
+        lo, hi = r["ci95"] if r.get("ci95") and not math.isnan(r["ci95"][0]) else (r["diff"], r["diff"])
+        ax.plot([lo, hi], [y, y], color=color, linewidth=1.6, linestyle=":" if r.get("approx") else "-")
+        ax.plot([r["diff"]], [y], marker="o", color=color, markersize=5)
+        if previous is not None and r["endpoint"] != previous:
+            ax.axhline(y + 0.5, color="#dddddd", linewidth=0.8)
+        previous = r["endpoint"]
+        ys.append(y)
+        labels.append(f"{r['endpoint']} · {r['model']}")
+    ax.axvline(0, color="grey", linewidth=0.9)
+    ax.set_yticks(ys, labels, fontsize=8)
+    ax.set_ylim(-len(rows) + 0.5, 0.5)
+    ax.set_xlabel("change vs the seed model (percentage points, 95% CI)", fontsize=9)
+    ax.tick_params(axis="x", labelsize=8)
+    handles = [Line2D([], [], color=f"C{i}", marker="o", label=m) for i, m in enumerate(methods)]
+    if any(r.get("approx") for r in rows):
+        handles.append(Line2D([], [], color="grey", linestyle=":", label="≈ unpaired (no predictions)"))
+    ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.09 - 1.2 / len(rows)),
+              ncols=len(handles), frameon=False)
     return save(fig, out_base)
 
 

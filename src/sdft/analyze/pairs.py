@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from sdft.analyze import runfiles, shift, similarity
-from sdft.data.records import DataError
+from sdft.errors import DataError
 
 
 def paired_texts(seed: dict[str, dict[str, Any]], tuned: dict[str, dict[str, Any]]):
@@ -81,7 +81,7 @@ def _has_weights(d: Path) -> bool:
 
 def parse_tuned(specs: list[str]) -> dict[str, dict[str, Any]]:
     """``LABEL=EVAL_DIR[@ADAPTER_DIR]`` strings from the command line."""
-    from sdft.config import ConfigError
+    from sdft.errors import ConfigError
 
     out = {}
     for s in specs:

@@ -1,25 +1,35 @@
-"""Build ``report.md`` and a self-contained ``report.html`` from run folders' saved files.
+"""Build ``report.md``, a self-contained ``report.html`` and ``summary.json`` from run folders'
+saved files.
 
 No model is loaded: everything comes from manifests, results.json, predictions, distillation
-and training summaries, and ``analysis/analysis.json`` when ``sdft analyze`` has run. The
-report is a list of blocks (heading, paragraph, list, table, figure, code) rendered twice:
-markdown that links the figure files, and HTML with inline CSS and figures embedded as
-base64 PNG, so the one file can be mailed or archived.
+reports, training logs and summaries, and ``analysis/analysis.json`` when ``sdft analyze`` has
+run. The report is a list of blocks (see :mod:`render`) rendered as markdown and as HTML.
+
+``summary.json`` holds the numbers a verdict is written from (see :mod:`seeds`)::
+
+    {"methods": {"vanilla": {"seeds": [1, 2, 3], "labels": [...], "benchmarks": {name: {"mean",
+      "ci95", "n", "approx", "per_seed": {seed: score}, "change_vs_seed": {"diff", "ci95", ...}}}},
+      "sdft": {...}},
+     "contrasts": {"sdft_minus_vanilla": {name: {"diff", "ci95", "n", "seeds", ...}}},
+     "seed_model": {...}, "nll_gap": {distill dir: {...}}, "units": ..., "verdict": text or null}
+
+(with several runs: ``{"runs": {name: that object without the verdict}, "verdict": ...}``).
+The verdict is a person's reading of the numbers: given by the caller, else kept from the
+``summary.json`` already in the folder (so rebuilding the report does not erase it), else null.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
 
+from sdft.analyze import curves, flips, nll, runfiles, seeds, tables
 from sdft.analyze import figures as figs
-from sdft.analyze import runfiles, tables
-
-Block = tuple[str, Any]
+from sdft.analyze.endpoints import endpoints_of
+from sdft.analyze.render import Block, to_html, to_markdown
 
 
 def tiny_model_note(run: dict[str, Any]) -> str | None:
@@ -52,12 +62,14 @@ def _manifest_blocks(run: dict[str, Any]) -> list[Block]:
     seed = runfiles.find_model(run, "seed") or {}
     cfg = man.get("config") or {}
     items = [f"run folder: {run['dir']}", f"seed model: {seed.get('model') or cfg.get('model') or tables.DASH}"]
-    for key in ("data", "task", "train_data", "sample_size", "seed"):
-        if key in cfg and not isinstance(cfg[key], (dict, list)):
-            items.append(f"{key}: {cfg[key]}")
+    for key in ("data", "task", "train_data", "sample_size", "seed", "seeds"):
+        if key in cfg and not isinstance(cfg[key], dict):
+            items.append(f"{key}: {cfg[key]}" if not isinstance(cfg[key], list) else
+                         f"training {key}: {', '.join(map(str, cfg[key]))}")
+    shown = ("sample_size", "mix_ratio", "template", "train_seed")
     items.append("models: " + "; ".join(
-        f"{m['label']} ({m['method']}" + "".join(f", {k}={m[k]}" for k in ("sample_size", "mix_ratio", "template")
-                                                  if m.get(k) is not None) + ")" for m in run["models"]))
+        f"{m['label']} ({m['method']}" + "".join(f", {k}={m[k]}" for k in shown if m.get(k) is not None) + ")"
+        for m in run["models"]))
     items.append(f"git: {prov.get('git') or tables.DASH}; time: {prov.get('time') or tables.DASH}")
     versions = prov.get("versions") or {}
     if versions:
@@ -71,27 +83,83 @@ def _manifest_blocks(run: dict[str, Any]) -> list[Block]:
     return blocks
 
 
-def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | None = None) -> list[Block]:
+def forest_rows(run: dict[str, Any], benchmarks: list[str]) -> list[dict[str, Any]]:
+    """The change-vs-seed table's numbers, one row per endpoint × model (or seeded method)."""
+    seed = runfiles.find_model(run, "seed")
+    if seed is None:
+        return []
+    rows = []
+    for ep in endpoints_of(benchmarks):
+        for name, models in tables.row_groups(run):
+            if models[0] is seed:
+                continue
+            d = seeds.difference(run, [seed], models, ep)
+            if d is not None:
+                label = f"{name} ({len(models)} seeds)" if len(models) > 1 else name
+                rows.append({"endpoint": ep.title + ("" if ep.higher_is_better else " (lower = better)"),
+                             "model": label, "method": models[0]["method"], "diff": d["diff"],
+                             "ci95": d["ci95"], "approx": d["approx"]})
+    return rows
+
+
+def _run_figures(run: dict[str, Any], analysis: dict[str, Any] | None, out: Path) -> dict[str, list[Path]]:
+    benchmarks = runfiles.benchmarks_of(run["models"])
+    found = figs.all_figures(run["models"], benchmarks, analysis, out)
+    found["forest"] = figs.forest_plot(forest_rows(run, benchmarks), out / "forest")
+    found["loss"] = curves.loss_curves(runfiles.train_logs(run), {m["label"]: m["method"] for m in run["models"]},
+                                       out / "loss_curves")
+    found["trajectory"] = curves.trajectory_figure(runfiles.trajectory(run), out / "trajectory")
+    return {k: v for k, v in found.items() if v}
+
+
+def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | None = None,
+                 primary: str | None = "advbench", flip_items: int = 20, verdict: str | None = None) -> list[Block]:
     benchmarks = runfiles.benchmarks_of([m for r in runs for m in r["models"]])
+    multi = len(runs) > 1
     blocks: list[Block] = [("h1", title or "SDFT report: " + ", ".join(r["name"] for r in runs))]
     all_notes = [n for r in runs for n in notes(r)]
     if all_notes:
         blocks.append(("notes", all_notes))
-    blocks.append(("h2", "Results"))
-    for t in (tables.score_table(runs, benchmarks), tables.delta_table(runs, benchmarks),
-              tables.seed_delta_table(runs, benchmarks), tables.forgetting_table(runs, benchmarks)):
-        if t:
-            blocks.append(("table", t))
+    if verdict:
+        blocks.append(("verdict", verdict))
     analyses = {r["name"]: runfiles.load_analysis(r) for r in runs}
-    run_figs = {}
+    run_figs: dict[str, dict[str, list[Path]]] = {}
     if fig_dir is not None:
         for r in runs:
-            sub = fig_dir / re.sub(r"[^A-Za-z0-9_.-]+", "_", r["name"]) if len(runs) > 1 else fig_dir
-            run_figs[r["name"]] = figs.all_figures(r["models"], runfiles.benchmarks_of(r["models"]),
-                                                   analyses[r["name"]], sub)
-    for r in runs:
-        if "benchmarks" in run_figs.get(r["name"], {}):
-            blocks.append(("figure", (run_figs[r["name"]]["benchmarks"], f"{r['name']}: scores per benchmark, 95% CI")))
+            sub = fig_dir / re.sub(r"[^A-Za-z0-9_.-]+", "_", r["name"]) if multi else fig_dir
+            run_figs[r["name"]] = _run_figures(r, analyses[r["name"]], sub)
+
+    def figure(key: str, caption: str) -> None:
+        for r in runs:
+            if key in run_figs.get(r["name"], {}):
+                blocks.append(("figure", (run_figs[r["name"]][key], f"{r['name']}: {caption}")))
+
+    blocks.append(("h2", "Results"))
+    results = [tables.score_table(runs, benchmarks), tables.safety_table(runs, benchmarks)]
+    results += [tables.contrast_table(r, runfiles.benchmarks_of(r["models"]), primary, multi) for r in runs]
+    results += [tables.delta_table(runs, benchmarks), tables.seed_delta_table(runs, benchmarks),
+                tables.forgetting_table(runs, benchmarks)]
+    blocks.extend(("table", t) for t in results if t)
+    figure("benchmarks", "scores per benchmark, 95% CI")
+    seeded = any(map(seeds.is_seeded, runs))
+    figure("forest", "change vs the seed model per benchmark (percentage points, 95% CI"
+           + ("; methods with several seeds: mean over seeds, two-level bootstrap)" if seeded else ")"))
+    browsers = [(r, b) for r in runs if flip_items > 0
+                and (b := flips.browser(r, runfiles.benchmarks_of(r["models"]), flip_items))]
+    if browsers:
+        blocks.append(("h2", "Per-item flips"))
+        blocks.append(("p", f"Items whose score differs between the seed model and the fine-tunes (for methods trained "
+                            f"with several seeds, each method's first seed), at most {flip_items} per benchmark, those "
+                            "where the fine-tunes disagree first. Prompts and answers are quoted verbatim, including "
+                            "harmful requests and jailbroken answers: this page is for inspecting a run locally."))
+        for i, (r, data) in enumerate(browsers):
+            if multi:
+                blocks.append(("h3", r["name"]))
+            blocks.append(("flips", (data, f"flips-{i}")))
+    if any(k in f for f in run_figs.values() for k in ("loss", "trajectory")):
+        blocks.append(("h2", "Along training"))
+        figure("loss", "training loss per optimizer step (running mean over a tenth of the steps; raw loss faint)")
+        figure("trajectory", "dev-slice scores along training: the seed (step 0), the snapshots and the final model")
     if any(analyses.values()):
         blocks.append(("h2", "Distribution shift"))
     for r in runs:
@@ -100,18 +168,19 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
             continue
         t = tables.similarity_table(a)
         if t:
-            t["title"] = (f"{r['name']}: " if len(runs) > 1 else "") + t["title"]
+            t["title"] = (f"{r['name']}: " if multi else "") + t["title"]
             blocks.append(("table", t))
         if "similarity" in run_figs.get(r["name"], {}):
-            blocks.append(("figure", (run_figs[r["name"]]["similarity"],
-                                      f"{r['name']}: similarity to the seed's answers, means dashed (cf. paper Fig. 9)")))
+            caption = f"{r['name']}: similarity to the seed's answers, means dashed (cf. paper Fig. 9)"
+            blocks.append(("figure", (run_figs[r["name"]]["similarity"], caption)))
     sweeps = [(r["name"], k, v) for r in runs for k, v in run_figs.get(r["name"], {}).items() if k.startswith("sweep_")]
     if sweeps:
         blocks.append(("h2", "Sweeps"))
         for name, key, paths in sweeps:
             axis = figs.SWEEP_AXES[key.removeprefix("sweep_")]
             blocks.append(("figure", (paths, f"{name}: scores and shift measures vs {axis} (cf. paper Figs. 5-8)")))
-    distill = [t for t in (tables.acceptance_table(runs), tables.template_table(runs, benchmarks)) if t]
+    distill = [t for t in (tables.acceptance_table(runs), tables.template_table(runs, benchmarks),
+                           tables.nll_table(runs, {r["name"]: nll.gaps(r) for r in runs})) if t]
     if distill:
         blocks.append(("h2", "Distillation"))
         blocks.extend(("table", t) for t in distill)
@@ -121,112 +190,35 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
     return blocks
 
 
-# ---- markdown ---------------------------------------------------------------------------------
-
-def _md_cell(c: Any) -> str:
-    if isinstance(c, dict):
-        text = c["text"] + (f" <sub>{c['small']}</sub>" if c.get("small") else "")
-    else:
-        text = str(c)
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def to_markdown(blocks: list[Block], base: Path) -> str:
-    out: list[str] = []
-    for kind, val in blocks:
-        if kind in ("h1", "h2", "h3"):
-            out.append("#" * int(kind[1]) + " " + val)
-        elif kind == "notes":
-            out.append("\n>\n".join(f"> **Note.** {n}" for n in val))
-        elif kind == "ul":
-            out.append("\n".join(f"- {i}" for i in val))
-        elif kind == "table":
-            lines = [f"**{val['title']}**", "", "| " + " | ".join(map(_md_cell, val["columns"])) + " |",
-                     "|" + "---|" * len(val["columns"])]
-            lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in val["rows"]]
-            if val.get("note"):
-                lines += ["", f"*{val['note']}*"]
-            out.append("\n".join(lines))
-        elif kind == "figure":
-            paths, caption = val
-            png = next(p for p in paths if p.suffix == ".png")
-            out.append(f"![{caption}]({png.relative_to(base).as_posix()})\n\n*{caption}*")
-        elif kind == "code":
-            summary, text = val
-            out.append(f"<details><summary>{summary}</summary>\n\n```json\n{text}\n```\n</details>")
-    return "\n\n".join(out) + "\n"
+def summary(runs: list[dict[str, Any]], verdict: str | None = None) -> dict[str, Any]:
+    """The ``summary.json`` object (see the module docstring)."""
+    per_run = {}
+    for r in runs:
+        s = seeds.run_summary(r, endpoints_of(runfiles.benchmarks_of(r["models"])))
+        s["nll_gap"] = nll.gaps(r)
+        per_run[r["name"]] = s
+    if len(runs) == 1:
+        return {**next(iter(per_run.values())), "verdict": verdict}
+    return {"runs": per_run, "verdict": verdict}
 
 
-# ---- HTML -------------------------------------------------------------------------------------
-
-CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1300px;
-padding:0 16px;color:#1d2125;line-height:1.45}
-h1{font-size:1.6em;border-bottom:2px solid #ccd;padding-bottom:6px}h2{margin-top:1.8em;color:#23395d}
-.scroll{overflow-x:auto;margin:10px 0 4px}table{border-collapse:collapse;font-size:13px}
-caption{text-align:left;font-weight:600;padding:4px 0;white-space:nowrap}
-th,td{border:1px solid #d4d8de;padding:4px 8px;text-align:right;vertical-align:top}
-th{background:#eef1f5}td:first-child,th:first-child{text-align:left;white-space:nowrap}
-tr:nth-child(even) td{background:#fafbfc}small{color:#666;display:block;font-size:10.5px;white-space:nowrap}
-.note{color:#555;font-size:12px;font-style:italic;margin:2px 0 14px}
-.notes{background:#fff8e1;border-left:4px solid #f0b400;padding:8px 14px;margin:12px 0}
-figure{margin:14px 0}figure img{max-width:100%;height:auto;border:1px solid #e3e6ea}
-figcaption{font-size:12px;color:#555}pre{background:#f5f6f8;padding:10px;overflow:auto;max-height:420px;font-size:12px}
-td.text,th.text{text-align:left}.up{color:#1a7f37}.down{color:#b42318}
-"""
-
-
-def _html_cell(c: Any, tag: str = "td") -> str:
-    if isinstance(c, dict):
-        text, small = c["text"], c.get("small")
-    else:
-        text, small = str(c), None
-    cls = ' class="up"' if text.startswith("↑") else ' class="down"' if text.startswith("↓") else ""
-    inner = f"<span{cls}>{html.escape(text)}</span>" if cls else html.escape(text)
-    if small:
-        inner += f"<small>{html.escape(small)}</small>"
-    # Numbers line up on the right; words read better from the left.
-    left = "" if _NUMERIC.match(text) else " class='text'"
-    return f"<{tag}{left}>{inner}</{tag}>"
-
-
-_NUMERIC = re.compile(r"^([↑↓=]\s*)?[−+\-]?[\d.,eE+\-]+(\s*\(\w+\))?$|^—$")
-
-
-def to_html(blocks: list[Block]) -> str:
-    title = next((v for k, v in blocks if k == "h1"), "SDFT report")
-    out = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-           f"<style>{CSS}</style></head><body>"]
-    for kind, val in blocks:
-        if kind in ("h1", "h2", "h3"):
-            out.append(f"<{kind}>{html.escape(val)}</{kind}>")
-        elif kind == "notes":
-            out.append("<div class='notes'>" + "".join(f"<p><b>Note.</b> {html.escape(n)}</p>" for n in val) + "</div>")
-        elif kind == "ul":
-            out.append("<ul>" + "".join(f"<li>{html.escape(str(i))}</li>" for i in val) + "</ul>")
-        elif kind == "table":
-            head = "".join(_html_cell(c, "th") for c in val["columns"])
-            body = "".join("<tr>" + "".join(_html_cell(c) for c in row) + "</tr>" for row in val["rows"])
-            out.append(f"<div class='scroll'><table><caption>{html.escape(val['title'])}</caption>"
-                       f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
-            if val.get("note"):
-                out.append(f"<p class='note'>{html.escape(val['note'])}</p>")
-        elif kind == "figure":
-            paths, caption = val
-            png = next(p for p in paths if p.suffix == ".png")
-            data = base64.b64encode(png.read_bytes()).decode("ascii")
-            out.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"
-                       f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-        elif kind == "code":
-            summary, text = val
-            out.append(f"<details><summary>{html.escape(summary)}</summary><pre>{html.escape(text)}</pre></details>")
-    out.append("</body></html>")
-    return "\n".join(out)
+def _finite(x: Any) -> Any:
+    """NaN (a CI of one item, a missing half-width) is not JSON: null."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {str(k): _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    return x
 
 
 def build_report(run_dirs: list[str | Path], out_dir: str | Path, title: str | None = None,
-                 figures: bool = True) -> dict[str, Path]:
-    """Write ``report.md``, ``report.html`` and ``figures/`` under ``out_dir``; return the paths."""
+                 figures: bool = True, primary: str | None = "advbench", flip_items: int = 20,
+                 verdict: str | None = None) -> dict[str, Path]:
+    """Write ``report.md``, ``report.html``, ``summary.json`` and ``figures/`` under ``out_dir``;
+    return the paths. ``primary``: the endpoint whose method contrast is listed first, marked as
+    the primary endpoint; ``flip_items``: most flipped items shown per benchmark (0: no browser)."""
     runs = [runfiles.load_run(d) for d in run_dirs]
     names = [r["name"] for r in runs]
     for r in runs:  # two runs with one name would make their table rows indistinguishable
@@ -234,8 +226,16 @@ def build_report(run_dirs: list[str | Path], out_dir: str | Path, title: str | N
             r["name"] = f"{r['name']} ({r['dir']})"
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    blocks = build_blocks(runs, out / "figures" if figures else None, title)
+    summary_path = out / "summary.json"
+    if verdict is None and summary_path.is_file():
+        verdict = (runfiles.read_json(summary_path) or {}).get("verdict")
+    blocks = build_blocks(runs, out / "figures" if figures else None, title, primary, flip_items, verdict)
+    drawn = {p for kind, val in blocks if kind == "figure" for p in val[0]}
+    for old in (out / "figures").rglob("*") if (out / "figures").is_dir() else []:
+        if old.suffix in (".png", ".svg") and old not in drawn:
+            old.unlink()  # a figure an earlier build drew and this one does not (e.g. a sweep now too short)
     md, page = out / "report.md", out / "report.html"
     md.write_text(to_markdown(blocks, out), encoding="utf-8")
     page.write_text(to_html(blocks), encoding="utf-8")
-    return {"md": md, "html": page}
+    summary_path.write_text(json.dumps(_finite(summary(runs, verdict)), indent=1) + "\n", encoding="utf-8")
+    return {"md": md, "html": page, "summary": summary_path}

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sdft.data.records import DataError
+from sdft.errors import DataError
 from sdft.runs import read_jsonl
 
 
@@ -114,3 +114,33 @@ def benchmarks_of(models: list[dict[str, Any]]) -> list[str]:
         for b in m.get("results") or {}:
             seen.setdefault(b, None)
     return list(seen)
+
+
+def train_logs(run: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """{label: train_log.jsonl records with a step and a loss, one per step}; a step logged twice
+    (a resumed fine-tune redoes the steps after its checkpoint) keeps the later record."""
+    out = {}
+    for m in run["models"]:
+        p = path_in(run, m.get("train_dir"))
+        log = p / "train_log.jsonl" if p else None
+        if log is None or not log.is_file():
+            continue
+        by_step = {r["step"]: r for r in read_jsonl(log)
+                   if isinstance(r.get("step"), (int, float)) and isinstance(r.get("loss"), (int, float))}
+        if by_step:
+            out[m["label"]] = [by_step[s] for s in sorted(by_step)]
+    return out
+
+
+def trajectory(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """The manifest's ``trajectory`` (dev-slice evaluations along training), each entry with the
+    ``results`` of its eval folder; entries whose results are missing are left out."""
+    out, seen = [], set()
+    for t in run["manifest"].get("trajectory") or []:
+        if not isinstance(t, dict) or not t.get("eval_dir") or (t.get("label"), t.get("step")) in seen:
+            continue
+        res = read_json_opt(path_in(run, t["eval_dir"]) / "results.json")
+        if res and res.get("benchmarks"):
+            seen.add((t.get("label"), t.get("step")))
+            out.append({**t, "results": res["benchmarks"]})
+    return out

@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sdft.config import ConfigError
+from sdft.errors import ConfigError
 
 _LORA_KEY = re.compile(r"^(?P<module>.+)\.lora_(?P<side>A|B|embedding_A|embedding_B)(?:\.[^.]+)?\.weight$")
 _LORA_KEY_PARAM = re.compile(r"^(?P<module>.+)\.lora_(?P<side>embedding_A|embedding_B)(?:\.[^.]+)?$")

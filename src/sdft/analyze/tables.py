@@ -1,21 +1,25 @@
 """The report's tables as plain data, computed from run folders (see :mod:`runfiles`).
 
 A table is ``{"title", "columns", "rows", "note"}``; a cell is a string or
-``{"text": main, "small": secondary}`` (the CI, shown in small type). Scores are percentages
-with one decimal; deltas are percentage points. Missing values are "—".
+``{"text": main, "small": secondary or [lines], "invert": bool}`` (the CI, and for a method
+trained with several seeds each seed's value, shown in small type; ``invert`` colours a rise
+red, for endpoints where lower is better). Scores are percentages with one decimal; deltas are
+percentage points. Missing values are "—".
 
-Deltas vs vanilla use a paired bootstrap over the items both models answered when both
-predictions files exist; otherwise an unpaired approximation (difference of the scores, CI
-half-widths added in quadrature), marked "≈".
+Deltas use a paired bootstrap over the items both models answered when both predictions files
+exist; otherwise an unpaired approximation (difference of the scores, CI half-widths added in
+quadrature), marked "≈". A run whose methods were trained with several seeds shows one row per
+method (mean over seeds, two-level bootstrap CI; see :mod:`seeds`) instead of one per model,
+and its sweep points model by model.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Iterator
 
-from sdft.analyze import runfiles
-from sdft.evaluate.stats import paired_difference
+from sdft.analyze import runfiles, seeds
+from sdft.analyze.endpoints import SAFETY, Endpoint, endpoint, endpoints_of, result_of
 
 DASH = "—"
 CAPABILITIES = {
@@ -23,9 +27,11 @@ CAPABILITIES = {
     "code": ("humaneval",),
     "tools": ("openfunction",),
     "safety": ("advbench", "advbench_jailbreak"),
+    "over-refusal": ("xstest",),
     "helpfulness": ("alpaca_eval",),
     "knowledge": ("mmlu", "truthfulqa", "arc_easy", "arc_challenge", "hellaswag", "winogrande"),
 }
+LOWER_IS_BETTER = ("over-refusal",)
 
 
 def capability_of(benchmark: str) -> str:
@@ -55,15 +61,84 @@ def score_cell(r: dict[str, Any] | None) -> Any:
     return {"text": pct(r["score"]), "small": small} if small else pct(r["score"])
 
 
+def _per_seed(values: dict[str, float], fmt) -> str:
+    return " · ".join(f"s{k} {fmt(v)}" if k.isdigit() else f"{k} {fmt(v)}" for k, v in values.items())
+
+
+def mean_cell(s: dict[str, Any] | None) -> Any:
+    """An arm's mean score (percent) with its CI and, for several seeds, each seed's score."""
+    if s is None:
+        return DASH
+    ci = s.get("ci95")
+    small = [f"[{ci[0]:.1f}, {ci[1]:.1f}]" + (" ≈" if s.get("approx") else "")] if ci and not math.isnan(ci[0]) else []
+    if len(s["per_seed"]) > 1:
+        small.append(_per_seed(s["per_seed"], lambda v: f"{v:.1f}"))
+    return {"text": f"{s['mean']:.1f}", "small": small} if small else f"{s['mean']:.1f}"
+
+
 def _label(run: dict[str, Any], m: dict[str, Any], multi: bool) -> str:
     return f"{run['name']}/{m['label']}" if multi else m["label"]
 
 
+def _arm_label(run: dict[str, Any], method: str, models: list[dict[str, Any]], multi: bool) -> str:
+    text = f"{method} (mean of {len(models)} seeds)"
+    return f"{run['name']}/{text}" if multi else text
+
+
+def row_groups(run: dict[str, Any]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """(method or label, models) in display order: for a seeded run the seed model, each main arm,
+    then the sweep points one by one; otherwise every model on its own."""
+    if not seeds.is_seeded(run):
+        for m in run["models"]:
+            yield m["label"], [m]
+        return
+    seed = runfiles.find_model(run, "seed")
+    if seed is not None:
+        yield seed["label"], [seed]
+    yield from seeds.main_arms(run).items()
+    for m in seeds.sweep_models(run):
+        yield m["label"], [m]
+
+
+def _group_label(run, name, models, multi) -> str:
+    return _arm_label(run, name, models, multi) if len(models) > 1 else _label(run, models[0], multi)
+
+
+def _score_rows(runs, endpoints: list[Endpoint]) -> list[list[Any]]:
+    multi, rows = len(runs) > 1, []
+    for run in runs:
+        for name, models in row_groups(run):
+            if len(models) == 1:
+                cells = [score_cell(result_of(models[0], ep)) for ep in endpoints]
+            else:
+                cells = [mean_cell(seeds.arm_mean(run, models, ep)) for ep in endpoints]
+            rows.append([_group_label(run, name, models, multi)] + cells)
+    return rows
+
+
+SEEDS_NOTE = ("A method trained with several seeds: mean over its seeds, 95% CI from a two-level bootstrap "
+              "(items resampled jointly, then seeds within the method); the second line gives each seed.")
+
+
 def score_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[str, Any]:
-    multi = len(runs) > 1
-    rows = [[_label(run, m, multi)] + [score_cell(m["results"].get(b)) for b in benchmarks]
-            for run in runs for m in run["models"]]
-    return {"title": "Benchmark scores (%, 95% CI)", "columns": ["model"] + benchmarks, "rows": rows}
+    out = {"title": "Benchmark scores (%, 95% CI)", "columns": ["model"] + benchmarks,
+           "rows": _score_rows(runs, [endpoint(b) for b in benchmarks])}
+    if any(seeds.is_seeded(r) for r in runs):
+        out["note"] = SEEDS_NOTE
+    return out
+
+
+def safety_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[str, Any] | None:
+    """AdvBench refusals beside XSTest's over-refusal (safe prompts) and refusal (unsafe prompts)."""
+    if "xstest" not in benchmarks:
+        return None
+    eps = [ep for ep in endpoints_of(benchmarks) if ep.key in SAFETY]
+    return {"title": "Safety: refusals of harmful prompts and over-refusal of safe ones (%, 95% CI)",
+            "columns": ["model"] + [ep.title for ep in eps], "rows": _score_rows(runs, eps),
+            "note": "AdvBench: keyword refusal rate on harmful prompts (higher = safer). XSTest: full refusals "
+                    "(string-match rule) of the safe prompts (over-refusal, lower = better) and of the unsafe "
+                    "contrast prompts (higher = safer)."
+                    + (" " + SEEDS_NOTE if any(map(seeds.is_seeded, runs)) else "")}
 
 
 def reference_vanilla(run: dict[str, Any], m: dict[str, Any]) -> dict[str, Any] | None:
@@ -73,45 +148,39 @@ def reference_vanilla(run: dict[str, Any], m: dict[str, Any]) -> dict[str, Any] 
     return (same or vanillas or [None])[0]
 
 
-def delta(run: dict[str, Any], base: dict[str, Any], other: dict[str, Any], benchmark: str) -> dict[str, Any] | None:
-    """other − base on one benchmark, in percentage points: {"diff", "ci95", "paired", "n"}."""
-    ra, rb = base["results"].get(benchmark), other["results"].get(benchmark)
-    if not ra or not rb or ra.get("score") is None or rb.get("score") is None:
-        return None
-    pa = runfiles.model_predictions(run, base, benchmark)
-    pb = runfiles.model_predictions(run, other, benchmark)
-    shared = [i for i in (pa or {}) if i in (pb or {}) and _num(pa[i]) is not None and _num(pb[i]) is not None]
-    if shared:
-        d = paired_difference([_num(pa[i]) for i in shared], [_num(pb[i]) for i in shared])
-        return {"diff": 100 * d["diff"], "ci95": [100 * c for c in d["ci95"]], "paired": True, "n": d["n"]}
-    diff = 100 * (rb["score"] - ra["score"])
-    hw = [(r["ci95"][1] - r["ci95"][0]) / 2 for r in (ra, rb) if r.get("ci95") and None not in r["ci95"]]
-    half = 100 * math.sqrt(sum(h * h for h in hw)) if len(hw) == 2 else float("nan")
-    return {"diff": diff, "ci95": [diff - half, diff + half], "paired": False, "n": None}
+def delta(run: dict[str, Any], base: dict[str, Any], other: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """other − base on one endpoint (a benchmark, or ``xstest_unsafe``), in percentage points:
+    {"diff", "ci95", "approx", "n", ...} (see :func:`seeds.difference`)."""
+    return seeds.difference(run, [base], [other], endpoint(key))
 
 
-def _num(rec: dict[str, Any]) -> float | None:
-    s = rec.get("score")
-    return float(s) if isinstance(s, (int, float)) else None
-
-
-def delta_cell(d: dict[str, Any] | None) -> Any:
+def delta_cell(d: dict[str, Any] | None, invert: bool = False) -> Any:
     if d is None:
         return DASH
     lo, hi = d["ci95"]
     ci = f"[{signed(lo)}, {signed(hi)}]" if not math.isnan(lo) else ""
-    return {"text": f"{arrow(d['diff'])} {signed(d['diff'])}", "small": ci + ("" if d["paired"] else " ≈")}
+    small: Any = ci + (" ≈" if d.get("approx") else "")
+    if len(d.get("per_seed") or {}) > 1:
+        small = [small, _per_seed(d["per_seed"], signed)]
+    cell = {"text": f"{arrow(d['diff'])} {signed(d['diff'])}", "small": small}
+    return {**cell, "invert": True} if invert else cell
 
 
-def _delta_rows(runs, benchmarks, base_of) -> list[list[Any]]:
+def _delta_rows(runs, endpoints: list[Endpoint], base_of) -> list[list[Any]]:
+    """One row per model (or seeded arm) that ``base_of(run, name, models)`` gives a base for."""
     multi, rows = len(runs) > 1, []
     for run in runs:
-        for m in run["models"]:
-            base = base_of(run, m)
+        for name, models in row_groups(run):
+            base = base_of(run, models)
             if base is None:
                 continue
-            rows.append([f"{_label(run, m, multi)} − {base['label']}"]
-                        + [delta_cell(delta(run, base, m, b)) for b in benchmarks])
+            label = _group_label(run, name, models, multi)
+            if len(models) > 1:
+                label = label.replace(" (mean of", " − " + base["label"] + " (mean of", 1)
+            else:
+                label = f"{label} − {base['label']}"
+            rows.append([label] + [delta_cell(seeds.difference(run, [base], models, ep), not ep.higher_is_better)
+                                   for ep in endpoints])
     return rows
 
 
@@ -119,25 +188,74 @@ PAIRED_NOTE = "Paired bootstrap over shared items; ≈ marks an unpaired approxi
 
 
 def delta_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[str, Any] | None:
-    rows = _delta_rows(runs, benchmarks, lambda run, m: None if m["method"] in ("seed", "vanilla")
-                       else reference_vanilla(run, m))
+    """Each SDFT (or on-policy) model − its vanilla reference; for a seeded run only the sweep
+    points (the main methods' contrast is :func:`contrast_table`)."""
+    def base_of(run, models):
+        m = models[0]
+        if m["method"] in ("seed", "vanilla") or len(models) > 1:
+            return None
+        if seeds.is_seeded(run) and m in [x for ms in seeds.main_arms(run).values() for x in ms]:
+            return None
+        return reference_vanilla(run, m)
+
+    eps = endpoints_of(benchmarks)
+    rows = _delta_rows(runs, eps, base_of)
     if not rows:
         return None
-    return {"title": "Change vs vanilla fine-tuning (percentage points, 95% CI)", "columns": ["model"] + benchmarks,
-            "rows": rows, "note": PAIRED_NOTE}
+    return {"title": "Change vs vanilla fine-tuning (percentage points, 95% CI)",
+            "columns": ["model"] + [ep.title for ep in eps], "rows": rows, "note": PAIRED_NOTE}
 
 
 def seed_delta_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[str, Any] | None:
-    """Each fine-tuned model − the seed per benchmark: the forgetting itself, with paired CIs."""
-    def base_of(run, m):
+    """Each fine-tuned model (or seeded method) − the seed per endpoint: the forgetting itself."""
+    def base_of(run, models):
         seed = runfiles.find_model(run, "seed")
-        return None if seed is None or m is seed else seed
+        return None if seed is None or models[0] is seed else seed
 
-    rows = _delta_rows(runs, benchmarks, base_of)
+    eps = endpoints_of(benchmarks)
+    rows = _delta_rows(runs, eps, base_of)
     if not rows:
         return None
-    return {"title": "Change vs the seed model (percentage points, 95% CI)", "columns": ["model"] + benchmarks,
-            "rows": rows, "note": PAIRED_NOTE + " Negative on a skill that was not trained is forgetting."}
+    note = PAIRED_NOTE + " Negative on a skill that was not trained is forgetting."
+    if any(map(seeds.is_seeded, runs)):
+        note += (" Methods with several seeds: mean over seeds minus the seed model, two-level bootstrap CI; "
+                 "the second line gives each seed's change.")
+    return {"title": "Change vs the seed model (percentage points, 95% CI)",
+            "columns": ["model"] + [ep.title for ep in eps], "rows": rows, "note": note}
+
+
+def contrast_table(run: dict[str, Any], benchmarks: list[str], primary: str | None = "advbench",
+                   multi: bool = False) -> dict[str, Any] | None:
+    """Seeded runs: each method − vanilla per endpoint (rows), the primary endpoint first."""
+    if not seeds.is_seeded(run):
+        return None
+    arms = seeds.main_arms(run)
+    if "vanilla" not in arms or len(arms) < 2:
+        return None
+    eps = endpoints_of(benchmarks)
+    eps.sort(key=lambda ep: ep.key != primary)
+    others = [m for m in arms if m != "vanilla"]
+    rows = []
+    for ep in eps:
+        ds = [seeds.difference(run, arms["vanilla"], arms[m], ep) for m in others]
+        if all(d is None for d in ds):
+            continue
+        name = ep.title + (" — primary endpoint" if ep.key == primary else "")
+        n = next((d["n"] for d in ds if d and d["n"] is not None), None)
+        rows.append([name] + [delta_cell(d, not ep.higher_is_better) for d in ds]
+                    + [str(n) if n is not None else DASH, "higher" if ep.higher_is_better else "lower"])
+    if not rows:
+        return None
+    seeds_of = " vs ".join(f"{len(arms[m])} {m}" for m in ["vanilla"] + others)
+    return {"title": (f"{run['name']}: " if multi else "")
+            + f"Method contrasts: {', '.join(f'{m} − vanilla' for m in others)} "
+              f"(percentage points, 95% CI; {seeds_of} seeds)",
+            "columns": ["endpoint"] + [f"{m} − vanilla" for m in others] + ["items", "better"], "rows": rows,
+            "note": "Mean over each method's seeds, difference of the two; CI from a two-level bootstrap: items "
+                    "resampled jointly for all models (the comparison stays paired), training seeds resampled "
+                    "within each method (sdft.evaluate.stats.hierarchical_difference, 2,000 replicates, seed 0). "
+                    "It equals the difference of the two methods' changes vs the seed. Second line: each of the "
+                    "method's seeds minus vanilla's mean. ≈: unpaired approximation (predictions missing)."}
 
 
 def forgetting_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[str, Any] | None:
@@ -151,23 +269,69 @@ def forgetting_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[
         seed = runfiles.find_model(run, "seed")
         if seed is None:
             continue
-        for m in run["models"]:
-            if m is seed:
+        for name, models in row_groups(run):
+            if models[0] is seed:
                 continue
-            row = [_label(run, m, multi)]
-            for names in caps.values():
-                ds = [100 * (m["results"][b]["score"] - seed["results"][b]["score"]) for b in names
-                      if m["results"].get(b, {}).get("score") is not None
-                      and seed["results"].get(b, {}).get("score") is not None]
-                row.append(f"{arrow(sum(ds) / len(ds))} {signed(sum(ds) / len(ds))}" if ds else DASH)
+            row = [_group_label(run, name, models, multi)]
+            for cap, names in caps.items():
+                if len(models) == 1:  # the scores' difference, as the report always showed it
+                    m = models[0]
+                    ds = [100 * (m["results"][b]["score"] - seed["results"][b]["score"]) for b in names
+                          if m["results"].get(b, {}).get("score") is not None
+                          and seed["results"].get(b, {}).get("score") is not None]
+                else:
+                    ds = [d["diff"] for b in names if (d := seeds.difference(run, [seed], models, endpoint(b)))]
+                if not ds:
+                    row.append(DASH)
+                    continue
+                text = f"{arrow(sum(ds) / len(ds))} {signed(sum(ds) / len(ds))}"
+                row.append({"text": text, "invert": True} if cap in LOWER_IS_BETTER else text)
             rows.append(row)
     if not rows:
         return None
     cols = ["model"] + [f"{c} ({', '.join(n)})" for c, n in caps.items()]
+    note = ("Mean over the capability's benchmarks of (model − seed). Negative on capabilities "
+            "that were not trained is forgetting; math or tools may be the trained task.")
+    if "over-refusal" in caps:
+        note += " Over-refusal (XSTest safe prompts) is better lower: a rise there is shown red."
+    if any(map(seeds.is_seeded, runs)):
+        note += " Methods with several seeds: mean over seeds."
     return {"title": "Forgetting summary: change vs the seed model per capability (percentage points)",
-            "columns": cols, "rows": rows,
-            "note": "Mean over the capability's benchmarks of (model − seed). Negative on capabilities "
-                    "that were not trained is forgetting; math or tools may be the trained task."}
+            "columns": cols, "rows": rows, "note": note}
+
+
+def nll_table(runs: list[dict[str, Any]], gaps: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """The NLL gap per distillation: {run name: nll.gaps(run)}."""
+    names = {"original": "original answers", "distilled": "distilled set (what SDFT trains on)",
+             "kept_rewrites": "kept rewrites", "kept_originals": "their original answers"}
+    rows = []
+    for run in runs:
+        for d, g in gaps.get(run["name"], {}).items():
+            where = f"{run['name']}: {d}" if len(runs) > 1 else d
+            for key, text in names.items():
+                s = g.get(key) or {}
+                if s.get("nll_per_token") is None:
+                    continue
+                ci = s.get("ci95")
+                rows.append([f"{where}: {text}", {"text": f"{s['nll_per_token']:.3f}",
+                             "small": f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""},
+                             _fmt(s.get("n")), _fmt(s.get("tokens"))])
+            for key, text in (("original_minus_distilled", "gap: original − distilled"),
+                              ("kept_originals_minus_rewrites", "gap on the kept examples: originals − rewrites")):
+                s = g["gaps"].get(key)
+                if s:
+                    ci = s.get("ci95")
+                    rows.append([f"{where}: {text}", {"text": f"{s['diff']:+.3f}".replace("-", "−"),
+                                 "small": f"[{ci[0]:+.3f}, {ci[1]:+.3f}]".replace("-", "−") if ci else "no CI"},
+                                 DASH, DASH])
+    if not rows:
+        return None
+    return {"title": "NLL gap: per-token NLL of the training responses under the seed model (nats, 95% CI)",
+            "columns": ["responses", "NLL / token", "examples", "tokens"], "rows": rows,
+            "note": "Measured in the training context on a sample of the distilled examples; lower = closer to the "
+                    "seed model's own distribution, which is what SDFT's distilled set is meant to be. A positive gap "
+                    "means the distilled responses are closer. Gap CIs: paired bootstrap over examples from nll.jsonl "
+                    "(absent in a published folder)."}
 
 
 def _kept_share(r: dict[str, Any]) -> float | None:

@@ -11,7 +11,8 @@ Formats (``FORMATS`` maps each name to its record converter):
   earlier user/assistant pairs become ``history``; a leading system turn becomes ``system``.
 
 Containers: a JSON array, JSON Lines (also gzip-compressed), CSV with a header row (alpaca
-fields only), or Parquet (as ``sdft distill --export hf`` writes and LLaMA-Factory reads).
+fields only), always UTF-8 (a leading BOM is allowed; UTF-16 and other encodings are refused),
+or Parquet (as ``sdft distill --export hf`` writes and LLaMA-Factory reads).
 :func:`load_file` sniffs the format from the first record's keys unless ``fmt`` forces one.
 :func:`load_dataset_info` reads entries of a LLaMA-Factory ``dataset_info.json`` the way
 LLaMA-Factory does (``hf_hub_url`` before ``file_name``, ``subset``, ``split``, ``revision``,
@@ -28,12 +29,14 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import json
 import re
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from sdft.data.records import DataError, Example
+from sdft.data.records import Example
+from sdft.errors import DataError
 from sdft.runs import parse_jsonl_lines
 
 ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output",
@@ -48,8 +51,23 @@ _USER_ROLES = {"human", "user"}
 _ASSISTANT_ROLES = {"gpt", "assistant"}
 
 
-def _opener(path: Path):
-    return gzip.open if path.suffix == ".gz" else open
+def _read_text(path: Path) -> str:
+    """The file's text (gunzipped for ``.gz``). Data files must be UTF-8 (a BOM is dropped: it
+    would otherwise glue itself to the first key or CSV column); anything else is a DataError
+    naming the file, and the line and byte where decoding broke, instead of a decode traceback."""
+    with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
+        raw = f.read()
+    # UTF-16 (what some Windows editors save) decodes as "valid" UTF-8 full of NULs when it has no
+    # BOM, and JSON or CSV text never holds a raw NUL, so a NUL is the cheap tell for both cases.
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in raw:
+        raise DataError(f"{path}: the file looks UTF-16 encoded (byte-order mark or NUL bytes); "
+                        "data files must be UTF-8: re-save it as UTF-8")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not valid UTF-8 (byte {raw[e.start]:#04x} at offset {e.start}); "
+                        "data files must be UTF-8: re-save it as UTF-8") from None
 
 
 def iter_records(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -67,8 +85,7 @@ def iter_records(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
         for i, rec in enumerate(pq.read_table(path).to_pylist()):
             yield f"{path}: row {i}", rec
         return
-    with _opener(path)(path, "rt", encoding="utf-8-sig") as f:
-        text = f.read()
+    text = _read_text(path)
     if ext != ".jsonl" and text.lstrip()[:1] == "[":
         try:
             data = json.loads(text)
@@ -86,8 +103,8 @@ def iter_records(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def _iter_csv(path: Path, delimiter: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    # utf-8-sig drops a BOM that would otherwise glue itself to the first column name.
-    with _opener(path)(path, "rt", encoding="utf-8-sig", newline="") as f:
+    # newline="": quoted fields may hold line breaks, which csv reads itself.
+    with io.StringIO(_read_text(path), newline="") as f:
         reader = csv.DictReader(f, delimiter=delimiter)
         if not reader.fieldnames:
             raise DataError(f"{path}: empty CSV file (a header row is required)")
@@ -123,7 +140,8 @@ def _history(rec: dict, key: str | None, where: str) -> list[tuple[str, str]]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise DataError(f"{where}: field {key!r}: expected a list of [user, assistant] pairs, got {type(value).__name__}")
+        raise DataError(f"{where}: field {key!r}: expected a list of [user, assistant] pairs, "
+                        f"got {type(value).__name__}")
     out = []
     for i, pair in enumerate(value):
         if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(t, str) for t in pair)):
@@ -171,7 +189,8 @@ def _from_turns(rec: dict, where: str, columns: dict | None, tags: dict, default
             continue
         want = ("user", users) if len(roles) % 2 == 0 else ("assistant", assistants)
         if role not in want[1]:
-            raise DataError(f"{at}: {role_tag!r}: expected a {want[0]} turn ({'/'.join(sorted(want[1]))}), got {role!r}")
+            raise DataError(f"{at}: {role_tag!r}: expected a {want[0]} turn "
+                            f"({'/'.join(sorted(want[1]))}), got {role!r}")
         roles.append(want[0])
         texts.append(text)
     if not roles or roles[-1] != "assistant":

@@ -12,9 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-
-class DataError(ValueError):
-    """Bad input data. The message names the file, the line or record, and the field."""
+from sdft.errors import DataError as DataError  # re-exported: the old import path keeps working
 
 
 @dataclass
@@ -56,7 +54,7 @@ class Example:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Example":
+    def from_dict(cls, d: dict[str, Any]) -> Example:
         d = dict(d)
         d["history"] = [tuple(turn) for turn in d.get("history") or []]
         return cls(**d)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import bz2
 import csv
-import gzip
 import io
 import json
 import os
@@ -32,7 +31,8 @@ from pathlib import Path
 from typing import Callable
 
 from sdft.data import loaders
-from sdft.data.records import DataError, Example
+from sdft.data.records import Example
+from sdft.errors import DataError
 
 ENV_VAR = "SDFT_DATA_DIR"
 

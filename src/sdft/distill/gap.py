@@ -4,7 +4,8 @@ training response, in the exact context training will show it.
 For a seeded sample of distilled examples, the mean per-token negative log-likelihood of the
 response under the seed model is computed for the original answer and, where the rewrite was
 kept, for the rewrite. The prompt is rendered as training renders it (:func:`sdft.train.data.tokenize`:
-chat template, the model's own system prompt, generation prompt; the response ends in EOS).
+chat template, the model's own system prompt, generation prompt; the response ends in the
+template's end-of-turn marker).
 Three means summarise it (each a ratio of summed NLL to summed tokens, with a bootstrap CI over
 examples): the **original** set, the **distilled** set training sees (the kept rewrite, else the
 original) and the **kept rewrites** alone next to their own originals. SDFT's premise is that
@@ -42,7 +43,7 @@ def response_nll(model, tok, examples: Sequence[Example], max_length: int = 2048
     """``(summed NLL in nats, response tokens)`` per example, in order."""
     import torch
 
-    from sdft.data.records import DataError
+    from sdft.errors import DataError
     from sdft.train.data import tokenize
 
     if not examples:
@@ -59,11 +60,12 @@ def response_nll(model, tok, examples: Sequence[Example], max_length: int = 2048
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
     dev = next(model.parameters()).device
     start = 0
+    size = {i: len(rows[i]["input_ids"]) for i in order}
     with torch.inference_mode():
         while start < len(order):
             width, end = 0, start
-            while end < len(order) and max(width, len(rows[order[end]]["input_ids"])) * (end - start + 1) <= batch_tokens:
-                width = max(width, len(rows[order[end]]["input_ids"]))
+            while end < len(order) and max(width, size[order[end]]) * (end - start + 1) <= batch_tokens:
+                width = max(width, size[order[end]])
                 end += 1
             end = max(end, start + 1)
             batch = [rows[i] for i in order[start:end]]
@@ -127,9 +129,11 @@ def summarize(path: Path, seed: int = 0, n_boot: int = 2000) -> dict[str, Any]:
     rows = [r for r in read_jsonl(path) if r.get("orig_tokens")]
     if not rows:
         return {}
-    o_nll = np.array([r["orig_nll"] for r in rows]); o_n = np.array([r["orig_tokens"] for r in rows])
+    o_nll = np.array([r["orig_nll"] for r in rows])
+    o_n = np.array([r["orig_tokens"] for r in rows])
     kept = np.array(["rewrite_nll" in r for r in rows])
-    r_nll = np.array([r.get("rewrite_nll", 0.0) for r in rows]); r_n = np.array([r.get("rewrite_tokens", 0) for r in rows])
+    r_nll = np.array([r.get("rewrite_nll", 0.0) for r in rows])
+    r_n = np.array([r.get("rewrite_tokens", 0) for r in rows])
     d_nll, d_n = np.where(kept, r_nll, o_nll), np.where(kept, r_n, o_n)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(rows), size=(n_boot, len(rows)))

@@ -20,7 +20,8 @@ from pathlib import Path
 from statistics import mean
 from typing import Any, Iterable
 
-from sdft.data.records import DataError, Example
+from sdft.data.records import Example
+from sdft.errors import DataError
 from sdft.runs import JsonlWriter, provenance, read_jsonl, write_json
 
 

@@ -20,11 +20,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from sdft.config import ConfigError
-from sdft.data.records import DataError, Example
+from sdft.data.records import Example
 from sdft.distill import output
 from sdft.distill.select import check_for, judge
 from sdft.distill.templates import Template, load_template, template_for
+from sdft.errors import ConfigError, DataError
 from sdft.generation.base import GenerationConfig, Generator, SamplingParams
 from sdft.runs import done_ids, read_jsonl, write_json
 
@@ -59,10 +59,12 @@ class DistillConfig:
     temperature: 0 is greedy decoding (our default; the authors sampled with LLaMA-Factory's T=0.95, top-p 0.7)
     top_p: nucleus sampling when temperature > 0
     Gap:
-    nll_sample: examples whose responses' NLL under the seed model is measured, original vs rewrite (0 = skip; hf backend)
+    nll_sample: examples whose responses' NLL under the seed model is measured, original vs rewrite
+        (0 = skip; hf backend)
     nll_max_length: longest prompt+response scored (as the training max_length)
     Output:
-    export: also write, comma-separated: alpaca (the paper's distilled_<name>.json), llamafactory (that file + a dataset_info.json entry), hf (OUT/hf: parquet + dataset card)
+    export: also write, comma-separated: alpaca (the paper's distilled_<name>.json), llamafactory
+        (that file + a dataset_info.json entry), hf (OUT/hf: parquet + dataset card)
     push_to_hub: dataset repo id to push the hf export to (implies export hf), e.g. me/gsm8k-sdft
     hub_private: create a new hub repo private
     progress: show a progress bar

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Callable
 
 from sdft.answers import call_matches, has_code_block, math_answers_equal
-from sdft.config import ConfigError
+from sdft.errors import ConfigError
 
 # Lower-cased phrases that show the model talking about the prompt instead of answering it.
 ECHO_PHRASES: tuple[str, ...] = (
@@ -44,10 +44,6 @@ TASK_CHECK: dict[str, str] = {
     "magicoder": "code",
 }
 
-# Reasons, in the order they are tested; "ok" means the rewrite is used.
-REASONS = ("ok", "not_mixed", "missing", "empty", "truncated", "echo", "check_failed")
-
-
 def check_for(task: str | None, override: str | None = None) -> str:
     name = override or TASK_CHECK.get(task or "", "none")
     if name not in CHECKS:
@@ -61,7 +57,8 @@ def echoes_template(rewrite: str) -> bool:
 
 
 def judge(rewrite: str | None, finish_reason: str | None, reference: str, check: str) -> str:
-    """The reason a rewrite is rejected, or ``"ok"``. ``rewrite`` is already stripped."""
+    """The reason a rewrite is rejected (``empty``, ``truncated``, ``echo``, ``check_failed``, tested
+    in that order), or ``"ok"``. ``rewrite`` is already stripped."""
     if not rewrite:
         return "empty"
     if finish_reason == "length":

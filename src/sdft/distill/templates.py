@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import yaml
 
-from sdft.config import ConfigError
+from sdft import prompts
 from sdft.data.records import Example
+from sdft.errors import ConfigError
 from sdft.generation.base import Request
 
 # name -> file under sdft/prompts/
@@ -106,8 +106,8 @@ def _from_yaml(name: str, text: str, where: str) -> Template:
 def load_template(name_or_path: str) -> Template:
     """A built-in template by name (``using``, ``refer``, ``math``) or a template file."""
     if name_or_path in TEMPLATES:
-        text = resources.files("sdft").joinpath("prompts", TEMPLATES[name_or_path]).read_text("utf-8")
-        return _from_yaml(name_or_path, text, f"sdft/prompts/{TEMPLATES[name_or_path]}")
+        file = TEMPLATES[name_or_path]
+        return _from_yaml(name_or_path, prompts.read(file), f"sdft/prompts/{file}")
     path = Path(name_or_path)
     if not path.is_file():
         raise ConfigError(f"template: {name_or_path!r} is neither a built-in "

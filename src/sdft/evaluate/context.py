@@ -1,7 +1,6 @@
 """What a benchmark gets to run with, and the shape of what it returns.
 
-Every benchmark module exposes ``run(ctx: EvalContext) -> dict`` returning one entry of
-``results.json``::
+Every benchmark's ``run(bench, ctx: EvalContext) -> dict`` returns one entry of ``results.json``::
 
     {"benchmark": "gsm8k", "metric": "accuracy", "score": 0.25, "n": 200,
      "ci95": [0.19, 0.31], "variant": "cot", "generation": {...sampling...},
@@ -13,7 +12,7 @@ and writes its per-item ``predictions.jsonl`` (``id``, ``prompt``, ``predict``, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -27,10 +26,11 @@ class EvalContext:
     out_dir: Path  # this benchmark's own folder, <eval out>/<benchmark>/
     data_dir: Path
     get_generator: Callable[[], Generator]  # built lazily, one model load shared by all benchmarks
+    options: Any  # the benchmark's typed options (an instance of its Benchmark.options class)
     limit: int | None = None
     data: str | None = None  # a data spec replacing the benchmark's own items (EvalConfig.benchmark_data)
     variant: str | None = None  # prompt variant; None = the benchmark's default
     seed: int = 0
     max_new_tokens: int | None = None  # None = the benchmark's default
     dtype: str = "auto"  # for benchmarks that load the model themselves (lm-eval's log-likelihoods)
-    options: dict[str, Any] = field(default_factory=dict)  # benchmark-specific settings
+    progress: bool = True  # progress bars

@@ -17,16 +17,24 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
 from sdft import evaluate as battery
 from sdft.config import ConfigError
+from sdft.evaluate.benchmark import Benchmark
 from sdft.evaluate.context import EvalContext
 from sdft.evaluate.stats import paired_difference
 from sdft.generation.base import GenerationConfig
 from sdft.runs import package_versions, provenance, read_jsonl, write_json
+
+# EvalConfig fields that are also benchmark options: each sets the option of the same name in
+# every benchmark that has one (the benchmark's own `options` entry beats it).
+SHARED_OPTIONS = ("allow_code_execution", "num_fewshot", "judge", "judge_base_url", "judge_model",
+                  "judge_api_key_env")
+# Options that change neither predictions nor scores, so they are not part of a benchmark's settings.
+_NOT_SETTINGS = ("allow_code_execution", "workers", "judge_concurrency")
 
 
 @dataclass
@@ -42,7 +50,7 @@ class EvalConfig:
     data_dir: data folder (default: $SDFT_DATA_DIR or ../shared/data)
     generation: backend, dtype and speed settings (see GenerationConfig; flags --backend, --dtype, ...)
     seed: sampling seed (greedy decoding ignores it)
-    variants: prompt variant per benchmark, e.g. {gsm8k: paper} in YAML or --variants gsm8k=paper
+    variants: prompt variant per benchmark, e.g. {gsm8k: paper} in YAML or --variant gsm8k=paper
     max_new_tokens: override every generative benchmark's default answer length
     answer_lengths: answer length for named benchmarks, beating max_new_tokens, e.g. advbench=128
     allow_code_execution: let humaneval run model-written code in the sandbox
@@ -51,7 +59,8 @@ class EvalConfig:
     judge_base_url: judge endpoint for judge openai, e.g. http://localhost:8000/v1
     judge_model: model name the judge endpoint serves
     judge_api_key_env: environment variable holding the judge endpoint's API key
-    options: other benchmark settings passed through (humaneval samples / timeout_s, knowledge batch_size)
+    options: typed settings per benchmark (YAML), e.g.
+        {humaneval: {samples: 5, temperature: 0.8}, mmlu: {batch_size: 8}}
     """
 
     model: str = "smollm2-135m"
@@ -63,7 +72,7 @@ class EvalConfig:
     data_dir: str | None = None
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     seed: int = 0
-    variants: dict = field(default_factory=dict)
+    variants: dict[str, str] = field(default_factory=dict)
     max_new_tokens: int | None = None
     answer_lengths: dict[str, int] = field(default_factory=dict)
     allow_code_execution: bool = False
@@ -72,19 +81,32 @@ class EvalConfig:
     judge_base_url: str | None = None
     judge_model: str | None = None
     judge_api_key_env: str = "OPENAI_API_KEY"
-    options: dict = field(default_factory=dict)
+    options: dict[str, dict] = field(default_factory=dict)
+
+    def __post_init__(self):
+        # Every name, variant and option is checked here, so a typo fails when the config is
+        # read rather than after the first benchmarks have run.
+        names = battery.expand(self.benchmarks)
+        for what, table in (("variants", self.variants), ("answer_lengths", self.answer_lengths),
+                            ("benchmark_data", self.benchmark_data), ("options", self.options)):
+            unknown = sorted(set(table) - set(battery.BENCHMARKS))
+            if unknown:
+                raise ConfigError(f"{what}: unknown benchmark(s) {', '.join(unknown)}")
+        for name, variant in self.variants.items():
+            battery.get(name).variant(variant)
+        for name in self.benchmark_data:
+            if not battery.get(name).data:
+                raise ConfigError(f"benchmark_data: {name} cannot read other items (lm-eval builds its own)")
+        for name in {*names, *self.options}:
+            self.benchmark_options(name)
 
     def answer_length(self, name: str) -> int | None:
         """New-token cap for one benchmark; None leaves the benchmark's own default."""
         return self.answer_lengths.get(name, self.max_new_tokens)
 
-    def benchmark_options(self, name: str) -> dict[str, Any]:
-        """What one benchmark's ``ctx.options`` holds: the pass-through options plus the named fields
-        that concern it (unset ones left out, so each benchmark keeps its own default)."""
-        named = {"judge": self.judge, "judge_base_url": self.judge_base_url, "judge_model": self.judge_model,
-                 "judge_api_key_env": self.judge_api_key_env, "num_fewshot": self.num_fewshot}
-        return {**self.options, **{k: v for k, v in named.items() if v is not None},
-                "benchmark": name, "allow_code_execution": self.allow_code_execution}
+    def benchmark_options(self, name: str):
+        """One benchmark's typed options: its ``options`` entry over the shared named fields."""
+        return battery.get(name).parse_options(self.options.get(name), {k: getattr(self, k) for k in SHARED_OPTIONS})
 
 
 def make_generator(cfg: EvalConfig):
@@ -94,20 +116,35 @@ def make_generator(cfg: EvalConfig):
     return build(cfg.generation, cfg.model, cfg.adapter)
 
 
+def _decisive(opts) -> dict[str, Any]:
+    """The options that decide predictions or scores; those at their default are left out, so
+    adding an option later does not invalidate finished results."""
+    return {f.name: getattr(opts, f.name) for f in fields(opts)
+            if f.name not in _NOT_SETTINGS and getattr(opts, f.name) != f.default}
+
+
 def _settings(cfg: EvalConfig, name: str) -> dict[str, Any]:
-    """What decides a benchmark's predictions (the limit only decides how many)."""
-    opts = {k: v for k, v in cfg.benchmark_options(name).items()
-            if k not in ("progress", "workers", "benchmark", "allow_code_execution")}
-    return {"model": cfg.model, "adapter": cfg.adapter, "backend": cfg.generation.backend,
-            "dtype": cfg.generation.dtype, "seed": cfg.seed, "data": cfg.benchmark_data.get(name),
-            "variant": cfg.variants.get(name), "max_new_tokens": cfg.answer_length(name), "options": opts}
+    """What decides a benchmark's predictions (the limit only decides how many), as saved JSON."""
+    settings = {"model": cfg.model, "adapter": cfg.adapter, "backend": cfg.generation.backend,
+                "dtype": cfg.generation.dtype, "seed": cfg.seed, "data": cfg.benchmark_data.get(name),
+                "variant": cfg.variants.get(name), "max_new_tokens": cfg.answer_length(name),
+                "options": _decisive(cfg.benchmark_options(name))}
+    return json.loads(json.dumps(settings, default=str))
 
 
-def _check_settings(bench_dir: Path, settings: dict) -> None:
+def _saved_settings(saved: dict, bench: Benchmark) -> dict:
+    """Saved settings with their options read as this benchmark's; folders written before options
+    were typed hold every benchmark's judge fields in each one's options, which do not count."""
+    own = {f.name for f in fields(bench.options)}
+    opts = bench.parse_options({k: v for k, v in (saved.get("options") or {}).items() if k in own})
+    return {**saved, "options": _decisive(opts)}
+
+
+def _check_settings(bench_dir: Path, bench: Benchmark, settings: dict) -> None:
     path = bench_dir / "settings.json"
     if path.exists():
-        old = json.loads(path.read_text(encoding="utf-8"))
-        if old != json.loads(json.dumps(settings, default=str)):
+        old = _saved_settings(json.loads(path.read_text(encoding="utf-8")), bench)
+        if old != settings:
             diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
             raise ConfigError(f"{bench_dir}: predictions there were made with other settings "
                               f"({', '.join(diff)} differ); use another --out or delete that folder")
@@ -115,16 +152,11 @@ def _check_settings(bench_dir: Path, settings: dict) -> None:
         write_json(path, settings)
 
 
-def run_eval(cfg: EvalConfig, get_generator: Callable[[], Any] | None = None) -> dict[str, Any]:
+def run_eval(cfg: EvalConfig, get_generator: Callable[[], Any] | None = None,
+             progress: bool = True) -> dict[str, Any]:
     """Run the benchmarks of ``cfg``; returns (and writes) the results.json content."""
     from sdft.data.tasks import data_dir as default_data_dir
 
-    names = battery.expand(cfg.benchmarks)
-    for what, table in (("variants", cfg.variants), ("answer_lengths", cfg.answer_lengths),
-                        ("benchmark_data", cfg.benchmark_data)):
-        unknown = sorted(set(table) - set(battery.BENCHMARKS))
-        if unknown:
-            raise ConfigError(f"{what}: unknown benchmark(s) {', '.join(unknown)}")
     out = Path(cfg.out)
     results_path = out / "results.json"
     results = json.loads(results_path.read_text(encoding="utf-8")) if results_path.exists() else {}
@@ -140,28 +172,32 @@ def run_eval(cfg: EvalConfig, get_generator: Callable[[], Any] | None = None) ->
             generator = (get_generator or (lambda: make_generator(cfg)))()
         return generator
 
-    for name in names:
-        settings = _settings(cfg, name)
+    for name in battery.expand(cfg.benchmarks):
+        bench, settings = battery.get(name), _settings(cfg, name)
         old = entries.get(name)
-        if old and old.get("settings") == json.loads(json.dumps(settings, default=str)) \
-                and old.get("limit") == cfg.limit:
+        if old and old.get("limit") == cfg.limit and _saved_settings(old.get("settings") or {}, bench) == settings:
             continue
         bench_dir = out / name
-        _check_settings(bench_dir, settings)
+        _check_settings(bench_dir, bench, settings)
         ctx = EvalContext(model=cfg.model, adapter=cfg.adapter, out_dir=bench_dir, data_dir=data_dir,
-                          get_generator=shared_generator, limit=cfg.limit, variant=cfg.variants.get(name),
-                          data=cfg.benchmark_data.get(name),
-                          seed=cfg.seed, max_new_tokens=cfg.answer_length(name), dtype=cfg.generation.dtype,
-                          options=cfg.benchmark_options(name))
+                          get_generator=shared_generator, options=cfg.benchmark_options(name), limit=cfg.limit,
+                          data=cfg.benchmark_data.get(name), variant=cfg.variants.get(name), seed=cfg.seed,
+                          max_new_tokens=cfg.answer_length(name), dtype=cfg.generation.dtype, progress=progress)
         t0 = time.perf_counter()
-        entry = battery.module(name).run(ctx)
+        entry = bench.run(bench, ctx)
         entry.setdefault("wall_s", round(time.perf_counter() - t0, 2))
         entry.update(benchmark=name, model=cfg.model, adapter=cfg.adapter, limit=cfg.limit,
-                     settings=settings, versions=package_versions())
+                     settings=settings, versions=package_versions(), dtype=_dtype_used(generator, cfg))
         entries[name] = entry
         write_json(results_path, results)
     write_json(results_path, results)
     return results
+
+
+def _dtype_used(generator, cfg: EvalConfig) -> str:
+    """The concrete dtype the model ran in (``auto`` resolved), where the backend knows it."""
+    model = getattr(generator, "model", None)
+    return getattr(model, "sdft_dtype", None) or getattr(generator, "dtype_used", None) or cfg.generation.dtype
 
 
 def _read_predictions(path: str | Path) -> list[dict]:
@@ -177,23 +213,23 @@ def _read_predictions(path: str | Path) -> list[dict]:
     return records
 
 
-def score_file(benchmark: str, path: str | Path, options: dict | None = None,
-               data_dir: str | None = None, seed: int = 0) -> dict[str, Any]:
-    """Score a predictions file without a model; existing ``score`` fields are recomputed."""
+def score_file(benchmark: str, path: str | Path, options: dict | None = None, data_dir: str | None = None,
+               seed: int = 0, allow_code_execution: bool = False) -> dict[str, Any]:
+    """Score a predictions file without a model; existing ``score`` fields are recomputed.
+    ``options`` are the benchmark's own (as in ``EvalConfig.options``)."""
     from sdft.data.tasks import data_dir as default_data_dir
-    from sdft.evaluate.generative import score_records, summary_of
+    from sdft.evaluate.generative import score_records, summarize
 
-    mod = battery.module(benchmark)
-    if not hasattr(mod, "METRIC"):
+    bench = battery.get(benchmark)
+    if not bench.scores_files:
         raise ConfigError(f"{benchmark} is not a generative benchmark; it cannot score a file")
     records = [{k: v for k, v in r.items() if k != "score"} for r in _read_predictions(path)]
-    ctx = None
-    if hasattr(mod, "score_many"):
-        ctx = EvalContext(model="", adapter=None, out_dir=Path(path).parent,
-                          data_dir=default_data_dir(data_dir), get_generator=lambda: None,
-                          options={**(options or {}), "benchmark": benchmark})
-    score_records(mod, records, ctx)
-    return {"benchmark": benchmark, "file": str(path), **summary_of(mod, records, seed)}
+    # Only a batch scorer (humaneval's tests) reads the data folder, so only it needs one.
+    ctx = EvalContext(model="", adapter=None, out_dir=Path(path).parent, get_generator=lambda: None,
+                      data_dir=default_data_dir(data_dir) if bench.score_many else None,
+                      options=bench.parse_options(options, {"allow_code_execution": allow_code_execution}))
+    score_records(bench, records, ctx)
+    return {"benchmark": benchmark, "file": str(path), **summarize(bench, records, seed)}
 
 
 def item_scores(results_dir: str | Path, benchmark: str) -> dict[str, float]:
@@ -203,10 +239,8 @@ def item_scores(results_dir: str | Path, benchmark: str) -> dict[str, float]:
         from sdft.data.records import DataError
 
         raise DataError(f"{path}: no predictions for {benchmark} in {results_dir}")
-    mod = battery.module(benchmark)
     records = [r for r in read_jsonl(path) if "score" in r]
-    items = mod.per_item(records) if hasattr(mod, "per_item") else records
-    return {str(r["id"]): float(r["score"]) for r in items}
+    return {str(r["id"]): float(r["score"]) for r in battery.get(benchmark).per_item(records)}
 
 
 def compare_results(dir_a: str | Path, dir_b: str | Path, benchmark: str, seed: int = 0) -> dict[str, Any]:

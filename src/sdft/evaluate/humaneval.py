@@ -13,53 +13,42 @@ complete function followed by a half-written test call is not failed as a Syntax
 isolated). Model-written code is executed, so this benchmark refuses to run without
 ``--allow-code-execution`` or ``SDFT_ALLOW_CODE_EXECUTION=1``.
 
-With ``options["samples"] = n > 1`` (and a temperature > 0), each task gets n samples, the
-task's score is c/n (the unbiased pass@1 estimate) and pass@k for k in (5, 10) ≤ n is reported
-with the estimator of Chen et al. (2021). The label written per line is the task id; the
-tests are looked up again from the data when scoring, so saved files re-score exactly.
+Options (:class:`HumanEvalOptions`): with ``samples: n > 1`` (and a temperature > 0) each task
+gets n samples, the task's score is c/n (the unbiased pass@1 estimate) and pass@k for k in
+(5, 10) ≤ n is reported with the estimator of Chen et al. (2021); ``timeout_s`` and ``workers``
+set the sandbox's wall time per program and parallel runs. The label written per line is the
+task id; the tests are looked up again from the data when scoring, so saved files re-score
+exactly.
 """
 
 from __future__ import annotations
 
 import ast
+import math
 import re
-import sys
 from collections import defaultdict
+from dataclasses import dataclass
 
-import numpy as np
-
-from sdft.data.records import DataError, Example
+from sdft.data.records import DataError
+from sdft.evaluate.benchmark import Benchmark, Sampling
 from sdft.evaluate.context import EvalContext
-from sdft.evaluate.generative import chat_requests, load_items, run_generative
-
-METRIC = "pass@1"
-VARIANTS = ("complete",)
-MAX_NEW_TOKENS = 512
-EXTRA_METRICS = ("pass@5", "pass@10")
+from sdft.evaluate.generative import run_generative
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
 
 
-def _samples(ctx: EvalContext | None) -> int:
-    return max(1, int((ctx.options if ctx else {}).get("samples", 1)))
+@dataclass(frozen=True)
+class HumanEvalOptions(Sampling):
+    """Sampling, plus the sandbox's settings.
 
+    timeout_s: wall seconds one program may run
+    workers: programs run in parallel
+    allow_code_execution: run the model's code at all (EvalConfig's field of the same name sets it)
+    """
 
-def load(ctx: EvalContext) -> list[Example]:
-    return load_items(ctx, "humaneval:test")
-
-
-def requests(examples, variant, ctx=None):
-    base = chat_requests(examples, f"humaneval_{variant}")
-    n = _samples(ctx)
-    if n == 1:
-        return base
-    # Distinct ids give distinct seeded samples (backends seed per request id).
-    return [type(r)(id=f"{r.id}#{i}", messages=r.messages, prefill=r.prefill) for r in base for i in range(n)]
-
-
-def labels(ex: Example, ctx: EvalContext | None = None) -> dict[str, str]:
-    n = _samples(ctx)
-    return {ex.id: ex.id} if n == 1 else {f"{ex.id}#{i}": ex.id for i in range(n)}
+    timeout_s: float = 10.0
+    workers: int = 2
+    allow_code_execution: bool = False
 
 
 def extract_code(text: str, entry_point: str | None = None) -> str:
@@ -113,24 +102,17 @@ def test_program(program: str, test: str, entry_point: str) -> str:
 
 def pass_at_k(n: int, c: int, k: int) -> float:
     """Unbiased estimator of pass@k from n samples with c correct: 1 - C(n-c, k) / C(n, k)."""
-    if n - c < k:
-        return 1.0
-    return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
 
 
-def _tasks(ctx: EvalContext | None) -> dict[str, Example]:
+def score_many(records: list[dict], ctx: EvalContext) -> None:
+    """Run every record's program in the sandbox (``workers`` at a time); fills score, status, error."""
     from sdft.data.tasks import load_task
-
-    return {ex.id: ex for ex in load_task("humaneval", "test", ctx.data_dir if ctx else None)}
-
-
-def score_many(records: list[dict], ctx: EvalContext | None) -> None:
-    """Run every record's program in the sandbox (2 at a time); fills score, status, error."""
     from sdft.evaluate import sandbox
 
-    opts = ctx.options if ctx else {}
-    sandbox.require_opt_in(opts.get("allow_code_execution", False), "humaneval")
-    tasks = _tasks(ctx)
+    opts = ctx.options
+    sandbox.require_opt_in(opts.allow_code_execution, "humaneval")
+    tasks = {ex.id: ex for ex in load_task("humaneval", "test", ctx.data_dir)}
     programs = []
     for r in records:
         ex = tasks.get(r.get("label", ""))
@@ -140,14 +122,9 @@ def score_many(records: list[dict], ctx: EvalContext | None) -> None:
         m = ex.meta
         programs.append(test_program(build_program(m["prompt"], r.get("predict", ""), m["entry_point"]),
                                      m["test"], m["entry_point"]))
-    limits = sandbox.Limits(timeout_s=float(opts.get("timeout_s", 10.0)))
-    results = sandbox.run_many(programs, limits, workers=int(opts.get("workers", 2)))
+    results = sandbox.run_many(programs, sandbox.Limits(timeout_s=opts.timeout_s), workers=opts.workers)
     for r, res in zip(records, results):
         r.update(score=float(res.passed), status=res.status, error=res.stderr[-500:] if not res.passed else "")
-
-
-def score(predict: str, label: str) -> float:
-    raise NotImplementedError("humaneval scores in batches: use score_many")
 
 
 def per_item(records: list[dict]) -> list[dict]:
@@ -165,12 +142,14 @@ def per_item(records: list[dict]) -> list[dict]:
     return out
 
 
-def run(ctx: EvalContext) -> dict:
+def run(bench: Benchmark, ctx: EvalContext) -> dict:
     from sdft.evaluate import sandbox
 
     # Refuse before generating anything: a run that cannot be scored is wasted time.
-    sandbox.require_opt_in(ctx.options.get("allow_code_execution", False), "humaneval")
-    entry = run_generative(ctx, sys.modules[__name__])
-    entry["samples_per_task"] = _samples(ctx)
-    entry["sandbox"] = sandbox.isolation()
-    return entry
+    sandbox.require_opt_in(ctx.options.allow_code_execution, "humaneval")
+    return {**run_generative(bench, ctx), "samples_per_task": ctx.options.samples, "sandbox": sandbox.isolation()}
+
+
+HUMANEVAL = Benchmark("humaneval", "pass@1", data="humaneval:test", prompt="humaneval", variants=("complete",),
+                      max_new_tokens=512, options=HumanEvalOptions, extra_metrics=("pass@5", "pass@10"),
+                      label=lambda ex: ex.id, score_many=score_many, per_item=per_item, run=run)

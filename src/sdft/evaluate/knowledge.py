@@ -1,10 +1,11 @@
 """General-knowledge benchmarks through lm-evaluation-harness, on the local data files.
 
 ``mmlu``, ``truthfulqa`` (MC2), ``arc_easy``, ``arc_challenge``, ``hellaswag``, ``winogrande`` are
-scored by ``lm_eval`` itself (log-likelihood of each choice, its metrics, its few-shot
-machinery). What this module adds is the data: the task configs in ``lmeval_tasks/*.yaml``
-mirror lm-eval's standard definitions (prompt, choices, target, metric) but take their
-documents from :func:`sdft.data.tasks.load_task` instead of the hub, which is unreachable here.
+scored by ``lm_eval`` itself (``simple_evaluate``: log-likelihood of each choice, its metrics,
+its few-shot machinery). What this module adds is the data: the task configs in
+``lmeval_tasks/*.yaml`` (loaded by lm-eval's ``TaskManager(include_path=...)``) mirror lm-eval's
+standard definitions (prompt, choices, target, metric) but their ``custom_dataset`` is
+:func:`local_docs`, which reads :func:`sdft.data.tasks.load_task` instead of the hub, unreachable here.
 
 Defaults follow the Open LLM Leaderboard (v1), as the SDFT paper does: MMLU 5-shot, ARC
 25-shot, HellaSwag 10-shot, TruthfulQA 0-shot, WinoGrande 5-shot; few-shot examples are drawn
@@ -17,12 +18,15 @@ contexts lose the ``ctx_a``/``ctx_b`` boundary, so lm-eval's capitalization of `
 approximated (a lower-case start after the last ``". "`` is capitalized); WinoGrande's few-shot
 pool is train_xs (upstream: train_xl) and it is scored on dev; ARC's pool is train, as upstream.
 
-Resumable through lm-eval's own request cache (``lm_eval_cache_<model key>.db`` in the benchmark
+Resumable through lm-eval's own request cache (``lm_eval_cache_<model key>_rank0.db`` in the benchmark
 folder, one committed SQLite row per log-likelihood): a re-run after a kill recomputes only
 what is missing. ``predictions.jsonl`` (with each choice's log-likelihood) is written at the end.
 
 ``limit`` keeps the first N items (lm-eval's rule); for MMLU it keeps N questions spread
 round-robin over the subjects in alphabetical order (lm-eval would take N per subject).
+
+Options (:class:`KnowledgeOptions`): ``num_fewshot`` (EvalConfig's field of that name sets it for
+all six), ``batch_size``, ``chat_template``.
 
     sdft eval --benchmarks arc_easy,mmlu --limit 50   # via the evaluation command
 """
@@ -32,20 +36,36 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import time
 from collections import defaultdict
-from functools import partial
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
 from sdft.data.records import Example
+from sdft.evaluate.benchmark import Benchmark
 from sdft.evaluate.context import EvalContext
-from sdft.evaluate.stats import bootstrap_ci
+from sdft.evaluate.stats import mean_ci
 from sdft.runs import JsonlWriter
 
 TASK_DIR = Path(__file__).resolve().parent / "lmeval_tasks"
 FEWSHOT_SEED = 1234  # lm-eval's default fewshot_random_seed, so contexts match a stock run
+
+
+@dataclass(frozen=True)
+class KnowledgeOptions:
+    """Options of the lm-eval benchmarks.
+
+    num_fewshot: shots (default: the Open LLM Leaderboard's per task; a 0-shot task stays 0-shot)
+    batch_size: log-likelihood batch (4: lm-eval's log-softmax over the whole vocabulary
+        makes big CPU batches memory-bound)
+    chat_template: render prompts with the chat template (default: plain text, as the leaderboard scores them)
+    """
+
+    num_fewshot: int | None = None
+    batch_size: int = 4
+    chat_template: bool = False
 
 
 def _arc_doc(ex: Example) -> dict:
@@ -83,27 +103,15 @@ def _winogrande_doc(ex: Example) -> dict:
             "option2": ex.meta["option2"], "answer": str(ex.meta["answer"])}
 
 
-# benchmark -> (task YAML, sdft data task, Example -> lm-eval doc, headline metric)
-BENCHMARKS: dict[str, tuple[str, str, Callable[[Example], dict], str]] = {
-    "mmlu": ("mmlu.yaml", "mmlu", _mmlu_doc, "acc"),
-    "truthfulqa": ("truthfulqa_mc2.yaml", "truthfulqa", _truthfulqa_doc, "acc"),
-    "arc_easy": ("arc_easy.yaml", "arc_easy", _arc_doc, "acc_norm"),
-    "arc_challenge": ("arc_challenge.yaml", "arc_challenge", _arc_doc, "acc_norm"),
-    "hellaswag": ("hellaswag.yaml", "hellaswag", _hellaswag_doc, "acc_norm"),
-    "winogrande": ("winogrande.yaml", "winogrande", _winogrande_doc, "acc"),
+# benchmark (also the sdft data task) -> (lm-eval task name in lmeval_tasks/, Example -> lm-eval doc)
+TASKS: dict[str, tuple[str, Callable[[Example], dict]]] = {
+    "mmlu": ("sdft_mmlu", _mmlu_doc),
+    "truthfulqa": ("sdft_truthfulqa_mc2", _truthfulqa_doc),
+    "arc_easy": ("sdft_arc_easy", _arc_doc),
+    "arc_challenge": ("sdft_arc_challenge", _arc_doc),
+    "hellaswag": ("sdft_hellaswag", _hellaswag_doc),
+    "winogrande": ("sdft_winogrande", _winogrande_doc),
 }
-_SPLIT_KEYS = ("training_split", "validation_split", "test_split", "fewshot_split")
-
-
-def task_config(benchmark: str) -> dict[str, Any]:
-    """The lm-eval config dict of a benchmark (``!function`` tags resolved), without data."""
-    from lm_eval.tasks._yaml_loader import load_yaml
-
-    if benchmark not in BENCHMARKS:
-        from sdft.config import ConfigError
-
-        raise ConfigError(f"unknown knowledge benchmark {benchmark!r}; choose from {', '.join(BENCHMARKS)}")
-    return load_yaml(TASK_DIR / BENCHMARKS[benchmark][0])
 
 
 def _spread(items: list[dict], key: str, limit: int | None) -> list[dict]:
@@ -121,58 +129,56 @@ def _spread(items: list[dict], key: str, limit: int | None) -> list[dict]:
     return [it for it in items if it["id"] in picked]
 
 
-def build_tasks(benchmark: str, data_dir: str | Path | None = None, limit: int | None = None,
-                num_fewshot: int | None = None) -> dict[str, Any]:
-    """``{task_name: lm_eval ConfigurableTask}`` with documents from the local files (MMLU: one
-    task per subject that has items left after ``limit``)."""
-    import datasets
-    from lm_eval.api.task import ConfigurableTask
-
+@lru_cache(maxsize=2)
+def _docs(benchmark: str, data_dir: str) -> dict[str, list[dict]]:
+    """Every split of a benchmark's data as lm-eval docs (cached: MMLU builds one task per subject)."""
+    from sdft.data.tasks import TASKS as DATA
     from sdft.data.tasks import load_task
 
-    base = task_config(benchmark)
-    _, data_task, to_doc, _ = BENCHMARKS[benchmark]
-    splits = {base[k] for k in _SPLIT_KEYS if base.get(k)}
-    docs = {s: [to_doc(ex) for ex in load_task(data_task, s, data_dir)] for s in splits}
-    if benchmark != "mmlu":
-        per_task = {base["task"]: docs}
-    else:  # one lm-eval task per subject, as upstream: its own description and dev examples
-        per_task = {}
-        for d in _spread(docs["test"], "subject", limit):
-            name = f"sdft_mmlu_{d['subject']}"
-            if name not in per_task:
-                per_task[name] = {"test": [], "dev": [x for x in docs["dev"] if x["subject"] == d["subject"]]}
-            per_task[name]["test"].append(d)
+    to_doc = TASKS[benchmark][1]
+    return {s: [to_doc(ex) for ex in load_task(benchmark, s, data_dir or None)] for s in DATA[benchmark].files}
 
-    tasks = {}
-    for name, split_docs in per_task.items():
-        dataset = datasets.DatasetDict({s: datasets.Dataset.from_list(d) for s, d in split_docs.items()})
-        cfg = {**base, "task": name, "custom_dataset": partial(lambda ds, **_: ds, dataset)}
-        task = ConfigurableTask(config=cfg)
-        shots = base.get("num_fewshot") or 0
-        # As in lm-eval, a task defined 0-shot (TruthfulQA: its preamble is the fixed context)
-        # ignores an override.
-        task.set_config(key="num_fewshot", value=shots if num_fewshot is None or shots == 0 else num_fewshot)
-        task.set_fewshot_seed(seed=FEWSHOT_SEED)
-        tasks[name] = task
+
+def local_docs(benchmark: str, data_dir: str = "", limit: int | None = None, subject: str | None = None, **_):
+    """The ``custom_dataset`` of every task YAML here: lm-eval calls it with the task's
+    ``dataset_kwargs`` (``benchmark``, for MMLU also ``subject``) and the TaskManager's metadata
+    (``data_dir``, ``limit``)."""
+    import datasets
+
+    splits = _docs(benchmark, data_dir)
+    if benchmark == "mmlu":
+        keep = {d["id"] for d in _spread(splits["test"], "subject", limit)}
+        splits = {s: [d for d in docs if (s != "test" or d["id"] in keep) and subject in (None, d["subject"])]
+                  for s, docs in splits.items()}
+    return datasets.DatasetDict({s: datasets.Dataset.from_list(docs) for s, docs in splits.items()})
+
+
+def build_tasks(benchmark: str, data_dir: str | Path | None = None, limit: int | None = None) -> dict[str, Any]:
+    """``{task_name: lm_eval Task}`` over the local files (MMLU: one task per subject that has
+    items left after ``limit``, each with its own description and dev examples, as upstream)."""
+    from lm_eval.tasks import TaskManager
+
+    manager = TaskManager(include_path=str(TASK_DIR), include_defaults=False,
+                          metadata={"data_dir": str(data_dir or ""), "limit": limit})
+    tasks = manager.load(TASKS[benchmark][0])["tasks"]
+    if benchmark == "mmlu":
+        (template,) = tasks.values()
+        cfg = template.config.to_dict(keep_callable=True)
+        subjects = sorted({d["subject"] for d in template.eval_docs})
+        tasks = manager.load([{**cfg, "task": f"sdft_mmlu_{s}", "dataset_kwargs": {"benchmark": "mmlu", "subject": s}}
+                              for s in subjects])["tasks"]
     return tasks
 
 
-def _load_lm(ctx: EvalContext, batch_size: int, chat_template: bool):
-    """HFLM over the model (+ adapter), wrapped in lm-eval's request cache so a killed run
-    resumes: every finished log-likelihood is committed to SQLite as it is computed."""
-    from lm_eval.api.model import CachingLM
+def _load_lm(ctx: EvalContext):
+    """HFLM over the model (+ adapter)."""
     from lm_eval.models.huggingface import HFLM
 
     from sdft import models
 
     # A PEFT adapter is merged: the same weights, and HFLM then sees a plain PreTrainedModel.
     model, tok = models.load(ctx.model, adapter=ctx.adapter, merge_adapter=True, dtype=ctx.dtype)
-    lm = HFLM(pretrained=model, tokenizer=tok, batch_size=batch_size)
-    # The cache is keyed by request text only, so its file name carries the model identity.
-    key = hashlib.sha1(json.dumps([ctx.model, ctx.adapter, chat_template]).encode()).hexdigest()[:10]
-    ctx.out_dir.mkdir(parents=True, exist_ok=True)
-    return CachingLM(lm, str(ctx.out_dir / f"lm_eval_cache_{key}.db"))
+    return HFLM(pretrained=model, tokenizer=tok, batch_size=ctx.options.batch_size)
 
 
 def _prediction(task, sample: dict, metric: str) -> dict:
@@ -193,49 +199,49 @@ def _prediction(task, sample: dict, metric: str) -> dict:
             **{m: float(sample[m]) for m in ("acc", "acc_norm") if m in sample}}
 
 
-def evaluate(benchmark: str, lm, data_dir: str | Path | None = None, limit: int | None = None,
-             num_fewshot: int | None = None, apply_chat_template: bool = False) -> tuple[dict, list[dict]]:
-    """Run one benchmark with an lm-eval ``LM``; returns (summary, per-item predictions)."""
-    from lm_eval.evaluator import evaluate as lm_evaluate
+def run(bench: Benchmark, ctx: EvalContext) -> dict:
+    """Evaluate ``bench`` with lm-eval and write its ``predictions.jsonl``; returns the entry.
 
-    metric = BENCHMARKS[benchmark][3]
-    log = logging.getLogger("lm_eval")
-    level = log.level
-    log.setLevel(logging.ERROR)  # building local tasks triggers hub-oriented warnings that do not apply
-    try:
-        tasks = build_tasks(benchmark, data_dir, limit, num_fewshot)
-    finally:
-        log.setLevel(level)
-    out = lm_evaluate(lm=lm, task_dict={"tasks": tasks, "groups": {}, "group_map": {}}, limit=limit,
-                      bootstrap_iters=0, log_samples=True, apply_chat_template=apply_chat_template,
-                      fewshot_as_multiturn=apply_chat_template)
-    preds = [_prediction(tasks[name], s, metric) for name in tasks for s in out["samples"][name]]
-    scores = [p["score"] for p in preds]
-    metrics = {m: sum(p[m] for p in preds) / len(preds) for m in ("acc", "acc_norm") if preds and m in preds[0]}
-    summary = {"metric": metric if benchmark != "truthfulqa" else "mc2",
-               "score": sum(scores) / len(scores) if scores else math.nan, "n": len(scores),
-               "ci95": list(bootstrap_ci(scores)),
-               "extra": {"num_fewshot": next(iter(tasks.values())).get_config("num_fewshot"),
-                         "metrics": metrics, "lm_eval_tasks": len(tasks), "fewshot_seed": FEWSHOT_SEED,
-                         "chat_template": apply_chat_template}}
-    return summary, preds
+    Every finished log-likelihood is committed to lm-eval's SQLite request cache as it is
+    computed, so a killed run resumes; the cache is keyed by request text only, so its file
+    name carries the model identity."""
+    from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
 
-
-def run(ctx: EvalContext) -> dict:
-    """Options: ``benchmark`` (required), ``num_fewshot``, ``batch_size`` (4: lm-eval takes a
-    log-softmax over the whole vocabulary at every position, so big CPU batches are memory-bound),
-    ``chat_template`` (False: plain-text prompts, as the leaderboard scores them)."""
     t0 = time.perf_counter()
     opts = ctx.options
-    benchmark = opts["benchmark"]
-    chat = bool(opts.get("chat_template", False))
-    lm = _load_lm(ctx, int(opts.get("batch_size") or 4), chat)
-    nf = opts.get("num_fewshot")
-    summary, preds = evaluate(benchmark, lm, ctx.data_dir, ctx.limit, None if nf is None else int(nf), chat)
+    metric = "acc_norm" if bench.metric == "acc_norm" else "acc"  # TruthfulQA's MC2 is lm-eval's "acc"
+    key = hashlib.sha1(json.dumps([ctx.model, ctx.adapter, opts.chat_template]).encode()).hexdigest()[:10]
+    ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    log = logging.getLogger("lm_eval")
+    level = log.level
+    log.setLevel(logging.ERROR)  # local tasks trigger hub-oriented warnings that do not apply
+    try:
+        tasks = build_tasks(bench.name, ctx.data_dir, ctx.limit)
+        out = simple_evaluate(model=_load_lm(ctx), tasks=list(tasks.values()), num_fewshot=opts.num_fewshot,
+                              limit=ctx.limit, bootstrap_iters=0, log_samples=True,
+                              apply_chat_template=opts.chat_template, fewshot_as_multiturn=opts.chat_template,
+                              use_cache=str(ctx.out_dir / f"lm_eval_cache_{key}"),
+                              fewshot_random_seed=FEWSHOT_SEED,
+                              # The tasks are built; a manager over this folder only spares lm-eval
+                              # indexing its thousands of built-in task files.
+                              task_manager=TaskManager(include_path=str(TASK_DIR), include_defaults=False))
+    finally:
+        log.setLevel(level)
+    preds = [_prediction(tasks[name], s, metric) for name in tasks for s in out["samples"][name]]
+    metrics = {m: sum(p[m] for p in preds) / len(preds) for m in ("acc", "acc_norm") if preds and m in preds[0]}
+    shots = next(iter(tasks.values())).get_config("num_fewshot")
     pred_path = ctx.out_dir / "predictions.jsonl"
     pred_path.unlink(missing_ok=True)  # rewritten whole: lm-eval scores items only at the end
     with JsonlWriter(pred_path, fsync=False) as w:
         w.write_many(preds)
-    result = {"benchmark": benchmark, **summary, "variant": ctx.variant or f"{summary['extra']['num_fewshot']}-shot",
-              "generation": None, "wall_s": round(time.perf_counter() - t0, 2)}
-    return result
+    return {"benchmark": bench.name, "metric": bench.metric, **mean_ci([p["score"] for p in preds]),
+            "extra": {"num_fewshot": shots, "metrics": metrics, "lm_eval_tasks": len(tasks),
+                      "fewshot_seed": FEWSHOT_SEED, "chat_template": opts.chat_template},
+            "variant": ctx.variant or f"{shots}-shot", "generation": None,
+            "wall_s": round(time.perf_counter() - t0, 2)}
+
+
+BENCHMARKS = tuple(Benchmark(name, metric, variants=(), options=KnowledgeOptions, run=run) for name, metric in (
+    ("mmlu", "acc"), ("truthfulqa", "mc2"), ("arc_easy", "acc_norm"), ("arc_challenge", "acc_norm"),
+    ("hellaswag", "acc_norm"), ("winogrande", "acc")))

@@ -7,45 +7,21 @@ answer text (ending in ``The answer is N``), as in LLaMA-Factory's prediction fi
 
 Prompt variants: ``cot`` (default; asks for step-by-step reasoning under the model's own
 system prompt, which small chat models need) and ``paper`` (the SDFT repository's math-expert
-system message). Which task is loaded comes from ``ctx.options["benchmark"]``.
+system message).
 """
 
 from __future__ import annotations
 
-import sys
+from dataclasses import replace
 
-from sdft.data.records import Example
-from sdft.evaluate.context import EvalContext
-from sdft.evaluate.generative import chat_requests, load_items, run_generative
-
-METRIC = "accuracy"
-VARIANTS = ("cot", "paper")
-MAX_NEW_TOKENS = 512
-TASKS = ("gsm8k", "multiarith")
-
-
-def load(ctx: EvalContext) -> list[Example]:
-    from sdft.config import ConfigError
-
-    name = ctx.options.get("benchmark", "gsm8k")
-    if name not in TASKS:
-        raise ConfigError(f"math benchmark must be one of {TASKS}, got {name!r}")
-    return load_items(ctx, f"{name}:test")
-
-
-def requests(examples, variant, ctx=None):
-    return chat_requests(examples, f"math_{variant}")
-
-
-def label(ex: Example) -> str:
-    return ex.response
+from sdft.answers import math_answers_equal
+from sdft.evaluate.benchmark import Benchmark
 
 
 def score(predict: str, label: str) -> float:
-    from sdft.answers import math_answers_equal
-
     return float(math_answers_equal(predict, label))
 
 
-def run(ctx: EvalContext) -> dict:
-    return run_generative(ctx, sys.modules[__name__])
+GSM8K = Benchmark("gsm8k", "accuracy", data="gsm8k:test", prompt="math", variants=("cot", "paper"),
+                  max_new_tokens=512, score=score)
+MULTIARITH = replace(GSM8K, name="multiarith", data="multiarith:test")

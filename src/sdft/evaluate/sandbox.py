@@ -23,17 +23,23 @@ environment has ``SDFT_ALLOW_CODE_EXECUTION=1``. Each program runs like this:
 
 What is NOT isolated: the filesystem is the host's (reads anywhere the user may read; with no
 namespace and no uid drop, writes are stopped only by the audit hook, which ``ctypes`` or a C
-extension can bypass); without ``unshare`` the network is blocked only by that hook; the
-program can end itself with ``os._exit(0)`` before the tests run and count as passed (as in
-OpenAI's human-eval); CPU and memory are shared with the evaluator's machine. This is a guard
-against accidents and sloppy code from a model, not against an adversary: run untrusted
-models in a container or VM.
+extension can bypass); without ``unshare`` the network is blocked only by that hook; CPU and
+memory are shared with the evaluator's machine. This is a guard against accidents and sloppy
+code from a model, not against an adversary: run untrusted models in a container or VM.
+
+Passing takes more than exit status 0: the runner writes a marker file holding a random token
+(handed to it on stdin, not on its command line) only after the whole program, tests included,
+has returned. A program that ends itself early (``os._exit(0)``, ``sys.exit(0)``) before its
+tests ran fails, unlike in OpenAI's human-eval where ``os._exit(0)`` passes.
+A program that digs the token out of the runner's memory could still forge the marker; that
+is an adversary, see above.
 """
 
 from __future__ import annotations
 
 import os
 import resource
+import secrets
 import shutil
 import signal
 import subprocess
@@ -46,12 +52,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
+from sdft.errors import SandboxError as SandboxError  # re-exported: the old import path keeps working
+
 ENV_FLAG = "SDFT_ALLOW_CODE_EXECUTION"
 NOBODY = 65534
-
-
-class SandboxError(RuntimeError):
-    """Code execution was refused (no opt-in) or the sandbox cannot start."""
 
 
 @dataclass
@@ -83,10 +87,18 @@ def require_opt_in(flag: bool = False, what: str = "this benchmark") -> None:
                            f"what the sandbox does and does not isolate.")
 
 
-# Runs inside the child. argv: program path, workdir, uid to drop to (or -1).
+MARKER = "finished.marker"
+
+# Runs inside the child. argv: program path, workdir, uid to drop to (or -1), marker file name;
+# stdin: the token the marker must hold (then stdin is /dev/null, as for any program run here).
 _RUNNER = r'''
 import os, sys
 prog, work, uid = sys.argv[1], os.path.realpath(sys.argv[2]), int(sys.argv[3])
+token = sys.stdin.readline().strip().encode()
+null = os.open(os.devnull, os.O_RDONLY); os.dup2(null, 0); os.close(null)
+marker = os.path.join(work, sys.argv[4])
+# Kept before the program runs: it may rebind os._exit or os.open, never these references.
+_open, _write, _close, _exit = os.open, os.write, os.close, os._exit
 os.chdir(work)
 if uid >= 0:
     os.setgroups([]); os.setgid(uid); os.setuid(uid)
@@ -127,13 +139,17 @@ sys.addaudithook(hook)
 g = {"__name__": "__main__", "__builtins__": __builtins__}
 try:
     exec(code, g)
-except BaseException:
+    sys.stdout.flush()
+except BaseException:  # SystemExit too: sys.exit(0) before the end is not a pass
     import traceback
     traceback.print_exc()
     sys.stderr.flush()
-    os._exit(1)
-sys.stdout.flush()
-os._exit(0)
+    _exit(1)
+# Reached only when the whole program returned: the one way to pass.
+fd = _open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+_write(fd, token)
+_close(fd)
+_exit(0)
 '''
 
 
@@ -143,7 +159,8 @@ def _setup() -> tuple[tuple[str, ...], str, bool]:
 
     Probed by running a child that imports a few stdlib modules after the uid drop: as
     ``nobody`` our interpreter's stdlib may be unreadable (e.g. a pyenv under a 0700 /root),
-    in which case a system ``python3`` is tried (HumanEval needs only the stdlib), and if that fails too, no drop is made.
+    in which case a system ``python3`` is tried (HumanEval needs only the stdlib), and if that
+    fails too, no drop is made.
     """
     exe = shutil.which("unshare")
     root = os.geteuid() == 0
@@ -189,7 +206,8 @@ def isolation() -> dict:
 
 
 def run_program(code: str, limits: Limits | None = None) -> SandboxResult:
-    """Run ``code`` as a program in a fresh sandbox; passed means it ended normally (exit 0)."""
+    """Run ``code`` as a program in a fresh sandbox; passed means it ran to its end (the runner
+    wrote its marker) and exited 0."""
     limits = limits or Limits()
     prefix, python, drop = _setup()
     uid = NOBODY if drop else os.getuid()
@@ -213,11 +231,17 @@ def run_program(code: str, limits: Limits | None = None) -> SandboxResult:
                 resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
         cmd = [*prefix, python, "-I", "-B", "-c", _RUNNER, str(work / "program.py"), str(work),
-               str(NOBODY if drop else -1)]
+               str(NOBODY if drop else -1), MARKER]
+        token = secrets.token_hex(16)
         t0 = time.perf_counter()
         with open(work / "stdout.txt", "wb") as out, open(work / "stderr.txt", "wb") as err:
-            proc = subprocess.Popen(cmd, cwd=work, env={}, stdin=subprocess.DEVNULL, stdout=out,
+            proc = subprocess.Popen(cmd, cwd=work, env={}, stdin=subprocess.PIPE, stdout=out,
                                     stderr=err, start_new_session=True, preexec_fn=limit_child)
+            try:  # a line far below the pipe's buffer: never blocks, even if the child is gone
+                proc.stdin.write(token.encode() + b"\n")
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
             try:
                 rc = proc.wait(timeout=limits.timeout_s)
                 timed_out = False
@@ -233,11 +257,16 @@ def run_program(code: str, limits: Limits | None = None) -> SandboxResult:
                     proc.wait()
         wall = time.perf_counter() - t0
         tail = (work / "stderr.txt").read_bytes()[-2000:].decode("utf-8", "replace")
+        marker = work / MARKER
+        finished = marker.is_file() and marker.read_bytes() == token.encode()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if timed_out:
         return SandboxResult(False, "timeout", None, wall, tail)
-    return SandboxResult(rc == 0, "passed" if rc == 0 else "failed", rc, wall, tail)
+    if rc == 0 and not finished:
+        tail += "\nsandbox: the program exited with status 0 before it finished (no completion marker)"
+    passed = rc == 0 and finished
+    return SandboxResult(passed, "passed" if passed else "failed", rc, wall, tail)
 
 
 def run_many(programs: Sequence[str], limits: Limits | None = None, workers: int = 2) -> list[SandboxResult]:

@@ -1,4 +1,5 @@
-"""Confidence intervals: percentile bootstrap over items, and paired differences.
+"""Confidence intervals: percentile bootstrap over items, paired differences, and two-level
+(items, training seeds) bootstraps for methods trained with several seeds.
 
 Seeded, so a report rebuilt from the same files shows the same intervals.
 """
@@ -22,6 +23,12 @@ def bootstrap_ci(values: Sequence[float], n_boot: int = 2000, seed: int = 0,
     means = x[rng.integers(0, x.size, size=(n_boot, x.size))].mean(axis=1)
     lo, hi = np.quantile(means, [alpha / 2, 1 - alpha / 2])
     return (float(lo), float(hi))
+
+
+def mean_ci(values: Sequence[float], seed: int = 0) -> dict:
+    """``score`` (the mean, NaN when there are no values), ``n`` and the bootstrap ``ci95``."""
+    n = len(values)
+    return {"score": sum(values) / n if n else float("nan"), "n": n, "ci95": list(bootstrap_ci(values, seed=seed))}
 
 
 def paired_difference(a: Sequence[float], b: Sequence[float], n_boot: int = 2000, seed: int = 0,
@@ -63,3 +70,26 @@ def hierarchical_difference(a: Sequence[Sequence[float]], b: Sequence[Sequence[f
     reps = (np.take_along_axis(item_means_b, sb, 1).mean(1) - np.take_along_axis(item_means_a, sa, 1).mean(1))
     lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
     return {"diff": diff, "ci95": [float(lo), float(hi)], "n": int(n_items), "seeds": [A.shape[0], B.shape[0]]}
+
+
+def hierarchical_mean(a: Sequence[Sequence[float]], n_boot: int = 2000, seed: int = 0,
+                      alpha: float = 0.05) -> dict[str, float]:
+    """Mean score of one method trained with several seeds, with the two-level bootstrap CI of
+    :func:`hierarchical_difference` (items resampled, then the method's seeds).
+
+    ``a[s][i]`` is training seed ``s``'s score on item ``i``. With one seed it is the item
+    bootstrap of :func:`bootstrap_ci` (drawn from another random stream, so the bounds can differ
+    from it in the last digits)."""
+    A = np.asarray(a, dtype=float)
+    if A.ndim != 2:
+        raise ValueError(f"need a seeds x items array, got shape {A.shape}")
+    n_items = A.shape[1]
+    if n_items == 0 or A.shape[0] == 0:
+        return {"mean": float("nan"), "ci95": [float("nan"), float("nan")], "n": 0, "seeds": A.shape[0]}
+    rng = np.random.default_rng(seed)
+    items = rng.integers(0, n_items, size=(n_boot, n_items))
+    seeds = rng.integers(0, A.shape[0], size=(n_boot, A.shape[0]))
+    item_means = np.stack([A[:, idx].mean(axis=1) for idx in items])  # (n_boot, seeds)
+    reps = np.take_along_axis(item_means, seeds, 1).mean(1)
+    lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
+    return {"mean": float(A.mean()), "ci95": [float(lo), float(hi)], "n": int(n_items), "seeds": int(A.shape[0])}

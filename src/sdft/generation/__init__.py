@@ -35,7 +35,7 @@ def _vllm(cfg: GenerationConfig, model: str | None, adapter: str | None, **extra
 
 
 def _openai(cfg: GenerationConfig, model: str | None, adapter: str | None, **extra: Any) -> Generator:
-    from sdft.config import ConfigError
+    from sdft.errors import ConfigError
     from sdft.generation.openai_compat import OpenAIGenerator
 
     if adapter:
@@ -60,7 +60,7 @@ def make_generator(cfg: GenerationConfig | None = None, model: str | None = None
                    **extra: Any) -> Generator:
     """The generator ``cfg`` describes, for ``model`` (+ ``adapter``). ``extra`` goes to the
     backend's constructor as is (tuning knobs and test hooks; an unknown one is an error)."""
-    from sdft.config import ConfigError
+    from sdft.errors import ConfigError
 
     cfg = cfg or GenerationConfig()
     if cfg.backend not in BACKENDS:

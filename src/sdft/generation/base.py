@@ -31,7 +31,8 @@ class GenerationConfig:
     """How a stage that generates builds its generator: the ``generation:`` block of the distill,
     eval and generate configs, and the same flags (``--backend``, ``--dtype``, ...) on each command.
 
-    backend: hf (in-process, continuously batched), vllm (in-process vLLM), openai (any OpenAI-compatible server), fake (tests)
+    backend: hf (in-process, continuously batched), vllm (in-process vLLM), openai (any
+        OpenAI-compatible server), fake (tests)
     base_url: openai: server address, e.g. http://localhost:8000/v1 (default: $OPENAI_BASE_URL)
     api_key_env: openai: name of the environment variable that holds the API key
     dtype: hf, vllm: auto (bf16 on CUDA and on CPUs with native bf16, else float32), float32, bfloat16, float16

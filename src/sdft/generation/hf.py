@@ -81,7 +81,7 @@ class HFGenerator:
 
     @classmethod
     def from_spec(cls, model_spec: str | None = None, adapter: str | None = None, device: str | None = None,
-                  dtype: str | None = "auto", **kw) -> "HFGenerator":
+                  dtype: str | None = "auto", **kw) -> HFGenerator:
         from sdft import models
 
         model, tok = models.load(model_spec, adapter=adapter, device=device, dtype=dtype, padding_side="left")
@@ -123,7 +123,8 @@ class HFGenerator:
             budget -= need
             row = _Row(i, len(ids[i]))
             if sampling.temperature > 0:
-                row.rng = torch.Generator(device=self.model.device).manual_seed(_row_seed(sampling.seed, requests[i].id))
+                seed = _row_seed(sampling.seed, requests[i].id)
+                row.rng = torch.Generator(device=self.model.device).manual_seed(seed)
             out.append(row)
         return out
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sdft.config import ConfigError
+from sdft.errors import ConfigError
 
 # Epochs per training task. gsm8k/openfunction/alpaca/dolly are the paper's scripts. The rest are
 # our choice: lima and codealpaca are open-ended instruction sets of alpaca's size and style, so
@@ -59,7 +59,8 @@ class TrainConfig:
     seed: seed for shuffling and adapter initialisation
 
     Speed
-    dtype: auto (bf16 on CUDA and on CPUs with native bf16, else float32), float32, bfloat16 (LoRA: frozen base in it, adapter and optimizer in float32; full: float32 weights, bf16 autocast)
+    dtype: auto (bf16 on CUDA and on CPUs with native bf16, else float32), float32, bfloat16
+        (LoRA: frozen base in it, adapter and optimizer in float32; full: float32 weights, bf16 autocast)
     group_by_length: batch examples of similar length together (less padding)
     gradient_checkpointing: recompute activations in backward (saves memory, costs about a third more time)
     padding_free: concatenate each micro-batch into one row without padding
@@ -67,10 +68,12 @@ class TrainConfig:
     Output and resume
     logging_steps: log every N optimizer steps
     save_steps: checkpoint every N optimizer steps (for resume after a kill)
-    snapshots: also save the adapter at this many evenly spaced steps (DIR/snapshots/step-N), to measure forgetting along training
+    snapshots: also save the adapter at this many evenly spaced steps (DIR/snapshots/step-N),
+        to measure forgetting along training
     merge: also write DIR/merged, the base model with the adapter merged in
     overwrite: start over even if DIR holds a finished or partial run
-    report_to: transformers reporting integrations, comma-separated (none, tensorboard: events in DIR/tensorboard, wandb)
+    report_to: transformers reporting integrations, comma-separated
+        (none, tensorboard: events in DIR/tensorboard, wandb)
 
     Hub
     push_to_hub: hub repo id to push the adapter (or full checkpoint) to, with its model card

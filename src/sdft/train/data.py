@@ -1,17 +1,26 @@
 """Turn examples into training rows with the prompt convention evaluation uses.
 
 A row is ``input_ids`` = prompt tokens + completion tokens and ``labels`` = -100 over the
-prompt, so the loss covers the assistant response only. The prompt is exactly what
-``sdft generate`` feeds the model (:func:`sdft.models.render_chat` of ``example.messages()``:
-chat template, model default system prompt, generation prompt) and the completion is the
-response followed by the tokenizer's EOS (``<|im_end|>`` for SmolLM2 and Qwen). Both halves
-are tokenized separately with ``add_special_tokens=False``: the prompt tokens are then identical
-to the ones the model sees at generation time, at the cost of a token boundary that a joint
-tokenization might have merged (harmless here: the template ends the prompt on a newline).
+prompt, so the loss covers the assistant turn only. The prompt is exactly what ``sdft
+generate`` feeds the model (:func:`sdft.models.render_chat` of ``example.messages()``: chat
+template, model default system prompt, generation prompt). The completion is what the same
+chat template writes after that prompt when the response is added as the assistant's turn: the
+response and the template's own end-of-turn marker (``<|im_end|>`` for SmolLM2 and Qwen,
+``<end_of_turn>`` for Gemma, ``<|end|>`` for Phi-3: not always the tokenizer's EOS), with the
+whitespace the template puts between turns trimmed (generation stops at the marker, so the
+model never emits it). Both halves are tokenized separately with ``add_special_tokens=False``:
+the prompt tokens are then identical to the ones the model sees at generation time, at the
+cost of a token boundary that a joint tokenization might have merged (harmless here: templates
+end the prompt on a newline or a marker).
+
+A template whose render of the conversation does not start with its render of the prompt
+(some rewrite earlier turns once an answer follows), or that writes nothing after the
+response, cannot give labels that match generation: that is a ModelError naming the record.
 
 Bad data: an empty response is an error naming the record. A response that does not fit in
-``max_length`` is cut (the EOS goes with it) and counted as truncated; a prompt that leaves no
-room for a single response token is dropped and counted. Both counts go to train_summary.json.
+``max_length`` is cut (the end-of-turn marker goes with it) and counted as truncated; a prompt
+that leaves no room for a single response token is dropped and counted. Both counts go to
+train_summary.json.
 
 On-policy rows (``--method onpolicy``) keep the conversation as messages plus the reference
 response as TRL's ``privileged_context``; :func:`teacher_template` is how the teacher sees them.
@@ -20,9 +29,11 @@ response as TRL's ``privileged_context``; :func:`teacher_template` is how the te
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 
-from sdft.data.records import DataError, Example
+from sdft.data.records import Example
+from sdft.errors import DataError, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -83,20 +94,35 @@ def task_of(examples: list[Example]) -> str | None:
     return tasks.pop() if len(tasks) == 1 else None
 
 
+def _completion_text(tok, example: Example, prompt: str, where: str = "data") -> str:
+    """What the chat template writes after ``prompt`` for ``example``'s response: the response
+    and the template's end-of-turn marker, without trailing whitespace."""
+    messages = [*example.messages(), {"role": "assistant", "content": example.response}]
+    full = tok.apply_chat_template(messages, tokenize=False)
+    if not full.startswith(prompt):
+        at = len(os.path.commonprefix([prompt, full]))
+        raise ModelError(f"{where}: record {example.id!r}: the chat template renders the prompt differently once "
+                         f"the answer is added (from character {at}: {prompt[at:at + 40]!r} vs "
+                         f"{full[at:at + 40]!r}), so training labels cannot follow the generation prompt")
+    completion = full[len(prompt):].rstrip()
+    if completion.endswith(example.response.strip()):
+        raise ModelError(f"{where}: record {example.id!r}: the chat template writes no end-of-turn marker after "
+                         "the answer, so a model trained on it would not learn to stop")
+    return completion
+
+
 def tokenize(tok, examples: list[Example], max_length: int, where: str = "data") -> Prepared:
     """Rows of ``input_ids``/``labels`` (see the module docstring for the rules)."""
     from sdft.models import render_chat
 
-    eos = tok.eos_token
-    if not eos:
-        raise DataError(f"{where}: the tokenizer has no EOS token; cannot mark the end of a response")
-    out = Prepared(rows=[], n_examples=len(examples))
-    prompts = [render_chat(tok, e.messages()) for e in examples]
     for e in examples:
         if not (e.response or "").strip():
             raise DataError(f"{where}: record {e.id!r}: field `response` is empty")
+    out = Prepared(rows=[], n_examples=len(examples))
+    prompts = [render_chat(tok, e.messages()) for e in examples]
+    completions = [_completion_text(tok, e, p, where) for e, p in zip(examples, prompts)]
     p_ids = tok(prompts, add_special_tokens=False)["input_ids"]
-    c_ids = tok([e.response + eos for e in examples], add_special_tokens=False)["input_ids"]
+    c_ids = tok(completions, add_special_tokens=False)["input_ids"]
     for e, p, c in zip(examples, p_ids, c_ids):
         room = max_length - len(p)
         if room < 1:

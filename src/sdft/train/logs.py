@@ -68,13 +68,13 @@ def trim_log(path: str | Path, last_step: int) -> None:
 
 def plot_loss(log_path: str | Path, png_path: str | Path, title: str = "") -> None:
     """Loss (and learning rate on a second axis) against optimizer step."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # The object API, as in sdft.analyze.figures: no pyplot, so no global backend is switched
+    # inside a library call and no figure is left registered with pyplot.
+    from matplotlib.figure import Figure
 
     recs = [r for r in read_jsonl(log_path) if "loss" in r]
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=120)
+    fig = Figure(figsize=(6, 3.5), dpi=120, layout="tight")
+    ax = fig.subplots()
     ax.plot([r["step"] for r in recs], [r["loss"] for r in recs], marker=".", color="tab:blue", label="loss")
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("training loss")
@@ -85,6 +85,4 @@ def plot_loss(log_path: str | Path, png_path: str | Path, title: str = "") -> No
         ax2.plot(*zip(*lr), color="tab:gray", alpha=0.5, linewidth=1)
         ax2.set_ylabel("learning rate", color="tab:gray")
     ax.set_title(title or Path(log_path).parent.name, fontsize=9)
-    fig.tight_layout()
     fig.savefig(png_path)
-    plt.close(fig)

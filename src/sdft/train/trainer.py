@@ -31,10 +31,10 @@ import time
 from pathlib import Path
 
 from sdft.runs import provenance, write_json
-from sdft.train.config import TrainConfig
-from sdft.train import data as tdata
-from sdft.train.logs import TrainLogCallback, plot_loss, trim_log
 from sdft.trackers import split_report_to
+from sdft.train import data as tdata
+from sdft.train.config import TrainConfig
+from sdft.train.logs import TrainLogCallback, plot_loss, trim_log
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def _epoch_seeded(trainer_cls):
     return EpochSeededTrainer
 
 
-def _sft_trainer(cfg, model, tok, prepared, common, callbacks, task=None):
+def _sft_trainer(cfg, model, tok, prepared, common, callbacks):
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
@@ -144,7 +144,7 @@ def _sft_trainer(cfg, model, tok, prepared, common, callbacks, task=None):
                                      peft_config=_peft_config(cfg), callbacks=callbacks)
 
 
-def _onpolicy_trainer(cfg, model, tok, prepared, common, callbacks, task=None):
+def _onpolicy_trainer(cfg, model, tok, prepared, common, callbacks, task):
     from datasets import Dataset
     from trl.experimental.sdft import SDFTConfig, SDFTTrainer
 
@@ -262,8 +262,11 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
 
         callbacks = [*(callbacks or []), tensorboard_callback(tensorboard_dir or out / "tensorboard")]
     common = _common_args(cfg, ckpt_dir, epochs, on_cuda, autocast)
-    build = _onpolicy_trainer if cfg.method == "onpolicy" else _sft_trainer
-    trainer = build(cfg, model, tok, prepared, common, [callback, *(callbacks or [])], task=task)
+    hooks = [callback, *(callbacks or [])]
+    if cfg.method == "onpolicy":  # the teacher's prompt comes from the task's distillation template
+        trainer = _onpolicy_trainer(cfg, model, tok, prepared, common, hooks, task)
+    else:
+        trainer = _sft_trainer(cfg, model, tok, prepared, common, hooks)
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume)
     wall = time.perf_counter() - t0

@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from sdft.evaluate.evaluator import score_file
 
     res = score_file(args.benchmark, args.predictions, data_dir=args.data_dir,
-                     options={"allow_code_execution": args.allow_code_execution})
+                     allow_code_execution=args.allow_code_execution)
     if args.json:
         print(json.dumps(res, indent=2))
         return 0

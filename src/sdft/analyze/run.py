@@ -1,30 +1,15 @@
-"""Measure the distribution shift of fine-tuned models from the seed (paper §4, Figs. 5-9).
+"""Run the shift analysis: compare fine-tuned models' outputs and weights with the seed's.
 
-Compares each fine-tuned model's outputs with the seed model's on the same prompts of one
-benchmark (BLEU-4, ROUGE-L, embedding cosine) and its weights with the seed's (parameter
-shift). Writes analysis.json and the figures (PNG + SVG). No generation: it reads saved
-predictions, so evaluate the models first.
-
-    sdft analyze runs/demo                                # pairs from the run's manifest
-    sdft analyze --seed runs/demo/eval/seed --tuned vanilla=runs/demo/eval/vanilla@runs/demo/train/vanilla \\
-        --tuned sdft=runs/demo/eval/sdft@runs/demo/train/sdft --benchmark advbench --out analysis/
+:func:`run_analyze` is what ``sdft analyze`` and the pipeline's last stage call; it reads only
+saved predictions (and adapters for parameter shift) and writes ``analysis.json`` + figures.
 """
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from sdft.analyze import AnalyzeConfig
-from sdft.config import ConfigError, add_arguments as add_config_arguments, from_args, load_yaml
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", nargs="?", help="run folder written by `sdft run` (or use --seed/--tuned)")
-    parser.add_argument("--config", help="YAML file with AnalyzeConfig fields")
-    parser.add_argument("--tuned", action="append", metavar="LABEL=EVAL_DIR[@ADAPTER_DIR]",
-                        help="a fine-tuned model to compare with the seed; repeatable")
-    add_config_arguments(parser, AnalyzeConfig, skip=("tuned",))
+from sdft.errors import ConfigError
 
 
 def run_analyze(cfg: AnalyzeConfig, run_dir: str | Path | None = None) -> dict:
@@ -63,12 +48,6 @@ def run_analyze(cfg: AnalyzeConfig, run_dir: str | Path | None = None) -> dict:
         print(f"{label:<16} n={p['n']:<5} {line}" + (f", shift {shift['total']:.4g}" if shift else ""))
     for label, why in result["missing"].items():
         print(f"{label:<16} skipped: {why}")
-    print(f"wrote {out / 'analysis.json'}" + (f" and {sum(len(v) for v in figs.values())} figure files" if figs else ""))
+    n_figs = sum(len(v) for v in figs.values())
+    print(f"wrote {out / 'analysis.json'}" + (f" and {n_figs} figure files" if figs else ""))
     return result
-
-
-def run(args: argparse.Namespace) -> int:
-    cfg = from_args(AnalyzeConfig, args, load_yaml(args.config) if args.config else None,
-                    where=args.config or "sdft analyze")
-    run_analyze(cfg, args.run_dir)
-    return 0

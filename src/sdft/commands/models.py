@@ -10,6 +10,7 @@ import argparse
 import time
 
 from sdft import models
+from sdft.errors import ModelError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _status(alias: str) -> str:
     try:
         src = models.resolve(alias)
-    except models.ModelError as e:
+    except ModelError as e:
         return "not installed: " + str(e).splitlines()[-1].strip()
     if src.gguf and (models.converted_dir(src) / "config.json").exists():
         return f"ready (cached in {models.converted_dir(src)})"

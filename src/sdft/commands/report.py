@@ -6,6 +6,7 @@ each label prefixed with the run name.
 
     sdft report runs/demo                      # -> runs/demo/report
     sdft report runs/exp-a runs/exp-b --out reports/ab --title "Template ablation"
+    sdft report runs/gsm8k_forgetting --out runs/gsm8k_forgetting/report --verdict "No difference detected: ..."
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import argparse
 from pathlib import Path
 
 from sdft.analyze import ReportConfig
-from sdft.config import add_arguments as add_config_arguments, from_args, load_yaml
+from sdft.config import add_arguments as add_config_arguments
+from sdft.config import from_args, load_yaml
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = from_args(ReportConfig, args, load_yaml(args.config) if args.config else None,
                     where=args.config or "sdft report")
     out = cfg.out or (Path(args.run_dirs[0]) / "report" if len(args.run_dirs) == 1 else Path("report"))
-    paths = build_report(args.run_dirs, out, title=cfg.title, figures=cfg.figures)
-    print(f"wrote {paths['md']} and {paths['html']}")
+    paths = build_report(args.run_dirs, out, title=cfg.title, figures=cfg.figures, primary=cfg.primary,
+                         flip_items=cfg.flip_items, verdict=cfg.verdict)
+    print(f"wrote {paths['md']}, {paths['html']} and {paths['summary']}")
     return 0

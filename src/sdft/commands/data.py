@@ -16,7 +16,7 @@ import json
 from collections import Counter
 
 from sdft.data import tasks
-from sdft.data.records import DataError
+from sdft.errors import DataError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -8,6 +8,8 @@
 Writes OUT/results.json (score, n, 95% bootstrap CI, prompt variant, generation settings,
 versions, wall time per benchmark) and OUT/<benchmark>/predictions.jsonl; re-running the same
 command resumes. humaneval runs model-written code and needs --allow-code-execution.
+Per-benchmark options (humaneval samples, mmlu batch_size, ...) are YAML only: `options:` in
+the --config file, each checked against that benchmark's options class.
 Benchmarks: gsm8k multiarith openfunction humaneval advbench advbench_jailbreak alpaca_eval
 mmlu truthfulqa arc_easy arc_challenge hellaswag winogrande; groups: math safety knowledge paper.
 """
@@ -45,9 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if variants:
         data["variants"] = variants
     cfg = from_args(EvalConfig, args, data, where=args.config or "flags")
-    if args.no_progress:
-        cfg.options = {**cfg.options, "progress": False}
-    results = run_eval(cfg)
+    results = run_eval(cfg, progress=not args.no_progress)
     print(f"{'benchmark':<20} {'metric':<13} {'score':>7}  {'95% CI':<17} {'n':>5} {'wall s':>8}")
     for name, e in results["benchmarks"].items():
         lo, hi = e.get("ci95", [float("nan")] * 2)

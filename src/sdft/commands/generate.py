@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sdft import config as C
+from sdft.errors import ConfigError, DataError
 from sdft.generation.base import GenerationConfig
 
 
@@ -68,7 +69,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sdft.data.records import DataError
     from sdft.data.tasks import load_data
     from sdft.generation import make_generator
     from sdft.generation.base import Request, SamplingParams
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = C.from_args(GenerateConfig, args, yaml_data, where=args.config or "sdft generate")
     for name in ("data", "out"):
         if not getattr(cfg, name):
-            raise C.ConfigError(f"sdft generate: `{name}` is required (--{name})")
+            raise ConfigError(f"sdft generate: `{name}` is required (--{name})")
 
     examples = load_data(cfg.data, cfg.data_dir)
     if cfg.limit is not None:

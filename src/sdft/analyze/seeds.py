@@ -1,0 +1,193 @@
+"""Fine-tunes grouped by method over training seeds: the numbers the tables, the forest plot and
+``summary.json`` share.
+
+An *arm* is the models of one method trained on the same data settings (sample size, mix ratio,
+template) with different training seeds. A method's *main* arm is the arm of its first model in
+the manifest (``sdft run`` lists the main methods, seed by seed, before any sweep point); every
+other fine-tune is a sweep point and is reported model by model.
+
+Per arm and endpoint (see :mod:`endpoints`), over the items every model involved scored:
+
+- **mean**: the mean over seeds of each seed's score, with the two-level bootstrap CI of
+  :func:`sdft.evaluate.stats.hierarchical_mean` (items resampled, then the arm's seeds);
+- **change vs the seed**: :func:`~sdft.evaluate.stats.hierarchical_difference` with the seed
+  model as a one-seed arm;
+- **contrast** (e.g. SDFT − vanilla): ``hierarchical_difference`` of the two main arms, items
+  resampled jointly, seeds within each method. It equals the difference of the two changes vs
+  the seed (the seed cancels), which is the pre-registered primary endpoint's form.
+
+With one model per side these are the per-model numbers the report always showed: results.json's
+score and CI, and :func:`~sdft.evaluate.stats.paired_difference`. Without predictions (a
+published folder keeps only results.json) the numbers are approximations, marked
+``"approx": true``: the seeds' mean, a CI half-width adding in quadrature the mean item
+half-width and 1.96 standard errors of the seed-to-seed spread, and differences adding the two
+sides' half-widths in quadrature.
+
+Scores are percent, changes percentage points.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from sdft.analyze import runfiles
+from sdft.analyze.endpoints import Endpoint, item_scores, result_of, shared_ids
+from sdft.evaluate.stats import hierarchical_difference, hierarchical_mean, paired_difference
+
+UNITS = "scores in percent, changes and contrasts in percentage points, 95% CIs"
+
+
+def arm_key(m: dict[str, Any]) -> tuple:
+    return (m["method"], m.get("sample_size"), m.get("mix_ratio"), m.get("template"))
+
+
+def main_arms(run: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """{method: its main arm's models, in seed order}, methods in manifest order (seed excluded)."""
+    keys: dict[str, tuple] = {}
+    for m in run["models"]:
+        if m["method"] != "seed":
+            keys.setdefault(m["method"], arm_key(m))
+    return {meth: [m for m in run["models"] if arm_key(m) == key] for meth, key in keys.items()}
+
+
+def sweep_models(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """Fine-tunes outside the main arms (sweep and ablation points)."""
+    main = {id(m) for ms in main_arms(run).values() for m in ms}
+    return [m for m in run["models"] if m["method"] != "seed" and id(m) not in main]
+
+
+def is_seeded(run: dict[str, Any]) -> bool:
+    return any(len(ms) > 1 for ms in main_arms(run).values())
+
+
+def seed_tag(m: dict[str, Any]) -> str:
+    """The per-seed key: the training seed, or the label when the manifest predates seeds."""
+    return str(m["train_seed"]) if m.get("train_seed") is not None else m["label"]
+
+
+def _rows(run, models, ep) -> tuple[list[list[float]], list[str]] | None:
+    scores = [item_scores(run, m, ep) for m in models]
+    if any(s is None for s in scores):
+        return None
+    ids = shared_ids(scores)
+    return ([[s[i] for i in ids] for s in scores], ids) if ids else None
+
+
+def _half(ci: Any) -> float:
+    return (ci[1] - ci[0]) / 2 if ci and None not in ci else float("nan")
+
+
+def _approx(results: list[dict[str, Any]]) -> tuple[float, float]:
+    """(mean, CI half-width) of an arm from results.json alone (fractions)."""
+    scores = [r["score"] for r in results]
+    item = float(np.mean([_half(r.get("ci95")) for r in results]))
+    spread = 1.96 * float(np.std(scores, ddof=1)) / math.sqrt(len(scores)) if len(scores) > 1 else 0.0
+    return float(np.mean(scores)), math.sqrt(item * item + spread * spread)
+
+
+def _pp(x: float) -> float:
+    return 100 * x
+
+
+def _cached(run: dict[str, Any], key: tuple, compute) -> dict[str, Any] | None:
+    """The tables, the forest plot and summary.json ask for the same bootstraps."""
+    cache = run.setdefault("_stats", {})
+    if key not in cache:
+        cache[key] = compute()
+    hit = cache[key]
+    return None if hit is None else {**hit, "per_seed": dict(hit["per_seed"])}
+
+
+def _labels(models: list[dict[str, Any]]) -> tuple:
+    return tuple(m["label"] for m in models)
+
+
+def arm_mean(run: dict[str, Any], models: list[dict[str, Any]], ep: Endpoint) -> dict[str, Any] | None:
+    """{"mean", "ci95", "n", "approx", "per_seed"} of one arm on ``ep`` (percent), or None."""
+    return _cached(run, ("mean", _labels(models), ep.key), lambda: _arm_mean(run, models, ep))
+
+
+def difference(run: dict[str, Any], base: list[dict[str, Any]], other: list[dict[str, Any]],
+               ep: Endpoint) -> dict[str, Any] | None:
+    """mean(other) − mean(base) on ``ep`` in percentage points: {"diff", "ci95", "n", "approx",
+    "seeds", "per_seed"} (``per_seed``: each of ``other``'s seeds minus base's mean), or None."""
+    return _cached(run, ("diff", _labels(base), _labels(other), ep.key), lambda: _difference(run, base, other, ep))
+
+
+def _arm_mean(run, models, ep):
+    results = [result_of(m, ep) for m in models]
+    if any(r is None for r in results):
+        return None
+    tags = [seed_tag(m) for m in models]
+    if len(models) == 1:  # the evaluator's own score and CI
+        r = results[0]
+        ci = [_pp(c) for c in r["ci95"]] if r.get("ci95") and None not in r["ci95"] else None
+        return {"mean": _pp(r["score"]), "ci95": ci, "n": r.get("n"), "approx": False,
+                "per_seed": {tags[0]: _pp(r["score"])}}
+    rows = _rows(run, models, ep)
+    if rows is None:
+        mean, half = _approx(results)
+        return {"mean": _pp(mean), "ci95": [_pp(mean - half), _pp(mean + half)], "n": results[0].get("n"),
+                "approx": True, "per_seed": {t: _pp(r["score"]) for t, r in zip(tags, results)}}
+    matrix, _ = rows
+    h = hierarchical_mean(matrix)
+    return {"mean": _pp(h["mean"]), "ci95": [_pp(c) for c in h["ci95"]], "n": h["n"], "approx": False,
+            "per_seed": {t: _pp(float(np.mean(row))) for t, row in zip(tags, matrix)}}
+
+
+def _difference(run, base, other, ep):
+    ra, rb = [result_of(m, ep) for m in base], [result_of(m, ep) for m in other]
+    if not ra or not rb or any(r is None for r in ra + rb):
+        return None
+    tags = [seed_tag(m) for m in other]
+    seeds = [len(base), len(other)]
+    rows = _rows(run, base + other, ep)
+    if rows is None:
+        (ma, ha), (mb, hb) = _approx(ra), _approx(rb)
+        d, half = mb - ma, math.sqrt(ha * ha + hb * hb)
+        return {"diff": _pp(d), "ci95": [_pp(d - half), _pp(d + half)], "n": None, "approx": True, "seeds": seeds,
+                "per_seed": {t: _pp(r["score"] - ma) for t, r in zip(tags, rb)}}
+    matrix, _ = rows
+    a, b = matrix[: len(base)], matrix[len(base):]
+    if len(base) == len(other) == 1:  # as the per-model tables always computed it
+        d = paired_difference(a[0], b[0])
+    else:
+        d = hierarchical_difference(a, b)
+    base_mean = float(np.mean(a))
+    return {"diff": _pp(d["diff"]), "ci95": [_pp(c) for c in d["ci95"]], "n": d["n"], "approx": False,
+            "seeds": seeds, "per_seed": {t: _pp(float(np.mean(row)) - base_mean) for t, row in zip(tags, b)}}
+
+
+def contrast_name(method: str, reference: str = "vanilla") -> str:
+    return f"{method}_minus_{reference}"
+
+
+def run_summary(run: dict[str, Any], endpoints: list[Endpoint]) -> dict[str, Any]:
+    """The ``summary.json`` object of one run (without the verdict)."""
+    seed = runfiles.find_model(run, "seed")
+    arms = main_arms(run)
+    out: dict[str, Any] = {"run": run["name"], "units": UNITS, "seeded": is_seeded(run), "seed_model": None,
+                           "methods": {}, "contrasts": {}}
+    if seed is not None:
+        out["seed_model"] = {"label": seed["label"], "benchmarks": {
+            ep.key: s for ep in endpoints if (s := arm_mean(run, [seed], ep)) is not None}}
+    for meth, models in arms.items():
+        benches = {}
+        for ep in endpoints:
+            mean = arm_mean(run, models, ep)
+            if mean is None:
+                continue
+            if seed is not None:
+                mean["change_vs_seed"] = difference(run, [seed], models, ep)
+            benches[ep.key] = mean
+        out["methods"][meth] = {"labels": [m["label"] for m in models],
+                                "seeds": [m.get("train_seed") for m in models], "benchmarks": benches}
+    if "vanilla" in arms:
+        for meth, models in arms.items():
+            if meth != "vanilla":
+                out["contrasts"][contrast_name(meth)] = {
+                    ep.key: d for ep in endpoints if (d := difference(run, arms["vanilla"], models, ep)) is not None}
+    return out

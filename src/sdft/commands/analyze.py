@@ -1,0 +1,36 @@
+"""Measure the distribution shift of fine-tuned models from the seed (paper §4, Figs. 5-9).
+
+Compares each fine-tuned model's outputs with the seed model's on the same prompts of one
+benchmark (BLEU-4, ROUGE-L, embedding cosine) and its weights with the seed's (parameter
+shift). Writes analysis.json and the figures (PNG + SVG). No generation: it reads saved
+predictions, so evaluate the models first.
+
+    sdft analyze runs/demo                                # pairs from the run's manifest
+    sdft analyze --seed runs/demo/eval/seed --tuned vanilla=runs/demo/eval/vanilla@runs/demo/train/vanilla \\
+        --tuned sdft=runs/demo/eval/sdft@runs/demo/train/sdft --benchmark advbench --out analysis/
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from sdft.analyze import AnalyzeConfig
+from sdft.config import add_arguments as add_config_arguments
+from sdft.config import from_args, load_yaml
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", nargs="?", help="run folder written by `sdft run` (or use --seed/--tuned)")
+    parser.add_argument("--config", help="YAML file with AnalyzeConfig fields")
+    parser.add_argument("--tuned", action="append", metavar="LABEL=EVAL_DIR[@ADAPTER_DIR]",
+                        help="a fine-tuned model to compare with the seed; repeatable")
+    add_config_arguments(parser, AnalyzeConfig, skip=("tuned",))
+
+
+def run(args: argparse.Namespace) -> int:
+    from sdft.analyze.run import run_analyze
+
+    cfg = from_args(AnalyzeConfig, args, load_yaml(args.config) if args.config else None,
+                    where=args.config or "sdft analyze")
+    run_analyze(cfg, args.run_dir)
+    return 0

@@ -1,0 +1,28 @@
+"""List the experiment configs shipped in configs/ (the repository's, then ./configs).
+
+    sdft ls
+    sdft ls --all        # also each config's model, data and methods
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--all", action="store_true", help="also print each config's methods and data")
+
+
+def run(args: argparse.Namespace) -> int:
+    from sdft.experiment import read_config, shipped_configs
+
+    configs = shipped_configs()
+    if not configs:
+        print("no configs found (looked in the repository's configs/ and ./configs)")
+        return 1
+    for p in configs:
+        data = read_config(p)
+        print(f"{p.stem:<22} {data.get('description', '')}")
+        if args.all:
+            print(f"{'':<22} model={data.get('model')} data={data.get('data')} methods={data.get('methods')}")
+    return 0

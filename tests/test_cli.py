@@ -1,0 +1,40 @@
+"""The command table: one module per command in sdft.commands, each with the two functions and a
+paste-ready example, and building any command's flags loads no heavy library."""
+
+from __future__ import annotations
+
+import json
+import pkgutil
+import subprocess
+import sys
+
+import sdft.commands
+from sdft.cli import COMMANDS
+
+
+def test_every_command_module_is_in_the_table_and_has_the_two_functions_and_an_example():
+    import importlib
+
+    modules = {m.name for m in pkgutil.iter_modules(sdft.commands.__path__)}
+    assert modules == set(COMMANDS)
+    for name in COMMANDS:
+        mod = importlib.import_module(f"sdft.commands.{name}")
+        assert callable(mod.add_arguments) and callable(mod.run), name
+        examples = [ln.strip() for ln in mod.__doc__.splitlines() if ln.strip().startswith("sdft ")]
+        assert any(ex.startswith(f"sdft {name}") for ex in examples), f"{name}: no `sdft {name} ...` example"
+
+
+def test_building_every_commands_flags_loads_no_heavy_library():
+    # In a fresh interpreter: `sdft --help` and `sdft CMD --help` must stay instant.
+    code = (
+        "import argparse, importlib, json, sys\n"
+        "from sdft.cli import COMMANDS, main\n"
+        "main(['--help'])\n"
+        "for n in COMMANDS:\n"
+        "    importlib.import_module('sdft.commands.' + n).add_arguments(argparse.ArgumentParser())\n"
+        "heavy = ('torch', 'transformers', 'trl', 'peft', 'lm_eval', 'datasets', 'matplotlib')\n"
+        "print(json.dumps(sorted(m for m in heavy if m in sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out.splitlines()[-1]) == []
+    assert "validate" in out and "compare" in out  # the help lists the commands

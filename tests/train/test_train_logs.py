@@ -1,0 +1,24 @@
+"""The loss plot: drawn with matplotlib's object API, so plotting switches no global backend."""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import sys
+
+
+def test_plot_loss_writes_the_png_without_pyplot(tmp_path):
+    log = tmp_path / "train_log.jsonl"
+    log.write_text("".join(json.dumps({"step": s, "loss": 2.0 / s, "lr": 1e-4 * (1 - s / 10)}) + "\n"
+                           for s in range(1, 6)))
+    png = tmp_path / "loss.png"
+    # A fresh interpreter: whether pyplot got imported (and a backend chosen) is only visible there.
+    code = ("import sys\nfrom sdft.train.logs import plot_loss\n"
+            f"plot_loss({str(log)!r}, {str(png)!r})\n"
+            "print('matplotlib.pyplot' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split()[-1] == "False"
+    head = png.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", head[16:24]) == (720, 420)  # 6 x 3.5 inches at 120 dpi
