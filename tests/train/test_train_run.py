@@ -168,3 +168,17 @@ def test_report_to_tensorboard_writes_the_logged_losses_offline(tiny_model_dir, 
     card = (out / "README.md").read_text()
     assert "Not evaluated yet" in card and "| method | sft |" in card
     assert not list(out.glob("checkpoints/runs"))  # not transformers' default time-stamped folder
+
+
+@pytest.mark.slow
+def test_alias_adapter_names_the_public_base_and_still_loads_here(smollm2_dir, tmp_path, monkeypatch):
+    from sdft import models
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # loading it here must not need the hub
+    out = tmp_path / "smol"
+    run_train(_cfg("smollm2-135m", out, max_steps=1, limit=4))
+    cfg = json.loads((out / "adapter_config.json").read_text())
+    assert cfg["base_model_name_or_path"] == "HuggingFaceTB/SmolLM2-135M-Instruct"  # not the GGUF cache path
+    assert "base_model: HuggingFaceTB/SmolLM2-135M-Instruct" in (out / "README.md").read_text()
+    model, _ = models.load("smollm2-135m", adapter=str(out), device="cpu", dtype="float32")
+    assert type(model).__name__.startswith("Peft")
