@@ -66,3 +66,5 @@ def test_failing_command_leaves_its_error_in_run_log(tmp_path, capsys):
     assert main(["train", "--config", str(bad)]) == 2
     assert "unknown key(s) 'bogus'" in capsys.readouterr().err
     assert "unknown key(s) 'bogus'" in (tmp_path / "o" / "run.log").read_text()
+    logging.getLogger("sdft.later").warning("after the command")  # main() returned: its run.log is closed
+    assert "after the command" not in (tmp_path / "o" / "run.log").read_text()

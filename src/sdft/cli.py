@@ -79,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         logs.file_only(f"error: {e}")  # run.log; the console gets the line below
         print(f"sdft {name}: error: {e}", file=sys.stderr)
         return 2
+    finally:
+        logs.teardown()  # main() called from Python: later records do not land in this run.log
 
 
 if __name__ == "__main__":

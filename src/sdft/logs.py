@@ -56,11 +56,8 @@ def setup(command: str, args: argparse.Namespace | None = None, verbosity: int =
     """Console handler at the verbosity's level and, when the command has an output folder, a
     ``run.log`` file handler there; returns the log file (or None). Replaces the handlers an
     earlier call installed (tests run several commands in one process)."""
-    root, ours = logging.getLogger(), logging.getLogger("sdft")
-    for h in list(root.handlers):
-        if getattr(h, _MARK, False):
-            root.removeHandler(h)
-            h.close()
+    teardown()
+    ours = logging.getLogger("sdft")
     ours.setLevel(logging.DEBUG)
     level = logging.DEBUG if verbosity > 0 else logging.WARNING if verbosity < 0 else logging.INFO
     console = logging.StreamHandler(sys.stderr)
@@ -80,8 +77,17 @@ def setup(command: str, args: argparse.Namespace | None = None, verbosity: int =
         handlers.append(fh)
     for h in handlers:
         setattr(h, _MARK, True)
-        root.addHandler(h)
+        logging.getLogger().addHandler(h)
     return path
+
+
+def teardown() -> None:
+    """Remove (and close) the handlers :func:`setup` installed."""
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if getattr(h, _MARK, False):
+            root.removeHandler(h)
+            h.close()
 
 
 def file_only(message: str, level: int = logging.ERROR) -> None:
