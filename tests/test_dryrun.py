@@ -33,6 +33,27 @@ def test_stage_folders_and_keys_are_the_ones_runs_already_have(name, tmp_path, d
     assert got == STAGE_KEYS[name]
 
 
+
+@pytest.mark.parametrize("name", ["gsm8k_forgetting", "gsm8k_forgetting_dev"])
+def test_publishing_and_tracking_settings_change_no_stage_key(name, tmp_path, data_dir):
+    """A push, a merged push or a tracker added to a config re-runs nothing: each stage keeps the
+    folder it had (the long gsm8k_forgetting run resumes from these)."""
+    path = REPO / "configs" / f"{name}.yaml"
+
+    def folders(**over):
+        stages = Stages(load_experiment(path, {"out": str(tmp_path), **over}))
+        return {st.name: st.folder.name for st in stages.main() if st.kind != "push"}
+
+    plain = folders()
+    assert plain["train/vanilla-s1"] == STAGE_KEYS[name]["train/vanilla-s1"].split("/")[1]
+    assert plain["eval/seed"] == STAGE_KEYS[name]["eval/seed"].split("/")[1]
+    published = folders(train={"push_to_hub": "me/m", "push_merged": "me/m-merged", "hub_private": False,
+                               "report_to": "tensorboard"},
+                        distill={"push_to_hub": "me/d", "hub_private": False})
+    assert published == plain
+    assert folders(train={"lr": 3e-4})["train/vanilla-s1"] != plain["train/vanilla-s1"]  # a setting that matters
+
+
 def _dry(args: list[str], cwd: Path) -> tuple[str, list[str]]:
     code = ("import sys; from sdft.cli import main; rc = main(sys.argv[1:]); "
             "heavy = {'torch', 'transformers', 'peft', 'trl'}; "

@@ -50,7 +50,7 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -59,9 +59,12 @@ from sdft.runs import JsonlWriter, git_hash, provenance, read_jsonl, write_json
 
 log = logging.getLogger(__name__)
 
-# Settings that change where a result is published, not what it is: left out of stage keys, so
-# adding a push to a finished run re-runs nothing.
+# Settings that change where a result is published or logged, not what it is, so that adding a
+# push or a tracker to a finished run re-runs nothing. Fields new with the hub support are left
+# out of stage keys; report_to (in the keys before) is hashed as its default, which keeps the
+# keys of runs made before identical (tests/fixtures/stage_keys.json).
 HUB_FIELDS = ("push_to_hub", "push_merged", "hub_private")
+AS_DEFAULT = ("report_to",)
 
 
 @dataclass
@@ -82,8 +85,10 @@ def key_of(*parts: Any) -> str:
 
 
 def keyed(stage_cfg: Any, **replace_with: Any) -> dict[str, Any]:
-    """A stage config as its key sees it: ``replace_with`` applied, the hub fields left out."""
-    d = asdict(replace(stage_cfg, **replace_with))
+    """A stage config as its key sees it: ``replace_with`` applied, the hub fields left out and
+    the :data:`AS_DEFAULT` ones at their defaults."""
+    defaults = {f.name: f.default for f in fields(stage_cfg) if f.name in AS_DEFAULT}
+    d = asdict(replace(stage_cfg, **{**defaults, **replace_with}))
     return {k: v for k, v in d.items() if k not in HUB_FIELDS}
 
 
@@ -286,11 +291,12 @@ class Stages:
         tcfg = stage_config(TrainConfig, self.cfg.train, f"{self.config_path}: train",
                             **{**self.common, "seed": v.train_seed}, data=str(data.folder / "train.jsonl"),
                             method="onpolicy" if v.method == "onpolicy" else "sft", out="-")
-        if tcfg.push_merged:
-            tcfg = replace(tcfg, merge=True)
         key = key_of("train", keyed(tcfg, out="", data=""), data.key)
         folder = self.dir / "train" / f"{v.label}-{key}"
-        run_cfg = replace(tcfg, out=str(folder), push_to_hub=None, push_merged=None)  # pushed after evaluation
+        # Pushed after evaluation; push_merged merges at training time here (not in the key: a
+        # push added to a finished fine-tune merges it then, see push_train_stage).
+        run_cfg = replace(tcfg, out=str(folder), merge=tcfg.merge or bool(tcfg.push_merged), push_to_hub=None,
+                          push_merged=None)
         tb = self.tensorboard / v.label if self.tensorboard else None
         return Stage(f"train/{v.label}", folder, key, lambda: run_train(run_cfg, tensorboard_dir=tb), "train", tcfg, v)
 
@@ -306,6 +312,10 @@ class Stages:
         def work():
             from sdft import hub
 
+            if merged and not (train.folder / "merged" / "config.json").exists():
+                from sdft.train.trainer import merge_saved  # trained before push_merged was set
+
+                merge_saved(tcfg.model, train.folder, tcfg.dtype)
             urls = hub.publish_training(train.folder, repo, merged, private=tcfg.hub_private,
                                         **self.card(v, ev.folder))
             write_json(folder / "pushed.json", {"repo": repo, "merged_repo": merged, "commits": urls})

@@ -94,7 +94,7 @@ def test_bf16_training_learns_like_float32(tiny_model_dir, tmp_path, full):
     assert gap < (0.3 if full else 0.05), curves
 
 
-def test_lora_adapter_and_merged_model_reproduce_the_trained_logits(tiny_model_dir, tmp_path):
+def test_lora_adapter_and_merged_model_reproduce_the_trained_logits(tiny_model_dir, tmp_path, monkeypatch):
     from sdft import models
 
     out = tmp_path / "lora"
@@ -112,6 +112,29 @@ def test_lora_adapter_and_merged_model_reproduce_the_trained_logits(tiny_model_d
     assert (merged - trained).abs().max() < 1e-4
     # A finished run folder is returned as-is, not trained again.
     assert run_train(_cfg(tiny_model_dir, out, lr=5e-2, max_steps=4))["skipped"] is True
+    # push_merged added afterwards: the finished folder is merged then (not retrained) and pushed.
+    import shutil
+
+    import huggingface_hub
+
+    pushed = []
+
+    class Api:
+        def create_repo(self, repo_id, **kw):
+            pass
+
+        def upload_folder(self, *, repo_id, folder_path, **kw):
+            pushed.append((repo_id, sorted(p.name for p in Path(folder_path).iterdir())))
+            return "url"
+
+    shutil.rmtree(out / "merged")
+    monkeypatch.setattr(huggingface_hub, "HfApi", Api)
+    s = run_train(_cfg(tiny_model_dir, out, lr=5e-2, lora_r=16, lora_targets=ALL_LINEAR, max_steps=4,
+                       dtype="float32", push_merged="me/tiny-merged"))
+    assert s["skipped"] is True and s["pushed"] == {"merged": "url"}
+    assert pushed[0][0] == "me/tiny-merged" and "config.json" in pushed[0][1] and "README.md" in pushed[0][1]
+    late = _probe_logits(*models.load(str(out / "merged"), device="cpu", dtype="float32"))
+    assert (late - trained).abs().max() < 1e-4
 
 
 def test_resume_after_a_kill_continues_the_same_run(tiny_model_dir, tmp_path):

@@ -325,7 +325,24 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
 def _publish(cfg: TrainConfig, out: Path) -> dict[str, str]:
     from sdft import hub
 
+    if cfg.push_merged and not (out / "merged" / "config.json").exists():
+        merge_saved(cfg.model, out, cfg.dtype)
     return hub.publish_training(out, cfg.push_to_hub, cfg.push_merged, private=cfg.hub_private)
+
+
+def merge_saved(model_spec: str, out: str | Path, dtype: str = "auto") -> Path:
+    """Write OUT/merged for a finished training folder that has none (trained without merge):
+    the base model loaded on the CPU in ``dtype`` with OUT's adapter folded in."""
+    from sdft import models
+
+    out = Path(out)
+    model, tok = models.load(model_spec, adapter=str(out), device="cpu", dtype=dtype, merge_adapter=True)
+    tmp = out / "merged.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)  # a killed earlier attempt
+    _save_merged(model, tok, tmp, full=True)  # merged on load already (or a full checkpoint)
+    shutil.rmtree(out / "merged", ignore_errors=True)
+    tmp.rename(out / "merged")
+    return out / "merged"
 
 
 def _save_merged(model, tok, path: Path, full: bool) -> None:
