@@ -70,7 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"sdft {name}", description=(module.__doc__ or COMMANDS[name]).strip(),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     module.add_arguments(parser)
-    args = parser.parse_args(rest)
+    try:  # `sdft run CONFIG --dry-run train.lr=2e-4`: overrides may follow the flags
+        args = parser.parse_intermixed_args(rest)
+    except TypeError:  # a command with sub-commands (sdft data list) cannot intermix
+        args = parser.parse_args(rest)
     logs.setup(name, args, verbosity, argv)
     runs.git_hash()  # pin provenance to the code as imported now, before a long command runs
     try:
