@@ -75,8 +75,8 @@ def test_dry_run_says_cached_partial_and_to_run_without_loading_a_model(tmp_path
     distill.folder.mkdir(parents=True)
     (distill.folder / "rewrites.jsonl").write_text("".join(json.dumps({"id": str(i)}) + "\n" for i in range(20)))
     (run / "train").mkdir()
-    out, modules = _dry(["run", str(REPO / "configs" / "demo.yaml"), f"out={run}", "train.lr=2e-4", "--dry-run",
-                         "--gen-tok-s", "100"], tmp_path)
+    out, modules = _dry(["run", str(REPO / "configs" / "demo.yaml"), f"out={run}", "--dry-run", "--gen-tok-s", "100",
+                         "train.lr=2e-4"], tmp_path)  # overrides before or after the flags
     assert modules == []  # no torch, no transformers: seconds, not a model load
     assert "# resolved config" in out and "  lr: 2e-4" in out  # the override is in the resolved config
     rows = {line.split()[0]: line for line in out.splitlines()
@@ -95,3 +95,18 @@ def test_dry_run_says_cached_partial_and_to_run_without_loading_a_model(tmp_path
     out, _ = _dry(["run", str(REPO / "configs" / "demo.yaml"), f"out={run}", "--dry-run", "--only", "vanilla"],
                   tmp_path)
     assert "train/vanilla" in out and "train/sdft" not in out and "distill/default" not in out
+
+
+def test_a_folder_two_stages_share_is_estimated_once(tmp_path, data_dir):
+    from sdft.dryrun import describe
+
+    stages = Stages(load_experiment(REPO / "configs" / "gsm8k_forgetting_dev.yaml", {"out": str(tmp_path)}),
+                    only=["vanilla-s1"])
+    train = stages.train["vanilla-s1"]
+    train.folder.mkdir(parents=True)
+    (train.folder / ".done").write_text(marker(train.key))
+    (train.folder / "train_summary.json").write_text('{"steps": 10}')
+    rows = {r["stage"]: r for r in describe(stages, 100.0, 100.0)["rows"]}
+    final, point = rows["eval/vanilla-s1"], rows["eval/vanilla-s1@10"]
+    assert final["folder"] == point["folder"] and final["seconds"] > 0  # the final point is the model's eval
+    assert point["seconds"] == 0 and point["left"] == "the work of eval/vanilla-s1"

@@ -127,11 +127,14 @@ def describe(stages, gen_tok_s: float | None = None, train_tok_s: float | None =
         train = stages.train[v.label]
         if v.train_seed in stages.followed and v.label in stages.main_labels and (train.folder / ".done").exists():
             listed += stages.trajectory(v, train)
+    first: dict[Path, str] = {}  # a folder two stages share (the final point of a trajectory) runs once
     for st in listed:
         done = st.folder / ".done"
         cached = done.exists() and done.read_text().strip() == st.key
         progress, left, seconds = "", "", 0.0
-        if not cached:
+        if not cached and st.folder in first:
+            left = f"the work of {first[st.folder]}"
+        elif not cached:
             if st.kind == "eval":
                 progress, left, seconds = _eval(st, gen_rate)
             elif st.kind == "distill":
@@ -142,6 +145,7 @@ def describe(stages, gen_tok_s: float | None = None, train_tok_s: float | None =
                 left = "seconds" if st.kind == "data" else "one upload"
         started = st.folder.exists() and any(st.folder.iterdir())
         status = "cached" if cached else "partial" if started else "to run"
+        first.setdefault(st.folder, st.name)
         rows.append({"stage": st.name, "folder": str(st.folder.relative_to(stages.dir)), "status": status,
                      "progress": progress if started else "", "left": left, "seconds": round(seconds, 1)})
     pending = [v.label for v in stages.trained if v.train_seed in stages.followed and v.label in stages.main_labels
