@@ -80,6 +80,21 @@ def test_continuous_batching_matches_one_at_a_time_greedy(tiny, evict_at):
     assert [c.id for c in got] != [r.id for r in reqs]
 
 
+def test_lm_head_only_sees_contiguous_inputs(tiny):
+    """A strided (rows, 1, hidden) view makes torch's CPU matmul copy the LM head weight once per
+    row (an OOM kill on Qwen at 93 prefill rows); every prefill and decode must hand it a
+    contiguous tensor with one position per row."""
+    model, tok = tiny
+    seen = []
+    hook = model.get_output_embeddings().register_forward_hook(
+        lambda mod, args, out: seen.append((tuple(args[0].shape), args[0].is_contiguous())))
+    try:
+        list(_gen(model, tok).generate(_requests(), SamplingParams(max_new_tokens=4)))
+    finally:
+        hook.remove()
+    assert len(seen) > 4 and all(contiguous and shape[1] == 1 for shape, contiguous in seen), seen
+
+
 def test_max_new_tokens_gives_length_and_prompt_is_rendered(tiny):
     from sdft.models import render_chat
 
