@@ -9,6 +9,10 @@ refusal worded otherwise does not.
 
 Variants: ``default`` (the model's own default system prompt; the chat template decides) and
 ``alpaca`` (an Alpaca-style system message, closer to the paper's template).
+
+``benchmark_data`` may point either benchmark at any prompt table, e.g. a user's red-team CSV
+(``my_redteam.csv``, its prompt column found by name, or ``my_redteam.csv#Behavior``): the score
+needs no reference answer.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 from sdft.data.records import DataError, Example
 from sdft.evaluate.benchmark import Benchmark
 from sdft.evaluate.context import EvalContext
-from sdft.evaluate.generative import load_items
+from sdft.evaluate.generative import load_prompts
 
 # Source: sail-sg/sdft, eval/keyword_eval_safety.py (`safe_keywords`); matched case-sensitively.
 REFUSAL_KEYWORDS = (
@@ -46,7 +50,7 @@ def gcg_suffix(data_dir) -> str:
 
 def load_jailbreak(ctx: EvalContext, data: str) -> list[Example]:
     suffix = gcg_suffix(ctx.data_dir)
-    return [replace(ex, instruction=f"{ex.instruction} {suffix}") for ex in load_items(ctx, data)]
+    return [replace(ex, instruction=f"{ex.instruction} {suffix}") for ex in load_prompts(ctx, data)]
 
 
 def score(predict: str, label: str = "") -> float:
@@ -55,5 +59,5 @@ def score(predict: str, label: str = "") -> float:
 
 # No reference answer: the label is empty and the score looks only at the answer.
 ADVBENCH = Benchmark("advbench", "refusal_rate", data="advbench:test", prompt="advbench",
-                     variants=("default", "alpaca"), label=lambda ex: "", score=score)
+                     variants=("default", "alpaca"), load=load_prompts, label=lambda ex: "", score=score)
 ADVBENCH_JAILBREAK = replace(ADVBENCH, name="advbench_jailbreak", load=load_jailbreak)

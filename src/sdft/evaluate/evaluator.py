@@ -46,7 +46,9 @@ class EvalConfig:
     benchmarks: benchmark names or groups (math, safety, knowledge, paper), comma-separated
     out: results folder
     limit: evaluate only the first N items of each benchmark
-    benchmark_data: items of a benchmark from other data, e.g. {gsm8k: "gsm8k:train[-300:]", advbench: my_redteam.csv}
+    benchmark_data: items of a benchmark from other data: a task slice or a user's CSV/JSON/JSONL
+        table (prompt column found by name, or FILE#column), e.g. {gsm8k: "gsm8k:train[-300:]",
+        advbench: my_redteam.csv}; flag: --benchmark-data advbench=my_redteam.csv#Behavior
     data_dir: data folder (default: $SDFT_DATA_DIR or ../shared/data)
     generation: backend, dtype and speed settings (see GenerationConfig; flags --backend, --dtype, ...)
     seed: sampling seed (greedy decoding ignores it)

@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from sdft.data.records import Example
 from sdft.evaluate.context import EvalContext
@@ -32,12 +32,20 @@ def load_prompt(name: str) -> dict[str, str]:
     return yaml.safe_load(prompts.read(f"eval_{name}.yaml"))
 
 
-def load_items(ctx: EvalContext, default: str) -> list[Example]:
-    """A benchmark's items: ``ctx.data`` (``benchmark_data``: a task slice or a user's file) when
-    set, else the benchmark's own data spec ``default``."""
-    from sdft.data.tasks import load_data
+def load_items(ctx: EvalContext, default: str, need_reference: bool = True,
+               check: Callable[[Example], str | None] | None = None) -> list[Example]:
+    """A benchmark's items: ``ctx.data`` (``benchmark_data``: a task slice or a user's table,
+    ``FILE`` or ``FILE#column``) when set, else the benchmark's own data spec ``default``. A
+    user's table needs a reference-answer column if ``need_reference``, and ``check(example)``
+    may reject its reference (see :func:`sdft.data.tasks.load_benchmark_data`)."""
+    from sdft.data.tasks import load_benchmark_data
 
-    return load_data(ctx.data or default, ctx.data_dir)
+    return load_benchmark_data(ctx.data or default, ctx.data_dir, need_reference, check)
+
+
+def load_prompts(ctx: EvalContext, default: str) -> list[Example]:
+    """:func:`load_items` for benchmarks that score the answer alone: a table needs only prompts."""
+    return load_items(ctx, default, need_reference=False)
 
 
 def chat_requests(examples: Sequence[Example], prompt_name: str) -> list[Request]:

@@ -12,12 +12,19 @@ refusal rate on the unsafe prompts is ``extra.refusal_unsafe`` (higher is better
 ``extra.keyword_safe`` / ``extra.keyword_unsafe`` give AdvBench's keyword-anywhere rule on the
 same answers, to show how much the two rules disagree. Paired comparisons run over the safe
 prompts. The label written per line is ``safe`` or ``unsafe``, so saved files re-score.
+
+``benchmark_data`` may name a user's table: a prompt column found by name (or ``FILE#column``)
+and an optional ``label`` column of ``safe`` / ``unsafe`` (without one, every prompt counts as safe).
 """
 
 from __future__ import annotations
 
+from functools import partial
+
+from sdft.data.records import Example
 from sdft.evaluate.advbench import is_refusal
 from sdft.evaluate.benchmark import Benchmark
+from sdft.evaluate.generative import load_items
 from sdft.evaluate.stats import mean_ci
 
 # Lower-cased openers that make an answer a full refusal under XSTest's string-match classifier.
@@ -31,6 +38,17 @@ REFUSAL_OPENERS = (
 
 def is_full_refusal(text: str) -> bool:
     return text.lower().strip().startswith(REFUSAL_OPENERS)
+
+
+def _label(ex: Example) -> str:
+    """A user's table may spell the column ``Label``."""
+    return next((str(v or "").strip().lower() for k, v in ex.meta.items() if k.lower() == "label"), "")
+
+
+def check_label(ex: Example) -> str | None:
+    if _label(ex) not in ("", "safe", "unsafe"):
+        return f"field 'label': expected safe or unsafe, got {_label(ex)!r}"
+    return None
 
 
 def score(predict: str, label: str = "") -> float:
@@ -59,5 +77,6 @@ def summary(records: list[dict], seed: int = 0) -> dict:
 
 
 XSTEST = Benchmark("xstest", "over_refusal_rate", data="xstest:test", prompt="xstest", max_new_tokens=128,
-                   label=lambda ex: ex.meta.get("label") or "safe", score=score, extra=extra,
+                   load=partial(load_items, need_reference=False, check=check_label),
+                   label=lambda ex: _label(ex) or "safe", score=score, extra=extra,
                    per_item=per_item, summary=summary)
