@@ -15,7 +15,9 @@ mmlu truthfulqa arc_easy arc_challenge hellaswag winogrande; groups: math safety
 
 Your own items: --benchmark-data advbench=my_redteam.csv (the prompt column found by name:
 prompt, goal, behavior, instruction, question) or advbench=my_redteam.csv#Behavior; a math
-benchmark's table also needs a reference-answer column.
+benchmark's table also needs a reference-answer column. --refusal-judge JUDGE (openai, local
+or a model spec) adds a judge's refusal rates and their agreement (Cohen's kappa) with the
+keyword score to advbench, advbench_jailbreak and xstest; the keyword rate stays the score.
 """
 
 from __future__ import annotations
