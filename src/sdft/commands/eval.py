@@ -11,7 +11,8 @@ command resumes. humaneval runs model-written code and needs --allow-code-execut
 Per-benchmark options (humaneval samples, mmlu batch_size, ...) are YAML only: `options:` in
 the --config file, each checked against that benchmark's options class.
 Benchmarks: gsm8k multiarith openfunction humaneval advbench advbench_jailbreak xstest alpaca_eval
-mmlu truthfulqa arc_easy arc_challenge hellaswag winogrande; groups: math safety knowledge paper.
+mmlu truthfulqa arc_easy arc_challenge hellaswag winogrande, and lm_eval:TASK for an lm-eval task
+whose data is local; groups: math safety knowledge paper.
 
 Your own items: --benchmark-data advbench=my_redteam.csv (the prompt column found by name:
 prompt, goal, behavior, instruction, question) or advbench=my_redteam.csv#Behavior; a math

@@ -43,7 +43,8 @@ class EvalConfig:
 
     model: model spec (alias, local dir, .gguf, hub id) or, for backend openai, the served name
     adapter: PEFT adapter or full fine-tuned checkpoint dir (default: the seed model)
-    benchmarks: benchmark names or groups (math, safety, knowledge, paper), comma-separated
+    benchmarks: benchmark names or groups (math, safety, knowledge, paper), comma-separated;
+        lm_eval:TASK runs an lm-eval task by name (only one whose data is local)
     out: results folder
     limit: evaluate only the first N items of each benchmark
     benchmark_data: items of a benchmark from other data: a task slice or a user's CSV/JSON/JSONL
@@ -94,7 +95,7 @@ class EvalConfig:
         names = battery.expand(self.benchmarks)
         for what, table in (("variants", self.variants), ("answer_lengths", self.answer_lengths),
                             ("benchmark_data", self.benchmark_data), ("options", self.options)):
-            unknown = sorted(set(table) - set(battery.BENCHMARKS))
+            unknown = sorted(n for n in table if not battery.known(n))
             if unknown:
                 raise ConfigError(f"{what}: unknown benchmark(s) {', '.join(unknown)}")
         for name, variant in self.variants.items():
