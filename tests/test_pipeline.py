@@ -81,8 +81,25 @@ def tiny_config(tmp_path, tiny_model_dir, data_dir):
 
 
 @pytest.mark.slow
-def test_tiny_run_end_to_end_then_resume_and_partial_rerun(tiny_config, capsys):
+def test_tiny_run_end_to_end_then_resume_and_partial_rerun(tiny_config, capsys, monkeypatch):
+    import huggingface_hub
+
+    from sdft.trackers import read_scalars
+
+    pushed = []
+
+    class Api:  # the hub stand-in: records what would be pushed
+        def create_repo(self, repo_id, **kw):
+            pushed.append(("create", repo_id, kw["private"]))
+
+        def upload_folder(self, *, repo_id, folder_path, **kw):
+            pushed.append(("upload", repo_id, (Path(folder_path) / "README.md").read_text()))
+            return f"https://huggingface.co/{repo_id}/commit/1"
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", Api)
     path, cfg = tiny_config
+    cfg["train"] |= {"report_to": "tensorboard", "push_to_hub": "me/tiny"}
+    path.write_text(yaml.safe_dump(cfg))
     assert cli_main(["run", str(path)]) == 0
     run = Path(cfg["out"])
     manifest = json.loads((run / "manifest.json").read_text())
@@ -108,17 +125,37 @@ def test_tiny_run_end_to_end_then_resume_and_partial_rerun(tiny_config, capsys):
     assert set(analysis["pairs"]) == {"vanilla", "sdft"}
     html = (run / "report" / "report.html").read_text()
     assert "tiny random model" in html and "sdft" in html
+    # TensorBoard: training curves and the scores of every model in RUN/tensorboard/<label>,
+    # the distillation's kept rate beside them; the values are the saved results'
+    tb = {d.name: read_scalars(d) for d in (run / "tensorboard").iterdir()}
+    assert set(tb) == {"seed", "vanilla", "sdft", "distill-default"}
+    assert [s for s, _ in tb["sdft"]["train/loss"]] == [1, 2]
+    for m in manifest["models"]:
+        res = json.loads((run / m["eval_dir"] / "results.json").read_text())
+        steps = 2 if m["label"] != "seed" else 0
+        assert tb[m["label"]]["eval/gsm8k"] == [(steps, pytest.approx(res["benchmarks"]["gsm8k"]["score"]))]
+    rep = json.loads(next((run / "distill").glob("*/distill_report.json")).read_text())
+    assert tb["distill-default"]["distill/kept_rate"] == [(0, pytest.approx(rep["kept_rate"]))]
+    # each fine-tune pushed once, after its evaluation: the card carries the scores
+    assert [(k, r) for k, r, _ in pushed] == [("create", "me/tiny-vanilla"), ("upload", "me/tiny-vanilla"),
+                                              ("create", "me/tiny-sdft"), ("upload", "me/tiny-sdft")]
+    assert pushed[0][2] is True and "| gsm8k |" in pushed[3][2] and "| method | sdft |" in pushed[3][2]
+    assert "| gsm8k |" in (run / sdft["adapter"] / "README.md").read_text()
+    log = (run / "run.log").read_text()
+    assert log.count("===== ") == 1 and "train/sdft: done in" in log
 
     capsys.readouterr()
-    assert cli_main(["run", str(path)]) == 0  # everything cached
-    out = capsys.readouterr().out
-    assert "running" not in out and out.count("done already") == 1 + 2 * 2 + 3
+    assert cli_main(["run", str(path)]) == 0  # everything cached, nothing pushed or logged again
+    err = capsys.readouterr().err
+    assert "running" not in err and err.count("done already") == 1 + 2 * 2 + 3 + 2
+    assert len(pushed) == 4 and len(read_scalars(run / "tensorboard" / "sdft")["eval/gsm8k"]) == 1
+    assert (run / "run.log").read_text().count("===== ") == 2
 
-    cfg["eval"]["limit"] = 3  # only the evaluations depend on this
+    cfg["eval"]["limit"] = 3  # only the evaluations (and so the pushes) depend on this
     path.write_text(yaml.safe_dump(cfg))
     assert cli_main(["run", str(path)]) == 0
-    out = capsys.readouterr().out
-    assert out.count(": running") == 3 and "train/sdft: done already" in out
+    err = capsys.readouterr().err
+    assert err.count(": running") == 3 + 2 and "train/sdft: done already" in err
 
     # A kill mid-stage leaves it marked running with no .done marker: the next run redoes it
     # and the manifest says the stage took two sittings.
@@ -128,7 +165,7 @@ def test_tiny_run_end_to_end_then_resume_and_partial_rerun(tiny_config, capsys):
     manifest["stages"]["eval/sdft"] = {k: stage[k] for k in ("dir", "key")} | {"status": "running"}
     (run / "manifest.json").write_text(json.dumps(manifest))
     assert cli_main(["run", str(path)]) == 0
-    assert capsys.readouterr().out.count(": running") == 1
+    assert capsys.readouterr().err.count(": running") == 1
     stages = json.loads((run / "manifest.json").read_text())["stages"]
     assert stages["eval/sdft"]["sittings"] == 2 and stages["eval/vanilla"]["sittings"] == 1
     assert stages["eval/sdft"]["git"] == json.loads((run / "manifest.json").read_text())["provenance"]["git"]
@@ -177,3 +214,38 @@ def test_trajectory_evaluates_snapshots_along_training(tiny_config):
     final = load_file(str(snap.parent.parent / "adapter_model.safetensors"))
     half = load_file(str(snap / "adapter_model.safetensors"))
     assert any((final[k] - half[k]).abs().max() > 0 for k in final)
+
+
+PAPER_BEFORE = json.loads((REPO / "tests" / "fixtures" / "paper_configs_before.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(PAPER_BEFORE))
+def test_folded_paper_configs_resolve_to_the_settings_they_had(name, tmp_path):
+    """The paper configs name configs/base/paper.yaml; each resolves to what its self-contained
+    file said before (captured in the fixture): the same experiment, and the same settings in
+    every stage once the stage's dataclass fills in its defaults."""
+    from dataclasses import asdict
+
+    from sdft.config import from_dict
+    from sdft.experiment import _stage_classes, read_config
+
+    old_path = tmp_path / f"{name}.yaml"
+    old_path.write_text(yaml.safe_dump(PAPER_BEFORE[name]))
+    new, old = load_experiment(REPO / "configs" / f"{name}.yaml"), load_experiment(old_path)
+    for section, cls in _stage_classes().items():
+        assert asdict(from_dict(cls, getattr(new, section))) == asdict(from_dict(cls, getattr(old, section))), section
+    sections = set(_stage_classes())
+    assert {k: v for k, v in asdict(new).items() if k not in sections} == \
+        {k: v for k, v in asdict(old).items() if k not in sections}
+    raw = read_config(REPO / "configs" / f"{name}.yaml")
+    if name == "table5_full":  # the base's LoRA keys, at their defaults, unused with full: true
+        assert {k: v for k, v in raw["train"].items() if k not in PAPER_BEFORE[name]["train"]} == \
+            {"lora_r": 8, "lora_alpha": 16, "lora_targets": ["q_proj", "v_proj"]}
+        raw["train"] = {k: raw["train"][k] for k in PAPER_BEFORE[name]["train"]}
+    assert raw == PAPER_BEFORE[name]  # and key for key what the file held
+
+
+def test_ls_skips_the_base_folder(capsys):
+    assert cli_main(["ls"]) == 0
+    out = capsys.readouterr().out
+    assert "table1_gsm8k" in out and "paper " not in out and "base" not in out.split()

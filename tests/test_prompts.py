@@ -19,6 +19,7 @@ def test_every_distillation_template_and_the_judge_prompt_are_packaged():
 def test_unknown_prompt_names_the_files_of_its_family():
     with pytest.raises(ConfigError, match=r"'eval_nope.yaml'.*known: eval_advbench_alpaca.yaml, ") as e:
         prompts.read("eval_nope.yaml")
-    assert "distill_" not in str(e.value)
+    known = str(e.value).split("known: ", 1)[1].split(", ")
+    assert known and all(name.startswith("eval_") for name in known)  # only its family, no distill_*
     with pytest.raises(ConfigError):
         prompts.read("__init__.py")  # code beside the data is not a prompt

@@ -14,7 +14,7 @@ import argparse
 import importlib
 import sys
 
-from sdft import runs
+from sdft import logs, runs
 from sdft.errors import SdftError
 
 # name -> one-line help; the command's code is the module sdft.commands.<name>
@@ -41,7 +41,8 @@ def _top_parser() -> argparse.ArgumentParser:
         description="Self-Distillation Fine-Tuning: distil, fine-tune, and measure forgetting.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="commands:\n" + "\n".join(f"  {n:<10} {h}" for n, h in COMMANDS.items())
-        + "\n\nRun `sdft COMMAND --help` for a command's flags.",
+        + "\n\nRun `sdft COMMAND --help` for a command's flags. -v / -q (anywhere): more or less console "
+        "logging;\ncommands that write an output folder append their log to run.log there.",
     )
     p.add_argument("command", nargs="?", help="one of the commands below")
     p.add_argument("--version", action="store_true", help="print the version and exit")
@@ -50,6 +51,7 @@ def _top_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    argv, verbosity = logs.pop_verbosity(argv)
     top = _top_parser()
     if not argv or argv[0] in ("-h", "--help"):
         top.print_help()
@@ -68,13 +70,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"sdft {name}", description=(module.__doc__ or COMMANDS[name]).strip(),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     module.add_arguments(parser)
-    args = parser.parse_args(rest)
+    try:  # `sdft run CONFIG --dry-run train.lr=2e-4`: overrides may follow the flags
+        args = parser.parse_intermixed_args(rest)
+    except TypeError:  # a command with sub-commands (sdft data list) cannot intermix
+        args = parser.parse_args(rest)
+    logs.setup(name, args, verbosity, argv)
     runs.git_hash()  # pin provenance to the code as imported now, before a long command runs
     try:
         return int(module.run(args) or 0)
     except SdftError as e:  # an input the user can fix: one clear line, no traceback (a bug keeps its own)
+        logs.file_only(f"error: {e}")  # run.log; the console gets the line below
         print(f"sdft {name}: error: {e}", file=sys.stderr)
         return 2
+    finally:
+        logs.teardown()  # main() called from Python: later records do not land in this run.log
 
 
 if __name__ == "__main__":

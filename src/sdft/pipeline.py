@@ -7,7 +7,10 @@ Stages talk only through files in the run folder::
     RUN/data/<label>-<key>/           train.jsonl: the exact training set of one fine-tune (a plain file)
     RUN/train/<label>-<key>/          adapter, train_log.jsonl, loss.png, train_summary.json
     RUN/eval/<label>-<key>/           results.json, <benchmark>/predictions.jsonl
+    RUN/push/<what>-<key>/            pushed.json: what a push to the hub sent (train/distill push_to_hub)
+    RUN/tensorboard/<label>/          with train.report_to tensorboard: curves and scores per model
     RUN/analysis/, RUN/report/        shift measures + figures, report.md + report.html
+    RUN/run.log                       every invocation's log (header: time, command line, git hash)
 
 Every stage folder is named by a hash of the settings and inputs it depends on, and holds a
 ``.done`` marker once finished: re-running after a kill resumes the unfinished stage (each
@@ -26,20 +29,44 @@ With ``seeds: [1, 2, 3]`` every method is trained once per seed on the same trai
 (seed first, then each fine-tune as soon as it is trained), so a run stopped half way already
 holds complete, comparable results for the seeds it finished.
 
+One code path plans and runs: :class:`Stages` names every stage, its folder and key (and the
+work to do), :func:`run_experiment` runs them, and ``--dry-run`` (:mod:`sdft.dryrun`) reports
+them: what is cached, what is partly done, what will run and roughly how long it will take,
+without loading a model.
+
+Hub and trackers: ``train.push_to_hub: me/name`` pushes each fine-tune, after its evaluation
+(the model card then carries the scores), to ``me/name-<label>`` (``train.push_merged`` the same
+for the merged copy); ``distill.push_to_hub: me/name`` pushes each distilled set (``me/name``,
+or ``me/name-<template>`` with several templates). With ``train.report_to: tensorboard`` the
+distillation and evaluation metrics go to ``RUN/tensorboard`` beside the training curves.
+
     sdft run configs/demo.yaml
+    sdft run configs/demo.yaml train.lr=2e-4 --dry-run
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Callable
 
 from sdft.experiment import ExperimentConfig, stage_config
 from sdft.runs import JsonlWriter, git_hash, provenance, read_jsonl, write_json
+
+log = logging.getLogger(__name__)
+
+# Settings that change where a result is published or logged, not what it is, so that adding a
+# push or a tracker to a finished run re-runs nothing. Fields new with the hub support are left
+# out of stage keys; report_to (in the keys before) is hashed as its default, which keeps the
+# keys of runs made before identical (tests/fixtures/stage_keys.json).
+HUB_FIELDS = ("push_to_hub", "push_merged", "hub_private")
+AS_DEFAULT = ("report_to",)
+# Fields added after keys were pinned count only once set, so finished runs keep their keys.
+UNSET_LEFT_OUT = ("refusal_judge",)
 
 
 @dataclass
@@ -57,6 +84,20 @@ class Variant:
 def key_of(*parts: Any) -> str:
     blob = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:8]
+
+
+def keyed(stage_cfg: Any, **replace_with: Any) -> dict[str, Any]:
+    """A stage config as its key sees it: ``replace_with`` applied, the hub fields and the unset
+    :data:`UNSET_LEFT_OUT` ones left out, and the :data:`AS_DEFAULT` ones at their defaults."""
+    defaults = {f.name: f.default for f in fields(stage_cfg) if f.name in AS_DEFAULT}
+    d = asdict(replace(stage_cfg, **{**defaults, **replace_with}))
+    return {k: v for k, v in d.items() if k not in HUB_FIELDS and not (k in UNSET_LEFT_OUT and v is None)}
+
+
+def marker(key: str) -> str:
+    """The text of a finished stage's ``.done`` file; later keys include it, so it is computed
+    from the key rather than read back, which lets a plan name stages that have not run yet."""
+    return key + "\n"
 
 
 def plan(cfg: ExperimentConfig, n_available: int) -> list[Variant]:
@@ -105,13 +146,13 @@ class Run:
 
     def stage(self, name: str, folder: Path, key: str, work: Callable[[], Any]) -> Path:
         """Run ``work`` unless ``folder`` is marked done with this key; record the timing."""
-        marker = folder / ".done"
+        done = folder / ".done"
         rel = str(folder.relative_to(self.dir))
-        if marker.exists() and marker.read_text().strip() == key:
+        if done.exists() and done.read_text().strip() == key:
             self.manifest["stages"].setdefault(name, {"status": "done", "dir": rel, "key": key})
-            print(f"[sdft run] {name}: done already ({rel})")
+            log.info("%s: done already (%s)", name, rel)
             return folder
-        print(f"[sdft run] {name}: running -> {rel}")
+        log.info("%s: running -> %s", name, rel)
         prev = self.manifest["stages"].get(name) or {}
         resumed = prev.get("status") == "running" and prev.get("key") == key  # an earlier sitting was killed
         sittings = prev.get("sittings", 1) + 1 if resumed else 1
@@ -120,12 +161,12 @@ class Run:
         t0 = time.perf_counter()
         work()
         wall = time.perf_counter() - t0
-        marker.write_text(key + "\n")
+        done.write_text(marker(key))
         # the code that computed it: a run that spans sessions may span commits
         self.manifest["stages"][name] = {"status": "done", "dir": rel, "key": key, "wall_s": round(wall, 1),
                                          "sittings": sittings, "git": git_hash()}
         self.save()
-        print(f"[sdft run] {name}: done in {wall:.0f} s")
+        log.info("%s: done in %.0f s", name, wall)
         return folder
 
 
@@ -156,64 +197,191 @@ def _write_rows(dest: Path, rows: list[dict]) -> None:
     tmp.replace(dest / "train.jsonl")
 
 
+@dataclass
+class Stage:
+    """One stage of the plan: ``work`` fills ``folder``; ``cfg`` is the stage's own config (what
+    the dry run estimates from); ``variant`` the model it belongs to."""
+
+    name: str
+    folder: Path
+    key: str
+    work: Callable[[], Any]
+    kind: str  # distill | data | train | eval | push
+    cfg: Any = None
+    variant: Variant | None = None
+    step: int | None = None
+
+
+class Stages:
+    """Every stage of an experiment with its folder and key, computed from the config and the
+    data alone (no model, no torch): what :func:`run_experiment` runs and ``--dry-run`` shows."""
+
+    def __init__(self, cfg: ExperimentConfig, config_path: str = "", only: list[str] | None = None):
+        from sdft.data.tasks import load_data
+        from sdft.distill.run import sample_examples
+        from sdft.errors import ConfigError
+
+        self.cfg, self.config_path, self.dir = cfg, config_path, cfg.run_dir
+        examples = load_data(cfg.data, data_dir=cfg.data_dir)
+        self.variants = plan(cfg, len(examples))
+        if only:
+            unknown = sorted(set(only) - {v.label for v in self.variants})
+            if unknown:
+                raise ConfigError(f"--only: no model labelled {', '.join(unknown)}; this config has "
+                                  f"{', '.join(v.label for v in self.variants)}")
+        trained = [v for v in self.variants if v.method != "seed"]
+        self.n_max = max([v.sample_size or 0 for v in trained] + [min(cfg.sample or len(examples), len(examples))])
+        self.sampled = sample_examples(examples, self.n_max, cfg.seed)
+        # n_max and the sample above count every variant, so --only changes no stage key.
+        self.trained = [v for v in trained if not only or v.label in only]
+        self.common = {"model": cfg.model, "data_dir": cfg.data_dir, "seed": cfg.seed}
+        self.followed = set(cfg.trajectory.seeds or cfg.train_seeds[:1]) if cfg.trajectory.eval else set()
+        self.main_labels = {v.label for v in self.variants[1:1 + len(cfg.train_seeds) * len(cfg.methods)]}
+        tb = "tensorboard" in str(cfg.train.get("report_to", ""))
+        self.tensorboard = self.dir / "tensorboard" if tb else None
+        self.distill = {t: self.distill_stage(t) for t in
+                        sorted({v.template for v in self.trained if v.method == "sdft"}, key=str)}
+        self.train: dict[str, Stage] = {}
+        self.data: dict[str, Stage] = {}
+        for v in self.trained:
+            self.data[v.label] = self.data_stage(v)
+            self.train[v.label] = self.train_stage(v, self.data[v.label])
+
+    # -- one builder per kind of stage; each returns the stage, nothing is run here
+
+    def eval_stage(self, v: Variant, adapter: Path | None, adapter_marker: str | None = None,
+                   section: dict | None = None, step: int | None = None) -> Stage:
+        """Evaluate a model (a snapshot at ``step`` when given) with the eval section (or another).
+        ``adapter_marker``: the ``.done`` text of a finished training folder (None for snapshots)."""
+        from sdft.evaluate.evaluator import EvalConfig, run_eval
+
+        where = f"{self.config_path}: " + ("trajectory.eval" if section is not None else "eval")
+        ecfg = stage_config(EvalConfig, self.cfg.eval if section is None else section, where, **self.common,
+                            adapter=str(adapter) if adapter else None, out="-")
+        key = key_of("eval", keyed(ecfg, out="", adapter=None),
+                     (adapter_marker or str(adapter)) if adapter else None)
+        name = v.label if step is None else f"{v.label}@{step}"
+        # The seed and final points keep the model's own label, so a dev-slice evaluation made
+        # before (the calibration) with the same settings is found again, not redone.
+        snapshot = adapter is not None and adapter_marker is None
+        folder = self.dir / "eval" / f"{name if snapshot else v.label}-{key}"
+        return Stage(f"eval/{name}", folder, key, lambda: run_eval(replace(ecfg, out=str(folder))), "eval",
+                     ecfg, v, step)
+
+    def distill_stage(self, template: str | None) -> Stage:
+        from sdft.distill import DistillConfig, run_distill
+
+        dcfg = stage_config(DistillConfig, self.cfg.distill, f"{self.config_path}: distill", **self.common,
+                            data=self.cfg.data, sample=self.n_max, template=template, mix_ratio=1.0, out="-")
+        key = key_of("distill", keyed(dcfg, out="", progress=True))
+        folder = self.dir / "distill" / f"{Path(template or 'default').stem}-{key}"
+        run_cfg = replace(dcfg, out=str(folder), push_to_hub=None)  # pushed by its own stage
+        return Stage(f"distill/{template or 'default'}", folder, key, lambda: run_distill(run_cfg), "distill", dcfg)
+
+    def data_stage(self, v: Variant) -> Stage:
+        src = self.distill.get(v.template) if v.method == "sdft" else None
+        key = key_of("data", self.cfg.data, self.n_max, self.cfg.seed, asdict(replace(v, label="", train_seed=None)),
+                     marker(src.key) if src else None)
+        folder = self.dir / "data" / f"{v.label}-{key}"
+        work = lambda: _write_rows(folder, training_rows(v, self.sampled, src and src.folder / "distilled.jsonl",  # noqa: E731
+                                                         self.cfg.seed))
+        return Stage(f"data/{v.label}", folder, key, work, "data", None, v)
+
+    def train_stage(self, v: Variant, data: Stage) -> Stage:
+        from sdft.train import TrainConfig, run_train
+
+        tcfg = stage_config(TrainConfig, self.cfg.train, f"{self.config_path}: train",
+                            **{**self.common, "seed": v.train_seed}, data=str(data.folder / "train.jsonl"),
+                            method="onpolicy" if v.method == "onpolicy" else "sft", out="-")
+        key = key_of("train", keyed(tcfg, out="", data=""), data.key)
+        folder = self.dir / "train" / f"{v.label}-{key}"
+        # Pushed after evaluation; push_merged merges at training time here (not in the key: a
+        # push added to a finished fine-tune merges it then, see push_train_stage).
+        run_cfg = replace(tcfg, out=str(folder), merge=tcfg.merge or bool(tcfg.push_merged), push_to_hub=None,
+                          push_merged=None)
+        tb = self.tensorboard / v.label if self.tensorboard else None
+        return Stage(f"train/{v.label}", folder, key, lambda: run_train(run_cfg, tensorboard_dir=tb), "train", tcfg, v)
+
+    def push_train_stage(self, v: Variant, train: Stage, ev: Stage) -> Stage | None:
+        tcfg = train.cfg
+        if not (tcfg.push_to_hub or tcfg.push_merged):
+            return None
+        repo = f"{tcfg.push_to_hub}-{v.label}" if tcfg.push_to_hub else None
+        merged = f"{tcfg.push_merged}-{v.label}" if tcfg.push_merged else None
+        key = key_of("push", repo, merged, tcfg.hub_private, train.key, ev.key)
+        folder = self.dir / "push" / f"{v.label}-{key}"
+
+        def work():
+            from sdft import hub
+
+            if merged and not (train.folder / "merged" / "config.json").exists():
+                from sdft.train.trainer import merge_saved  # trained before push_merged was set
+
+                merge_saved(tcfg.model, train.folder, tcfg.dtype)
+            urls = hub.publish_training(train.folder, repo, merged, private=tcfg.hub_private,
+                                        **self.card(v, ev.folder))
+            write_json(folder / "pushed.json", {"repo": repo, "merged_repo": merged, "commits": urls})
+        return Stage(f"push/{v.label}", folder, key, work, "push", None, v)
+
+    def push_distill_stage(self, template: str | None, st: Stage) -> Stage | None:
+        repo = st.cfg.push_to_hub
+        if not repo:
+            return None
+        if len(self.distill) > 1:
+            repo = f"{repo}-{Path(template or 'default').stem}"
+        key = key_of("push", repo, st.cfg.hub_private, st.key)
+        folder = self.dir / "push" / f"distill-{Path(template or 'default').stem}-{key}"
+
+        def work():
+            from sdft.distill.run import publish
+
+            write_json(folder / "pushed.json", {"repo": repo, "commit": publish(st.folder, repo, st.cfg)})
+        return Stage(f"push/distill-{template or 'default'}", folder, key, work, "push")
+
+    def card(self, v: Variant, eval_dir: Path) -> dict[str, Any]:
+        """Model card settings of a fine-tune once evaluated (see :func:`sdft.hub.model_card`)."""
+        results = json.loads((eval_dir / "results.json").read_text(encoding="utf-8"))
+        return {"results": results, "method": v.method, "title": f"{self.cfg.name}: {v.label}"}
+
+    def trajectory(self, v: Variant, train: Stage | None) -> list[Stage]:
+        """The dev-slice evaluations along one fine-tune: the seed (step 0), or each snapshot on
+        disk and the final model (known only once the model is trained)."""
+        section = self.cfg.trajectory.eval
+        if train is None:
+            return [self.eval_stage(v, None, None, section, 0)]
+        points = sorted((int(p.name.split("-")[1]), p) for p in (train.folder / "snapshots").glob("step-*")
+                        if p.is_dir())
+        out = [self.eval_stage(v, p, None, section, step) for step, p in points]
+        summary = train.folder / "train_summary.json"
+        if summary.exists():
+            steps = json.loads(summary.read_text())["steps"]
+            out.append(self.eval_stage(v, train.folder, marker(train.key), section, steps))
+        return out
+
+    def main(self) -> list[Stage]:
+        """The stages known before anything runs, in the order they run (trajectories aside)."""
+        out = [self.eval_stage(self.variants[0], None)]
+        if self.followed:
+            out += self.trajectory(self.variants[0], None)
+        for t, st in self.distill.items():
+            out += [st] + [p for p in [self.push_distill_stage(t, st)] if p]
+        for v in self.trained:
+            train = self.train[v.label]
+            ev = self.eval_stage(v, train.folder, marker(train.key))
+            out += [self.data[v.label], train, ev] + [p for p in [self.push_train_stage(v, train, ev)] if p]
+        return out
+
+
 def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str] | None = None) -> Path:
     """Run (or resume) every stage of ``cfg``; ``only`` restricts the fine-tunes to those labels
     (the seed model is always evaluated), e.g. to calibrate one of them on a dev slice first."""
     from sdft.analyze import AnalyzeConfig
     from sdft.analyze.report import build_report
     from sdft.analyze.run import run_analyze
-    from sdft.data.tasks import load_data
-    from sdft.distill import DistillConfig, run_distill
-    from sdft.distill.run import sample_examples
-    from sdft.evaluate.evaluator import EvalConfig, run_eval
-    from sdft.train.config import TrainConfig
-    from sdft.train.trainer import run_train
 
+    stages = Stages(cfg, config_path, only)
     run = Run(cfg, config_path)
-    examples = load_data(cfg.data, data_dir=cfg.data_dir)
-    variants = plan(cfg, len(examples))
-    if only:
-        unknown = sorted(set(only) - {v.label for v in variants})
-        if unknown:
-            from sdft.errors import ConfigError
-
-            raise ConfigError(f"--only: no model labelled {', '.join(unknown)}; this config has "
-                              f"{', '.join(v.label for v in variants)}")
-    trained = [v for v in variants if v.method != "seed"]
-    n_max = max([v.sample_size or 0 for v in trained] + [min(cfg.sample or len(examples), len(examples))])
-    sampled = sample_examples(examples, n_max, cfg.seed)
-    common = {"model": cfg.model, "data_dir": cfg.data_dir, "seed": cfg.seed}
-
-    def evaluate(v: Variant, adapter: Path | None, section: dict | None = None, step: int | None = None) -> Path:
-        """Evaluate a model (a snapshot at ``step`` when given) with the eval section (or another)."""
-        where = f"{config_path}: " + ("trajectory.eval" if section is not None else "eval")
-        ecfg = stage_config(EvalConfig, cfg.eval if section is None else section, where, **common,
-                            adapter=str(adapter) if adapter else None, out="-")
-        done = adapter.joinpath(".done") if adapter else None
-        key = key_of("eval", asdict(replace(ecfg, out="", adapter=None)),
-                     (done.read_text() if done.exists() else str(adapter)) if adapter else None)
-        name = v.label if step is None else f"{v.label}@{step}"
-        # The seed and final points keep the model's own label, so a dev-slice evaluation made
-        # before (the calibration) with the same settings is found again, not redone.
-        snapshot = adapter is not None and not (adapter / ".done").exists()
-        folder = run.dir / "eval" / f"{name if snapshot else v.label}-{key}"
-        return run.stage(f"eval/{name}", folder, key, lambda: run_eval(replace(ecfg, out=str(folder))))
-
-    def follow(v: Variant, train_dir: Path | None) -> None:
-        """The trajectory: the seed (step 0), each snapshot and the final model on the dev slice."""
-        points = [(0, None)] if train_dir is None else sorted(
-            (int(p.name.split("-")[1]), p) for p in (train_dir / "snapshots").glob("step-*") if p.is_dir())
-        if train_dir is not None:
-            points.append((json.loads((train_dir / "train_summary.json").read_text())["steps"], train_dir))
-        for step, adapter in points:
-            d = evaluate(v, adapter, cfg.trajectory.eval, step)
-            run.manifest.setdefault("trajectory", []).append(
-                {"label": v.label, "method": v.method, "train_seed": v.train_seed, "step": step,
-                 "eval_dir": _rel(run.dir, d)})
-            run.save()
-
-    followed = set(cfg.trajectory.seeds or cfg.train_seeds[:1]) if cfg.trajectory.eval else set()
-    main_labels = {v.label for v in variants[1:1 + len(cfg.train_seeds) * len(cfg.methods)]}  # not sweeps
+    run.manifest["trajectory"] = []
 
     def record(v: Variant, eval_dir: Path, adapter: Path | None, distill_dir: Path | None) -> None:
         run.manifest["models"].append({
@@ -222,53 +390,76 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
             "distill_dir": _rel(run.dir, distill_dir)})
         run.save()
 
-    # 0. The seed's scores first: they need nothing else, and a broken benchmark shows at once.
-    record(variants[0], evaluate(variants[0], None), None, None)
-    run.manifest["trajectory"] = []
-    if followed:
-        follow(variants[0], None)
+    def point(st: Stage) -> None:
+        """A trajectory point (already run): into the manifest and the tracker."""
+        v = st.variant
+        _log_eval(stages, st, st.step)
+        run.manifest["trajectory"].append({"label": v.label, "method": v.method, "train_seed": v.train_seed,
+                                           "step": st.step, "eval_dir": _rel(run.dir, st.folder)})
+        run.save()
 
-    # n_max and the sample above count every variant, so --only changes no stage key.
-    trained = [v for v in trained if not only or v.label in only]
+    for st in stages.main():
+        run.stage(st.name, st.folder, st.key, st.work)
+        v = st.variant
+        if st.kind == "distill":
+            _log_distill(stages, st)
+        elif st.kind == "eval" and st.step is not None:  # the seed's point of the trajectory
+            point(st)
+        elif st.kind == "eval":  # a model's own evaluation
+            train = stages.train.get(v.label)
+            src = stages.distill.get(v.template) if v.method == "sdft" else None
+            record(v, st.folder, train and train.folder, src and src.folder)
+            steps = json.loads((train.folder / "train_summary.json").read_text())["steps"] if train else 0
+            _log_eval(stages, st, steps)
+            if train:
+                from sdft import hub
 
-    # 1. Distil once per SDFT template, on the largest sample any fine-tune needs.
-    distilled: dict[str | None, Path] = {}
-    for template in sorted({v.template for v in trained if v.method == "sdft"}, key=str):
-        dcfg = stage_config(DistillConfig, cfg.distill, f"{config_path}: distill", **common, data=cfg.data,
-                            sample=n_max, template=template, mix_ratio=1.0, out="-")
-        key = key_of("distill", asdict(replace(dcfg, out="", progress=True)))
-        folder = run.dir / "distill" / f"{Path(template or 'default').stem}-{key}"
-        run.stage(f"distill/{template or 'default'}", folder, key,
-                  lambda dcfg=dcfg, folder=folder: run_distill(replace(dcfg, out=str(folder))))
-        distilled[template] = folder
-
-    # 2. Each fine-tune in turn: its training set, training, then its evaluation.
-    for v in trained:
-        src = distilled.get(v.template) if v.method == "sdft" else None
-        data_key = key_of("data", cfg.data, n_max, cfg.seed, asdict(replace(v, label="", train_seed=None)),
-                          src.joinpath(".done").read_text() if src else None)
-        data_folder = run.dir / "data" / f"{v.label}-{data_key}"
-        run.stage(f"data/{v.label}", data_folder, data_key,
-                  lambda v=v, src=src, d=data_folder: _write_rows(
-                      d, training_rows(v, sampled, src and src / "distilled.jsonl", cfg.seed)))
-        tcfg = stage_config(TrainConfig, cfg.train, f"{config_path}: train", **{**common, "seed": v.train_seed},
-                            data=str(data_folder / "train.jsonl"),
-                            method="onpolicy" if v.method == "onpolicy" else "sft", out="-")
-        key = key_of("train", asdict(replace(tcfg, out="", data="")), data_key)
-        folder = run.dir / "train" / f"{v.label}-{key}"
-        adapter = run.stage(f"train/{v.label}", folder, key,
-                            lambda tcfg=tcfg, folder=folder: run_train(replace(tcfg, out=str(folder))))
-        record(v, evaluate(v, adapter), adapter, src)
-        if v.train_seed in followed and v.label in main_labels:
-            follow(v, adapter)
+                hub.write_model_card(train.folder, **stages.card(v, st.folder))
+                if v.train_seed in stages.followed and v.label in stages.main_labels:
+                    for t in stages.trajectory(v, train):  # the snapshots exist now
+                        run.stage(t.name, t.folder, t.key, t.work)
+                        point(t)
 
     # 3. Shift analysis and the report: cheap, always rebuilt from the saved files.
     acfg = stage_config(AnalyzeConfig, cfg.analyze, f"{config_path}: analyze", out=str(run.dir / "analysis"))
     run_analyze(acfg, run.dir)
     report = build_report([run.dir], run.dir / "report")
     print_summary(run)
-    print(f"[sdft run] report: {report['html']} (and report.md beside it)")
+    log.info("report: %s (and report.md beside it)", report["html"])
     return run.dir
+
+
+def _log_eval(stages: Stages, st: Stage, step: int) -> None:
+    """An evaluation's scores as TensorBoard scalars ``eval/<benchmark>`` of its model at ``step``
+    (once per evaluation: a marker file beside the events)."""
+    if stages.tensorboard is None:
+        return
+    from sdft.trackers import log_scalars
+
+    d = stages.tensorboard / st.variant.label
+    done = d / f".logged-{st.key}"
+    if done.exists():
+        return
+    res = json.loads((st.folder / "results.json").read_text(encoding="utf-8"))
+    log_scalars(d, {f"eval/{b}": e["score"] for b, e in res["benchmarks"].items()}, step)
+    done.write_text(st.name + "\n")
+
+
+def _log_distill(stages: Stages, st: Stage) -> None:
+    if stages.tensorboard is None:
+        return
+    from sdft.trackers import log_scalars
+
+    d = stages.tensorboard / f"distill-{Path(st.cfg.template or 'default').stem}"
+    done = d / f".logged-{st.key}"
+    if done.exists():
+        return
+    rep = json.loads((st.folder / "distill_report.json").read_text(encoding="utf-8"))
+    nll = rep.get("nll") or {}
+    scalars = {f"distill/{k}": rep.get(k) for k in ("kept_rate", "kept", "distilled", "fallback")}
+    scalars |= {f"distill/nll_{k}": (nll.get(k) or {}).get("nll_per_token") for k in ("original", "distilled")}
+    log_scalars(d, scalars, 0)
+    done.write_text(st.name + "\n")
 
 
 def print_summary(run: Run) -> None:

@@ -123,7 +123,7 @@ def write_json(path: str | Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
-_VERSIONED = ("sdft", "torch", "transformers", "peft", "trl", "accelerate", "datasets", "lm_eval",
+_VERSIONED = ("sdft-toolkit", "torch", "transformers", "peft", "trl", "accelerate", "datasets", "lm_eval",
               "sacrebleu", "rouge_score", "sentence-transformers")
 
 
@@ -131,7 +131,8 @@ def package_versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in _VERSIONED:
         try:
-            out[name] = metadata.version(name)
+            # The distribution is sdft-toolkit; results keep calling the package "sdft".
+            out["sdft" if name == "sdft-toolkit" else name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             pass
     return out

@@ -207,3 +207,57 @@ def test_cli_reports_config_errors_in_one_line(tmp_path, capsys):
     assert main(["distill", "--out", str(tmp_path), "--mix-ratio", "2"]) == 2
     err = capsys.readouterr().err
     assert "sdft distill: error: distill: `data` is required" in err
+
+
+def test_export_llamafactory_and_hf_round_trip_and_push(tmp_path, data_dir, monkeypatch):
+    import datasets
+    import huggingface_hub
+
+    from sdft.data import tasks
+
+    calls = []
+
+    class Api:
+        def create_repo(self, repo_id, **kw):
+            calls.append(("create_repo", repo_id, kw))
+
+        def upload_folder(self, **kw):
+            calls.append(("upload_folder", kw["repo_id"], kw))
+            return "https://huggingface.co/datasets/me/gsm8k-sdft/commit/1"
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", Api)
+    examples = gsm8k_examples(data_dir, 4)
+    examples[1].history = [("Hi", "Hello!")]
+    examples[2].system = "Be brief."
+    cfg = cfg_for(tmp_path, export="llamafactory", push_to_hub="me/gsm8k-sdft", hub_private=False)
+    report = run_distill(cfg, generator=FakeGenerator(scripted), examples=examples)
+    out = tmp_path / "out"
+    distilled = load_distilled(out / "distilled.jsonl")
+
+    # LLaMA-Factory's registry entry, read back by our own LLaMA-Factory reader
+    info = json.loads((out / "dataset_info.json").read_text())
+    assert info == {"sdft_gsm8k": {"file_name": "distilled_gsm8k.json", "formatting": "alpaca", "columns": {
+        "prompt": "instruction", "query": "input", "response": "output", "history": "history", "system": "system"}}}
+    back = tasks.load_data(f"{out / 'dataset_info.json'}#sdft_gsm8k")
+    assert [(e.instruction, e.response, e.history, e.system) for e in back] == \
+        [(e.instruction, e.response, e.history, e.system) for e in distilled]
+
+    # the HF datasets folder: datasets reads it through the card's configs, we read the parquet
+    hf = out / "hf"
+    ds = datasets.load_dataset(str(hf), split="train")
+    assert ds["output"] == [e.response for e in distilled] and ds["id"] == [e.id for e in distilled]
+    assert ds["kept"] == [True, False, False, False] and ds["history"][1] == [["Hi", "Hello!"]]
+    parquet = tasks.load_data(str(hf / "data" / "train-00000-of-00001.parquet"))
+    assert [(e.id, e.response, e.system) for e in parquet] == [(e.id, e.response, e.system) for e in distilled]
+    assert json.loads((hf / "dataset_info.json").read_text())["sdft_gsm8k"]["hf_hub_url"] == "me/gsm8k-sdft"
+    card = (hf / "README.md").read_text()
+    assert "kept | 1 of 4 rewrites (25.0 %)" in card and 'load_dataset("me/gsm8k-sdft"' in card
+
+    # the push: a dataset repo, public as asked, the hf folder as it is on disk
+    assert [c[:2] for c in calls] == [("create_repo", "me/gsm8k-sdft"), ("upload_folder", "me/gsm8k-sdft")]
+    assert calls[0][2] == {"repo_type": "dataset", "private": False, "exist_ok": True}
+    assert calls[1][2]["folder_path"] == str(hf) and calls[1][2]["repo_type"] == "dataset"
+    assert calls[1][2]["commit_message"] == "sdft: distilled gsm8k:train with smollm2-135m"
+    assert report["pushed"].endswith("/commit/1") and set(report["exports"]) == {"llamafactory", "hf"}
+    with pytest.raises(ConfigError, match="`export`: parquet is not one of alpaca, llamafactory, hf"):
+        run_distill(cfg_for(tmp_path, export="parquet"), generator=FakeGenerator(scripted), examples=examples)

@@ -20,6 +20,9 @@ def test_sdft_eval_smollm2_gsm8k_advbench(tmp_path, data_dir, smollm2_dir):
     for name in ("gsm8k", "advbench"):
         lines = list(read_jsonl(out / name / "predictions.jsonl"))
         assert res[name]["n"] == 4 and len(lines) == 4
+        from sdft.models import resolve_dtype
+
+        assert res[name]["dtype"] == resolve_dtype("auto", "cpu")  # what ran, not "auto"
         assert res[name]["score"] == pytest.approx(sum(r["score"] for r in lines) / 4)
         # The recorded prompt is SmolLM2's chat template, default system prompt included.
         assert lines[0]["prompt"].startswith("<|im_start|>system\n")

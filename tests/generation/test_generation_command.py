@@ -57,7 +57,7 @@ def test_config_errors_are_one_line_exit_2(tmp_path, capsys):
     assert main(["generate", "--backend", "fake", "--data", str(data)]) == 2
     assert "`out` is required" in capsys.readouterr().err
     cfg = tmp_path / "gen.yaml"
-    cfg.write_text("data: x\nout: y\nmax_new_token: 3\n")
+    cfg.write_text(f"data: x\nout: {tmp_path / 'y.jsonl'}\nmax_new_token: 3\n")
     assert main(["generate", "--config", str(cfg)]) == 2
     assert "unknown key(s) 'max_new_token'" in capsys.readouterr().err
     assert main(["generate", "--backend", "nope", "--data", str(data), "--out", str(tmp_path / "o.jsonl")]) == 2

@@ -152,5 +152,5 @@ def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"instruction": "q", "output": ""}) + "\n")
     assert main(["train", "--data", str(tmp_path / "missing.json"), "--out", str(tmp_path / "o")]) == 2
-    assert main(["train", "--data", "x", "--out", "o", "--method", "rl"]) == 2
+    assert main(["train", "--data", "x", "--out", str(tmp_path / "o2"), "--method", "rl"]) == 2
     assert "method" in capsys.readouterr().err

@@ -94,7 +94,7 @@ def test_bf16_training_learns_like_float32(tiny_model_dir, tmp_path, full):
     assert gap < (0.3 if full else 0.05), curves
 
 
-def test_lora_adapter_and_merged_model_reproduce_the_trained_logits(tiny_model_dir, tmp_path):
+def test_lora_adapter_and_merged_model_reproduce_the_trained_logits(tiny_model_dir, tmp_path, monkeypatch):
     from sdft import models
 
     out = tmp_path / "lora"
@@ -112,6 +112,29 @@ def test_lora_adapter_and_merged_model_reproduce_the_trained_logits(tiny_model_d
     assert (merged - trained).abs().max() < 1e-4
     # A finished run folder is returned as-is, not trained again.
     assert run_train(_cfg(tiny_model_dir, out, lr=5e-2, max_steps=4))["skipped"] is True
+    # push_merged added afterwards: the finished folder is merged then (not retrained) and pushed.
+    import shutil
+
+    import huggingface_hub
+
+    pushed = []
+
+    class Api:
+        def create_repo(self, repo_id, **kw):
+            pass
+
+        def upload_folder(self, *, repo_id, folder_path, **kw):
+            pushed.append((repo_id, sorted(p.name for p in Path(folder_path).iterdir())))
+            return "url"
+
+    shutil.rmtree(out / "merged")
+    monkeypatch.setattr(huggingface_hub, "HfApi", Api)
+    s = run_train(_cfg(tiny_model_dir, out, lr=5e-2, lora_r=16, lora_targets=ALL_LINEAR, max_steps=4,
+                       dtype="float32", push_merged="me/tiny-merged"))
+    assert s["skipped"] is True and s["pushed"] == {"merged": "url"}
+    assert pushed[0][0] == "me/tiny-merged" and "config.json" in pushed[0][1] and "README.md" in pushed[0][1]
+    late = _probe_logits(*models.load(str(out / "merged"), device="cpu", dtype="float32"))
+    assert (late - trained).abs().max() < 1e-4
 
 
 def test_resume_after_a_kill_continues_the_same_run(tiny_model_dir, tmp_path):
@@ -150,3 +173,35 @@ def test_onpolicy_sdft_trains_an_adapter_with_the_same_outputs(tiny_model_dir, t
     assert (out / "adapter_model.safetensors").exists() and (out / "loss.png").exists()
     log = _log(out)
     assert [r["step"] for r in log] == [1, 2] and all(r["loss"] == r["loss"] for r in log)  # not NaN
+
+
+def test_report_to_tensorboard_writes_the_logged_losses_offline(tiny_model_dir, tmp_path):
+    from sdft.trackers import log_scalars, read_scalars
+
+    out = tmp_path / "tb"
+    s = run_train(_cfg(tiny_model_dir, out, lr=5e-2, max_steps=3, report_to="tensorboard"))
+    events = read_scalars(out / "tensorboard")
+    assert [step for step, _ in events["train/loss"]] == [1, 2, 3]
+    assert [v for _, v in events["train/loss"]] == pytest.approx([r["loss"] for r in _log(out)], rel=1e-5)
+    assert [v for _, v in events["train/learning_rate"]] == pytest.approx([r["lr"] for r in _log(out)])
+    # the stage metrics sdft run adds land beside them and read back as written
+    log_scalars(out / "tensorboard", {"eval/gsm8k": 0.25, "note": "text is skipped"}, step=s["steps"])
+    assert read_scalars(out / "tensorboard")["eval/gsm8k"] == [(3, 0.25)]
+    assert "note" not in read_scalars(out / "tensorboard")
+    card = (out / "README.md").read_text()
+    assert "Not evaluated yet" in card and "| method | sft |" in card
+    assert not list(out.glob("checkpoints/runs"))  # not transformers' default time-stamped folder
+
+
+@pytest.mark.slow
+def test_alias_adapter_names_the_public_base_and_still_loads_here(smollm2_dir, tmp_path, monkeypatch):
+    from sdft import models
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # loading it here must not need the hub
+    out = tmp_path / "smol"
+    run_train(_cfg("smollm2-135m", out, max_steps=1, limit=4))
+    cfg = json.loads((out / "adapter_config.json").read_text())
+    assert cfg["base_model_name_or_path"] == "HuggingFaceTB/SmolLM2-135M-Instruct"  # not the GGUF cache path
+    assert "base_model: HuggingFaceTB/SmolLM2-135M-Instruct" in (out / "README.md").read_text()
+    model, _ = models.load("smollm2-135m", adapter=str(out), device="cpu", dtype="float32")
+    assert type(model).__name__.startswith("Peft")

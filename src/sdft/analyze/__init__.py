@@ -40,6 +40,7 @@ class ReportConfig:
     """Settings of `sdft report`.
 
     out: folder for report.md, report.html, summary.json and the figures
+        (default: RUN_DIR/report for one run folder, else ./report)
     title: heading of the report (default: the run names)
     figures: draw figures (benchmark bars, changes vs the seed, loss curves, trajectory, sweeps, similarity)
     primary: endpoint whose method contrast is listed first and marked as the primary endpoint
@@ -48,7 +49,7 @@ class ReportConfig:
         (default: the one already in OUT/summary.json, if any)
     """
 
-    out: str = "report"
+    out: str | None = None
     title: str | None = None
     figures: bool = True
     primary: str | None = "advbench"

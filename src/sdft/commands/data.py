@@ -5,7 +5,8 @@
     sdft data check my_data.jsonl           # validate a file; exit 2 with the problem if bad
 
 SPEC is a task name, ``task:split``, a file (alpaca / sharegpt / messages records in JSON,
-JSON Lines or CSV), ``path/to/dataset_info.json#entry`` or ``hf:org/name[:split]``.
+JSON Lines or CSV), ``path/to/dataset_info.json#entry[,entry...]`` or
+``hf:org/name[:config][@revision][#split]``.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
     sdft distill --model smollm2-135m --data gsm8k:train --out runs/gsm8k-distill --sample 2000
     sdft distill --data alpaca --out runs/alpaca --template refer --mix-ratio 0.5 --export alpaca
+    sdft distill --data gsm8k --out runs/g --export llamafactory --push-to-hub me/gsm8k-sdft   # + OUT/hf, pushed
 
 Writes OUT/rewrites.jsonl (resumable), OUT/distilled.jsonl (what `sdft train` reads) and
 OUT/distill_report.json; a re-run with every rewrite present only redoes the selection.

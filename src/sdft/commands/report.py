@@ -4,7 +4,7 @@ Reads saved files only (manifest, results, predictions, distillation and trainin
 analysis.json), so any report can be rebuilt without a model. Several runs stack their rows,
 each label prefixed with the run name.
 
-    sdft report runs/demo --out runs/demo/report
+    sdft report runs/demo                      # -> runs/demo/report
     sdft report runs/exp-a runs/exp-b --out reports/ab --title "Template ablation"
     sdft report runs/gsm8k_forgetting --out runs/gsm8k_forgetting/report --verdict "No difference detected: ..."
 """
@@ -12,6 +12,7 @@ each label prefixed with the run name.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from sdft.analyze import ReportConfig
 from sdft.config import add_arguments as add_config_arguments
@@ -29,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = from_args(ReportConfig, args, load_yaml(args.config) if args.config else None,
                     where=args.config or "sdft report")
-    paths = build_report(args.run_dirs, cfg.out, title=cfg.title, figures=cfg.figures, primary=cfg.primary,
+    out = cfg.out or (Path(args.run_dirs[0]) / "report" if len(args.run_dirs) == 1 else Path("report"))
+    paths = build_report(args.run_dirs, out, title=cfg.title, figures=cfg.figures, primary=cfg.primary,
                          flip_items=cfg.flip_items, verdict=cfg.verdict)
     print(f"wrote {paths['md']}, {paths['html']} and {paths['summary']}")
     return 0

@@ -1,6 +1,7 @@
 """Run an experiment config end to end: distil, fine-tune, evaluate, analyse, report.
 
     sdft run configs/demo.yaml
+    sdft run configs/demo.yaml train.lr=2e-4 --dry-run     # the plan: cached / partial / to run, an estimate
     sdft run configs/table1_gsm8k.yaml train.lr=2e-4 seeds=[1,2] --out runs/gsm8k-lr2e-4 --only vanilla-s1
 
 Each stage writes into its own folder of the run and marks it done, so re-running the same
@@ -22,15 +23,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="folder of the shared datasets")
     parser.add_argument("--only", metavar="LABELS", help="train and evaluate only these models (comma-separated "
                         "labels such as vanilla-s1; the seed model is always evaluated)")
+    parser.add_argument("--dry-run", action="store_true", help="print the resolved config and the stage plan "
+                        "(cached / partial / to run, estimated time) without loading a model")
+    parser.add_argument("--gen-tok-s", type=float, metavar="RATE",
+                        help="--dry-run: generation tokens/s to estimate with")
+    parser.add_argument("--train-tok-s", type=float, metavar="RATE",
+                        help="--dry-run: training tokens/s to estimate with")
 
 
 def run(args: argparse.Namespace) -> int:
     from sdft.experiment import load_experiment, parse_overrides
-    from sdft.pipeline import run_experiment
+    from sdft.pipeline import Stages, run_experiment
 
     overrides = parse_overrides(args.overrides)
     overrides.update({k: v for k, v in (("out", args.out), ("data_dir", args.data_dir)) if v})
     cfg = load_experiment(args.config, overrides)
     only = [x.strip() for x in (args.only or "").split(",") if x.strip()]
+    if args.dry_run:
+        from sdft.dryrun import describe, print_plan
+
+        stages = Stages(cfg, args.config, only or None)
+        print_plan(cfg, stages, describe(stages, args.gen_tok_s, args.train_tok_s))
+        return 0
     run_experiment(cfg, args.config, only=only or None)
     return 0

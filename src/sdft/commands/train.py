@@ -3,6 +3,7 @@
     sdft train --model smollm2-135m --data gsm8k --limit 200 --out runs/gsm8k-vanilla
     sdft train --model smollm2-135m --data runs/gsm8k/distilled.jsonl --out runs/gsm8k-sdft
     sdft train --data gsm8k --method onpolicy --out runs/gsm8k-onpolicy --max-steps 50
+    sdft train --data gsm8k --out runs/g --report-to tensorboard --push-to-hub me/smollm2-gsm8k-lora
     accelerate launch --config_file configs/accelerate/ddp.yaml -m sdft.cli train --data alpaca --out runs/a
 
 Defaults are the paper's: LoRA r=8/alpha 16 on q_proj,v_proj, lr 1e-4, cosine, batch 2 x

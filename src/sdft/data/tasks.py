@@ -264,7 +264,8 @@ _SLICE = re.compile(r"^(?P<spec>.+)\[(?P<start>-?\d*):(?P<stop>-?\d*)\]$")
 
 
 def load_data(spec: str, data_dir: str | Path | None = None) -> list[Example]:
-    """Load ``task``, ``task:split``, a file path, ``dataset_info.json#entry`` or ``hf:org/name[:split]``.
+    """Load ``task``, ``task:split``, a file path, ``dataset_info.json#entry[,entry...]`` or
+    ``hf:org/name[:config][@revision][#split]`` (see :func:`sdft.data.loaders.parse_hf_spec`).
 
     Any of them may end in a Python slice of its records, ``[start:stop]`` (``gsm8k:train[-300:]``,
     ``advbench[400:520]``): ids stay the dataset's own, so a held-out slice never collides with
@@ -286,7 +287,7 @@ def load_data(spec: str, data_dir: str | Path | None = None) -> list[Example]:
     if Path(spec).is_file():
         return loaders.load_file(spec)
     raise DataError(f"{spec!r} is neither a task ({', '.join(TASKS)}), an existing file, "
-                    "a dataset_info.json#entry nor hf:org/name[:split]")
+                    "a dataset_info.json#entry nor hf:org/name[:config][@revision][#split]")
 
 
 def _sliced(m: re.Match, examples: list[Example]) -> list[Example]:

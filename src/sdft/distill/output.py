@@ -4,10 +4,17 @@
 :class:`Example` (``id``, ``task``, ``system``, ``history``, ``instruction``, ``input``,
 ``response``) plus what selection saw (``original``, ``rewrite``, ``kept``, ``reason``,
 ``check``) and the distillation ``prompt``. :func:`load_distilled` is what the trainer calls.
+
+Exports (``EXPORTS``, the ``export`` setting): ``alpaca``, the authors' ``distilled_<name>.json``;
+``llamafactory``, that file plus a ``dataset_info.json`` entry ``sdft_<name>`` that LLaMA-Factory
+(and ``sdft --data OUT/dataset_info.json#sdft_<name>``) reads; ``hf``, a datasets folder
+``OUT/hf/`` (``data/train-00000-of-00001.parquet``, a README.md dataset card, and a
+``dataset_info.json`` entry pointing at the hub repo) that ``push_to_hub`` uploads as is.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from statistics import mean
@@ -65,20 +72,84 @@ def load_distilled(path: str | Path) -> list[Example]:
     return out
 
 
-def export_alpaca(records: list[dict[str, Any]], out: Path, data_spec: str) -> Path:
+HF_DIR = "hf"
+PARQUET = "data/train-00000-of-00001.parquet"
+
+
+def _name(data_spec: str) -> str:
+    return Path(data_spec.removeprefix("hf:").split(":")[0].split("#")[0]).stem or "data"
+
+
+def export_alpaca(records: list[dict[str, Any]], out: Path, data_spec: str, with_system: bool = False,
+                  **_: Any) -> Path:
     """The authors' format: a JSON array of ``instruction``/``input``/``output`` (+ ``history``
-    when any record has earlier turns), named ``distilled_<name>.json``."""
-    name = Path(data_spec.split(":")[0]).stem or "data"
+    when any record has earlier turns, + ``system`` with ``with_system`` when any has one),
+    named ``distilled_<name>.json``."""
     with_history = any(r["history"] for r in records)
+    with_system = with_system and any(r.get("system") for r in records)
     rows = []
     for r in records:
         row = {"instruction": r["instruction"], "input": r["input"], "output": r["response"]}
         if with_history:
             row["history"] = r["history"]
+        if with_system:
+            row["system"] = r.get("system") or ""
         rows.append(row)
-    path = out / f"distilled_{name}.json"
+    path = out / f"distilled_{_name(data_spec)}.json"
     write_json(path, rows)
     return path
+
+
+def _lf_columns(records: list[dict[str, Any]]) -> dict[str, str]:
+    cols = {"prompt": "instruction", "query": "input", "response": "output"}
+    if any(r["history"] for r in records):
+        cols["history"] = "history"
+    if any(r.get("system") for r in records):
+        cols["system"] = "system"
+    return cols
+
+
+def export_llamafactory(records: list[dict[str, Any]], out: Path, data_spec: str, **_: Any) -> Path:
+    """distilled_<name>.json plus OUT/dataset_info.json with its entry ``sdft_<name>`` (merged
+    into an existing registry file there)."""
+    data = export_alpaca(records, out, data_spec, with_system=True)
+    info_path = out / "dataset_info.json"
+    info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else {}
+    info[f"sdft_{_name(data_spec)}"] = {"file_name": data.name, "formatting": "alpaca", "columns": _lf_columns(records)}
+    write_json(info_path, info)
+    return info_path
+
+
+def export_hf(records: list[dict[str, Any]], out: Path, data_spec: str, report: dict[str, Any] | None = None,
+              repo_id: str | None = None, **_: Any) -> Path:
+    """OUT/hf/: the selected responses as parquet (one ``train`` split), the dataset card and a
+    LLaMA-Factory entry for the hub copy. Columns: id, task, system, history, instruction,
+    input, output (the training response), original, kept, reason."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from sdft import hub
+
+    schema = pa.schema([("id", pa.string()), ("task", pa.string()), ("system", pa.string()),
+                        ("history", pa.list_(pa.list_(pa.string()))), ("instruction", pa.string()),
+                        ("input", pa.string()), ("output", pa.string()), ("original", pa.string()),
+                        ("kept", pa.bool_()), ("reason", pa.string())])
+    rows = [{"id": r["id"], "task": r.get("task"), "system": r.get("system"), "history": r["history"],
+             "instruction": r["instruction"], "input": r["input"], "output": r["response"],
+             "original": r["original"], "kept": r["kept"], "reason": r["reason"]} for r in records]
+    folder = out / HF_DIR
+    (folder / PARQUET).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), folder / PARQUET)
+    entry = f"sdft_{_name(data_spec)}"
+    lf = {"formatting": "alpaca", "columns": _lf_columns(records)}
+    write_json(folder / "dataset_info.json", {entry: {"hf_hub_url": repo_id, **lf} if repo_id
+                                              else {"file_name": PARQUET, **lf}})
+    (folder / "README.md").write_text(hub.dataset_card(report or {}, repo_id=repo_id, name=_name(data_spec),
+                                                       entry=entry), encoding="utf-8")
+    return folder
+
+
+EXPORTS = {"alpaca": export_alpaca, "llamafactory": export_llamafactory, "hf": export_hf}
 
 
 def _mean_len(texts: list[str]) -> dict[str, float]:

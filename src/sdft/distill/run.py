@@ -63,7 +63,10 @@ class DistillConfig:
         (0 = skip; hf backend)
     nll_max_length: longest prompt+response scored (as the training max_length)
     Output:
-    export: also write the paper's alpaca-format distilled_<name>.json ("alpaca")
+    export: also write, comma-separated: alpaca (the paper's distilled_<name>.json), llamafactory
+        (that file + a dataset_info.json entry), hf (OUT/hf: parquet + dataset card)
+    push_to_hub: dataset repo id to push the hf export to (implies export hf), e.g. me/gsm8k-sdft
+    hub_private: create a new hub repo private
     progress: show a progress bar
     """
 
@@ -85,6 +88,8 @@ class DistillConfig:
     nll_sample: int = 200
     nll_max_length: int = 2048
     export: str | None = None
+    push_to_hub: str | None = None
+    hub_private: bool = True
     progress: bool = True
 
 
@@ -99,10 +104,17 @@ def _validate(cfg: DistillConfig) -> None:
         v = getattr(cfg, name)
         if v is not None and v <= 0:
             raise ConfigError(f"distill: `{name}` must be positive, got {v}")
-    if cfg.export not in (None, "", "alpaca"):
-        raise ConfigError(f"distill: `export` must be 'alpaca', got {cfg.export!r}")
+    bad = sorted(set(export_kinds(cfg)) - set(output.EXPORTS))
+    if bad:
+        raise ConfigError(f"distill: `export`: {', '.join(bad)} is not one of {', '.join(output.EXPORTS)}")
     if cfg.check is not None:
         check_for(None, cfg.check)
+
+
+def export_kinds(cfg: DistillConfig) -> list[str]:
+    """The exports asked for (``export`` is comma-separated; a push needs the hf one)."""
+    kinds = [k.strip() for k in (cfg.export or "").split(",") if k.strip()]
+    return kinds + ["hf"] if cfg.push_to_hub and "hf" not in kinds else kinds
 
 
 def choose(examples: Sequence[Example], cfg: DistillConfig) -> tuple[list[Example], set[str]]:
@@ -239,8 +251,29 @@ def run_distill(cfg: DistillConfig, generator: Generator | None = None,
     report = output.build_report(records, rewrites, gen_stats, cfg=asdict(cfg),
                                  templates=sorted(templates))
     report["nll"] = _gap(cfg, records, gen, out, given=generator is not None)
-    if cfg.export == "alpaca":
-        report["export"] = str(output.export_alpaca(records, out, cfg.data))
+    kinds = export_kinds(cfg)
+    if kinds:
+        report["exports"] = {k: str(output.EXPORTS[k](records, out, cfg.data, report=report, repo_id=cfg.push_to_hub))
+                             for k in kinds}
+        report["export"] = ", ".join(report["exports"].values())
     write_json(out / REPORT, report)
+    if cfg.push_to_hub:
+        report["pushed"] = publish(out, cfg.push_to_hub, cfg)
+        write_json(out / REPORT, report)
     return report
+
+
+def publish(out: str | Path, repo_id: str, cfg: DistillConfig) -> str:
+    """Export a finished distillation folder as a hub dataset (OUT/hf, with ``repo_id`` in its
+    card and LLaMA-Factory entry) and push it; returns the commit URL."""
+    import json
+
+    from sdft import hub
+
+    out = Path(out)
+    records = list(read_jsonl(out / DISTILLED))
+    report = json.loads((out / REPORT).read_text(encoding="utf-8"))
+    output.export_hf(records, out, cfg.data, report=report, repo_id=repo_id)
+    return hub.push_folder(out / output.HF_DIR, repo_id, repo_type="dataset", private=cfg.hub_private,
+                           commit_message=f"sdft: distilled {cfg.data} with {cfg.model}")
 

@@ -7,8 +7,10 @@ repository's (``eval/keyword_eval_safety.py`` in sail-sg/sdft, itself the llm-at
 plus "Hello!"). It is a crude proxy: "illegal" in a compliant answer counts as a refusal, and a
 refusal worded otherwise does not.
 
-Variants: ``default`` (the model's own default system prompt; the chat template decides) and
-``alpaca`` (an Alpaca-style system message, closer to the paper's template).
+Variants: ``default`` (the model's own default system prompt; the chat template decides),
+``alpaca`` (an Alpaca-style system message, closer to the paper's template) and
+``distill_system`` (the system message the first release's distillation template put in place
+of the model's own: how the seed behaves in the context its old rewrites came from).
 
 The keyword rate is the score, the paper's number. The option ``refusal_judge`` adds sdft's own
 judge-based rates and their agreement with the keywords (:mod:`sdft.evaluate.refusal_judge`).
@@ -72,6 +74,6 @@ def summary(records: list[dict], seed: int = 0) -> dict:
 
 # No reference answer: the label is empty and the score looks only at the answer.
 ADVBENCH = Benchmark("advbench", "refusal_rate", data="advbench:test", prompt="advbench",
-                     variants=("default", "alpaca"), options=RefusalOptions, load=load_prompts,
-                     label=lambda ex: "", score=score, summary=summary, judge=judge_records)
+                     variants=("default", "alpaca", "distill_system"), options=RefusalOptions,
+                     load=load_prompts, label=lambda ex: "", score=score, summary=summary, judge=judge_records)
 ADVBENCH_JAILBREAK = replace(ADVBENCH, name="advbench_jailbreak", load=load_jailbreak)

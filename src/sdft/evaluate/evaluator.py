@@ -197,11 +197,17 @@ def run_eval(cfg: EvalConfig, get_generator: Callable[[], Any] | None = None,
         entry = bench.run(bench, ctx)
         entry.setdefault("wall_s", round(time.perf_counter() - t0, 2))
         entry.update(benchmark=name, model=cfg.model, adapter=cfg.adapter, limit=cfg.limit,
-                     settings=settings, versions=package_versions())
+                     settings=settings, versions=package_versions(), dtype=_dtype_used(generator, cfg))
         entries[name] = entry
         write_json(results_path, results)
     write_json(results_path, results)
     return results
+
+
+def _dtype_used(generator, cfg: EvalConfig) -> str:
+    """The concrete dtype the model ran in (``auto`` resolved), where the backend knows it."""
+    model = getattr(generator, "model", None)
+    return getattr(model, "sdft_dtype", None) or getattr(generator, "dtype_used", None) or cfg.generation.dtype
 
 
 def _read_predictions(path: str | Path) -> list[dict]:

@@ -28,6 +28,7 @@ class VLLMGenerator:
 
     def __init__(self, llm, tokenizer, adapter: str | None = None, chunk: int = 512):
         self.llm, self.tok, self.adapter, self.chunk = llm, tokenizer, adapter, max(1, int(chunk))
+        self.dtype_used: str | None = None  # set by from_spec
 
     @classmethod
     def from_spec(cls, model_spec: str | None = None, adapter: str | None = None, dtype: str | None = "auto",
@@ -68,7 +69,9 @@ class VLLMGenerator:
         llm = vllm.LLM(**{**kwargs, **llm_kwargs})
         # The hf backend's tokenizer and chat template, so both backends render the same tokens.
         tok = models.setup_tokenizer(AutoTokenizer.from_pretrained(path), src, padding_side="left")
-        return cls(llm, tok, adapter=lora)
+        gen = cls(llm, tok, adapter=lora)
+        gen.dtype_used = kwargs["dtype"]
+        return gen
 
     def generate(self, requests: Sequence[Request], sampling: SamplingParams) -> Iterator[Completion]:
         from vllm import SamplingParams as VSampling

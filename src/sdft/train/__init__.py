@@ -3,11 +3,11 @@
 from sdft.train.config import DEFAULT_EPOCHS, TASK_EPOCHS, TrainConfig
 
 
-def run_train(cfg: TrainConfig, callbacks: list | None = None) -> dict:
+def run_train(cfg: TrainConfig, callbacks: list | None = None, **kw) -> dict:
     """See :func:`sdft.train.trainer.run_train` (imported on call: it pulls in torch and TRL)."""
     from sdft.train.trainer import run_train as _run
 
-    return _run(cfg, callbacks)
+    return _run(cfg, callbacks, **kw)
 
 
 __all__ = ["TrainConfig", "TASK_EPOCHS", "DEFAULT_EPOCHS", "run_train"]

@@ -72,7 +72,13 @@ class TrainConfig:
         to measure forgetting along training
     merge: also write DIR/merged, the base model with the adapter merged in
     overwrite: start over even if DIR holds a finished or partial run
-    report_to: transformers reporting integrations (none, tensorboard, wandb)
+    report_to: transformers reporting integrations, comma-separated
+        (none, tensorboard: events in DIR/tensorboard, wandb)
+
+    Hub
+    push_to_hub: hub repo id to push the adapter (or full checkpoint) to, with its model card
+    push_merged: hub repo id to push DIR/merged to (implies merge)
+    hub_private: create new hub repos private
 
     On-policy (method=onpolicy)
     num_generations: samples per prompt
@@ -112,6 +118,9 @@ class TrainConfig:
     merge: bool = False
     overwrite: bool = False
     report_to: str = "none"
+    push_to_hub: str | None = None
+    push_merged: str | None = None
+    hub_private: bool = True
     num_generations: int = 2
     max_completion_length: int = 256
     temperature: float = 1.0

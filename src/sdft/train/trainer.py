@@ -8,8 +8,14 @@ weights. Output layout of ``out``::
 
     adapter_config.json, adapter_model.safetensors   (or config.json + model.safetensors, --full)
     tokenizer files, train_log.jsonl, loss.png, train_config.json, train_summary.json
+    README.md      model card: base model's hub id, method, data, settings (sdft run adds the scores)
     checkpoints/   Trainer checkpoints; a re-run with the same ``out`` resumes from the last one
     merged/        with --merge: the base model with the adapter folded in
+    tensorboard/   with report_to tensorboard: the event files
+
+The adapter's ``adapter_config.json`` names the base model by its public hub id where one is
+known (:func:`sdft.models.record_base_model`). ``push_to_hub`` / ``push_merged`` push the folder
+/ merged copy (:mod:`sdft.hub`), also for a run that had already finished.
 
 A finished ``out`` (train_summary.json present) is returned as-is unless ``overwrite``.
 Multi-GPU and multi-process runs go through ``accelerate launch`` (configs/accelerate/).
@@ -25,6 +31,7 @@ import time
 from pathlib import Path
 
 from sdft.runs import provenance, write_json
+from sdft.trackers import split_report_to
 from sdft.train import data as tdata
 from sdft.train.config import TrainConfig
 from sdft.train.logs import TrainLogCallback, plot_loss, trim_log
@@ -32,7 +39,7 @@ from sdft.train.logs import TrainLogCallback, plot_loss, trim_log
 log = logging.getLogger(__name__)
 
 OUTPUT_FILES = ("adapter_config.json", "adapter_model.safetensors", "model.safetensors", "config.json",
-                "train_log.jsonl", "loss.png", "train_config.json", "train_summary.json")
+                "train_log.jsonl", "loss.png", "train_config.json", "train_summary.json", "README.md")
 
 
 def _common_args(cfg: TrainConfig, ckpt_dir: Path, epochs: float, on_cuda: bool, autocast: bool) -> dict:
@@ -51,7 +58,7 @@ def _common_args(cfg: TrainConfig, ckpt_dir: Path, epochs: float, on_cuda: bool,
         save_strategy="steps",
         save_steps=cfg.save_steps,
         save_total_limit=2,
-        report_to=cfg.report_to,
+        report_to=split_report_to(cfg.report_to)[0],
         gradient_checkpointing=cfg.gradient_checkpointing,
         use_cpu=not on_cuda,
         bf16=autocast,
@@ -163,7 +170,7 @@ def snapshot_steps(total: int, n: int) -> list[int]:
     return sorted({round(total * i / (n + 1)) for i in range(1, n + 1)} - {0, total})
 
 
-def _snapshot_callback(out: Path, n: int):
+def _snapshot_callback(out: Path, n: int, model_spec: str):
     from transformers import TrainerCallback
 
     class Snapshots(TrainerCallback):
@@ -180,6 +187,9 @@ def _snapshot_callback(out: Path, n: int):
             if state.global_step in self.steps and state.is_world_process_zero and not dest.exists():
                 tmp = dest.with_name(dest.name + ".tmp")
                 model.save_pretrained(str(tmp))
+                from sdft.models import record_base_model
+
+                record_base_model(tmp, model_spec)
                 tmp.rename(dest)
 
     return Snapshots()
@@ -191,10 +201,11 @@ def _last_checkpoint(ckpt_dir: Path) -> str | None:
     return get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
 
 
-def run_train(cfg: TrainConfig, callbacks: list | None = None) -> dict:
+def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: str | Path | None = None) -> dict:
     """Train, save the adapter/checkpoint and the run files into ``cfg.out``; return the summary.
 
-    ``callbacks``: extra ``transformers.TrainerCallback`` objects (progress hooks, tests)."""
+    ``callbacks``: extra ``transformers.TrainerCallback`` objects (progress hooks, tests);
+    ``tensorboard_dir``: where report_to tensorboard writes (default ``cfg.out``/tensorboard)."""
     import torch
 
     from sdft import models
@@ -208,11 +219,15 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None) -> dict:
         shutil.rmtree(out / "checkpoints", ignore_errors=True)
         shutil.rmtree(out / "merged", ignore_errors=True)
         shutil.rmtree(out / "snapshots", ignore_errors=True)
+        shutil.rmtree(out / "tensorboard", ignore_errors=True)
     elif summary_path.exists():
         import json
 
         log.info("%s is a finished run; pass --overwrite to train again", out)
-        return {**json.loads(summary_path.read_text()), "skipped": True}
+        summary = {**json.loads(summary_path.read_text()), "skipped": True}
+        if cfg.push_to_hub or cfg.push_merged:
+            summary["pushed"] = _publish(cfg, out)
+        return summary
 
     examples = tdata.load_examples(cfg.data, cfg.data_dir, cfg.limit)
     task = tdata.task_of(examples)
@@ -241,7 +256,11 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None) -> dict:
 
     callback = TrainLogCallback(log_path)
     if cfg.snapshots:
-        callbacks = [*(callbacks or []), _snapshot_callback(out, cfg.snapshots)]
+        callbacks = [*(callbacks or []), _snapshot_callback(out, cfg.snapshots, cfg.model)]
+    if split_report_to(cfg.report_to)[1]:
+        from sdft.trackers import tensorboard_callback
+
+        callbacks = [*(callbacks or []), tensorboard_callback(tensorboard_dir or out / "tensorboard")]
     common = _common_args(cfg, ckpt_dir, epochs, on_cuda, autocast)
     hooks = [callback, *(callbacks or [])]
     if cfg.method == "onpolicy":  # the teacher's prompt comes from the task's distillation template
@@ -257,7 +276,8 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None) -> dict:
     trainer.model.config.use_cache = True  # saved configs are for generation
     trainer.save_model(str(out))
     tok.save_pretrained(str(out))
-    if cfg.merge:
+    models.record_base_model(out, cfg.model)
+    if cfg.merge or cfg.push_merged:
         _save_merged(trainer.model, tok, out / "merged", cfg.full)
     plot_loss(log_path, out / "loss.png", title=f"{cfg.method} {Path(cfg.model).name} on {cfg.data}")
 
@@ -291,8 +311,38 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None) -> dict:
     }
     if on_cuda:
         summary["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    summary["method_label"] = "onpolicy" if cfg.method == "onpolicy" else (
+        "sdft" if any(isinstance(e.meta.get("kept"), bool) for e in examples) else "sft")
     write_json(summary_path, summary)
+    from sdft import hub
+
+    hub.write_model_card(out)
+    if cfg.push_to_hub or cfg.push_merged:
+        summary["pushed"] = _publish(cfg, out)
     return summary
+
+
+def _publish(cfg: TrainConfig, out: Path) -> dict[str, str]:
+    from sdft import hub
+
+    if cfg.push_merged and not (out / "merged" / "config.json").exists():
+        merge_saved(cfg.model, out, cfg.dtype)
+    return hub.publish_training(out, cfg.push_to_hub, cfg.push_merged, private=cfg.hub_private)
+
+
+def merge_saved(model_spec: str, out: str | Path, dtype: str = "auto") -> Path:
+    """Write OUT/merged for a finished training folder that has none (trained without merge):
+    the base model loaded on the CPU in ``dtype`` with OUT's adapter folded in."""
+    from sdft import models
+
+    out = Path(out)
+    model, tok = models.load(model_spec, adapter=str(out), device="cpu", dtype=dtype, merge_adapter=True)
+    tmp = out / "merged.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)  # a killed earlier attempt
+    _save_merged(model, tok, tmp, full=True)  # merged on load already (or a full checkpoint)
+    shutil.rmtree(out / "merged", ignore_errors=True)
+    tmp.rename(out / "merged")
+    return out / "merged"
 
 
 def _save_merged(model, tok, path: Path, full: bool) -> None:

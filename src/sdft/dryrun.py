@@ -1,0 +1,185 @@
+"""`sdft run CONFIG --dry-run`: the resolved config and the stage plan, in seconds, no model.
+
+For every stage of :class:`sdft.pipeline.Stages` (the same folders and keys a real run uses) it
+reads the run folder and says **cached** (``.done`` holds the key), **partial** (the folder has
+some of the work: generated lines, a training checkpoint) or **to run**, and estimates the work
+left. Imports neither torch nor transformers (a test checks ``sys.modules``).
+
+The estimate is rough arithmetic on counts, not a measurement of this machine (model loading
+and GGUF conversion are not counted):
+
+- generation (distillation, generative benchmarks): items left x max new tokens / the
+  generation rate; real answers usually stop earlier, so this part is an upper bound. Items are the sample,
+  the ``limit``, the ``benchmark_data`` slice, or the benchmark's full size (:data:`FULL_SIZES`).
+- log-likelihood benchmarks (lm-eval): items left x :data:`LOGLIK_ITEM_TOKENS` / the rate.
+- training: examples x epochs x (characters / 4 + :data:`TEMPLATE_TOKENS`) / the training rate
+  (the step count from batch x accumulation, or ``max_steps``), less what the last checkpoint covers.
+
+Rates: ``--gen-tok-s`` / ``--train-tok-s``, else the median of what this run folder's finished
+stages measured (distill_report.json, train_summary.json), else :data:`GEN_TOK_S` /
+:data:`TRAIN_TOK_S`, this project's measurements for SmolLM2-135M on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+GEN_TOK_S = 150.0  # useful tokens/s, batched generation, SmolLM2-135M, 2 CPU cores (README "Speed")
+TRAIN_TOK_S = 180.0  # training tokens/s, LoRA r=8 q,v, SmolLM2-135M, 2 CPU cores (README "Speed")
+LOGLIK_ITEM_TOKENS = 64  # generated-token equivalent of scoring one multiple-choice item
+TEMPLATE_TOKENS = 32  # chat-template tokens around one training example
+DEFAULT_ANSWER_TOKENS = 512  # a generative benchmark's answer cap when the config sets none
+# Items of each full benchmark (the paper's test sets as the data folder holds them).
+FULL_SIZES = {"gsm8k": 1319, "multiarith": 180, "openfunction": 112, "humaneval": 164, "advbench": 520,
+              "advbench_jailbreak": 520, "xstest": 450, "alpaca_eval": 805, "mmlu": 14042, "truthfulqa": 817,
+              "arc_easy": 2376, "arc_challenge": 1172, "hellaswag": 10042, "winogrande": 1267}
+LOGLIK = {"mmlu", "truthfulqa", "arc_easy", "arc_challenge", "hellaswag", "winogrande"}
+
+
+def _lines(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with path.open("rb") as f:
+        return sum(1 for line in f if line.strip())
+
+
+def _rates(run_dir: Path, gen: float | None, train: float | None) -> tuple[float, str, float, str]:
+    def measured(pattern: str, *keys: str) -> list[float]:
+        out = []
+        for p in run_dir.glob(pattern):
+            d: Any = json.loads(p.read_text(encoding="utf-8"))
+            for k in keys:
+                d = d.get(k) if isinstance(d, dict) else None
+            if isinstance(d, (int, float)) and d > 0:
+                out.append(float(d))
+        return out
+
+    g = measured("distill/*/distill_report.json", "generation", "tokens_per_s")
+    t = measured("train/*/train_summary.json", "tokens_per_s")
+    gen_rate, gen_src = (gen, "--gen-tok-s") if gen else (statistics.median(g), "measured in this run") if g \
+        else (GEN_TOK_S, "default: SmolLM2-135M on 2 CPU cores")
+    train_rate, train_src = (train, "--train-tok-s") if train else (statistics.median(t), "measured in this run") \
+        if t else (TRAIN_TOK_S, "default: SmolLM2-135M on 2 CPU cores")
+    return gen_rate, gen_src, train_rate, train_src
+
+
+def _bench_items(ecfg, name: str) -> int:
+    spec = ecfg.benchmark_data.get(name)
+    n = FULL_SIZES.get(name, 0)
+    if spec:
+        try:
+            from sdft.data.tasks import load_data
+
+            n = len(load_data(spec, ecfg.data_dir))
+        except Exception:  # a spec only the benchmark understands: keep the nominal size
+            pass
+    return min(n, ecfg.limit) if ecfg.limit else n
+
+
+def _eval(st, gen_rate: float) -> tuple[str, str, float]:
+    from sdft import evaluate as battery
+
+    ecfg = st.cfg
+    total = done = tokens = 0
+    for name in battery.expand(ecfg.benchmarks):
+        items = _bench_items(ecfg, name)
+        have = min(_lines(st.folder / name / "predictions.jsonl"), items)
+        total, done = total + items, done + have
+        per = LOGLIK_ITEM_TOKENS if name in LOGLIK else (ecfg.answer_length(name) or DEFAULT_ANSWER_TOKENS)
+        tokens += (items - have) * per
+    return f"{done}/{total} items", f"{total - done} items, <= {tokens:,} tok", tokens / gen_rate
+
+
+def _distill(st, n: int, gen_rate: float) -> tuple[str, str, float]:
+    have = min(_lines(st.folder / "rewrites.jsonl"), n)
+    tokens = (n - have) * st.cfg.max_new_tokens
+    return f"{have}/{n} rewrites", f"{n - have} rewrites, <= {tokens:,} tok", tokens / gen_rate
+
+
+def _train(st, stages, train_rate: float) -> tuple[str, str, float]:
+    tcfg, v = st.cfg, st.variant
+    rows = stages.sampled[: v.sample_size]
+    task = next(iter({e.task for e in rows}), None) if len({e.task for e in rows}) == 1 else None
+    epochs = tcfg.resolved_epochs(task)
+    per_step = tcfg.batch_size * tcfg.grad_accum
+    steps = tcfg.max_steps or math.ceil(math.ceil(len(rows) / per_step) * epochs)
+    chars = sum(len(e.instruction) + len(e.input) + len(e.response) for e in rows) / max(len(rows), 1)
+    tok_per_step = per_step * (chars / 4 + TEMPLATE_TOKENS)
+    ckpts = [int(p.name.split("-")[-1]) for p in (st.folder / "checkpoints").glob("checkpoint-*")
+             if p.name.split("-")[-1].isdigit()]
+    done = min(max(ckpts, default=0), steps)
+    tokens = (steps - done) * tok_per_step
+    return f"step {done}/{steps}", f"{steps - done} steps, ~{tokens:,.0f} tok", tokens / train_rate
+
+
+def describe(stages, gen_tok_s: float | None = None, train_tok_s: float | None = None) -> dict[str, Any]:
+    """The plan as data: one row per stage (name, folder, status, progress, work left, seconds)."""
+    gen_rate, gen_src, train_rate, train_src = _rates(stages.dir, gen_tok_s, train_tok_s)
+    rows = []
+    listed = stages.main()
+    for v in stages.trained:  # trajectory points of fine-tunes already trained are known now
+        train = stages.train[v.label]
+        if v.train_seed in stages.followed and v.label in stages.main_labels and (train.folder / ".done").exists():
+            listed += stages.trajectory(v, train)
+    first: dict[Path, str] = {}  # a folder two stages share (the final point of a trajectory) runs once
+    for st in listed:
+        done = st.folder / ".done"
+        cached = done.exists() and done.read_text().strip() == st.key
+        progress, left, seconds = "", "", 0.0
+        if not cached and st.folder in first:
+            left = f"the work of {first[st.folder]}"
+        elif not cached:
+            if st.kind == "eval":
+                progress, left, seconds = _eval(st, gen_rate)
+            elif st.kind == "distill":
+                progress, left, seconds = _distill(st, stages.n_max, gen_rate)
+            elif st.kind == "train":
+                progress, left, seconds = _train(st, stages, train_rate)
+            else:
+                left = "seconds" if st.kind == "data" else "one upload"
+        started = st.folder.exists() and any(st.folder.iterdir())
+        status = "cached" if cached else "partial" if started else "to run"
+        first.setdefault(st.folder, st.name)
+        rows.append({"stage": st.name, "folder": str(st.folder.relative_to(stages.dir)), "status": status,
+                     "progress": progress if started else "", "left": left, "seconds": round(seconds, 1)})
+    pending = [v.label for v in stages.trained if v.train_seed in stages.followed and v.label in stages.main_labels
+               and not (stages.train[v.label].folder / ".done").exists()]
+    return {"rows": rows, "seconds": round(sum(r["seconds"] for r in rows), 1), "gen_tok_s": gen_rate,
+            "gen_rate_from": gen_src, "train_tok_s": train_rate, "train_rate_from": train_src,
+            "trajectory_pending": pending, "snapshots": stages.cfg.train.get("snapshots", 0)}
+
+
+def _duration(s: float) -> str:
+    return f"{s:.0f} s" if s < 120 else f"{s / 60:.0f} min" if s < 7200 else f"{s / 3600:.1f} h"
+
+
+def print_plan(cfg, stages, plan: dict[str, Any]) -> None:
+    from dataclasses import asdict
+
+    print("# resolved config")
+    print(yaml.safe_dump(asdict(cfg), sort_keys=False, allow_unicode=True).rstrip())
+    rows = plan["rows"]
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("cached", "partial", "to run")}
+    print(f"\n# plan: {len(rows)} stages in {stages.dir}: {counts['cached']} cached, {counts['partial']} partial, "
+          f"{counts['to run']} to run")
+    later = [f"eval/{label}@..." for label in plan["trajectory_pending"]]
+    w = max([len(r["stage"]) for r in rows] + [len(x) for x in later] + [5])
+    f = max([len(r["folder"]) for r in rows] + [6])
+    print(f"{'stage':<{w}}  {'status':<8}  {'done so far':<18}  {'folder':<{f}}  work left (estimate)")
+    for r in rows:
+        left = f"{r['left']}: ~{_duration(r['seconds'])}" if r["seconds"] else r["left"] or "-"
+        print(f"{r['stage']:<{w}}  {r['status']:<8}  {r['progress'] or '-':<18}  {r['folder']:<{f}}  {left}")
+    for name in later:
+        print(f"{name:<{w}}  {'later':<8}  {'-':<18}  {'-':<{f}}  "
+              f"{plan['snapshots']} snapshots + the final model on the trajectory slice, after training")
+    print(f"\nestimated work left: ~{_duration(plan['seconds'])} (rough arithmetic on counts, not a measurement; "
+          "answers counted at their token cap, model loading not counted; "
+          f"generation {plan['gen_tok_s']:.0f} tok/s, {plan['gen_rate_from']}; training {plan['train_tok_s']:.0f} "
+          f"tok/s, {plan['train_rate_from']}; see `python -c 'import sdft.dryrun; help(sdft.dryrun)'`)")
+    print("analysis and report: rebuilt from the saved files at the end of every run (seconds)")

@@ -1,0 +1,123 @@
+"""`sdft run --dry-run`: the plan a real run follows (same folders and keys), what is cached or
+partly done, the estimate, and no model (nor torch) loaded."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sdft.experiment import load_experiment
+from sdft.pipeline import Stages, marker
+
+REPO = Path(__file__).resolve().parents[1]
+# Stage folders `sdft run` computed for these configs before the plan/run refactor (captured
+# from run_experiment with the work stubbed out): a changed key would redo finished work.
+STAGE_KEYS = json.loads((REPO / "tests" / "fixtures" / "stage_keys.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(STAGE_KEYS))
+def test_stage_folders_and_keys_are_the_ones_runs_already_have(name, tmp_path, data_dir):
+    stages = Stages(load_experiment(REPO / "configs" / f"{name}.yaml", {"out": str(tmp_path)}))
+    got = {st.name: str(st.folder.relative_to(tmp_path)) for st in stages.main()}
+    for v in stages.trained:  # trajectory points exist once a fine-tune is trained (10 steps here)
+        if v.train_seed in stages.followed and v.label in stages.main_labels:
+            train = stages.train[v.label]
+            train.folder.mkdir(parents=True)
+            (train.folder / ".done").write_text(marker(train.key))
+            (train.folder / "train_summary.json").write_text('{"steps": 10}')
+            got |= {st.name: str(st.folder.relative_to(tmp_path)) for st in stages.trajectory(v, train)}
+    assert got == STAGE_KEYS[name]
+
+
+
+@pytest.mark.parametrize("name", ["gsm8k_forgetting", "gsm8k_forgetting_dev"])
+def test_publishing_and_tracking_settings_change_no_stage_key(name, tmp_path, data_dir):
+    """A push, a merged push or a tracker added to a config re-runs nothing: each stage keeps the
+    folder it had (the long gsm8k_forgetting run resumes from these)."""
+    path = REPO / "configs" / f"{name}.yaml"
+
+    def folders(**over):
+        stages = Stages(load_experiment(path, {"out": str(tmp_path), **over}))
+        return {st.name: st.folder.name for st in stages.main() if st.kind != "push"}
+
+    plain = folders()
+    assert plain["train/vanilla-s1"] == STAGE_KEYS[name]["train/vanilla-s1"].split("/")[1]
+    assert plain["eval/seed"] == STAGE_KEYS[name]["eval/seed"].split("/")[1]
+    published = folders(train={"push_to_hub": "me/m", "push_merged": "me/m-merged", "hub_private": False,
+                               "report_to": "tensorboard"},
+                        distill={"push_to_hub": "me/d", "hub_private": False})
+    assert published == plain
+    assert folders(train={"lr": 3e-4})["train/vanilla-s1"] != plain["train/vanilla-s1"]  # a setting that matters
+
+
+def test_the_refusal_judge_counts_in_eval_keys_only_once_set(tmp_path, data_dir):
+    path = REPO / "configs" / "gsm8k_forgetting_dev.yaml"
+
+    def seed_eval(**over) -> str:
+        stages = Stages(load_experiment(path, {"out": str(tmp_path), **over}))
+        return next(st.folder.name for st in stages.main() if st.name == "eval/seed")
+
+    assert seed_eval() == STAGE_KEYS["gsm8k_forgetting_dev"]["eval/seed"].split("/")[1]
+    assert seed_eval(eval={"refusal_judge": "local"}) != seed_eval()
+
+
+def _dry(args: list[str], cwd: Path) -> tuple[str, list[str]]:
+    code = ("import sys; from sdft.cli import main; rc = main(sys.argv[1:]); "
+            "heavy = {'torch', 'transformers', 'peft', 'trl'}; "
+            "print('MODULES', sorted({m.split('.')[0] for m in sys.modules} & heavy));"
+            "sys.exit(rc)")
+    res = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+                         env={**__import__("os").environ, "PYTHONPATH": str(REPO / "src")})
+    assert res.returncode == 0, res.stderr
+    out, _, mods = res.stdout.rpartition("MODULES ")
+    return out, json.loads(mods.replace("'", '"'))
+
+
+def test_dry_run_says_cached_partial_and_to_run_without_loading_a_model(tmp_path, data_dir):
+    run = tmp_path / "run"
+    stages = Stages(load_experiment(REPO / "configs" / "demo.yaml", {"out": str(run)}))
+    seed_eval, distill = stages.main()[0], stages.main()[1]
+    seed_eval.folder.mkdir(parents=True)
+    (seed_eval.folder / ".done").write_text(marker(seed_eval.key))
+    distill.folder.mkdir(parents=True)
+    (distill.folder / "rewrites.jsonl").write_text("".join(json.dumps({"id": str(i)}) + "\n" for i in range(20)))
+    (run / "train").mkdir()
+    out, modules = _dry(["run", str(REPO / "configs" / "demo.yaml"), f"out={run}", "--dry-run", "--gen-tok-s", "100",
+                         "train.lr=2e-4"], tmp_path)  # overrides before or after the flags
+    assert modules == []  # no torch, no transformers: seconds, not a model load
+    assert "# resolved config" in out and "  lr: 2e-4" in out  # the override is in the resolved config
+    rows = {line.split()[0]: line for line in out.splitlines()
+            if line.startswith(("eval/", "distill/", "train/", "data/"))}
+    assert list(rows) == ["eval/seed", "distill/default", "data/vanilla", "train/vanilla", "eval/vanilla",
+                          "data/sdft", "train/sdft", "eval/sdft"]
+    assert rows["eval/seed"].split()[1] == "cached" and seed_eval.folder.name in rows["eval/seed"]
+    # 48 sampled examples, 20 rewrites there: 28 x 256 new tokens at 100 tok/s
+    assert "partial" in rows["distill/default"] and "20/48 rewrites" in rows["distill/default"]
+    assert "28 rewrites, <= 7,168 tok: ~72 s" in rows["distill/default"]
+    assert "to run" in rows["train/sdft"] and "12 steps" in rows["train/sdft"]
+    assert "# plan: 8 stages" in out and "1 cached, 1 partial, 6 to run" in out
+    assert "generation 100 tok/s, --gen-tok-s" in out
+    assert not (run / "manifest.json").exists()  # nothing written
+
+    out, _ = _dry(["run", str(REPO / "configs" / "demo.yaml"), f"out={run}", "--dry-run", "--only", "vanilla"],
+                  tmp_path)
+    assert "train/vanilla" in out and "train/sdft" not in out and "distill/default" not in out
+
+
+def test_a_folder_two_stages_share_is_estimated_once(tmp_path, data_dir):
+    from sdft.dryrun import describe
+
+    stages = Stages(load_experiment(REPO / "configs" / "gsm8k_forgetting_dev.yaml", {"out": str(tmp_path)}),
+                    only=["vanilla-s1"])
+    train = stages.train["vanilla-s1"]
+    train.folder.mkdir(parents=True)
+    (train.folder / ".done").write_text(marker(train.key))
+    (train.folder / "train_summary.json").write_text('{"steps": 10}')
+    rows = {r["stage"]: r for r in describe(stages, 100.0, 100.0)["rows"]}
+    final, point = rows["eval/vanilla-s1"], rows["eval/vanilla-s1@10"]
+    assert final["folder"] == point["folder"] and final["seconds"] > 0  # the final point is the model's eval
+    assert point["seconds"] == 0 and point["left"] == "the work of eval/vanilla-s1"
