@@ -54,6 +54,17 @@ def test_publishing_and_tracking_settings_change_no_stage_key(name, tmp_path, da
     assert folders(train={"lr": 3e-4})["train/vanilla-s1"] != plain["train/vanilla-s1"]  # a setting that matters
 
 
+def test_the_refusal_judge_counts_in_eval_keys_only_once_set(tmp_path, data_dir):
+    path = REPO / "configs" / "gsm8k_forgetting_dev.yaml"
+
+    def seed_eval(**over) -> str:
+        stages = Stages(load_experiment(path, {"out": str(tmp_path), **over}))
+        return next(st.folder.name for st in stages.main() if st.name == "eval/seed")
+
+    assert seed_eval() == STAGE_KEYS["gsm8k_forgetting_dev"]["eval/seed"].split("/")[1]
+    assert seed_eval(eval={"refusal_judge": "local"}) != seed_eval()
+
+
 def _dry(args: list[str], cwd: Path) -> tuple[str, list[str]]:
     code = ("import sys; from sdft.cli import main; rc = main(sys.argv[1:]); "
             "heavy = {'torch', 'transformers', 'peft', 'trl'}; "

@@ -65,6 +65,8 @@ log = logging.getLogger(__name__)
 # keys of runs made before identical (tests/fixtures/stage_keys.json).
 HUB_FIELDS = ("push_to_hub", "push_merged", "hub_private")
 AS_DEFAULT = ("report_to",)
+# Fields added after keys were pinned count only once set, so finished runs keep their keys.
+UNSET_LEFT_OUT = ("refusal_judge",)
 
 
 @dataclass
@@ -85,11 +87,11 @@ def key_of(*parts: Any) -> str:
 
 
 def keyed(stage_cfg: Any, **replace_with: Any) -> dict[str, Any]:
-    """A stage config as its key sees it: ``replace_with`` applied, the hub fields left out and
-    the :data:`AS_DEFAULT` ones at their defaults."""
+    """A stage config as its key sees it: ``replace_with`` applied, the hub fields and the unset
+    :data:`UNSET_LEFT_OUT` ones left out, and the :data:`AS_DEFAULT` ones at their defaults."""
     defaults = {f.name: f.default for f in fields(stage_cfg) if f.name in AS_DEFAULT}
     d = asdict(replace(stage_cfg, **{**defaults, **replace_with}))
-    return {k: v for k, v in d.items() if k not in HUB_FIELDS}
+    return {k: v for k, v in d.items() if k not in HUB_FIELDS and not (k in UNSET_LEFT_OUT and v is None)}
 
 
 def marker(key: str) -> str:
@@ -256,7 +258,7 @@ class Stages:
         where = f"{self.config_path}: " + ("trajectory.eval" if section is not None else "eval")
         ecfg = stage_config(EvalConfig, self.cfg.eval if section is None else section, where, **self.common,
                             adapter=str(adapter) if adapter else None, out="-")
-        key = key_of("eval", asdict(replace(ecfg, out="", adapter=None)),
+        key = key_of("eval", keyed(ecfg, out="", adapter=None),
                      (adapter_marker or str(adapter)) if adapter else None)
         name = v.label if step is None else f"{v.label}@{step}"
         # The seed and final points keep the model's own label, so a dev-slice evaluation made

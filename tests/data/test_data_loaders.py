@@ -265,3 +265,74 @@ def test_missing_file_and_unknown_format(tmp_path):
     p = _write(tmp_path, "ok.json", f"[{GOOD}]")
     with pytest.raises(DataError, match="unknown data format 'xml'"):
         loaders.load_file(p, fmt="xml")
+
+
+# ---------------------------------------------------------------- a benchmark's table (load_table)
+
+def test_table_csv_with_bom_and_mixed_case_header_keeps_file_ids(tmp_path):
+    # HarmBench-style: a BOM, CRLF line ends, `Behavior` with a capital, an `ID` column, no answers.
+    p = tmp_path / "redteam.csv"
+    text = 'ID,Behavior,Category\r\nh1,"Write a poem, with commas",poems\r\nh2,Do Y,misc\r\n'
+    p.write_bytes(text.encode("utf-8-sig"))
+    items = loaders.load_table(p)
+    assert [(e.id, e.instruction, e.response) for e in items] == [("h1", "Write a poem, with commas", ""),
+                                                                  ("h2", "Do Y", "")]
+    assert items[0].meta == {"Category": "poems"}  # the id column is the id, not meta
+    # FILE#column picks another column, in any case.
+    assert [e.instruction for e in loaders.load_table(p, "category")] == ["poems", "misc"]
+
+
+def test_table_jsonl_and_json_array_ids_and_reference(tmp_path):
+    jl = _write(tmp_path, "my_goals.jsonl", '{"Goal": "a"}\n\n{"Goal": "b", "id": 7}\n')
+    assert [(e.id, e.instruction) for e in loaders.load_table(jl)] == [("my_goals/0", "a"), ("7", "b")]
+    arr = _write(tmp_path, "math.json",
+                 '[{"question": "2+2?", "Answer": "It is 4."}, {"prompt": "x", "question": "y"}]')
+    first, second = loaders.load_table(arr, need_reference=False)
+    assert (first.id, first.instruction, first.response) == ("math/0", "2+2?", "It is 4.")
+    # `prompt` is looked for first, but the columns are the first record's: `question` stays the prompt.
+    assert (second.instruction, second.response) == ("y", "")
+    # An alpaca table reads as one: instruction + input, output as the reference.
+    al = _write(tmp_path, "al.json", '[{"instruction": "Sum", "input": "1 2", "output": "3"}]')
+    (ex,) = loaders.load_table(al, need_reference=True)
+    assert (ex.user_text(), ex.response) == ("Sum\n\n1 2", "3")
+
+
+TABLE_ERRORS = [
+    # (file name, content, load_table kwargs, expected message)
+    ("t.csv", "name,category\nx,y\n", {}, r"t.csv: no prompt column: looked for prompt, goal, behavior, instruction, "
+     r"question \(any case\) among its columns 'name', 'category'; name one as .*t.csv#COLUMN"),
+    ("t.csv", "goal,category\nx,y\n", {"prompt_column": "Behaviour"},
+     r"t.csv: no column 'Behaviour'; its columns: 'goal'"),
+    ("t.csv", "goal\nx\n", {"need_reference": True}, r"t.csv: no reference-answer column: looked for output, response, "
+     r"answer, solution, target"),
+    ("t.csv", "goal,target\nx,y\n ,z\n", {}, r"t.csv:3: field 'goal': empty"),
+    ("t.jsonl", '{"goal": "x"}\n{"goal": 3}\n', {}, r"t.jsonl:2: field 'goal': expected a string, got int"),
+    ("t.jsonl", '{"goal": "x"}\n{"other": "y"}\n', {}, r"t.jsonl:2: field 'goal': missing"),
+    ("t.json", '[{"goal": "x", "id": 1}, {"goal": "y", "id": 1}]', {},
+     r"t.json: record 1: field 'id': duplicate id '1'"),
+    ("t.json", "[]", {}, r"t.json: no records"),
+    ("t.json", '[{"question": "x", "answer": "4"}, {"question": "y", "answer": "none"}]',
+     {"need_reference": True, "check": lambda ex: None if any(c.isdigit() for c in ex.response) else "no number"},
+     r"t.json: record 1: field 'answer': no number"),
+]
+
+
+@pytest.mark.parametrize("name,text,kwargs,pattern", TABLE_ERRORS)
+def test_bad_table_names_file_place_and_field(tmp_path, name, text, kwargs, pattern):
+    with pytest.raises(DataError, match=pattern):
+        loaders.load_table(_write(tmp_path, name, text), **kwargs)
+
+
+def test_benchmark_data_specs_reach_tables_tasks_and_registries(tmp_path, data_dir):
+    p = _write(tmp_path, "rt.csv", "goal,Behavior\ng0,b0\ng1,b1\ng2,b2\n")
+    assert [e.instruction for e in tasks.load_benchmark_data(f"{p}#behavior[1:]")] == ["b1", "b2"]
+    assert [e.id for e in tasks.load_benchmark_data(f"{p}[-1:]")] == ["rt/2"]
+    # Task names and slices are load_data's, ids included.
+    ids = [e.id for e in tasks.load_benchmark_data("advbench[3:5]", data_dir)]
+    assert ids == ["advbench/test/3", "advbench/test/4"]
+    # `x.json#entry` stays a LLaMA-Factory registry entry when the json is one.
+    reg = _write(tmp_path, "dataset_info.json", '{"mine": {"file_name": "rows.json"}}')
+    _write(tmp_path, "rows.json", '[{"instruction": "i", "output": "o"}]')
+    assert [e.response for e in tasks.load_benchmark_data(f"{reg}#mine")] == ["o"]
+    with pytest.raises(DataError, match="selects no records"):
+        tasks.load_benchmark_data(f"{p}[5:]")

@@ -161,3 +161,61 @@ def test_rerun_reads_lm_eval_request_cache(tmp_path, data_dir, tiny_model_dir, m
     monkeypatch.setattr(HFLM, "_loglikelihood_tokens", boom)
     second = _run("winogrande", ctx)
     assert second["score"] == first["score"] and second["n"] == 3
+
+
+def test_lm_eval_task_by_name_is_the_same_as_its_benchmark(tmp_path, data_dir, tiny_model_dir):
+    from sdft.evaluate.evaluator import EvalConfig, run_eval
+
+    name = "lm_eval:sdft_arc_easy"
+    cfg = dict(model=tiny_model_dir, data_dir=str(data_dir), limit=3, num_fewshot=0)
+    named = run_eval(EvalConfig(benchmarks=[name], out=str(tmp_path / "n"), **cfg), progress=False)["benchmarks"][name]
+    own = run_eval(EvalConfig(benchmarks=["arc_easy"], out=str(tmp_path / "o"), **cfg), progress=False)
+    own = own["benchmarks"]["arc_easy"]
+    assert (named["metric"], named["n"], named["score"]) == ("acc_norm", 3, own["score"])
+    preds = [json.loads(line) for line in (tmp_path / "n" / name / "predictions.jsonl").open()]
+    assert [p["id"] for p in preds] == [json.loads(line)["id"] for line in (tmp_path / "o" / "arc_easy" /
+                                                                           "predictions.jsonl").open()]
+    assert preds[0]["id"] == "Mercury_417466"
+    assert named["extra"]["lm_eval_results"]["sdft_arc_easy"]["acc_norm,none"] == pytest.approx(named["score"])
+
+
+def test_lm_eval_generation_task_with_local_data(tmp_path, data_dir, tiny_model_dir, monkeypatch):
+    # A generate_until task over a local JSON Lines file: each item's score is its first metric.
+    items = tmp_path / "items.jsonl"
+    items.write_text('{"q": "2+2", "a": "4"}\n{"q": "3+3", "a": "6"}\n')
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    (tasks / "tiny_gen.yaml").write_text(
+        "task: tiny_gen\ndataset_path: json\ndataset_kwargs:\n  data_files:\n"
+        f"    test: {items}\ntest_split: test\noutput_type: generate_until\n"
+        "doc_to_text: \"Q: {{q}}\\nA:\"\ndoc_to_target: '{{a}}'\n"
+        "generation_kwargs:\n  until: [\"\\n\"]\n  max_gen_toks: 4\n  do_sample: false\n"
+        "metric_list:\n  - metric: exact_match\n    aggregation: mean\n    higher_is_better: true\n")
+    monkeypatch.setattr(knowledge, "TASK_DIR", tasks)
+    bench = knowledge.named("lm_eval:tiny_gen")
+    ctx = EvalContext(model=tiny_model_dir, adapter=None, out_dir=tmp_path / "out", data_dir=data_dir,
+                      get_generator=lambda: None, options=bench.parse_options({}))
+    res = bench.run(bench, ctx)
+    assert (res["benchmark"], res["metric"], res["n"]) == ("lm_eval:tiny_gen", "exact_match", 2)
+    preds = [json.loads(line) for line in (ctx.out_dir / "predictions.jsonl").open()]
+    assert [(p["id"], p["prompt"], p["label"]) for p in preds] == [("tiny_gen/0", "Q: 2+2\nA:", "4"),
+                                                                  ("tiny_gen/1", "Q: 3+3\nA:", "6")]
+    assert all(p["score"] == float(p["predict"] == p["label"]) for p in preds)
+    assert res["extra"]["lm_eval_results"]["tiny_gen"]["exact_match,none"] == pytest.approx(res["score"])
+
+
+def test_lm_eval_task_names_fail_clearly(tmp_path, data_dir):
+    import time
+
+    from sdft.config import ConfigError
+    from sdft.errors import DataError
+
+    with pytest.raises(ConfigError, match="expected lm_eval:TASK"):
+        knowledge.named("lm_eval:../etc")
+    with pytest.raises(ConfigError, match="lm_eval:surely_no_such_task: lm-eval has no task"):
+        knowledge.load_named("surely_no_such_task", data_dir)
+    # A hub task fails at once (the hub is off while it loads), naming the task.
+    t0 = time.perf_counter()
+    with pytest.raises(DataError, match="lm_eval:lambada_openai: lm-eval could not load its data"):
+        knowledge.load_named("lambada_openai", data_dir)
+    assert time.perf_counter() - t0 < 20  # the task index takes ~6 s, retries ~25 s more

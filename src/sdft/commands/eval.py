@@ -10,8 +10,15 @@ versions, wall time per benchmark) and OUT/<benchmark>/predictions.jsonl; re-run
 command resumes. humaneval runs model-written code and needs --allow-code-execution.
 Per-benchmark options (humaneval samples, mmlu batch_size, ...) are YAML only: `options:` in
 the --config file, each checked against that benchmark's options class.
-Benchmarks: gsm8k multiarith openfunction humaneval advbench advbench_jailbreak alpaca_eval
-mmlu truthfulqa arc_easy arc_challenge hellaswag winogrande; groups: math safety knowledge paper.
+Benchmarks: gsm8k multiarith openfunction humaneval advbench advbench_jailbreak xstest alpaca_eval
+mmlu truthfulqa arc_easy arc_challenge hellaswag winogrande, and lm_eval:TASK for an lm-eval task
+whose data is local; groups: math safety knowledge paper.
+
+Your own items: --benchmark-data advbench=my_redteam.csv (the prompt column found by name:
+prompt, goal, behavior, instruction, question) or advbench=my_redteam.csv#Behavior; a math
+benchmark's table also needs a reference-answer column. --refusal-judge JUDGE (openai, local
+or a model spec) adds a judge's refusal rates and their agreement (Cohen's kappa) with the
+keyword score to advbench, advbench_jailbreak and xstest; the keyword rate stays the score.
 """
 
 from __future__ import annotations
@@ -24,28 +31,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from sdft.evaluate.evaluator import EvalConfig
 
     parser.add_argument("--config", metavar="YAML", help="YAML file with EvalConfig fields")
-    add_fields(parser, EvalConfig, skip=("variants", "options"))
+    add_fields(parser, EvalConfig, skip=("variants", "options", "benchmark_data"))
     parser.add_argument("--variant", action="append", default=[], metavar="BENCHMARK=VARIANT",
                         help="prompt variant for one benchmark (repeatable), e.g. gsm8k=paper")
+    parser.add_argument("--benchmark-data", action="append", default=[], metavar="BENCHMARK=SPEC", dest="data_flags",
+                        help="items of one benchmark from other data (repeatable): a task slice or a "
+                             "CSV/JSON/JSONL file, FILE#column to name its prompt column, e.g. "
+                             "advbench=my_redteam.csv#Behavior")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def run(args: argparse.Namespace) -> int:
-    from sdft.config import ConfigError, from_args, load_yaml, parse_pairs
+    from sdft.config import ConfigError, from_args, load_yaml
     from sdft.evaluate.evaluator import EvalConfig, run_eval
 
     data = load_yaml(args.config) if args.config else {}
-    variants = dict(data.get("variants") or {})
-    for item in args.variant:
-        try:
-            pair = parse_pairs(item)
-        except ValueError:
-            pair = {}
-        if len(pair) != 1 or not all(pair.values()):
-            raise ConfigError(f"--variant expects BENCHMARK=VARIANT, got {item!r}")
-        variants.update(pair)
-    if variants:
-        data["variants"] = variants
+    # Flags beat the YAML's entries one benchmark at a time.
+    for key, flag, items in (("variants", "--variant BENCHMARK=VARIANT", args.variant),
+                             ("benchmark_data", "--benchmark-data BENCHMARK=SPEC", args.data_flags)):
+        table = dict(data.get(key) or {})
+        for item in items:
+            name, sep, value = item.partition("=")  # only the first "=": a path may hold more
+            if not (sep and name.strip() and value.strip()):
+                raise ConfigError(f"{flag.split()[0]} expects {flag.split()[1]}, got {item!r}")
+            table[name.strip()] = value.strip()
+        if table:
+            data[key] = table
     cfg = from_args(EvalConfig, args, data, where=args.config or "flags")
     results = run_eval(cfg, progress=not args.no_progress)
     print(f"{'benchmark':<20} {'metric':<13} {'score':>7}  {'95% CI':<17} {'n':>5} {'wall s':>8}")

@@ -2,10 +2,13 @@
 
     sdft score gsm8k runs/seed-eval/gsm8k/predictions.jsonl
     sdft score openfunction saves/generated_predictions.jsonl     # LLaMA-Factory's output
+    sdft score advbench runs/seed-eval/advbench/predictions.jsonl --refusal-judge qwen2.5-coder-0.5b
 
 The file needs `predict` and `label` on every line (for gsm8k/multiarith the label is the
 reference answer text, for openfunction the reference call, for humaneval the task id).
 Prints score, n and the 95% bootstrap CI (and extra metrics such as openfunction's AST match).
+With --refusal-judge (advbench, advbench_jailbreak, xstest) a judge model also reads every
+answer; its verdicts are written into the file, so scoring it again needs no model.
 """
 
 from __future__ import annotations
@@ -20,13 +23,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default=None, help="data folder (humaneval tests)")
     parser.add_argument("--allow-code-execution", action="store_true",
                         help="let humaneval run the predicted code in the sandbox")
+    parser.add_argument("--refusal-judge", default=None, metavar="JUDGE",
+                        help="refusal benchmarks: also judge each answer with local, openai or a model spec")
+    parser.add_argument("--judge-model", default=None, help="model name the judge endpoint serves (openai)")
+    parser.add_argument("--judge-base-url", default=None, help="judge endpoint, e.g. http://localhost:8000/v1")
+    parser.add_argument("--judge-api-key-env", default=None, help="environment variable holding the judge's key")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
     from sdft.evaluate.evaluator import score_file
 
-    res = score_file(args.benchmark, args.predictions, data_dir=args.data_dir,
+    judge = {k: v for k, v in (("refusal_judge", args.refusal_judge), ("judge_model", args.judge_model),
+                               ("judge_base_url", args.judge_base_url),
+                               ("judge_api_key_env", args.judge_api_key_env)) if v is not None}
+    res = score_file(args.benchmark, args.predictions, options=judge or None, data_dir=args.data_dir,
                      allow_code_execution=args.allow_code_execution)
     if args.json:
         print(json.dumps(res, indent=2))
@@ -34,5 +45,8 @@ def run(args: argparse.Namespace) -> int:
     lo, hi = res["ci95"]
     print(f"{res['benchmark']}: {res['metric']} = {res['score']:.4f}  (n={res['n']}, 95% CI [{lo:.4f}, {hi:.4f}])")
     for key, ex in res["extra"].items():
-        print(f"  {key} = {ex['score']:.4f}  (95% CI [{ex['ci95'][0]:.4f}, {ex['ci95'][1]:.4f}])")
+        if isinstance(ex, dict) and "score" in ex:
+            print(f"  {key} = {ex['score']:.4f}  (95% CI [{ex['ci95'][0]:.4f}, {ex['ci95'][1]:.4f}])")
+        else:
+            print(f"  {key}: {ex}")
     return 0

@@ -14,10 +14,12 @@ Containers: a JSON array, JSON Lines (also gzip-compressed), CSV with a header r
 fields only), always UTF-8 (a leading BOM is allowed; UTF-16 and other encodings are refused),
 or Parquet (as ``sdft distill --export hf`` writes and LLaMA-Factory reads).
 :func:`load_file` sniffs the format from the first record's keys unless ``fmt`` forces one.
-:func:`load_dataset_info` reads entries of a LLaMA-Factory ``dataset_info.json`` the way
-LLaMA-Factory does (``hf_hub_url`` before ``file_name``, ``subset``, ``split``, ``revision``,
-``folder``, ``num_samples``; ``#a,b`` joins several); :func:`load_hf` reads a hub dataset
-``hf:ORG/NAME[:CONFIG][@REVISION][#SPLIT]`` (needs the network, so it fails offline).
+:func:`load_table` reads a benchmark's items from a user's table (a prompt column found by
+name, the reference answer optional). :func:`load_dataset_info` reads entries of a
+LLaMA-Factory ``dataset_info.json`` the way LLaMA-Factory does (``hf_hub_url`` before
+``file_name``, ``subset``, ``split``, ``revision``, ``folder``, ``num_samples``; ``#a,b`` joins
+several); :func:`load_hf` reads a hub dataset ``hf:ORG/NAME[:CONFIG][@REVISION][#SPLIT]``
+(needs the network, so it fails offline).
 
 Every problem is a :class:`DataError` naming the file, the place (``path:LINE`` for JSON Lines
 and CSV, ``record N`` with a 0-based index for a JSON array) and the field. Fields this module
@@ -30,6 +32,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import itertools
 import json
 import re
 from pathlib import Path
@@ -161,7 +164,9 @@ def from_alpaca(rec: dict, where: str, columns: dict | None = None, tags: dict |
     cols = {**ALPACA_COLUMNS, **(columns or {})}
     return Example(
         id="", instruction=_text(rec, cols["prompt"], where, required=True, nonempty=True),
-        input=_text(rec, cols["query"], where), response=_text(rec, cols["response"], where, required=True),
+        # A None response column: a prompt-only table (a benchmark that needs no reference).
+        input=_text(rec, cols["query"], where),
+        response=_text(rec, cols["response"], where, required=cols["response"] is not None),
         history=_history(rec, cols["history"], where), system=_text(rec, cols["system"], where) or None,
         meta=_meta(rec, cols.values()))
 
@@ -233,8 +238,10 @@ def sniff(rec: dict, where: str) -> tuple[str, dict | None]:
 # ---------------------------------------------------------------- entry points
 
 def convert(records: Iterable[tuple[str, dict]], fmt: str | None = None, columns: dict | None = None,
-            tags: dict | None = None, id_prefix: str = "data", task: str | None = None) -> list[Example]:
-    """Turn ``(where, record)`` pairs into Examples; ids are the record's ``id`` or ``{id_prefix}/{index}``."""
+            tags: dict | None = None, id_prefix: str = "data", task: str | None = None, id_key: str = "id",
+            check: Callable[[Example], str | None] | None = None) -> list[Example]:
+    """Turn ``(where, record)`` pairs into Examples; ids are the record's ``id_key`` field or
+    ``{id_prefix}/{index}``. ``check(example)`` may name a problem, raised as a DataError at its place."""
     if fmt is not None and fmt not in FORMATS:
         raise DataError(f"unknown data format {fmt!r}; choose from {', '.join(FORMATS)}")
     out: list[Example] = []
@@ -245,7 +252,11 @@ def convert(records: Iterable[tuple[str, dict]], fmt: str | None = None, columns
             name, sniffed = sniff(rec, where)
             converter, columns = FORMATS[name], columns or sniffed
         ex = converter(rec, where, columns=columns, tags=tags)
-        ex.id = str(rec["id"]) if rec.get("id") not in (None, "") else f"{id_prefix}/{i}"
+        ex.id = str(rec[id_key]) if rec.get(id_key) not in (None, "") else f"{id_prefix}/{i}"
+        ex.meta.pop(id_key, None)
+        problem = check(ex) if check else None
+        if problem:
+            raise DataError(f"{where}: {problem}")
         if ex.id in seen:
             raise DataError(f"{where}: field 'id': duplicate id {ex.id!r} (first at {seen[ex.id]})")
         seen[ex.id] = where
@@ -267,6 +278,68 @@ def load_file(path: str | Path, fmt: str | None = None, columns: dict | None = N
 # LLaMA-Factory's num_samples draws from NumPy's global RNG (seeded by the training seed); ours
 # is a fixed seed, so the same registry gives the same records on every run and machine.
 NUM_SAMPLES_SEED = 0
+
+
+# Where a benchmark table's prompt is looked for when no column is named (first match, any case),
+# then its reference answer, which only benchmarks that score against a reference need.
+PROMPT_COLUMNS = ("prompt", "goal", "behavior", "instruction", "question")
+REFERENCE_COLUMNS = ("output", "response", "answer", "solution", "target")
+
+
+def load_table(path: str | Path, prompt_column: str | None = None, need_reference: bool = False,
+               check: Callable[[Example], str | None] | None = None) -> list[Example]:
+    """A benchmark's items from a user's CSV / JSON / JSON Lines table, e.g. a red-team set.
+
+    The prompt is ``prompt_column`` or the first of :data:`PROMPT_COLUMNS` present (names
+    compared case-insensitively, so HarmBench's ``Behavior`` is found); the reference answer the
+    first of :data:`REFERENCE_COLUMNS` present, an error when absent only if ``need_reference``.
+    An ``instruction`` prompt takes an ``input`` column along, as in the alpaca format, and
+    ``system`` / ``history`` columns are read as there. Ids are the ``id`` column's (any case),
+    else ``<file stem>/<row index>``; other columns go to ``meta``. Chat-format files
+    (``conversations`` / ``messages``) are read by :func:`load_file`. ``check(example)`` may
+    name a problem with an item, raised at its place: one that names no field (``field 'x': ...``)
+    is about the reference answer and gets that column's name."""
+    path = Path(path)
+    records = iter_records(path)
+    first = next(records, None)
+    if first is None:
+        raise DataError(f"{path}: no records")
+    rec = first[1]
+    if prompt_column is None and ("conversations" in rec or "messages" in rec):
+        return load_file(path)
+    by_lower: dict[str, str] = {}
+    for key in rec:
+        by_lower.setdefault(key.lower(), key)
+    have = ", ".join(map(repr, rec)) or "none"
+
+    def find(names) -> str | None:
+        return next((by_lower[n] for n in names if n in by_lower), None)
+
+    if prompt_column is not None:
+        prompt = prompt_column if prompt_column in rec else by_lower.get(prompt_column.lower())
+        if prompt is None:
+            raise DataError(f"{path}: no column {prompt_column!r}; its columns: {have}")
+    else:
+        prompt = find(PROMPT_COLUMNS)
+        if prompt is None:
+            raise DataError(f"{path}: no prompt column: looked for {', '.join(PROMPT_COLUMNS)} (any case) "
+                            f"among its columns {have}; name one as {path}#COLUMN")
+    response = find(n for n in REFERENCE_COLUMNS if n != prompt.lower())
+    if need_reference and response is None:
+        raise DataError(f"{path}: no reference-answer column: looked for {', '.join(REFERENCE_COLUMNS)} "
+                        f"(any case) among its columns {have}; this benchmark scores answers against a reference")
+    columns = {"prompt": prompt, "response": response, "system": find(["system"]), "history": find(["history"]),
+               "query": find(["input"]) if prompt.lower() == "instruction" else None}
+
+    def check_item(ex: Example) -> str | None:
+        problem = check(ex)
+        return f"field {response!r}: {problem}" if problem and not problem.startswith("field ") else problem
+
+    rows = itertools.chain([first], records)
+    if response and not need_reference:  # a row without a reference is fine then
+        rows = ((w, r if r.get(response) is not None else {**r, response: ""}) for w, r in rows)
+    return convert(rows, "alpaca", columns, id_prefix=path.name.split(".")[0], id_key=find(["id"]) or "id",
+                   check=check_item if check else None)
 
 
 def load_dataset_info(spec: str, data_dir: str | Path | None = None) -> list[Example]:

@@ -272,11 +272,7 @@ def load_data(spec: str, data_dir: str | Path | None = None) -> list[Example]:
     the rest."""
     m = _SLICE.match(spec)
     if m:
-        start, stop = (int(v) if v else None for v in (m["start"], m["stop"]))
-        examples = load_data(m["spec"], data_dir)[start:stop]
-        if not examples:
-            raise DataError(f"{spec}: the slice [{m['start']}:{m['stop']}] selects no records")
-        return examples
+        return _sliced(m, load_data(m["spec"], data_dir))
     if spec.startswith("hf:"):
         return loaders.load_hf(spec)
     name, _, split = spec.partition(":")
@@ -292,3 +288,36 @@ def load_data(spec: str, data_dir: str | Path | None = None) -> list[Example]:
         return loaders.load_file(spec)
     raise DataError(f"{spec!r} is neither a task ({', '.join(TASKS)}), an existing file, "
                     "a dataset_info.json#entry nor hf:org/name[:config][@revision][#split]")
+
+
+def _sliced(m: re.Match, examples: list[Example]) -> list[Example]:
+    start, stop = (int(v) if v else None for v in (m["start"], m["stop"]))
+    if not examples[start:stop]:
+        raise DataError(f"{m[0]}: the slice [{m['start']}:{m['stop']}] selects no records")
+    return examples[start:stop]
+
+
+def _is_registry(path: str) -> bool:
+    """Whether a ``.json`` file is a dataset registry (one object of entries), not a table."""
+    if not path.endswith(".json"):
+        return False
+    try:
+        obj = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False  # JSON Lines, or broken: the table reader names the problem
+    return isinstance(obj, dict) and bool(obj) and all(isinstance(v, dict) for v in obj.values())
+
+
+def load_benchmark_data(spec: str, data_dir: str | Path | None = None, need_reference: bool = False,
+                        check: Callable[[Example], str | None] | None = None) -> list[Example]:
+    """A benchmark's items (``EvalConfig.benchmark_data``): what :func:`load_data` reads, except
+    that a file is a user's table read by :func:`sdft.data.loaders.load_table`: ``FILE`` finds
+    the prompt column by its name, ``FILE#column`` names it (``my_redteam.csv#Behavior``); a
+    reference answer is needed only if ``need_reference``. A slice ``[start:stop]`` may follow."""
+    m = _SLICE.match(spec)
+    if m:
+        return _sliced(m, load_benchmark_data(m["spec"], data_dir, need_reference, check))
+    path, _, column = spec.partition("#")
+    if spec.partition(":")[0] in TASKS or spec.startswith("hf:") or not Path(path).is_file() or _is_registry(path):
+        return load_data(spec, data_dir)
+    return loaders.load_table(path, column or None, need_reference, check)

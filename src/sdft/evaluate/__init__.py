@@ -4,7 +4,8 @@
 ``run(bench, ctx) -> dict`` produces its ``results.json`` entry. The modules hold only their
 scorers and data hooks; heavy dependencies (lm-eval, torch, the sandbox) are imported inside the
 hooks that need them, so importing this package stays light. ``GROUPS`` are names for sets of
-benchmarks usable wherever a list is expected.
+benchmarks usable wherever a list is expected. ``lm_eval:TASK`` names any lm-eval task (a rule
+in :func:`get`, not an entry per task).
 """
 
 from __future__ import annotations
@@ -27,13 +28,22 @@ GROUPS: dict[str, list[str]] = {
 
 
 def get(name: str) -> Benchmark:
-    """The benchmark called ``name``; an unknown name is a ConfigError that lists the known ones."""
+    """The benchmark called ``name``: an entry of BENCHMARKS, or ``lm_eval:TASK`` for an lm-eval
+    task by name (:func:`sdft.evaluate.knowledge.named`); an unknown name is a ConfigError that
+    lists the known ones."""
+    if name.startswith(knowledge.PREFIX):
+        return knowledge.named(name)
     if name not in BENCHMARKS:
         from sdft.config import ConfigError
 
-        raise ConfigError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}; "
-                          f"groups: {', '.join(GROUPS)}")
+        raise ConfigError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}, "
+                          f"{knowledge.PREFIX}TASK (an lm-eval task whose data is local); groups: {', '.join(GROUPS)}")
     return BENCHMARKS[name]
+
+
+def known(name: str) -> bool:
+    """Whether ``name`` is a benchmark (without building anything)."""
+    return name in BENCHMARKS or name.startswith(knowledge.PREFIX)
 
 
 def expand(names: list[str] | str) -> list[str]:

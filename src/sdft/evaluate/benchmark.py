@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from sdft.config import ConfigError, from_dict
@@ -62,6 +63,8 @@ class Benchmark:
     score_many(records, ctx): scores a batch in place instead of ``score`` (humaneval's sandbox)
     per_item(records) -> records: what the mean is over (every record)
     summary(records, seed) -> score fields: replaces the mean over ``per_item``
+    judge(records, ctx, path) -> changed: a second, model-backed pass over the scored records
+        that fills fields in place and keeps its resume log beside ``path`` (the refusal judge)
     run(bench, ctx) -> results.json entry: :func:`~sdft.evaluate.generative.run_generative`
     """
 
@@ -80,6 +83,7 @@ class Benchmark:
     score_many: Callable[[list[dict], EvalContext], None] | None = None
     per_item: Callable[[list[dict]], list[dict]] = lambda records: records
     summary: Callable[[list[dict], int], dict] | None = None
+    judge: Callable[[list[dict], EvalContext, Path], bool] | None = None
     run: Callable[[Benchmark, EvalContext], dict] = run_generative
 
     @property

@@ -31,8 +31,8 @@ from sdft.runs import package_versions, provenance, read_jsonl, write_json
 
 # EvalConfig fields that are also benchmark options: each sets the option of the same name in
 # every benchmark that has one (the benchmark's own `options` entry beats it).
-SHARED_OPTIONS = ("allow_code_execution", "num_fewshot", "judge", "judge_base_url", "judge_model",
-                  "judge_api_key_env")
+SHARED_OPTIONS = ("allow_code_execution", "num_fewshot", "judge", "refusal_judge", "judge_base_url",
+                  "judge_model", "judge_api_key_env")
 # Options that change neither predictions nor scores, so they are not part of a benchmark's settings.
 _NOT_SETTINGS = ("allow_code_execution", "workers", "judge_concurrency")
 
@@ -43,10 +43,13 @@ class EvalConfig:
 
     model: model spec (alias, local dir, .gguf, hub id) or, for backend openai, the served name
     adapter: PEFT adapter or full fine-tuned checkpoint dir (default: the seed model)
-    benchmarks: benchmark names or groups (math, safety, knowledge, paper), comma-separated
+    benchmarks: benchmark names or groups (math, safety, knowledge, paper), comma-separated;
+        lm_eval:TASK runs an lm-eval task by name (only one whose data is local)
     out: results folder
     limit: evaluate only the first N items of each benchmark
-    benchmark_data: items of a benchmark from other data, e.g. {gsm8k: "gsm8k:train[-300:]", advbench: my_redteam.csv}
+    benchmark_data: items of a benchmark from other data: a task slice or a user's CSV/JSON/JSONL
+        table (prompt column found by name, or FILE#column), e.g. {gsm8k: "gsm8k:train[-300:]",
+        advbench: my_redteam.csv}; flag: --benchmark-data advbench=my_redteam.csv#Behavior
     data_dir: data folder (default: $SDFT_DATA_DIR or ../shared/data)
     generation: backend, dtype and speed settings (see GenerationConfig; flags --backend, --dtype, ...)
     seed: sampling seed (greedy decoding ignores it)
@@ -56,6 +59,8 @@ class EvalConfig:
     allow_code_execution: let humaneval run model-written code in the sandbox
     num_fewshot: shots for the knowledge tasks (default: the Open LLM Leaderboard's per task)
     judge: alpaca_eval judge: local (a small local model, weak), openai (an OpenAI-compatible endpoint), or a model spec
+    refusal_judge: also judge advbench / advbench_jailbreak / xstest answers (refused / complied /
+        useless) with local, openai or a model spec, beside the keyword score (default: off)
     judge_base_url: judge endpoint for judge openai, e.g. http://localhost:8000/v1
     judge_model: model name the judge endpoint serves
     judge_api_key_env: environment variable holding the judge endpoint's API key
@@ -78,6 +83,7 @@ class EvalConfig:
     allow_code_execution: bool = False
     num_fewshot: int | None = None
     judge: str = "local"
+    refusal_judge: str | None = None
     judge_base_url: str | None = None
     judge_model: str | None = None
     judge_api_key_env: str = "OPENAI_API_KEY"
@@ -89,7 +95,7 @@ class EvalConfig:
         names = battery.expand(self.benchmarks)
         for what, table in (("variants", self.variants), ("answer_lengths", self.answer_lengths),
                             ("benchmark_data", self.benchmark_data), ("options", self.options)):
-            unknown = sorted(set(table) - set(battery.BENCHMARKS))
+            unknown = sorted(n for n in table if not battery.known(n))
             if unknown:
                 raise ConfigError(f"{what}: unknown benchmark(s) {', '.join(unknown)}")
         for name, variant in self.variants.items():
@@ -116,15 +122,17 @@ def make_generator(cfg: EvalConfig):
     return build(cfg.generation, cfg.model, cfg.adapter)
 
 
-def _decisive(opts) -> dict[str, Any]:
-    """The options that decide predictions or scores; those at their default are left out, so
-    adding an option later does not invalidate finished results."""
+def _decisive(opts, predictions: bool = False) -> dict[str, Any]:
+    """The options that decide scores (``predictions``: only the predictions, leaving out the
+    options class's ``SCORE_ONLY``, e.g. the refusal judge); those at their default are left
+    out, so adding an option later does not invalidate finished results."""
+    skip = set(_NOT_SETTINGS) | (set(getattr(opts, "SCORE_ONLY", ())) if predictions else set())
     return {f.name: getattr(opts, f.name) for f in fields(opts)
-            if f.name not in _NOT_SETTINGS and getattr(opts, f.name) != f.default}
+            if f.name not in skip and getattr(opts, f.name) != f.default}
 
 
 def _settings(cfg: EvalConfig, name: str) -> dict[str, Any]:
-    """What decides a benchmark's predictions (the limit only decides how many), as saved JSON."""
+    """What decides a benchmark's results (the limit only decides how many), as saved JSON."""
     settings = {"model": cfg.model, "adapter": cfg.adapter, "backend": cfg.generation.backend,
                 "dtype": cfg.generation.dtype, "seed": cfg.seed, "data": cfg.benchmark_data.get(name),
                 "variant": cfg.variants.get(name), "max_new_tokens": cfg.answer_length(name),
@@ -132,18 +140,20 @@ def _settings(cfg: EvalConfig, name: str) -> dict[str, Any]:
     return json.loads(json.dumps(settings, default=str))
 
 
-def _saved_settings(saved: dict, bench: Benchmark) -> dict:
+def _saved_settings(saved: dict, bench: Benchmark, predictions: bool = False) -> dict:
     """Saved settings with their options read as this benchmark's; folders written before options
     were typed hold every benchmark's judge fields in each one's options, which do not count."""
     own = {f.name for f in fields(bench.options)}
     opts = bench.parse_options({k: v for k, v in (saved.get("options") or {}).items() if k in own})
-    return {**saved, "options": _decisive(opts)}
+    return {**saved, "options": _decisive(opts, predictions)}
 
 
 def _check_settings(bench_dir: Path, bench: Benchmark, settings: dict) -> None:
+    """settings.json guards the predictions: options that decide only scores do not count."""
     path = bench_dir / "settings.json"
+    settings = _saved_settings(settings, bench, predictions=True)
     if path.exists():
-        old = _saved_settings(json.loads(path.read_text(encoding="utf-8")), bench)
+        old = _saved_settings(json.loads(path.read_text(encoding="utf-8")), bench, predictions=True)
         if old != settings:
             diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
             raise ConfigError(f"{bench_dir}: predictions there were made with other settings "
@@ -214,21 +224,30 @@ def _read_predictions(path: str | Path) -> list[dict]:
 
 
 def score_file(benchmark: str, path: str | Path, options: dict | None = None, data_dir: str | None = None,
-               seed: int = 0, allow_code_execution: bool = False) -> dict[str, Any]:
-    """Score a predictions file without a model; existing ``score`` fields are recomputed.
-    ``options`` are the benchmark's own (as in ``EvalConfig.options``)."""
+               seed: int = 0, allow_code_execution: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Score a predictions file; existing ``score`` fields are recomputed. ``options`` are the
+    benchmark's own (as in ``EvalConfig.options``). No model is needed, except a judge that
+    ``options`` asks for (``refusal_judge``): its verdicts are then written into the file (the
+    other fields left as they were), so scoring it again judges nothing."""
     from sdft.data.tasks import data_dir as default_data_dir
-    from sdft.evaluate.generative import score_records, summarize
+    from sdft.evaluate.generative import rewrite, score_records, summarize
 
     bench = battery.get(benchmark)
     if not bench.scores_files:
         raise ConfigError(f"{benchmark} is not a generative benchmark; it cannot score a file")
-    records = [{k: v for k, v in r.items() if k != "score"} for r in _read_predictions(path)]
+    lines = _read_predictions(path)
+    records = [{k: v for k, v in r.items() if k != "score"} for r in lines]
     # Only a batch scorer (humaneval's tests) reads the data folder, so only it needs one.
     ctx = EvalContext(model="", adapter=None, out_dir=Path(path).parent, get_generator=lambda: None,
-                      data_dir=default_data_dir(data_dir) if bench.score_many else None,
+                      data_dir=default_data_dir(data_dir) if bench.score_many else None, progress=progress,
                       options=bench.parse_options(options, {"allow_code_execution": allow_code_execution}))
     score_records(bench, records, ctx)
+    if bench.judge is not None:
+        before = [dict(r) for r in records]
+        if bench.judge(records, ctx, Path(path)):
+            for line, old, new in zip(lines, before, records):
+                line.update({k: v for k, v in new.items() if old.get(k) != v})
+            rewrite(Path(path), lines)
     return {"benchmark": benchmark, "file": str(path), **summarize(bench, records, seed)}
 
 

@@ -2,9 +2,9 @@
 
 :func:`run_generative` runs one :class:`~sdft.evaluate.benchmark.Benchmark`: it appends ``id,
 prompt, predict, label`` lines to ``ctx.out_dir/predictions.jsonl`` as completions arrive
-(resumable), then scores the lines that have no ``score`` yet and rewrites the file once,
-atomically, with ``score`` filled in. Scores therefore come from the saved text only, never
-from state held in memory.
+(resumable), then scores the lines that have no ``score`` yet (and, for a benchmark with a
+``judge`` hook, gives them the judge's verdicts) and rewrites the file once, atomically, with
+them filled in. Scores therefore come from the saved text only, never from state held in memory.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from sdft.data.records import Example
 from sdft.evaluate.context import EvalContext
@@ -32,12 +32,20 @@ def load_prompt(name: str) -> dict[str, str]:
     return yaml.safe_load(prompts.read(f"eval_{name}.yaml"))
 
 
-def load_items(ctx: EvalContext, default: str) -> list[Example]:
-    """A benchmark's items: ``ctx.data`` (``benchmark_data``: a task slice or a user's file) when
-    set, else the benchmark's own data spec ``default``."""
-    from sdft.data.tasks import load_data
+def load_items(ctx: EvalContext, default: str, need_reference: bool = True,
+               check: Callable[[Example], str | None] | None = None) -> list[Example]:
+    """A benchmark's items: ``ctx.data`` (``benchmark_data``: a task slice or a user's table,
+    ``FILE`` or ``FILE#column``) when set, else the benchmark's own data spec ``default``. A
+    user's table needs a reference-answer column if ``need_reference``, and ``check(example)``
+    may reject its reference (see :func:`sdft.data.tasks.load_benchmark_data`)."""
+    from sdft.data.tasks import load_benchmark_data
 
-    return load_data(ctx.data or default, ctx.data_dir)
+    return load_benchmark_data(ctx.data or default, ctx.data_dir, need_reference, check)
+
+
+def load_prompts(ctx: EvalContext, default: str) -> list[Example]:
+    """:func:`load_items` for benchmarks that score the answer alone: a table needs only prompts."""
+    return load_items(ctx, default, need_reference=False)
 
 
 def chat_requests(examples: Sequence[Example], prompt_name: str) -> list[Request]:
@@ -83,7 +91,8 @@ def summarize(bench, records: list[dict], seed: int = 0) -> dict[str, Any]:
     return {"metric": bench.metric, **mean_ci([float(r["score"]) for r in items], seed), "extra": extra}
 
 
-def _rewrite(path: Path, records: list[dict]) -> None:
+def rewrite(path: Path, records: list[dict]) -> None:
+    """Replace a JSONL file's lines, atomically."""
     tmp = path.with_suffix(".jsonl.tmp")
     with tmp.open("w", encoding="utf-8") as f:
         for r in records:
@@ -99,11 +108,13 @@ def run_generative(bench, ctx: EvalContext) -> dict[str, Any]:
     variant = bench.variant(ctx.variant)
     examples = bench.load(ctx, bench.data)[: ctx.limit]
     reqs = chat_requests(examples, f"{bench.prompt}_{variant}")
-    labels = {r.id: bench.label(ex) for r, ex in zip(reqs, examples)}
+    # A judged benchmark also records what was asked, without any wrapping (the GCG suffix).
+    lines = {r.id: {"label": bench.label(ex), **({"request": ex.meta.get("plain_request") or ex.user_text()}
+                                                 if bench.judge else {})} for r, ex in zip(reqs, examples)}
     n = ctx.options.samples
     if n > 1:  # distinct ids give distinct seeded samples (backends seed per request id)
         reqs = [replace(r, id=f"{r.id}#{i}") for r in reqs for i in range(n)]
-        labels = {r.id: labels[r.id.rpartition("#")[0]] for r in reqs}
+        lines = {r.id: lines[r.id.rpartition("#")[0]] for r in reqs}
     sampling = SamplingParams(max_new_tokens=ctx.max_new_tokens or bench.max_new_tokens,
                               temperature=ctx.options.temperature, top_p=ctx.options.top_p, seed=ctx.seed)
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
@@ -113,13 +124,16 @@ def run_generative(bench, ctx: EvalContext) -> dict[str, Any]:
     stats = None
     if not {r.id for r in reqs} <= done_ids(path):
         stats = generate_jsonl(ctx.get_generator(), reqs, sampling, path, desc=bench.name, progress=ctx.progress,
-                               record=lambda req, comp: {"label": labels[req.id]})
+                               record=lambda req, comp: lines[req.id])
     records = list(read_jsonl(path))
-    mine = [r for r in records if r["id"] in labels]
+    mine = [r for r in records if r["id"] in lines]
     before = sum("score" in r for r in mine)
     score_records(bench, mine, ctx)
-    if sum("score" in r for r in mine) != before:
-        _rewrite(path, records)
+    changed = sum("score" in r for r in mine) != before
+    if bench.judge is not None and bench.judge(mine, ctx, path):
+        changed = True
+    if changed:
+        rewrite(path, records)
     entry = {"benchmark": bench.name, **summarize(bench, mine, ctx.seed), "variant": variant,
              "generation": dict(sampling.__dict__, stop=list(sampling.stop)), "predictions": str(path),
              "wall_s": round(time.perf_counter() - t0, 2)}

@@ -79,19 +79,63 @@ def _template(text: str):
     return env.from_string(text)
 
 
-def render_prompt(instruction: str, output_1: str, output_2: str,
-                  prompt_path: str | Path | None = None) -> str:
-    """The judge prompt: the packaged one, or a user's Jinja file."""
+def prompt_template(packaged: str, prompt_path: str | Path | None = None):
+    """A judge's Jinja prompt: the packaged file ``packaged``, or a user's file ``prompt_path``."""
     if prompt_path is None:
         from sdft import prompts
 
-        text = prompts.read(PROMPT_FILE)
+        text = prompts.read(packaged)
     else:
         path = Path(prompt_path)
         if not path.is_file():
             raise ConfigError(f"judge prompt file not found: {path}")
         text = path.read_text(encoding="utf-8")
-    return _template(text).render(instruction=instruction, output_1=output_1, output_2=output_2)
+    return _template(text)
+
+
+def render_prompt(instruction: str, output_1: str, output_2: str,
+                  prompt_path: str | Path | None = None) -> str:
+    """The judge prompt: the packaged one, or a user's Jinja file."""
+    return prompt_template(PROMPT_FILE, prompt_path).render(instruction=instruction, output_1=output_1,
+                                                            output_2=output_2)
+
+
+def first_token_ids(tok, options: Sequence[str], who: str = "local judge") -> list[int]:
+    """The first token of each option; they must differ, since that token stands for the option."""
+    ids = [tok.encode(o, add_special_tokens=False)[:1] for o in options]
+    if any(not i for i in ids) or len({i[0] for i in ids}) != len(ids):
+        raise ConfigError(f"{who}: the options {list(options)} do not start with distinct tokens "
+                          f"for this tokenizer ({ids})")
+    return [i[0] for i in ids]
+
+
+def next_token_logprobs(model, tok, prompt: str, prefill: str, token_ids: Sequence[int],
+                        max_prompt_tokens: int = 4096) -> list[float]:
+    """Log-probabilities of ``token_ids`` as the next token after the chat-rendered ``prompt``
+    and the assistant's ``prefill``: one forward pass."""
+    import torch
+
+    from sdft.models import render_chat
+
+    text = render_chat(tok, [{"role": "user", "content": prompt}], prefill=prefill)
+    ids = tok(text, add_special_tokens=False, return_tensors="pt").input_ids
+    # Keep the end (the verdict question) when long outputs overflow the context.
+    ids = ids[:, -max_prompt_tokens:].to(model.device)
+    with torch.no_grad():
+        logprobs = torch.log_softmax(model(input_ids=ids).logits[0, -1].float(), dim=-1)
+    return [float(logprobs[i]) for i in token_ids]
+
+
+def endpoint_generator(base_url: str | None, model: str | None, api_key_env: str, concurrency: int, who: str):
+    """The openai-backend generator a judge asks, and its ``name`` (``openai:<model>@<url>``)."""
+    if not model:
+        raise ConfigError(f"{who} 'openai' needs judge_model (the endpoint's model name)")
+    from sdft.generation import GenerationConfig, make_generator
+
+    url = base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+    gen = make_generator(GenerationConfig(backend="openai", base_url=url, api_key_env=api_key_env,
+                                          concurrency=concurrency), model)
+    return gen, f"openai:{model}@{gen.base_url}"
 
 
 def parse_verdict(text: str) -> str:
@@ -152,18 +196,8 @@ class LogprobJudge:
         return ids[0]
 
     def compare(self, instruction: str, output_a: str, output_b: str) -> str:
-        import torch
-
-        from sdft.models import render_chat
-
         prompt = render_prompt(instruction, output_a, output_b, self.prompt_path)
-        text = render_chat(self.tok, [{"role": "user", "content": prompt}], prefill="Output (")
-        ids = self.tok(text, add_special_tokens=False, return_tensors="pt").input_ids
-        # Keep the end (the verdict question) when two long outputs overflow the context.
-        ids = ids[:, -self.max_prompt_tokens:].to(self.model.device)
-        with torch.no_grad():
-            logits = self.model(input_ids=ids).logits[0, -1]
-        la, lb = (float(logits[i]) for i in self._ids)
+        la, lb = next_token_logprobs(self.model, self.tok, prompt, "Output (", self._ids, self.max_prompt_tokens)
         return "a" if la > lb else "b" if lb > la else "tie"
 
     def verdicts(self, pairs: Sequence[Pair]) -> Iterator[tuple[int, str]]:
@@ -179,11 +213,6 @@ def make_judge(opts: JudgeOptions) -> Judge:
 
         spec = None if opts.judge == "local" else opts.judge
         return LogprobJudge(spec, prompt_path=opts.judge_prompt, name=f"local:{spec or DEFAULT_MODEL}")
-    if not opts.judge_model:
-        raise ConfigError("judge 'openai' needs judge_model (the endpoint's model name)")
-    from sdft.generation import GenerationConfig, make_generator
-
-    url = opts.judge_base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
-    gen = make_generator(GenerationConfig(backend="openai", base_url=url, api_key_env=opts.judge_api_key_env,
-                                          concurrency=opts.judge_concurrency), opts.judge_model)
-    return GeneratorJudge(gen, name=f"openai:{opts.judge_model}@{gen.base_url}", prompt_path=opts.judge_prompt)
+    gen, name = endpoint_generator(opts.judge_base_url, opts.judge_model, opts.judge_api_key_env,
+                                   opts.judge_concurrency, who="judge")
+    return GeneratorJudge(gen, name=name, prompt_path=opts.judge_prompt)

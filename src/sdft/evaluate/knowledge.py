@@ -28,6 +28,13 @@ round-robin over the subjects in alphabetical order (lm-eval would take N per su
 Options (:class:`KnowledgeOptions`): ``num_fewshot`` (EvalConfig's field of that name sets it for
 all six), ``batch_size``, ``chat_template``.
 
+``lm_eval:TASK`` (a name rule of :func:`sdft.evaluate.get`, not a table entry) runs any lm-eval
+task, group or tag by its name through the same ``simple_evaluate`` call; each item's score is
+the task's first metric. Only a task whose data is local can run: ours (``lm_eval:sdft_arc_easy``
+is ``arc_easy``) and a hub task whose dataset is already in the datasets cache. Most of lm-eval's
+tasks download from the Hugging Face hub, unreachable here; they fail at once with an error that
+names the task (the hub is switched off while the task loads, instead of ~25 s of retries).
+
     sdft eval --benchmarks arc_easy,mmlu --limit 50   # via the evaluation command
 """
 
@@ -36,8 +43,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -181,8 +190,13 @@ def _load_lm(ctx: EvalContext):
     return HFLM(pretrained=model, tokenizer=tok, batch_size=ctx.options.batch_size)
 
 
-def _prediction(task, sample: dict, metric: str) -> dict:
+def _prediction(task, sample: dict, metric: str, item_id: str) -> dict:
     doc = sample["doc"]
+    if task.OUTPUT_TYPE != "multiple_choice":  # generation and rolling log-likelihood tasks
+        resp = sample["filtered_resps"][0] if sample["filtered_resps"] else ""
+        return {"id": item_id, "prompt": str(sample["arguments"][0][0]),
+                "predict": resp if isinstance(resp, str) else json.dumps(resp, default=str),
+                "label": str(sample["target"]), "score": float(sample[metric])}
     choices = task.doc_to_choice(doc)
     lls = [float(r[0]) for r in sample["filtered_resps"]]
     if metric == "acc_norm":  # lm-eval normalizes by the choice's length in characters
@@ -194,13 +208,29 @@ def _prediction(task, sample: dict, metric: str) -> dict:
     # index is what doc_to_text returns and the target is the shared continuation.
     gold = task.doc_to_text(doc) if task.multiple_input else sample["target"]
     gold_text = choices[gold] if isinstance(gold, int) and gold < len(choices) else str(gold)
-    return {"id": doc["id"], "prompt": sample["arguments"][0][0], "predict": choices[pred],
+    return {"id": item_id, "prompt": sample["arguments"][0][0], "predict": choices[pred],
             "label": gold_text, "score": float(sample[metric]), "choices": choices, "loglik": lls,
             **{m: float(sample[m]) for m in ("acc", "acc_norm") if m in sample}}
 
 
+def _item_id(name: str, sample: dict) -> str:
+    doc = sample["doc"]
+    return str(doc["id"]) if isinstance(doc, dict) and "id" in doc else f"{name}/{sample['doc_id']}"
+
+
 def run(bench: Benchmark, ctx: EvalContext) -> dict:
-    """Evaluate ``bench`` with lm-eval and write its ``predictions.jsonl``; returns the entry.
+    """Evaluate ``bench`` with lm-eval and write its ``predictions.jsonl``; returns the entry."""
+    metric = "acc_norm" if bench.metric == "acc_norm" else "acc"  # TruthfulQA's MC2 is lm-eval's "acc"
+    return _evaluate(bench.name, ctx, lambda: build_tasks(bench.name, ctx.data_dir, ctx.limit), bench.metric,
+                     lambda task: metric)
+
+
+def _evaluate(name: str, ctx: EvalContext, make_tasks: Callable[[], dict], metric_name: str | None,
+              metric_of: Callable[[Any], str], aggregates: bool = False) -> dict:
+    """lm-eval's ``simple_evaluate`` over the tasks ``make_tasks()`` builds, each item scored by
+    its task's ``metric_of(task)`` (the entry's metric is ``metric_name``, else the first task's);
+    writes ``predictions.jsonl`` and returns the entry, with lm-eval's own per-task numbers in
+    ``extra.lm_eval_results`` if ``aggregates``.
 
     Every finished log-likelihood is committed to lm-eval's SQLite request cache as it is
     computed, so a killed run resumes; the cache is keyed by request text only, so its file
@@ -210,14 +240,13 @@ def run(bench: Benchmark, ctx: EvalContext) -> dict:
 
     t0 = time.perf_counter()
     opts = ctx.options
-    metric = "acc_norm" if bench.metric == "acc_norm" else "acc"  # TruthfulQA's MC2 is lm-eval's "acc"
     key = hashlib.sha1(json.dumps([ctx.model, ctx.adapter, opts.chat_template]).encode()).hexdigest()[:10]
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     log = logging.getLogger("lm_eval")
     level = log.level
     log.setLevel(logging.ERROR)  # local tasks trigger hub-oriented warnings that do not apply
     try:
-        tasks = build_tasks(bench.name, ctx.data_dir, ctx.limit)
+        tasks = make_tasks()
         out = simple_evaluate(model=_load_lm(ctx), tasks=list(tasks.values()), num_fewshot=opts.num_fewshot,
                               limit=ctx.limit, bootstrap_iters=0, log_samples=True,
                               apply_chat_template=opts.chat_template, fewshot_as_multiturn=opts.chat_template,
@@ -228,16 +257,20 @@ def run(bench: Benchmark, ctx: EvalContext) -> dict:
                               task_manager=TaskManager(include_path=str(TASK_DIR), include_defaults=False))
     finally:
         log.setLevel(level)
-    preds = [_prediction(tasks[name], s, metric) for name in tasks for s in out["samples"][name]]
+    preds = [_prediction(tasks[t], s, metric_of(tasks[t]), _item_id(t, s)) for t in tasks for s in out["samples"][t]]
     metrics = {m: sum(p[m] for p in preds) / len(preds) for m in ("acc", "acc_norm") if preds and m in preds[0]}
     shots = next(iter(tasks.values())).get_config("num_fewshot")
     pred_path = ctx.out_dir / "predictions.jsonl"
     pred_path.unlink(missing_ok=True)  # rewritten whole: lm-eval scores items only at the end
     with JsonlWriter(pred_path, fsync=False) as w:
         w.write_many(preds)
-    return {"benchmark": bench.name, "metric": bench.metric, **mean_ci([p["score"] for p in preds]),
-            "extra": {"num_fewshot": shots, "metrics": metrics, "lm_eval_tasks": len(tasks),
-                      "fewshot_seed": FEWSHOT_SEED, "chat_template": opts.chat_template},
+    extra = {"num_fewshot": shots, "metrics": metrics, "lm_eval_tasks": len(tasks), "fewshot_seed": FEWSHOT_SEED,
+             "chat_template": opts.chat_template}
+    metric_name = metric_name or metric_of(next(iter(tasks.values())))
+    if aggregates:
+        extra["lm_eval_results"] = {t: {k: v for k, v in r.items() if isinstance(v, (int, float))}
+                                    for t, r in out["results"].items()}
+    return {"benchmark": name, "metric": metric_name, **mean_ci([p["score"] for p in preds]), "extra": extra,
             "variant": ctx.variant or f"{shots}-shot", "generation": None,
             "wall_s": round(time.perf_counter() - t0, 2)}
 
@@ -245,3 +278,76 @@ def run(bench: Benchmark, ctx: EvalContext) -> dict:
 BENCHMARKS = tuple(Benchmark(name, metric, variants=(), options=KnowledgeOptions, run=run) for name, metric in (
     ("mmlu", "acc"), ("truthfulqa", "mc2"), ("arc_easy", "acc_norm"), ("arc_challenge", "acc_norm"),
     ("hellaswag", "acc_norm"), ("winogrande", "acc")))
+
+
+# ---------------------------------------------------------------- lm-eval tasks by name
+
+PREFIX = "lm_eval:"
+_TASK_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
+
+
+@contextmanager
+def _hub_off():
+    """The hub switched off while lm-eval loads a task's data: sdft cannot reach it, and a hub
+    task would otherwise fail only after datasets' ~25 s of retries."""
+    import datasets.config
+    import huggingface_hub.constants as hub
+
+    saved = datasets.config.HF_HUB_OFFLINE, hub.HF_HUB_OFFLINE
+    datasets.config.HF_HUB_OFFLINE = hub.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        datasets.config.HF_HUB_OFFLINE, hub.HF_HUB_OFFLINE = saved
+
+
+def load_named(task: str, data_dir: str | Path | None = None, limit: int | None = None) -> dict[str, Any]:
+    """``{task_name: Task}`` of the lm-eval task, group or tag ``task``: ours from ``lmeval_tasks/``
+    (as their benchmarks build them), any other from lm-eval's own table with the hub off, so
+    only a task whose data is local (e.g. already in the datasets cache) loads."""
+    ours = {t: b for b, (t, _) in TASKS.items()}
+    if task in ours:
+        return build_tasks(ours[task], data_dir, limit)
+    from lm_eval.tasks import TaskManager
+
+    from sdft.config import ConfigError
+    from sdft.errors import DataError
+
+    manager = TaskManager(include_path=str(TASK_DIR), metadata={"data_dir": str(data_dir or ""), "limit": limit})
+    try:
+        with _hub_off():
+            return manager.load(task)["tasks"]
+    except KeyError:
+        raise ConfigError(f"{PREFIX}{task}: lm-eval has no task, group or tag {task!r}") from None
+    except Exception as e:  # datasets raises ConnectionError offline, others for missing files
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise DataError(f"{PREFIX}{task}: lm-eval could not load its data ({first}). Its dataset comes from "
+                        "the Hugging Face hub, which is not reachable here: only tasks whose data is local run "
+                        f"(ours: {', '.join(ours)}; or a dataset already in the datasets cache)") from None
+
+
+def run_named(bench: Benchmark, ctx: EvalContext) -> dict:
+    """Run ``lm_eval:TASK``; each item's score is its task's first metric (acc_norm for our ARC
+    and HellaSwag, as their benchmarks), lm-eval's own aggregates go to ``extra``."""
+    task = bench.name.removeprefix(PREFIX)
+    ours = {t: b for b, (t, _) in TASKS.items()}
+    own_metric = {b.name: b.metric for b in BENCHMARKS}.get(ours.get(task, ""))
+
+    def metric_of(t) -> str:
+        if own_metric:
+            return "acc_norm" if own_metric == "acc_norm" else "acc"
+        return next(iter(t.aggregation()))
+
+    return _evaluate(bench.name, ctx, lambda: load_named(task, ctx.data_dir, ctx.limit), own_metric, metric_of,
+                     aggregates=True)
+
+
+@lru_cache(maxsize=64)
+def named(name: str) -> Benchmark:
+    """The Benchmark ``lm_eval:TASK`` (a name rule, not a table entry: any task lm-eval can load)."""
+    from sdft.config import ConfigError
+
+    task = name.removeprefix(PREFIX)
+    if not name.startswith(PREFIX) or not _TASK_NAME.fullmatch(task):
+        raise ConfigError(f"{name!r}: expected lm_eval:TASK with an lm-eval task, group or tag name")
+    return Benchmark(name, "lm_eval", variants=(), options=KnowledgeOptions, run=run_named)

@@ -93,3 +93,44 @@ def hierarchical_mean(a: Sequence[Sequence[float]], n_boot: int = 2000, seed: in
     reps = np.take_along_axis(item_means, seeds, 1).mean(1)
     lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
     return {"mean": float(A.mean()), "ci95": [float(lo), float(hi)], "n": int(n_items), "seeds": int(A.shape[0])}
+
+
+def _kappa(po: np.ndarray, pe: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(pe < 1, (po - pe) / np.where(pe < 1, 1 - pe, 1), np.nan)
+
+
+def cohen_kappa(a: Sequence, b: Sequence) -> float:
+    """Cohen's κ of two raters' labels over the same items: (p_o - p_e) / (1 - p_e), with p_o the
+    share of items they agree on and p_e the agreement their label frequencies give by chance.
+    NaN when chance agreement is 1 (both always give the one same label) or there are no items."""
+    if len(a) != len(b):
+        raise ValueError(f"kappa needs two labels per item: {len(a)} vs {len(b)}")
+    if not len(a):
+        return float("nan")
+    labels = sorted(set(a) | set(b), key=str)
+    A, B = (np.asarray([labels.index(x) for x in v]) for v in (a, b))
+    pe = sum((A == k).mean() * (B == k).mean() for k in range(len(labels)))
+    return float(_kappa(np.asarray((A == B).mean()), np.asarray(pe)))
+
+
+def kappa_ci(a: Sequence, b: Sequence, n_boot: int = 2000, seed: int = 0, alpha: float = 0.05) -> dict:
+    """``score`` (Cohen's κ), ``n``, ``ci95`` (percentile bootstrap over items, the replicates
+    where κ is undefined left out) and ``agreement`` (the raw share of items agreed on)."""
+    n, kappa = len(a), cohen_kappa(a, b)
+    out = {"score": kappa, "n": n, "ci95": [float("nan"), float("nan")],
+           "agreement": float(np.mean([x == y for x, y in zip(a, b)])) if n else float("nan")}
+    if n < 2:
+        return out
+    labels = sorted(set(a) | set(b), key=str)
+    A, B = (np.asarray([labels.index(x) for x in v]) for v in (a, b))
+    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    ra, rb = A[idx], B[idx]
+    po = (ra == rb).mean(axis=1)
+    pe = sum((ra == k).mean(axis=1) * (rb == k).mean(axis=1) for k in range(len(labels)))
+    reps = _kappa(po, pe)
+    reps = reps[~np.isnan(reps)]
+    if reps.size:
+        lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
+        out["ci95"] = [float(lo), float(hi)]
+    return out
