@@ -171,7 +171,8 @@ def test_tiny_run_end_to_end_then_resume_and_partial_rerun(tiny_config, capsys, 
     assert stages["eval/sdft"]["git"] == json.loads((run / "manifest.json").read_text())["provenance"]["git"]
 
 
-def test_forgetting_calibration_is_reused_by_the_test_set_run():
+@pytest.mark.parametrize("name", ["gsm8k_forgetting", "openfunction_forgetting"])
+def test_forgetting_calibration_is_reused_by_the_test_set_run(name):
     """The dev config's evaluations (seed, vanilla-s1) and its vanilla-s1 fine-tune are the ones
     the main config's trajectory and training need: same settings, so the same stage keys."""
     from dataclasses import asdict
@@ -179,8 +180,8 @@ def test_forgetting_calibration_is_reused_by_the_test_set_run():
     from sdft.evaluate.evaluator import EvalConfig
     from sdft.train.config import TrainConfig
 
-    main = load_experiment(REPO / "configs" / "gsm8k_forgetting.yaml")
-    dev = load_experiment(REPO / "configs" / "gsm8k_forgetting_dev.yaml")
+    main = load_experiment(REPO / "configs" / f"{name}.yaml")
+    dev = load_experiment(REPO / "configs" / f"{name}_dev.yaml")
     assert asdict(EvalConfig(**{**main.trajectory.eval})) == asdict(EvalConfig(**{**dev.eval}))
     assert main.train == dev.train and main.run_dir == dev.run_dir
     assert (main.data, main.sample, main.seed, main.seeds, main.methods) == (dev.data, dev.sample, dev.seed,
