@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sdft.experiment import load_experiment
+from sdft.experiment import load_experiment, read_config
 from sdft.pipeline import Stages, marker
 
 REPO = Path(__file__).resolve().parents[1]
@@ -19,18 +19,42 @@ REPO = Path(__file__).resolve().parents[1]
 STAGE_KEYS = json.loads((REPO / "tests" / "fixtures" / "stage_keys.json").read_text())
 
 
-@pytest.mark.parametrize("name", sorted(STAGE_KEYS))
-def test_stage_folders_and_keys_are_the_ones_runs_already_have(name, tmp_path, data_dir):
-    stages = Stages(load_experiment(REPO / "configs" / f"{name}.yaml", {"out": str(tmp_path)}))
+def _folders(name: str, tmp_path: Path, merge_adapter: bool | None = None) -> dict[str, str]:
+    """Stage name -> folder of configs/NAME.yaml (with ``merge_adapter`` set in its eval sections)."""
+    path = REPO / "configs" / f"{name}.yaml"
+    over: dict = {"out": str(tmp_path)}
+    if merge_adapter is not None:
+        gen = {"generation": {"merge_adapter": merge_adapter}}
+        over["eval"] = gen
+        if (read_config(path).get("trajectory") or {}).get("eval"):
+            over["trajectory"] = {"eval": gen}
+    stages = Stages(load_experiment(path, over))
     got = {st.name: str(st.folder.relative_to(tmp_path)) for st in stages.main()}
     for v in stages.trained:  # trajectory points exist once a fine-tune is trained (10 steps here)
         if v.train_seed in stages.followed and v.label in stages.main_labels:
             train = stages.train[v.label]
-            train.folder.mkdir(parents=True)
+            train.folder.mkdir(parents=True, exist_ok=True)
             (train.folder / ".done").write_text(marker(train.key))
             (train.folder / "train_summary.json").write_text('{"steps": 10}')
             got |= {st.name: str(st.folder.relative_to(tmp_path)) for st in stages.trajectory(v, train)}
-    assert got == STAGE_KEYS[name]
+    return got
+
+
+@pytest.mark.parametrize("name", sorted(STAGE_KEYS))
+def test_stage_folders_and_keys_are_the_ones_runs_already_have(name, tmp_path, data_dir):
+    """With fine-tunes evaluated through PEFT layers (as they were when these keys were made)."""
+    assert _folders(name, tmp_path, merge_adapter=False) == STAGE_KEYS[name]
+
+
+@pytest.mark.parametrize("name", ["cpu_repro", "gsm8k_forgetting"])
+def test_merging_adapters_for_evaluation_moves_only_the_fine_tunes_evaluations(name, tmp_path, data_dir):
+    """The default (merge_adapter on) changes what a fine-tune's evaluation generates, so those
+    stages get folders of their own; the seed's evaluation, distillation, data and training
+    keep theirs."""
+    got = _folders(name, tmp_path)
+    moved = {k for k in got if got[k] != STAGE_KEYS[name][k]}
+    fine_tune_evals = {k for k in got if k.startswith("eval/") and k != "eval/seed" and not k.startswith("eval/seed@")}
+    assert fine_tune_evals and moved == fine_tune_evals
 
 
 

@@ -154,3 +154,31 @@ def test_real_smollm2_answers_a_math_question():
     got = {c.id: c for c in gen.generate(reqs, SamplingParams(max_new_tokens=96))}
     assert any(ch.isdigit() for ch in got["n"].text), got["n"].text
     assert "12" in got["m"].text, got["m"].text
+
+
+def test_a_lora_adapter_is_merged_for_generation_unless_asked_not_to(tmp_path, tiny_model_dir):
+    """``merge_adapter`` (default on) folds the LoRA into the weights: no PEFT layers are left,
+    and the logits are the adapted model's (the same as with PEFT layers, not the base's)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from sdft.generation import GenerationConfig, make_generator
+
+    torch.manual_seed(0)
+    lora = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+                          LoraConfig(r=4, lora_alpha=64, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    lora.save_pretrained(tmp_path / "adapter")
+    cfg = GenerationConfig(dtype="float32", device="cpu")
+    ids = torch.tensor([[1, 5, 9, 13, 2]])
+
+    merged = make_generator(cfg, tiny_model_dir, adapter=str(tmp_path / "adapter")).model
+    kept = make_generator(GenerationConfig(dtype="float32", device="cpu", merge_adapter=False), tiny_model_dir,
+                          adapter=str(tmp_path / "adapter")).model
+    base = make_generator(cfg, tiny_model_dir).model
+    assert not any("lora_" in name for name, _ in merged.named_modules())
+    assert any("lora_" in name for name, _ in kept.named_modules())
+    with torch.no_grad():
+        out = {k: m(ids).logits for k, m in {"merged": merged, "kept": kept, "base": base}.items()}
+    torch.testing.assert_close(out["merged"], out["kept"], atol=1e-4, rtol=1e-4)
+    assert (out["merged"] - out["base"]).abs().max() > 1e-2

@@ -137,6 +137,8 @@ def _settings(cfg: EvalConfig, name: str) -> dict[str, Any]:
                 "dtype": cfg.generation.dtype, "seed": cfg.seed, "data": cfg.benchmark_data.get(name),
                 "variant": cfg.variants.get(name), "max_new_tokens": cfg.answer_length(name),
                 "options": _decisive(cfg.benchmark_options(name))}
+    if cfg.adapter and cfg.generation.backend == "hf" and cfg.generation.merge_adapter:
+        settings["merge_adapter"] = True  # absent: PEFT layers (as before the setting existed)
     return json.loads(json.dumps(settings, default=str))
 
 

@@ -24,7 +24,7 @@ def _hf(cfg: GenerationConfig, model: str | None, adapter: str | None, **extra: 
     from sdft.generation.hf import HFGenerator
 
     return HFGenerator.from_spec(model, adapter=adapter, device=cfg.device, dtype=cfg.dtype,
-                                 max_batch_size=cfg.max_batch_size, **extra)
+                                 max_batch_size=cfg.max_batch_size, merge_adapter=cfg.merge_adapter, **extra)
 
 
 def _vllm(cfg: GenerationConfig, model: str | None, adapter: str | None, **extra: Any) -> Generator:

@@ -40,6 +40,9 @@ class GenerationConfig:
     max_batch_size: hf, vllm: sequences decoded together (128: 1.19x the rate of 64 for Qwen-0.5B on 2 CPU cores)
     concurrency: openai: requests in flight (enough to keep a batching server busy)
     timeout_s: openai: seconds one request may take before it is retried
+    merge_adapter: hf: merge a LoRA adapter into the weights before generating (one matmul per
+        layer instead of three: 1.46x the rate for Qwen-0.5B in bf16 on 2 CPU cores; greedy answers
+        differ about as much as bf16 rounding makes them); false keeps the PEFT layers
     """
 
     backend: str = "hf"
@@ -50,6 +53,7 @@ class GenerationConfig:
     max_batch_size: int = 128
     concurrency: int = 64
     timeout_s: float = 600.0
+    merge_adapter: bool = True
 
 
 @dataclass

@@ -87,10 +87,11 @@ class HFGenerator:
 
     @classmethod
     def from_spec(cls, model_spec: str | None = None, adapter: str | None = None, device: str | None = None,
-                  dtype: str | None = "auto", **kw) -> HFGenerator:
+                  dtype: str | None = "auto", merge_adapter: bool = True, **kw) -> HFGenerator:
         from sdft import models
 
-        model, tok = models.load(model_spec, adapter=adapter, device=device, dtype=dtype, padding_side="left")
+        model, tok = models.load(model_spec, adapter=adapter, device=device, dtype=dtype, padding_side="left",
+                                 merge_adapter=merge_adapter)
         return cls(model, tok, **kw)
 
     # -- the protocol -------------------------------------------------------------------
