@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sdft.experiment import load_experiment, read_config
+from sdft.config import read_config
+from sdft.experiment import load_experiment
 from sdft.pipeline import Stages, marker
 
 REPO = Path(__file__).resolve().parents[1]

@@ -227,8 +227,8 @@ def test_folded_paper_configs_resolve_to_the_settings_they_had(name, tmp_path):
     every stage once the stage's dataclass fills in its defaults."""
     from dataclasses import asdict
 
-    from sdft.config import from_dict
-    from sdft.experiment import _stage_classes, read_config
+    from sdft.config import from_dict, read_config
+    from sdft.experiment import _stage_classes
 
     old_path = tmp_path / f"{name}.yaml"
     old_path.write_text(yaml.safe_dump(PAPER_BEFORE[name]))

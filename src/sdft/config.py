@@ -138,6 +138,29 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def merge_mappings(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` on top of ``base``; mappings merge key by key, anything else replaces."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merge_mappings(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def read_config(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A config's mapping with its ``base:`` chain resolved (``base`` is a path relative to the
+    config that names it; the child's keys win, sections merge key by key)."""
+    path = Path(path)
+    if path.resolve() in _seen:
+        raise ConfigError(f"{path}: `base` chain loops: {' -> '.join(map(str, _seen + (path,)))}")
+    data = load_yaml(path)
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: `base` must be a path to another config, got {base!r}")
+    return merge_mappings(read_config(path.parent / base, _seen + (path.resolve(),)), data)
+
+
 def add_arguments(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (),
                   required: tuple[str, ...] = ()) -> None:
     """Add one ``--field`` flag per dataclass field (default None: unset flags do not override).

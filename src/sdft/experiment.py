@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sdft.config import from_dict, load_yaml
+from sdft.config import from_dict, merge_mappings, read_config
 from sdft.errors import ConfigError
 
 METHODS = ("vanilla", "sdft", "onpolicy")
@@ -115,27 +115,6 @@ def _stage_classes() -> dict[str, type]:
     return {"distill": DistillConfig, "train": TrainConfig, "eval": EvalConfig, "analyze": AnalyzeConfig}
 
 
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """``over`` on top of ``base``; mappings merge key by key, anything else replaces."""
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
-def read_config(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """A config's mapping with its ``base:`` chain resolved (``base`` is a path relative to the
-    config that names it; the child's keys win, sections merge key by key)."""
-    path = Path(path)
-    if path.resolve() in _seen:
-        raise ConfigError(f"{path}: `base` chain loops: {' -> '.join(map(str, _seen + (path,)))}")
-    data = load_yaml(path)
-    base = data.pop("base", None)
-    if base is None:
-        return data
-    if not isinstance(base, str):
-        raise ConfigError(f"{path}: `base` must be a path to another config, got {base!r}")
-    return _merge(read_config(path.parent / base, _seen + (path.resolve(),)), data)
 
 
 def parse_overrides(items: list[str], where: str = "overrides") -> dict[str, Any]:
@@ -165,7 +144,7 @@ def parse_overrides(items: list[str], where: str = "overrides") -> dict[str, Any
 def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
     """Read and fully validate a config (its ``base:`` chain, then ``overrides`` on top): unknown
     keys anywhere are errors naming the key."""
-    data = _merge(read_config(path), overrides or {})
+    data = merge_mappings(read_config(path), overrides or {})
     cfg = from_dict(ExperimentConfig, data, str(path))
     if not cfg.data:
         raise ConfigError(f"{path}: `data` is required (the training data: a task name or a file)")

@@ -108,10 +108,10 @@ def _yaml_out(args: argparse.Namespace) -> Any:
     path = getattr(args, "config", None)
     if not isinstance(path, str) or not Path(path).is_file():
         return None
-    from sdft.config import ConfigError, load_yaml
+    from sdft.config import ConfigError, read_config
 
     try:
-        return load_yaml(path).get("out")
+        return read_config(path).get("out")
     except ConfigError:
         return None
 

@@ -301,3 +301,17 @@ def test_a_users_over_refusal_table_with_safe_and_unsafe_labels(tmp_path, data_d
     with pytest.raises(DataError, match=r"xs.jsonl:1: field 'label': expected safe or unsafe, got 'harmful'"):
         run_eval(EvalConfig(benchmarks=["xstest"], out=str(tmp_path / "x2"), data_dir=str(data_dir),
                             benchmark_data={"xstest": str(table)}), get_generator=lambda: fake)
+
+
+def test_a_stage_config_inherits_its_base(tmp_path, data_dir, capsys):
+    """`sdft eval --config` resolves `base:` like `sdft run` (the bf16/float32 pair shares one file)."""
+    (tmp_path / "shared.yaml").write_text('benchmarks: [advbench]\nbenchmark_data: {advbench: "advbench[:3]"}\n'
+                                          "max_new_tokens: 16\ngeneration: {dtype: float32}\n")
+    (tmp_path / "child.yaml").write_text("base: shared.yaml\ngeneration: {backend: fake}\n")
+    out = tmp_path / "ev"
+    assert main(["eval", "--config", str(tmp_path / "child.yaml"), "--out", str(out), "--data-dir", str(data_dir),
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    res = json.loads((out / "results.json").read_text())
+    assert list(res["benchmarks"]) == ["advbench"] and res["benchmarks"]["advbench"]["n"] == 3
+    assert res["config"]["generation"]["backend"] == "fake" and res["config"]["generation"]["dtype"] == "float32"

@@ -16,7 +16,7 @@ import argparse
 
 from sdft.analyze import AnalyzeConfig
 from sdft.config import add_arguments as add_config_arguments
-from sdft.config import from_args, load_yaml
+from sdft.config import from_args, read_config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from sdft.analyze.run import run_analyze
 
-    cfg = from_args(AnalyzeConfig, args, load_yaml(args.config) if args.config else None,
+    cfg = from_args(AnalyzeConfig, args, read_config(args.config) if args.config else None,
                     where=args.config or "sdft analyze")
     run_analyze(cfg, args.run_dir)
     return 0

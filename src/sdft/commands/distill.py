@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from sdft.distill.output import format_summary
     from sdft.distill.run import DistillConfig, run_distill
 
-    yaml_data = config.load_yaml(args.config) if args.config else {}
+    yaml_data = config.read_config(args.config) if args.config else {}
     cfg = config.from_args(DistillConfig, args, yaml_data, where=args.config or "flags")
     report = run_distill(cfg)
     print(format_summary(report))

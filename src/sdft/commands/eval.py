@@ -42,10 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sdft.config import ConfigError, from_args, load_yaml
+    from sdft.config import ConfigError, from_args, read_config
     from sdft.evaluate.evaluator import EvalConfig, run_eval
 
-    data = load_yaml(args.config) if args.config else {}
+    data = read_config(args.config) if args.config else {}
     # Flags beat the YAML's entries one benchmark at a time.
     for key, flag, items in (("variants", "--variant BENCHMARK=VARIANT", args.variant),
                              ("benchmark_data", "--benchmark-data BENCHMARK=SPEC", args.data_flags)):

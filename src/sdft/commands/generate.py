@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from sdft.generation.runner import generate_jsonl
     from sdft.runs import done_ids, provenance, write_json
 
-    yaml_data = C.load_yaml(args.config) if args.config else None
+    yaml_data = C.read_config(args.config) if args.config else None
     cfg = C.from_args(GenerateConfig, args, yaml_data, where=args.config or "sdft generate")
     for name in ("data", "out"):
         if not getattr(cfg, name):

@@ -14,7 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sdft.experiment import read_config, shipped_configs
+    from sdft.config import read_config
+    from sdft.experiment import shipped_configs
 
     configs = shipped_configs()
     if not configs:

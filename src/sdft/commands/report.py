@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sdft.analyze import ReportConfig
 from sdft.config import add_arguments as add_config_arguments
-from sdft.config import from_args, load_yaml
+from sdft.config import from_args, read_config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from sdft.analyze.report import build_report
 
-    cfg = from_args(ReportConfig, args, load_yaml(args.config) if args.config else None,
+    cfg = from_args(ReportConfig, args, read_config(args.config) if args.config else None,
                     where=args.config or "sdft report")
     out = cfg.out or (Path(args.run_dirs[0]) / "report" if len(args.run_dirs) == 1 else Path("report"))
     paths = build_report(args.run_dirs, out, title=cfg.title, figures=cfg.figures, primary=cfg.primary,

@@ -19,7 +19,7 @@ import json
 import logging
 
 from sdft.config import add_arguments as add_config_arguments
-from sdft.config import from_args, load_yaml
+from sdft.config import from_args, read_config
 from sdft.train.config import TrainConfig
 
 
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from sdft.train import run_train
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    yaml_data = load_yaml(args.config) if args.config else None
+    yaml_data = read_config(args.config) if args.config else None
     cfg = from_args(TrainConfig, args, yaml_data, where=args.config or "flags")
     summary = run_train(cfg)
     if summary:  # empty on non-main processes of a distributed run
