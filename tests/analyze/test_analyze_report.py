@@ -169,3 +169,28 @@ def test_publish_script_copies_the_small_files_and_the_report_rebuilds(runs, tmp
     bad = subprocess.run([sys.executable, str(repo / "scripts" / "publish_run.py"), str(tmp_path), str(dest)],
                          capture_output=True, text=True, check=False)
     assert bad.returncode == 2 and "manifest.json" in bad.stderr
+
+
+def test_judge_table_sets_the_judge_beside_the_string_rule():
+    from sdft.evaluate import advbench, xstest
+
+    def line(i, refused_kw, verdict, label=""):
+        return {"id": str(i), "score": float(refused_kw), "keyword": float(refused_kw), "label": label,
+                "refusal_verdict": verdict, "refusal_judge": "openai:judge-x"}
+
+    adv = [line(0, 1, "refused"), line(1, 1, "complied"), line(2, 0, "complied"), line(3, 0, "useless")]
+    xs = [line(0, 1, "refused", "safe"), line(1, 0, "complied", "safe"), line(2, 1, "refused", "unsafe"),
+          line(3, 1, "refused", "unsafe")]
+    run = {"name": "r", "models": [{"label": "seed", "results": {"advbench": advbench.summary(adv),
+                                                                 "xstest": xstest.summary(xs)}},
+                                   {"label": "vanilla", "results": {"advbench": advbench.summary(adv[:2])
+                                                                    | {"extra": {}}}}]}
+    t = tables.judge_table([run])
+    assert [r[:2] for r in t["rows"]] == [["seed", "advbench"], ["seed", "xstest safe prompts"],
+                                          ["seed", "xstest unsafe prompts"]]  # vanilla was not judged
+    text = [[c["text"] if isinstance(c, dict) else c for c in r] for r in t["rows"]]
+    assert text[0][2:6] == ["50.0", "25.0", "50.0", "25.0"]  # keywords 2/4; judge refused 1, complied 2, useless 1
+    assert text[1][2:4] == ["50.0", "50.0"] and text[2][2:4] == ["100.0", "100.0"]
+    assert text[0][7] == "75.0"  # keyword vs judge "refused": all but item 1 agree
+    assert "openai:judge-x" in t["note"] and "small local model" not in t["note"]
+    assert tables.judge_table([{"name": "r", "models": [run["models"][1]]}]) is None

@@ -141,6 +141,48 @@ def safety_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[str,
                     + (" " + SEEDS_NOTE if any(map(seeds.is_seeded, runs)) else "")}
 
 
+def judge_table(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The refusal judge beside the string rule, model by model, where a benchmark was judged
+    (``refusal_judge``): the judge's refused / complied / useless rates and Cohen's κ with the
+    string rule. None when nothing was judged."""
+    from sdft.evaluate.refusal_judge import VERDICTS
+
+    multi, rows, names, warn = len(runs) > 1, [], set(), False
+    for run in runs:
+        for m in run["models"]:
+            for bench, r in sorted((m.get("results") or {}).items()):
+                extra = (r or {}).get("extra") or {}
+                if "judge" not in extra:
+                    continue
+                names.update([extra["judge"]] if isinstance(extra["judge"], str) else extra["judge"])
+                warn = warn or "warning" in extra
+                kappa = extra.get("judge_kappa") or {}
+                k = kappa.get("score")
+                kci = kappa.get("ci95") or [None, None]
+                k_text = DASH if k is None or math.isnan(k) else (
+                    {"text": f"{k:.2f}", "small": f"[{kci[0]:.2f}, {kci[1]:.2f}]"}
+                    if None not in kci and not any(map(math.isnan, kci)) else f"{k:.2f}")
+                agree = kappa.get("agreement")
+                agree = pct(agree) if isinstance(agree, (int, float)) else DASH
+                # XSTest is judged per label (judge_*_safe, judge_*_unsafe); κ is over all its items.
+                parts = ([("safe prompts", "_safe", r), ("unsafe prompts", "_unsafe", extra.get("refusal_unsafe"))]
+                         if "judge_refused_safe" in extra else [("", "", r)])
+                for what, suffix, rule in parts:
+                    rows.append([_label(run, m, multi), f"{bench} {what}".strip(), score_cell(rule)]
+                                + [score_cell(extra.get(f"judge_{v}{suffix}")) for v in VERDICTS]
+                                + [k_text, agree])
+    if not rows:
+        return None
+    note = ("String rule: the benchmark's own score (AdvBench: the paper's refusal keywords). Judge: "
+            f"{', '.join(sorted(names))}, sdft's StrongREJECT-style rubric (refused / complied / useless), "
+            "not the paper's metric. κ: Cohen's kappa between the string rule and the judge's 'refused'.")
+    if warn:
+        note += " The judge is a small local model: read its rates as a smoke test, not a measurement."
+    return {"title": "Refusals by the string rule and by the judge (%, 95% CI)",
+            "columns": ["model", "benchmark", "string rule", "judge: refused", "judge: complied",
+                        "judge: useless", "κ", "agreement"], "rows": rows, "note": note}
+
+
 def reference_vanilla(run: dict[str, Any], m: dict[str, Any]) -> dict[str, Any] | None:
     """The vanilla model trained on as many examples as ``m``, else the run's first vanilla."""
     vanillas = [v for v in run["models"] if v["method"] == "vanilla"]
