@@ -315,3 +315,28 @@ def test_a_stage_config_inherits_its_base(tmp_path, data_dir, capsys):
     res = json.loads((out / "results.json").read_text())
     assert list(res["benchmarks"]) == ["advbench"] and res["benchmarks"]["advbench"]["n"] == 3
     assert res["config"]["generation"]["backend"] == "fake" and res["config"]["generation"]["dtype"] == "float32"
+
+
+def test_evaluating_an_sdft_training_folder_writes_its_scores_into_the_model_card(tmp_path, tiny_model_dir,
+                                                                                  data_dir, capsys):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    d = tmp_path / "train"
+    get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+                   LoraConfig(r=2, target_modules=["q_proj"])).save_pretrained(d)
+    (d / "train_config.json").write_text(json.dumps({"config": {"model": tiny_model_dir, "data": "gsm8k:train"}}))
+    (d / "train_summary.json").write_text(json.dumps({"n_examples": 4, "steps": 2, "method_label": "sdft"}))
+    assert main(["eval", "--model", tiny_model_dir, "--adapter", str(d), "--benchmarks", "advbench",
+                 "--benchmark-data", "advbench=advbench[:2]", "--max-new-tokens", "4", "--out", str(tmp_path / "ev"),
+                 "--data-dir", str(data_dir), "--no-progress", "--dtype", "float32"]) == 0
+    assert "model card" in capsys.readouterr().out
+    card = (d / "README.md").read_text()
+    assert "## Evaluation" in card and "advbench" in card and "Not evaluated yet" not in card
+    # A plain adapter folder (not written by sdft train) is left alone.
+    (d / "train_summary.json").unlink()
+    (d / "README.md").unlink()
+    assert main(["eval", "--model", tiny_model_dir, "--adapter", str(d), "--benchmarks", "advbench",
+                 "--benchmark-data", "advbench=advbench[:2]", "--max-new-tokens", "4", "--out", str(tmp_path / "ev2"),
+                 "--data-dir", str(data_dir), "--no-progress", "--dtype", "float32"]) == 0
+    assert not (d / "README.md").exists()
