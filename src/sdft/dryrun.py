@@ -84,12 +84,13 @@ def _bench_items(ecfg, name: str) -> int:
 
 def _eval(st, gen_rate: float) -> tuple[str, str, float]:
     from sdft import evaluate as battery
+    from sdft.evaluate.context import bench_folder
 
     ecfg = st.cfg
     total = done = tokens = 0
     for name in battery.expand(ecfg.benchmarks):
         items = _bench_items(ecfg, name)
-        have = min(_lines(st.folder / name / "predictions.jsonl"), items)
+        have = min(_lines(bench_folder(st.folder, name) / "predictions.jsonl"), items)
         total, done = total + items, done + have
         per = LOGLIK_ITEM_TOKENS if name in LOGLIK else (ecfg.answer_length(name) or DEFAULT_ANSWER_TOKENS)
         tokens += (items - have) * per

@@ -164,6 +164,7 @@ def test_rerun_reads_lm_eval_request_cache(tmp_path, data_dir, tiny_model_dir, m
 
 
 def test_lm_eval_task_by_name_is_the_same_as_its_benchmark(tmp_path, data_dir, tiny_model_dir):
+    from sdft.analyze import runfiles
     from sdft.evaluate.evaluator import EvalConfig, run_eval
 
     name = "lm_eval:sdft_arc_easy"
@@ -172,7 +173,9 @@ def test_lm_eval_task_by_name_is_the_same_as_its_benchmark(tmp_path, data_dir, t
     own = run_eval(EvalConfig(benchmarks=["arc_easy"], out=str(tmp_path / "o"), **cfg), progress=False)
     own = own["benchmarks"]["arc_easy"]
     assert (named["metric"], named["n"], named["score"]) == ("acc_norm", 3, own["score"])
-    preds = [json.loads(line) for line in (tmp_path / "n" / name / "predictions.jsonl").open()]
+    assert not (tmp_path / "n" / name).exists()  # no colon in a folder name (Windows forbids it)
+    preds = [json.loads(line) for line in (tmp_path / "n" / "lm_eval-sdft_arc_easy" / "predictions.jsonl").open()]
+    assert set(runfiles.predictions(tmp_path / "n", name)) == {p["id"] for p in preds}  # the report finds them
     assert [p["id"] for p in preds] == [json.loads(line)["id"] for line in (tmp_path / "o" / "arc_easy" /
                                                                            "predictions.jsonl").open()]
     assert preds[0]["id"] == "Mercury_417466"

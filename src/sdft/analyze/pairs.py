@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 from sdft.analyze import runfiles, shift, similarity
 from sdft.errors import DataError
+from sdft.evaluate.context import bench_folder
 
 
 def paired_texts(seed: dict[str, dict[str, Any]], tuned: dict[str, dict[str, Any]]):
@@ -35,7 +36,7 @@ def analyze(seed_eval: str | Path, tuned: dict[str, dict[str, Any]], benchmark: 
     """``tuned``: {label: {"eval_dir": path, "adapter": path or None}}."""
     seed_preds = runfiles.predictions(seed_eval, benchmark)
     if seed_preds is None:
-        raise DataError(f"{Path(seed_eval) / benchmark / 'predictions.jsonl'}: the seed model has no "
+        raise DataError(f"{bench_folder(seed_eval, benchmark) / 'predictions.jsonl'}: the seed model has no "
                         f"predictions for {benchmark!r}; evaluate it first")
     if "cosine" in measures and encode is None and tuned:
         encode = similarity.load_encoder()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sdft.errors import DataError
+from sdft.evaluate.context import bench_folder
 from sdft.runs import read_jsonl
 
 
@@ -64,7 +65,7 @@ def predictions(eval_dir: str | Path | None, benchmark: str) -> dict[str, dict[s
     """Per-item predictions of one benchmark keyed by id, or None when not saved."""
     if eval_dir is None:
         return None
-    path = Path(eval_dir) / benchmark / "predictions.jsonl"
+    path = bench_folder(eval_dir, benchmark) / "predictions.jsonl"
     if not path.is_file():
         return None
     out: dict[str, dict[str, Any]] = {}

@@ -18,16 +18,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     from sdft import evaluate as battery
+    from sdft.evaluate.context import bench_folder
     from sdft.evaluate.evaluator import compare_results
 
     if args.benchmarks:
         names = battery.expand(args.benchmarks)
     else:
         names = [n for n in battery.BENCHMARKS
-                 if (Path(args.a) / n / "predictions.jsonl").exists() and (Path(args.b) / n / "predictions.jsonl").exists()]
+                 if (bench_folder(args.a, n) / "predictions.jsonl").exists() and (bench_folder(args.b, n) / "predictions.jsonl").exists()]
     rows = [compare_results(args.a, args.b, n) for n in names]
     if args.json:
         print(json.dumps(rows, indent=2))

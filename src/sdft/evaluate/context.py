@@ -19,6 +19,12 @@ from typing import Any, Callable
 from sdft.generation.base import Generator
 
 
+def bench_folder(eval_dir: str | Path, benchmark: str) -> Path:
+    """``<eval dir>/<benchmark>/``; an ``lm_eval:TASK`` benchmark's is ``lm_eval-TASK`` (Windows
+    allows no colon in a file name)."""
+    return Path(eval_dir) / benchmark.replace(":", "-")
+
+
 @dataclass
 class EvalContext:
     model: str  # the --model spec (alias, path, hub id)

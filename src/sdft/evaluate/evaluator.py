@@ -24,7 +24,7 @@ from typing import Any, Callable
 from sdft import evaluate as battery
 from sdft.config import ConfigError
 from sdft.evaluate.benchmark import Benchmark
-from sdft.evaluate.context import EvalContext
+from sdft.evaluate.context import EvalContext, bench_folder
 from sdft.evaluate.stats import paired_difference
 from sdft.generation.base import GenerationConfig
 from sdft.runs import package_versions, provenance, read_jsonl, write_json
@@ -189,7 +189,7 @@ def run_eval(cfg: EvalConfig, get_generator: Callable[[], Any] | None = None,
         old = entries.get(name)
         if old and old.get("limit") == cfg.limit and _saved_settings(old.get("settings") or {}, bench) == settings:
             continue
-        bench_dir = out / name
+        bench_dir = bench_folder(out, name)
         _check_settings(bench_dir, bench, settings)
         ctx = EvalContext(model=cfg.model, adapter=cfg.adapter, out_dir=bench_dir, data_dir=data_dir,
                           get_generator=shared_generator, options=cfg.benchmark_options(name), limit=cfg.limit,
@@ -255,7 +255,7 @@ def score_file(benchmark: str, path: str | Path, options: dict | None = None, da
 
 def item_scores(results_dir: str | Path, benchmark: str) -> dict[str, float]:
     """Per-item scores of one benchmark in a results folder (per task for humaneval)."""
-    path = Path(results_dir) / benchmark / "predictions.jsonl"
+    path = bench_folder(results_dir, benchmark) / "predictions.jsonl"
     if not path.exists():
         from sdft.data.records import DataError
 
