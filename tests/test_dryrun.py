@@ -146,3 +146,16 @@ def test_a_folder_two_stages_share_is_estimated_once(tmp_path, data_dir):
     final, point = rows["eval/vanilla-s1"], rows["eval/vanilla-s1@10"]
     assert final["folder"] == point["folder"] and final["seconds"] > 0  # the final point is the model's eval
     assert point["seconds"] == 0 and point["left"] == "the work of eval/vanilla-s1"
+
+
+def test_merge_adapter_counts_in_a_key_only_where_the_hf_backend_merges():
+    from sdft.evaluate.evaluator import EvalConfig
+    from sdft.generation.base import GenerationConfig
+    from sdft.pipeline import keyed
+
+    def has(adapter, **gen):
+        return "merge_adapter" in keyed(EvalConfig(adapter=adapter, generation=GenerationConfig(**gen)))["generation"]
+
+    assert has("a") and not has(None) and not has("a", merge_adapter=False)
+    assert not has("a", backend="vllm")  # vLLM applies the LoRA itself: nothing is merged
+

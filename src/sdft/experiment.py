@@ -115,8 +115,6 @@ def _stage_classes() -> dict[str, type]:
     return {"distill": DistillConfig, "train": TrainConfig, "eval": EvalConfig, "analyze": AnalyzeConfig}
 
 
-
-
 def parse_overrides(items: list[str], where: str = "overrides") -> dict[str, Any]:
     """``key.sub=value`` strings as a nested mapping; values are YAML scalars or flow
     collections (``train.lr=2e-4``, ``seeds=[1,2]``, ``eval.benchmarks=[gsm8k]``)."""

@@ -111,7 +111,7 @@ def model_card(train_dir: str | Path, *, results: dict[str, Any] | None = None, 
         lines += [f"> {' '.join(note.split())}", ""]
     lines += ["## Evaluation", ""]
     lines += [eval_table(results), ""] if results else \
-        ["Not evaluated yet (`sdft run` writes the table here after its evaluation).", ""]
+        ["Not evaluated yet (`sdft run`, or `sdft eval --adapter` on this folder, writes the table here).", ""]
     load = base or "BASE_MODEL"
     lines += ["## Use", "", "```python"]
     if merged or full:

@@ -68,8 +68,8 @@ AS_DEFAULT = ("report_to",)
 # Fields added after keys were pinned count only once set, so finished runs keep their keys.
 UNSET_LEFT_OUT = ("refusal_judge",)
 # generation.merge_adapter (added later) counts only where it changes what is generated: a stage
-# with an adapter that merges it. Unmerged (the behaviour before it) and adapter-free stages keep
-# their keys; merged evaluations of a fine-tune get folders of their own.
+# whose hf backend merges an adapter (GenerationConfig.merges). Unmerged stages (the behaviour
+# before it) and adapter-free ones keep their keys; merged fine-tune evaluations get new folders.
 
 
 @dataclass
@@ -94,9 +94,9 @@ def keyed(stage_cfg: Any, **replace_with: Any) -> dict[str, Any]:
     :data:`UNSET_LEFT_OUT` ones left out, and the :data:`AS_DEFAULT` ones at their defaults."""
     defaults = {f.name: f.default for f in fields(stage_cfg) if f.name in AS_DEFAULT}
     d = asdict(replace(stage_cfg, **{**defaults, **replace_with}))
-    gen = d.get("generation")
-    if isinstance(gen, dict) and not (gen.get("merge_adapter") and getattr(stage_cfg, "adapter", None)):
-        gen.pop("merge_adapter", None)
+    gen = getattr(stage_cfg, "generation", None)
+    if gen is not None and not gen.merges(getattr(stage_cfg, "adapter", None)):
+        d["generation"].pop("merge_adapter", None)
     return {k: v for k, v in d.items() if k not in HUB_FIELDS and not (k in UNSET_LEFT_OUT and v is None)}
 
 

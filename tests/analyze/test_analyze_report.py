@@ -192,5 +192,6 @@ def test_judge_table_sets_the_judge_beside_the_string_rule():
     assert text[0][2:6] == ["50.0", "25.0", "50.0", "25.0"]  # keywords 2/4; judge refused 1, complied 2, useless 1
     assert text[1][2:4] == ["50.0", "50.0"] and text[2][2:4] == ["100.0", "100.0"]
     assert text[0][7] == "75.0"  # keyword vs judge "refused": all but item 1 agree
+    assert text[0][6] == "0.50"  # κ: observed 0.75, chance 0.5 x 0.25 + 0.5 x 0.75 = 0.5
     assert "openai:judge-x" in t["note"] and "small local model" not in t["note"]
     assert tables.judge_table([{"name": "r", "models": [run["models"][1]]}]) is None

@@ -176,6 +176,8 @@ def test_lm_eval_task_by_name_is_the_same_as_its_benchmark(tmp_path, data_dir, t
     assert not (tmp_path / "n" / name).exists()  # no colon in a folder name (Windows forbids it)
     preds = [json.loads(line) for line in (tmp_path / "n" / "lm_eval-sdft_arc_easy" / "predictions.jsonl").open()]
     assert set(runfiles.predictions(tmp_path / "n", name)) == {p["id"] for p in preds}  # the report finds them
+    (tmp_path / "n" / "lm_eval-sdft_arc_easy").rename(tmp_path / "n" / name)  # a folder an older run wrote
+    assert set(runfiles.predictions(tmp_path / "n", name)) == {p["id"] for p in preds}
     assert [p["id"] for p in preds] == [json.loads(line)["id"] for line in (tmp_path / "o" / "arc_easy" /
                                                                            "predictions.jsonl").open()]
     assert preds[0]["id"] == "Mercury_417466"

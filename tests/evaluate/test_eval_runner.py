@@ -333,9 +333,13 @@ def test_evaluating_an_sdft_training_folder_writes_its_scores_into_the_model_car
     assert "model card" in capsys.readouterr().out
     card = (d / "README.md").read_text()
     assert "## Evaluation" in card and "advbench" in card and "Not evaluated yet" not in card
-    # A plain adapter folder (not written by sdft train) is left alone.
-    (d / "train_summary.json").unlink()
     (d / "README.md").unlink()
+    args = ["eval", "--model", tiny_model_dir, "--adapter", str(d), "--benchmarks", "advbench", "--max-new-tokens",
+            "4", "--data-dir", str(data_dir), "--no-progress", "--dtype", "float32"]
+    assert main(args + ["--limit", "1", "--out", str(tmp_path / "ev1")]) == 0
+    assert not (d / "README.md").exists()  # a --limit smoke test leaves the card alone
+    # So is a plain adapter folder (not written by sdft train).
+    (d / "train_summary.json").unlink()
     assert main(["eval", "--model", tiny_model_dir, "--adapter", str(d), "--benchmarks", "advbench",
                  "--benchmark-data", "advbench=advbench[:2]", "--max-new-tokens", "4", "--out", str(tmp_path / "ev2"),
                  "--data-dir", str(data_dir), "--no-progress", "--dtype", "float32"]) == 0

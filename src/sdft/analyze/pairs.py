@@ -48,7 +48,8 @@ def analyze(seed_eval: str | Path, tuned: dict[str, dict[str, Any]], benchmark: 
     for label, t in tqdm(tuned.items(), desc=f"analyze {benchmark}", disable=not progress):
         preds = runfiles.predictions(t.get("eval_dir"), benchmark)
         if preds is None:
-            out["missing"][label] = f"no {benchmark}/predictions.jsonl under {t.get('eval_dir')}"
+            folder = bench_folder(t.get("eval_dir") or "", benchmark).name
+            out["missing"][label] = f"no {folder}/predictions.jsonl under {t.get('eval_dir')}"
         else:
             ids, hyps, refs = paired_texts(seed_preds, preds)
             pair = similarity.compare(hyps, refs, measures, encode)

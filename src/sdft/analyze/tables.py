@@ -175,10 +175,12 @@ def judge_table(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
         return None
     note = ("String rule: the benchmark's own score (AdvBench: the paper's refusal keywords). Judge: "
             f"{', '.join(sorted(names))}, sdft's StrongREJECT-style rubric (refused / complied / useless), "
-            "not the paper's metric. κ: Cohen's kappa between the string rule and the judge's 'refused'.")
+            "not the paper's metric; verdicts the judge left unclear are not shown, so a row's three rates "
+            "may sum to less than 100. κ (Cohen's kappa, 95% CI) and agreement (%) compare the string rule "
+            "with the judge's 'refused' over all of a benchmark's items (for XSTest: safe and unsafe together).")
     if warn:
         note += " The judge is a small local model: read its rates as a smoke test, not a measurement."
-    return {"title": "Refusals by the string rule and by the judge (%, 95% CI)",
+    return {"title": "Refusals by the string rule and by the judge (rates in %, 95% CI)",
             "columns": ["model", "benchmark", "string rule", "judge: refused", "judge: complied",
                         "judge: useless", "κ", "agreement"], "rows": rows, "note": note}
 

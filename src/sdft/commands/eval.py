@@ -7,8 +7,8 @@
 
 Writes OUT/results.json (score, n, 95% bootstrap CI, prompt variant, generation settings,
 versions, wall time per benchmark) and OUT/<benchmark>/predictions.jsonl; re-running the same
-command resumes; with an --adapter folder written by `sdft train`, its model card (README.md)
-gets these scores. humaneval runs model-written code and needs --allow-code-execution.
+command resumes; with an --adapter folder written by `sdft train` (and no --limit), its model
+card (README.md) gets these scores. humaneval runs model-written code and needs --allow-code-execution.
 Per-benchmark options (humaneval samples, mmlu batch_size, ...) are YAML only: `options:` in
 the --config file, each checked against that benchmark's options class.
 Benchmarks: gsm8k multiarith openfunction humaneval advbench advbench_jailbreak xstest alpaca_eval
@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name:<20} {e.get('metric', ''):<13} {e['score']:7.3f}  [{lo:.3f}, {hi:.3f}]  "
               f"{e.get('n', 0):>5} {e.get('wall_s', 0):8.1f}")
     print(f"wrote {cfg.out}/results.json")
-    if cfg.adapter and (Path(cfg.adapter) / "train_summary.json").is_file():  # a folder `sdft train` wrote
+    # A folder `sdft train` wrote; a --limit smoke test does not replace the card's table.
+    if cfg.adapter and cfg.limit is None and (Path(cfg.adapter) / "train_summary.json").is_file():
         from sdft import hub
 
         print(f"wrote the scores into its model card {hub.write_model_card(cfg.adapter, results=results)}")

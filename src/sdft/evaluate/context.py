@@ -21,8 +21,9 @@ from sdft.generation.base import Generator
 
 def bench_folder(eval_dir: str | Path, benchmark: str) -> Path:
     """``<eval dir>/<benchmark>/``; an ``lm_eval:TASK`` benchmark's is ``lm_eval-TASK`` (Windows
-    allows no colon in a file name)."""
-    return Path(eval_dir) / benchmark.replace(":", "-")
+    allows no colon in a file name), or the ``lm_eval:TASK`` folder an older run wrote."""
+    new, old = Path(eval_dir) / benchmark.replace(":", "-"), Path(eval_dir) / benchmark
+    return old if ":" in benchmark and old.is_dir() and not new.exists() else new
 
 
 @dataclass

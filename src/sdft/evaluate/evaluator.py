@@ -25,6 +25,7 @@ from sdft import evaluate as battery
 from sdft.config import ConfigError
 from sdft.evaluate.benchmark import Benchmark
 from sdft.evaluate.context import EvalContext, bench_folder
+from sdft.evaluate.knowledge import KnowledgeOptions
 from sdft.evaluate.stats import paired_difference
 from sdft.generation.base import GenerationConfig
 from sdft.runs import package_versions, provenance, read_jsonl, write_json
@@ -137,7 +138,8 @@ def _settings(cfg: EvalConfig, name: str) -> dict[str, Any]:
                 "dtype": cfg.generation.dtype, "seed": cfg.seed, "data": cfg.benchmark_data.get(name),
                 "variant": cfg.variants.get(name), "max_new_tokens": cfg.answer_length(name),
                 "options": _decisive(cfg.benchmark_options(name))}
-    if cfg.adapter and cfg.generation.backend == "hf" and cfg.generation.merge_adapter:
+    # Generated answers only: lm-eval's log-likelihoods always use a merged model (knowledge.py).
+    if cfg.generation.merges(cfg.adapter) and not isinstance(cfg.benchmark_options(name), KnowledgeOptions):
         settings["merge_adapter"] = True  # absent: PEFT layers (as before the setting existed)
     return json.loads(json.dumps(settings, default=str))
 

@@ -55,6 +55,10 @@ class GenerationConfig:
     timeout_s: float = 600.0
     merge_adapter: bool = True
 
+    def merges(self, adapter: str | None) -> bool:
+        """Whether generating with ``adapter`` merges it into the weights (hf backend only)."""
+        return bool(adapter) and self.backend == "hf" and self.merge_adapter
+
 
 @dataclass
 class Request:
