@@ -23,7 +23,7 @@ elsewhere. On our 2-core AVX512-BF16 build machine a bf16 matmul runs 2.6x the f
 (403 vs 154 GFLOP/s at 2048^2) and Qwen2.5-Coder-0.5B generates 2.5x faster; on CPUs without
 those instructions bf16 is emulated and several times *slower*, hence the detection.
 bf16 changes greedy outputs (31 of 64 Qwen GSM8K answers were identical to float32's), so
-scores are checked, not assumed: ``docs/results/bf16_vs_fp32.md``.
+scores are checked, not assumed: ``docs/results/bf16_vs_fp32/README.md``.
 """
 
 from __future__ import annotations

