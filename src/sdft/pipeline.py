@@ -67,9 +67,8 @@ HUB_FIELDS = ("push_to_hub", "push_merged", "hub_private")
 AS_DEFAULT = ("report_to",)
 # Fields added after keys were pinned count only once set, so finished runs keep their keys.
 UNSET_LEFT_OUT = ("refusal_judge",)
-# generation.merge_adapter (added later) counts only where it changes what is generated: a stage
-# whose hf backend merges an adapter (GenerationConfig.merges). Unmerged stages (the behaviour
-# before it) and adapter-free ones keep their keys; merged fine-tune evaluations get new folders.
+# generation.merge_adapter (added later) counts only where it changes what is generated
+# (GenerationConfig.merge_record): merged fine-tune evaluations get new folders.
 
 
 @dataclass
@@ -95,8 +94,9 @@ def keyed(stage_cfg: Any, **replace_with: Any) -> dict[str, Any]:
     defaults = {f.name: f.default for f in fields(stage_cfg) if f.name in AS_DEFAULT}
     d = asdict(replace(stage_cfg, **{**defaults, **replace_with}))
     gen = getattr(stage_cfg, "generation", None)
-    if gen is not None and not gen.merges(getattr(stage_cfg, "adapter", None)):
-        d["generation"].pop("merge_adapter", None)
+    if gen is not None:
+        d["generation"].pop("merge_adapter")
+        d["generation"].update(gen.merge_record(getattr(stage_cfg, "adapter", None)))
     return {k: v for k, v in d.items() if k not in HUB_FIELDS and not (k in UNSET_LEFT_OUT and v is None)}
 
 

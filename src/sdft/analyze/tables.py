@@ -141,6 +141,16 @@ def safety_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[str,
                     + (" " + SEEDS_NOTE if any(map(seeds.is_seeded, runs)) else "")}
 
 
+def _kappa_cell(kappa: dict[str, Any]) -> Any:
+    """κ with its CI (two decimals); a dash where it is undefined."""
+    k, ci = kappa.get("score"), kappa.get("ci95") or [float("nan")] * 2
+    if k is None or math.isnan(k):
+        return DASH
+    if any(x is None or math.isnan(x) for x in ci):
+        return f"{k:.2f}"
+    return {"text": f"{k:.2f}", "small": f"[{ci[0]:.2f}, {ci[1]:.2f}]"}
+
+
 def judge_table(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The refusal judge beside the string rule, model by model, where a benchmark was judged
     (``refusal_judge``): the judge's refused / complied / useless rates and Cohen's κ with the
@@ -157,13 +167,7 @@ def judge_table(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
                 names.update([extra["judge"]] if isinstance(extra["judge"], str) else extra["judge"])
                 warn = warn or "warning" in extra
                 kappa = extra.get("judge_kappa") or {}
-                k = kappa.get("score")
-                kci = kappa.get("ci95") or [None, None]
-                k_text = DASH if k is None or math.isnan(k) else (
-                    {"text": f"{k:.2f}", "small": f"[{kci[0]:.2f}, {kci[1]:.2f}]"}
-                    if None not in kci and not any(map(math.isnan, kci)) else f"{k:.2f}")
-                agree = kappa.get("agreement")
-                agree = pct(agree) if isinstance(agree, (int, float)) else DASH
+                k_text, agree = _kappa_cell(kappa), pct(kappa.get("agreement"))
                 # XSTest is judged per label (judge_*_safe, judge_*_unsafe); κ is over all its items.
                 parts = ([("safe prompts", "_safe", r), ("unsafe prompts", "_unsafe", extra.get("refusal_unsafe"))]
                          if "judge_refused_safe" in extra else [("", "", r)])

@@ -18,7 +18,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-
     from sdft import evaluate as battery
     from sdft.evaluate.context import bench_folder
     from sdft.evaluate.evaluator import compare_results
@@ -27,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
         names = battery.expand(args.benchmarks)
     else:
         names = [n for n in battery.BENCHMARKS
-                 if (bench_folder(args.a, n) / "predictions.jsonl").exists() and (bench_folder(args.b, n) / "predictions.jsonl").exists()]
+                 if all((bench_folder(d, n) / "predictions.jsonl").exists() for d in (args.a, args.b))]
     rows = [compare_results(args.a, args.b, n) for n in names]
     if args.json:
         print(json.dumps(rows, indent=2))

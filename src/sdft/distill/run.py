@@ -153,8 +153,7 @@ def _pin_config(cfg: DistillConfig, out: Path) -> None:
     pinned_path = out / PINNED
     now = {k: getattr(cfg, k) for k in _GENERATION_FIELDS}
     now["backend"], now["dtype"] = cfg.generation.backend, cfg.generation.dtype
-    if cfg.generation.merges(cfg.adapter):
-        now["merge_adapter"] = True  # absent: PEFT layers, as before the setting existed
+    now.update(cfg.generation.merge_record(cfg.adapter))
     if pinned_path.exists() and (out / REWRITES).exists():
         import json
 

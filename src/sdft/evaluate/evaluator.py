@@ -139,8 +139,8 @@ def _settings(cfg: EvalConfig, name: str) -> dict[str, Any]:
                 "variant": cfg.variants.get(name), "max_new_tokens": cfg.answer_length(name),
                 "options": _decisive(cfg.benchmark_options(name))}
     # Generated answers only: lm-eval's log-likelihoods always use a merged model (knowledge.py).
-    if cfg.generation.merges(cfg.adapter) and not isinstance(cfg.benchmark_options(name), KnowledgeOptions):
-        settings["merge_adapter"] = True  # absent: PEFT layers (as before the setting existed)
+    if not isinstance(cfg.benchmark_options(name), KnowledgeOptions):
+        settings.update(cfg.generation.merge_record(cfg.adapter))
     return json.loads(json.dumps(settings, default=str))
 
 

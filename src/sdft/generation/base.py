@@ -59,6 +59,12 @@ class GenerationConfig:
         """Whether generating with ``adapter`` merges it into the weights (hf backend only)."""
         return bool(adapter) and self.backend == "hf" and self.merge_adapter
 
+    def merge_record(self, adapter: str | None) -> dict[str, bool]:
+        """What stage keys and settings guards record of merging: ``{"merge_adapter": True}`` where
+        it happens, else nothing, so unmerged and adapter-free stages keep the keys and settings they
+        had before the field existed."""
+        return {"merge_adapter": True} if self.merges(adapter) else {}
+
 
 @dataclass
 class Request:
