@@ -11,6 +11,8 @@ Throughput = real (non-padding) tokens / second, measured from the end of the fi
 step to the end of the last one, so model loading and first-step warm-up do not count.
 
     python benchmarks/train.py --n 200 --steps 4
+    python benchmarks/train.py --model qwen2.5-coder-0.5b --data "openfunction:train" --n 64 --steps 3 \
+        --lora-targets q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj --arms auto,auto_full_head
 """
 
 from __future__ import annotations
@@ -39,19 +41,29 @@ def _timer():
     return StepTimer()
 
 
-def ours(model: str, data: str, n: int, steps: int, out: str, dtype: str) -> dict:
+def ours(model: str, data: str, n: int, steps: int, out: str, dtype: str, targets: list[str],
+         compact_head: bool = True) -> dict:
+    import contextlib
+    from unittest import mock
+
     from sdft.train import TrainConfig, run_train
 
     timer = _timer()
     cfg = TrainConfig(model=model, data=data, out=out, limit=n, max_steps=steps, save_steps=10_000,
-                      logging_steps=1, dtype=dtype)
-    s = run_train(cfg, callbacks=[timer])
+                      logging_steps=1, dtype=dtype, lora_targets=targets)
+    # compact_head=False: TRL's own CPU path, every position (prompt tokens too) through the LM head
+    patch = contextlib.nullcontext() if compact_head else mock.patch(
+        "sdft.train.trainer._compact_lm_head", contextlib.nullcontext)
+    with patch:
+        s = run_train(cfg, callbacks=[timer])
     tok_s, step_s = timer.rate()
+    with open(f"{out}/train_log.jsonl") as f:  # same batches on every side: the losses should agree
+        losses = [json.loads(line)["loss"] for line in f]
     return {"tokens_per_s": round(tok_s, 1), "s_per_step": round(step_s, 2), "summary_tokens": s["train_tokens"],
-            "dtype": s["dtype"]}
+            "dtype": s["dtype"], "losses": losses}
 
 
-def trl_default(model: str, data: str, n: int, steps: int, out: str) -> dict:
+def trl_default(model: str, data: str, n: int, steps: int, out: str, targets: list[str]) -> dict:
     from datasets import Dataset
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
@@ -70,7 +82,7 @@ def trl_default(model: str, data: str, n: int, steps: int, out: str) -> dict:
                      include_num_input_tokens_seen="non_padding")  # measurement only
     timer = _timer()
     trainer = SFTTrainer(model=m, args=args, train_dataset=ds, processing_class=tok, callbacks=[timer],
-                         peft_config=LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"],
+                         peft_config=LoraConfig(r=8, lora_alpha=16, target_modules=targets,
                                                 task_type="CAUSAL_LM"))
     trainer.train()
     tok_s, step_s = timer.rate()
@@ -84,18 +96,31 @@ def main() -> None:
     p.add_argument("--data", default="gsm8k:train")
     p.add_argument("--n", type=int, default=200, help="training examples")
     p.add_argument("--steps", type=int, default=4, help="optimizer steps per side (>= 2)")
+    p.add_argument("--lora-targets", default="q_proj,v_proj",
+                   help="comma-separated modules (the forgetting experiments: q_proj,k_proj,v_proj,o_proj,"
+                        "gate_proj,up_proj,down_proj)")
+    p.add_argument("--arms", default="trl,float32,auto",
+                   help="which sides to run, of trl, float32, auto, and auto_full_head, float32_full_head "
+                        "(with TRL's CPU LM head, which also scores the prompt positions)")
     p.add_argument("--json", help="also write the result here")
     a = p.parse_args()
+    targets, arms = a.lora_targets.split(","), a.arms.split(",")
+    runs = {"trl": lambda out: trl_default(a.model, a.data, a.n, a.steps, out, targets),
+            "float32": lambda out: ours(a.model, a.data, a.n, a.steps, out, "float32", targets),
+            "auto": lambda out: ours(a.model, a.data, a.n, a.steps, out, "auto", targets),
+            "auto_full_head": lambda out: ours(a.model, a.data, a.n, a.steps, out, "auto", targets, False),
+            "float32_full_head": lambda out: ours(a.model, a.data, a.n, a.steps, out, "float32", targets, False)}
+    names = {"trl": "trl_default", "float32": "sdft_train_float32", "auto": "sdft_train_auto",
+             "auto_full_head": "sdft_train_auto_full_head", "float32_full_head": "sdft_train_float32_full_head"}
     with tempfile.TemporaryDirectory() as tmp:
-        trl = trl_default(a.model, a.data, a.n, a.steps, f"{tmp}/trl")
-        fp32 = ours(a.model, a.data, a.n, a.steps, f"{tmp}/fp32", "float32")
-        best = ours(a.model, a.data, a.n, a.steps, f"{tmp}/auto", "auto")
-    res = {"model": a.model, "n": a.n, "steps": a.steps, "trl_default": trl, "sdft_train_float32": fp32,
-           "sdft_train_auto": best,
-           "auto_vs_trl": round(best["tokens_per_s"] / trl["tokens_per_s"], 2),
-           "auto_vs_float32": round(best["tokens_per_s"] / fp32["tokens_per_s"], 2),
-           "float32_vs_trl": round(fp32["tokens_per_s"] / trl["tokens_per_s"], 2),
-           "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+        got = {arm: runs[arm](f"{tmp}/{arm}") for arm in arms}
+    res = {"model": a.model, "data": a.data, "n": a.n, "steps": a.steps, "lora_targets": targets,
+           **{names[arm]: r for arm, r in got.items()}}
+    for x, y in (("auto", "trl"), ("auto", "float32"), ("float32", "trl"), ("auto", "auto_full_head"),
+                 ("auto", "float32_full_head"), ("float32", "float32_full_head")):
+        if x in got and y in got:
+            res[f"{x}_vs_{y}"] = round(got[x]["tokens_per_s"] / got[y]["tokens_per_s"], 2)
+    res["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(json.dumps(res, indent=2))
     if a.json:
         with open(a.json, "w") as f:

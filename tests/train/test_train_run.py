@@ -165,6 +165,36 @@ def test_padding_free_batches_give_the_padded_losses(tiny_model_dir, tmp_path):
     assert [r["tokens_seen"] for r in free] == [r["tokens_seen"] for r in padded]
 
 
+def test_lm_head_scores_only_labelled_positions_and_the_loss_is_unchanged(tiny_model_dir, tmp_path, monkeypatch):
+    import contextlib
+
+    from trl.trainer import utils as trl_utils
+
+    from sdft.train import trainer
+
+    rows = []
+    real = trl_utils._ChunkedLogProbFunction
+
+    class Spy:
+        @staticmethod
+        def apply(hidden, *rest):
+            rows.append(hidden.shape[0])
+            return real.apply(hidden, *rest)
+
+    monkeypatch.setattr(trl_utils, "_ChunkedLogProbFunction", Spy)
+    kw = dict(lr=1e-2, full=True, max_steps=2, group_by_length=False, dtype="float32")
+    run_train(_cfg(tiny_model_dir, tmp_path / "compact", **kw))
+    compact, rows[:] = list(rows), []
+    with monkeypatch.context() as m:  # TRL's own CPU path: every position through the head
+        m.setattr(trainer, "_compact_lm_head", contextlib.nullcontext)
+        run_train(_cfg(tiny_model_dir, tmp_path / "full_head", **kw))
+    # the same batches: fewer positions through the head (the prompts'), the same losses
+    assert len(compact) == len(rows) == 2 and all(c < n for c, n in zip(compact, rows))
+    assert [r["loss"] for r in _log(tmp_path / "compact")] == pytest.approx(
+        [r["loss"] for r in _log(tmp_path / "full_head")], rel=1e-5)
+    assert trl_utils._use_triton(__import__("torch").device("cpu")) is False  # restored after training
+
+
 def test_onpolicy_sdft_trains_an_adapter_with_the_same_outputs(tiny_model_dir, tmp_path):
     out = tmp_path / "onpolicy"
     s = run_train(_cfg(tiny_model_dir, out, method="onpolicy", batch_size=2, max_steps=2, lr=5e-2,
