@@ -159,3 +159,28 @@ def test_merge_adapter_counts_in_a_key_only_where_the_hf_backend_merges():
     assert has("a") and not has(None) and not has("a", merge_adapter=False)
     assert not has("a", backend="vllm")  # vLLM applies the LoRA itself: nothing is merged
 
+
+
+def test_estimates_use_the_seconds_per_item_and_training_rate_this_run_measured(tmp_path, data_dir):
+    from sdft.dryrun import describe
+
+    stages = Stages(load_experiment(REPO / "configs" / "demo.yaml", {"out": str(tmp_path)}))
+    seed_eval = stages.main()[0]
+    seed_eval.folder.mkdir(parents=True)
+    (seed_eval.folder / ".done").write_text(marker(seed_eval.key))
+    # the seed's evaluation took 3 s per GSM8K item and 0.5 s per AdvBench prompt
+    (seed_eval.folder / "results.json").write_text(json.dumps({"benchmarks": {
+        "gsm8k": {"wall_s": 72.0, "n": 24}, "advbench": {"wall_s": 12.0, "n": 24}}}))
+    train = stages.train["vanilla"]
+    train.folder.mkdir(parents=True)  # an unfinished training: 100 tok/s over its last logged steps
+    (train.folder / "train_log.jsonl").write_text("".join(
+        json.dumps({"step": i, "tokens_seen": 1000 * i, "wall_s": 10.0 * i}) + "\n" for i in range(1, 6))
+        + '{"step": 6, "tok')  # a line cut by a kill is skipped
+    plan = describe(stages)
+    assert plan["train_tok_s"] == pytest.approx(100.0) and plan["train_rate_from"] == "measured in this run"
+    assert plan["seconds_per_item"] == {"advbench": 0.5, "gsm8k": 3.0}
+    rows = {r["stage"]: r for r in plan["rows"]}
+    # eval/sdft: 24 GSM8K x 3 s + 24 AdvBench x 0.5 s measured; the rest (jailbreak, arc_easy) by tokens
+    by_tokens = (24 * 192 + 24 * 64) / plan["gen_tok_s"]
+    assert rows["eval/sdft"]["seconds"] == pytest.approx(24 * 3.0 + 24 * 0.5 + by_tokens, abs=0.1)
+    assert describe(stages, gen_tok_s=100.0)["seconds_per_item"] == {}  # an explicit rate wins

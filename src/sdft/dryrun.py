@@ -9,14 +9,17 @@ The estimate is rough arithmetic on counts, not a measurement of this machine (m
 and GGUF conversion are not counted):
 
 - generation (distillation, generative benchmarks): items left x max new tokens / the
-  generation rate; real answers usually stop earlier, so this part is an upper bound. Items are the sample,
+  generation rate; real answers usually stop earlier, so this part is an upper bound. A
+  benchmark this run has already evaluated (any model) is estimated from its measured wall
+  seconds per item instead (``--gen-tok-s`` turns that off). Items are the sample,
   the ``limit``, the ``benchmark_data`` slice, or the benchmark's full size (:data:`FULL_SIZES`).
 - log-likelihood benchmarks (lm-eval): items left x :data:`LOGLIK_ITEM_TOKENS` / the rate.
 - training: examples x epochs x (characters / 4 + :data:`TEMPLATE_TOKENS`) / the training rate
   (the step count from batch x accumulation, or ``max_steps``), less what the last checkpoint covers.
 
-Rates: ``--gen-tok-s`` / ``--train-tok-s``, else the median of what this run folder's finished
-stages measured (distill_report.json, train_summary.json), else :data:`GEN_TOK_S` /
+Rates: ``--gen-tok-s`` / ``--train-tok-s``, else the median of what this run folder's stages
+measured (distill_report.json, the evaluations' results.json, train_summary.json, and an
+unfinished training's train_log.jsonl, its last 10 steps), else :data:`GEN_TOK_S` /
 :data:`TRAIN_TOK_S`, this project's measurements for SmolLM2-135M on 2 CPU cores.
 """
 
@@ -49,24 +52,65 @@ def _lines(path: Path) -> int:
         return sum(1 for line in f if line.strip())
 
 
-def _rates(run_dir: Path, gen: float | None, train: float | None) -> tuple[float, str, float, str]:
-    def measured(pattern: str, *keys: str) -> list[float]:
-        out = []
-        for p in run_dir.glob(pattern):
-            d: Any = json.loads(p.read_text(encoding="utf-8"))
-            for k in keys:
-                d = d.get(k) if isinstance(d, dict) else None
-            if isinstance(d, (int, float)) and d > 0:
-                out.append(float(d))
-        return out
+def _log_rate(path: Path, last: int = 10) -> float | None:
+    """Training tokens/s over the last ``last`` logged steps of ``train_log.jsonl`` (a partial run
+    too): recent steps, since a resumed run may be faster or slower than its first sitting."""
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            r = json.loads(line)
+        except json.JSONDecodeError:  # a line cut by a kill
+            continue
+        if all(isinstance(r.get(k), (int, float)) for k in ("tokens_seen", "wall_s")):
+            rows.append(r)
+    if len(rows) < 2:
+        return None
+    a, b = rows[max(len(rows) - 1 - last, 0)], rows[-1]
+    dt = b["wall_s"] - a["wall_s"]
+    return (b["tokens_seen"] - a["tokens_seen"]) / dt if dt > 0 else None
 
-    g = measured("distill/*/distill_report.json", "generation", "tokens_per_s")
-    t = measured("train/*/train_summary.json", "tokens_per_s")
+
+def _rates(run_dir: Path, gen: float | None, train: float | None) -> tuple[float, str, float, str]:
+    def read(p: Path) -> Any:
+        try:
+            return json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    def positive(x: Any) -> bool:
+        return isinstance(x, (int, float)) and x > 0
+
+    g = [d["generation"]["tokens_per_s"] for p in run_dir.glob("distill/*/distill_report.json")
+         if isinstance(d := read(p), dict) and positive((d.get("generation") or {}).get("tokens_per_s"))]
+    t = [d["tokens_per_s"] for p in run_dir.glob("train/*/train_summary.json")
+         if isinstance(d := read(p), dict) and positive(d.get("tokens_per_s"))]
+    for p in run_dir.glob("train/*/train_log.jsonl"):  # unfinished runs count too
+        if not (p.parent / "train_summary.json").exists() and positive(rate := _log_rate(p)):
+            t.append(rate)
     gen_rate, gen_src = (gen, "--gen-tok-s") if gen else (statistics.median(g), "measured in this run") if g \
         else (GEN_TOK_S, "default: SmolLM2-135M on 2 CPU cores")
     train_rate, train_src = (train, "--train-tok-s") if train else (statistics.median(t), "measured in this run") \
         if t else (TRAIN_TOK_S, "default: SmolLM2-135M on 2 CPU cores")
     return gen_rate, gen_src, train_rate, train_src
+
+
+def _seconds_per_item(run_dir: Path) -> dict[str, float]:
+    """Benchmark -> median wall seconds per item over this run's finished evaluations of it.
+
+    Closer than tokens at their cap over a rate: how long answers run and how much of the time
+    is prompt processing differ a lot between benchmarks (OpenFunctions' long function
+    descriptions, AdvBench's short refusals)."""
+    per: dict[str, list[float]] = {}
+    for p in run_dir.glob("eval/*/results.json"):
+        try:
+            d = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        for name, b in (d.get("benchmarks") or {}).items() if isinstance(d, dict) else ():
+            wall, n = (b.get("wall_s"), b.get("n")) if isinstance(b, dict) else (None, None)
+            if isinstance(wall, (int, float)) and isinstance(n, int) and wall > 0 and n > 0:
+                per.setdefault(name, []).append(wall / n)
+    return {name: statistics.median(v) for name, v in per.items()}
 
 
 def _bench_items(ecfg, name: str) -> int:
@@ -82,19 +126,21 @@ def _bench_items(ecfg, name: str) -> int:
     return min(n, ecfg.limit) if ecfg.limit else n
 
 
-def _eval(st, gen_rate: float) -> tuple[str, str, float]:
+def _eval(st, gen_rate: float, per_item: dict[str, float]) -> tuple[str, str, float]:
     from sdft import evaluate as battery
     from sdft.evaluate.context import bench_folder
 
     ecfg = st.cfg
     total = done = tokens = 0
+    seconds = 0.0
     for name in battery.expand(ecfg.benchmarks):
         items = _bench_items(ecfg, name)
         have = min(_lines(bench_folder(st.folder, name) / "predictions.jsonl"), items)
         total, done = total + items, done + have
         per = LOGLIK_ITEM_TOKENS if name in LOGLIK else (ecfg.answer_length(name) or DEFAULT_ANSWER_TOKENS)
         tokens += (items - have) * per
-    return f"{done}/{total} items", f"{total - done} items, <= {tokens:,} tok", tokens / gen_rate
+        seconds += (items - have) * per_item[name] if name in per_item else (items - have) * per / gen_rate
+    return f"{done}/{total} items", f"{total - done} items, <= {tokens:,} tok", seconds
 
 
 def _distill(st, n: int, gen_rate: float) -> tuple[str, str, float]:
@@ -122,6 +168,7 @@ def _train(st, stages, train_rate: float) -> tuple[str, str, float]:
 def describe(stages, gen_tok_s: float | None = None, train_tok_s: float | None = None) -> dict[str, Any]:
     """The plan as data: one row per stage (name, folder, status, progress, work left, seconds)."""
     gen_rate, gen_src, train_rate, train_src = _rates(stages.dir, gen_tok_s, train_tok_s)
+    per_item = {} if gen_tok_s else _seconds_per_item(stages.dir)
     rows = []
     listed = stages.main()
     for v in stages.trained:  # trajectory points of fine-tunes already trained are known now
@@ -137,7 +184,7 @@ def describe(stages, gen_tok_s: float | None = None, train_tok_s: float | None =
             left = f"the work of {first[st.folder]}"
         elif not cached:
             if st.kind == "eval":
-                progress, left, seconds = _eval(st, gen_rate)
+                progress, left, seconds = _eval(st, gen_rate, per_item)
             elif st.kind == "distill":
                 progress, left, seconds = _distill(st, stages.n_max, gen_rate)
             elif st.kind == "train":
@@ -153,7 +200,8 @@ def describe(stages, gen_tok_s: float | None = None, train_tok_s: float | None =
                and not (stages.train[v.label].folder / ".done").exists()]
     return {"rows": rows, "seconds": round(sum(r["seconds"] for r in rows), 1), "gen_tok_s": gen_rate,
             "gen_rate_from": gen_src, "train_tok_s": train_rate, "train_rate_from": train_src,
-            "trajectory_pending": pending, "snapshots": stages.cfg.train.get("snapshots", 0)}
+            "trajectory_pending": pending, "snapshots": stages.cfg.train.get("snapshots", 0),
+            "seconds_per_item": {k: round(v, 2) for k, v in sorted(per_item.items())}}
 
 
 def _duration(s: float) -> str:
@@ -179,8 +227,12 @@ def print_plan(cfg, stages, plan: dict[str, Any]) -> None:
     for name in later:
         print(f"{name:<{w}}  {'later':<8}  {'-':<18}  {'-':<{f}}  "
               f"{plan['snapshots']} snapshots + the final model on the trajectory slice, after training")
+    measured = plan.get("seconds_per_item") or {}
+    per_item = ("; evaluations of " + ", ".join(f"{k} at {v:g} s/item" for k, v in measured.items())
+                + " as measured in this run") if measured else ""
     print(f"\nestimated work left: ~{_duration(plan['seconds'])} (rough arithmetic on counts, not a measurement; "
           "answers counted at their token cap, model loading not counted; "
-          f"generation {plan['gen_tok_s']:.0f} tok/s, {plan['gen_rate_from']}; training {plan['train_tok_s']:.0f} "
-          f"tok/s, {plan['train_rate_from']}; see `python -c 'import sdft.dryrun; help(sdft.dryrun)'`)")
+          f"generation {plan['gen_tok_s']:.0f} tok/s, {plan['gen_rate_from']}{per_item}; training "
+          f"{plan['train_tok_s']:.0f} tok/s, {plan['train_rate_from']}; "
+          "see `python -c 'import sdft.dryrun; help(sdft.dryrun)'`)")
     print("analysis and report: rebuilt from the saved files at the end of every run (seconds)")
