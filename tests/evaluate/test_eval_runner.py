@@ -67,6 +67,18 @@ def test_resume_skips_done_work_and_fills_gaps(tmp_path, data_dir):
     assert [len(c) for c in fake.calls] == [2, 2] and res["benchmarks"]["gsm8k"]["n"] == 6
 
 
+def test_each_benchmark_keeps_the_provenance_of_the_command_that_ran_it(tmp_path, data_dir, monkeypatch):
+    from sdft.evaluate import evaluator
+
+    monkeypatch.setattr(evaluator, "provenance", lambda: {"argv": ["first"]})
+    run_eval(_cfg(tmp_path, data_dir=str(data_dir), benchmarks=["gsm8k"]), get_generator=lambda: FakeGenerator(answer_18))
+    monkeypatch.setattr(evaluator, "provenance", lambda: {"argv": ["second"]})
+    res = run_eval(_cfg(tmp_path, data_dir=str(data_dir)), get_generator=lambda: FakeGenerator(answer_18))
+    assert res["provenance"] == {"argv": ["second"]}  # the top level is the last command's
+    assert res["benchmarks"]["gsm8k"]["provenance"] == {"argv": ["first"]}
+    assert res["benchmarks"]["advbench"]["provenance"] == {"argv": ["second"]}
+
+
 def test_changed_settings_are_not_mixed(tmp_path, data_dir):
     run_eval(_cfg(tmp_path, data_dir=str(data_dir)), get_generator=lambda: FakeGenerator(answer_18))
     with pytest.raises(ConfigError, match="other settings"):

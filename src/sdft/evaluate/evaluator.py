@@ -4,6 +4,7 @@ compare two results folders item by item.
 Layout of ``--out DIR``::
 
     DIR/results.json               {"model", "adapter", "provenance", "benchmarks": {name: entry}}
+                                   (each entry has the provenance of the command that ran it)
     DIR/<benchmark>/predictions.jsonl   id, prompt, predict, label, score (+ extras)
     DIR/<benchmark>/settings.json  what the predictions were generated with
 
@@ -174,7 +175,8 @@ def run_eval(cfg: EvalConfig, get_generator: Callable[[], Any] | None = None,
     out = Path(cfg.out)
     results_path = out / "results.json"
     results = json.loads(results_path.read_text(encoding="utf-8")) if results_path.exists() else {}
-    results.update(model=cfg.model, adapter=cfg.adapter, config=asdict(cfg), provenance=provenance())
+    # the top level is this invocation's; each entry keeps the provenance of the one that ran it
+    results.update(model=cfg.model, adapter=cfg.adapter, config=asdict(cfg), provenance=(prov := provenance()))
     entries = results.setdefault("benchmarks", {})
     data_dir = default_data_dir(cfg.data_dir)
 
@@ -201,7 +203,8 @@ def run_eval(cfg: EvalConfig, get_generator: Callable[[], Any] | None = None,
         entry = bench.run(bench, ctx)
         entry.setdefault("wall_s", round(time.perf_counter() - t0, 2))
         entry.update(benchmark=name, model=cfg.model, adapter=cfg.adapter, limit=cfg.limit,
-                     settings=settings, versions=package_versions(), dtype=_dtype_used(generator, cfg))
+                     settings=settings, versions=package_versions(), dtype=_dtype_used(generator, cfg),
+                     provenance=prov)
         entries[name] = entry
         write_json(results_path, results)
     write_json(results_path, results)
