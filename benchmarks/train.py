@@ -58,7 +58,7 @@ def ours(model: str, data: str, n: int, steps: int, out: str, dtype: str, target
         s = run_train(cfg, callbacks=[timer])
     tok_s, step_s = timer.rate()
     with open(f"{out}/train_log.jsonl") as f:  # same batches on every side: the losses should agree
-        losses = [json.loads(line)["loss"] for line in f]
+        losses = [r["loss"] for r in map(json.loads, f) if "loss" in r]
     return {"tokens_per_s": round(tok_s, 1), "s_per_step": round(step_s, 2), "summary_tokens": s["train_tokens"],
             "dtype": s["dtype"], "losses": losses}
 
@@ -105,6 +105,9 @@ def main() -> None:
     p.add_argument("--json", help="also write the result here")
     a = p.parse_args()
     targets, arms = a.lora_targets.split(","), a.arms.split(",")
+    known = ("trl", "float32", "auto", "auto_full_head", "float32_full_head")
+    if unknown := [x for x in arms if x not in known]:
+        p.error(f"--arms: unknown {', '.join(unknown)} (known: {', '.join(known)})")
     runs = {"trl": lambda out: trl_default(a.model, a.data, a.n, a.steps, out, targets),
             "float32": lambda out: ours(a.model, a.data, a.n, a.steps, out, "float32", targets),
             "auto": lambda out: ours(a.model, a.data, a.n, a.steps, out, "auto", targets),

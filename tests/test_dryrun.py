@@ -168,9 +168,13 @@ def test_estimates_use_the_seconds_per_item_and_training_rate_this_run_measured(
     seed_eval = stages.main()[0]
     seed_eval.folder.mkdir(parents=True)
     (seed_eval.folder / ".done").write_text(marker(seed_eval.key))
-    # the seed's evaluation took 3 s per GSM8K item and 0.5 s per AdvBench prompt
+    # the seed's evaluation generated at 3 s per GSM8K item and 0.5 s per AdvBench prompt; a
+    # resumed sitting that only re-scored (nothing generated) and an lm-eval entry say nothing
     (seed_eval.folder / "results.json").write_text(json.dumps({"benchmarks": {
-        "gsm8k": {"wall_s": 72.0, "n": 24}, "advbench": {"wall_s": 12.0, "n": 24}}}))
+        "gsm8k": {"wall_s": 80.0, "n": 24, "generation_stats": {"wall_s": 36.0, "generated": 12}},
+        "advbench": {"wall_s": 20.0, "n": 24, "generation_stats": {"wall_s": 12.0, "generated": 24}},
+        "advbench_jailbreak": {"wall_s": 0.5, "n": 24, "generation_stats": {"wall_s": 0.0, "generated": 0}},
+        "arc_easy": {"wall_s": 30.0, "n": 24}}}))
     train = stages.train["vanilla"]
     train.folder.mkdir(parents=True)  # an unfinished training: 100 tok/s over its last logged steps
     (train.folder / "train_log.jsonl").write_text("".join(

@@ -10,8 +10,8 @@ and GGUF conversion are not counted):
 
 - generation (distillation, generative benchmarks): items left x max new tokens / the
   generation rate; real answers usually stop earlier, so this part is an upper bound. A
-  benchmark this run has already evaluated (any model) is estimated from its measured wall
-  seconds per item instead (``--gen-tok-s`` turns that off). Items are the sample,
+  benchmark this run has already evaluated (any model) is estimated from its measured
+  generation seconds per prompt instead (``--gen-tok-s`` turns that off). Items are the sample,
   the ``limit``, the ``benchmark_data`` slice, or the benchmark's full size (:data:`FULL_SIZES`).
 - log-likelihood benchmarks (lm-eval): items left x :data:`LOGLIK_ITEM_TOKENS` / the rate.
 - training: examples x epochs x (characters / 4 + :data:`TEMPLATE_TOKENS`) / the training rate
@@ -55,13 +55,17 @@ def _lines(path: Path) -> int:
 def _log_rate(path: Path, last: int = 10) -> float | None:
     """Training tokens/s over the last ``last`` logged steps of ``train_log.jsonl`` (a partial run
     too): recent steps, since a resumed run may be faster or slower than its first sitting."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in lines:
         try:
             r = json.loads(line)
         except json.JSONDecodeError:  # a line cut by a kill
             continue
-        if all(isinstance(r.get(k), (int, float)) for k in ("tokens_seen", "wall_s")):
+        if isinstance(r, dict) and all(isinstance(r.get(k), (int, float)) for k in ("tokens_seen", "wall_s")):
             rows.append(r)
     if len(rows) < 2:
         return None
@@ -95,19 +99,23 @@ def _rates(run_dir: Path, gen: float | None, train: float | None) -> tuple[float
 
 
 def _seconds_per_item(run_dir: Path) -> dict[str, float]:
-    """Benchmark -> median wall seconds per item over this run's finished evaluations of it.
+    """Benchmark -> median generation seconds per prompt over this run's evaluations of it.
 
     Closer than tokens at their cap over a rate: how long answers run and how much of the time
     is prompt processing differ a lot between benchmarks (OpenFunctions' long function
-    descriptions, AdvBench's short refusals)."""
+    descriptions, AdvBench's short refusals). From each entry's ``generation_stats`` (the
+    prompts generated in the sitting that finished it, and their time), so model loading, a
+    resumed sitting's earlier items and benchmarks that only re-scored do not skew it."""
     per: dict[str, list[float]] = {}
     for p in run_dir.glob("eval/*/results.json"):
         try:
             d = json.loads(p.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             continue
-        for name, b in (d.get("benchmarks") or {}).items() if isinstance(d, dict) else ():
-            wall, n = (b.get("wall_s"), b.get("n")) if isinstance(b, dict) else (None, None)
+        entries = d.get("benchmarks") if isinstance(d, dict) else None
+        for name, b in entries.items() if isinstance(entries, dict) else ():
+            stats = b.get("generation_stats") if isinstance(b, dict) else None
+            wall, n = (stats.get("wall_s"), stats.get("generated")) if isinstance(stats, dict) else (None, None)
             if isinstance(wall, (int, float)) and isinstance(n, int) and wall > 0 and n > 0:
                 per.setdefault(name, []).append(wall / n)
     return {name: statistics.median(v) for name, v in per.items()}
