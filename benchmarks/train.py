@@ -13,6 +13,7 @@ step to the end of the last one, so model loading and first-step warm-up do not 
     python benchmarks/train.py --n 200 --steps 4
     python benchmarks/train.py --model qwen2.5-coder-0.5b --data "openfunction:train" --n 64 --steps 3 \
         --lora-targets q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj --arms auto,auto_full_head
+    (add --profile for each op's share of a step)
 """
 
 from __future__ import annotations
@@ -41,8 +42,30 @@ def _timer():
     return StepTimer()
 
 
+def _profiler(top: int = 12):
+    """A TrainerCallback that profiles the steps after the first (torch.profiler, CPU) and keeps
+    each op's share of the self CPU time: where a step's time goes."""
+    import torch
+    from transformers import TrainerCallback
+
+    class StepProfiler(TrainerCallback):
+        shares: dict = {}
+
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step == 1:
+                self.prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
+                self.prof.start()
+            elif state.global_step == state.max_steps:
+                self.prof.stop()
+                ops = sorted(self.prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+                total = sum(e.self_cpu_time_total for e in ops) or 1
+                self.shares = {e.key: round(100 * e.self_cpu_time_total / total, 1) for e in ops[:top]}
+
+    return StepProfiler()
+
+
 def ours(model: str, data: str, n: int, steps: int, out: str, dtype: str, targets: list[str],
-         compact_head: bool = True) -> dict:
+         compact_head: bool = True, profile: bool = False) -> dict:
     import contextlib
     from unittest import mock
 
@@ -54,13 +77,17 @@ def ours(model: str, data: str, n: int, steps: int, out: str, dtype: str, target
     # compact_head=False: TRL's own CPU path, every position (prompt tokens too) through the LM head
     patch = contextlib.nullcontext() if compact_head else mock.patch(
         "sdft.train.trainer._compact_lm_head", contextlib.nullcontext)
+    prof = _profiler() if profile else None
     with patch:
-        s = run_train(cfg, callbacks=[timer])
+        s = run_train(cfg, callbacks=[timer, *([prof] if prof else [])])
     tok_s, step_s = timer.rate()
     with open(f"{out}/train_log.jsonl") as f:  # same batches on every side: the losses should agree
         losses = [r["loss"] for r in map(json.loads, f) if "loss" in r]
-    return {"tokens_per_s": round(tok_s, 1), "s_per_step": round(step_s, 2), "summary_tokens": s["train_tokens"],
-            "dtype": s["dtype"], "losses": losses}
+    res = {"tokens_per_s": round(tok_s, 1), "s_per_step": round(step_s, 2), "summary_tokens": s["train_tokens"],
+           "dtype": s["dtype"], "losses": losses}
+    if prof:  # the profiler's own overhead makes these steps slower: shares, not rates
+        res["self_cpu_percent_by_op"] = prof.shares
+    return res
 
 
 def trl_default(model: str, data: str, n: int, steps: int, out: str, targets: list[str]) -> dict:
@@ -102,6 +129,8 @@ def main() -> None:
     p.add_argument("--arms", default="trl,float32,auto",
                    help="which sides to run, of trl, float32, auto, and auto_full_head, float32_full_head "
                         "(with TRL's CPU LM head, which also scores the prompt positions)")
+    p.add_argument("--profile", action="store_true",
+                   help="also run the auto side once more under torch.profiler and report each op's share of a step")
     p.add_argument("--json", help="also write the result here")
     a = p.parse_args()
     targets, arms = a.lora_targets.split(","), a.arms.split(",")
@@ -114,9 +143,12 @@ def main() -> None:
             "auto_full_head": lambda out: ours(a.model, a.data, a.n, a.steps, out, "auto", targets, False),
             "float32_full_head": lambda out: ours(a.model, a.data, a.n, a.steps, out, "float32", targets, False)}
     names = {"trl": "trl_default", "float32": "sdft_train_float32", "auto": "sdft_train_auto",
-             "auto_full_head": "sdft_train_auto_full_head", "float32_full_head": "sdft_train_float32_full_head"}
+             "auto_full_head": "sdft_train_auto_full_head", "float32_full_head": "sdft_train_float32_full_head",
+             "profile": "sdft_train_auto_profiled"}
     with tempfile.TemporaryDirectory() as tmp:
         got = {arm: runs[arm](f"{tmp}/{arm}") for arm in arms}
+        if a.profile:
+            got["profile"] = ours(a.model, a.data, a.n, a.steps, f"{tmp}/profile", "auto", targets, profile=True)
     res = {"model": a.model, "data": a.data, "n": a.n, "steps": a.steps, "lora_targets": targets,
            **{names[arm]: r for arm, r in got.items()}}
     for x, y in (("auto", "trl"), ("auto", "float32"), ("float32", "trl"), ("auto", "auto_full_head"),
