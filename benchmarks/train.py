@@ -134,14 +134,13 @@ def main() -> None:
     p.add_argument("--json", help="also write the result here")
     a = p.parse_args()
     targets, arms = a.lora_targets.split(","), a.arms.split(",")
-    known = ("trl", "float32", "auto", "auto_full_head", "float32_full_head")
-    if unknown := [x for x in arms if x not in known]:
-        p.error(f"--arms: unknown {', '.join(unknown)} (known: {', '.join(known)})")
     runs = {"trl": lambda out: trl_default(a.model, a.data, a.n, a.steps, out, targets),
             "float32": lambda out: ours(a.model, a.data, a.n, a.steps, out, "float32", targets),
             "auto": lambda out: ours(a.model, a.data, a.n, a.steps, out, "auto", targets),
             "auto_full_head": lambda out: ours(a.model, a.data, a.n, a.steps, out, "auto", targets, False),
             "float32_full_head": lambda out: ours(a.model, a.data, a.n, a.steps, out, "float32", targets, False)}
+    if unknown := [x for x in arms if x not in runs]:
+        p.error(f"--arms: unknown {', '.join(unknown)} (known: {', '.join(runs)})")
     names = {"trl": "trl_default", "float32": "sdft_train_float32", "auto": "sdft_train_auto",
              "auto_full_head": "sdft_train_auto_full_head", "float32_full_head": "sdft_train_float32_full_head",
              "profile": "sdft_train_auto_profiled"}

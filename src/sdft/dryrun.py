@@ -74,20 +74,22 @@ def _log_rate(path: Path, last: int = 10) -> float | None:
     return (b["tokens_seen"] - a["tokens_seen"]) / dt if dt > 0 else None
 
 
-def _rates(run_dir: Path, gen: float | None, train: float | None) -> tuple[float, str, float, str]:
-    def read(p: Path) -> Any:
-        try:
-            return json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            return None
+def _read_json(path: Path) -> Any:
+    """A run file's JSON, or None where it is unreadable: an estimate never stops on one."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
 
+
+def _rates(run_dir: Path, gen: float | None, train: float | None) -> tuple[float, str, float, str]:
     def positive(x: Any) -> bool:
         return isinstance(x, (int, float)) and x > 0
 
     g = [d["generation"]["tokens_per_s"] for p in run_dir.glob("distill/*/distill_report.json")
-         if isinstance(d := read(p), dict) and positive((d.get("generation") or {}).get("tokens_per_s"))]
+         if isinstance(d := _read_json(p), dict) and positive((d.get("generation") or {}).get("tokens_per_s"))]
     t = [d["tokens_per_s"] for p in run_dir.glob("train/*/train_summary.json")
-         if isinstance(d := read(p), dict) and positive(d.get("tokens_per_s"))]
+         if isinstance(d := _read_json(p), dict) and positive(d.get("tokens_per_s"))]
     for p in run_dir.glob("train/*/train_log.jsonl"):  # unfinished runs count too
         if not (p.parent / "train_summary.json").exists() and positive(rate := _log_rate(p)):
             t.append(rate)
@@ -108,10 +110,7 @@ def _seconds_per_item(run_dir: Path) -> dict[str, float]:
     resumed sitting's earlier items and benchmarks that only re-scored do not skew it."""
     per: dict[str, list[float]] = {}
     for p in run_dir.glob("eval/*/results.json"):
-        try:
-            d = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            continue
+        d = _read_json(p)
         entries = d.get("benchmarks") if isinstance(d, dict) else None
         for name, b in entries.items() if isinstance(entries, dict) else ():
             stats = b.get("generation_stats") if isinstance(b, dict) else None

@@ -168,6 +168,7 @@ def test_padding_free_batches_give_the_padded_losses(tiny_model_dir, tmp_path):
 def test_lm_head_scores_only_labelled_positions_and_the_loss_is_unchanged(tiny_model_dir, tmp_path, monkeypatch):
     import contextlib
 
+    import torch
     from trl.trainer import utils as trl_utils
 
     from sdft.train import trainer
@@ -192,7 +193,7 @@ def test_lm_head_scores_only_labelled_positions_and_the_loss_is_unchanged(tiny_m
     assert len(compact) == len(rows) == 2 and all(c < n for c, n in zip(compact, rows))
     assert [r["loss"] for r in _log(tmp_path / "compact")] == pytest.approx(
         [r["loss"] for r in _log(tmp_path / "full_head")], rel=1e-5)
-    assert trl_utils._use_triton(__import__("torch").device("cpu")) is False  # restored after training
+    assert trl_utils._use_triton(torch.device("cpu")) is False  # restored after training
 
 
 def test_onpolicy_sdft_trains_an_adapter_with_the_same_outputs(tiny_model_dir, tmp_path):
