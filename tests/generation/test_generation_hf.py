@@ -80,6 +80,23 @@ def test_continuous_batching_matches_one_at_a_time_greedy(tiny, evict_at):
     assert [c.id for c in got] != [r.id for r in reqs]
 
 
+def test_a_prompt_that_does_not_fit_beside_the_running_rows_waits_for_them(tiny):
+    """A KV budget for one row at a time: free slots but no room must mean decode, not an empty prefill."""
+    from sdft.models import render_chat
+
+    model, tok = tiny
+    k = 6
+    reqs = _requests()
+    longest = max(len(tok(render_chat(tok, r.messages), add_special_tokens=False)["input_ids"]) for r in reqs)
+    gen = _gen(model, tok, max_batch_tokens=longest + k)
+    got = {c.id: c for c in gen.generate(reqs, SamplingParams(max_new_tokens=k))}
+    assert sorted(got) == sorted(r.id for r in reqs)
+    for r in reqs:  # one row at a time is exactly the unbatched greedy decode
+        ref = _one_at_a_time(model, tok, r, k)
+        cut = next((i + 1 for i, t in enumerate(ref) if t in gen.eos_ids), k)
+        assert got[r.id].text == tok.decode(ref[:cut], skip_special_tokens=True), r.id
+
+
 def test_lm_head_only_sees_contiguous_inputs(tiny):
     """A strided (rows, 1, hidden) view makes torch's CPU matmul copy the LM head weight once per
     row (an OOM kill on Qwen at 93 prefill rows); every prefill and decode must hand it a

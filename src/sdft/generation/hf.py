@@ -107,8 +107,11 @@ class HFGenerator:
         with torch.inference_mode():
             while waiting or state.live:
                 free = self.max_batch_size - state.live
+                admitted = []
                 if waiting and (free >= self.refill_at or not state.live):
+                    # empty when the next prompt's KV cache does not fit beside the running rows'
                     admitted = self._admit(waiting, ids, free, state, sampling, requests)
+                if admitted:
                     logits = state.prefill(admitted, [ids[r.index] for r in admitted])
                     start = len(state.rows) - len(admitted)  # running rows wait out a prefill
                 else:
