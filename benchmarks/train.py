@@ -3,8 +3,10 @@
 Same model, same data (the first N GSM8K training examples), same LoRA (r=8 on q_proj,v_proj),
 same batch (2 x grad-accum 4), same number of optimizer steps, all in one process. What
 differs is what `sdft train` sets on top of TRL: no gradient checkpointing (TRL's default turns
-it on), length-grouped batches, padding-free rows and, with ``dtype=auto`` on a CPU with native
-bf16 (or CUDA), a bf16 frozen base under a float32 adapter. TRL's side loads the model in float32,
+it on), length-grouped batches, padding-free rows, a compact LM head, and, with ``dtype=auto`` on
+a CPU with native bf16 (or CUDA), a bf16 frozen base under a float32 adapter. sdft's recipe also
+has LoRA dropout 0.05 (drawn by ``sdft.train.dropout``), which PEFT's default (0) leaves out, so
+TRL's side does that work less. TRL's side loads the model in float32,
 as ``from_pretrained`` does with a float32 checkpoint and no dtype.
 
 Throughput = real (non-padding) tokens / second, measured from the end of the first optimizer
@@ -65,7 +67,7 @@ def _profiler(top: int = 12):
 
 
 def ours(model: str, data: str, n: int, steps: int, out: str, dtype: str, targets: list[str],
-         compact_head: bool = True, profile: bool = False) -> dict:
+         compact_head: bool = True, cheap_dropout: bool = True, profile: bool = False) -> dict:
     import contextlib
     from unittest import mock
 
@@ -75,10 +77,13 @@ def ours(model: str, data: str, n: int, steps: int, out: str, dtype: str, target
     cfg = TrainConfig(model=model, data=data, out=out, limit=n, max_steps=steps, save_steps=10_000,
                       logging_steps=1, dtype=dtype, lora_targets=targets)
     # compact_head=False: TRL's own CPU path, every position (prompt tokens too) through the LM head
-    patch = contextlib.nullcontext() if compact_head else mock.patch(
+    head = contextlib.nullcontext() if compact_head else mock.patch(
         "sdft.train.trainer._compact_lm_head", contextlib.nullcontext)
+    # cheap_dropout=False: PEFT's own nn.Dropout, one Mersenne Twister draw per mask element
+    dropout = contextlib.nullcontext() if cheap_dropout else mock.patch(
+        "sdft.train.dropout.cheapen_lora_dropout", lambda model: 0)
     prof = _profiler() if profile else None
-    with patch:
+    with head, dropout:
         s = run_train(cfg, callbacks=[timer, *([prof] if prof else [])])
     tok_s, step_s = timer.rate()
     with open(f"{out}/train_log.jsonl") as f:  # same batches on every side: the losses should agree
@@ -128,7 +133,8 @@ def main() -> None:
                         "gate_proj,up_proj,down_proj)")
     p.add_argument("--arms", default="trl,float32,auto",
                    help="which sides to run, of trl, float32, auto, and auto_full_head, float32_full_head "
-                        "(with TRL's CPU LM head, which also scores the prompt positions)")
+                        "(with TRL's CPU LM head, which also scores the prompt positions), auto_peft_dropout "
+                        "(with PEFT's own LoRA dropout)")
     p.add_argument("--profile", action="store_true",
                    help="also run the auto side once more under torch.profiler and report each op's share of a step")
     p.add_argument("--json", help="also write the result here")
@@ -138,11 +144,14 @@ def main() -> None:
             "float32": lambda out: ours(a.model, a.data, a.n, a.steps, out, "float32", targets),
             "auto": lambda out: ours(a.model, a.data, a.n, a.steps, out, "auto", targets),
             "auto_full_head": lambda out: ours(a.model, a.data, a.n, a.steps, out, "auto", targets, False),
-            "float32_full_head": lambda out: ours(a.model, a.data, a.n, a.steps, out, "float32", targets, False)}
+            "float32_full_head": lambda out: ours(a.model, a.data, a.n, a.steps, out, "float32", targets, False),
+            "auto_peft_dropout": lambda out: ours(a.model, a.data, a.n, a.steps, out, "auto", targets,
+                                                  cheap_dropout=False)}
     if unknown := [x for x in arms if x not in runs]:
         p.error(f"--arms: unknown {', '.join(unknown)} (known: {', '.join(runs)})")
     names = {"trl": "trl_default", "float32": "sdft_train_float32", "auto": "sdft_train_auto",
              "auto_full_head": "sdft_train_auto_full_head", "float32_full_head": "sdft_train_float32_full_head",
+             "auto_peft_dropout": "sdft_train_auto_peft_dropout",
              "profile": "sdft_train_auto_profiled"}
     with tempfile.TemporaryDirectory() as tmp:
         got = {arm: runs[arm](f"{tmp}/{arm}") for arm in arms}
@@ -151,7 +160,7 @@ def main() -> None:
     res = {"model": a.model, "data": a.data, "n": a.n, "steps": a.steps, "lora_targets": targets,
            **{names[arm]: r for arm, r in got.items()}}
     for x, y in (("auto", "trl"), ("auto", "float32"), ("float32", "trl"), ("auto", "auto_full_head"),
-                 ("auto", "float32_full_head"), ("float32", "float32_full_head")):
+                 ("auto", "float32_full_head"), ("float32", "float32_full_head"), ("auto", "auto_peft_dropout")):
         if x in got and y in got:
             res[f"{x}_vs_{y}"] = round(got[x]["tokens_per_s"] / got[y]["tokens_per_s"], 2)
     res["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

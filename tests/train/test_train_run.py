@@ -88,6 +88,7 @@ def test_bf16_training_learns_like_float32(tiny_model_dir, tmp_path, full):
         assert s["dtype"] == dtype
         assert s["weights_dtype"] == ("float32" if full or dtype == "float32" else "bfloat16")
         assert s["autocast"] is (full and dtype == "bfloat16")
+        assert s["cheap_dropout_layers"] == (0 if full else 2 * len(ALL_LINEAR))  # 2 layers, all LoRA
     for losses in curves.values():  # the frozen tied head of the hidden-16 model limits what LoRA can do
         assert sum(losses[:3]) / 3 - sum(losses[-3:]) / 3 > (1.0 if full else 0.05), losses
     gap = max(abs(a - b) for a, b in zip(curves["float32"], curves["bfloat16"]))

@@ -44,7 +44,7 @@ class TrainConfig:
     full: full fine-tuning instead of LoRA
     lora_r: LoRA rank
     lora_alpha: LoRA alpha
-    lora_dropout: LoRA dropout
+    lora_dropout: LoRA dropout (on a CPU its masks come from sdft.train.dropout, the same distribution)
     lora_targets: comma-separated module names LoRA wraps
 
     Optimisation

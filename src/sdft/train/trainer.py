@@ -244,6 +244,7 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
     import torch
 
     from sdft import models
+    from sdft.train.dropout import cheapen_lora_dropout
 
     cfg.validate()
     out = Path(cfg.out)
@@ -302,6 +303,9 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
         trainer = _onpolicy_trainer(cfg, model, tok, prepared, common, hooks, task)
     else:
         trainer = _sft_trainer(cfg, model, tok, prepared, common, hooks)
+    swapped = 0 if on_cuda else cheapen_lora_dropout(trainer.model)
+    if swapped:
+        log.info("LoRA dropout: %d layers draw their masks 16 bits an element", swapped)
     t0 = time.perf_counter()
     with _compact_lm_head() if cfg.method == "sft" else contextlib.nullcontext():
         result = trainer.train(resume_from_checkpoint=resume)
@@ -344,6 +348,7 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
         "dtype": models.resolve_dtype(cfg.dtype, "cuda" if on_cuda else "cpu"),
         "weights_dtype": dtype,
         "autocast": autocast,
+        "cheap_dropout_layers": swapped,
     }
     if on_cuda:
         summary["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
