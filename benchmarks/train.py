@@ -67,7 +67,7 @@ def _profiler(top: int = 12):
 
 
 def ours(model: str, data: str, n: int, steps: int, out: str, dtype: str, targets: list[str],
-         compact_head: bool = True, cheap_dropout: bool = True, profile: bool = False) -> dict:
+         compact_head: bool = True, cheap_dropout: bool = True, profile: bool = False, **overrides) -> dict:
     import contextlib
     from unittest import mock
 
@@ -75,7 +75,7 @@ def ours(model: str, data: str, n: int, steps: int, out: str, dtype: str, target
 
     timer = _timer()
     cfg = TrainConfig(model=model, data=data, out=out, limit=n, max_steps=steps, save_steps=10_000,
-                      logging_steps=1, dtype=dtype, lora_targets=targets)
+                      logging_steps=1, dtype=dtype, lora_targets=targets, **overrides)
     # compact_head=False: TRL's own CPU path, every position (prompt tokens too) through the LM head
     head = contextlib.nullcontext() if compact_head else mock.patch(
         "sdft.train.trainer._compact_lm_head", contextlib.nullcontext)
@@ -134,7 +134,7 @@ def main() -> None:
     p.add_argument("--arms", default="trl,float32,auto",
                    help="which sides to run, of trl, float32, auto, and auto_full_head, float32_full_head "
                         "(with TRL's CPU LM head, which also scores the prompt positions), auto_peft_dropout "
-                        "(with PEFT's own LoRA dropout)")
+                        "(with PEFT's own LoRA dropout), auto_padded (padded batches, not padding-free rows)")
     p.add_argument("--profile", action="store_true",
                    help="also run the auto side once more under torch.profiler and report each op's share of a step")
     p.add_argument("--json", help="also write the result here")
@@ -146,12 +146,13 @@ def main() -> None:
             "auto_full_head": lambda out: ours(a.model, a.data, a.n, a.steps, out, "auto", targets, False),
             "float32_full_head": lambda out: ours(a.model, a.data, a.n, a.steps, out, "float32", targets, False),
             "auto_peft_dropout": lambda out: ours(a.model, a.data, a.n, a.steps, out, "auto", targets,
-                                                  cheap_dropout=False)}
+                                                  cheap_dropout=False),
+            "auto_padded": lambda out: ours(a.model, a.data, a.n, a.steps, out, "auto", targets, padding_free=False)}
     if unknown := [x for x in arms if x not in runs]:
         p.error(f"--arms: unknown {', '.join(unknown)} (known: {', '.join(runs)})")
     names = {"trl": "trl_default", "float32": "sdft_train_float32", "auto": "sdft_train_auto",
              "auto_full_head": "sdft_train_auto_full_head", "float32_full_head": "sdft_train_float32_full_head",
-             "auto_peft_dropout": "sdft_train_auto_peft_dropout",
+             "auto_peft_dropout": "sdft_train_auto_peft_dropout", "auto_padded": "sdft_train_auto_padded",
              "profile": "sdft_train_auto_profiled"}
     with tempfile.TemporaryDirectory() as tmp:
         got = {arm: runs[arm](f"{tmp}/{arm}") for arm in arms}
@@ -160,7 +161,8 @@ def main() -> None:
     res = {"model": a.model, "data": a.data, "n": a.n, "steps": a.steps, "lora_targets": targets,
            **{names[arm]: r for arm, r in got.items()}}
     for x, y in (("auto", "trl"), ("auto", "float32"), ("float32", "trl"), ("auto", "auto_full_head"),
-                 ("auto", "float32_full_head"), ("float32", "float32_full_head"), ("auto", "auto_peft_dropout")):
+                 ("auto", "float32_full_head"), ("float32", "float32_full_head"), ("auto", "auto_peft_dropout"),
+                 ("auto", "auto_padded")):
         if x in got and y in got:
             res[f"{x}_vs_{y}"] = round(got[x]["tokens_per_s"] / got[y]["tokens_per_s"], 2)
     res["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
