@@ -51,6 +51,8 @@ def test_seeded_draws_repeat_and_eval_mode_is_the_identity():
     assert CheapDropout(0.0).train()(x) is x
     with pytest.raises(ValueError, match="dropout probability"):
         CheapDropout(1.0)
+    nearly_all = CheapDropout(1 - 2**-20).train()(torch.ones(1000))
+    assert torch.isfinite(nearly_all).all()  # never a division by a zero keep probability
 
 
 def test_swaps_only_the_lora_dropouts_and_keeps_p():

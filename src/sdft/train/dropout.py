@@ -56,7 +56,7 @@ class CheapDropout(nn.Module):
         if not 0.0 <= p < 1.0:
             raise ValueError(f"dropout probability must be in [0, 1), got {p}")
         self.p = p
-        self.drop_lanes = round(p * LANES)
+        self.drop_lanes = min(round(p * LANES), LANES - 1)  # p within 2**-17 of 1 still keeps some
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.drop_lanes == 0:
