@@ -19,6 +19,8 @@ with PEFT's own dropout. CUDA's dropout is already a fused kernel, and is left a
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -27,9 +29,7 @@ LANES = 2**16
 
 def keep_mask(shape: torch.Size | tuple[int, ...], drop_lanes: int, device=None) -> torch.Tensor:
     """A bool tensor of ``shape``: True with probability ``1 - drop_lanes / 2**16``, independently."""
-    n = 1
-    for d in shape:
-        n *= d
+    n = math.prod(shape)
     words = torch.randint(-(2**63), 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64, device=device)
     lanes = words.view(torch.int16)[:n].view(shape)  # uniform on [-2**15, 2**15) each
     return lanes >= drop_lanes - 2**15

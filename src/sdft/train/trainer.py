@@ -303,7 +303,7 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
         trainer = _onpolicy_trainer(cfg, model, tok, prepared, common, hooks, task)
     else:
         trainer = _sft_trainer(cfg, model, tok, prepared, common, hooks)
-    swapped = 0 if on_cuda else cheapen_lora_dropout(trainer.model)
+    swapped = cheapen_lora_dropout(trainer.model)  # CPU-resident LoRA layers only
     if swapped:
         log.info("LoRA dropout: %d layers draw their masks 16 bits an element", swapped)
     t0 = time.perf_counter()
