@@ -34,12 +34,18 @@ def _timer():
         def __init__(self):
             self.marks = []  # (wall time, tokens seen) at the end of each optimizer step
 
+        def on_train_begin(self, args, state, control, **kw):
+            self.begin = time.perf_counter()
+
         def on_step_end(self, args, state, control, **kw):
             self.marks.append((time.perf_counter(), state.num_input_tokens_seen))
 
         def rate(self):
             (t0, n0), (t1, n1) = self.marks[0], self.marks[-1]
             return (n1 - n0) / (t1 - t0), (t1 - t0) / (len(self.marks) - 1)
+
+        def first_step_s(self):  # warm-up included (torch.compile's compiling)
+            return self.marks[0][0] - self.begin
 
     return StepTimer()
 
@@ -88,7 +94,8 @@ def ours(model: str, data: str, n: int, steps: int, out: str, dtype: str, target
     tok_s, step_s = timer.rate()
     with open(f"{out}/train_log.jsonl") as f:  # same batches on every side: the losses should agree
         losses = [r["loss"] for r in map(json.loads, f) if "loss" in r]
-    res = {"tokens_per_s": round(tok_s, 1), "s_per_step": round(step_s, 2), "summary_tokens": s["train_tokens"],
+    res = {"tokens_per_s": round(tok_s, 1), "s_per_step": round(step_s, 2),
+           "first_step_s": round(timer.first_step_s(), 1), "summary_tokens": s["train_tokens"],
            "dtype": s["dtype"], "losses": losses}
     if prof:  # the profiler's own overhead makes these steps slower: shares, not rates
         res["self_cpu_percent_by_op"] = prof.shares
@@ -134,7 +141,9 @@ def main() -> None:
     p.add_argument("--arms", default="trl,float32,auto",
                    help="which sides to run, of trl, float32, auto, and auto_full_head, float32_full_head "
                         "(with TRL's CPU LM head, which also scores the prompt positions), auto_peft_dropout "
-                        "(with PEFT's own LoRA dropout), auto_padded (padded batches, not padding-free rows)")
+                        "(with PEFT's own LoRA dropout), auto_padded (padded batches, not padding-free rows), "
+                        "auto_compile (torch_compile: the first step, which compiles, is left out of the rate "
+                        "as each side's first step is)")
     p.add_argument("--profile", action="store_true",
                    help="also run the auto side once more under torch.profiler and report each op's share of a step")
     p.add_argument("--json", help="also write the result here")
@@ -147,12 +156,14 @@ def main() -> None:
             "float32_full_head": lambda out: ours(a.model, a.data, a.n, a.steps, out, "float32", targets, False),
             "auto_peft_dropout": lambda out: ours(a.model, a.data, a.n, a.steps, out, "auto", targets,
                                                   cheap_dropout=False),
-            "auto_padded": lambda out: ours(a.model, a.data, a.n, a.steps, out, "auto", targets, padding_free=False)}
+            "auto_padded": lambda out: ours(a.model, a.data, a.n, a.steps, out, "auto", targets, padding_free=False),
+            "auto_compile": lambda out: ours(a.model, a.data, a.n, a.steps, out, "auto", targets, torch_compile=True)}
     if unknown := [x for x in arms if x not in runs]:
         p.error(f"--arms: unknown {', '.join(unknown)} (known: {', '.join(runs)})")
     names = {"trl": "trl_default", "float32": "sdft_train_float32", "auto": "sdft_train_auto",
              "auto_full_head": "sdft_train_auto_full_head", "float32_full_head": "sdft_train_float32_full_head",
              "auto_peft_dropout": "sdft_train_auto_peft_dropout", "auto_padded": "sdft_train_auto_padded",
+             "auto_compile": "sdft_train_auto_compile",
              "profile": "sdft_train_auto_profiled"}
     with tempfile.TemporaryDirectory() as tmp:
         got = {arm: runs[arm](f"{tmp}/{arm}") for arm in arms}
@@ -162,7 +173,8 @@ def main() -> None:
            **{names[arm]: r for arm, r in got.items()}}
     for x, y in (("auto", "trl"), ("auto", "float32"), ("float32", "trl"), ("auto", "auto_full_head"),
                  ("auto", "float32_full_head"), ("float32", "float32_full_head"), ("auto", "auto_peft_dropout"),
-                 ("auto", "auto_padded")):
+                 ("auto", "auto_padded"), ("auto_compile", "auto"), ("auto_compile", "trl"),
+                 ("auto_compile", "float32")):
         if x in got and y in got:
             res[f"{x}_vs_{y}"] = round(got[x]["tokens_per_s"] / got[y]["tokens_per_s"], 2)
     res["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -90,6 +90,20 @@ def test_the_refusal_judge_counts_in_eval_keys_only_once_set(tmp_path, data_dir)
     assert seed_eval(eval={"refusal_judge": "local"}) != seed_eval()
 
 
+def test_torch_compile_counts_in_train_keys_only_once_set(tmp_path, data_dir):
+    """Compiled training rounds differently, so it is a new fine-tune; off, finished runs keep
+    their folders."""
+    path = REPO / "configs" / "gsm8k_forgetting_dev.yaml"
+
+    def vanilla(**over) -> str:
+        stages = Stages(load_experiment(path, {"out": str(tmp_path), **over}))
+        return next(st.folder.name for st in stages.main() if st.name == "train/vanilla-s1")
+
+    pinned = STAGE_KEYS["gsm8k_forgetting_dev"]["train/vanilla-s1"].split("/")[1]
+    assert vanilla(train={"torch_compile": False}) == pinned
+    assert vanilla(train={"torch_compile": True}) != vanilla()
+
+
 def _dry(args: list[str], cwd: Path) -> tuple[str, list[str]]:
     code = ("import sys; from sdft.cli import main; rc = main(sys.argv[1:]); "
             "heavy = {'torch', 'transformers', 'peft', 'trl'}; "

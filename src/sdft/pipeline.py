@@ -65,8 +65,9 @@ log = logging.getLogger(__name__)
 # keys of runs made before identical (tests/fixtures/stage_keys.json).
 HUB_FIELDS = ("push_to_hub", "push_merged", "hub_private")
 AS_DEFAULT = ("report_to",)
-# Fields added after keys were pinned count only once set, so finished runs keep their keys.
-UNSET_LEFT_OUT = ("refusal_judge",)
+# Fields added after keys were pinned count only once set away from these defaults, so finished
+# runs keep their keys.
+DEFAULT_LEFT_OUT = {"refusal_judge": None, "torch_compile": False}
 # generation.merge_adapter (added later) counts only where it changes what is generated
 # (GenerationConfig.merge_record): merged fine-tune evaluations get new folders.
 
@@ -89,15 +90,17 @@ def key_of(*parts: Any) -> str:
 
 
 def keyed(stage_cfg: Any, **replace_with: Any) -> dict[str, Any]:
-    """A stage config as its key sees it: ``replace_with`` applied, the hub fields and the unset
-    :data:`UNSET_LEFT_OUT` ones left out, and the :data:`AS_DEFAULT` ones at their defaults."""
+    """A stage config as its key sees it: ``replace_with`` applied, the hub fields and the
+    :data:`DEFAULT_LEFT_OUT` ones still at their defaults left out, and the :data:`AS_DEFAULT`
+    ones at their defaults."""
     defaults = {f.name: f.default for f in fields(stage_cfg) if f.name in AS_DEFAULT}
     d = asdict(replace(stage_cfg, **{**defaults, **replace_with}))
     gen = getattr(stage_cfg, "generation", None)
     if gen is not None:
         d["generation"].pop("merge_adapter")
         d["generation"].update(gen.merge_record(getattr(stage_cfg, "adapter", None)))
-    return {k: v for k, v in d.items() if k not in HUB_FIELDS and not (k in UNSET_LEFT_OUT and v is None)}
+    return {k: v for k, v in d.items()
+            if k not in HUB_FIELDS and not (k in DEFAULT_LEFT_OUT and v == DEFAULT_LEFT_OUT[k])}
 
 
 def marker(key: str) -> str:

@@ -166,6 +166,35 @@ def test_padding_free_batches_give_the_padded_losses(tiny_model_dir, tmp_path):
     assert [r["tokens_seen"] for r in free] == [r["tokens_seen"] for r in padded]
 
 
+@pytest.mark.slow
+def test_compiled_training_gives_the_eager_losses_and_compiles_once(tiny_model_dir, tmp_path):
+    """torch.compile (inductor on this CPU) with padding-free rows of a new length every step:
+    the same losses as eager, and the graphs compiled for the first step serve the later ones
+    (compiling for the first shape only would compile everything again at the second)."""
+    import torch._dynamo
+    from torch._dynamo.utils import counters
+    from transformers import TrainerCallback
+
+    class Graphs(TrainerCallback):
+        seen: list[int] = []
+
+        def on_step_end(self, args, state, control, **kw):
+            self.seen.append(counters["stats"]["unique_graphs"])
+
+    kw = dict(lr=1e-2, max_steps=3, group_by_length=False, lora_targets=ALL_LINEAR)
+    eager = run_train(_cfg(tiny_model_dir, tmp_path / "eager", **kw))
+    torch._dynamo.reset()
+    counters.clear()
+    graphs = Graphs()
+    compiled = run_train(_cfg(tiny_model_dir, tmp_path / "compiled", torch_compile=True, **kw), callbacks=[graphs])
+    assert compiled["torch_compile"] and not eager["torch_compile"]
+    log = _log(tmp_path / "compiled")
+    assert [r["loss"] for r in log] == pytest.approx([r["loss"] for r in _log(tmp_path / "eager")], rel=1e-3)
+    sizes = [b["tokens_seen"] - a["tokens_seen"] for a, b in zip([{"tokens_seen": 0}, *log], log)]
+    assert len(set(sizes)) == 3  # three row lengths went through
+    assert graphs.seen[0] > 0 and graphs.seen == [graphs.seen[0]] * 3, graphs.seen
+
+
 def test_lm_head_scores_only_labelled_positions_and_the_loss_is_unchanged(tiny_model_dir, tmp_path, monkeypatch):
     import contextlib
 

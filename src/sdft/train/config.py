@@ -64,6 +64,9 @@ class TrainConfig:
     group_by_length: batch examples of similar length together (less padding)
     gradient_checkpointing: recompute activations in backward (saves memory, costs about a third more time)
     padding_free: concatenate each micro-batch into one row without padding
+    torch_compile: compile forward and backward with torch.compile (inductor), sequence lengths
+        dynamic from the first step. On 2 CPU cores the first step compiles for 5-6 minutes and
+        later steps run ~1.15x faster (Qwen-0.5B, SmolLM2), so it pays after ~150-400 steps
 
     Output and resume
     logging_steps: log every N optimizer steps
@@ -112,6 +115,7 @@ class TrainConfig:
     group_by_length: bool = True
     gradient_checkpointing: bool = False
     padding_free: bool = True
+    torch_compile: bool = False
     logging_steps: int = 1
     save_steps: int = 50
     snapshots: int = 0

@@ -61,6 +61,7 @@ def _common_args(cfg: TrainConfig, ckpt_dir: Path, epochs: float, on_cuda: bool,
         save_total_limit=2,
         report_to=split_report_to(cfg.report_to)[0],
         gradient_checkpointing=cfg.gradient_checkpointing,
+        torch_compile=cfg.torch_compile,
         use_cpu=not on_cuda,
         bf16=autocast,
         dataloader_num_workers=0,
@@ -158,6 +159,17 @@ def _compact_lm_head():
         yield
     finally:
         trl_utils._use_triton = original
+
+
+def _dynamic_shapes(compiling: bool):
+    """While compiling, every dimension starts dynamic: rows differ in length from the first
+    micro-batch on, and torch.compile's default (compile for the first shape, again for the
+    second) would compile everything twice."""
+    if not compiling:
+        return contextlib.nullcontext()
+    import torch._dynamo
+
+    return torch._dynamo.config.patch(assume_static_by_default=False)
 
 
 def _sft_trainer(cfg, model, tok, prepared, common, callbacks):
@@ -307,7 +319,7 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
     if swapped:
         log.info("LoRA dropout: %d layers draw their masks 16 bits an element", swapped)
     t0 = time.perf_counter()
-    with _compact_lm_head() if cfg.method == "sft" else contextlib.nullcontext():
+    with _compact_lm_head() if cfg.method == "sft" else contextlib.nullcontext(), _dynamic_shapes(cfg.torch_compile):
         result = trainer.train(resume_from_checkpoint=resume)
     wall = time.perf_counter() - t0
     if not trainer.is_world_process_zero():
@@ -349,6 +361,7 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
         "weights_dtype": dtype,
         "autocast": autocast,
         "cheap_dropout_layers": swapped,
+        "torch_compile": cfg.torch_compile,
     }
     if on_cuda:
         summary["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
