@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sdft.analyze import curves, flips, report, runfiles, seeds, tables
+from sdft.analyze import curves, decision, flips, report, runfiles, seeds, tables
 from sdft.analyze.runfiles import load_run
 from sdft.evaluate.stats import hierarchical_difference, hierarchical_mean
 
@@ -195,3 +195,37 @@ def test_verdict_is_kept_across_rebuilds(tmp_path):
     assert json.loads(again["summary"].read_text())["verdict"] == "No difference detected."
     assert "**Verdict.** No difference detected." in again["md"].read_text()
     assert seeds.is_seeded(load_run(run))
+
+
+def test_the_decision_rule_reads_the_primary_contrast_and_the_runs_completeness(built, tmp_path):
+    _, s, md, page = built
+    c, d = s["contrasts"]["sdft_minus_vanilla"]["advbench"], s["decision"]["sdft_minus_vanilla"]
+    assert (d["diff"], d["ci95"]) == (c["diff"], c["ci95"]) and c["ci95"][0] < 0 < c["ci95"][1]
+    assert d["outcome"] == "no difference detected" and d["complete"] is True and d["missing"] == []
+    assert "**Decision rule (primary endpoint).** advbench, sdft − vanilla: +16.7 pp" in md
+    assert "no difference detected between sdft and vanilla." in md and "Provisional" not in md
+    assert "Decision rule (primary endpoint).</b> advbench" in page
+    # A run whose last fine-tune is not evaluated yet: the same rule, marked provisional.
+    run = tmp_path / "seeded"
+    shutil.copytree(SEEDED, run)
+    man = json.loads((run / "manifest.json").read_text())
+    man["models"] = [m for m in man["models"] if m["label"] != "sdft-s2"]
+    (run / "manifest.json").write_text(json.dumps(man))
+    paths = report.build_report([run], tmp_path / "r", figures=False)
+    d = json.loads(paths["summary"].read_text())["decision"]["sdft_minus_vanilla"]
+    assert d["complete"] is False and d["missing"] == ["sdft-s2"] and (d["planned"], d["evaluated"]) == (5, 4)
+    assert "Provisional: 4 of 5 planned models evaluated (missing: sdft-s2)." in paths["md"].read_text()
+    # Another primary endpoint is read on its own side of 0: over-refusal is better when it falls.
+    paths = report.build_report([SEEDED], tmp_path / "x", figures=False, primary="xstest")
+    d = json.loads(paths["summary"].read_text())["decision"]["sdft_minus_vanilla"]
+    assert d["endpoint"] == "xstest" and d["outcome"] == decision.outcome(d["ci95"], higher_is_better=False)
+
+
+def test_the_decision_rule_on_each_side_of_zero():
+    assert decision.outcome([0.5, 9.0]) == "better" and decision.outcome([-9.0, -0.5]) == "worse"
+    assert decision.outcome([-9.0, 0.5]) == decision.outcome([0.0, 3.0]) == "no difference detected"
+    assert decision.outcome([0.5, 9.0], higher_is_better=False) == "worse"
+    assert decision.outcome([-9.0, -0.5], higher_is_better=False) == "better"
+    assert decision.outcome(None) is None and decision.outcome([None, 1.0]) is None
+    # A manifest of an older layout does not say what was planned: completeness is unknown, not false.
+    assert decision.completeness(load_run(RUNS / "demo"))["complete"] is None

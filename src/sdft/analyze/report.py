@@ -11,11 +11,15 @@ run. The report is a list of blocks (see :mod:`render`) rendered as markdown and
       "ci95", "n", "approx", "per_seed": {seed: score}, "change_vs_seed": {"diff", "ci95", ...}}}},
       "sdft": {...}},
      "contrasts": {"sdft_minus_vanilla": {name: {"diff", "ci95", "n", "seeds", ...}}},
-     "seed_model": {...}, "nll_gap": {distill dir: {...}}, "units": ..., "verdict": text or null}
+     "seed_model": {...}, "nll_gap": {distill dir: {...}}, "units": ...,
+     "decision": {"sdft_minus_vanilla": {"endpoint", "diff", "ci95", "outcome", "statement", "complete",
+      "missing", ...}}, "verdict": text or null}
 
 (with several runs: ``{"runs": {name: that object without the verdict}, "verdict": ...}``).
-The verdict is a person's reading of the numbers: given by the caller, else kept from the
-``summary.json`` already in the folder (so rebuilding the report does not erase it), else null.
+``decision`` is the pre-registered rule applied to the primary endpoint (see :mod:`decision`),
+with whether every planned model has been evaluated. The verdict is a person's reading of the
+numbers: given by the caller, else kept from the ``summary.json`` already in the folder (so
+rebuilding the report does not erase it), else null.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sdft.analyze import curves, flips, nll, runfiles, seeds, tables
+from sdft.analyze import curves, decision, flips, nll, runfiles, seeds, tables
 from sdft.analyze import figures as figs
 from sdft.analyze.endpoints import endpoints_of
 from sdft.analyze.render import Block, to_html, to_markdown
@@ -122,6 +126,10 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
         blocks.append(("notes", all_notes))
     if verdict:
         blocks.append(("verdict", verdict))
+    rule = [(f"{r['name']}: " if multi else "") + d["statement"] for r in runs for d in decision.decisions(
+        r, seeds.run_summary(r, endpoints_of(runfiles.benchmarks_of(r["models"]))), primary).values()]
+    if rule:
+        blocks.append(("decision", rule))
     analyses = {r["name"]: runfiles.load_analysis(r) for r in runs}
     run_figs: dict[str, dict[str, list[Path]]] = {}
     if fig_dir is not None:
@@ -190,12 +198,13 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
     return blocks
 
 
-def summary(runs: list[dict[str, Any]], verdict: str | None = None) -> dict[str, Any]:
+def summary(runs: list[dict[str, Any]], verdict: str | None = None, primary: str | None = "advbench") -> dict[str, Any]:
     """The ``summary.json`` object (see the module docstring)."""
     per_run = {}
     for r in runs:
         s = seeds.run_summary(r, endpoints_of(runfiles.benchmarks_of(r["models"])))
         s["nll_gap"] = nll.gaps(r)
+        s["decision"] = decision.decisions(r, s, primary)
         per_run[r["name"]] = s
     if len(runs) == 1:
         return {**next(iter(per_run.values())), "verdict": verdict}
@@ -237,5 +246,5 @@ def build_report(run_dirs: list[str | Path], out_dir: str | Path, title: str | N
     md, page = out / "report.md", out / "report.html"
     md.write_text(to_markdown(blocks, out), encoding="utf-8")
     page.write_text(to_html(blocks), encoding="utf-8")
-    summary_path.write_text(json.dumps(_finite(summary(runs, verdict)), indent=1) + "\n", encoding="utf-8")
+    summary_path.write_text(json.dumps(_finite(summary(runs, verdict, primary)), indent=1) + "\n", encoding="utf-8")
     return {"md": md, "html": page, "summary": summary_path}
