@@ -176,6 +176,10 @@ def test_one_seed_run_reads_as_before(tmp_path):
     assert s["seeded"] is False and s["methods"]["sdft"]["labels"] == ["sdft"]
     assert s["methods"]["vanilla"]["benchmarks"]["advbench"]["mean"] == pytest.approx(70.0)
     assert s["contrasts"]["sdft_minus_vanilla"]["humaneval"]["diff"] == pytest.approx(-3.0, abs=0.05)
+    # Its CIs are unpaired approximations (no predictions were published): the decision rule is not applied.
+    d = s["decision"]["sdft_minus_vanilla"]
+    assert d["approx"] is True and d["outcome"] is None and d["diff"] == pytest.approx(-7.0, abs=0.05)
+    assert "the rule is not applied" in md
 
 
 def test_xstest_deltas_pair_only_the_endpoints_items():

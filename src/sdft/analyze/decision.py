@@ -8,8 +8,9 @@ difference is detected*. On a retention endpoint (safety) better reads as "forge
 The rule is applied to whatever has been evaluated, so the result also says whether the run is
 **complete**: every model its config plans in the main arms (the seed model, and each method
 once per training seed, as ``sdft run`` plans them) has results. A reading of an incomplete run
-is provisional, and the report says so. The verdict (a person's sentence) stays separate; this
-is the rule's mechanical half.
+is provisional, and the report says so. A CI that is only an unpaired approximation (a published
+folder without per-item predictions) is not what the rule was fixed on: there the outcome is
+null. The verdict (a person's sentence) stays separate; this is the rule's mechanical half.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 from sdft.analyze.endpoints import SAFETY, endpoint
 
 OUTCOMES = ("better", "worse", "no difference detected")
+RULE = ("better if the 95% CI lies wholly on the better side of 0, worse if wholly on the other, else no "
+        "difference detected")
 
 
 def outcome(ci: list[float | None] | None, higher_is_better: bool = True) -> str | None:
@@ -68,8 +71,11 @@ def _sentence(method: str, key: str, c: dict[str, Any], result: str, status: dic
     said = {"better": f"{method} {better} vanilla", "worse": f"{method} {worse} vanilla",
             OUTCOMES[2]: f"no difference detected between {method} and vanilla"}[result]
     where = "wholly above 0" if lo > 0 else "wholly below 0" if hi < 0 else "includes 0"
-    text = (f"{endpoint(key).title}, {method} − vanilla: {_pp(c['diff'])} pp, 95% CI [{_pp(lo)}, {_pp(hi)}] "
-            f"({where}{', unpaired approximation' if c.get('approx') else ''}): {said}.")
+    text = f"{endpoint(key).title}, {method} − vanilla: {_pp(c['diff'])} pp, 95% CI [{_pp(lo)}, {_pp(hi)}]"
+    if c.get("approx"):
+        return (text + " (an unpaired approximation: the folder lacks the per-item predictions): the rule is "
+                "not applied.")
+    text += f" ({where}): {said}."
     if status["complete"] is False:
         text += (f" Provisional: {status['evaluated']} of {status['planned']} planned models evaluated "
                  f"(missing: {', '.join(status['missing'])}).")
@@ -93,9 +99,9 @@ def decisions(run: dict[str, Any], summary: dict[str, Any], primary: str | None)
         if result is None:
             continue
         method = name.removesuffix("_minus_vanilla")
-        out[name] = {"endpoint": primary, "diff": c["diff"], "ci95": c["ci95"], "approx": bool(c.get("approx")),
-                     "outcome": result, "rule": "better if the 95% CI lies wholly on the better side of 0, worse "
-                     "if wholly on the other, else no difference detected",
-                     **status, "statement": _sentence(method, primary, c, result, status)}
+        approx = bool(c.get("approx"))
+        out[name] = {"endpoint": primary, "diff": c["diff"], "ci95": c["ci95"], "approx": approx,
+                     "outcome": None if approx else result, "rule": RULE, **status,
+                     "statement": _sentence(method, primary, c, result, status)}
     return out
 
