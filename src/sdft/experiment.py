@@ -69,7 +69,7 @@ class ExperimentConfig:
     Where:
     out: run folder (default runs/<name>); re-running resumes it
     Stages (fields of each stage's own config):
-    distill: sdft distill settings (template, max_new_tokens, backend, base_url, ...)
+    distill: sdft distill settings (template, max_new_tokens, generation: {backend, base_url, ...}, ...)
     train: sdft train settings (lora_r, epochs, lr, batch_size, full, ...)
     eval: sdft eval settings (benchmarks, limit, variants, ...)
     analyze: sdft analyze settings (benchmark, ...)

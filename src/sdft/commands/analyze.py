@@ -6,8 +6,8 @@ shift). Writes analysis.json and the figures (PNG + SVG). No generation: it read
 predictions, so evaluate the models first.
 
     sdft analyze runs/demo                                # pairs from the run's manifest
-    sdft analyze --seed runs/demo/eval/seed --tuned vanilla=runs/demo/eval/vanilla@runs/demo/train/vanilla \\
-        --tuned sdft=runs/demo/eval/sdft@runs/demo/train/sdft --benchmark advbench --out analysis/
+    sdft analyze --seed seed-eval/ --tuned vanilla=vanilla-eval/@vanilla-train/ \\
+        --tuned sdft=sdft-eval/@sdft-train/ --benchmark advbench --out analysis/   # any eval/train folders
 """
 
 from __future__ import annotations

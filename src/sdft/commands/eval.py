@@ -1,7 +1,7 @@
 """Evaluate a model (optionally with an adapter) on benchmarks of the paper's battery.
 
     sdft eval --model smollm2-135m --benchmarks gsm8k,advbench --out runs/seed-eval --limit 16
-    sdft eval --model smollm2-135m --adapter runs/sdft/adapter --benchmarks paper --out runs/sdft-eval \\
+    sdft eval --model smollm2-135m --adapter runs/sdft --benchmarks paper --out runs/sdft-eval \\
         --variant gsm8k=paper --allow-code-execution
     sdft eval --config eval.yaml          # the same fields as YAML keys; flags override them
 
