@@ -19,7 +19,7 @@ import pytest
 
 from sdft.analyze import curves, decision, flips, report, runfiles, seeds, tables
 from sdft.analyze.runfiles import load_run
-from sdft.evaluate.stats import hierarchical_difference, hierarchical_mean
+from sdft.evaluate.stats import hierarchical_difference, hierarchical_mean, paired_difference
 
 RUNS = Path(__file__).resolve().parents[1] / "fixtures" / "runs"
 SEEDED = RUNS / "seeded"
@@ -52,6 +52,21 @@ def test_hierarchical_mean():
     one = hierarchical_mean([[1, 0, 1, 0, 1, 0, 1, 0]])
     two = hierarchical_mean([[1, 1, 1, 1, 1, 1, 1, 0], [0, 0, 0, 0, 0, 0, 1, 0]])
     assert two["ci95"][1] - two["ci95"][0] > one["ci95"][1] - one["ci95"][0]
+
+
+def test_the_two_level_bootstrap_on_cases_worked_by_hand():
+    rng = np.random.default_rng(7)
+    a, b = rng.integers(0, 2, 40).tolist(), rng.integers(0, 2, 40).tolist()
+    paired = paired_difference(a, b)
+    # One seed per method, or seeds that agree item for item: only the items vary, as in the paired bootstrap.
+    assert hierarchical_difference([a], [b])["ci95"] == pytest.approx(paired["ci95"])
+    assert hierarchical_difference([a, a], [b, b, b])["ci95"] == pytest.approx(paired["ci95"])
+    assert paired["ci95"][0] < paired["diff"] < paired["ci95"][1]
+    # Every item alike, two seeds apart (all 0, all 1): only the seed draw varies. Two draws from {0, 1}
+    # average 0, 0.5 or 1 (1/4, 1/2, 1/4), so the 2.5 % and 97.5 % quantiles are 0 and 1.
+    h = hierarchical_difference([[0] * 10, [1] * 10], [[1] * 10])
+    assert h["diff"] == pytest.approx(0.5) and h["ci95"] == pytest.approx([0.0, 1.0])
+    assert hierarchical_mean([[0] * 10, [1] * 10])["ci95"] == pytest.approx([0.0, 1.0])
 
 
 def test_summary_equals_a_direct_computation(built):

@@ -118,7 +118,9 @@ def test_call_matches_falls_back_for_unparseable_reference(openfunction_train):
 def test_paper_function_match_normalises_quotes_and_spaces(openfunction_train):
     ref = openfunction_train[0]["output"]  # pyarrow.Timestamp(unit='s')
     assert paper_function_match('The call is pyarrow.Timestamp(unit="s").', ref)
-    assert paper_function_match("x = pyarrow.Timestamp(unit = 's')".replace(" = '", "='"), ref)
+    two = openfunction_train[1]["output"]  # pyarrow.UnknownExtensionType(storage_type='int',serialized='abcdefg')
+    assert paper_function_match('pyarrow.UnknownExtensionType(storage_type="int",\n    serialized="abcdefg")', two)
+    assert not paper_function_match("pyarrow.UnknownExtensionType(serialized='abcdefg', storage_type='int')", two)
     assert not paper_function_match("mypyarrow.Timestamp(unit='s')", ref)  # word boundary
     assert not paper_function_match("pyarrow.Timestamp(unit='ms')", ref)
 

@@ -19,6 +19,7 @@ def test_response_nll_matches_the_models_own_loss(tiny_model_dir):
     examples = [Example(id=f"e{i}", instruction="Add " * (i + 1) + "things.", response="It is " + "7 " * (3 * i + 1))
                 for i in range(5)]
     got = gap.response_nll(model, tok, examples, batch_tokens=64)  # several padded batches
+    assert len(got) == len(examples)
     for ex, (nll, n) in zip(examples, got):
         (row,) = tokenize(tok, [ex], 2048).rows
         with torch.no_grad():

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from sdft.answers import math_answers_equal
 from sdft.cli import main
 
 
@@ -31,8 +32,11 @@ def test_distill_8_gsm8k_with_smollm2(tmp_path, data_dir, smollm2_dir, capsys):
         assert r["response"] == (r["rewrite"] if r["kept"] else r["original"])
         if r["kept"]:  # a kept rewrite gives the reference's final number
             assert r["reason"] == "ok" and not r["response"].startswith("Great!")
+            assert math_answers_equal(r["response"], r["original"])
         else:
             assert r["reason"] in ("empty", "truncated", "echo", "check_failed")
+            if r["reason"] == "check_failed":
+                assert not math_answers_equal(r["rewrite"], r["original"])
     assert report["kept"] == sum(r["kept"] for r in rows)
     exported = json.loads((out / "distilled_gsm8k.json").read_text())
     assert [e["output"] for e in exported] == [r["response"] for r in rows]

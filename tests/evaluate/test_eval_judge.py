@@ -163,8 +163,18 @@ def test_logprob_judge_reads_the_next_token_after_output_paren(tmp_path, tiny_mo
     verdicts = [j.compare("Say hi", "hi", "hello there"), j.compare("Say hi", "hi", "hello there")]
     assert verdicts[0] in ("a", "b") and verdicts[0] == verdicts[1]  # deterministic, never unparseable
     assert [tok.decode([i]) for i in j._ids] == ["a", "b"]
-    # Swapping the outputs changes the prompt, so the verdict is recomputed (not cached by position).
-    assert j.compare("Say hi", "hello there", "hi") in ("a", "b")
+    # Swapping the outputs reaches the model: one forward pass per comparison, on another prompt.
+    class Spy:
+        device, seen = model.device, []
+
+        def __call__(self, input_ids):
+            self.seen.append(input_ids[0].tolist())
+            return model(input_ids=input_ids)
+
+    spy = judge.LogprobJudge(model=Spy(), tokenizer=tok)
+    assert spy.compare("Say hi", "hi", "hello there") == verdicts[0]
+    spy.compare("Say hi", "hello there", "hi")
+    assert len(Spy.seen) == 2 and Spy.seen[0] != Spy.seen[1] and sorted(Spy.seen[0]) == sorted(Spy.seen[1])
     assert list(j.verdicts([("Say hi", "hi", "hello there")])) == [(0, verdicts[0])]
     out = tmp_path / "p.jsonl"
     alpaca_eval.judge_items(j, ITEMS[:1], out, progress=False)

@@ -86,7 +86,15 @@ def load_examples(spec: str, data_dir: str | None = None, limit: int = 0) -> lis
         examples = examples[:limit]
     if not examples:
         raise DataError(f"{spec}: no examples to train on")
+    check_answers(examples, spec)  # before any model is loaded
     return examples
+
+
+def check_answers(examples: list[Example], where: str = "data") -> None:
+    """A training example needs an answer: name the first record without one."""
+    for e in examples:
+        if not (e.response or "").strip():
+            raise DataError(f"{where}: record {e.id!r}: its answer (the `output` / `response` field) is empty")
 
 
 def task_of(examples: list[Example]) -> str | None:
@@ -115,9 +123,7 @@ def tokenize(tok, examples: list[Example], max_length: int, where: str = "data")
     """Rows of ``input_ids``/``labels`` (see the module docstring for the rules)."""
     from sdft.models import render_chat
 
-    for e in examples:
-        if not (e.response or "").strip():
-            raise DataError(f"{where}: record {e.id!r}: field `response` is empty")
+    check_answers(examples, where)
     out = Prepared(rows=[], n_examples=len(examples))
     prompts = [render_chat(tok, e.messages()) for e in examples]
     completions = [_completion_text(tok, e, p, where) for e, p in zip(examples, prompts)]
@@ -145,10 +151,9 @@ def onpolicy_rows(tok, examples: list[Example], max_length: int, where: str = "d
     """Rows for TRL's SDFTTrainer: the conversation and the demonstration it may condition on."""
     from sdft.models import render_chat
 
+    check_answers(examples, where)
     out = Prepared(rows=[], n_examples=len(examples))
     for e in examples:
-        if not (e.response or "").strip():
-            raise DataError(f"{where}: record {e.id!r}: field `response` is empty")
         n_prompt = len(tok(render_chat(tok, e.messages()), add_special_tokens=False)["input_ids"])
         if n_prompt >= max_length:
             out.dropped_ids.append(e.id)
