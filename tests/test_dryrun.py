@@ -162,6 +162,26 @@ def test_a_folder_two_stages_share_is_estimated_once(tmp_path, data_dir):
     assert point["seconds"] == 0 and point["left"] == "the work of eval/vanilla-s1"
 
 
+def test_a_finished_seed_gives_the_other_seeds_their_real_step_and_token_counts(tmp_path, data_dir):
+    from sdft.dryrun import describe
+
+    stages = Stages(load_experiment(REPO / "configs" / "openfunction_forgetting.yaml", {"out": str(tmp_path)}))
+    train = stages.train["vanilla-s1"]
+    train.folder.mkdir(parents=True)
+    (train.folder / ".done").write_text(marker(train.key))
+    # 17 rows dropped at max_length: 96 steps where batch arithmetic says 100
+    (train.folder / "train_summary.json").write_text('{"steps": 96, "train_tokens": 192000}')
+    rows = {r["stage"]: r for r in describe(stages, 100.0, 100.0)["rows"]}
+    assert rows["train/vanilla-s2"]["left"] == "96 steps, ~192,000 tok (as vanilla-s1)"
+    assert rows["train/vanilla-s2"]["seconds"] == pytest.approx(1920.0)
+    # SDFT trains on other rows (the distilled set): still the estimate from counts
+    assert rows["train/sdft-s2"]["left"].startswith("100 steps") and "(as" not in rows["train/sdft-s2"]["left"]
+    # A twin must be finished with its own key: a folder left by an older key is not one.
+    (train.folder / ".done").write_text(marker("another-key"))
+    rows = {r["stage"]: r for r in describe(stages, 100.0, 100.0)["rows"]}
+    assert rows["train/vanilla-s2"]["left"].startswith("100 steps")
+
+
 def test_merge_adapter_counts_in_a_key_only_where_the_hf_backend_merges():
     from sdft.evaluate.evaluator import EvalConfig
     from sdft.generation.base import GenerationConfig

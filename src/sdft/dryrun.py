@@ -15,7 +15,9 @@ and GGUF conversion are not counted):
   the ``limit``, the ``benchmark_data`` slice, or the benchmark's full size (:data:`FULL_SIZES`).
 - log-likelihood benchmarks (lm-eval): items left x :data:`LOGLIK_ITEM_TOKENS` / the rate.
 - training: examples x epochs x (characters / 4 + :data:`TEMPLATE_TOKENS`) / the training rate
-  (the step count from batch x accumulation, or ``max_steps``), less what the last checkpoint covers.
+  (the step count from batch x accumulation, or ``max_steps``), less what the last checkpoint covers;
+  when a fine-tune of the same rows and settings with another training seed has finished, its
+  step and token counts instead (exact: they include the rows dropped at ``max_length``).
 
 Rates: ``--gen-tok-s`` / ``--train-tok-s``, else the median of what this run folder's stages
 measured (distill_report.json, the evaluations' results.json, train_summary.json, and an
@@ -156,20 +158,46 @@ def _distill(st, n: int, gen_rate: float) -> tuple[str, str, float]:
     return f"{have}/{n} rewrites", f"{n - have} rewrites, <= {tokens:,} tok", tokens / gen_rate
 
 
+def _twin(st, stages) -> dict[str, Any] | None:
+    """The summary of a finished fine-tune on the same rows with the same settings but another
+    training seed (the seed changes batch order and initialisation, not the steps or tokens)."""
+    from dataclasses import replace
+
+    rows_key = stages.data[st.variant.label].key
+    mine = replace(st.cfg, seed=0, data="")
+    for label, other in stages.train.items():
+        if other is st or stages.data[label].key != rows_key or replace(other.cfg, seed=0, data="") != mine:
+            continue
+        done = other.folder / ".done"
+        if done.exists() and done.read_text().strip() == other.key:
+            try:
+                summary = json.loads((other.folder / "train_summary.json").read_text())
+            except (OSError, ValueError):
+                continue
+            if summary.get("steps") and summary.get("train_tokens"):
+                return {**summary, "label": label}
+    return None
+
+
 def _train(st, stages, train_rate: float) -> tuple[str, str, float]:
     tcfg, v = st.cfg, st.variant
-    rows = stages.sampled[: v.sample_size]
-    task = next(iter({e.task for e in rows}), None) if len({e.task for e in rows}) == 1 else None
-    epochs = tcfg.resolved_epochs(task)
-    per_step = tcfg.batch_size * tcfg.grad_accum
-    steps = tcfg.max_steps or math.ceil(math.ceil(len(rows) / per_step) * epochs)
-    chars = sum(len(e.instruction) + len(e.input) + len(e.response) for e in rows) / max(len(rows), 1)
-    tok_per_step = per_step * (chars / 4 + TEMPLATE_TOKENS)
+    twin = _twin(st, stages)
+    if twin:  # exact: rows dropped at max_length and real token counts included
+        steps, tok_per_step = int(twin["steps"]), twin["train_tokens"] / twin["steps"]
+    else:
+        rows = stages.sampled[: v.sample_size]
+        task = next(iter({e.task for e in rows}), None) if len({e.task for e in rows}) == 1 else None
+        epochs = tcfg.resolved_epochs(task)
+        per_step = tcfg.batch_size * tcfg.grad_accum
+        steps = tcfg.max_steps or math.ceil(math.ceil(len(rows) / per_step) * epochs)
+        chars = sum(len(e.instruction) + len(e.input) + len(e.response) for e in rows) / max(len(rows), 1)
+        tok_per_step = per_step * (chars / 4 + TEMPLATE_TOKENS)
     ckpts = [int(p.name.split("-")[-1]) for p in (st.folder / "checkpoints").glob("checkpoint-*")
              if p.name.split("-")[-1].isdigit()]
     done = min(max(ckpts, default=0), steps)
     tokens = (steps - done) * tok_per_step
-    return f"step {done}/{steps}", f"{steps - done} steps, ~{tokens:,.0f} tok", tokens / train_rate
+    like = f" (as {twin['label']})" if twin else ""
+    return f"step {done}/{steps}", f"{steps - done} steps, ~{tokens:,.0f} tok{like}", tokens / train_rate
 
 
 def describe(stages, gen_tok_s: float | None = None, train_tok_s: float | None = None) -> dict[str, Any]:
