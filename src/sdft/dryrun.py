@@ -35,6 +35,8 @@ from typing import Any
 
 import yaml
 
+from sdft.pipeline import marked_done
+
 GEN_TOK_S = 150.0  # useful tokens/s, batched generation, SmolLM2-135M, 2 CPU cores (README "Speed")
 TRAIN_TOK_S = 180.0  # training tokens/s, LoRA r=8 q,v, SmolLM2-135M, 2 CPU cores (README "Speed")
 LOGLIK_ITEM_TOKENS = 64  # generated-token equivalent of scoring one multiple-choice item
@@ -168,14 +170,9 @@ def _twin(st, stages) -> dict[str, Any] | None:
     for label, other in stages.train.items():
         if other is st or stages.data[label].key != rows_key or replace(other.cfg, seed=0, data="") != mine:
             continue
-        done = other.folder / ".done"
-        if done.exists() and done.read_text().strip() == other.key:
-            try:
-                summary = json.loads((other.folder / "train_summary.json").read_text())
-            except (OSError, ValueError):
-                continue
-            if summary.get("steps") and summary.get("train_tokens"):
-                return {**summary, "label": label}
+        summary = _read_json(other.folder / "train_summary.json") if marked_done(other.folder, other.key) else None
+        if isinstance(summary, dict) and summary.get("steps") and summary.get("train_tokens"):
+            return {**summary, "label": label}
     return None
 
 
@@ -212,8 +209,7 @@ def describe(stages, gen_tok_s: float | None = None, train_tok_s: float | None =
             listed += stages.trajectory(v, train)
     first: dict[Path, str] = {}  # a folder two stages share (the final point of a trajectory) runs once
     for st in listed:
-        done = st.folder / ".done"
-        cached = done.exists() and done.read_text().strip() == st.key
+        cached = marked_done(st.folder, st.key)
         progress, left, seconds = "", "", 0.0
         if not cached and st.folder in first:
             left = f"the work of {first[st.folder]}"

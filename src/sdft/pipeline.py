@@ -109,6 +109,12 @@ def marker(key: str) -> str:
     return key + "\n"
 
 
+def marked_done(folder: Path, key: str) -> bool:
+    """``folder`` holds a finished stage of this key (its ``.done`` marker names the key)."""
+    done = folder / ".done"
+    return done.exists() and done.read_text().strip() == key
+
+
 def plan(cfg: ExperimentConfig, n_available: int) -> list[Variant]:
     """The models to evaluate, in training order: seed, the main methods per training seed, then
     sweep points (trained with the first seed)."""
@@ -155,9 +161,8 @@ class Run:
 
     def stage(self, name: str, folder: Path, key: str, work: Callable[[], Any]) -> Path:
         """Run ``work`` unless ``folder`` is marked done with this key; record the timing."""
-        done = folder / ".done"
         rel = str(folder.relative_to(self.dir))
-        if done.exists() and done.read_text().strip() == key:
+        if marked_done(folder, key):
             self.manifest["stages"].setdefault(name, {"status": "done", "dir": rel, "key": key})
             log.info("%s: done already (%s)", name, rel)
             return folder
@@ -170,7 +175,7 @@ class Run:
         t0 = time.perf_counter()
         work()
         wall = time.perf_counter() - t0
-        done.write_text(marker(key))
+        (folder / ".done").write_text(marker(key))
         # the code that computed it: a run that spans sessions may span commits
         self.manifest["stages"][name] = {"status": "done", "dir": rel, "key": key, "wall_s": round(wall, 1),
                                          "sittings": sittings, "git": git_hash()}
