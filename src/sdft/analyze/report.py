@@ -117,7 +117,9 @@ def _run_figures(run: dict[str, Any], analysis: dict[str, Any] | None, out: Path
 
 
 def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | None = None,
-                 primary: str | None = "advbench", flip_items: int = 20, verdict: str | None = None) -> list[Block]:
+                 primary: str | None = "advbench", flip_items: int = 20, verdict: str | None = None,
+                 rule: list[str] | None = None) -> list[Block]:
+    """The report's blocks; ``rule``: the decision rule's statements (:func:`decision_lines`)."""
     benchmarks = runfiles.benchmarks_of([m for r in runs for m in r["models"]])
     multi = len(runs) > 1
     blocks: list[Block] = [("h1", title or "SDFT report: " + ", ".join(r["name"] for r in runs))]
@@ -126,8 +128,6 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
         blocks.append(("notes", all_notes))
     if verdict:
         blocks.append(("verdict", verdict))
-    rule = [(f"{r['name']}: " if multi else "") + d["statement"] for r in runs for d in decision.decisions(
-        r, seeds.run_summary(r, endpoints_of(runfiles.benchmarks_of(r["models"]))), primary).values()]
     if rule:
         blocks.append(("decision", rule))
     analyses = {r["name"]: runfiles.load_analysis(r) for r in runs}
@@ -211,6 +211,14 @@ def summary(runs: list[dict[str, Any]], verdict: str | None = None, primary: str
     return {"runs": per_run, "verdict": verdict}
 
 
+def decision_lines(summary_obj: dict[str, Any]) -> list[str]:
+    """The decision rule's statements in a ``summary.json`` object, prefixed with the run name
+    when it covers several runs."""
+    per_run = summary_obj.get("runs") or {"": summary_obj}
+    return [(f"{name}: " if name else "") + d["statement"] for name, s in per_run.items()
+            for d in (s.get("decision") or {}).values()]
+
+
 def _finite(x: Any) -> Any:
     """NaN (a CI of one item, a missing half-width) is not JSON: null."""
     if isinstance(x, float) and not math.isfinite(x):
@@ -224,10 +232,11 @@ def _finite(x: Any) -> Any:
 
 def build_report(run_dirs: list[str | Path], out_dir: str | Path, title: str | None = None,
                  figures: bool = True, primary: str | None = "advbench", flip_items: int = 20,
-                 verdict: str | None = None) -> dict[str, Path]:
+                 verdict: str | None = None) -> dict[str, Any]:
     """Write ``report.md``, ``report.html``, ``summary.json`` and ``figures/`` under ``out_dir``;
-    return the paths. ``primary``: the endpoint whose method contrast is listed first, marked as
-    the primary endpoint; ``flip_items``: most flipped items shown per benchmark (0: no browser)."""
+    return their paths and the decision rule's statements (``decisions``). ``primary``: the
+    endpoint whose method contrast is listed first, marked as the primary endpoint and read by the
+    decision rule; ``flip_items``: most flipped items shown per benchmark (0: no browser)."""
     runs = [runfiles.load_run(d) for d in run_dirs]
     names = [r["name"] for r in runs]
     for r in runs:  # two runs with one name would make their table rows indistinguishable
@@ -238,7 +247,9 @@ def build_report(run_dirs: list[str | Path], out_dir: str | Path, title: str | N
     summary_path = out / "summary.json"
     if verdict is None and summary_path.is_file():
         verdict = (runfiles.read_json(summary_path) or {}).get("verdict")
-    blocks = build_blocks(runs, out / "figures" if figures else None, title, primary, flip_items, verdict)
+    summary_obj = summary(runs, verdict, primary)
+    rule = decision_lines(summary_obj)
+    blocks = build_blocks(runs, out / "figures" if figures else None, title, primary, flip_items, verdict, rule)
     drawn = {p for kind, val in blocks if kind == "figure" for p in val[0]}
     for old in (out / "figures").rglob("*") if (out / "figures").is_dir() else []:
         if old.suffix in (".png", ".svg") and old not in drawn:
@@ -246,5 +257,5 @@ def build_report(run_dirs: list[str | Path], out_dir: str | Path, title: str | N
     md, page = out / "report.md", out / "report.html"
     md.write_text(to_markdown(blocks, out), encoding="utf-8")
     page.write_text(to_html(blocks), encoding="utf-8")
-    summary_path.write_text(json.dumps(_finite(summary(runs, verdict, primary)), indent=1) + "\n", encoding="utf-8")
-    return {"md": md, "html": page, "summary": summary_path}
+    summary_path.write_text(json.dumps(_finite(summary_obj), indent=1) + "\n", encoding="utf-8")
+    return {"md": md, "html": page, "summary": summary_path, "decisions": rule}

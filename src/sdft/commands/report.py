@@ -12,7 +12,6 @@ each label prefixed with the run name.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from sdft.analyze import ReportConfig
@@ -35,8 +34,6 @@ def run(args: argparse.Namespace) -> int:
     paths = build_report(args.run_dirs, out, title=cfg.title, figures=cfg.figures, primary=cfg.primary,
                          flip_items=cfg.flip_items, verdict=cfg.verdict)
     print(f"wrote {paths['md']}, {paths['html']} and {paths['summary']}")
-    summary = json.loads(paths["summary"].read_text(encoding="utf-8"))
-    for name, s in (summary.get("runs") or {"": summary}).items():
-        for d in (s.get("decision") or {}).values():
-            print(f"decision rule (primary endpoint): {name + ': ' if name else ''}{d['statement']}")
+    for line in paths["decisions"]:
+        print(f"decision rule (primary endpoint): {line}")
     return 0
