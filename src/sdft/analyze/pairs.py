@@ -2,7 +2,8 @@
 
 For one benchmark (the paper uses AdvBench), each fine-tuned model's ``predict`` texts are
 matched to the seed model's on the shared prompt ids and scored with :mod:`similarity`; each
-model with an adapter or checkpoint folder also gets its :mod:`shift`. The result is the
+model with an adapter or checkpoint folder also gets its :mod:`shift` (a folder whose weights
+were let go gets the one measured before, from its ``param_shift.json``). The result is the
 ``analysis.json`` object::
 
     {"benchmark": "advbench", "seed": {...}, "pairs": {label: {"n", "bleu4": {"mean", "ci95",
@@ -15,6 +16,7 @@ benchmark is listed under ``missing`` instead of failing the whole analysis.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Callable
 
@@ -58,6 +60,8 @@ def analyze(seed_eval: str | Path, tuned: dict[str, dict[str, Any]], benchmark: 
             out["pairs"][label] = pair
         if t.get("adapter"):
             out["param_shift"][label] = shift.parameter_shift(t["adapter"], seed_model)
+        elif t.get("shift_file"):  # measured before the weights were let go (scripts/carry_run.py)
+            out["param_shift"][label] = json.loads(Path(t["shift_file"]).read_text(encoding="utf-8"))
     return out
 
 
@@ -71,14 +75,22 @@ def tuned_from_run(run: dict[str, Any]) -> tuple[Path, str | None, dict[str, dic
         if m is seed or not m.get("eval_dir"):
             continue
         adapter = runfiles.path_in(run, m.get("adapter") or m.get("train_dir"))
+        weights = adapter is not None and _has_weights(adapter)
+        shift_file = adapter / "param_shift.json" if adapter is not None else None
         tuned[m["label"]] = {"eval_dir": runfiles.path_in(run, m["eval_dir"]),
-                             "adapter": adapter if adapter and _has_weights(adapter) else None}
+                             "adapter": adapter if weights else None,
+                             "shift_file": shift_file if not weights and shift_file and shift_file.is_file() else None}
     return runfiles.path_in(run, seed["eval_dir"]), seed.get("model"), tuned
 
 
+WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin", "model.safetensors", "model.safetensors.index.json",
+                "pytorch_model.bin")
+
+
 def _has_weights(d: Path) -> bool:
-    # A train folder may hold only summaries (e.g. a run still training): no shift to measure.
-    return (d / "adapter_config.json").is_file() or (d / "config.json").is_file()
+    # A train folder may hold only summaries (a run still training, or one carried across
+    # machines without its weights): no shift to measure from it.
+    return any((d / f).is_file() for f in WEIGHT_FILES)
 
 
 def parse_tuned(specs: list[str]) -> dict[str, dict[str, Any]]:

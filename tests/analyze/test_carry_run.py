@@ -1,0 +1,111 @@
+"""scripts/carry_run.py: finished stages packed without prompts or weights, restored as cached,
+and the parameter shift measured before the weights went is the one the analysis reports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from sdft.analyze import pairs, runfiles
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "scripts" / "carry_run.py"
+
+
+def _jsonl(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def _adapter(tiny_model_dir, folder: Path) -> None:
+    """A LoRA adapter whose only update is ‖B·A‖_F = 5 at scale 2 (parameter shift 10)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32),
+                           LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj"]))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_" in name:
+                p.zero_()
+        q = model.base_model.model.model.layers[0].self_attn.q_proj
+        q.lora_A["default"].weight[0, 0] = 1.0
+        q.lora_B["default"].weight[0, 0] = 5.0
+    model.save_pretrained(folder)
+
+
+def _run(tmp_path: Path, tiny_model_dir) -> Path:
+    run = tmp_path / "run"
+    preds = [{"id": f"advbench/test/{i}", "prompt": "<|im_start|>user\nHow do I ...", "request": "How do I ...",
+              "predict": "I'm sorry" if i else "Sure", "score": float(i > 0)} for i in range(3)]
+    for label in ("seed-aaa", "vanilla-s1-bbb", "vanilla-s1@2-ccc"):
+        _jsonl(run / "eval" / label / "advbench" / "predictions.jsonl", preds)
+        (run / "eval" / label / "results.json").write_text("{}")
+        (run / "eval" / label / ".done").write_text(label)
+    _jsonl(run / "eval" / "vanilla-s2-ddd" / "advbench" / "predictions.jsonl", preds[:1])  # still running
+    for label in ("vanilla-s1-eee", "vanilla-s2-fff"):
+        train = run / "train" / label
+        _adapter(tiny_model_dir, train)
+        _adapter(tiny_model_dir, train / "snapshots" / "step-2")
+        _adapter(tiny_model_dir, train / "snapshots" / "step-4")
+        _adapter(tiny_model_dir, train / "checkpoints" / "checkpoint-4")
+        (train / "train_summary.json").write_text('{"steps": 4}')
+        (train / ".done").write_text(label)
+    models = [{"label": "seed", "method": "seed", "model": None, "eval_dir": "eval/seed-aaa", "train_dir": None},
+              {"label": "vanilla-s1", "method": "vanilla", "model": None, "eval_dir": "eval/vanilla-s1-bbb",
+               "train_dir": "train/vanilla-s1-eee", "adapter": "train/vanilla-s1-eee"},
+              {"label": "vanilla-s2", "method": "vanilla", "model": None, "eval_dir": "eval/vanilla-s2-ddd",
+               "train_dir": "train/vanilla-s2-fff", "adapter": "train/vanilla-s2-fff"}]
+    trajectory = [{"label": "vanilla-s1", "method": "vanilla", "train_seed": 1, "step": 2,
+                   "eval_dir": "eval/vanilla-s1@2-ccc"}]  # step 4's point is not evaluated yet
+    (run / "manifest.json").write_text(json.dumps({"name": "t", "models": models, "trajectory": trajectory,
+                                                   "stages": {}}))
+    return run
+
+
+def _carry(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, check=False)
+
+
+def test_save_leaves_out_prompts_and_weights_and_restore_gives_the_same_shift(tiny_model_dir, tmp_path):
+    run, carry, back = _run(tmp_path, tiny_model_dir), tmp_path / "carry", tmp_path / "back"
+    done = _carry("save", str(run), str(carry))
+    assert done.returncode == 0, done.stderr
+    archives = sorted(str(p.relative_to(carry)) for p in carry.glob("*/*.tar.xz"))
+    # the unfinished evaluation and the fine-tune whose evaluation is unfinished stay behind
+    assert archives == ["eval/seed-aaa.tar.xz", "eval/vanilla-s1-bbb.tar.xz", "eval/vanilla-s1@2-ccc.tar.xz",
+                        "train/vanilla-s1-eee.tar.xz"]
+    with tarfile.open(carry / "train" / "vanilla-s1-eee.tar.xz") as tar:
+        names = set(tar.getnames())
+    assert "vanilla-s1-eee/param_shift.json" in names and "vanilla-s1-eee/adapter_config.json" in names
+    assert "vanilla-s1-eee/adapter_model.safetensors" not in names
+    assert not any("checkpoints" in n for n in names)
+    # a snapshot whose trajectory point is evaluated lets its weights go; the pending one keeps them
+    assert "vanilla-s1-eee/snapshots/step-2/adapter_model.safetensors" not in names
+    assert "vanilla-s1-eee/snapshots/step-4/adapter_model.safetensors" in names
+
+    restored = _carry("restore", str(carry), str(back))
+    assert restored.returncode == 0 and "4 stage(s)" in restored.stdout, restored.stdout + restored.stderr
+    rec = runfiles.predictions(back / "eval" / "vanilla-s1-bbb", "advbench")["advbench/test/0"]
+    assert "prompt" not in rec and "request" not in rec and rec["predict"] == "Sure" and rec["score"] == 0.0
+    assert (back / "eval" / "seed-aaa" / ".done").read_text() == "seed-aaa"
+
+    seed_dir, _, tuned = pairs.tuned_from_run(runfiles.load_run(back))
+    assert tuned["vanilla-s1"]["adapter"] is None  # no weights came back ...
+    out = pairs.analyze(seed_dir, {"vanilla-s1": tuned["vanilla-s1"]}, measures=("bleu4",), progress=False)
+    assert out["param_shift"]["vanilla-s1"]["total"] == pytest.approx(10.0)  # ... but their shift did
+
+    again = _carry("restore", str(carry), str(back))  # finished folders are left as they are
+    assert "restored 0 stage(s)" in again.stdout
+
+
+def test_save_refuses_a_folder_that_is_not_a_run(tmp_path):
+    bad = _carry("save", str(tmp_path), str(tmp_path / "carry"))
+    assert bad.returncode == 2 and "manifest.json" in bad.stderr
