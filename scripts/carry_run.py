@@ -2,6 +2,7 @@
 """Carry the finished stages of an `sdft run` folder across machines, through the repository.
 
     python scripts/carry_run.py save runs/openfunction_forgetting docs/results/openfunction_forgetting/carry
+    python scripts/carry_run.py save RUN CARRY --with-pending     # at the end of a session
     python scripts/carry_run.py restore docs/results/openfunction_forgetting/carry runs/openfunction_forgetting
 
 A run longer than a session resumes from its stage folders, but a session may start on a fresh
@@ -15,10 +16,14 @@ cached (same code, same config, same stage keys). What is left out:
 - a distillation's `rewrites.jsonl` (the generation's resume file; `distilled.jsonl` holds them);
 - a fine-tune's checkpoints, tokenizer copy and weights, once its evaluation is finished: its
   parameter shift, the one thing the analysis reads from the weights, is written beside it as
-  `param_shift.json` (:func:`sdft.analyze.shift.parameter_shift`). A fine-tune whose evaluation
-  is not finished is not carried (it would need its ~18 MB of weights; it is trained again).
-  Its snapshots keep their `adapter_config.json` (the trajectory's stage keys are their paths)
-  and lose their weights only once their trajectory point is evaluated.
+  `param_shift.json` (:func:`sdft.analyze.shift.parameter_shift`). Its snapshots keep their
+  `adapter_config.json` (the trajectory's stage keys are their paths).
+
+A fine-tune whose evaluation or trajectory points are not all finished is not carried: it would
+need its weights (~18 MB a LoRA adapter of Qwen-0.5B, which xz does not shrink), and a weights-free
+copy would follow a few minutes later. `--with-pending` (for the end of a session) carries it
+with the weights (and, for the final model, its tokenizer files) those pending evaluations need, marked `<folder>.pending`; a later `save`
+packs it again without them once they are evaluated.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import tarfile
 from pathlib import Path
 
 DROP_FIELDS = ("prompt", "request")
+WEIGHTS = {"adapter_model.safetensors", "model.safetensors"}
 DROP_FILES = {"rewrites.jsonl", "adapter_model.safetensors", "model.safetensors", "tokenizer.json",
               "tokenizer_config.json", "chat_template.jinja", "training_args.bin"}
 
@@ -58,9 +64,9 @@ def _evaluated(run: Path) -> tuple[dict[str, str], set[tuple[str, int]]]:
     return done, points
 
 
-def pack(folder: Path, target: Path, keep_snapshots: set[str] = frozenset()) -> None:
+def pack(folder: Path, target: Path, keep: set[str] = frozenset()) -> None:
     """One stage folder into ``target`` (tar.xz), with the leaving-out rules above;
-    ``keep_snapshots``: the snapshot folders (``step-N``) whose weights go too."""
+    ``keep``: the snapshot folders (``step-N``) whose weights go too, and ``.`` for the final one."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".tmp")
     with tarfile.open(tmp, "w:xz") as tar:
@@ -68,7 +74,9 @@ def pack(folder: Path, target: Path, keep_snapshots: set[str] = frozenset()) -> 
             rel = p.relative_to(folder)
             if not p.is_file() or rel.parts[0] == "checkpoints":
                 continue
-            if p.name in DROP_FILES and not (rel.parts[0] == "snapshots" and rel.parts[1] in keep_snapshots):
+            weights_needed = (rel.parts[1] if rel.parts[0] == "snapshots" else ".") in keep
+            # a final model still to evaluate keeps its tokenizer files too (it is loaded from them)
+            if p.name in DROP_FILES and not (weights_needed and (p.name in WEIGHTS or rel.parts[0] != "snapshots")):
                 continue
             data = p.read_bytes()
             if p.suffix == ".jsonl":
@@ -79,27 +87,40 @@ def pack(folder: Path, target: Path, keep_snapshots: set[str] = frozenset()) -> 
     tmp.replace(target)
 
 
-def save(run: Path, carry: Path) -> list[Path]:
+def save(run: Path, carry: Path, with_pending: bool = False) -> list[Path]:
     from sdft.analyze import shift
 
     evaluated, points = _evaluated(run)
     manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
     seed_model = next((m.get("model") for m in manifest.get("models", []) if m.get("method") == "seed"), None)
+    trained = {Path(m["train_dir"]).name: m["label"] for m in manifest.get("models", []) if m.get("train_dir")}
     written = []
     for kind in ("distill", "eval", "train"):
         for folder in sorted((run / kind).glob("*")):
-            if not finished(folder) or (kind == "train" and folder.name not in evaluated):
+            if not finished(folder):
                 continue
-            target = carry / kind / f"{folder.name}.tar.xz"
-            if target.exists() and target.stat().st_mtime >= (folder / ".done").stat().st_mtime:
+            target, flag = carry / kind / f"{folder.name}.tar.xz", carry / kind / f"{folder.name}.pending"
+            pending: set[str] = set()
+            if kind == "train":
+                label = trained.get(folder.name)
+                pending = {p.name for p in (folder / "snapshots").glob("step-*")
+                           if (label, int(p.name.split("-")[1])) not in points}
+                if folder.name not in evaluated:
+                    pending.add(".")  # the final model itself
+                if pending and not with_pending:
+                    continue
+            if target.exists() and not flag.exists() and target.stat().st_mtime >= (folder / ".done").stat().st_mtime:
                 continue  # carried already
-            if kind == "train" and not (folder / "param_shift.json").exists():
+            if flag.exists() and flag.read_text().split() == sorted(pending):
+                continue  # carried already, with the same weights still needed
+            if kind == "train" and "." not in pending and not (folder / "param_shift.json").exists():
                 (folder / "param_shift.json").write_text(
                     json.dumps(shift.parameter_shift(folder, seed_model), indent=1) + "\n", encoding="utf-8")
-            label = evaluated.get(folder.name)
-            pending = {p.name for p in (folder / "snapshots").glob("step-*")
-                       if (label, int(p.name.split("-")[1])) not in points} if kind == "train" else set()
             pack(folder, target, pending)
+            if pending:
+                flag.write_text("\n".join(sorted(pending)) + "\n")
+            elif flag.exists():
+                flag.unlink()
             written.append(target)
     (carry / "manifest.json").write_bytes((run / "manifest.json").read_bytes())  # wall times, provenance
     return written
@@ -122,15 +143,17 @@ def restore(carry: Path, run: Path) -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 3 or argv[0] not in ("save", "restore"):
-        print("usage: carry_run.py save RUN CARRY | restore CARRY RUN", file=sys.stderr)
+    with_pending = "--with-pending" in argv
+    argv = [a for a in argv if a != "--with-pending"]
+    if len(argv) != 3 or argv[0] not in ("save", "restore") or (with_pending and argv[0] != "save"):
+        print("usage: carry_run.py save RUN CARRY [--with-pending] | restore CARRY RUN", file=sys.stderr)
         return 2
     verb, a, b = argv[0], Path(argv[1]), Path(argv[2])
     if verb == "save":
         if not (a / "manifest.json").is_file():
             print(f"{a}: no manifest.json (not an `sdft run` folder)", file=sys.stderr)
             return 2
-        done = save(a, b)
+        done = save(a, b, with_pending)
         size = sum(p.stat().st_size for p in b.glob("*/*.tar.xz"))
         print(f"packed {len(done)} stage(s) into {b} ({size / 1024:.0f} KiB carried in all)")
     else:

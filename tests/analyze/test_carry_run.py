@@ -74,28 +74,50 @@ def _carry(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, check=False)
 
 
+def _names(archive: Path) -> set[str]:
+    with tarfile.open(archive) as tar:
+        return set(tar.getnames())
+
+
 def test_save_leaves_out_prompts_and_weights_and_restore_gives_the_same_shift(tiny_model_dir, tmp_path):
     run, carry, back = _run(tmp_path, tiny_model_dir), tmp_path / "carry", tmp_path / "back"
     done = _carry("save", str(run), str(carry))
     assert done.returncode == 0, done.stderr
     archives = sorted(str(p.relative_to(carry)) for p in carry.glob("*/*.tar.xz"))
-    # the unfinished evaluation and the fine-tune whose evaluation is unfinished stay behind
-    assert archives == ["eval/seed-aaa.tar.xz", "eval/vanilla-s1-bbb.tar.xz", "eval/vanilla-s1@2-ccc.tar.xz",
-                        "train/vanilla-s1-eee.tar.xz"]
-    with tarfile.open(carry / "train" / "vanilla-s1-eee.tar.xz") as tar:
-        names = set(tar.getnames())
+    # the unfinished evaluation stays behind, and so do both fine-tunes: vanilla-s1's step-4
+    # trajectory point and vanilla-s2's evaluation still need their weights
+    assert archives == ["eval/seed-aaa.tar.xz", "eval/vanilla-s1-bbb.tar.xz", "eval/vanilla-s1@2-ccc.tar.xz"]
+
+    # at the end of a session: carried with the weights the pending evaluations need
+    assert _carry("save", str(run), str(carry), "--with-pending").returncode == 0
+    s1, s2 = carry / "train" / "vanilla-s1-eee.tar.xz", carry / "train" / "vanilla-s2-fff.tar.xz"
+    names = _names(s1)
     assert "vanilla-s1-eee/param_shift.json" in names and "vanilla-s1-eee/adapter_config.json" in names
-    assert "vanilla-s1-eee/adapter_model.safetensors" not in names
+    assert "vanilla-s1-eee/adapter_model.safetensors" not in names  # evaluated: its shift is enough
     assert not any("checkpoints" in n for n in names)
-    # a snapshot whose trajectory point is evaluated lets its weights go; the pending one keeps them
-    assert "vanilla-s1-eee/snapshots/step-2/adapter_model.safetensors" not in names
-    assert "vanilla-s1-eee/snapshots/step-4/adapter_model.safetensors" in names
+    assert "vanilla-s1-eee/snapshots/step-2/adapter_model.safetensors" not in names  # its point is done
+    assert "vanilla-s1-eee/snapshots/step-4/adapter_model.safetensors" in names  # its point is pending
+    assert "vanilla-s2-fff/adapter_model.safetensors" in _names(s2)  # not evaluated yet
+    assert (carry / "train" / "vanilla-s1-eee.pending").read_text().split() == ["step-4"]
+
+    # once step 4 is evaluated, the next save packs vanilla-s1 again without those weights
+    point = run / "eval" / "vanilla-s1@4-ggg"
+    _jsonl(point / "advbench" / "predictions.jsonl", [{"id": "advbench/test/0", "predict": "x", "score": 0.0}])
+    (point / ".done").write_text("g")
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["trajectory"].append({"label": "vanilla-s1", "method": "vanilla", "train_seed": 1, "step": 4,
+                                   "eval_dir": "eval/vanilla-s1@4-ggg"})
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    assert _carry("save", str(run), str(carry)).returncode == 0
+    assert not any("adapter_model" in n for n in _names(s1))
+    assert not (carry / "train" / "vanilla-s1-eee.pending").exists()
 
     restored = _carry("restore", str(carry), str(back))
-    assert restored.returncode == 0 and "4 stage(s)" in restored.stdout, restored.stdout + restored.stderr
+    assert restored.returncode == 0 and "6 stage(s)" in restored.stdout, restored.stdout + restored.stderr
     rec = runfiles.predictions(back / "eval" / "vanilla-s1-bbb", "advbench")["advbench/test/0"]
     assert "prompt" not in rec and "request" not in rec and rec["predict"] == "Sure" and rec["score"] == 0.0
     assert (back / "eval" / "seed-aaa" / ".done").read_text() == "seed-aaa"
+    assert (back / "train" / "vanilla-s2-fff" / "adapter_model.safetensors").is_file()  # ready to evaluate
 
     seed_dir, _, tuned = pairs.tuned_from_run(runfiles.load_run(back))
     assert tuned["vanilla-s1"]["adapter"] is None  # no weights came back ...
