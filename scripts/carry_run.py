@@ -20,10 +20,11 @@ cached (same code, same config, same stage keys). What is left out:
   `adapter_config.json` (the trajectory's stage keys are their paths).
 
 A fine-tune whose evaluation or trajectory points are not all finished is not carried: it would
-need its weights (~18 MB a LoRA adapter of Qwen-0.5B, which xz does not shrink), and a weights-free
-copy would follow a few minutes later. `--with-pending` (for the end of a session) carries it
-with the weights (and, for the final model, its tokenizer files) those pending evaluations need, marked `<folder>.pending`; a later `save`
-packs it again without them once they are evaluated.
+need its weights (~18 MB a LoRA adapter of Qwen-0.5B, which xz does not shrink), and a
+weights-free copy would follow a few minutes later. `--with-pending` (for the end of a session)
+carries it with the weights those pending evaluations need (and, for the final model, its
+tokenizer files), marked `<folder>.pending`; a later `save` packs it again without them once
+they are evaluated.
 """
 
 from __future__ import annotations
