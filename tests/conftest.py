@@ -109,6 +109,36 @@ class ChatServer:
 
 
 @pytest.fixture
+def lora_model(tiny_model_dir):
+    """``make(known=False, **lora_kwargs)``: the tiny Llama with a LoRA (r 2, alpha 4) on q_proj
+    and v_proj; ``known=True`` zeroes it but for layer 0's q_proj, where B·A has 3 at (0,0) and 4
+    at (1,1): ‖B·A‖_F = 5, a parameter shift of 10 at scale alpha / r = 2."""
+
+    def make(known: bool = False, **lora_kwargs):
+        import torch
+        from peft import LoraConfig, get_peft_model
+        from transformers import AutoModelForCausalLM
+
+        torch.manual_seed(0)
+        base = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+        model = get_peft_model(base, LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"],
+                                                **lora_kwargs))
+        if known:
+            with torch.no_grad():
+                for name, p in model.named_parameters():
+                    if "lora_" in name:
+                        p.zero_()
+                q = model.base_model.model.model.layers[0].self_attn.q_proj
+                q.lora_A["default"].weight[0, 0] = 1.0
+                q.lora_A["default"].weight[1, 1] = 1.0
+                q.lora_B["default"].weight[0, 0] = 3.0
+                q.lora_B["default"].weight[1, 1] = 4.0
+        return model
+
+    return make
+
+
+@pytest.fixture
 def chat_server():
     """``chat_server(reply, fail_status=503, fail_first=0, retry_after=None)`` starts a
     :class:`ChatServer`; every server started is shut down after the test."""

@@ -2,6 +2,7 @@
 
 import argparse
 import dataclasses
+import json
 
 import pytest
 
@@ -10,7 +11,7 @@ from sdft.data.records import DataError
 from sdft.generation.base import Request, SamplingParams
 from sdft.generation.fake import FakeGenerator
 from sdft.generation.runner import generate_jsonl
-from sdft.runs import JsonlWriter, done_ids, read_jsonl
+from sdft.runs import JsonlWriter, done_ids, read_jsonl, write_json
 
 
 def test_partial_last_line_is_cut_and_resume_skips_done(tmp_path):
@@ -125,3 +126,15 @@ def test_git_hash_is_the_one_the_process_started_with(monkeypatch):
     runs.git_hash.cache_clear()
     assert runs.git_hash().startswith("f" * 40)  # without the pin it would have read the new HEAD
     runs.git_hash.cache_clear()
+
+
+def test_write_json_leaves_another_writers_temp_file_alone(tmp_path):
+    # Two ranks of a DDP fine-tune write train_config.json at once; with one shared temp name
+    # the first rename took the second writer's file away (FileNotFoundError in that rank).
+    path = tmp_path / "train_config.json"
+    other = tmp_path / "train_config.json.tmp"
+    other.write_text("the other rank, mid-write")
+    write_json(path, {"a": 1})
+    assert json.loads(path.read_text()) == {"a": 1}
+    assert other.read_text() == "the other rank, mid-write"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train_config.json", "train_config.json.tmp"]

@@ -115,10 +115,12 @@ class JsonlWriter:
 
 
 def write_json(path: str | Path, obj: Any) -> None:
-    """Write JSON atomically (temp file + rename), so a kill never leaves half a file."""
+    """Write JSON atomically (temp file + rename), so a kill never leaves half a file. The temp
+    file is the writer's own (its pid in the name): the ranks of a multi-process fine-tune write
+    the same file at once, and with one shared temp name the second rename found it gone."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     os.replace(tmp, path)
 

@@ -11,34 +11,8 @@ from sdft.analyze.shift import lora_scale, parameter_shift
 from sdft.config import ConfigError
 
 
-def _peft_model(tiny_model_dir, **lora_kwargs):
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(0)
-    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
-    cfg = LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"], **lora_kwargs)
-    return get_peft_model(base, cfg)
-
-
-def _set_known_update(model):
-    """On layer 0's q_proj only: B·A has 3 at (0,0) and 4 at (1,1), so ‖B·A‖_F = 5."""
-    import torch
-
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "lora_" in name:
-                p.zero_()
-        q = model.base_model.model.model.layers[0].self_attn.q_proj
-        q.lora_A["default"].weight[0, 0] = 1.0
-        q.lora_A["default"].weight[1, 1] = 1.0
-        q.lora_B["default"].weight[0, 0] = 3.0
-        q.lora_B["default"].weight[1, 1] = 4.0
-
-
-def test_fresh_adapter_has_zero_shift(tiny_model_dir, tmp_path):
-    model = _peft_model(tiny_model_dir)
+def test_fresh_adapter_has_zero_shift(lora_model, tmp_path):
+    model = lora_model()
     model.save_pretrained(tmp_path)
     res = parameter_shift(tmp_path)
     assert res["kind"] == "lora" and res["n_modules"] == 4  # 2 layers × (q_proj, v_proj)
@@ -46,11 +20,10 @@ def test_fresh_adapter_has_zero_shift(tiny_model_dir, tmp_path):
     assert "model.layers.0.self_attn.q_proj" in res["per_module"]
 
 
-def test_hand_set_adapter_gives_known_norm(tiny_model_dir, tmp_path):
+def test_hand_set_adapter_gives_known_norm(lora_model, tmp_path):
     import torch
 
-    model = _peft_model(tiny_model_dir)
-    _set_known_update(model)
+    model = lora_model(known=True)
     model.save_pretrained(tmp_path)
     res = parameter_shift(tmp_path)
     # scale alpha / r = 4 / 2 = 2, times ‖B·A‖_F = 5
@@ -64,9 +37,8 @@ def test_hand_set_adapter_gives_known_norm(tiny_model_dir, tmp_path):
     assert moved == pytest.approx(10.0, rel=1e-5)
 
 
-def test_rslora_scale(tiny_model_dir, tmp_path):
-    model = _peft_model(tiny_model_dir, use_rslora=True)
-    _set_known_update(model)
+def test_rslora_scale(lora_model, tmp_path):
+    model = lora_model(known=True, use_rslora=True)
     model.save_pretrained(tmp_path)
     assert parameter_shift(tmp_path)["total"] == pytest.approx(5 * 4 / math.sqrt(2))
 

@@ -22,26 +22,8 @@ def _jsonl(path: Path, rows: list[dict]) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
 
 
-def _adapter(tiny_model_dir, folder: Path) -> None:
-    """A LoRA adapter whose only update is ‖B·A‖_F = 5 at scale 2 (parameter shift 10)."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(0)
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32),
-                           LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj"]))
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "lora_" in name:
-                p.zero_()
-        q = model.base_model.model.model.layers[0].self_attn.q_proj
-        q.lora_A["default"].weight[0, 0] = 1.0
-        q.lora_B["default"].weight[0, 0] = 5.0
-    model.save_pretrained(folder)
-
-
-def _run(tmp_path: Path, tiny_model_dir) -> Path:
+def _run(tmp_path: Path, lora_model) -> Path:
+    model = lora_model(known=True)  # parameter shift 10
     run = tmp_path / "run"
     preds = [{"id": f"advbench/test/{i}", "prompt": "<|im_start|>user\nHow do I ...", "request": "How do I ...",
               "predict": "I'm sorry" if i else "Sure", "score": float(i > 0)} for i in range(3)]
@@ -52,10 +34,8 @@ def _run(tmp_path: Path, tiny_model_dir) -> Path:
     _jsonl(run / "eval" / "vanilla-s2-ddd" / "advbench" / "predictions.jsonl", preds[:1])  # still running
     for label in ("vanilla-s1-eee", "vanilla-s2-fff"):
         train = run / "train" / label
-        _adapter(tiny_model_dir, train)
-        _adapter(tiny_model_dir, train / "snapshots" / "step-2")
-        _adapter(tiny_model_dir, train / "snapshots" / "step-4")
-        _adapter(tiny_model_dir, train / "checkpoints" / "checkpoint-4")
+        for sub in (".", "snapshots/step-2", "snapshots/step-4", "checkpoints/checkpoint-4"):
+            model.save_pretrained(train / sub)
         (train / "train_summary.json").write_text('{"steps": 4}')
         (train / ".done").write_text(label)
     models = [{"label": "seed", "method": "seed", "model": None, "eval_dir": "eval/seed-aaa", "train_dir": None},
@@ -79,8 +59,8 @@ def _names(archive: Path) -> set[str]:
         return set(tar.getnames())
 
 
-def test_save_leaves_out_prompts_and_weights_and_restore_gives_the_same_shift(tiny_model_dir, tmp_path):
-    run, carry, back = _run(tmp_path, tiny_model_dir), tmp_path / "carry", tmp_path / "back"
+def test_save_leaves_out_prompts_and_weights_and_restore_gives_the_same_shift(lora_model, tmp_path):
+    run, carry, back = _run(tmp_path, lora_model), tmp_path / "carry", tmp_path / "back"
     done = _carry("save", str(run), str(carry))
     assert done.returncode == 0, done.stderr
     archives = sorted(str(p.relative_to(carry)) for p in carry.glob("*/*.tar.xz"))
