@@ -106,7 +106,10 @@ def save(run: Path, carry: Path, with_pending: bool = False) -> list[Path]:
                 label = trained.get(folder.name)
                 pending = {p.name for p in (folder / "snapshots").glob("step-*")
                            if (label, int(p.name.split("-")[1])) not in points}
-                if folder.name not in evaluated:
+                summary = folder / "train_summary.json"
+                steps = json.loads(summary.read_text(encoding="utf-8")).get("steps") if summary.is_file() else None
+                followed = (folder / "snapshots").is_dir()  # its trajectory ends with the final model
+                if folder.name not in evaluated or (followed and (label, steps) not in points):
                     pending.add(".")  # the final model itself
                 if pending and not with_pending:
                     continue

@@ -36,7 +36,7 @@ def _run(tmp_path: Path, lora_model) -> Path:
         train = run / "train" / label
         for sub in (".", "snapshots/step-2", "snapshots/step-4", "checkpoints/checkpoint-4"):
             model.save_pretrained(train / sub)
-        (train / "train_summary.json").write_text('{"steps": 4}')
+        (train / "train_summary.json").write_text('{"steps": 6}')
         (train / ".done").write_text(label)
     models = [{"label": "seed", "method": "seed", "model": None, "eval_dir": "eval/seed-aaa", "train_dir": None},
               {"label": "vanilla-s1", "method": "vanilla", "model": None, "eval_dir": "eval/vanilla-s1-bbb",
@@ -44,7 +44,7 @@ def _run(tmp_path: Path, lora_model) -> Path:
               {"label": "vanilla-s2", "method": "vanilla", "model": None, "eval_dir": "eval/vanilla-s2-ddd",
                "train_dir": "train/vanilla-s2-fff", "adapter": "train/vanilla-s2-fff"}]
     trajectory = [{"label": "vanilla-s1", "method": "vanilla", "train_seed": 1, "step": 2,
-                   "eval_dir": "eval/vanilla-s1@2-ccc"}]  # step 4's point is not evaluated yet
+                   "eval_dir": "eval/vanilla-s1@2-ccc"}]  # step 4's point and the final one (6) are to come
     (run / "manifest.json").write_text(json.dumps({"name": "t", "models": models, "trajectory": trajectory,
                                                    "stages": {}}))
     return run
@@ -72,28 +72,32 @@ def test_save_leaves_out_prompts_and_weights_and_restore_gives_the_same_shift(lo
     assert _carry("save", str(run), str(carry), "--with-pending").returncode == 0
     s1, s2 = carry / "train" / "vanilla-s1-eee.tar.xz", carry / "train" / "vanilla-s2-fff.tar.xz"
     names = _names(s1)
-    assert "vanilla-s1-eee/param_shift.json" in names and "vanilla-s1-eee/adapter_config.json" in names
-    assert "vanilla-s1-eee/adapter_model.safetensors" not in names  # evaluated: its shift is enough
+    assert "vanilla-s1-eee/adapter_config.json" in names
+    assert "vanilla-s1-eee/adapter_model.safetensors" in names  # the trajectory's final point needs it
     assert not any("checkpoints" in n for n in names)
     assert "vanilla-s1-eee/snapshots/step-2/adapter_model.safetensors" not in names  # its point is done
     assert "vanilla-s1-eee/snapshots/step-4/adapter_model.safetensors" in names  # its point is pending
     assert "vanilla-s2-fff/adapter_model.safetensors" in _names(s2)  # not evaluated yet
-    assert (carry / "train" / "vanilla-s1-eee.pending").read_text().split() == ["step-4"]
+    assert (carry / "train" / "vanilla-s1-eee.pending").read_text().split() == [".", "step-4"]
 
-    # once step 4 is evaluated, the next save packs vanilla-s1 again without those weights
-    point = run / "eval" / "vanilla-s1@4-ggg"
-    _jsonl(point / "advbench" / "predictions.jsonl", [{"id": "advbench/test/0", "predict": "x", "score": 0.0}])
-    (point / ".done").write_text("g")
+    # step 4 evaluated: its weights go, the final model's come along (its trajectory point is next)
     manifest = json.loads((run / "manifest.json").read_text())
-    manifest["trajectory"].append({"label": "vanilla-s1", "method": "vanilla", "train_seed": 1, "step": 4,
-                                   "eval_dir": "eval/vanilla-s1@4-ggg"})
-    (run / "manifest.json").write_text(json.dumps(manifest))
-    assert _carry("save", str(run), str(carry)).returncode == 0
-    assert not any("adapter_model" in n for n in _names(s1))
+    for step, folder in ((4, "vanilla-s1@4-ggg"), (6, "vanilla-s1-hhh")):
+        _jsonl(run / "eval" / folder / "advbench" / "predictions.jsonl", [{"id": "advbench/test/0", "score": 0.0}])
+        (run / "eval" / folder / ".done").write_text(folder)
+        manifest["trajectory"].append({"label": "vanilla-s1", "method": "vanilla", "train_seed": 1, "step": step,
+                                       "eval_dir": f"eval/{folder}"})
+        (run / "manifest.json").write_text(json.dumps(manifest))
+        assert _carry("save", str(run), str(carry), "--with-pending").returncode == 0
+        if step == 4:
+            assert "vanilla-s1-eee/adapter_model.safetensors" in _names(s1)
+            assert (carry / "train" / "vanilla-s1-eee.pending").read_text().split() == ["."]
+    # every point evaluated: packed again without any weights, its shift measured instead
+    assert not any("adapter_model" in n for n in _names(s1)) and "vanilla-s1-eee/param_shift.json" in _names(s1)
     assert not (carry / "train" / "vanilla-s1-eee.pending").exists()
 
     restored = _carry("restore", str(carry), str(back))
-    assert restored.returncode == 0 and "6 stage(s)" in restored.stdout, restored.stdout + restored.stderr
+    assert restored.returncode == 0 and "7 stage(s)" in restored.stdout, restored.stdout + restored.stderr
     rec = runfiles.predictions(back / "eval" / "vanilla-s1-bbb", "advbench")["advbench/test/0"]
     assert "prompt" not in rec and "request" not in rec and rec["predict"] == "Sure" and rec["score"] == 0.0
     assert (back / "eval" / "seed-aaa" / ".done").read_text() == "seed-aaa"
