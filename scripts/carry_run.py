@@ -9,7 +9,11 @@ A run longer than a session resumes from its stage folders, but a session may st
 machine where `runs/` is gone. `save` packs each finished stage (a folder whose `.done` marker
 is written) into CARRY/<kind>/<folder>.tar.xz, only what the rest of the run and its report
 read; `restore` unpacks the ones the run folder lacks, after which `sdft run` treats them as
-cached (same code, same config, same stage keys). What is left out:
+cached (same code, same config, same stage keys). Restore into the same run folder, named the
+same way (`runs/openfunction_forgetting` from the repository root, with `../shared/data` beside
+it): a snapshot's evaluation is keyed by its adapter's path, and the data folder's path counts in
+the keys (checked: restored so in another checkout, all 8 carried stages dry-run as cached; under
+/tmp, or with another --data-dir, they do not). What is left out:
 
 - every record's rendered `prompt` and AdvBench's `request` (copies of the datasets, which this
   repository does not redistribute; the report's flipped-item list then shows ids only);
