@@ -2,7 +2,6 @@
 """Carry the finished stages of an `sdft run` folder across machines, through the repository.
 
     python scripts/carry_run.py save runs/openfunction_forgetting docs/results/openfunction_forgetting/carry
-    python scripts/carry_run.py save RUN CARRY --with-pending     # at the end of a session
     python scripts/carry_run.py restore docs/results/openfunction_forgetting/carry runs/openfunction_forgetting
 
 A run longer than a session resumes from its stage folders, but a session may start on a fresh
@@ -24,11 +23,8 @@ the keys (checked: restored so in another checkout, all 8 carried stages dry-run
   `adapter_config.json` (the trajectory's stage keys are their paths).
 
 A fine-tune whose evaluation or trajectory points are not all finished is not carried: it would
-need its weights (~18 MB a LoRA adapter of Qwen-0.5B, which xz does not shrink), and a
-weights-free copy would follow a few minutes later. `--with-pending` (for the end of a session)
-carries it with the weights those pending evaluations need (and, for the final model, its
-tokenizer files), marked `<folder>.pending`; a later `save` packs it again without them once
-they are evaluated.
+need its weights (~18 MB a LoRA adapter of Qwen-0.5B, which xz does not shrink, and the
+repository holds no weights); if a session ends there, the next one trains it again.
 """
 
 from __future__ import annotations
@@ -40,7 +36,6 @@ import tarfile
 from pathlib import Path
 
 DROP_FIELDS = ("prompt", "request")
-WEIGHTS = {"adapter_model.safetensors", "model.safetensors"}
 DROP_FILES = {"rewrites.jsonl", "adapter_model.safetensors", "model.safetensors", "tokenizer.json",
               "tokenizer_config.json", "chat_template.jinja", "training_args.bin"}
 
@@ -58,10 +53,9 @@ def _strip_jsonl(data: bytes) -> bytes:
     return ("\n".join(out) + "\n").encode("utf-8") if out else b""
 
 
-def _evaluated(run: Path) -> tuple[dict[str, str], set[tuple[str, int]]]:
+def _evaluated(run: Path, manifest: dict) -> tuple[dict[str, str], set[tuple[str, int]]]:
     """({train folder name: label} of the fine-tunes whose evaluation is finished,
-    {(label, step)} of the trajectory points evaluated), from the run's manifest."""
-    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    {(label, step)} of the trajectory points evaluated)."""
     done = {Path(m["train_dir"]).name: m["label"] for m in manifest.get("models", [])
             if m.get("train_dir") and m.get("eval_dir") and finished(run / m["eval_dir"])}
     points = {(p["label"], int(p["step"])) for p in manifest.get("trajectory") or []
@@ -69,19 +63,23 @@ def _evaluated(run: Path) -> tuple[dict[str, str], set[tuple[str, int]]]:
     return done, points
 
 
-def pack(folder: Path, target: Path, keep: set[str] = frozenset()) -> None:
-    """One stage folder into ``target`` (tar.xz), with the leaving-out rules above;
-    ``keep``: the snapshot folders (``step-N``) whose weights go too, and ``.`` for the final one."""
+def _all_evaluated(folder: Path, label: str | None, points: set[tuple[str, int]]) -> bool:
+    """A followed fine-tune's snapshots and final model (its last trajectory point) are evaluated."""
+    if not (folder / "snapshots").is_dir():
+        return True
+    steps = json.loads((folder / "train_summary.json").read_text(encoding="utf-8"))["steps"]
+    snaps = [int(p.name.split("-")[1]) for p in (folder / "snapshots").glob("step-*")]
+    return all((label, step) in points for step in [*snaps, steps])
+
+
+def pack(folder: Path, target: Path) -> None:
+    """One stage folder into ``target`` (tar.xz), with the leaving-out rules above."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".tmp")
     with tarfile.open(tmp, "w:xz") as tar:
         for p in sorted(folder.rglob("*")):
             rel = p.relative_to(folder)
-            if not p.is_file() or rel.parts[0] == "checkpoints":
-                continue
-            weights_needed = (rel.parts[1] if rel.parts[0] == "snapshots" else ".") in keep
-            # a final model still to evaluate keeps its tokenizer files too (it is loaded from them)
-            if p.name in DROP_FILES and not (weights_needed and (p.name in WEIGHTS or rel.parts[0] != "snapshots")):
+            if not p.is_file() or rel.parts[0] == "checkpoints" or p.name in DROP_FILES:
                 continue
             data = p.read_bytes()
             if p.suffix == ".jsonl":
@@ -92,43 +90,27 @@ def pack(folder: Path, target: Path, keep: set[str] = frozenset()) -> None:
     tmp.replace(target)
 
 
-def save(run: Path, carry: Path, with_pending: bool = False) -> list[Path]:
+def save(run: Path, carry: Path) -> list[Path]:
     from sdft.analyze import shift
 
-    evaluated, points = _evaluated(run)
     manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    evaluated, points = _evaluated(run, manifest)
     seed_model = next((m.get("model") for m in manifest.get("models", []) if m.get("method") == "seed"), None)
-    trained = {Path(m["train_dir"]).name: m["label"] for m in manifest.get("models", []) if m.get("train_dir")}
     written = []
     for kind in ("distill", "eval", "train"):
         for folder in sorted((run / kind).glob("*")):
             if not finished(folder):
                 continue
-            target, flag = carry / kind / f"{folder.name}.tar.xz", carry / kind / f"{folder.name}.pending"
-            pending: set[str] = set()
-            if kind == "train":
-                label = trained.get(folder.name)
-                pending = {p.name for p in (folder / "snapshots").glob("step-*")
-                           if (label, int(p.name.split("-")[1])) not in points}
-                summary = folder / "train_summary.json"
-                steps = json.loads(summary.read_text(encoding="utf-8")).get("steps") if summary.is_file() else None
-                followed = (folder / "snapshots").is_dir()  # its trajectory ends with the final model
-                if folder.name not in evaluated or (followed and (label, steps) not in points):
-                    pending.add(".")  # the final model itself
-                if pending and not with_pending:
-                    continue
-            if target.exists() and not flag.exists() and target.stat().st_mtime >= (folder / ".done").stat().st_mtime:
+            if kind == "train" and not (folder.name in evaluated
+                                        and _all_evaluated(folder, evaluated[folder.name], points)):
+                continue  # its weights are still needed
+            target = carry / kind / f"{folder.name}.tar.xz"
+            if target.exists() and target.stat().st_mtime >= (folder / ".done").stat().st_mtime:
                 continue  # carried already
-            if flag.exists() and flag.read_text().split() == sorted(pending):
-                continue  # carried already, with the same weights still needed
-            if kind == "train" and "." not in pending and not (folder / "param_shift.json").exists():
+            if kind == "train" and not (folder / "param_shift.json").exists():
                 (folder / "param_shift.json").write_text(
                     json.dumps(shift.parameter_shift(folder, seed_model), indent=1) + "\n", encoding="utf-8")
-            pack(folder, target, pending)
-            if pending:
-                flag.write_text("\n".join(sorted(pending)) + "\n")
-            elif flag.exists():
-                flag.unlink()
+            pack(folder, target)
             written.append(target)
     (carry / "manifest.json").write_bytes((run / "manifest.json").read_bytes())  # wall times, provenance
     return written
@@ -151,17 +133,15 @@ def restore(carry: Path, run: Path) -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
-    with_pending = "--with-pending" in argv
-    argv = [a for a in argv if a != "--with-pending"]
-    if len(argv) != 3 or argv[0] not in ("save", "restore") or (with_pending and argv[0] != "save"):
-        print("usage: carry_run.py save RUN CARRY [--with-pending] | restore CARRY RUN", file=sys.stderr)
+    if len(argv) != 3 or argv[0] not in ("save", "restore"):
+        print("usage: carry_run.py save RUN CARRY | restore CARRY RUN", file=sys.stderr)
         return 2
     verb, a, b = argv[0], Path(argv[1]), Path(argv[2])
     if verb == "save":
         if not (a / "manifest.json").is_file():
             print(f"{a}: no manifest.json (not an `sdft run` folder)", file=sys.stderr)
             return 2
-        done = save(a, b, with_pending)
+        done = save(a, b)
         size = sum(p.stat().st_size for p in b.glob("*/*.tar.xz"))
         print(f"packed {len(done)} stage(s) into {b} ({size / 1024:.0f} KiB carried in all)")
     else:

@@ -68,19 +68,9 @@ def test_save_leaves_out_prompts_and_weights_and_restore_gives_the_same_shift(lo
     # trajectory point and vanilla-s2's evaluation still need their weights
     assert archives == ["eval/seed-aaa.tar.xz", "eval/vanilla-s1-bbb.tar.xz", "eval/vanilla-s1@2-ccc.tar.xz"]
 
-    # at the end of a session: carried with the weights the pending evaluations need
-    assert _carry("save", str(run), str(carry), "--with-pending").returncode == 0
-    s1, s2 = carry / "train" / "vanilla-s1-eee.tar.xz", carry / "train" / "vanilla-s2-fff.tar.xz"
-    names = _names(s1)
-    assert "vanilla-s1-eee/adapter_config.json" in names
-    assert "vanilla-s1-eee/adapter_model.safetensors" in names  # the trajectory's final point needs it
-    assert not any("checkpoints" in n for n in names)
-    assert "vanilla-s1-eee/snapshots/step-2/adapter_model.safetensors" not in names  # its point is done
-    assert "vanilla-s1-eee/snapshots/step-4/adapter_model.safetensors" in names  # its point is pending
-    assert "vanilla-s2-fff/adapter_model.safetensors" in _names(s2)  # not evaluated yet
-    assert (carry / "train" / "vanilla-s1-eee.pending").read_text().split() == [".", "step-4"]
-
-    # step 4 evaluated: its weights go, the final model's come along (its trajectory point is next)
+    # its trajectory's last points (step 4, then the final model at 6) evaluated: now it is
+    # carried, without weights or checkpoints, with its shift measured instead
+    s1 = carry / "train" / "vanilla-s1-eee.tar.xz"
     manifest = json.loads((run / "manifest.json").read_text())
     for step, folder in ((4, "vanilla-s1@4-ggg"), (6, "vanilla-s1-hhh")):
         _jsonl(run / "eval" / folder / "advbench" / "predictions.jsonl", [{"id": "advbench/test/0", "score": 0.0}])
@@ -88,20 +78,19 @@ def test_save_leaves_out_prompts_and_weights_and_restore_gives_the_same_shift(lo
         manifest["trajectory"].append({"label": "vanilla-s1", "method": "vanilla", "train_seed": 1, "step": step,
                                        "eval_dir": f"eval/{folder}"})
         (run / "manifest.json").write_text(json.dumps(manifest))
-        assert _carry("save", str(run), str(carry), "--with-pending").returncode == 0
-        if step == 4:
-            assert "vanilla-s1-eee/adapter_model.safetensors" in _names(s1)
-            assert (carry / "train" / "vanilla-s1-eee.pending").read_text().split() == ["."]
-    # every point evaluated: packed again without any weights, its shift measured instead
-    assert not any("adapter_model" in n for n in _names(s1)) and "vanilla-s1-eee/param_shift.json" in _names(s1)
-    assert not (carry / "train" / "vanilla-s1-eee.pending").exists()
+        assert _carry("save", str(run), str(carry)).returncode == 0
+        assert s1.exists() == (step == 6)
+    names = _names(s1)
+    assert {"vanilla-s1-eee/param_shift.json", "vanilla-s1-eee/adapter_config.json",
+            "vanilla-s1-eee/snapshots/step-2/adapter_config.json"} <= names
+    assert not any("adapter_model" in n or "checkpoints" in n for n in names)
+    assert not (carry / "train" / "vanilla-s2-fff.tar.xz").exists()  # its evaluation is not finished
 
     restored = _carry("restore", str(carry), str(back))
-    assert restored.returncode == 0 and "7 stage(s)" in restored.stdout, restored.stdout + restored.stderr
+    assert restored.returncode == 0 and "6 stage(s)" in restored.stdout, restored.stdout + restored.stderr
     rec = runfiles.predictions(back / "eval" / "vanilla-s1-bbb", "advbench")["advbench/test/0"]
     assert "prompt" not in rec and "request" not in rec and rec["predict"] == "Sure" and rec["score"] == 0.0
     assert (back / "eval" / "seed-aaa" / ".done").read_text() == "seed-aaa"
-    assert (back / "train" / "vanilla-s2-fff" / "adapter_model.safetensors").is_file()  # ready to evaluate
 
     seed_dir, _, tuned = pairs.tuned_from_run(runfiles.load_run(back))
     assert tuned["vanilla-s1"]["adapter"] is None  # no weights came back ...
