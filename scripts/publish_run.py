@@ -6,7 +6,9 @@
 DEST keeps the run folder's layout, so `sdft report DEST --out ...` rebuilds the tables from it
 (the change-vs tables fall back to unpaired CIs there: predictions are not copied). What is
 copied: the manifest, the report and its figures, the analysis, each model's results.json, each
-fine-tune's summary, config, log and loss curve, and each distillation's report. Predictions,
+fine-tune's summary, config, log and loss curve, and each distillation's report. The report's
+``summary.json`` (the numbers a verdict is written from) is also put at DEST's top level, where
+an experiment's results folder names it (``docs/results/<experiment>/summary.json``). Predictions,
 distilled answers, adapters and checkpoints stay behind: they are large, and they quote the
 datasets (AdvBench goals, jailbroken answers) that this repository does not redistribute.
 """
@@ -39,6 +41,9 @@ def publish(run: Path, dest: Path) -> list[Path]:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(run / rel, target)
         copied.append(target)
+    if (run / "report" / "summary.json").is_file():
+        shutil.copy2(run / "report" / "summary.json", dest / "summary.json")
+        copied.append(dest / "summary.json")
     return copied
 
 

@@ -163,6 +163,7 @@ def test_publish_script_copies_the_small_files_and_the_report_rebuilds(runs, tmp
     assert {"manifest.json", "report/report.md", "report/report.html", "eval/seed/results.json",
             "eval/sdft-r0.5/results.json", "distill/sdft-using/distill_report.json"} <= files
     assert not any(f.endswith("predictions.jsonl") for f in files)  # they quote the datasets
+    assert (dest / "summary.json").read_text() == (runs / "demo" / "report" / "summary.json").read_text()
     md = report.build_report([dest], tmp_path / "again")["md"].read_text()
     assert "| sdft | 50.0 <sub>[20.0, 80.0]</sub>" in md and "≈" in md  # unpaired without predictions
     bad = subprocess.run([sys.executable, str(repo / "scripts" / "publish_run.py"), str(tmp_path), str(dest)],
