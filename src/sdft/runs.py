@@ -157,13 +157,17 @@ def git_hash() -> str | None:
 
 
 def provenance(**extra: Any) -> dict[str, Any]:
-    """What every result file carries: versions, git hash, command line, host, time."""
+    """What every result file carries: versions, git hash, command line, host, time, and the memory
+    allocator (speed figures depend on it; :mod:`sdft.allocator`)."""
+    from sdft import allocator
+
     return {
         "git": git_hash(),
         "versions": package_versions(),
         "argv": sys.argv,
         "host": platform.node(),
         "platform": platform.platform(),
+        "allocator": Path(allocator.active() or "system").name,
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **extra,
     }
