@@ -4,10 +4,10 @@ Why: glibc's allocator slows CPU training down. PyTorch frees and allocates tens
 size at every step of padding-free training (rows differ in length), glibc's heap fragments, and
 its ``_int_malloc`` walks longer free lists as training goes on: in a 96-step LoRA fine-tune of
 Qwen2.5-Coder-0.5B it grew from 5 % to 16 % of the process's profile samples while the rate fell.
-With gperftools' tcmalloc preloaded the same fine-tune, resumed from the same checkpoint, trained
-1.6x faster on the same steps, in half the memory; `benchmarks/allocator.py` measures the ratio
-(README, "Speed"). PyTorch allocates CPU tensors 64-byte aligned with any allocator, so results
-do not change.
+With gperftools' tcmalloc preloaded a 96-step fine-tune keeps its rate to the end (1.14x over a
+whole one, ~1.4x over its last third, with less memory), and fresh 6-step runs gain 1.11x
+(`benchmarks/allocator.py`; README, "What a CPU user should expect"). PyTorch allocates CPU
+tensors 64-byte aligned with any allocator, so results do not change.
 
 How: the ``sdft`` command re-executes itself once, before anything imports torch, with the
 library first in ``LD_PRELOAD`` (:func:`reexec`; an allocator cannot be swapped inside a running
