@@ -22,7 +22,8 @@ the keys (checked: restored so in another checkout, all 8 carried stages dry-run
   `param_shift.json` (:func:`sdft.analyze.shift.parameter_shift`). Its snapshots keep their
   `adapter_config.json` (the trajectory's stage keys are their paths).
 
-A fine-tune whose evaluation or trajectory points are not all finished is not carried: it would
+A fine-tune whose evaluation, or (for the training seeds a trajectory follows) whose trajectory
+points, are not all finished is not carried: it would
 need its weights (~18 MB a LoRA adapter of Qwen-0.5B, which xz does not shrink, and the
 repository holds no weights); if a session ends there, the next one trains it again.
 """
@@ -53,10 +54,25 @@ def _strip_jsonl(data: bytes) -> bytes:
     return ("\n".join(out) + "\n").encode("utf-8") if out else b""
 
 
-def _evaluated(run: Path, manifest: dict) -> tuple[dict[str, str], set[tuple[str, int]]]:
-    """({train folder name: label} of the fine-tunes whose evaluation is finished,
-    {(label, step)} of the trajectory points evaluated)."""
-    done = {Path(m["train_dir"]).name: m["label"] for m in manifest.get("models", [])
+def _followed_seeds(manifest: dict) -> set | None:
+    """Training seeds whose fine-tunes the run follows along training (``trajectory.seeds``, by
+    default the first training seed; none without ``trajectory.eval``), or None where the
+    manifest has no config (then every fine-tune with snapshots counts as followed)."""
+    cfg = manifest.get("config")
+    if cfg is None:
+        return None
+    traj = cfg.get("trajectory") or {}
+    if not traj.get("eval"):
+        return set()
+    return set(traj.get("seeds") or (cfg.get("seeds") or [cfg.get("seed")])[:1])
+
+
+def _evaluated(run: Path, manifest: dict) -> tuple[dict[str, str | None], set[tuple[str, int]]]:
+    """({train folder name: label, or None when its snapshots are not followed} of the fine-tunes
+    whose evaluation is finished, {(label, step)} of the trajectory points evaluated)."""
+    seeds = _followed_seeds(manifest)
+    done = {Path(m["train_dir"]).name: m["label"] if seeds is None or m.get("train_seed") in seeds else None
+            for m in manifest.get("models", [])
             if m.get("train_dir") and m.get("eval_dir") and finished(run / m["eval_dir"])}
     points = {(p["label"], int(p["step"])) for p in manifest.get("trajectory") or []
               if p.get("eval_dir") and finished(run / p["eval_dir"])}
@@ -64,8 +80,9 @@ def _evaluated(run: Path, manifest: dict) -> tuple[dict[str, str], set[tuple[str
 
 
 def _all_evaluated(folder: Path, label: str | None, points: set[tuple[str, int]]) -> bool:
-    """A followed fine-tune's snapshots and final model (its last trajectory point) are evaluated."""
-    if not (folder / "snapshots").is_dir():
+    """A followed fine-tune's snapshots and final model (its last trajectory point) are evaluated;
+    ``label`` None: a fine-tune whose snapshots no trajectory evaluates (other training seeds)."""
+    if label is None or not (folder / "snapshots").is_dir():
         return True
     steps = json.loads((folder / "train_summary.json").read_text(encoding="utf-8"))["steps"]
     snaps = [int(p.name.split("-")[1]) for p in (folder / "snapshots").glob("step-*")]

@@ -104,3 +104,24 @@ def test_save_leaves_out_prompts_and_weights_and_restore_gives_the_same_shift(lo
 def test_save_refuses_a_folder_that_is_not_a_run(tmp_path):
     bad = _carry("save", str(tmp_path), str(tmp_path / "carry"))
     assert bad.returncode == 2 and "manifest.json" in bad.stderr
+
+
+def test_a_fine_tune_no_trajectory_follows_is_carried_once_evaluated(lora_model, tmp_path):
+    """Every fine-tune saves snapshots, but only the trajectory's seeds have them evaluated: a
+    seed-2 fine-tune must not wait for points that never come (it did, until 2026-12-02)."""
+    run, carry = _run(tmp_path, lora_model), tmp_path / "carry"
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["config"] = {"seed": 42, "seeds": [1, 2], "trajectory": {"eval": {"benchmarks": ["advbench"]}}}
+    manifest["models"][2]["train_seed"], manifest["models"][1]["train_seed"] = 2, 1
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    (run / "eval" / "vanilla-s2-ddd" / ".done").write_text("vanilla-s2-ddd")  # its evaluation finished
+    assert _carry("save", str(run), str(carry)).returncode == 0
+    assert (carry / "train" / "vanilla-s2-fff.tar.xz").exists()  # no trajectory point of seed 2 is planned
+    assert not (carry / "train" / "vanilla-s1-eee.tar.xz").exists()  # seed 1's step-4 and final points are
+    names = _names(carry / "train" / "vanilla-s2-fff.tar.xz")
+    assert "vanilla-s2-fff/param_shift.json" in names and not any("adapter_model" in n for n in names)
+    manifest["config"]["trajectory"]["seeds"] = [1, 2]  # a run that follows both seeds waits for both
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    (carry / "train" / "vanilla-s2-fff.tar.xz").unlink()
+    assert _carry("save", str(run), str(carry)).returncode == 0
+    assert not (carry / "train" / "vanilla-s2-fff.tar.xz").exists()
