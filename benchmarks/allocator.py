@@ -29,10 +29,13 @@ HERE = Path(__file__).resolve().parent
 def library(side: str) -> str | None:
     if side == "system":
         return None
-    if side == "tcmalloc":
-        import ctypes.util
+    if side == "tcmalloc":  # the library the `sdft` command itself would preload
+        from unittest import mock
 
-        found = ctypes.util.find_library("tcmalloc_minimal") or ctypes.util.find_library("tcmalloc")
+        from sdft import allocator
+
+        with mock.patch.dict(os.environ, {allocator.ENV: "auto"}):
+            found = allocator.find()
         if not found:
             raise SystemExit("tcmalloc not found (Debian: apt-get install libtcmalloc-minimal4)")
         return found
