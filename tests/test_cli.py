@@ -25,13 +25,19 @@ def test_every_command_module_is_in_the_table_and_has_the_two_functions_and_an_e
 
 
 def test_building_every_commands_flags_loads_no_heavy_library():
-    # In a fresh interpreter: `sdft --help` and `sdft CMD --help` must stay instant.
+    # In a fresh interpreter: `sdft --help` and `sdft CMD --help` must stay instant, and every
+    # command's help must format (argparse %-expands help strings: a bare "95 % CI" raises).
     code = (
         "import argparse, importlib, json, sys\n"
         "from sdft.cli import COMMANDS, main\n"
         "main(['--help'])\n"
         "for n in COMMANDS:\n"
-        "    importlib.import_module('sdft.commands.' + n).add_arguments(argparse.ArgumentParser())\n"
+        "    p = argparse.ArgumentParser()\n"
+        "    importlib.import_module('sdft.commands.' + n).add_arguments(p)\n"
+        "    p.format_help()\n"
+        "    for a in p._actions:\n"
+        "        for sub in getattr(a, 'choices', None) or {}:\n"
+        "            if isinstance(a.choices, dict): a.choices[sub].format_help()\n"
         "heavy = ('torch', 'transformers', 'trl', 'peft', 'lm_eval', 'datasets', 'matplotlib')\n"
         "print(json.dumps(sorted(m for m in heavy if m in sys.modules)))\n"
     )

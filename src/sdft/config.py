@@ -189,6 +189,7 @@ def _add_flag(parser, cls: type, f: dataclasses.Field, name: str, dest: str, req
     help_text = field_help(cls).get(f.name, "")
     if default not in (None, "", [], ()):
         help_text += f" (default: {default})"
+    help_text = help_text.replace("%", "%%")  # argparse %-formats help: "95 % CI" would raise
     if base is bool:
         parser.add_argument(flag, dest=dest, default=None, action=argparse.BooleanOptionalAction, help=help_text)
     else:
