@@ -21,9 +21,10 @@ def run(args: argparse.Namespace) -> int:
     if not configs:
         print("no configs found (looked in the repository's configs/ and ./configs)")
         return 1
+    width = max(len(p.stem) for p in configs)
     for p in configs:
         data = read_config(p)
-        print(f"{p.stem:<22} {data.get('description', '')}")
+        print(f"{p.stem:<{width}}  {data.get('description', '')}")
         if args.all:
-            print(f"{'':<22} model={data.get('model')} data={data.get('data')} methods={data.get('methods')}")
+            print(f"{'':<{width}}  model={data.get('model')} data={data.get('data')} methods={data.get('methods')}")
     return 0
