@@ -34,10 +34,9 @@ def test_building_every_commands_flags_loads_no_heavy_library():
         "for n in COMMANDS:\n"
         "    p = argparse.ArgumentParser()\n"
         "    importlib.import_module('sdft.commands.' + n).add_arguments(p)\n"
-        "    p.format_help()\n"
-        "    for a in p._actions:\n"
-        "        for sub in getattr(a, 'choices', None) or {}:\n"
-        "            if isinstance(a.choices, dict): a.choices[sub].format_help()\n"
+        "    subs = [a.choices for a in p._actions if isinstance(getattr(a, 'choices', None), dict)]\n"
+        "    for q in [p] + [q for c in subs for q in c.values()]:\n"
+        "        q.format_help()\n"
         "heavy = ('torch', 'transformers', 'trl', 'peft', 'lm_eval', 'datasets', 'matplotlib')\n"
         "print(json.dumps(sorted(m for m in heavy if m in sys.modules)))\n"
     )
