@@ -43,3 +43,19 @@ def test_building_every_commands_flags_loads_no_heavy_library():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert json.loads(out.splitlines()[-1]) == []
     assert "validate" in out and "compare" in out  # the help lists the commands
+
+
+def test_a_closed_stdout_pipe_ends_the_command_quietly_with_141():
+    # `sdft ls | head -0`: the reader is gone before the first line is written.
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    env = {**os.environ, "SDFT_ALLOCATOR": "system"}
+    try:
+        res = subprocess.run([sys.executable, "-m", "sdft.cli", "ls"], stdout=write_end,
+                             stderr=subprocess.PIPE, text=True, env=env, timeout=60)
+    finally:
+        os.close(write_end)
+    assert res.returncode == 141, res.stderr
+    assert "Traceback" not in res.stderr and "BrokenPipeError" not in res.stderr

@@ -84,8 +84,29 @@ def main(argv: list[str] | None = None) -> int:
         logs.file_only(f"error: {e}")  # run.log; the console gets the line below
         print(f"sdft {name}: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `sdft ls | head`: the reader left; stop quietly, as Unix tools do
+        if not _stdout_closed():
+            raise  # a pipe of the command's own (a subprocess): a real error
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the closed pipe
     finally:
         logs.teardown()  # main() called from Python: later records do not land in this run.log
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader has gone; if so, point stdout at /dev/null so the
+    interpreter's final flush does not raise again."""
+    import os
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        gone = any(ev & select.POLLERR for _, ev in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no poll (Windows) or no real stdout
+        return False
+    if gone:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return gone
 
 
 if __name__ == "__main__":
