@@ -1,5 +1,8 @@
 """Paired comparison of two results folders: B - A on the items both scored, with a CI.
 
+XSTest gives two rows, as in the report: over-refusal of its safe prompts (lower is better) and
+refusal of its unsafe prompts (higher is better).
+
     sdft compare runs/seed-eval runs/sdft-eval                    # every shared benchmark
     sdft compare runs/seed-eval runs/sdft-eval --benchmarks gsm8k,advbench
 """
@@ -19,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sdft import evaluate as battery
+    from sdft.analyze.endpoints import endpoints_of
     from sdft.evaluate.context import bench_folder
     from sdft.evaluate.evaluator import compare_results
 
@@ -27,12 +31,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         names = [n for n in battery.BENCHMARKS
                  if all((bench_folder(d, n) / "predictions.jsonl").exists() for d in (args.a, args.b))]
-    rows = [compare_results(args.a, args.b, n) for n in names]
+    rows = []
+    for ep in endpoints_of(names):  # the report's endpoints: XSTest's safe and unsafe halves
+        row = compare_results(args.a, args.b, ep.benchmark, label=ep.label)
+        rows.append({"endpoint": ep.key, "title": ep.title,
+                     "better": "higher" if ep.higher_is_better else "lower", **row})
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'benchmark':<20} {'A':>7} {'B':>7} {'B-A':>7}  {'95% CI':<18} {'n':>5}")
+    width = max([len("endpoint")] + [len(r["title"]) for r in rows])
+    print(f"{'endpoint':<{width}} {'A':>7} {'B':>7} {'B-A':>7}  {'95% CI':<18} {'n':>5}  better")
     for r in rows:
-        print(f"{r['benchmark']:<20} {r['mean_a']:7.3f} {r['mean_b']:7.3f} {r['diff']:+7.3f}  "
-              f"[{r['ci95'][0]:+.3f}, {r['ci95'][1]:+.3f}] {r['n']:>5}")
+        print(f"{r['title']:<{width}} {r['mean_a']:7.3f} {r['mean_b']:7.3f} {r['diff']:+7.3f}  "
+              f"[{r['ci95'][0]:+.3f}, {r['ci95'][1]:+.3f}] {r['n']:>5}  {r['better']}")
     return 0

@@ -258,24 +258,32 @@ def score_file(benchmark: str, path: str | Path, options: dict | None = None, da
     return {"benchmark": benchmark, "file": str(path), **summarize(bench, records, seed)}
 
 
-def item_scores(results_dir: str | Path, benchmark: str) -> dict[str, float]:
-    """Per-item scores of one benchmark in a results folder (per task for humaneval)."""
+def item_scores(results_dir: str | Path, benchmark: str, label: str | None = None) -> dict[str, float]:
+    """Per-item scores of one benchmark in a results folder (per task for humaneval). ``label``:
+    only the lines with that label (XSTest's ``unsafe`` prompts) instead of the benchmark's own
+    per-item selection."""
     path = bench_folder(results_dir, benchmark) / "predictions.jsonl"
     if not path.exists():
         from sdft.data.records import DataError
 
         raise DataError(f"{path}: no predictions for {benchmark} in {results_dir}")
     records = [r for r in read_jsonl(path) if "score" in r]
-    return {str(r["id"]): float(r["score"]) for r in battery.get(benchmark).per_item(records)}
+    if label is not None:
+        records = [r for r in records if (r.get("label") or "safe") == label]
+    else:
+        records = battery.get(benchmark).per_item(records)
+    return {str(r["id"]): float(r["score"]) for r in records}
 
 
-def compare_results(dir_a: str | Path, dir_b: str | Path, benchmark: str, seed: int = 0) -> dict[str, Any]:
-    """Paired difference B - A on the items both folders scored, with a bootstrap CI."""
-    a, b = item_scores(dir_a, benchmark), item_scores(dir_b, benchmark)
+def compare_results(dir_a: str | Path, dir_b: str | Path, benchmark: str, seed: int = 0,
+                    label: str | None = None) -> dict[str, Any]:
+    """Paired difference B - A on the items both folders scored, with a bootstrap CI (``label``:
+    as :func:`item_scores`)."""
+    a, b = item_scores(dir_a, benchmark, label), item_scores(dir_b, benchmark, label)
     shared = sorted(set(a) & set(b))
     sa, sb = [a[i] for i in shared], [b[i] for i in shared]
     n = len(shared)
-    return {"benchmark": benchmark, "a": str(dir_a), "b": str(dir_b), "n": n,
+    return {"benchmark": benchmark, "label": label, "a": str(dir_a), "b": str(dir_b), "n": n,
             "only_a": len(a) - n, "only_b": len(b) - n,
             "mean_a": sum(sa) / n if n else float("nan"), "mean_b": sum(sb) / n if n else float("nan"),
             **{k: v for k, v in paired_difference(sa, sb, seed=seed).items() if k != "n"}}
