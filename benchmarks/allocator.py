@@ -30,12 +30,9 @@ def library(side: str) -> str | None:
     if side == "system":
         return None
     if side == "tcmalloc":  # the library the `sdft` command itself would preload
-        from unittest import mock
-
         from sdft import allocator
 
-        with mock.patch.dict(os.environ, {allocator.ENV: "auto"}):
-            found = allocator.find()
+        found = allocator.find("auto")
         if not found:
             raise SystemExit("tcmalloc not found (Debian: apt-get install libtcmalloc-minimal4)")
         return found

@@ -38,9 +38,10 @@ CANDIDATES = ("tcmalloc_minimal", "tcmalloc")
 KNOWN = ("tcmalloc", "jemalloc", "mimalloc")
 
 
-def find() -> str | None:
-    """The library ``sdft`` would preload: ``SDFT_ALLOCATOR``'s path, else tcmalloc's, else None."""
-    choice = os.environ.get(ENV, "auto").strip()
+def find(choice: str | None = None) -> str | None:
+    """The library ``sdft`` would preload for ``choice`` (default: ``SDFT_ALLOCATOR``): a path as
+    given, "auto" tcmalloc's if installed, "system" None."""
+    choice = (os.environ.get(ENV, "auto") if choice is None else choice).strip()
     if choice == "system" or sys.platform != "linux":
         return None
     if choice not in ("", "auto"):
