@@ -32,7 +32,7 @@ def _folders(name: str, tmp_path: Path, merge_adapter: bool | None = None) -> di
     stages = Stages(load_experiment(path, over))
     got = {st.name: str(st.folder.relative_to(tmp_path)) for st in stages.main()}
     for v in stages.trained:  # trajectory points exist once a fine-tune is trained (10 steps here)
-        if v.train_seed in stages.followed and v.label in stages.main_labels:
+        if v.label in stages.followed:
             train = stages.train[v.label]
             train.folder.mkdir(parents=True, exist_ok=True)
             (train.folder / ".done").write_text(marker(train.key))

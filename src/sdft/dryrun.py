@@ -205,7 +205,7 @@ def describe(stages, gen_tok_s: float | None = None, train_tok_s: float | None =
     listed = stages.main()
     for v in stages.trained:  # trajectory points of fine-tunes already trained are known now
         train = stages.train[v.label]
-        if v.train_seed in stages.followed and v.label in stages.main_labels and (train.folder / ".done").exists():
+        if v.label in stages.followed and (train.folder / ".done").exists():
             listed += stages.trajectory(v, train)
     first: dict[Path, str] = {}  # a folder two stages share (the final point of a trajectory) runs once
     for st in listed:
@@ -227,8 +227,8 @@ def describe(stages, gen_tok_s: float | None = None, train_tok_s: float | None =
         first.setdefault(st.folder, st.name)
         rows.append({"stage": st.name, "folder": str(st.folder.relative_to(stages.dir)), "status": status,
                      "progress": progress if started else "", "left": left, "seconds": round(seconds, 1)})
-    pending = [v.label for v in stages.trained if v.train_seed in stages.followed and v.label in stages.main_labels
-               and not (stages.train[v.label].folder / ".done").exists()]
+    pending = [v.label for v in stages.trained
+               if v.label in stages.followed and not (stages.train[v.label].folder / ".done").exists()]
     return {"rows": rows, "seconds": round(sum(r["seconds"] for r in rows), 1), "gen_tok_s": gen_rate,
             "gen_rate_from": gen_src, "train_tok_s": train_rate, "train_rate_from": train_src,
             "trajectory_pending": pending, "snapshots": stages.cfg.train.get("snapshots", 0),

@@ -115,6 +115,17 @@ def marked_done(folder: Path, key: str) -> bool:
     return done.exists() and done.read_text().strip() == key
 
 
+def followed(cfg: ExperimentConfig, variants: list[Variant]) -> set[str]:
+    """Labels of the fine-tunes a trajectory evaluates along training: the main methods' models of
+    ``trajectory.seeds`` (default: the first training seed), no sweep point; none without
+    ``trajectory.eval``. ``variants``: :func:`plan`'s."""
+    if not cfg.trajectory.eval:
+        return set()
+    seeds = set(cfg.trajectory.seeds or cfg.train_seeds[:1])
+    main = variants[1:1 + len(cfg.train_seeds) * len(cfg.methods)]
+    return {v.label for v in main if v.train_seed in seeds}
+
+
 def plan(cfg: ExperimentConfig, n_available: int) -> list[Variant]:
     """The models to evaluate, in training order: seed, the main methods per training seed, then
     sweep points (trained with the first seed)."""
@@ -249,8 +260,7 @@ class Stages:
         # n_max and the sample above count every variant, so --only changes no stage key.
         self.trained = [v for v in trained if not only or v.label in only]
         self.common = {"model": cfg.model, "data_dir": cfg.data_dir, "seed": cfg.seed}
-        self.followed = set(cfg.trajectory.seeds or cfg.train_seeds[:1]) if cfg.trajectory.eval else set()
-        self.main_labels = {v.label for v in self.variants[1:1 + len(cfg.train_seeds) * len(cfg.methods)]}
+        self.followed = followed(cfg, self.variants)  # labels
         tb = "tensorboard" in str(cfg.train.get("report_to", ""))
         self.tensorboard = self.dir / "tensorboard" if tb else None
         self.distill = {t: self.distill_stage(t) for t in
@@ -429,7 +439,7 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
                 from sdft import hub
 
                 hub.write_model_card(train.folder, **stages.card(v, st.folder))
-                if v.train_seed in stages.followed and v.label in stages.main_labels:
+                if v.label in stages.followed:
                     for t in stages.trajectory(v, train):  # the snapshots exist now
                         run.stage(t.name, t.folder, t.key, t.work)
                         point(t)
