@@ -54,24 +54,25 @@ def _strip_jsonl(data: bytes) -> bytes:
     return ("\n".join(out) + "\n").encode("utf-8") if out else b""
 
 
-def _followed_seeds(manifest: dict) -> set | None:
-    """Training seeds whose fine-tunes the run follows along training (``trajectory.seeds``, by
-    default the first training seed; none without ``trajectory.eval``), or None where the
-    manifest has no config (then every fine-tune with snapshots counts as followed)."""
-    cfg = manifest.get("config")
-    if cfg is None:
+def _followed(manifest: dict) -> set[str] | None:
+    """Labels of the fine-tunes the run follows along training (:func:`sdft.pipeline.followed`
+    on the manifest's config), or None where the manifest has no config (then every fine-tune
+    with snapshots counts as followed)."""
+    if manifest.get("config") is None:
         return None
-    traj = cfg.get("trajectory") or {}
-    if not traj.get("eval"):
-        return set()
-    return set(traj.get("seeds") or (cfg.get("seeds") or [cfg.get("seed")])[:1])
+    from sdft.config import from_dict
+    from sdft.experiment import ExperimentConfig
+    from sdft.pipeline import followed, plan
+
+    cfg = from_dict(ExperimentConfig, manifest["config"], "manifest.json: config")
+    return followed(cfg, plan(cfg, n_available=cfg.sample or 1))  # labels do not depend on the count
 
 
 def _evaluated(run: Path, manifest: dict) -> tuple[dict[str, str | None], set[tuple[str, int]]]:
     """({train folder name: label, or None when its snapshots are not followed} of the fine-tunes
     whose evaluation is finished, {(label, step)} of the trajectory points evaluated)."""
-    seeds = _followed_seeds(manifest)
-    done = {Path(m["train_dir"]).name: m["label"] if seeds is None or m.get("train_seed") in seeds else None
+    labels = _followed(manifest)
+    done = {Path(m["train_dir"]).name: m["label"] if labels is None or m["label"] in labels else None
             for m in manifest.get("models", [])
             if m.get("train_dir") and m.get("eval_dir") and finished(run / m["eval_dir"])}
     points = {(p["label"], int(p["step"])) for p in manifest.get("trajectory") or []

@@ -125,3 +125,17 @@ def test_a_fine_tune_no_trajectory_follows_is_carried_once_evaluated(lora_model,
     (carry / "train" / "vanilla-s2-fff.tar.xz").unlink()
     assert _carry("save", str(run), str(carry)).returncode == 0
     assert not (carry / "train" / "vanilla-s2-fff.tar.xz").exists()
+
+
+def test_a_sweep_point_trained_with_the_followed_seed_is_carried_once_evaluated(lora_model, tmp_path):
+    """The trajectory follows the main methods' fine-tunes only (sdft.pipeline.followed): a sweep
+    point shares the first training seed but no trajectory point of it is ever planned."""
+    run, carry = _run(tmp_path, lora_model), tmp_path / "carry"
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["config"] = {"seed": 42, "sweeps": {"mix_ratios": [0.5]},
+                          "trajectory": {"eval": {"benchmarks": ["advbench"]}}}
+    manifest["models"][2].update(label="sdft-r0.5", method="sdft", train_seed=42)
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    (run / "eval" / "vanilla-s2-ddd" / ".done").write_text("vanilla-s2-ddd")  # its evaluation finished
+    assert _carry("save", str(run), str(carry)).returncode == 0
+    assert (carry / "train" / "vanilla-s2-fff.tar.xz").exists()
