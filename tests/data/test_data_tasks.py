@@ -17,6 +17,7 @@ COUNTS = {
     ("alpaca", "train"): 2000, ("dolly", "train"): 2000, ("lima", "train"): 1029,
     ("alpaca_distilled_ref", "train"): 2000, ("openfunction_distilled_ref", "train"): 2211,
     ("alpaca_eval", "test"): 805, ("advbench", "test"): 520, ("humaneval", "test"): 164, ("xstest", "test"): 450,
+    ("ifeval", "test"): 541,
     ("mmlu", "test"): 14042, ("mmlu", "val"): 1531, ("mmlu", "dev"): 285, ("truthfulqa", "validation"): 817,
     ("arc_easy", "test"): 2376, ("arc_easy", "dev"): 570, ("arc_easy", "train"): 2251,
     ("arc_challenge", "test"): 1172, ("arc_challenge", "dev"): 299, ("arc_challenge", "train"): 1119,

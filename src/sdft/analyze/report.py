@@ -30,7 +30,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sdft.analyze import curves, decision, flips, nll, runfiles, seeds, tables
+from sdft.analyze import curves, decision, flips, ifeval_table, nll, runfiles, seeds, tables
 from sdft.analyze import figures as figs
 from sdft.analyze.endpoints import endpoints_of
 from sdft.analyze.render import Block, to_html, to_markdown
@@ -143,7 +143,8 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
                 blocks.append(("figure", (run_figs[r["name"]][key], f"{r['name']}: {caption}")))
 
     blocks.append(("h2", "Results"))
-    results = [tables.score_table(runs, benchmarks), tables.safety_table(runs, benchmarks), tables.judge_table(runs)]
+    results = [tables.score_table(runs, benchmarks), tables.safety_table(runs, benchmarks), tables.judge_table(runs),
+               *ifeval_table.tables(runs)]
     results += [tables.contrast_table(r, runfiles.benchmarks_of(r["models"]), primary, multi) for r in runs]
     results += [tables.delta_table(runs, benchmarks), tables.seed_delta_table(runs, benchmarks),
                 tables.forgetting_table(runs, benchmarks)]

@@ -28,6 +28,7 @@ CAPABILITIES = {
     "tools": ("openfunction",),
     "safety": ("advbench", "advbench_jailbreak"),
     "over-refusal": ("xstest",),
+    "instruction following": ("ifeval",),
     "helpfulness": ("alpaca_eval",),
     "knowledge": ("mmlu", "truthfulqa", "arc_easy", "arc_challenge", "hellaswag", "winogrande"),
 }

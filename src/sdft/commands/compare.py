@@ -1,7 +1,8 @@
 """Paired comparison of two results folders: B - A on the items both scored, with a CI.
 
 XSTest gives two rows, as in the report: over-refusal of its safe prompts (lower is better) and
-refusal of its unsafe prompts (higher is better).
+refusal of its unsafe prompts (higher is better); IFEval two: prompt-level strict and loose
+accuracy (paired over prompts).
 
     sdft compare runs/seed-eval runs/sdft-eval                    # every shared benchmark
     sdft compare runs/seed-eval runs/sdft-eval --benchmarks gsm8k,advbench
@@ -33,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
                  if all((bench_folder(d, n) / "predictions.jsonl").exists() for d in (args.a, args.b))]
     rows = []
     for ep in endpoints_of(names):  # the report's endpoints: XSTest's safe and unsafe halves
-        row = compare_results(args.a, args.b, ep.benchmark, label=ep.label)
+        row = compare_results(args.a, args.b, ep.benchmark, label=ep.label, field=ep.field)
         rows.append({"endpoint": ep.key, "title": ep.title,
                      "better": "higher" if ep.higher_is_better else "lower", **row})
     if args.json:

@@ -105,6 +105,30 @@ def _xstest(path: Path, task: str, split: str):
     return out
 
 
+def _ifeval(path: Path, task: str, split: str):
+    """IFEval (Zhou et al. 2023): the prompt is the user turn; there is no reference answer.
+
+    Ids are ``ifeval/test/<key>``. meta: key, instruction_id_list, kwargs (one dict per
+    instruction, as in the file). A record whose kwargs do not pair up with its instructions is
+    an error here: without its arguments a checker picks random ones and silently scores
+    something else (the data folder's README)."""
+    out = []
+    for where, rec in loaders.iter_records(path):
+        ids, kwargs = rec.get("instruction_id_list"), rec.get("kwargs")
+        if not (rec.get("prompt") or "").strip():
+            raise DataError(f"{where}: field 'prompt' is empty")
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+            raise DataError(f"{where}: field 'instruction_id_list': expected a non-empty list of ids, got {ids!r}")
+        if not isinstance(kwargs, list) or len(kwargs) != len(ids) or not all(isinstance(k, dict) for k in kwargs):
+            raise DataError(f"{where}: field 'kwargs': expected one object per instruction ({len(ids)}), "
+                            f"got {kwargs!r}"[:300])
+        if "key" not in rec:
+            raise DataError(f"{where}: field 'key' is missing")
+        out.append(Example(id=f"{task}/{split}/{rec['key']}", instruction=rec["prompt"], task=task,
+                           meta={"key": rec["key"], "instruction_id_list": ids, "kwargs": kwargs}))
+    return out
+
+
 def _mmlu(path: Path, task: str, split: str):
     """meta: subject, subject_name, category, choices (4 texts), answer (letter A-D)."""
     mapping = json.loads((path.parent / "mapping.json").read_text(encoding="utf-8"))
@@ -230,6 +254,7 @@ TASKS: dict[str, TaskSpec] = {
                          partial(_instruct, columns={"prompt": "goal", "response": "target"}), "eval"),
     "humaneval": TaskSpec({"test": "humaneval/HumanEval.jsonl.gz"}, _humaneval, "eval"),
     "xstest": TaskSpec({"test": "xstest/xstest_prompts.csv"}, _xstest, "eval"),
+    "ifeval": TaskSpec({"test": "ifeval/input_data.jsonl"}, _ifeval, "eval"),
     "mmlu": TaskSpec({s: "mmlu/mmlu.zip" for s in ("test", "val", "dev")}, _mmlu, "eval"),
     "truthfulqa": TaskSpec({"validation": "truthfulqa/TruthfulQA.csv"}, _truthfulqa, "eval"),
     "arc_easy": TaskSpec({s: f"arc/ARC-Easy-{s.title()}.jsonl" for s in ("test", "dev", "train")}, _arc, "eval"),

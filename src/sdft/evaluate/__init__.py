@@ -10,12 +10,21 @@ in :func:`get`, not an entry per task).
 
 from __future__ import annotations
 
-from sdft.evaluate import advbench, alpaca_eval, humaneval, knowledge, math_reasoning, openfunction, xstest
+from sdft.evaluate import (
+    advbench,
+    alpaca_eval,
+    humaneval,
+    ifeval,
+    knowledge,
+    math_reasoning,
+    openfunction,
+    xstest,
+)
 from sdft.evaluate.benchmark import Benchmark
 
 BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in (
     math_reasoning.GSM8K, math_reasoning.MULTIARITH, openfunction.OPENFUNCTION, humaneval.HUMANEVAL,
-    advbench.ADVBENCH, advbench.ADVBENCH_JAILBREAK, xstest.XSTEST, alpaca_eval.ALPACA_EVAL,
+    advbench.ADVBENCH, advbench.ADVBENCH_JAILBREAK, xstest.XSTEST, ifeval.IFEVAL, alpaca_eval.ALPACA_EVAL,
     *knowledge.BENCHMARKS,
 )}
 

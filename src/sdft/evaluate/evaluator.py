@@ -258,10 +258,11 @@ def score_file(benchmark: str, path: str | Path, options: dict | None = None, da
     return {"benchmark": benchmark, "file": str(path), **summarize(bench, records, seed)}
 
 
-def item_scores(results_dir: str | Path, benchmark: str, label: str | None = None) -> dict[str, float]:
+def item_scores(results_dir: str | Path, benchmark: str, label: str | None = None,
+                field: str = "score") -> dict[str, float]:
     """Per-item scores of one benchmark in a results folder (per task for humaneval). ``label``:
     only the lines with that label (XSTest's ``unsafe`` prompts) instead of the benchmark's own
-    per-item selection."""
+    per-item selection; ``field``: the line's field to read (IFEval's ``prompt_loose``)."""
     path = bench_folder(results_dir, benchmark) / "predictions.jsonl"
     if not path.exists():
         from sdft.data.records import DataError
@@ -272,14 +273,14 @@ def item_scores(results_dir: str | Path, benchmark: str, label: str | None = Non
         records = [r for r in records if (r.get("label") or "safe") == label]
     else:
         records = battery.get(benchmark).per_item(records)
-    return {str(r["id"]): float(r["score"]) for r in records}
+    return {str(r["id"]): float(r[field]) for r in records if isinstance(r.get(field), (int, float))}
 
 
 def compare_results(dir_a: str | Path, dir_b: str | Path, benchmark: str, seed: int = 0,
-                    label: str | None = None) -> dict[str, Any]:
-    """Paired difference B - A on the items both folders scored, with a bootstrap CI (``label``:
-    as :func:`item_scores`)."""
-    a, b = item_scores(dir_a, benchmark, label), item_scores(dir_b, benchmark, label)
+                    label: str | None = None, field: str = "score") -> dict[str, Any]:
+    """Paired difference B - A on the items both folders scored, with a bootstrap CI (``label``,
+    ``field``: as :func:`item_scores`)."""
+    a, b = item_scores(dir_a, benchmark, label, field), item_scores(dir_b, benchmark, label, field)
     shared = sorted(set(a) & set(b))
     sa, sb = [a[i] for i in shared], [b[i] for i in shared]
     n = len(shared)
