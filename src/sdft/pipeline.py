@@ -2,7 +2,7 @@
 
 Stages talk only through files in the run folder::
 
-    RUN/manifest.json                 resolved config, provenance, stage timings, the model list
+    RUN/manifest.json                 resolved config, provenance, stage timings and devices, the model list
     RUN/distill/<template>-<key>/     distilled.jsonl, distill_report.json     (one per template)
     RUN/data/<label>-<key>/           train.jsonl: the exact training set of one fine-tune (a plain file)
     RUN/train/<label>-<key>/          adapter, train_log.jsonl, loss.png, train_summary.json
