@@ -14,6 +14,7 @@ from sdft import allocator, cli
 def test_find_follows_the_environment(monkeypatch, tmp_path):
     names = {"tcmalloc_minimal": "libtcmalloc_minimal.so.4", "tcmalloc": "libtcmalloc.so.4"}
     monkeypatch.setattr(allocator.ctypes.util, "find_library", names.get)
+    monkeypatch.setattr(allocator, "gpu_visible", lambda: False)  # a CPU machine
     monkeypatch.delenv(allocator.ENV, raising=False)
     assert allocator.find() == "libtcmalloc_minimal.so.4"  # the minimal one first
     monkeypatch.setenv(allocator.ENV, "system")
@@ -103,3 +104,27 @@ def test_a_real_process_runs_under_tcmalloc(tmp_path):
     out = subprocess.run([sys.executable, str(script)], env=env | {allocator.ENV: "system"}, capture_output=True,
                          text=True, check=True).stdout.splitlines()
     assert out[-1] == "active None []" and len(out) == 2
+
+
+def test_gpu_visible_reads_device_nodes_and_cuda_visible_devices(tmp_path):
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    (dev / "nvidiactl").write_text("")  # the control node alone: a driver, no GPU
+    (dev / "nvidia-uvm").write_text("")
+    assert not allocator.gpu_visible(str(dev), {})
+    (dev / "nvidia0").write_text("")
+    assert allocator.gpu_visible(str(dev), {})
+    assert allocator.gpu_visible(str(dev), {"CUDA_VISIBLE_DEVICES": "0"})
+    assert not allocator.gpu_visible(str(dev), {"CUDA_VISIBLE_DEVICES": ""})  # every device hidden
+    assert not allocator.gpu_visible(str(dev), {"CUDA_VISIBLE_DEVICES": "-1"})
+
+
+def test_auto_preloads_nothing_where_a_gpu_is_visible(monkeypatch, tmp_path):
+    monkeypatch.setattr(allocator.ctypes.util, "find_library", lambda name: "libtcmalloc_minimal.so.4")
+    monkeypatch.setattr(allocator, "gpu_visible", lambda: True)
+    assert allocator.find("auto") is None
+    lib = tmp_path / "libtcmalloc_minimal.so.4"
+    lib.write_bytes(b"")
+    assert allocator.find(str(lib)) == str(lib)  # named explicitly: preloaded on a GPU machine too
+    monkeypatch.setattr(allocator, "gpu_visible", lambda: False)
+    assert allocator.find("auto") == "libtcmalloc_minimal.so.4"

@@ -11,7 +11,7 @@ from sdft.data.records import DataError
 from sdft.generation.base import Request, SamplingParams
 from sdft.generation.fake import FakeGenerator
 from sdft.generation.runner import generate_jsonl
-from sdft.runs import JsonlWriter, done_ids, read_jsonl, write_json
+from sdft.runs import JsonlWriter, computing, done_ids, note_compute, read_jsonl, write_json
 
 
 def test_partial_last_line_is_cut_and_resume_skips_done(tmp_path):
@@ -138,3 +138,13 @@ def test_write_json_leaves_another_writers_temp_file_alone(tmp_path):
     assert json.loads(path.read_text()) == {"a": 1}
     assert other.read_text() == "the other rank, mid-write"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["train_config.json", "train_config.json.tmp"]
+
+
+def test_computing_collects_the_models_loaded_inside_the_block_only():
+    note_compute("before", "cpu", "float32")
+    with computing() as outer:
+        note_compute("a", "cuda:0", "bfloat16")
+        with computing() as inner:
+            note_compute("b", "cuda:0", "bfloat16")
+        assert inner == [{"what": "b", "device": "cuda:0", "dtype": "bfloat16"}]
+    assert [r["what"] for r in outer] == ["a", "b"]

@@ -105,6 +105,18 @@ def test_tiny_run_end_to_end_then_resume_and_partial_rerun(tiny_config, capsys, 
     manifest = json.loads((run / "manifest.json").read_text())
     assert [m["label"] for m in manifest["models"]] == ["seed", "vanilla", "sdft"]
     assert all(s["status"] == "done" for s in manifest["stages"].values())
+    # Where each stage computed: every model-loading stage names its model, device and dtype
+    # (benchmarks/gpu_check.py checks these say cuda and bfloat16 on a GPU); data stages load none.
+    from sdft.models import resolve_dtype
+
+    stages = manifest["stages"]
+    assert {"analyze", "report"} <= set(stages) and stages["report"]["compute"] == []
+    assert stages["data/sdft"]["compute"] == []
+    assert stages["train/sdft"]["compute"] == [{"what": cfg["model"], "device": "cpu",
+                                                "dtype": resolve_dtype("auto", "cpu")}]
+    for k in ("distill/default", "eval/seed", "eval/sdft"):
+        assert all(u["device"] == "cpu" for u in stages[k]["compute"])
+    assert stages["eval/sdft"]["compute"] and stages["distill/default"]["compute"]
     for m in manifest["models"]:
         res = json.loads((run / m["eval_dir"] / "results.json").read_text())
         assert set(res["benchmarks"]) == {"gsm8k", "advbench"}

@@ -14,7 +14,10 @@ library first in ``LD_PRELOAD`` (:func:`reexec`; an allocator cannot be swapped 
 process). ``SDFT_ALLOCATOR`` chooses, since it must be known before Python starts:
 
 - unset or ``auto``: tcmalloc where the system has it (Debian/Ubuntu: ``libtcmalloc-minimal4``,
-  which ``scripts/setup.sh`` installs where it can), else glibc's allocator;
+  which ``scripts/setup.sh`` installs where it can), else glibc's allocator; nothing on a machine
+  with a visible NVIDIA GPU (:func:`gpu_visible`), where tensors live in CUDA's own caching
+  allocator, the measured gain was a CPU-training one, and CUDA libraries under a preloaded
+  allocator are an untested combination (name the library to preload it there anyway);
 - ``system``: glibc's allocator, nothing preloaded;
 - a path to a shared library: that one (e.g. jemalloc or mimalloc).
 
@@ -38,9 +41,23 @@ CANDIDATES = ("tcmalloc_minimal", "tcmalloc")
 KNOWN = ("tcmalloc", "jemalloc", "mimalloc")
 
 
+def gpu_visible(dev: str = "/dev", environ: dict[str, str] | None = None) -> bool:
+    """Whether this process would see an NVIDIA GPU, decided without importing torch (the
+    allocator is chosen before anything imports it): a GPU device node (``/dev/nvidia0``, ...)
+    exists and ``CUDA_VISIBLE_DEVICES`` does not hide every device."""
+    env = os.environ if environ is None else environ
+    visible = env.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return False
+    try:
+        return any(p.name[len("nvidia"):].isdigit() for p in Path(dev).glob("nvidia[0-9]*"))
+    except OSError:
+        return False
+
+
 def find(choice: str | None = None) -> str | None:
     """The library ``sdft`` would preload for ``choice`` (default: ``SDFT_ALLOCATOR``): a path as
-    given, "auto" tcmalloc's if installed, "system" None."""
+    given, "auto" tcmalloc's if installed and no GPU is visible, "system" None."""
     choice = (os.environ.get(ENV, "auto") if choice is None else choice).strip()
     if choice == "system" or sys.platform != "linux":
         return None
@@ -48,6 +65,8 @@ def find(choice: str | None = None) -> str | None:
         if not Path(choice).is_file():
             raise FileNotFoundError(f"{ENV}={choice}: no such file (a shared library, 'auto' or 'system')")
         return choice
+    if gpu_visible():
+        return None
     for name in CANDIDATES:
         if found := ctypes.util.find_library(name):
             return found

@@ -343,6 +343,9 @@ def load(spec: str | None = None, *, adapter: str | None = None, device: str | N
     model.to(device)
     model.eval()
     model.sdft_dtype = dtype_name
+    from sdft.runs import note_compute
+
+    note_compute(f"{path} + {adapter}" if adapter else path, str(model.device), dtype_name)
     if model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tok.pad_token_id
     return model, tok

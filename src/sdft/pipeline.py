@@ -2,7 +2,7 @@
 
 Stages talk only through files in the run folder::
 
-    RUN/manifest.json                 resolved config, provenance, stage timings, the model list
+    RUN/manifest.json                 resolved config, provenance, stage timings and devices, the model list
     RUN/distill/<template>-<key>/     distilled.jsonl, distill_report.json     (one per template)
     RUN/data/<label>-<key>/           train.jsonl: the exact training set of one fine-tune (a plain file)
     RUN/train/<label>-<key>/          adapter, train_log.jsonl, loss.png, train_summary.json
@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from sdft.experiment import ExperimentConfig, stage_config
-from sdft.runs import JsonlWriter, git_hash, provenance, read_jsonl, write_json
+from sdft.runs import JsonlWriter, computing, git_hash, provenance, read_jsonl, write_json
 
 log = logging.getLogger(__name__)
 
@@ -184,15 +184,28 @@ class Run:
         self.manifest["stages"][name] = {"status": "running", "dir": rel, "key": key, "sittings": sittings}
         self.save()
         t0 = time.perf_counter()
-        work()
+        with computing() as used:
+            work()
         wall = time.perf_counter() - t0
         (folder / ".done").write_text(marker(key))
-        # the code that computed it: a run that spans sessions may span commits
+        # the code that computed it: a run that spans sessions may span commits; "compute": the
+        # device and dtype of each model the stage loaded (checked by benchmarks/gpu_check.py)
         self.manifest["stages"][name] = {"status": "done", "dir": rel, "key": key, "wall_s": round(wall, 1),
-                                         "sittings": sittings, "git": git_hash()}
+                                         "sittings": sittings, "git": git_hash(), "compute": used}
         self.save()
         log.info("%s: done in %.0f s", name, wall)
         return folder
+
+    def after(self, name: str, rel: str, work: Callable[[], Any]) -> Any:
+        """Run one of the stages rebuilt on every run (analysis, report; no key, no marker) and
+        record its timing and the models it loaded like :meth:`stage` does."""
+        t0 = time.perf_counter()
+        with computing() as used:
+            result = work()
+        self.manifest["stages"][name] = {"status": "done", "dir": rel, "wall_s": round(time.perf_counter() - t0, 1),
+                                         "git": git_hash(), "compute": used}
+        self.save()
+        return result
 
 
 def training_rows(v: Variant, sampled: list, distilled: Path | None, seed: int) -> list[dict]:
@@ -446,8 +459,8 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
 
     # 3. Shift analysis and the report: cheap, always rebuilt from the saved files.
     acfg = stage_config(AnalyzeConfig, cfg.analyze, f"{config_path}: analyze", out=str(run.dir / "analysis"))
-    run_analyze(acfg, run.dir)
-    report = build_report([run.dir], run.dir / "report")
+    run.after("analyze", "analysis", lambda: run_analyze(acfg, run.dir))
+    report = run.after("report", "report", lambda: build_report([run.dir], run.dir / "report"))
     print_summary(run)
     log.info("report: %s (and report.md beside it)", report["html"])
     return run.dir

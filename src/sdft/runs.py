@@ -8,6 +8,7 @@ process killed mid-write can leave at most one partial last line: :func:`done_id
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -154,6 +155,27 @@ def git_hash() -> str | None:
         return res.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+# Every model this process loaded to compute with, in order (models.load, the similarity
+# encoder): a pipeline stage records the ones its work loaded (:func:`computing`), so a manifest
+# says where and in which dtype each stage ran, not only what its config asked for.
+_COMPUTE: list[dict[str, Any]] = []
+
+
+def note_compute(what: str, device: str, dtype: str) -> None:
+    """Record that ``what`` (a model path or name) was loaded on ``device`` in ``dtype``."""
+    _COMPUTE.append({"what": what, "device": device, "dtype": dtype})
+
+
+@contextlib.contextmanager
+def computing() -> Iterator[list[dict[str, Any]]]:
+    """The models loaded inside the block (:func:`note_compute`), one record each, filled in on exit."""
+    start, used = len(_COMPUTE), []
+    try:
+        yield used
+    finally:
+        used.extend(_COMPUTE[start:])
 
 
 def provenance(**extra: Any) -> dict[str, Any]:

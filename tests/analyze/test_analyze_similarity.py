@@ -41,6 +41,31 @@ def test_cosine_with_an_injected_encoder():
     assert sims == pytest.approx([1.0, 0.0, -1.0, 1 / math.sqrt(2)])
 
 
+def test_encoder_runs_on_the_default_device_and_is_recorded(monkeypatch, tmp_path):
+    import sentence_transformers
+    import torch
+
+    from sdft import models, runs
+
+    made = []
+
+    class Encoder:  # stands in for SentenceTransformer: records where it was asked to run
+        def __init__(self, path, device):
+            made.append(device)
+            self.device = torch.device("cpu")
+
+        def parameters(self):
+            return iter([torch.zeros(1, dtype=torch.float32)])
+
+    monkeypatch.setattr(sentence_transformers, "SentenceTransformer", Encoder)
+    monkeypatch.setattr(models, "default_device", lambda: "cuda")  # a GPU machine: no longer pinned to the CPU
+    with runs.computing() as used:
+        similarity.load_encoder(tmp_path)
+        similarity.load_encoder(tmp_path, device="cpu")
+    assert made == ["cuda", "cpu"]
+    assert used == [{"what": str(tmp_path), "device": "cpu", "dtype": "float32"}] * 2
+
+
 def test_summarize_mean_ci_and_values():
     s = similarity.summarize([0.0, 1.0, 1.0, 0.0])
     assert s["mean"] == 0.5 and s["values"] == [0.0, 1.0, 1.0, 0.0]

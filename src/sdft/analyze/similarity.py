@@ -58,11 +58,17 @@ def embedding_model_path() -> Path:
     return path
 
 
-def load_encoder(path: str | Path | None = None) -> Callable[[list[str]], Any]:
-    """A function texts -> unit-normalised embeddings (numpy array, one row per text)."""
+def load_encoder(path: str | Path | None = None, device: str | None = None) -> Callable[[list[str]], Any]:
+    """A function texts -> unit-normalised embeddings (numpy array, one row per text), computed on
+    ``device`` (default: CUDA where available, as every other stage; float32 either way)."""
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(str(path or embedding_model_path()), device="cpu")
+    from sdft.models import default_device
+    from sdft.runs import note_compute
+
+    path = str(path or embedding_model_path())
+    model = SentenceTransformer(path, device=device or default_device())
+    note_compute(path, str(model.device), str(next(model.parameters()).dtype).removeprefix("torch."))
 
     def encode(texts: list[str]):
         return model.encode(list(texts), batch_size=32, normalize_embeddings=True,

@@ -386,11 +386,15 @@ def _publish(cfg: TrainConfig, out: Path) -> dict[str, str]:
 
 def merge_saved(model_spec: str, out: str | Path, dtype: str = "auto") -> Path:
     """Write OUT/merged for a finished training folder that has none (trained without merge):
-    the base model loaded on the CPU in ``dtype`` with OUT's adapter folded in."""
+    the base model loaded in ``dtype`` with OUT's adapter folded in, on the device training
+    used (CUDA where available). Not pinned to the CPU: there ``dtype: auto`` follows the host
+    CPU's bf16 instructions, so a GPU machine's merged copy was float32 (twice the size) or
+    bf16 depending on its processor, not on the precision the adapter was trained in."""
     from sdft import models
 
     out = Path(out)
-    model, tok = models.load(model_spec, adapter=str(out), device="cpu", dtype=dtype, merge_adapter=True)
+    model, tok = models.load(model_spec, adapter=str(out), device=models.default_device(), dtype=dtype,
+                             merge_adapter=True)
     tmp = out / "merged.tmp"
     shutil.rmtree(tmp, ignore_errors=True)  # a killed earlier attempt
     _save_merged(model, tok, tmp, full=True)  # merged on load already (or a full checkpoint)
