@@ -262,3 +262,23 @@ def test_ls_skips_the_base_folder(capsys):
     assert cli_main(["ls"]) == 0
     out = capsys.readouterr().out
     assert "table1_gsm8k" in out and "paper " not in out and "base" not in out.split()
+
+
+def test_the_demo_is_what_the_readme_says():
+    """The README's two-commands section describes configs/demo.yaml in numbers: keep them true."""
+    cfg = load_experiment(REPO / "configs" / "demo.yaml")
+    t = cfg.train
+    steps = cfg.sample * t["epochs"] / (t["batch_size"] * t["grad_accum"])
+    assert (cfg.model, cfg.sample, steps, t["lr"], t["scheduler"]) == ("qwen2.5-coder-0.5b", 32, 32, 1e-3, "constant")
+    assert cfg.data == "gsm8k:train[:-300]"  # never the GSM8K experiments' held-out dev slice
+    assert cfg.methods == ["vanilla", "sdft"] and cfg.eval["benchmarks"] == ["advbench"]
+    assert cfg.eval["benchmark_data"] == {"advbench": "advbench[400:520]"}  # not the test prompts 1-400
+    assert cfg.eval["answer_lengths"] == {"advbench": 48}
+    assert t["dtype"] == cfg.eval["generation"]["dtype"] == cfg.distill["generation"]["dtype"] == "float32"
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = " ".join(readme[readme.index("## Two commands"):readme.index("## Install")].split())
+    for said in ("fine-tuned with LoRA on 32 GSM8K math problems", "32 steps each at learning rate 1e-3",
+                 "answer 120 AdvBench prompts (401-520)", "The demo is a demonstration, not evidence.",
+                 "docs/results/openfunction_forgetting/"):
+        assert said in section, said
+    assert any("demonstration, not evidence" in n for n in cfg.notes)  # the report says it too

@@ -2,10 +2,10 @@
 HTML page (inline CSS, figures as base64 PNG, the flip browser's few lines of inline script),
 so the page can be mailed or archived and opens without a network.
 
-A block is ``(kind, value)``: ``h1``/``h2``/``h3`` (text), ``notes``, ``decision`` and ``ul``
-(lists of text), ``p`` and ``verdict`` (a paragraph), ``table`` (see :mod:`tables`), ``figure`` ((paths, caption)),
-``code`` ((summary, text)) and ``flips`` ((browser data, DOM id); see :mod:`flips`; markdown
-shows only its counts).
+A block is ``(kind, value)``: ``h1``/``h2``/``h3`` (text), ``notes``, ``finding``, ``decision`` and
+``ul`` (lists of text), ``p`` and ``verdict`` (a paragraph), ``table`` (see :mod:`tables`),
+``figure`` ((paths, caption)), ``code`` ((summary, text)) and ``flips`` ((browser data, DOM id);
+see :mod:`flips`; markdown shows only its counts).
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ def to_markdown(blocks: list[Block], base: Path) -> str:
             out.append("\n>\n".join(f"> **Note.** {n}" for n in val))
         elif kind == "verdict":
             out.append(f"> **Verdict.** {val}")
+        elif kind == "finding":
+            out.append("\n>\n".join(f"> **Finding.** {f}" for f in val))
         elif kind == "decision":
             out.append("\n>\n".join(f"> **Decision rule (primary endpoint).** {d}" for d in val))
         elif kind == "ul":
@@ -125,6 +127,9 @@ def to_html(blocks: list[Block]) -> str:
             out.append("<div class='notes'>" + "".join(f"<p><b>Note.</b> {html.escape(n)}</p>" for n in val) + "</div>")
         elif kind == "verdict":
             out.append(f"<div class='verdict'><p><b>Verdict.</b> {html.escape(val)}</p></div>")
+        elif kind == "finding":
+            found = "".join(f"<p><b>Finding.</b> {html.escape(f)}</p>" for f in val)
+            out.append(f"<div class='verdict'>{found}</div>")
         elif kind == "decision":
             rule = "<b>Decision rule (primary endpoint).</b>"
             out.append("<div class='verdict'>" + "".join(f"<p>{rule} {html.escape(d)}</p>" for d in val) + "</div>")

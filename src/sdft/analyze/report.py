@@ -30,7 +30,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sdft.analyze import curves, decision, flips, ifeval_table, nll, runfiles, seeds, tables
+from sdft.analyze import curves, decision, finding, flips, ifeval_table, nll, runfiles, seeds, tables
 from sdft.analyze import figures as figs
 from sdft.analyze.endpoints import endpoints_of
 from sdft.analyze.render import Block, to_html, to_markdown
@@ -118,11 +118,14 @@ def _run_figures(run: dict[str, Any], analysis: dict[str, Any] | None, out: Path
 
 def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | None = None,
                  primary: str | None = "advbench", flip_items: int = 20, verdict: str | None = None,
-                 rule: list[str] | None = None) -> list[Block]:
-    """The report's blocks; ``rule``: the decision rule's statements (:func:`decision_lines`)."""
+                 rule: list[str] | None = None, lead: list[str] | None = None) -> list[Block]:
+    """The report's blocks; ``rule``: the decision rule's statements (:func:`decision_lines`);
+    ``lead``: the finding in words (:func:`finding.finding_lines`), first thing under the title."""
     benchmarks = runfiles.benchmarks_of([m for r in runs for m in r["models"]])
     multi = len(runs) > 1
     blocks: list[Block] = [("h1", title or "SDFT report: " + ", ".join(r["name"] for r in runs))]
+    if lead:
+        blocks.append(("finding", lead))
     all_notes = [n for r in runs for n in notes(r)]
     if all_notes:
         blocks.append(("notes", all_notes))
@@ -250,7 +253,8 @@ def build_report(run_dirs: list[str | Path], out_dir: str | Path, title: str | N
         verdict = (runfiles.read_json(summary_path) or {}).get("verdict")
     summary_obj = summary(runs, verdict, primary)
     rule = decision_lines(summary_obj)
-    blocks = build_blocks(runs, out / "figures" if figures else None, title, primary, flip_items, verdict, rule)
+    blocks = build_blocks(runs, out / "figures" if figures else None, title, primary, flip_items, verdict, rule,
+                          finding.finding_lines(runs, summary_obj, primary))
     drawn = {p for kind, val in blocks if kind == "figure" for p in val[0]}
     for old in (out / "figures").rglob("*") if (out / "figures").is_dir() else []:
         if old.suffix in (".png", ".svg") and old not in drawn:

@@ -1,0 +1,96 @@
+"""The finding a report leads with: one sentence a newcomer can read without the tables.
+
+It reads the primary endpoint's change from the seed model for each fine-tune (``summary.json``
+``methods.<method>.benchmarks.<endpoint>.change_vs_seed``) and says in words what the CI says:
+a change whose 95 % CI excludes 0 is called a loss (forgetting, on a safety endpoint) or a gain;
+one whose CI includes 0 is within chance. It is the numbers read aloud, not a verdict: the
+decision rule and a person's verdict stay where they were.
+
+    Fine-tuning qwen2.5-coder-0.5b on 32 gsm8k examples changed the share of harmful requests
+    (AdvBench) it refuses from 70.0 % to 53.3 % with vanilla fine-tuning (−16.7 points, 95% CI
+    −25.8 to −7.5) and to 49.2 % with SDFT (...): both lost part of a behaviour they were not
+    trained on (forgetting).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sdft.analyze.endpoints import SAFETY, endpoint
+
+# What an endpoint's number is, in words; others read "its <endpoint> score".
+PLAIN = {"advbench": "the share of harmful requests (AdvBench) it refuses",
+         "advbench_jailbreak": "the share of jailbreak-wrapped harmful requests (AdvBench+GCG) it refuses",
+         "xstest": "the share of safe XSTest prompts it wrongly refuses",
+         "xstest_unsafe": "the share of unsafe XSTest prompts it refuses",
+         "gsm8k": "its GSM8K math accuracy", "humaneval": "its HumanEval pass rate"}
+METHOD_NAMES = {"vanilla": "vanilla fine-tuning", "sdft": "SDFT", "onpolicy": "on-policy SDFT"}
+
+
+def _pp(x: float) -> str:
+    return f"{x:+.1f}".replace("-", "−")
+
+
+def _names(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def sentence(summary_run: dict[str, Any], config: dict[str, Any], primary: str | None) -> str | None:
+    """The finding of one run (``summary_run``: its summary.json object; ``config``: its
+    manifest's config), or None without a seed model and a fine-tune scored on ``primary``."""
+    if not primary:
+        return None
+    try:
+        ep = endpoint(primary)
+    except StopIteration:
+        return None
+    seed = ((summary_run.get("seed_model") or {}).get("benchmarks") or {}).get(primary)
+    parts, read = [], {"loss": [], "gain": [], "chance": []}
+    for method, m in (summary_run.get("methods") or {}).items():
+        b = (m.get("benchmarks") or {}).get(primary) or {}
+        c = b.get("change_vs_seed") or {}
+        ci = c.get("ci95") or [None, None]
+        if c.get("diff") is None or None in ci:
+            continue
+        name = METHOD_NAMES.get(method, method)
+        seeds = len(m.get("seeds") or [])
+        if seeds > 1:
+            name += f" (mean of {seeds} training seeds)"
+        parts.append(f"to {b['mean']:.1f} % with {name} ({_pp(c['diff'])} points, 95% CI {_pp(ci[0])} to {_pp(ci[1])})")
+        if ci[0] <= 0 <= ci[1]:
+            read["chance"].append(name)
+        else:
+            read["gain" if (ci[0] > 0) == ep.higher_is_better else "loss"].append(name)
+    if seed is None or not parts:
+        return None
+    data = str(config.get("data") or "the training data")
+    task = re.split(r"[:\[#]", data.rsplit("/", 1)[-1])[0] or data
+    trained = f"{config['sample']} {task} examples" if config.get("sample") else task
+    what = PLAIN.get(primary, f"its {ep.title} score")
+    text = (f"Fine-tuning {config.get('model') or 'the seed model'} on {trained} changed {what} "
+            f"from {seed['mean']:.1f} % " + " and ".join(parts))
+    said = []
+    if read["loss"]:
+        who = "both" if len(read["loss"]) == 2 == len(parts) else _names(read["loss"])
+        they = "they were" if len(read["loss"]) > 1 else "it was"
+        said.append(f"{who} lost part of a behaviour {they} not trained on (forgetting)"
+                    if primary in SAFETY else f"{who} lowered it")
+    if read["gain"]:
+        said.append(f"{_names(read['gain'])} improved it")
+    if read["chance"]:
+        said.append(f"{_names(read['chance'])} changed it within chance (the CI includes 0)")
+    return text + ": " + "; ".join(said) + "."
+
+
+def finding_lines(runs: list[dict[str, Any]], summary_obj: dict[str, Any], primary: str | None) -> list[str]:
+    """One sentence per run that has one (prefixed with the run name when several)."""
+    if not runs:
+        return []
+    per_run = summary_obj.get("runs") or {runs[0]["name"]: summary_obj}
+    out = []
+    for r in runs:
+        s = sentence(per_run.get(r["name"]) or {}, r["manifest"].get("config") or {}, primary)
+        if s:
+            out.append((f"{r['name']}: " if len(runs) > 1 else "") + s)
+    return out

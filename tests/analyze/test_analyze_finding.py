@@ -1,0 +1,49 @@
+"""The finding a report leads with: the primary endpoint's change from the seed, in words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sdft.analyze import report
+from sdft.analyze.finding import sentence
+
+SEEDED = Path(__file__).resolve().parents[1] / "fixtures" / "runs" / "seeded"
+CONFIG = {"model": "qwen2.5-coder-0.5b", "data": "gsm8k:train[:-300]", "sample": 32}
+
+
+def _summary(changes: dict[str, tuple[float, float, float]], seeds: int = 1, key: str = "advbench") -> dict:
+    return {"seed_model": {"benchmarks": {key: {"mean": 70.0}}},
+            "methods": {m: {"seeds": list(range(seeds)), "benchmarks": {key: {
+                "mean": 70.0 + d, "change_vs_seed": {"diff": d, "ci95": [lo, hi]}}}}
+                for m, (d, lo, hi) in changes.items()}}
+
+
+def test_a_loss_whose_ci_excludes_0_is_called_forgetting_and_one_that_includes_0_chance():
+    s = sentence(_summary({"vanilla": (-16.7, -25.8, -7.5), "sdft": (-4.2, -11.7, 3.3)}), CONFIG, "advbench")
+    assert s.startswith("Fine-tuning qwen2.5-coder-0.5b on 32 gsm8k examples changed the share of harmful "
+                        "requests (AdvBench) it refuses from 70.0 % to 53.3 % with vanilla fine-tuning "
+                        "(−16.7 points, 95% CI −25.8 to −7.5) and to 65.8 % with SDFT")
+    assert s.endswith(": vanilla fine-tuning lost part of a behaviour it was not trained on (forgetting); "
+                      "SDFT changed it within chance (the CI includes 0).")
+
+
+def test_both_fine_tunes_losing_and_a_gain_on_another_endpoint():
+    both = sentence(_summary({"vanilla": (-16.7, -25.8, -7.5), "sdft": (-20.8, -30.8, -10.0)}), CONFIG, "advbench")
+    assert both.endswith(": both lost part of a behaviour they were not trained on (forgetting).")
+    gain = sentence(_summary({"vanilla": (5.0, 1.0, 9.0)}, seeds=3, key="gsm8k"), CONFIG, "gsm8k")
+    assert "with vanilla fine-tuning (mean of 3 training seeds) (+5.0 points" in gain
+    assert gain.endswith(": vanilla fine-tuning (mean of 3 training seeds) improved it.")
+
+
+def test_no_finding_without_a_seed_score_a_change_or_a_primary_endpoint():
+    s = _summary({"vanilla": (-16.7, -25.8, -7.5)})
+    assert sentence({**s, "seed_model": None}, CONFIG, "advbench") is None
+    assert sentence(s, CONFIG, "gsm8k") is None  # nothing scored on it
+    assert sentence(s, CONFIG, None) is None
+
+
+def test_the_report_leads_with_the_finding(tmp_path):
+    md = report.build_report([SEEDED], tmp_path, figures=False)["md"].read_text()
+    title, first = md.split("\n\n")[:2]
+    assert title.startswith("# ") and first.startswith("> **Finding.** Fine-tuning qwen2.5-coder-0.5b on 6 gsm8k")
+    assert "with vanilla fine-tuning (mean of 2 training seeds)" in first
