@@ -82,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(module.run(args) or 0)
     except SdftError as e:  # an input the user can fix: one clear line, no traceback (a bug keeps its own)
         return _error(name, str(e), e if verbosity > 0 else None)
+    except BrokenPipeError:  # `sdft ls | head`: the reader left; stop quietly, as Unix tools do
+        if not _stdout_closed():
+            raise  # a pipe of the command's own (a subprocess): a real error
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the closed pipe
     except OSError as e:
         refused = runs.fs_refusal(e)
         if refused is None:
@@ -91,10 +95,6 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{e.filename}: " if e.filename else ""
         return _error(name, f"{where}{refused[0]}. Finished work is kept: {refused[1]}, then run the same "
                             f"command again to resume.", e if verbosity > 0 else None)
-    except BrokenPipeError:  # `sdft ls | head`: the reader left; stop quietly, as Unix tools do
-        if not _stdout_closed():
-            raise  # a pipe of the command's own (a subprocess): a real error
-        return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the closed pipe
     finally:
         logs.teardown()  # main() called from Python: later records do not land in this run.log
 
