@@ -124,7 +124,8 @@ def test_other_os_errors_outside_the_writer_name_the_file(tmp_path, monkeypatch,
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    assert err.splitlines()[-1] + "\n" == (f"sdft generate: error: {tmp_path / 'o.jsonl.meta.json'}: no space left on the device. "
-                   f"Finished work is kept: free some space, then run the same command again to resume.\n")
+    assert err.splitlines()[-1] == (f"sdft generate: error: {tmp_path / 'o.jsonl.meta.json'}: no space left on the "
+                                    f"device. Finished work is kept: free some space, then run the same command "
+                                    f"again to resume.")
     assert main(["-v", *args[:-1], str(tmp_path / "o2.jsonl")]) == 2
     assert "Traceback" in capsys.readouterr().err  # -v shows where it happened
