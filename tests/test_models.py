@@ -102,3 +102,46 @@ def test_models_cli_lists_aliases(capsys):
 def test_unknown_command_exits_nonzero(capsys):
     assert cli_main(["frobnicate"]) == 2
     assert "unknown command" in capsys.readouterr().err
+
+
+def _hub_says(monkeypatch, error: Exception | None) -> list[str]:
+    import huggingface_hub
+
+    asked = []
+
+    def model_info(self, repo, timeout=None, **kw):
+        asked.append(repo)
+        if error is not None:
+            raise error
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", model_info)
+    monkeypatch.setattr(huggingface_hub.constants, "is_offline_mode", lambda: False)
+    models.check_hub_model.cache_clear()
+    return asked
+
+
+def test_an_unknown_model_name_offline_is_one_clear_error(monkeypatch, capsys):
+    asked = _hub_says(monkeypatch, ConnectionError("[Errno -2] Name or service not known"))
+    assert cli_main(["models", "prepare", "nosuch-model"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("sdft models: error: --model nosuch-model: not an alias (smollm2-135m, qwen2.5-coder-0.5b), "
+                   "not a local model folder or .gguf file, and not in the Hugging Face cache; the Hugging Face "
+                   "hub could not be reached to look it up ([Errno -2] Name or service not known)\n")
+    assert asked == ["nosuch-model"]  # asked once, no retries
+
+
+def test_a_model_the_hub_does_not_have_and_one_it_has(monkeypatch):
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    missing = RepositoryNotFoundError.__new__(RepositoryNotFoundError)  # its __init__ wants an HTTP response
+    missing.args = ("404 Client Error: Repository Not Found",)
+    _hub_says(monkeypatch, missing)
+    with pytest.raises(models.ModelError, match=r"--model me/typo: not an alias .* the hub has no model 'me/typo' "
+                                                r"\(or it is private or gated"):
+        models.materialize(models.resolve("me/typo"))
+    asked = _hub_says(monkeypatch, None)
+    assert models.materialize(models.resolve("me/real")) == "me/real" and asked == ["me/real"]
+    monkeypatch.setattr("huggingface_hub.constants.is_offline_mode", lambda: True)
+    models.check_hub_model.cache_clear()
+    with pytest.raises(models.ModelError, match="HF_HUB_OFFLINE is set, so the hub was not asked"):
+        models.materialize(models.resolve("me/other"))

@@ -76,20 +76,38 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_intermixed_args(rest)
     except TypeError:  # a command with sub-commands (sdft data list) cannot intermix
         args = parser.parse_args(rest)
-    logs.setup(name, args, verbosity, argv)
-    runs.git_hash()  # pin provenance to the code as imported now, before a long command runs
     try:
+        logs.setup(name, args, verbosity, argv)
+        runs.git_hash()  # pin provenance to the code as imported now, before a long command runs
         return int(module.run(args) or 0)
     except SdftError as e:  # an input the user can fix: one clear line, no traceback (a bug keeps its own)
-        logs.file_only(f"error: {e}")  # run.log; the console gets the line below
-        print(f"sdft {name}: error: {e}", file=sys.stderr)
-        return 2
+        return _error(name, str(e), e if verbosity > 0 else None)
     except BrokenPipeError:  # `sdft ls | head`: the reader left; stop quietly, as Unix tools do
         if not _stdout_closed():
             raise  # a pipe of the command's own (a subprocess): a real error
         return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the closed pipe
+    except OSError as e:
+        refused = runs.fs_refusal(e)
+        if refused is None:
+            raise
+        # A full disk, a read-only or forbidden folder outside the JSONL writers (which say more):
+        # a checkpoint, a results file, the log. What finished is on disk; the stages resume.
+        where = f"{e.filename}: " if e.filename else ""
+        return _error(name, f"{where}{refused[0]}. Finished work is kept: {refused[1]}, then run the same "
+                            f"command again to resume.", e if verbosity > 0 else None)
     finally:
         logs.teardown()  # main() called from Python: later records do not land in this run.log
+
+
+def _error(name: str, message: str, shown: BaseException | None) -> int:
+    """Print one error line (and, with -v, the traceback ``shown``); exit status 2."""
+    if shown is not None:
+        import traceback
+
+        traceback.print_exception(type(shown), shown, shown.__traceback__, file=sys.stderr)
+    logs.file_only(f"error: {message}")  # run.log; the console gets the line below
+    print(f"sdft {name}: error: {message}", file=sys.stderr)
+    return 2
 
 
 def _stdout_closed() -> bool:

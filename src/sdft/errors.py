@@ -31,3 +31,8 @@ class ModelError(SdftError, RuntimeError):
 
 class SandboxError(SdftError, RuntimeError):
     """Code execution was refused (no opt-in) or the sandbox cannot start."""
+
+
+class OutputError(SdftError, RuntimeError):
+    """An output cannot be written: another sdft process is writing it, or the file system refused
+    (no space, permission, read-only). The message names the file and how to resume."""

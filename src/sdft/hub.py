@@ -24,7 +24,7 @@ from sdft.errors import SdftError
 
 # Left out of a pushed training folder: resume state, the snapshots along training, the merged
 # copy (pushed to its own repo) and our stage marker.
-TRAIN_IGNORE = ["checkpoints/*", "snapshots/*", "merged/*", "tensorboard/*", ".done", "*.tmp"]
+TRAIN_IGNORE = ["checkpoints/*", "snapshots/*", "merged/*", "tensorboard/*", ".done", "*.tmp", ".lock", ".lock.holder"]
 
 METHODS = {
     "vanilla": "supervised fine-tuning on the dataset's reference answers (the vanilla baseline)",

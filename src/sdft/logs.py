@@ -69,9 +69,12 @@ def setup(command: str, args: argparse.Namespace | None = None, verbosity: int =
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "run.log"
-        with path.open("a", encoding="utf-8") as f:
-            f.write(header(command, argv))
-        fh = logging.FileHandler(path, encoding="utf-8")
+        try:
+            with path.open("a", encoding="utf-8") as f:
+                f.write(header(command, argv))
+        except OSError as e:  # a full disk fails on close, with no file name: give it one
+            raise OSError(e.errno, e.strerror, str(path)) from e
+        fh = _QuietFileHandler(path, encoding="utf-8")
         fh.setFormatter(logging.Formatter(FILE_FORMAT))
         fh.setLevel(logging.DEBUG if verbosity > 0 else logging.INFO)
         handlers.append(fh)
@@ -79,6 +82,14 @@ def setup(command: str, args: argparse.Namespace | None = None, verbosity: int =
         setattr(h, _MARK, True)
         logging.getLogger().addHandler(h)
     return path
+
+
+class _QuietFileHandler(logging.FileHandler):
+    """run.log's handler: a record it cannot write (a full disk) is dropped, so logging's own
+    traceback does not bury the one-line error the console is about to show."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
 
 
 def teardown() -> None:

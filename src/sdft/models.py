@@ -194,6 +194,30 @@ def record_base_model(folder: str | Path, model: str | None) -> None:
         os.replace(tmp, path)
 
 
+@functools.cache
+def check_hub_model(repo: str, timeout_s: float = 5.0) -> None:
+    """A ModelError unless hub id ``repo`` is in the hub cache or the hub knows it: one short
+    request instead of transformers' retries with back-off, which end in a traceback minutes
+    later for a mistyped ``--model`` on a machine that cannot reach the hub."""
+    from huggingface_hub import HfApi, constants, try_to_load_from_cache
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    if isinstance(try_to_load_from_cache(repo, "config.json"), str):
+        return
+    what = (f"--model {repo}: not an alias ({', '.join(ALIASES)}), not a local model folder or .gguf file, "
+            f"and not in the Hugging Face cache")
+    if constants.is_offline_mode():
+        raise ModelError(f"{what}; HF_HUB_OFFLINE is set, so the hub was not asked")
+    try:
+        HfApi().model_info(repo, timeout=timeout_s)
+    except RepositoryNotFoundError:  # gated and private repos too, for a user not logged in
+        raise ModelError(f"{what}; the hub has no model {repo!r} (or it is private or gated: "
+                         f"log in with `hf auth login`)") from None
+    except Exception as e:  # offline, DNS, proxy, timeout: many exception types
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelError(f"{what}; the Hugging Face hub could not be reached to look it up ({first})") from None
+
+
 def converted_dir(src: ModelSource) -> Path:
     """Where a GGUF's de-quantized copy lives; keyed by path, size and mtime so a replaced
     file is converted again."""
@@ -205,6 +229,8 @@ def converted_dir(src: ModelSource) -> Path:
 def materialize(src: ModelSource) -> str:
     """A directory (or hub id) ``from_pretrained`` can read quickly: GGUFs are converted once."""
     if not src.gguf:
+        if src.hub_id is not None and src.path == src.hub_id:
+            check_hub_model(src.path)
         return src.path
     out = converted_dir(src)
     if (out / "config.json").exists() and (out / "model.safetensors").exists():

@@ -9,6 +9,7 @@ process killed mid-write can leave at most one partial last line: :func:`done_id
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import json
 import os
@@ -20,7 +21,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from sdft.errors import DataError
+from sdft.errors import DataError, OutputError
 
 
 def parse_jsonl_lines(lines: Iterable[str], path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -81,32 +82,76 @@ def done_ids(path: str | Path, key: str = "id") -> set[str]:
     return {str(rec[key]) for rec in read_jsonl(path) if key in rec}
 
 
+# What the file system refused -> (what to say, what the user can do about it).
+FS_REFUSALS = {
+    errno.ENOSPC: ("no space left on the device", "free some space"),
+    errno.EDQUOT: ("disk quota exceeded", "free some space (or raise the quota)"),
+    errno.EACCES: ("permission denied", "make it and its folder writable (or write somewhere else)"),
+    errno.EPERM: ("operation not permitted", "make it and its folder writable (or write somewhere else)"),
+    errno.EROFS: ("read-only file system", "write to a writable file system (or remount it read-write)"),
+}
+
+
+def fs_refusal(e: BaseException) -> tuple[str, str] | None:
+    """``(reason, remedy)`` when ``e`` is the file system refusing a write a user can fix."""
+    return FS_REFUSALS.get(e.errno) if isinstance(e, OSError) else None
+
+
 class JsonlWriter:
     """Append records one line at a time; each line is flushed and fsynced when written, so a
-    kill loses at most the record in flight."""
+    kill loses at most the record in flight. A write the file system refuses (no space,
+    permission, read-only) is an :class:`OutputError` naming the file, how many records are
+    safe in it and how to resume; the partial line is cut off where the file system lets us."""
 
     def __init__(self, path: str | Path, fsync: bool = True):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        repair_jsonl(self.path)
-        self._f = self.path.open("a", encoding="utf-8")
+        self._f = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            repair_jsonl(self.path)
+            self._f = self.path.open("a", encoding="utf-8")
+        except OSError as e:
+            self._refused(e)
         self._fsync = fsync
 
     def write(self, record: dict[str, Any]) -> None:
-        self._f.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._f.flush()
-        if self._fsync:
-            os.fsync(self._f.fileno())
+        self.write_many([record])
 
     def write_many(self, records: Iterable[dict[str, Any]]) -> None:
-        for r in records:
-            self._f.write(json.dumps(r, ensure_ascii=False) + "\n")
-        self._f.flush()
-        if self._fsync:
-            os.fsync(self._f.fileno())
+        try:
+            for r in records:
+                self._f.write(json.dumps(r, ensure_ascii=False) + "\n")
+            self._f.flush()
+            if self._fsync:
+                os.fsync(self._f.fileno())
+        except OSError as e:
+            self._refused(e)
+
+    def _refused(self, e: OSError) -> None:
+        what = fs_refusal(e)
+        if what is None:
+            raise e
+        if self._f is not None:
+            try:  # closing flushes what is buffered, which fails again: the file is closed all the same
+                self._f.close()
+            except OSError:
+                pass
+        try:
+            repair_jsonl(self.path)
+            safe = self.path.read_bytes().count(b"\n") if self.path.exists() else 0
+        except OSError:
+            safe = None
+        kept = f"It holds {safe} complete records, which are kept" if safe is not None else \
+            "The records written before are kept"
+        raise OutputError(f"{self.path}: cannot write: {what[0]}. {kept}: {what[1]}, then run the same command "
+                          f"again to resume after them (a cut-off last line is dropped).") from e
 
     def close(self) -> None:
-        self._f.close()
+        if self._f is not None and not self._f.closed:
+            try:
+                self._f.close()
+            except OSError as e:
+                self._refused(e)
 
     def __enter__(self) -> JsonlWriter:
         return self

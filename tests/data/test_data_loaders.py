@@ -222,6 +222,8 @@ BAD_CASES = [
      r"bad.json: record 0: field 'conversations': the last turn must be the assistant's"),
     ("bad.json", '[{"conversations": [{"from": "gpt", "value": "hi"}, {"from": "gpt", "value": "x"}]}]',
      r"bad.json: record 0: field 'conversations': turn 0: 'from': expected a user turn .* got 'gpt'"),
+    ("bad.json", '[{"conversations": [{"from": "human", "value": "hi"}, {"from": "human", "value": "x"}]}]',
+     r"bad.json: record 0: field 'conversations': turn 1: 'from': expected an assistant turn .* got 'human'"),
     ("bad.jsonl", '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": 3}]}',
      r"bad.jsonl:1: field 'messages': turn 1: 'content': expected a string, got int"),
     ("bad.csv", "instruction,input,output\na,,b\nc,d\n", r"bad.csv:3: field 'output': missing"),
@@ -247,6 +249,15 @@ def test_utf16_file_is_a_data_error_saying_utf8(tmp_path, name, encoding):
     p.write_text(text, encoding=encoding)
     with pytest.raises(DataError, match=r"u16\.\w+: the file looks UTF-16 encoded .* must be UTF-8"):
         loaders.load_file(p)
+
+
+def test_nul_bytes_in_a_utf8_file_are_named_as_such_not_as_utf16(tmp_path):
+    p = tmp_path / "nul.jsonl"
+    p.write_bytes((GOOD + "\n" + '{"instruction": "caf\u00e9\x00\x00", "output": "y"}\n').encode("utf-8"))
+    with pytest.raises(DataError) as e:
+        loaders.load_file(p)
+    msg = str(e.value)
+    assert msg.startswith(f"{p}:2: 2 NUL byte(s) in a UTF-8 file (the first at offset ") and "UTF-16" not in msg
 
 
 def test_other_non_utf8_bytes_name_the_line_and_byte(tmp_path):

@@ -130,3 +130,69 @@ def test_opt_in_is_required(monkeypatch):
     sandbox.require_opt_in(True)
     monkeypatch.setenv(sandbox.ENV_FLAG, "1")
     sandbox.require_opt_in(False)
+
+
+# ---------------------------------------------------------------- results compared as plain data
+
+CHECK = "def check(candidate):\n    assert candidate(2) == [2, 2]\n    assert candidate(3) == [3, 3, 3]\n"
+ALWAYS_EQUAL = ("class Yes:\n    def __eq__(self, other):\n        return True\n"
+                "    def __ne__(self, other):\n        return False\n")
+
+
+def _humaneval(body: str) -> sandbox.SandboxResult:
+    from sdft.evaluate.humaneval import test_program
+
+    return run_program(test_program(body, CHECK, "f"), LIMITS)
+
+
+@pytest.mark.parametrize("body", [
+    ALWAYS_EQUAL + "def f(n):\n    return Yes()\n",
+    ALWAYS_EQUAL + "def f(n):\n    return [Yes()] * n\n",  # hidden inside plain data
+    "class L(list):\n    def __eq__(self, other):\n        return True\ndef f(n):\n    return L()\n",
+    "from unittest.mock import ANY\ndef f(n):\n    return ANY\n",
+    # rebinding the builtins the check would use does not reach it
+    ALWAYS_EQUAL + "import builtins\nbuiltins.type = lambda x: list\nbuiltins.issubclass = lambda *a: True\n"
+    "def f(n):\n    return Yes()\n",
+])
+def test_a_result_that_fakes_equality_fails(body):
+    res = _humaneval(body)
+    assert (res.passed, res.status) == (False, "failed")
+    assert "AssertionError" in res.stderr or "compared as plain data" in res.stderr
+
+
+@pytest.mark.parametrize("body", [
+    "def f(n):\n    return [n] * n\n",
+    # subclasses of builtins compare as the builtin value they hold, whatever they override
+    "class L(list):\n    def __eq__(self, other):\n        return False\ndef f(n):\n    return L([n] * n)\n",
+    "class I(int):\n    def __eq__(self, other):\n        return False\n    __hash__ = int.__hash__\n"
+    "def f(n):\n    return [I(n)] * n\n",
+])
+def test_a_right_answer_still_passes(body):
+    res = _humaneval(body)
+    assert res.passed, res.stderr
+
+
+def test_plain_data_is_rebuilt_and_builtin_objects_pass_through():
+    code = ("import collections, enum\nclass E(enum.IntEnum):\n    A = 1\nP = collections.namedtuple('P', 'x y')\n"
+            "def f():\n    return {E.A: [P(1, 2.5), collections.Counter('aa'), frozenset({b'x'}), 'ok', None, 1j]}\n"
+            "r = _sdft_plain_results(f)()\n"
+            "assert r == {1: [(1, 2.5), {'a': 2}, frozenset({b'x'}), 'ok', None, 1j]}\n"
+            "k = next(iter(r)); v = r[k]\n"
+            "assert [type(k), type(v), type(v[0]), type(v[1])] == [int, list, tuple, dict]\n"
+            "g = _sdft_plain_results(lambda: (i for i in range(3)))()\n"
+            "assert list(g) == [0, 1, 2]  # a generator is a builtin object: passed through\n")
+    res = run_program(code, LIMITS)
+    assert res.passed, res.stderr
+
+
+@pytest.mark.slow
+def test_every_canonical_humaneval_solution_passes(data_dir):
+    from sdft.data.tasks import load_task
+    from sdft.evaluate.humaneval import test_program
+
+    tasks = load_task("humaneval", "test", data_dir)
+    progs = [test_program(ex.meta["prompt"] + ex.meta["canonical_solution"], ex.meta["test"], ex.meta["entry_point"])
+             for ex in tasks]
+    res = run_many(progs, Limits(timeout_s=20.0), workers=2)
+    assert len(res) == 164
+    assert [ex.id for ex, r in zip(tasks, res) if not r.passed] == []

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 
 from sdft import config
+from sdft.locks import add_wait_argument, output_lock
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--config", metavar="YAML", help="YAML file of DistillConfig fields (flags win)")
     config.add_arguments(parser, DistillConfig)
+    add_wait_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
 
     yaml_data = config.read_config(args.config) if args.config else {}
     cfg = config.from_args(DistillConfig, args, yaml_data, where=args.config or "flags")
-    report = run_distill(cfg)
+    with output_lock(cfg.out, folder=True, wait=args.wait):
+        report = run_distill(cfg)
     print(format_summary(report))
     print(f"wrote {cfg.out}/distilled.jsonl and {cfg.out}/distill_report.json")
     return 0

@@ -27,6 +27,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sdft.locks import add_wait_argument, output_lock
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from sdft.config import add_arguments as add_fields
@@ -41,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "CSV/JSON/JSONL file, FILE#column to name its prompt column, e.g. "
                              "advbench=my_redteam.csv#Behavior")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_wait_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         if table:
             data[key] = table
     cfg = from_args(EvalConfig, args, data, where=args.config or "flags")
-    results = run_eval(cfg, progress=not args.no_progress)
+    with output_lock(cfg.out, folder=True, wait=args.wait):
+        results = run_eval(cfg, progress=not args.no_progress)
     print(f"{'benchmark':<20} {'metric':<13} {'score':>7}  {'95% CI':<17} {'n':>5} {'wall s':>8}")
     for name, e in results["benchmarks"].items():
         lo, hi = e.get("ci95", [float("nan")] * 2)

@@ -21,6 +21,7 @@ from pathlib import Path
 from sdft import config as C
 from sdft.errors import ConfigError, DataError
 from sdft.generation.base import GenerationConfig
+from sdft.locks import add_wait_argument, output_lock
 
 
 @dataclass
@@ -65,6 +66,7 @@ class GenerateConfig:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=None, help="YAML file with GenerateConfig keys (flags override it)")
     C.add_arguments(parser, GenerateConfig, skip=("stop",))
+    add_wait_argument(parser)
     parser.add_argument("--stop", nargs="+", default=None, metavar="STR", help=C.field_help(GenerateConfig)["stop"])
 
 
@@ -99,14 +101,15 @@ def run(args: argparse.Namespace) -> int:
         ex = by_id[req.id]
         return {"label": ex.response, "task": ex.task, **comp.extras}
 
-    done = done_ids(cfg.out)
-    if all(r.id in done for r in requests):  # nothing to do: do not load the model
-        print(f"{cfg.out}: all {len(requests)} records already generated")
-        return 0
-    generator = make_generator(cfg.generation, cfg.model, adapter=cfg.adapter)
-    stats = generate_jsonl(generator, requests, sampling, cfg.out, record=record, desc=f"generate {cfg.data}")
-    write_json(Path(cfg.out + ".meta.json"), {"config": asdict(cfg), "stats": stats.as_dict(),
-                                              "provenance": provenance()})
+    with output_lock(cfg.out, folder=False, wait=args.wait):  # before reading what is done: one writer
+        done = done_ids(cfg.out)
+        if all(r.id in done for r in requests):  # nothing to do: do not load the model
+            print(f"{cfg.out}: all {len(requests)} records already generated")
+            return 0
+        generator = make_generator(cfg.generation, cfg.model, adapter=cfg.adapter)
+        stats = generate_jsonl(generator, requests, sampling, cfg.out, record=record, desc=f"generate {cfg.data}")
+        write_json(Path(cfg.out + ".meta.json"), {"config": asdict(cfg), "stats": stats.as_dict(),
+                                                  "provenance": provenance()})
     print(f"{cfg.out}: {stats.generated} generated, {stats.skipped} already there, {stats.total} in all; "
           f"{stats.tokens} tokens in {stats.wall_s:.1f} s ({stats.tokens_per_s:.1f} tokens/s); "
           f"{stats.truncated} hit max_new_tokens")

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 
+from sdft.locks import add_wait_argument, output_lock
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="experiment YAML (see `sdft ls`)")
@@ -25,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "labels such as vanilla-s1; the seed model is always evaluated)")
     parser.add_argument("--dry-run", action="store_true", help="print the resolved config and the stage plan "
                         "(cached / partial / to run, estimated time) without loading a model")
+    add_wait_argument(parser)
     parser.add_argument("--gen-tok-s", type=float, metavar="RATE",
                         help="--dry-run: generation tokens/s to estimate with")
     parser.add_argument("--train-tok-s", type=float, metavar="RATE",
@@ -45,5 +48,6 @@ def run(args: argparse.Namespace) -> int:
         stages = Stages(cfg, args.config, only or None)
         print_plan(cfg, stages, describe(stages, args.gen_tok_s, args.train_tok_s))
         return 0
-    run_experiment(cfg, args.config, only=only or None)
+    with output_lock(cfg.run_dir, folder=True, wait=args.wait):  # one run per folder: its lock covers every stage
+        run_experiment(cfg, args.config, only=only or None)
     return 0

@@ -20,12 +20,14 @@ import logging
 
 from sdft.config import add_arguments as add_config_arguments
 from sdft.config import from_args, read_config
+from sdft.locks import add_wait_argument, output_lock
 from sdft.train.config import TrainConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="YAML", help="YAML file with TrainConfig fields (flags override it)")
     add_config_arguments(parser, TrainConfig)
+    add_wait_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     yaml_data = read_config(args.config) if args.config else None
     cfg = from_args(TrainConfig, args, yaml_data, where=args.config or "flags")
-    summary = run_train(cfg)
+    with output_lock(cfg.out, folder=True, wait=args.wait):
+        summary = run_train(cfg)
     if summary:  # empty on non-main processes of a distributed run
         print(json.dumps({k: v for k, v in summary.items() if k != "dropped_ids"}, indent=2))
     return 0

@@ -61,16 +61,28 @@ def _read_text(path: Path) -> str:
     with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
         raw = f.read()
     # UTF-16 (what some Windows editors save) decodes as "valid" UTF-8 full of NULs when it has no
-    # BOM, and JSON or CSV text never holds a raw NUL, so a NUL is the cheap tell for both cases.
-    if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in raw:
+    # BOM: its ASCII text puts a NUL in every other byte. JSON or CSV text never holds a raw NUL,
+    # so a few NULs elsewhere mean a damaged (or binary) file, not another encoding.
+    nul = raw.find(b"\x00")
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or (nul >= 0 and _looks_utf16(raw)):
         raise DataError(f"{path}: the file looks UTF-16 encoded (byte-order mark or NUL bytes); "
                         "data files must be UTF-8: re-save it as UTF-8")
+    if nul >= 0:
+        line, count = raw[:nul].count(b"\n") + 1, raw.count(0)
+        raise DataError(f"{path}:{line}: {count} NUL byte(s) in a UTF-8 file (the first at offset "
+                        f"{nul}); JSON and CSV text never hold a raw NUL: the file is damaged or not text")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         raise DataError(f"{path}:{line}: not valid UTF-8 (byte {raw[e.start]:#04x} at offset {e.start}); "
                         "data files must be UTF-8: re-save it as UTF-8") from None
+
+
+def _looks_utf16(raw: bytes) -> bool:
+    """Most NULs at odd offsets (UTF-16-LE ASCII) or most at even ones (BE), and many of them."""
+    odd, even = raw[1::2].count(0), raw[0::2].count(0)
+    return max(odd, even) >= len(raw) // 8 and min(odd, even) <= max(odd, even) // 4
 
 
 def iter_records(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -192,9 +204,9 @@ def _from_turns(rec: dict, where: str, columns: dict | None, tags: dict, default
         if role == tags["system_tag"] and i == 0:
             system = text
             continue
-        want = ("user", users) if len(roles) % 2 == 0 else ("assistant", assistants)
+        want = ("user", users, "a user") if len(roles) % 2 == 0 else ("assistant", assistants, "an assistant")
         if role not in want[1]:
-            raise DataError(f"{at}: {role_tag!r}: expected a {want[0]} turn "
+            raise DataError(f"{at}: {role_tag!r}: expected {want[2]} turn "
                             f"({'/'.join(sorted(want[1]))}), got {role!r}")
         roles.append(want[0])
         texts.append(text)

@@ -10,7 +10,9 @@ dropped, and an answer cut off by the token limit loses its unfinished last line
 complete function followed by a half-written test call is not failed as a SyntaxError.
 ``program + test + check(entry_point)`` runs in
 :mod:`sdft.evaluate.sandbox` (separate limited process; read its docstring for what is not
-isolated). Model-written code is executed, so this benchmark refuses to run without
+isolated), where ``check`` sees the function's results only as plain data: a completion
+returning an object whose ``__eq__`` always answers True fails (it passes in OpenAI's
+human-eval harness). Model-written code is executed, so this benchmark refuses to run without
 ``--allow-code-execution`` or ``SDFT_ALLOW_CODE_EXECUTION=1``.
 
 Options (:class:`HumanEvalOptions`): with ``samples: n > 1`` (and a temperature > 0) each task
@@ -97,7 +99,9 @@ def sanitize(program: str) -> str:
 
 
 def test_program(program: str, test: str, entry_point: str) -> str:
-    return f"{program}\n\n{test}\n\ncheck({entry_point})\n"
+    """The program the sandbox runs: the tests get the function with its results turned into plain
+    data (:mod:`sdft.evaluate.sandbox`), so an object whose ``__eq__`` always says True fails."""
+    return f"{program}\n\n{test}\n\ncheck(_sdft_plain_results({entry_point}))\n"
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

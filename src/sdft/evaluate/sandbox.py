@@ -33,6 +33,17 @@ has returned. A program that ends itself early (``os._exit(0)``, ``sys.exit(0)``
 tests ran fails, unlike in OpenAI's human-eval where ``os._exit(0)`` passes.
 A program that digs the token out of the runner's memory could still forge the marker; that
 is an adversary, see above.
+
+Results are compared as plain data: the runner hands the program ``_sdft_plain_results(f)``,
+which wraps a function so that what it returns is rebuilt as plain values (``None``, ``bool``,
+``int``, ``float``, ``complex``, ``str``, ``bytes`` and lists, tuples, dicts, sets of them; a
+subclass of one of these, which may override ``__eq__``, becomes the base value it holds)
+and any other object of a class written in Python makes the call raise. So a result whose
+``__eq__`` always answers True (or ``unittest.mock.ANY``) fails an ``assert f(x) == y``;
+builtin objects such as generators pass through unchanged. The wrapper's references are
+taken before the program runs, so rebinding builtins does not reach it; a program that
+shadows the names the tests use (``abs``, ``math.isclose``) or rebinds the wrapper itself is
+again an adversary.
 """
 
 from __future__ import annotations
@@ -135,8 +146,59 @@ def hook(event, args):
     elif event in ("os.system", "subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn",
                    "os.startfile", "pty.spawn", "ctypes.dlopen"):
         deny(event)
+def _plain_guard():
+    # The references are taken now, before the program runs: it may rebind builtins, never these.
+    t_of, sub, flags = type, issubclass, type.__dict__["__flags__"].__get__
+    scalars = (type(None), bool, int, float, complex, str, bytes)
+    as_int, as_float, as_str = int.__int__, float.__float__, str.__str__
+    as_complex, re_, im_ = complex, complex.real.__get__, complex.imag.__get__
+    whole, bytes_at = slice(None), bytes.__getitem__
+    l_iter, t_iter, s_iter, f_iter = list.__iter__, tuple.__iter__, set.__iter__, frozenset.__iter__
+    d_items = dict.items
+    mk_tuple, mk_frozen = tuple, frozenset
+    def plain(v, depth=0):
+        t = t_of(v)
+        for s in scalars:
+            if t is s:
+                return v
+        if depth > 200:
+            raise ValueError("sandbox: a result nested more than 200 deep")
+        d = depth + 1
+        # A subclass of a builtin (which may override __eq__) becomes the builtin value it holds;
+        # the unbound base methods read the stored value, whatever the subclass overrides.
+        if sub(t, int):
+            return as_int(v)
+        if sub(t, float):
+            return as_float(v)
+        if sub(t, str):
+            return as_str(v)
+        if sub(t, bytes):
+            return bytes_at(v, whole)
+        if sub(t, complex):
+            return as_complex(re_(v), im_(v))
+        if sub(t, list):
+            return [plain(x, d) for x in l_iter(v)]
+        if sub(t, tuple):
+            return mk_tuple([plain(x, d) for x in t_iter(v)])
+        if sub(t, dict):
+            return {plain(k, d): plain(x, d) for k, x in d_items(v)}
+        if sub(t, set):
+            return {plain(x, d) for x in s_iter(v)}
+        if sub(t, frozenset):
+            return mk_frozen([plain(x, d) for x in f_iter(v)])
+        if flags(t) & (1 << 9):  # a heap type: a class written in Python, so possibly by the program
+            raise TypeError("sandbox: the function returned a " + t.__qualname__ + " object; results are "
+                            "compared as plain data (None, bool, int, float, complex, str, bytes, and "
+                            "lists, tuples, dicts and sets of them)")
+        return v  # a builtin type (a generator, a map object, ...): its comparisons are its own
+    def plain_results(f):
+        def candidate(*args, **kwargs):
+            return plain(f(*args, **kwargs))
+        return candidate
+    return plain_results
+_plain_results = _plain_guard()
 sys.addaudithook(hook)
-g = {"__name__": "__main__", "__builtins__": __builtins__}
+g = {"__name__": "__main__", "__builtins__": __builtins__, "_sdft_plain_results": _plain_results}
 try:
     exec(code, g)
     sys.stdout.flush()

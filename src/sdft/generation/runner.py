@@ -61,23 +61,25 @@ def generate_jsonl(
 
         bar = tqdm(total=len(requests), initial=stats.skipped, desc=desc, unit="rec", dynamic_ncols=True)
     t0 = time.perf_counter()
-    with JsonlWriter(out_path) as writer:
-        for comp in generator.generate(todo, sampling):
-            req = by_id[comp.id]
-            line = {"id": comp.id, "prompt": comp.prompt, "predict": comp.text,
-                    "num_tokens": comp.num_tokens, "finish_reason": comp.finish_reason}
-            if record is not None:
-                line.update(record(req, comp))
-            line.setdefault("label", "")
-            writer.write(line)
-            stats.generated += 1
-            stats.tokens += comp.num_tokens
-            stats.truncated += comp.finish_reason == "length"
-            if bar is not None:
-                stats.wall_s = time.perf_counter() - t0
-                bar.update(1)
-                bar.set_postfix(tok_s=f"{stats.tokens_per_s:.1f}")
+    try:
+        with JsonlWriter(out_path) as writer:
+            for comp in generator.generate(todo, sampling):
+                req = by_id[comp.id]
+                line = {"id": comp.id, "prompt": comp.prompt, "predict": comp.text,
+                        "num_tokens": comp.num_tokens, "finish_reason": comp.finish_reason}
+                if record is not None:
+                    line.update(record(req, comp))
+                line.setdefault("label", "")
+                writer.write(line)
+                stats.generated += 1
+                stats.tokens += comp.num_tokens
+                stats.truncated += comp.finish_reason == "length"
+                if bar is not None:
+                    stats.wall_s = time.perf_counter() - t0
+                    bar.update(1)
+                    bar.set_postfix(tok_s=f"{stats.tokens_per_s:.1f}")
+    finally:  # an error then starts on a line of its own, not after the bar
+        if bar is not None:
+            bar.close()
     stats.wall_s = time.perf_counter() - t0
-    if bar is not None:
-        bar.close()
     return stats
