@@ -95,3 +95,24 @@ def test_a_run_folder_has_one_writer(tmp_path, capsys):
         holder.communicate("\n", timeout=60)
     with output_lock(run_dir, folder=True) as lock:  # free once the holder ended
         assert lock == run_dir / ".lock"
+
+
+def test_a_stage_folder_being_written_is_not_run_into_by_the_pipeline(tmp_path):
+    """`sdft eval --out RUN/eval/x` holding a stage folder: the run's stage stops, naming it,
+    runs none of its work and marks nothing done; once free, the stage runs."""
+    from sdft.errors import OutputError
+    from sdft.experiment import ExperimentConfig
+    from sdft.pipeline import Run, marked_done
+
+    run = Run(ExperimentConfig(name="t", out=str(tmp_path / "run")), "t.yaml")
+    folder = run.dir / "eval" / "seed-0"
+    ran = []
+    holder = _holder(folder, folder=True)
+    try:
+        with pytest.raises(OutputError, match=f"pid {holder.pid}"):
+            run.stage("eval/seed", folder, "k", lambda: ran.append(1))
+    finally:
+        holder.communicate("\n", timeout=60)
+    assert ran == [] and not marked_done(folder, "k")
+    run.stage("eval/seed", folder, "k", lambda: ran.append(1))
+    assert ran == [1] and marked_done(folder, "k")

@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from sdft.experiment import ExperimentConfig, stage_config
+from sdft.locks import output_lock
 from sdft.runs import JsonlWriter, computing, git_hash, provenance, read_jsonl, write_json
 
 log = logging.getLogger(__name__)
@@ -184,7 +185,9 @@ class Run:
         self.manifest["stages"][name] = {"status": "running", "dir": rel, "key": key, "sittings": sittings}
         self.save()
         t0 = time.perf_counter()
-        with computing() as used:
+        # The run folder's lock keeps out a second `sdft run`; the stage folder's keeps out a
+        # command pointed straight at it (`sdft eval --out RUN/eval/...`) while the stage writes.
+        with output_lock(folder, folder=True), computing() as used:
             work()
         wall = time.perf_counter() - t0
         (folder / ".done").write_text(marker(key))
