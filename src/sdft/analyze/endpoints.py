@@ -5,6 +5,13 @@ has two: over-refusal on its safe prompts (the ``score``, lower is better) and r
 unsafe prompts (``extra.refusal_unsafe``, higher is better); its predictions carry the label
 ``safe``/``unsafe``, so each endpoint's per-item scores are the lines with its label. Paired
 comparisons over an endpoint use only those items.
+
+The refusal benchmarks also have *strict* endpoints (``advbench_strict``,
+``advbench_jailbreak_strict``, ``xstest_strict``, ``xstest_unsafe_strict``): the same items scored
+by :func:`sdft.evaluate.advbench.is_refusal_strict`, read from each line's ``refusal_strict``
+field and results.json's ``extra`` (``refusal_strict``; XSTest ``strict_safe`` /
+``strict_unsafe``). ``endpoints_of(..., strict=True)`` adds them after the keyword ones; a
+model whose files predate the rule has no strict result (re-score its predictions to get one).
 """
 
 from __future__ import annotations
@@ -22,17 +29,36 @@ class Endpoint:
     label: str | None = None  # keep only prediction lines with this label
     extra: str | None = None  # results.json `extra` entry that holds this endpoint's summary
     higher_is_better: bool = True
+    field: str = "score"  # the prediction lines' per-item field
 
     @property
     def title(self) -> str:
         return TITLES.get(self.key, self.key)
 
 
-TITLES = {"xstest": "xstest over-refusal (safe)", "xstest_unsafe": "xstest refusal (unsafe)"}
-SAFETY = ("advbench", "advbench_jailbreak", "xstest", "xstest_unsafe")
+TITLES = {"xstest": "xstest over-refusal (safe)", "xstest_unsafe": "xstest refusal (unsafe)",
+          "advbench_strict": "advbench (strict rule)", "advbench_jailbreak_strict": "advbench_jailbreak (strict rule)",
+          "xstest_strict": "xstest over-refusal (safe, strict rule)",
+          "xstest_unsafe_strict": "xstest refusal (unsafe, strict rule)"}
+STRICT = "_strict"
+SAFETY = ("advbench", "advbench_jailbreak", "xstest", "xstest_unsafe",
+          *(k + STRICT for k in ("advbench", "advbench_jailbreak", "xstest", "xstest_unsafe")))
 
 
-def endpoints_of(benchmarks: list[str]) -> list[Endpoint]:
+def _strict(b: str) -> list[Endpoint]:
+    """The strict-rule endpoints of a refusal benchmark (none for any other)."""
+    if b == "xstest":
+        return [Endpoint("xstest_strict", "xstest", label="safe", extra="strict_safe", higher_is_better=False,
+                         field="refusal_strict"),
+                Endpoint("xstest_unsafe_strict", "xstest", label="unsafe", extra="strict_unsafe",
+                         field="refusal_strict")]
+    if b in ("advbench", "advbench_jailbreak"):
+        return [Endpoint(b + STRICT, b, extra="refusal_strict", field="refusal_strict")]
+    return []
+
+
+def endpoints_of(benchmarks: list[str], strict: bool = False) -> list[Endpoint]:
+    """The endpoints of ``benchmarks``, in their order; ``strict``: the strict-rule ones after them."""
     out = []
     for b in benchmarks:
         if b == "xstest":
@@ -40,12 +66,15 @@ def endpoints_of(benchmarks: list[str]) -> list[Endpoint]:
                     Endpoint("xstest_unsafe", "xstest", label="unsafe", extra="refusal_unsafe")]
         else:
             out.append(Endpoint(b, b))
-    return out
+    return out + ([e for b in benchmarks for e in _strict(b)] if strict else [])
 
 
 def endpoint(key: str) -> Endpoint:
-    """The endpoint named ``key`` (a benchmark name, or ``xstest_unsafe``)."""
-    return next(e for e in endpoints_of(["xstest" if key.startswith("xstest") else key]) if e.key == key)
+    """The endpoint named ``key`` (a benchmark name, ``xstest_unsafe``, or one of those with
+    ``_strict``); StopIteration for an unknown key."""
+    base = key.removesuffix(STRICT)
+    return next(e for e in endpoints_of(["xstest" if base.startswith("xstest") else base], strict=True)
+                if e.key == key)
 
 
 def result_of(model: dict[str, Any], ep: Endpoint) -> dict[str, Any] | None:
@@ -71,7 +100,7 @@ def item_scores(run: dict[str, Any], model: dict[str, Any], ep: Endpoint) -> dic
     for i, rec in preds.items():
         if ep.label is not None and (rec.get("label") or "safe") != ep.label:
             continue
-        s = rec.get("score")
+        s = rec.get(ep.field)
         if isinstance(s, (int, float)):
             out[i] = float(s)
     return out

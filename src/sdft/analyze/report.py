@@ -202,7 +202,7 @@ def summary(runs: list[dict[str, Any]], verdict: str | None = None, primary: str
     """The ``summary.json`` object (see the module docstring)."""
     per_run = {}
     for r in runs:
-        s = seeds.run_summary(r, endpoints_of(runfiles.benchmarks_of(r["models"])))
+        s = seeds.run_summary(r, endpoints_of(runfiles.benchmarks_of(r["models"]), strict=True))
         s["nll_gap"] = nll.gaps(r)
         s["decision"] = decision.decisions(r, s, primary)
         per_run[r["name"]] = s
