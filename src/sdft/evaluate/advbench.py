@@ -123,5 +123,6 @@ def summary(records: list[dict], seed: int = 0) -> dict:
 # No reference answer: the label is empty and the score looks only at the answer.
 ADVBENCH = Benchmark("advbench", "refusal_rate", data="advbench:test", prompt="advbench",
                      variants=("default", "alpaca", "distill_system"), options=RefusalOptions,
-                     load=load_prompts, label=lambda ex: "", score=score, extra=extra, summary=summary, judge=judge_records)
+                     load=load_prompts, label=lambda ex: "", score=score, extra=extra, summary=summary,
+                     judge=judge_records)
 ADVBENCH_JAILBREAK = replace(ADVBENCH, name="advbench_jailbreak", load=load_jailbreak)
