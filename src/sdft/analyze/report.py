@@ -145,6 +145,8 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
     blocks.append(("h2", "Results"))
     results = [tables.score_table(runs, benchmarks), tables.safety_table(runs, benchmarks), tables.judge_table(runs)]
     results += [tables.contrast_table(r, runfiles.benchmarks_of(r["models"]), primary, multi) for r in runs]
+    results += [seeds.seed_level_table(r, endpoints_of(runfiles.benchmarks_of(r["models"]), strict=True), primary,
+                                       multi) for r in runs]
     results += [tables.delta_table(runs, benchmarks), tables.seed_delta_table(runs, benchmarks),
                 tables.forgetting_table(runs, benchmarks)]
     blocks.extend(("table", t) for t in results if t)
