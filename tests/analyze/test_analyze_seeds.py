@@ -289,7 +289,8 @@ def test_seed_level_inference_beside_the_bootstrap(built):
     assert c["welch_ci95"] == pytest.approx([100 / 6, 100 / 6])  # no spread on either side
     assert s["decision"]["sdft_minus_vanilla"]["seed_level"] == c
     assert "Seed-level inference" in md and "| advbench — primary endpoint | sdft − vanilla |" in md
-    # changes vs the seed model (one seed) carry no seed-level numbers; files older than the strict rule no strict endpoint
+    # changes vs the seed model (one seed) carry no seed-level numbers;
+    # files older than the strict rule have no strict endpoint
     assert "seed_level" not in s["methods"]["sdft"]["benchmarks"]["advbench"]["change_vs_seed"]
     assert "advbench_strict" not in s["contrasts"]["sdft_minus_vanilla"]
 
