@@ -312,6 +312,27 @@ def resolve_dtype(dtype: str | None, device: str) -> str:
     return "bfloat16" if device == "cpu" and cpu_has_fast_bf16() else "float32"
 
 
+def resolve_here(dtype: str | None, device: str | None = None) -> str:
+    """:func:`resolve_dtype` on ``device``, or on this machine's default device when None: the
+    dtype a stage run here loads its model in."""
+    return resolve_dtype(dtype, device or default_device())
+
+
+def check_dtype(where: str, recorded: str | None, dtype: str | None, device: str | None = None) -> str:
+    """The dtype ``dtype`` resolves to here; a ConfigError naming ``where`` when work recorded
+    as run in another one (``recorded``) would go on in this one. ``auto`` resolves by machine
+    (bfloat16 with AMX-BF16 / AVX512-BF16, else float32) and the two give different answers, so
+    a stage or an experiment must not mix them; an explicit dtype resolves the same everywhere."""
+    from sdft.errors import ConfigError
+
+    now = resolve_here(dtype, device)
+    if recorded is not None and recorded != now:
+        raise ConfigError(f"{where}: recorded as run in {recorded}, but dtype {dtype or 'auto'!r} resolves to {now} on "
+                          f"this machine; going on would mix {recorded} and {now} results. Resume on a machine where "
+                          f"it resolves to {recorded}, or start a new run folder with an explicit dtype")
+    return now
+
+
 def torch_dtype(name: str):
     import torch
 

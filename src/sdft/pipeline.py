@@ -29,6 +29,12 @@ With ``seeds: [1, 2, 3]`` every method is trained once per seed on the same trai
 (seed first, then each fine-tune as soon as it is trained), so a run stopped half way already
 holds complete, comparable results for the seeds it finished.
 
+One precision per experiment: every stage that loads a model records the dtype it resolved
+(``dtype: auto`` is bfloat16 on CPUs with AMX-BF16 / AVX512-BF16, float32 elsewhere) on its
+manifest entry and in the manifest's ``dtypes``; a run resumed where the same config dtype would
+resolve otherwise stops before the next such stage instead of mixing bf16 and float32 models
+(an explicit dtype resolves the same on every machine). Stage keys hold the config's dtype, as before.
+
 One code path plans and runs: :class:`Stages` names every stage, its folder and key (and the
 work to do), :func:`run_experiment` runs them, and ``--dry-run`` (:mod:`sdft.dryrun`) reports
 them: what is cached, what is partly done, what will run and roughly how long it will take,
@@ -166,13 +172,21 @@ class Run:
             "name": cfg.name, "config_file": config_path, "config": asdict(cfg),
             "notes": list(cfg.notes), "provenance": provenance(),
             "stages": old.get("stages", {}), "models": [],
+            # {stage kind: {config dtype: the dtype it resolved to}}: one precision per experiment
+            "dtypes": old.get("dtypes", {}),
         }
 
     def save(self) -> None:
         write_json(self.dir / "manifest.json", self.manifest)
 
-    def stage(self, name: str, folder: Path, key: str, work: Callable[[], Any]) -> Path:
-        """Run ``work`` unless ``folder`` is marked done with this key; record the timing."""
+    def stage(self, name: str, folder: Path, key: str, work: Callable[[], Any],
+              dtype: tuple[str, str | None, str | None] | None = None) -> Path:
+        """Run ``work`` unless ``folder`` is marked done with this key; record the timing.
+
+        ``dtype``: (stage kind, config dtype, device) of a stage that loads a model
+        (:func:`stage_dtype`). The dtype it resolves to here is recorded on the stage and in the
+        manifest's ``dtypes``; when an earlier sitting resolved the same config dtype of that kind
+        otherwise (``auto`` on another CPU), the run stops before the stage runs."""
         rel = str(folder.relative_to(self.dir))
         if marked_done(folder, key):
             self.manifest["stages"].setdefault(name, {"status": "done", "dir": rel, "key": key})
@@ -182,7 +196,16 @@ class Run:
         prev = self.manifest["stages"].get(name) or {}
         resumed = prev.get("status") == "running" and prev.get("key") == key  # an earlier sitting was killed
         sittings = prev.get("sittings", 1) + 1 if resumed else 1
-        self.manifest["stages"][name] = {"status": "running", "dir": rel, "key": key, "sittings": sittings}
+        entry = {"status": "running", "dir": rel, "key": key, "sittings": sittings}
+        if dtype is not None:
+            from sdft import models
+
+            kind, config, device = dtype
+            seen = self.manifest["dtypes"].setdefault(kind, {})
+            where = f"{name}: this run's {kind} stages (manifest.json dtypes)"
+            said = str(config or "auto")
+            entry["dtype"] = seen[said] = models.check_dtype(where, seen.get(said), config, device)
+        self.manifest["stages"][name] = entry
         self.save()
         t0 = time.perf_counter()
         # The run folder's lock keeps out a second `sdft run`; the stage folder's keeps out a
@@ -194,7 +217,8 @@ class Run:
         # the code that computed it: a run that spans sessions may span commits; "compute": the
         # device and dtype of each model the stage loaded (checked by benchmarks/gpu_check.py)
         self.manifest["stages"][name] = {"status": "done", "dir": rel, "key": key, "wall_s": round(wall, 1),
-                                         "sittings": sittings, "git": git_hash(), "compute": used}
+                                         "sittings": sittings, "git": git_hash(), "compute": used,
+                                         **({"dtype": entry["dtype"]} if "dtype" in entry else {})}
         self.save()
         log.info("%s: done in %.0f s", name, wall)
         return folder
@@ -251,6 +275,16 @@ class Stage:
     cfg: Any = None
     variant: Variant | None = None
     step: int | None = None
+
+
+def stage_dtype(st: Stage) -> tuple[str, str | None, str | None] | None:
+    """(kind, config dtype, device) of a stage that loads a model here, else None (data and push
+    stages; an evaluation or distillation served by an OpenAI-compatible endpoint)."""
+    if st.kind == "train":
+        return ("train", st.cfg.dtype, None)
+    if st.kind in ("eval", "distill") and st.cfg.generation.backend != "openai":
+        return (st.kind, st.cfg.generation.dtype, st.cfg.generation.device)
+    return None
 
 
 class Stages:
@@ -439,7 +473,7 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
         run.save()
 
     for st in stages.main():
-        run.stage(st.name, st.folder, st.key, st.work)
+        run.stage(st.name, st.folder, st.key, st.work, stage_dtype(st))
         v = st.variant
         if st.kind == "distill":
             _log_distill(stages, st)
@@ -457,7 +491,7 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
                 hub.write_model_card(train.folder, **stages.card(v, st.folder))
                 if v.label in stages.followed:
                     for t in stages.trajectory(v, train):  # the snapshots exist now
-                        run.stage(t.name, t.folder, t.key, t.work)
+                        run.stage(t.name, t.folder, t.key, t.work, stage_dtype(t))
                         point(t)
 
     # 3. Shift analysis and the report: cheap, always rebuilt from the saved files.

@@ -248,3 +248,80 @@ def test_the_decision_rule_on_each_side_of_zero():
     assert decision.outcome(None) is None and decision.outcome([None, 1.0]) is None
     # A manifest of an older layout does not say what was planned: completeness is unknown, not false.
     assert decision.completeness(load_run(RUNS / "demo"))["complete"] is None
+
+
+def test_exact_permutation_p_over_training_seeds():
+    from math import comb
+
+    from sdft.evaluate.stats import permutation_p
+
+    # Complete separation: only the observed labeling and its mirror are as extreme.
+    assert permutation_p([1, 2, 3], [4, 5, 6])["p"] == pytest.approx(0.10)
+    r = permutation_p([0.1, 0.2, 0.3, 0.4, 0.5], [0.6, 0.7, 0.8, 0.9, 1.0])
+    assert r["p"] == pytest.approx(2 / 252) and r["relabelings"] == comb(10, 5) == 252
+    # No difference at all: every relabeling is at least as extreme.
+    assert permutation_p([1, 2, 3], [3, 2, 1])["p"] == 1.0
+    # 1 2 4 vs 3 5 6: diff = (21 - 2 * sum(A)) / 3 = 7/3; |diff| >= 7/3 when sum(A) <= 7 ({1,2,3},
+    # {1,2,4}) or >= 14 ({3,5,6}, {4,5,6}): p = 4/20.
+    assert permutation_p([1, 2, 4], [3, 5, 6])["p"] == pytest.approx(4 / 20)
+    assert permutation_p([1.0, 2.0], [3.0])["diff"] == pytest.approx(1.5)
+
+
+def test_welch_interval_against_a_t_table_value():
+    from sdft.evaluate.stats import welch_interval
+
+    # Equal spread and size: df = 2(n-1) = 4, t(0.975, 4) = 2.776445 (a printed table's value).
+    w = welch_interval([1, 2, 3], [4, 5, 6])
+    half = 2.776445 * (2 / 3) ** 0.5
+    assert w["df"] == pytest.approx(4.0) and w["diff"] == pytest.approx(3.0)
+    assert w["ci95"] == pytest.approx([3 - half, 3 + half], abs=1e-5)
+    # Unequal spread: Welch-Satterthwaite df = (1/3 + 4/3)^2 / ((1/3)^2/2 + (4/3)^2/2) = 50/17.
+    assert welch_interval([1, 2, 3], [4, 6, 8])["df"] == pytest.approx(50 / 17)
+    assert welch_interval([1], [2, 3])["ci95"][0] != welch_interval([1], [2, 3])["ci95"][0]  # NaN: one seed
+
+
+def test_seed_level_inference_beside_the_bootstrap(built):
+    _, s, md, _ = built
+    c = s["contrasts"]["sdft_minus_vanilla"]["advbench"]["seed_level"]
+    # per-seed refusal: vanilla 3/6, 3/6; sdft 4/6, 4/6: separated, 2 of C(4, 2) = 6 relabelings as extreme
+    assert c["base_per_seed"] == pytest.approx([50.0, 50.0]) and c["other_per_seed"] == pytest.approx([200 / 3] * 2)
+    assert c["permutation_p"] == pytest.approx(2 / 6) and c["relabelings"] == 6
+    assert c["welch_ci95"] == pytest.approx([100 / 6, 100 / 6])  # no spread on either side
+    assert s["decision"]["sdft_minus_vanilla"]["seed_level"] == c
+    assert "Seed-level inference" in md and "| advbench — primary endpoint | sdft − vanilla |" in md
+    # changes vs the seed model (one seed) carry no seed-level numbers;
+    # files older than the strict rule have no strict endpoint
+    assert "seed_level" not in s["methods"]["sdft"]["benchmarks"]["advbench"]["change_vs_seed"]
+    assert "advbench_strict" not in s["contrasts"]["sdft_minus_vanilla"]
+
+
+def test_strict_rule_as_the_primary_endpoint_after_rescoring(tmp_path, capsys):
+    from sdft.evaluate.evaluator import score_file
+
+    run = tmp_path / "seeded"
+    shutil.copytree(SEEDED, run)
+    path = run / "eval" / "vanilla-s1" / "advbench" / "predictions.jsonl"
+    rows = [json.loads(line) for line in path.open()]
+    rows[0]["predict"] = "Doing that is illegal and unethical. Here is how: ..."  # keyword: refusal; strict: not
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for label in ("seed", "vanilla-s1", "vanilla-s2", "sdft-s1", "sdft-s2"):
+        for bench in ("advbench", "xstest"):
+            score_file(bench, run / "eval" / label / bench / "predictions.jsonl", write=True, progress=False)
+    paths = report.build_report([run], tmp_path / "r", figures=False, primary="advbench_strict")
+    s = json.loads(paths["summary"].read_text())
+    con = s["contrasts"]["sdft_minus_vanilla"]
+    assert con["advbench"]["diff"] == pytest.approx(100 * (4 / 6 - 3 / 6))  # the keyword score did not move
+    assert con["advbench_strict"]["diff"] == pytest.approx(100 * (4 / 6 - 2.5 / 6))
+    assert con["advbench_strict"]["seed_level"]["base_per_seed"] == pytest.approx([100 * 2 / 6, 50.0])
+    assert s["seed_model"]["benchmarks"]["advbench_strict"]["mean"] == pytest.approx(500 / 6)
+    assert {"xstest_strict", "xstest_unsafe_strict"} <= set(con)
+    d = s["decision"]["sdft_minus_vanilla"]
+    assert d["endpoint"] == "advbench_strict" and d["statement"].startswith("advbench (strict rule), sdft − vanilla")
+    assert "| advbench (strict rule) — primary endpoint |" in paths["md"].read_text()
+    # `sdft compare` shows the strict rows once both folders carry the field
+    from sdft.cli import main
+
+    assert main(["compare", str(run / "eval" / "vanilla-s1"), str(run / "eval" / "sdft-s1"), "--json"]) == 0
+    rows = {r["endpoint"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["advbench_strict"]["mean_a"] == pytest.approx(2 / 6) and rows["advbench"]["mean_a"] == 0.5
+    assert {"xstest_strict", "xstest_unsafe_strict"} <= set(rows)

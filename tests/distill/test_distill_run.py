@@ -261,3 +261,20 @@ def test_export_llamafactory_and_hf_round_trip_and_push(tmp_path, data_dir, monk
     assert report["pushed"].endswith("/commit/1") and set(report["exports"]) == {"llamafactory", "hf"}
     with pytest.raises(ConfigError, match="`export`: parquet is not one of alpaca, llamafactory, hf"):
         run_distill(cfg_for(tmp_path, export="parquet"), generator=FakeGenerator(scripted), examples=examples)
+
+
+def test_resume_where_auto_resolves_to_another_dtype_is_refused(tmp_path, data_dir, monkeypatch):
+    from sdft import models
+
+    examples = gsm8k_examples(data_dir, 2)
+    monkeypatch.setattr(models, "default_device", lambda: "cpu")
+    monkeypatch.setattr(models, "cpu_has_fast_bf16", lambda: True)  # an Intel Xeon with AMX-BF16
+    report = run_distill(cfg_for(tmp_path), generator=FakeGenerator(scripted), examples=examples)
+    assert report["dtype"] == "bfloat16"
+    monkeypatch.setattr(models, "cpu_has_fast_bf16", lambda: False)  # an AMD EPYC, AVX2 only
+    with pytest.raises(ConfigError, match="dtype_resolved: 'bfloat16' -> 'float32'"):
+        run_distill(cfg_for(tmp_path), generator=FakeGenerator(scripted), examples=examples)
+    # a folder pinned before the dtype was recorded resumes (it cannot be checked)
+    pinned = tmp_path / "out" / "distill_config.json"
+    pinned.write_text(json.dumps({k: v for k, v in json.loads(pinned.read_text()).items() if k != "dtype_resolved"}))
+    assert run_distill(cfg_for(tmp_path), generator=FakeGenerator(scripted), examples=examples)["dtype"] == "float32"

@@ -71,7 +71,7 @@ def test_endpoint_judge_rates_kappa_and_resume_without_rejudging(tmp_path, data_
     srv = chat_server(_judge)
     base = dict(benchmarks=["advbench"], out=str(tmp_path / "ev"), data_dir=str(data_dir), limit=6)
     plain = run_eval(EvalConfig(**base), get_generator=lambda: FakeGenerator(_answers))["benchmarks"]["advbench"]
-    assert plain["score"] == pytest.approx(2 / 6) and plain["extra"] == {}
+    assert plain["score"] == pytest.approx(2 / 6) and set(plain["extra"]) == {"refusal_strict"}  # no judge keys
     # Adding the judge to the finished folder judges its saved answers: no model, no settings clash.
     cfg = EvalConfig(**base, refusal_judge="openai", judge_model="judge-x", judge_base_url=srv.url + "/v1")
     e = run_eval(cfg, get_generator=lambda: pytest.fail("answers generated again"))["benchmarks"]["advbench"]

@@ -52,6 +52,24 @@ def test_fake_backend_writes_llama_factory_shape_and_resumes(tmp_path, capsys):
     assert "already generated" in capsys.readouterr().out
 
 
+def test_resume_where_auto_resolves_to_another_dtype_stops(tmp_path, capsys, monkeypatch):
+    from sdft import models
+
+    data = _dataset(tmp_path / "qa.json", 4)
+    out = tmp_path / "preds.jsonl"
+    args = ["generate", "--backend", "fake", "--data", str(data), "--out", str(out)]
+    monkeypatch.setattr(models, "default_device", lambda: "cpu")
+    monkeypatch.setattr(models, "cpu_has_fast_bf16", lambda: True)  # an Intel Xeon with AMX-BF16
+    assert main(args + ["--limit", "2"]) == 0
+    assert json.loads(Path(str(out) + ".meta.json").read_text())["dtype"] == "bfloat16"
+    monkeypatch.setattr(models, "cpu_has_fast_bf16", lambda: False)  # an AMD EPYC, AVX2 only
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "preds.jsonl (its .meta.json): recorded as run in bfloat16" in err and "float32" in err
+    assert len(_lines(out)) == 2  # nothing was added in the other precision
+    assert main(args + ["--dtype", "bfloat16"]) == 0 and len(_lines(out)) == 4  # explicit: the same everywhere
+
+
 def test_config_errors_are_one_line_exit_2(tmp_path, capsys):
     data = _dataset(tmp_path / "qa.json", 2)
     assert main(["generate", "--backend", "fake", "--data", str(data)]) == 2

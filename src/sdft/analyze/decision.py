@@ -102,6 +102,7 @@ def decisions(run: dict[str, Any], summary: dict[str, Any], primary: str | None)
         approx = bool(c.get("approx"))
         out[name] = {"endpoint": primary, "diff": c["diff"], "ci95": c["ci95"], "approx": approx,
                      "outcome": None if approx else result, "rule": RULE, **status,
-                     "statement": _sentence(method, primary, c, result, status)}
+                     "statement": _sentence(method, primary, c, result, status),
+                     **({"seed_level": c["seed_level"]} if c.get("seed_level") else {})}
     return out
 

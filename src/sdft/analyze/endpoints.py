@@ -6,8 +6,15 @@ unsafe prompts (``extra.refusal_unsafe``, higher is better); its predictions car
 ``safe``/``unsafe``, so each endpoint's per-item scores are the lines with its label. Paired
 comparisons over an endpoint use only those items. IFEval has its prompt-level strict accuracy
 (the ``score``) and its prompt-level loose accuracy (each line's ``prompt_loose``,
-``extra.prompt_loose``); its instruction-level numbers are shown (``sdft.analyze.tables``) but
+``extra.prompt_loose``); its instruction-level numbers are shown (``sdft.analyze.ifeval_table``) but
 not paired per item, since the instructions of one prompt share one answer.
+
+The refusal benchmarks also have *strict* endpoints (``advbench_strict``,
+``advbench_jailbreak_strict``, ``xstest_strict``, ``xstest_unsafe_strict``): the same items scored
+by :func:`sdft.evaluate.advbench.is_refusal_strict`, read from each line's ``refusal_strict``
+field and results.json's ``extra`` (``refusal_strict``; XSTest ``strict_safe`` /
+``strict_unsafe``). ``endpoints_of(..., strict=True)`` adds them after the keyword ones; a
+model whose files predate the rule has no strict result (re-score its predictions to get one).
 """
 
 from __future__ import annotations
@@ -33,9 +40,13 @@ class Endpoint:
 
 
 TITLES = {"xstest": "xstest over-refusal (safe)", "xstest_unsafe": "xstest refusal (unsafe)",
-          "ifeval": "ifeval prompt-level strict", "ifeval_loose": "ifeval prompt-level loose"}
-SAFETY = ("advbench", "advbench_jailbreak", "xstest", "xstest_unsafe")
-
+          "ifeval": "ifeval prompt-level strict", "ifeval_loose": "ifeval prompt-level loose",
+          "advbench_strict": "advbench (strict rule)", "advbench_jailbreak_strict": "advbench_jailbreak (strict rule)",
+          "xstest_strict": "xstest over-refusal (safe, strict rule)",
+          "xstest_unsafe_strict": "xstest refusal (unsafe, strict rule)"}
+STRICT = "_strict"
+SAFETY = ("advbench", "advbench_jailbreak", "xstest", "xstest_unsafe",
+          *(k + STRICT for k in ("advbench", "advbench_jailbreak", "xstest", "xstest_unsafe")))
 
 # Benchmarks with more than their one score.
 SEVERAL = {
@@ -46,20 +57,32 @@ SEVERAL = {
 }
 
 
-def endpoints_of(benchmarks: list[str]) -> list[Endpoint]:
+def _strict(b: str) -> list[Endpoint]:
+    """The strict-rule endpoints of a refusal benchmark (none for any other)."""
+    if b == "xstest":
+        return [Endpoint("xstest_strict", "xstest", label="safe", extra="strict_safe", higher_is_better=False,
+                         field="refusal_strict"),
+                Endpoint("xstest_unsafe_strict", "xstest", label="unsafe", extra="strict_unsafe",
+                         field="refusal_strict")]
+    if b in ("advbench", "advbench_jailbreak"):
+        return [Endpoint(b + STRICT, b, extra="refusal_strict", field="refusal_strict")]
+    return []
+
+
+def endpoints_of(benchmarks: list[str], strict: bool = False) -> list[Endpoint]:
+    """The endpoints of ``benchmarks``, in their order; ``strict``: the strict-rule ones after them."""
     out = []
     for b in benchmarks:
         out += SEVERAL.get(b) or [Endpoint(b, b)]
-    return out
+    return out + ([e for b in benchmarks for e in _strict(b)] if strict else [])
 
 
 def endpoint(key: str) -> Endpoint:
-    """The endpoint named ``key`` (a benchmark name, ``xstest_unsafe`` or ``ifeval_loose``)."""
-    for eps in SEVERAL.values():
-        for e in eps:
-            if e.key == key:
-                return e
-    return Endpoint(key, key)
+    """The endpoint named ``key`` (a benchmark name, ``xstest_unsafe``, ``ifeval_loose``, or a
+    refusal endpoint with ``_strict``); StopIteration for an unknown key."""
+    base = key.removesuffix(STRICT)
+    base = next((b for b in SEVERAL if base.startswith(b)), base)
+    return next(e for e in endpoints_of([base], strict=True) if e.key == key)
 
 
 def result_of(model: dict[str, Any], ep: Endpoint) -> dict[str, Any] | None:

@@ -149,6 +149,8 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
     results = [tables.score_table(runs, benchmarks), tables.safety_table(runs, benchmarks), tables.judge_table(runs),
                *ifeval_table.tables(runs)]
     results += [tables.contrast_table(r, runfiles.benchmarks_of(r["models"]), primary, multi) for r in runs]
+    results += [seeds.seed_level_table(r, endpoints_of(runfiles.benchmarks_of(r["models"]), strict=True), primary,
+                                       multi) for r in runs]
     results += [tables.delta_table(runs, benchmarks), tables.seed_delta_table(runs, benchmarks),
                 tables.forgetting_table(runs, benchmarks)]
     blocks.extend(("table", t) for t in results if t)
@@ -206,7 +208,7 @@ def summary(runs: list[dict[str, Any]], verdict: str | None = None, primary: str
     """The ``summary.json`` object (see the module docstring)."""
     per_run = {}
     for r in runs:
-        s = seeds.run_summary(r, endpoints_of(runfiles.benchmarks_of(r["models"])))
+        s = seeds.run_summary(r, endpoints_of(runfiles.benchmarks_of(r["models"]), strict=True))
         s["nll_gap"] = nll.gaps(r)
         s["decision"] = decision.decisions(r, s, primary)
         per_run[r["name"]] = s

@@ -16,6 +16,12 @@ Per arm and endpoint (see :mod:`endpoints`), over the items every model involved
   resampled jointly, seeds within each method. It equals the difference of the two changes vs
   the seed (the seed cancels), which is the pre-registered primary endpoint's form.
 
+A contrast of two arms with at least two seeds each also carries ``seed_level``: inference with
+the training seed as the unit, on each seed's mean over the same items (percent): the exact
+permutation p over all relabelings of the seeds and Welch's t interval
+(:func:`~sdft.evaluate.stats.permutation_p`, :func:`~sdft.evaluate.stats.welch_interval`).
+With three seeds a side the permutation p cannot fall below 0.10.
+
 With one model per side these are the per-model numbers the report always showed: results.json's
 score and CI, and :func:`~sdft.evaluate.stats.paired_difference`. Without predictions (a
 published folder keeps only results.json) the numbers are approximations, marked
@@ -35,7 +41,13 @@ import numpy as np
 
 from sdft.analyze import runfiles
 from sdft.analyze.endpoints import Endpoint, item_scores, result_of, shared_ids
-from sdft.evaluate.stats import hierarchical_difference, hierarchical_mean, paired_difference
+from sdft.evaluate.stats import (
+    hierarchical_difference,
+    hierarchical_mean,
+    paired_difference,
+    permutation_p,
+    welch_interval,
+)
 
 UNITS = "scores in percent, changes and contrasts in percentage points, 95% CIs"
 
@@ -149,7 +161,8 @@ def _difference(run, base, other, ep):
         (ma, ha), (mb, hb) = _approx(ra), _approx(rb)
         d, half = mb - ma, math.sqrt(ha * ha + hb * hb)
         return {"diff": _pp(d), "ci95": [_pp(d - half), _pp(d + half)], "n": None, "approx": True, "seeds": seeds,
-                "per_seed": {t: _pp(r["score"] - ma) for t, r in zip(tags, rb)}}
+                "per_seed": {t: _pp(r["score"] - ma) for t, r in zip(tags, rb)},
+                **_seed_level([r["score"] for r in ra], [r["score"] for r in rb])}
     matrix, _ = rows
     a, b = matrix[: len(base)], matrix[len(base):]
     if len(base) == len(other) == 1:  # as the per-model tables always computed it
@@ -158,7 +171,18 @@ def _difference(run, base, other, ep):
         d = hierarchical_difference(a, b)
     base_mean = float(np.mean(a))
     return {"diff": _pp(d["diff"]), "ci95": [_pp(c) for c in d["ci95"]], "n": d["n"], "approx": False,
-            "seeds": seeds, "per_seed": {t: _pp(float(np.mean(row)) - base_mean) for t, row in zip(tags, b)}}
+            "seeds": seeds, "per_seed": {t: _pp(float(np.mean(row)) - base_mean) for t, row in zip(tags, b)},
+            **_seed_level([float(np.mean(r)) for r in a], [float(np.mean(r)) for r in b])}
+
+
+def _seed_level(a: list[float], b: list[float]) -> dict[str, Any]:
+    """{"seed_level": ...} from per-seed means (fractions) with >= 2 seeds a side, else {}."""
+    if len(a) < 2 or len(b) < 2:
+        return {}
+    w, p = welch_interval([_pp(x) for x in a], [_pp(x) for x in b]), permutation_p(a, b)
+    return {"seed_level": {"welch_ci95": w["ci95"], "welch_df": w["df"], "permutation_p": p["p"],
+                           "relabelings": p["relabelings"], "base_per_seed": [_pp(x) for x in a],
+                           "other_per_seed": [_pp(x) for x in b]}}
 
 
 def contrast_name(method: str, reference: str = "vanilla") -> str:
@@ -191,3 +215,38 @@ def run_summary(run: dict[str, Any], endpoints: list[Endpoint]) -> dict[str, Any
                 out["contrasts"][contrast_name(meth)] = {
                     ep.key: d for ep in endpoints if (d := difference(run, arms["vanilla"], models, ep)) is not None}
     return out
+
+
+def _signed(pp: float) -> str:
+    return f"{pp:+.1f}".replace("-", "−")
+
+
+def seed_level_table(run: dict[str, Any], endpoints: list[Endpoint], primary: str | None = None,
+                     multi: bool = False) -> dict[str, Any] | None:
+    """Seeded runs: each method − vanilla per endpoint (the primary first) with the seeds as the
+    unit beside the two-level bootstrap: Welch's interval and the exact permutation p."""
+    arms = main_arms(run)
+    if "vanilla" not in arms or len(arms["vanilla"]) < 2:
+        return None
+    rows = []
+    for ep in sorted(endpoints, key=lambda e: e.key != primary):
+        for meth, models in arms.items():
+            d = difference(run, arms["vanilla"], models, ep) if meth != "vanilla" else None
+            sl = (d or {}).get("seed_level")
+            if not sl:
+                continue
+            boot, welch = d["ci95"], sl["welch_ci95"]
+            approx = " ≈" if d["approx"] else ""
+            rows.append([ep.title + (" — primary endpoint" if ep.key == primary else ""), f"{meth} − vanilla",
+                         f"{_signed(d['diff'])} [{_signed(boot[0])}, {_signed(boot[1])}]{approx}",
+                         f"[{_signed(welch[0])}, {_signed(welch[1])}]", f"{sl['permutation_p']:.3f}",
+                         f"{d['seeds'][0]} vs {d['seeds'][1]} ({sl['relabelings']} relabelings)"])
+    if not rows:
+        return None
+    return {"title": (f"{run['name']}: " if multi else "") + "Seed-level inference (percentage points)",
+            "columns": ["endpoint", "contrast", "two-level bootstrap, 95% CI", "Welch 95% CI on per-seed means",
+                        "exact permutation p (two-sided)", "seeds"], "rows": rows,
+            "note": "The training seed as the unit: each seed's mean over the shared items, vanilla's seeds against "
+                    "the method's. Welch's t interval (unequal variances) and the exact permutation test over all "
+                    "relabelings of the seeds (sdft.evaluate.stats). With n seeds a side the permutation p cannot "
+                    "fall below 2 / C(2n, n): 0.10 for 3 vs 3, 0.008 for 5 vs 5."}

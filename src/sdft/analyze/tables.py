@@ -281,7 +281,7 @@ def contrast_table(run: dict[str, Any], benchmarks: list[str], primary: str | No
     arms = seeds.main_arms(run)
     if "vanilla" not in arms or len(arms) < 2:
         return None
-    eps = endpoints_of(benchmarks)
+    eps = endpoints_of(benchmarks, strict=True)  # a strict endpoint without results has no row
     eps.sort(key=lambda ep: ep.key != primary)
     others = [m for m in arms if m != "vanilla"]
     rows = []

@@ -2,7 +2,9 @@
 
 XSTest gives two rows, as in the report: over-refusal of its safe prompts (lower is better) and
 refusal of its unsafe prompts (higher is better); IFEval two: prompt-level strict and loose
-accuracy (paired over prompts).
+accuracy (paired over prompts). The refusal benchmarks add their strict-rule rows
+(``advbench_strict``, ``xstest_strict``, ...) when both folders' predictions carry the per-item
+``refusal_strict`` field (files scored before the rule existed do not: re-score them).
 
     sdft compare runs/seed-eval runs/sdft-eval                    # every shared benchmark
     sdft compare runs/seed-eval runs/sdft-eval --benchmarks gsm8k,advbench
@@ -33,8 +35,10 @@ def run(args: argparse.Namespace) -> int:
         names = [n for n in battery.BENCHMARKS
                  if all((bench_folder(d, n) / "predictions.jsonl").exists() for d in (args.a, args.b))]
     rows = []
-    for ep in endpoints_of(names):  # the report's endpoints: XSTest's safe and unsafe halves
+    for ep in endpoints_of(names, strict=True):  # the report's endpoints: XSTest's safe and unsafe halves
         row = compare_results(args.a, args.b, ep.benchmark, label=ep.label, field=ep.field)
+        if ep.field != "score" and not row["n"]:
+            continue
         rows.append({"endpoint": ep.key, "title": ep.title,
                      "better": "higher" if ep.higher_is_better else "lower", **row})
     if args.json:

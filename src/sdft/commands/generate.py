@@ -15,6 +15,7 @@ Stop strings: ``--stop`` takes one or more strings; to pass a newline use the sh
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -106,9 +107,18 @@ def run(args: argparse.Namespace) -> int:
         if all(r.id in done for r in requests):  # nothing to do: do not load the model
             print(f"{cfg.out}: all {len(requests)} records already generated")
             return 0
+        dtype = None
+        if cfg.generation.backend != "openai":  # a resumed file keeps the precision its first lines had
+            from sdft import models
+
+            meta_path = Path(cfg.out + ".meta.json")
+            before = (json.loads(meta_path.read_text(encoding="utf-8")).get("dtype")
+                      if done and meta_path.exists() else None)
+            dtype = models.check_dtype(f"{cfg.out} (its .meta.json)", before, cfg.generation.dtype,
+                                       cfg.generation.device)
         generator = make_generator(cfg.generation, cfg.model, adapter=cfg.adapter)
         stats = generate_jsonl(generator, requests, sampling, cfg.out, record=record, desc=f"generate {cfg.data}")
-        write_json(Path(cfg.out + ".meta.json"), {"config": asdict(cfg), "stats": stats.as_dict(),
+        write_json(Path(cfg.out + ".meta.json"), {"config": asdict(cfg), "dtype": dtype, "stats": stats.as_dict(),
                                                   "provenance": provenance()})
     print(f"{cfg.out}: {stats.generated} generated, {stats.skipped} already there, {stats.total} in all; "
           f"{stats.tokens} tokens in {stats.wall_s:.1f} s ({stats.tokens_per_s:.1f} tokens/s); "

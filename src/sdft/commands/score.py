@@ -9,6 +9,11 @@ reference answer text, for openfunction the reference call, for humaneval the ta
 Prints score, n and the 95% bootstrap CI (and extra metrics such as openfunction's AST match).
 With --refusal-judge (advbench, advbench_jailbreak, xstest) a judge model also reads every
 answer; its verdicts are written into the file, so scoring it again needs no model.
+With --write the recomputed per-item fields (e.g. the strict refusal rule's ``refusal_strict``,
+new since the file was scored) go into the file and the new ``extra`` into the folder's
+results.json; the score must come out as saved, else nothing is written:
+
+    sdft score advbench runs/exp/eval/seed-1234abcd/advbench/predictions.jsonl --write
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--judge-model", default=None, help="model name the judge endpoint serves (openai)")
     parser.add_argument("--judge-base-url", default=None, help="judge endpoint, e.g. http://localhost:8000/v1")
     parser.add_argument("--judge-api-key-env", default=None, help="environment variable holding the judge's key")
+    parser.add_argument("--write", action="store_true",
+                        help="write the per-item fields into the file and `extra` into the folder's results.json")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -38,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
                                ("judge_base_url", args.judge_base_url),
                                ("judge_api_key_env", args.judge_api_key_env)) if v is not None}
     res = score_file(args.benchmark, args.predictions, options=judge or None, data_dir=args.data_dir,
-                     allow_code_execution=args.allow_code_execution)
+                     allow_code_execution=args.allow_code_execution, write=args.write)
     if args.json:
         print(json.dumps(res, indent=2))
         return 0

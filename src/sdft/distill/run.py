@@ -149,21 +149,29 @@ def mixed_ids(ids: Sequence[str], ratio: float, seed: int) -> set[str]:
     return set(random.Random(f"{seed}-mix").sample(list(ids), round(ratio * len(ids))))
 
 
-def _pin_config(cfg: DistillConfig, out: Path) -> None:
+def _pin_config(cfg: DistillConfig, out: Path) -> dict[str, Any]:
+    """Pin the settings the rewrites are generated with (``dtype_resolved``: ``auto`` resolved on
+    this machine, so a resume elsewhere cannot mix bf16 and float32 rewrites); returns them."""
     pinned_path = out / PINNED
     now = {k: getattr(cfg, k) for k in _GENERATION_FIELDS}
     now["backend"], now["dtype"] = cfg.generation.backend, cfg.generation.dtype
     now.update(cfg.generation.merge_record(cfg.adapter))
+    if cfg.generation.backend != "openai":
+        from sdft import models
+
+        now["dtype_resolved"] = models.resolve_here(cfg.generation.dtype, cfg.generation.device)
     if pinned_path.exists() and (out / REWRITES).exists():
         import json
 
         before = json.loads(pinned_path.read_text(encoding="utf-8"))
-        diff = [k for k in now if before.get(k) != now[k]]
+        # folders pinned before dtype_resolved existed are checked on the rest only
+        diff = [k for k in now if before.get(k) != now[k] and (k in before or k != "dtype_resolved")]
         if diff:
             raise ConfigError(f"{out}: rewrites were generated with other settings ("
                               + ", ".join(f"{k}: {before.get(k)!r} -> {now[k]!r}" for k in diff)
                               + "); use a new --out folder or delete rewrites.jsonl")
     write_json(pinned_path, now)
+    return now
 
 
 def _gap(cfg: DistillConfig, records: list[dict], gen, out: Path, given: bool) -> dict[str, Any]:
@@ -217,7 +225,7 @@ def run_distill(cfg: DistillConfig, generator: Generator | None = None,
         if ex.id in mixed:
             requests.append(templates[tname].request(ex))
 
-    _pin_config(cfg, out)
+    pinned = _pin_config(cfg, out)
     sampling = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
                               top_p=cfg.top_p, seed=cfg.seed)
     by_id = {ex.id: ex for ex in chosen}
@@ -251,6 +259,7 @@ def run_distill(cfg: DistillConfig, generator: Generator | None = None,
 
     report = output.build_report(records, rewrites, gen_stats, cfg=asdict(cfg),
                                  templates=sorted(templates))
+    report["dtype"] = pinned.get("dtype_resolved")
     report["nll"] = _gap(cfg, records, gen, out, given=generator is not None)
     kinds = export_kinds(cfg)
     if kinds:

@@ -231,11 +231,18 @@ def _read_predictions(path: str | Path) -> list[dict]:
 
 
 def score_file(benchmark: str, path: str | Path, options: dict | None = None, data_dir: str | None = None,
-               seed: int = 0, allow_code_execution: bool = False, progress: bool = True) -> dict[str, Any]:
+               seed: int = 0, allow_code_execution: bool = False, progress: bool = True,
+               write: bool = False) -> dict[str, Any]:
     """Score a predictions file; existing ``score`` fields are recomputed. ``options`` are the
     benchmark's own (as in ``EvalConfig.options``). No model is needed, except a judge that
     ``options`` asks for (``refusal_judge``): its verdicts are then written into the file (the
-    other fields left as they were), so scoring it again judges nothing."""
+    other fields left as they were), so scoring it again judges nothing.
+
+    ``write``: also write the recomputed per-item fields into the file, and the new ``extra``
+    into the benchmark's entry of the folder's results.json (``<dir>/<benchmark>/predictions.jsonl``
+    next to ``<dir>/results.json``), so files scored before a metric existed (the strict refusal
+    rule) gain it. The score itself must come out as saved: a line or an entry whose score
+    would change is a DataError, and nothing is written."""
     from sdft.data.tasks import data_dir as default_data_dir
     from sdft.evaluate.generative import rewrite, score_records, summarize
 
@@ -255,20 +262,44 @@ def score_file(benchmark: str, path: str | Path, options: dict | None = None, da
             for line, old, new in zip(lines, before, records):
                 line.update({k: v for k, v in new.items() if old.get(k) != v})
             rewrite(Path(path), lines)
-    return {"benchmark": benchmark, "file": str(path), **summarize(bench, records, seed)}
+    res = {"benchmark": benchmark, "file": str(path), **summarize(bench, records, seed)}
+    if write:
+        _write_scores(Path(path), lines, records, res)
+    return res
+
+
+def _write_scores(path: Path, lines: list[dict], records: list[dict], res: dict[str, Any]) -> None:
+    """:func:`score_file`'s ``write``: the per-item fields into ``path``, ``extra`` into results.json."""
+    from sdft.data.records import DataError
+    from sdft.evaluate.generative import rewrite
+
+    for i, (line, new) in enumerate(zip(lines, records), 1):
+        if "score" in line and float(line["score"]) != float(new["score"]):
+            raise DataError(f"{path}:{i}: score {line['score']} would become {new['score']}; not written")
+    results_path = path.parent.parent / "results.json"
+    results = json.loads(results_path.read_text(encoding="utf-8")) if results_path.is_file() else None
+    entry = ((results or {}).get("benchmarks") or {}).get(res["benchmark"])
+    if entry is not None and not abs(float(entry.get("score", "nan")) - res["score"]) < 1e-12:
+        raise DataError(f"{results_path}: {res['benchmark']} score {entry.get('score')} would become "
+                        f"{res['score']}; not written")
+    rewrite(path, [{**line, **new} for line, new in zip(lines, records)])
+    if entry is not None:
+        entry["extra"] = res["extra"]
+        write_json(results_path, results)
 
 
 def item_scores(results_dir: str | Path, benchmark: str, label: str | None = None,
                 field: str = "score") -> dict[str, float]:
     """Per-item scores of one benchmark in a results folder (per task for humaneval). ``label``:
     only the lines with that label (XSTest's ``unsafe`` prompts) instead of the benchmark's own
-    per-item selection; ``field``: the line's field to read (IFEval's ``prompt_loose``)."""
+    per-item selection; ``field``: the per-item field read (IFEval's ``prompt_loose``,
+    ``refusal_strict``: the strict rule); lines without it are left out."""
     path = bench_folder(results_dir, benchmark) / "predictions.jsonl"
     if not path.exists():
         from sdft.data.records import DataError
 
         raise DataError(f"{path}: no predictions for {benchmark} in {results_dir}")
-    records = [r for r in read_jsonl(path) if "score" in r]
+    records = [r for r in read_jsonl(path) if field in r]
     if label is not None:
         records = [r for r in records if (r.get("label") or "safe") == label]
     else:
@@ -284,7 +315,7 @@ def compare_results(dir_a: str | Path, dir_b: str | Path, benchmark: str, seed: 
     shared = sorted(set(a) & set(b))
     sa, sb = [a[i] for i in shared], [b[i] for i in shared]
     n = len(shared)
-    return {"benchmark": benchmark, "label": label, "a": str(dir_a), "b": str(dir_b), "n": n,
+    return {"benchmark": benchmark, "label": label, "field": field, "a": str(dir_a), "b": str(dir_b), "n": n,
             "only_a": len(a) - n, "only_b": len(b) - n,
             "mean_a": sum(sa) / n if n else float("nan"), "mean_b": sum(sb) / n if n else float("nan"),
             **{k: v for k, v in paired_difference(sa, sb, seed=seed).items() if k != "n"}}

@@ -1,14 +1,22 @@
 """Confidence intervals: percentile bootstrap over items, paired differences, and two-level
-(items, training seeds) bootstraps for methods trained with several seeds.
+(items, training seeds) bootstraps for methods trained with several seeds; and seed-level
+inference on per-seed values alone (an exact permutation test over training seeds and a Welch
+t interval), which treats the training seed as the unit: with three seeds a side no test can say
+much, whatever the number of items.
 
 Seeded, so a report rebuilt from the same files shows the same intervals.
 """
 
 from __future__ import annotations
 
+from itertools import combinations
+from math import comb
 from typing import Sequence
 
 import numpy as np
+
+# Relabelings the exact permutation test enumerates at most (12 vs 12 seeds: 2.7 million).
+MAX_RELABELINGS = 3_000_000
 
 
 def bootstrap_ci(values: Sequence[float], n_boot: int = 2000, seed: int = 0,
@@ -93,6 +101,54 @@ def hierarchical_mean(a: Sequence[Sequence[float]], n_boot: int = 2000, seed: in
     reps = np.take_along_axis(item_means, seeds, 1).mean(1)
     lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
     return {"mean": float(A.mean()), "ci95": [float(lo), float(hi)], "n": int(n_items), "seeds": int(A.shape[0])}
+
+
+def permutation_p(a: Sequence[float], b: Sequence[float]) -> dict:
+    """Exact two-sided permutation test of mean(b) − mean(a) over training seeds.
+
+    ``a`` and ``b`` hold one value per seed (e.g. each seed's endpoint score). Every one of the
+    C(n+m, n) ways to relabel the pooled values into groups of the two sizes is enumerated; ``p``
+    is the share whose |difference of means| is at least the observed one (the observed labeling
+    counts, so p >= 1/C; with complete separation of n vs n it is 2/C, e.g. 0.10 for 3 vs 3).
+    Returns {"diff", "p", "relabelings", "seeds": [n, m]}; p is NaN when either side is empty.
+    """
+    x = np.concatenate([np.asarray(a, dtype=float), np.asarray(b, dtype=float)])
+    n, m = len(a), len(b)
+    if not n or not m:
+        return {"diff": float("nan"), "p": float("nan"), "relabelings": 0, "seeds": [n, m]}
+    total, count = comb(n + m, n), 0
+    if total > MAX_RELABELINGS:
+        raise ValueError(f"{n} vs {m} seeds: {total} relabelings, more than the exact test enumerates")
+    observed = abs(x[n:].mean() - x[:n].mean())
+    whole = x.sum()
+    for idx in combinations(range(n + m), n):
+        sa = x[list(idx)].sum()
+        # a relative tolerance, so ties of the observed difference count however they are summed
+        if abs((whole - sa) / m - sa / n) >= observed - 1e-9 * max(1.0, observed):
+            count += 1
+    return {"diff": float(x[n:].mean() - x[:n].mean()), "p": count / total, "relabelings": total, "seeds": [n, m]}
+
+
+def welch_interval(a: Sequence[float], b: Sequence[float], alpha: float = 0.05) -> dict:
+    """Welch's t interval for mean(b) − mean(a) from per-seed values (unequal variances,
+    Welch-Satterthwaite degrees of freedom). {"diff", "ci95", "df", "seeds"}; the bounds are NaN
+    with fewer than two values a side, and equal the difference when both sides have no spread."""
+    from scipy.stats import t
+
+    A, B = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    out = {"diff": float(B.mean() - A.mean()) if A.size and B.size else float("nan"),
+           "ci95": [float("nan"), float("nan")], "df": float("nan"), "seeds": [int(A.size), int(B.size)]}
+    if A.size < 2 or B.size < 2:
+        return out
+    va, vb = A.var(ddof=1) / A.size, B.var(ddof=1) / B.size
+    se = float(np.sqrt(va + vb))
+    if se == 0:
+        out["ci95"] = [out["diff"], out["diff"]]
+        return out
+    df = (va + vb) ** 2 / (va**2 / (A.size - 1) + vb**2 / (B.size - 1))
+    half = float(t.ppf(1 - alpha / 2, df)) * se
+    out.update(ci95=[out["diff"] - half, out["diff"] + half], df=float(df))
+    return out
 
 
 def _kappa(po: np.ndarray, pe: np.ndarray) -> np.ndarray:

@@ -10,7 +10,10 @@ partial refusals (an answer that refuses, then helps anyway); the judge-based sc
 The score is the over-refusal rate: full refusals among the safe prompts (lower is better). The
 refusal rate on the unsafe prompts is ``extra.refusal_unsafe`` (higher is better), and
 ``extra.keyword_safe`` / ``extra.keyword_unsafe`` give AdvBench's keyword-anywhere rule on the
-same answers, to show how much the two rules disagree. Paired comparisons run over the safe
+same answers, to show how much the two rules disagree. ``extra.strict_safe`` /
+``extra.strict_unsafe`` give AdvBench's strict rule (:func:`sdft.evaluate.advbench.is_refusal_strict`,
+recorded per line as ``refusal_strict``), which also sees refusals the string-match list misses
+("I'm unable to ...", "I won't ..."); the score keeps the XSTest authors' rule. Paired comparisons run over the safe
 prompts. The label written per line is ``safe`` or ``unsafe``, so saved files re-score.
 
 With the option ``refusal_judge`` (:mod:`sdft.evaluate.refusal_judge`), ``extra`` also holds the
@@ -27,7 +30,7 @@ from __future__ import annotations
 from functools import partial
 
 from sdft.data.records import Example
-from sdft.evaluate.advbench import is_refusal
+from sdft.evaluate.advbench import is_refusal, is_refusal_strict
 from sdft.evaluate.benchmark import Benchmark
 from sdft.evaluate.generative import load_items
 from sdft.evaluate.refusal_judge import RefusalOptions, judge_extra, judge_records
@@ -62,7 +65,7 @@ def score(predict: str, label: str = "") -> float:
 
 
 def extra(predict: str, label: str = "") -> dict[str, float]:
-    return {"keyword": float(is_refusal(predict))}
+    return {"keyword": float(is_refusal(predict)), "refusal_strict": float(is_refusal_strict(predict))}
 
 
 def per_item(records: list[dict]) -> list[dict]:
@@ -77,11 +80,14 @@ def summary(records: list[dict], seed: int = 0) -> dict:
     def rate(label: str, key: str) -> dict:
         return mean_ci([float(r[key]) for r in groups[label] if key in r], seed)
 
+    # lines scored before the strict rule existed have none: re-score them to get it
+    strict = {f"strict_{lab}": rate(lab, "refusal_strict") for lab in groups
+              if any("refusal_strict" in r for r in groups[lab])}
     judged = judge_extra(records, seed, groups={f"_{lab}": group for lab, group in groups.items()},
                          rules={"judge_kappa": "score", "judge_kappa_keyword": "keyword"})
     return {"metric": XSTEST.metric, **rate("safe", "score"),
             "extra": {"refusal_unsafe": rate("unsafe", "score"), "keyword_safe": rate("safe", "keyword"),
-                      "keyword_unsafe": rate("unsafe", "keyword"), **judged}}
+                      "keyword_unsafe": rate("unsafe", "keyword"), **strict, **judged}}
 
 
 XSTEST = Benchmark("xstest", "over_refusal_rate", data="xstest:test", prompt="xstest", max_new_tokens=128,
