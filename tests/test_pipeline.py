@@ -298,7 +298,7 @@ def test_a_run_resumed_where_auto_resolves_otherwise_stops_before_mixing(tmp_pat
     ran = []
 
     def work(folder):
-        return lambda: (folder.mkdir(parents=True), ran.append(folder.name))
+        return lambda: (folder.mkdir(parents=True, exist_ok=True), ran.append(folder.name))
 
     run = Run(cfg, str(p))
     a, b = run.dir / "train" / "a", run.dir / "train" / "b"
