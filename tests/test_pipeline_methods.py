@@ -95,4 +95,18 @@ def test_tiny_run_of_every_method_with_interpolation(tmp_path, tiny_model_dir, d
             assert m["alpha"] == 0.5 and m["of"] == m["label"][:-5] and m["train_dir"] is None
     replay_rows = [json.loads(x) for x in next((run / "data").glob("replay-*/train.jsonl")).open()]
     assert len(replay_rows) == 10 and sum(r["id"].startswith("replay:") for r in replay_rows) == 2
-    assert (run / "report" / "report.md").exists()
+    # the predictor: KL(fine-tune || seed) on each main fine-tune's own GSM8K answers (0 where the
+    # adapter has not moved the answers' distributions, never negative)
+    for m in manifest["models"]:
+        if m["label"] in METHODS:
+            kl = json.loads((run / m["kl_dir"] / "kl_to_seed.json").read_text())
+            assert kl["n_items"] <= 2 and (kl["kl_per_token"] is None or kl["kl_per_token"] >= 0)
+    summary = json.loads((run / "report" / "summary.json").read_text())
+    compared = summary["methods_comparison"]
+    assert {p["label"] for p in compared["pareto"]} == set(METHODS) | {f"{m} α=0.5" for m in METHODS}
+    assert set(compared["costs"]) == set(METHODS) and compared["costs"]["kl"]["forward_passes"] == 4
+    assert compared["best"]["endpoint"] == "advbench" and compared["best"]["leader"] in METHODS
+    md = (run / "report" / "report.md").read_text()
+    assert "Methods compared" in md and "KL to the seed" in md and (run / "report" / "figures" / "pareto.png").exists()
+    # interpolation points are arms of their own, not extra seeds of their fine-tune
+    assert summary["methods"]["vanilla"]["labels"] == ["vanilla"]

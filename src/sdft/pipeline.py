@@ -296,6 +296,9 @@ class Stages:
         trained = {v.label for v in self.trained}
         self.points = [p for p in interpolation_points(cfg, self.variants) if p.of in trained]
         self.interp = {p.label: self.interp_stage(p) for p in self.points}
+        main = {v.label for v in self.variants[1:1 + len(cfg.train_seeds) * len(cfg.methods)]}
+        self.predict = {v.label: st for v in self.trained if v.label in main and (st := self.predict_stage(
+            v, self.train[v.label], self.eval_stage(v, self.train[v.label].folder, marker(self.train[v.label].key))))}
 
     # -- one builder per kind of stage; each returns the stage, nothing is run here
 
@@ -386,6 +389,29 @@ class Stages:
             replay.generate_answers(self.cfg.model, self.replay_pool(), n, folder / "answers.jsonl",
                                     tcfg.replay_max_new_tokens, gen)
         return Stage("replay", folder, key, work, "replay", tcfg)
+
+    def target_benchmark(self) -> str | None:
+        """The benchmark of the training task (``data: gsm8k:train`` -> gsm8k), when evaluated."""
+        from sdft import evaluate as battery
+        from sdft.evaluate.evaluator import EvalConfig
+
+        task = Path(self.cfg.data.split(":")[0]).stem
+        names = self.cfg.eval.get("benchmarks") or EvalConfig().benchmarks
+        return task if task in battery.expand(names) else None
+
+    def predict_stage(self, v: Variant, train: Stage, ev: Stage) -> Stage | None:
+        """The KL between the fine-tune and the seed on its answers to the held-out task prompts
+        (:func:`sdft.analyze.predictors.kl_on_answers`); LoRA fine-tunes of an evaluated task only."""
+        target = self.target_benchmark()
+        if target is None or train.cfg.full:
+            return None
+        from sdft.analyze.predictors import kl_on_answers
+
+        key = key_of("predict", target, 64, marker(ev.key), marker(train.key))
+        folder = self.dir / "predict" / f"{v.label}-{key}"
+        work = lambda: kl_on_answers(self.cfg.model, train.folder, ev.folder / target / "predictions.jsonl",  # noqa: E731
+                                     folder, limit=64)
+        return Stage(f"predict/{v.label}", folder, key, work, "predict", None, v)
 
     def interp_stage(self, p: Variant) -> Stage:
         """A main fine-tune's adapter with its update scaled by ``p.alpha`` (seconds of work)."""
@@ -487,6 +513,8 @@ class Stages:
             train = self.train[v.label]
             ev = self.eval_stage(v, train.folder, marker(train.key))
             out += [self.data[v.label], train, ev] + [p for p in [self.push_train_stage(v, train, ev)] if p]
+            if v.label in self.predict:
+                out.append(self.predict[v.label])
             for p in self.points:
                 if p.of == v.label:
                     st = self.interp[p.label]
@@ -506,8 +534,10 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
     run.manifest["trajectory"] = []
 
     def record(v: Variant, eval_dir: Path, adapter: Path | None, distill_dir: Path | None) -> None:
+        kl = stages.predict.get(v.label)
         run.manifest["models"].append({
             **asdict(v), "model": cfg.model, "adapter": _rel(run.dir, adapter),
+            "kl_dir": _rel(run.dir, kl and kl.folder),
             "eval_dir": _rel(run.dir, eval_dir), "train_dir": _rel(run.dir, adapter) if v.alpha is None else None,
             "distill_dir": _rel(run.dir, distill_dir)})
         run.save()

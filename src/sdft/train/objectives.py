@@ -122,11 +122,12 @@ def reset_peak_rss() -> bool:
         return False
 
 
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process in MiB (VmHWM, else getrusage's lifetime peak)."""
+def peak_rss_mb(field: str = "VmHWM") -> float:
+    """Peak resident memory of this process in MiB (VmHWM; ``field="VmRSS"``: the current one),
+    else getrusage's lifetime peak."""
     try:
         for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return round(int(line.split()[1]) / 1024, 1)
     except OSError:
         pass

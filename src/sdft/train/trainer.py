@@ -363,6 +363,9 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
     if on_cuda:
         torch.cuda.reset_peak_memory_stats()
     rss_reset = reset_peak_rss()
+    # what the process held before training (the loaded model, and in `sdft run` whatever earlier
+    # stages left allocated): the peak minus this is what training itself added
+    rss_start = peak_rss_mb("VmRSS")
     t0 = time.perf_counter()
     fused = cfg.method in ("sft", "dft", "replay")  # the methods whose loss TRL's fused LM head computes
     with _compact_lm_head() if fused else contextlib.nullcontext(), _dynamic_shapes(cfg.torch_compile), \
@@ -417,7 +420,8 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
                  # loaded weights included), or its lifetime peak where the kernel cannot reset it
                  "peak_memory_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if on_cuda
                  else peak_rss_mb(), "peak_memory_kind": "cuda_allocated" if on_cuda
-                 else ("rss_during_training" if rss_reset else "rss_lifetime")},
+                 else ("rss_during_training" if rss_reset else "rss_lifetime"),
+                 "rss_at_start_mb": None if on_cuda else rss_start},
         "n_replay": n_replay,
     }
     if on_cuda:
