@@ -77,7 +77,7 @@ def test_tiny_run_of_every_method_with_interpolation(tmp_path, tiny_model_dir, d
         "train": {"max_steps": 2, "batch_size": 2, "grad_accum": 1, "max_length": 256, "save_steps": 2,
                   "max_completion_length": 6, "replay_share": 0.2, "replay_max_new_tokens": 6},
         "eval": {"benchmarks": ["gsm8k", "advbench"], "limit": 2, "max_new_tokens": 6},
-        "sweeps": {"interpolation": [0.0, 0.5, 1.0]},
+        "sweeps": {"interpolation": [0.0, 0.5, 1.0]}, "kl_to_seed": True,
         "analyze": {"benchmark": "advbench", "measures": ["bleu4"]},
     }
     path = tmp_path / "tiny.yaml"
@@ -100,12 +100,14 @@ def test_tiny_run_of_every_method_with_interpolation(tmp_path, tiny_model_dir, d
     for m in manifest["models"]:
         if m["label"] in METHODS:
             kl = json.loads((run / m["kl_dir"] / "kl_to_seed.json").read_text())
-            assert kl["n_items"] <= 2 and (kl["kl_per_token"] is None or kl["kl_per_token"] >= 0)
+            assert kl["n_items"] <= 2 and (kl["kl_per_token"] is None or kl["kl_per_token"] > -1e-5)  # rounding
     summary = json.loads((run / "report" / "summary.json").read_text())
     compared = summary["methods_comparison"]
     assert {p["label"] for p in compared["pareto"]} == set(METHODS) | {f"{m} α=0.5" for m in METHODS}
     assert set(compared["costs"]) == set(METHODS) and compared["costs"]["kl"]["forward_passes"] == 4
-    assert compared["best"]["endpoint"] == "advbench" and compared["best"]["leader"] in METHODS
+    best = compared["best"]
+    assert best["endpoint"] == "advbench" and best["best"] is None  # 2 items cannot separate methods
+    assert best["leader"] in METHODS or set(best["undecided_against"]) <= set(METHODS)
     md = (run / "report" / "report.md").read_text()
     assert "Methods compared" in md and "KL to the seed" in md and (run / "report" / "figures" / "pareto.png").exists()
     # interpolation points are arms of their own, not extra seeds of their fine-tune

@@ -88,7 +88,9 @@ class ExperimentConfig:
     train: sdft train settings (lora_r, epochs, lr, batch_size, full, ...)
     eval: sdft eval settings (benchmarks, limit, variants, ...)
     analyze: sdft analyze settings (benchmark, ...)
-    sweeps: sample_sizes, mix_ratios, templates (see SweepConfig)
+    sweeps: sample_sizes, mix_ratios, templates, interpolation (see SweepConfig)
+    kl_to_seed: measure each main LoRA fine-tune's KL to the seed on its own answers to the
+        training task's benchmark (held-out prompts; the "RL's Razor" forgetting predictor)
     trajectory: evaluate training snapshots on a dev slice (see TrajectoryConfig)
     """
 
@@ -109,6 +111,7 @@ class ExperimentConfig:
     analyze: dict[str, Any] = field(default_factory=dict)
     sweeps: SweepConfig = field(default_factory=SweepConfig)
     trajectory: TrajectoryConfig = field(default_factory=TrajectoryConfig)
+    kl_to_seed: bool = False
 
     @property
     def run_dir(self) -> Path:

@@ -403,7 +403,7 @@ class Stages:
         """The KL between the fine-tune and the seed on its answers to the held-out task prompts
         (:func:`sdft.analyze.predictors.kl_on_answers`); LoRA fine-tunes of an evaluated task only."""
         target = self.target_benchmark()
-        if target is None or train.cfg.full:
+        if not self.cfg.kl_to_seed or target is None or train.cfg.full:
             return None
         from sdft.analyze.predictors import kl_on_answers
 

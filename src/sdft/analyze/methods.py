@@ -230,6 +230,11 @@ def best_method(run: dict[str, Any], primary: str | None) -> dict[str, Any] | No
         return None
     sign = 1 if ep.higher_is_better else -1
     lead = max(changes, key=lambda m: sign * changes[m]["diff"])
+    tied = [m for m in changes if changes[m]["diff"] == changes[lead]["diff"]]
+    if len(tied) > 1:
+        return {"endpoint": ep.key, "leader": None, "best": None, "undecided_against": tied,
+                "statement": f"{ep.title}: no best method is named: {', '.join(_name(m) for m in tied)} tie at "
+                             f"{changes[lead]['diff']:+.1f} pp vs the seed."}
     undecided = []
     for other in changes:
         if other == lead:
