@@ -187,6 +187,7 @@ def costs(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
         got = [summaries[m["label"]] for m in models if (summaries.get(m["label"]) or {}).get("cost")]
         if not got:
             continue
+        # a count left None (a torch.compile run does not count passes) counts as 0 here
         mean = {k: sum(float(s["cost"].get(k) or 0) for s in got) / len(got) for k in COST_KEYS}
         mean["steps"] = sum(s.get("steps") or 0 for s in got) / len(got)
         mean["tokens_per_s"] = mean["tokens_forwarded"] / mean["wall_s"] if mean["wall_s"] else None

@@ -74,7 +74,8 @@ class CostMeter:
     """Counts trunk forward passes, those with gradients and the token positions they process,
     from the moment it is attached to a model until :meth:`close`."""
 
-    def __init__(self):
+    def __init__(self, counted: bool = True):
+        self.counted = counted
         self.forward_passes = 0
         self.backward_passes = 0
         self.tokens_forwarded = 0
@@ -106,6 +107,8 @@ class CostMeter:
             self._handle = None
 
     def as_dict(self) -> dict:
+        if not self.counted:
+            return {"forward_passes": None, "backward_passes": None, "tokens_forwarded": None}
         return {"forward_passes": self.forward_passes, "backward_passes": self.backward_passes,
                 "tokens_forwarded": self.tokens_forwarded}
 
@@ -137,7 +140,12 @@ def peak_rss_mb(field: str = "VmHWM") -> float:
 
 
 @contextlib.contextmanager
-def metered(model):
+def metered(model, enabled: bool = True):
+    """A :class:`CostMeter` on ``model`` for the block. ``enabled=False`` (torch.compile: a Python
+    counter in a hook would make the compiled graph recompile every step) leaves its counts None."""
+    if not enabled:
+        yield CostMeter(counted=False)
+        return
     meter = CostMeter().attach(model)
     try:
         yield meter

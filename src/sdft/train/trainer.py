@@ -369,7 +369,7 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
     t0 = time.perf_counter()
     fused = cfg.method in ("sft", "dft", "replay")  # the methods whose loss TRL's fused LM head computes
     with _compact_lm_head() if fused else contextlib.nullcontext(), _dynamic_shapes(cfg.torch_compile), \
-            metered(trainer.model) as meter:
+            metered(trainer.model, enabled=not cfg.torch_compile) as meter:
         result = trainer.train(resume_from_checkpoint=resume)
     wall = time.perf_counter() - t0
     if not trainer.is_world_process_zero():
@@ -415,7 +415,8 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
         # What the method spent (this sitting): trunk forwards (training, seed/teacher, decoding
         # steps), those with gradients (each one backward) and the token positions they processed.
         "cost": {**meter.as_dict(), "wall_s": round(wall, 2),
-                 "tokens_per_step": round(meter.tokens_forwarded / max(1, trainer.state.global_step), 1),
+                 "tokens_per_step": round(meter.tokens_forwarded / max(1, trainer.state.global_step), 1)
+                 if meter.counted else None,
                  # GPU: torch's peak allocation; CPU: the process's peak RSS during training (the
                  # loaded weights included), or its lifetime peak where the kernel cannot reset it
                  "peak_memory_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if on_cuda
