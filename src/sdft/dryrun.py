@@ -227,7 +227,8 @@ def describe(stages, gen_tok_s: float | None = None, train_tok_s: float | None =
                 progress, left, seconds = f"{have}/{n} answers", f"{n - have} seed answers, <= {tokens:,} tok", \
                     tokens / gen_rate
             else:
-                left = "seconds" if st.kind in ("data", "interp") else "one upload"
+                left = {"data": "seconds", "interp": "seconds", "push": "one upload",
+                        "predict": "two forward passes per task answer (<= 64)"}.get(st.kind, "")
         started = st.folder.exists() and any(st.folder.iterdir())
         status = "cached" if cached else "partial" if started else "to run"
         first.setdefault(st.folder, st.name)
