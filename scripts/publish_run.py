@@ -24,6 +24,7 @@ PER_DIR = {
     "eval_dir": ["results.json"],
     "train_dir": ["train_summary.json", "train_config.json", "train_log.jsonl", "loss.png"],
     "distill_dir": ["distill_report.json"],
+    "kl_dir": ["kl_to_seed.json"],  # the KL-to-seed predictor: ids and numbers, no text
 }
 
 

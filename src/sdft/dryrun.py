@@ -220,8 +220,15 @@ def describe(stages, gen_tok_s: float | None = None, train_tok_s: float | None =
                 progress, left, seconds = _distill(st, stages.n_max, gen_rate)
             elif st.kind == "train":
                 progress, left, seconds = _train(st, stages, train_rate)
+            elif st.kind == "replay":
+                n = stages.replay_n()
+                have = min(_lines(st.folder / "answers.jsonl"), n)
+                tokens = (n - have) * st.cfg.replay_max_new_tokens
+                progress, left, seconds = f"{have}/{n} answers", f"{n - have} seed answers, <= {tokens:,} tok", \
+                    tokens / gen_rate
             else:
-                left = "seconds" if st.kind == "data" else "one upload"
+                left = {"data": "seconds", "interp": "seconds", "push": "one upload",
+                        "predict": "two forward passes per task answer (<= 64)"}.get(st.kind, "")
         started = st.folder.exists() and any(st.folder.iterdir())
         status = "cached" if cached else "partial" if started else "to run"
         first.setdefault(st.folder, st.name)

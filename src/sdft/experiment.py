@@ -19,7 +19,16 @@ from typing import Any
 from sdft.config import from_dict, merge_mappings, read_config
 from sdft.errors import ConfigError
 
-METHODS = ("vanilla", "sdft", "onpolicy")
+# vanilla: SFT on the task's answers; sdft: rewrite self-distillation (SFT on the seed's rewrites,
+# the SDFT paper); onpolicy: TRL's on-policy self-distillation; dft: TRL's DFT loss; kl: SFT + beta
+# KL to the seed; replay: SFT with the seed's answers to general prompts mixed in. Each one's
+# TrainConfig method is TRAIN_METHOD's (replay's rows are mixed by the pipeline's data stage).
+METHODS = ("vanilla", "sdft", "onpolicy", "dft", "kl", "replay")
+TRAIN_METHOD = {"vanilla": "sft", "sdft": "sft", "onpolicy": "onpolicy", "dft": "dft", "kl": "kl", "replay": "sft"}
+# What a reader sees for each method (the config names stay short and stable).
+METHOD_NAMES = {"vanilla": "vanilla SFT", "sdft": "rewrite self-distillation",
+                "onpolicy": "on-policy self-distillation", "dft": "DFT", "kl": "KL to the seed",
+                "replay": "self-replay"}
 # Set by the pipeline for every stage, so a section may not set them.
 _PIPELINE_FIELDS = {"model", "data", "out", "adapter", "data_dir"}
 
@@ -31,11 +40,15 @@ class SweepConfig:
     sample_sizes: train vanilla and SDFT on the first N of the sampled examples, for each N
     mix_ratios: train SDFT with this fraction of distilled responses (the rest original)
     templates: distil with each of these templates too (using, refer, math, or a file)
+    interpolation: weight interpolation (WiSE-FT): evaluate every main LoRA fine-tune with its update
+        scaled by each alpha in [0, 1] (0 is the seed, 1 the fine-tune, neither re-evaluated); costs
+        evaluation only
     """
 
     sample_sizes: list[int] = field(default_factory=list)
     mix_ratios: list[float] = field(default_factory=list)
     templates: list[str] = field(default_factory=list)
+    interpolation: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -65,7 +78,9 @@ class ExperimentConfig:
     sample: seeded subsample of the training data (the paper uses 2000); null = all
     seed: seed of the data sample, the distillation and evaluation (and training, when seeds is empty)
     seeds: training seeds: each method is trained once per seed on the same data (adapter init and batch order differ)
-    methods: which fine-tunes to compare: vanilla, sdft, onpolicy
+    methods: which fine-tunes to compare: vanilla, sdft (rewrite self-distillation), onpolicy,
+        dft, kl (KL to the seed), replay (self-replay); same rows, steps, batch, learning rate and
+        training seeds for all (their own knobs live in the train section)
     Where:
     out: run folder (default runs/<name>); re-running resumes it
     Stages (fields of each stage's own config):
@@ -73,7 +88,9 @@ class ExperimentConfig:
     train: sdft train settings (lora_r, epochs, lr, batch_size, full, ...)
     eval: sdft eval settings (benchmarks, limit, variants, ...)
     analyze: sdft analyze settings (benchmark, ...)
-    sweeps: sample_sizes, mix_ratios, templates (see SweepConfig)
+    sweeps: sample_sizes, mix_ratios, templates, interpolation (see SweepConfig)
+    kl_to_seed: measure each main LoRA fine-tune's KL to the seed on its own answers to the
+        training task's benchmark (held-out prompts; the "RL's Razor" forgetting predictor)
     trajectory: evaluate training snapshots on a dev slice (see TrajectoryConfig)
     """
 
@@ -94,6 +111,7 @@ class ExperimentConfig:
     analyze: dict[str, Any] = field(default_factory=dict)
     sweeps: SweepConfig = field(default_factory=SweepConfig)
     trajectory: TrajectoryConfig = field(default_factory=TrajectoryConfig)
+    kl_to_seed: bool = False
 
     @property
     def run_dir(self) -> Path:
@@ -151,6 +169,15 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
         raise ConfigError(f"{path}: `methods` must be a non-empty subset of {list(METHODS)}, got {cfg.methods}")
     if len(set(cfg.seeds)) != len(cfg.seeds):
         raise ConfigError(f"{path}: `seeds` has duplicates: {cfg.seeds}")
+    for a in cfg.sweeps.interpolation:
+        if not 0 <= a <= 1:
+            raise ConfigError(f"{path}: sweeps.interpolation: {a} is outside [0, 1]")
+    if cfg.sweeps.interpolation and cfg.train.get("full"):
+        raise ConfigError(f"{path}: sweeps.interpolation scales a LoRA update; a full fine-tune (train.full) "
+                          "has none")
+    if "kl" in cfg.methods and cfg.train.get("full"):
+        raise ConfigError(f"{path}: method kl needs LoRA (the seed is the model with its adapter disabled); "
+                          "train.full is set")
     for r in cfg.sweeps.mix_ratios:
         if not 0 <= r <= 1:
             raise ConfigError(f"{path}: sweeps.mix_ratios: {r} is outside [0, 1]")

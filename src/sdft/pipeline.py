@@ -74,7 +74,13 @@ HUB_FIELDS = ("push_to_hub", "push_merged", "hub_private")
 AS_DEFAULT = ("report_to",)
 # Fields added after keys were pinned count only once set away from these defaults, so finished
 # runs keep their keys.
-DEFAULT_LEFT_OUT = {"refusal_judge": None, "torch_compile": False}
+DEFAULT_LEFT_OUT = {"refusal_judge": None, "torch_compile": False, "distillation_alpha": None,
+                    "distillation_topk": 100, "kl_beta": 0.1, "replay_data": "dolly", "replay_share": 0.2,
+                    "replay_answers": None, "replay_max_new_tokens": 256}
+# Train fields new with the method comparison that only one method reads: the other methods' keys
+# see them at their defaults (so setting kl_beta re-trains the kl fine-tunes only).
+OWN_FIELDS = {"onpolicy": ("distillation_alpha", "distillation_topk"), "kl": ("kl_beta",),
+              "replay": ("replay_data", "replay_share", "replay_max_new_tokens")}
 # generation.merge_adapter (added later) counts only where it changes what is generated
 # (GenerationConfig.merge_record): merged fine-tune evaluations get new folders.
 
@@ -84,11 +90,13 @@ class Variant:
     """One model of the comparison: how it is trained (or not, for the seed)."""
 
     label: str
-    method: str  # seed | vanilla | sdft | onpolicy
+    method: str  # seed | one of sdft.experiment.METHODS
     sample_size: int | None = None
     mix_ratio: float | None = None
     template: str | None = None
     train_seed: int | None = None
+    alpha: float | None = None  # weight interpolation: the fine-tune ``of`` with its LoRA update scaled
+    of: str | None = None  # label of the fine-tune an interpolation point scales
 
 
 def key_of(*parts: Any) -> str:
@@ -157,6 +165,14 @@ def plan(cfg: ExperimentConfig, n_available: int) -> list[Variant]:
         if t != main_template:
             out.append(Variant(f"sdft-{Path(t).stem}", "sdft", n, 1.0, t, first))
     return out
+
+
+def interpolation_points(cfg: ExperimentConfig, variants: list[Variant]) -> list[Variant]:
+    """Weight-interpolation points of the main fine-tunes: one per alpha strictly inside (0, 1)
+    (alpha 0 is the seed model and 1 the fine-tune, evaluated already)."""
+    main = variants[1:1 + len(cfg.train_seeds) * len(cfg.methods)]
+    return [replace(v, label=f"{v.label}-a{a:g}", alpha=a, of=v.label)
+            for v in main for a in cfg.sweeps.interpolation if 0 < a < 1]
 
 
 class Run:
@@ -235,7 +251,8 @@ class Run:
         return result
 
 
-def training_rows(v: Variant, sampled: list, distilled: Path | None, seed: int) -> list[dict]:
+def training_rows(v: Variant, sampled: list, distilled: Path | None, seed: int,
+                  replay_rows: list[dict] | None = None) -> list[dict]:
     """The one training set of a fine-tune, as plain alpaca records (``id``, ``task``, ``system``,
     ``history``, ``instruction``, ``input``, ``output``): the first N of the seeded sample; for
     SDFT a seeded fraction R of them with the selected (distilled-or-fallback) response from
@@ -250,7 +267,12 @@ def training_rows(v: Variant, sampled: list, distilled: Path | None, seed: int) 
         pairs = [({"id": e.id, "task": e.task, "system": e.system, "history": [list(t) for t in e.history],
                    "instruction": e.instruction, "input": e.input}, e.response) for e in sampled[: v.sample_size]]
     keys = ("id", "task", "system", "history", "instruction", "input")
-    return [{**{k: r.get(k) for k in keys}, "output": answer} for r, answer in pairs]
+    rows = [{**{k: r.get(k) for k in keys}, "output": answer} for r, answer in pairs]
+    if v.method == "replay":
+        from sdft.train.replay import mix
+
+        rows = mix(rows, replay_rows or [])
+    return rows
 
 
 def _write_rows(dest: Path, rows: list[dict]) -> None:
@@ -315,11 +337,18 @@ class Stages:
         self.tensorboard = self.dir / "tensorboard" if tb else None
         self.distill = {t: self.distill_stage(t) for t in
                         sorted({v.template for v in self.trained if v.method == "sdft"}, key=str)}
+        self.replay = self.replay_stage() if any(v.method == "replay" for v in self.trained) else None
         self.train: dict[str, Stage] = {}
         self.data: dict[str, Stage] = {}
         for v in self.trained:
             self.data[v.label] = self.data_stage(v)
             self.train[v.label] = self.train_stage(v, self.data[v.label])
+        trained = {v.label for v in self.trained}
+        self.points = [p for p in interpolation_points(cfg, self.variants) if p.of in trained]
+        self.interp = {p.label: self.interp_stage(p) for p in self.points}
+        main = {v.label for v in self.variants[1:1 + len(cfg.train_seeds) * len(cfg.methods)]}
+        self.predict = {v.label: st for v in self.trained if v.label in main and (st := self.predict_stage(
+            v, self.train[v.label], self.eval_stage(v, self.train[v.label].folder, marker(self.train[v.label].key))))}
 
     # -- one builder per kind of stage; each returns the stage, nothing is run here
 
@@ -353,20 +382,109 @@ class Stages:
         return Stage(f"distill/{template or 'default'}", folder, key, lambda: run_distill(run_cfg), "distill", dcfg)
 
     def data_stage(self, v: Variant) -> Stage:
-        src = self.distill.get(v.template) if v.method == "sdft" else None
-        key = key_of("data", self.cfg.data, self.n_max, self.cfg.seed, asdict(replace(v, label="", train_seed=None)),
-                     marker(src.key) if src else None)
+        src = self.distill.get(v.template) if v.method == "sdft" else self.replay if v.method == "replay" else None
+        described = asdict(replace(v, label="", train_seed=None))
+        for k in ("alpha", "of"):  # fields newer than the pinned keys, None for every trained model
+            described.pop(k)
+        key = key_of("data", self.cfg.data, self.n_max, self.cfg.seed, described, marker(src.key) if src else None)
         folder = self.dir / "data" / f"{v.label}-{key}"
-        work = lambda: _write_rows(folder, training_rows(v, self.sampled, src and src.folder / "distilled.jsonl",  # noqa: E731
-                                                         self.cfg.seed))
+
+        def work():
+            replayed = None
+            if v.method == "replay":
+                from sdft.train import replay
+
+                replayed = replay.replay_rows(self.replay_pool(), src.folder / "answers.jsonl", self.replay_n())
+            distilled = src.folder / "distilled.jsonl" if v.method == "sdft" else None
+            _write_rows(folder, training_rows(v, self.sampled, distilled, self.cfg.seed, replayed))
         return Stage(f"data/{v.label}", folder, key, work, "data", None, v)
 
+    def replay_settings(self):
+        """The train section's replay fields (a TrainConfig) and the seed's generation settings
+        (the eval section's: how the seed answers when it is evaluated)."""
+        from sdft.config import from_dict
+        from sdft.generation import GenerationConfig
+        from sdft.train import TrainConfig
+
+        tcfg = stage_config(TrainConfig, self.cfg.train, f"{self.config_path}: train", **self.common, out="-")
+        gen = from_dict(GenerationConfig, self.cfg.eval.get("generation") or {}, f"{self.config_path}: eval.generation")
+        return tcfg, gen
+
+    def replay_pool(self):
+        from sdft.train import replay
+
+        return replay.replay_pool(self.replay_settings()[0].replay_data, self.cfg.seed, self.cfg.data_dir)
+
+    def replay_n(self) -> int:
+        """Replay rows beside the main sample's task rows (the share is of the mixed set)."""
+        from sdft.train import replay
+
+        n_task = len(self.sampled[: min(self.cfg.sample or len(self.sampled), len(self.sampled))])
+        return replay.replay_count(n_task, self.replay_settings()[0].replay_share)
+
+    def replay_stage(self) -> Stage:
+        """The seed's answers to the replay prompts, generated once for every training seed."""
+        from sdft.train import replay
+
+        tcfg, gen = self.replay_settings()
+        task = next(iter({e.task for e in self.sampled}), None) if len({e.task for e in self.sampled}) == 1 else None
+        replay.check_disjoint(tcfg.replay_data, task or Path(self.cfg.data).stem.split(":")[0])
+        n = self.replay_n()
+        gen_key = {k: v for k, v in asdict(gen).items() if k not in ("merge_adapter", "concurrency", "timeout_s")}
+        key = key_of("replay", self.cfg.model, tcfg.replay_data, n, self.cfg.seed, tcfg.replay_max_new_tokens,
+                     gen_key)
+        folder = self.dir / "replay" / f"{tcfg.replay_data.replace(':', '_').replace('/', '_')}-{key}"
+
+        def work():
+            replay.generate_answers(self.cfg.model, self.replay_pool(), n, folder / "answers.jsonl",
+                                    tcfg.replay_max_new_tokens, gen)
+        return Stage("replay", folder, key, work, "replay", tcfg)
+
+    def target_benchmark(self) -> str | None:
+        """The benchmark of the training task (``data: gsm8k:train`` -> gsm8k), when evaluated."""
+        from sdft import evaluate as battery
+        from sdft.evaluate.evaluator import EvalConfig
+
+        task = Path(self.cfg.data.split(":")[0]).stem
+        names = self.cfg.eval.get("benchmarks") or EvalConfig().benchmarks
+        return task if task in battery.expand(names) else None
+
+    def predict_stage(self, v: Variant, train: Stage, ev: Stage) -> Stage | None:
+        """The KL between the fine-tune and the seed on its answers to the held-out task prompts
+        (:func:`sdft.analyze.predictors.kl_on_answers`); LoRA fine-tunes of an evaluated task only."""
+        target = self.target_benchmark()
+        if not self.cfg.kl_to_seed or target is None or train.cfg.full:
+            return None
+        from sdft.analyze.predictors import kl_on_answers
+
+        key = key_of("predict", target, 64, marker(ev.key), marker(train.key))
+        folder = self.dir / "predict" / f"{v.label}-{key}"
+        work = lambda: kl_on_answers(self.cfg.model, train.folder, ev.folder / target / "predictions.jsonl",  # noqa: E731
+                                     folder, limit=64)
+        return Stage(f"predict/{v.label}", folder, key, work, "predict", None, v)
+
+    def interp_stage(self, p: Variant) -> Stage:
+        """A main fine-tune's adapter with its update scaled by ``p.alpha`` (seconds of work)."""
+        from sdft.train.interpolate import scaled_adapter
+
+        train = self.train[p.of]
+        key = key_of("interp", p.alpha, marker(train.key))
+        folder = self.dir / "interp" / f"{p.label}-{key}"
+        return Stage(f"interp/{p.label}", folder, key, lambda: scaled_adapter(train.folder, p.alpha, folder),
+                     "interp", None, p)
+
     def train_stage(self, v: Variant, data: Stage) -> Stage:
+        from sdft.experiment import TRAIN_METHOD
         from sdft.train import TrainConfig, run_train
 
         tcfg = stage_config(TrainConfig, self.cfg.train, f"{self.config_path}: train",
                             **{**self.common, "seed": v.train_seed}, data=str(data.folder / "train.jsonl"),
-                            method="onpolicy" if v.method == "onpolicy" else "sft", out="-")
+                            method=TRAIN_METHOD[v.method], out="-")
+        # the other methods' own fields at their defaults (left out of the key): see OWN_FIELDS
+        others = {f: DEFAULT_LEFT_OUT[f] for m, names in OWN_FIELDS.items() if m != v.method for f in names}
+        if v.method == "replay":  # its rows are mixed by the data stage: training reads nothing else
+            others.update({f: DEFAULT_LEFT_OUT[f] for f in OWN_FIELDS["replay"]})
+        tcfg = replace(tcfg, **others)
         key = key_of("train", keyed(tcfg, out="", data=""), data.key)
         folder = self.dir / "train" / f"{v.label}-{key}"
         # Pushed after evaluation; push_merged merges at training time here (not in the key: a
@@ -439,10 +557,18 @@ class Stages:
             out += self.trajectory(self.variants[0], None)
         for t, st in self.distill.items():
             out += [st] + [p for p in [self.push_distill_stage(t, st)] if p]
+        if self.replay:
+            out.append(self.replay)
         for v in self.trained:
             train = self.train[v.label]
             ev = self.eval_stage(v, train.folder, marker(train.key))
             out += [self.data[v.label], train, ev] + [p for p in [self.push_train_stage(v, train, ev)] if p]
+            if v.label in self.predict:
+                out.append(self.predict[v.label])
+            for p in self.points:
+                if p.of == v.label:
+                    st = self.interp[p.label]
+                    out += [st, self.eval_stage(p, st.folder, marker(st.key))]
         return out
 
 
@@ -458,9 +584,11 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
     run.manifest["trajectory"] = []
 
     def record(v: Variant, eval_dir: Path, adapter: Path | None, distill_dir: Path | None) -> None:
+        kl = stages.predict.get(v.label)
         run.manifest["models"].append({
             **asdict(v), "model": cfg.model, "adapter": _rel(run.dir, adapter),
-            "eval_dir": _rel(run.dir, eval_dir), "train_dir": _rel(run.dir, adapter),
+            "kl_dir": _rel(run.dir, kl and kl.folder),
+            "eval_dir": _rel(run.dir, eval_dir), "train_dir": _rel(run.dir, adapter) if v.alpha is None else None,
             "distill_dir": _rel(run.dir, distill_dir)})
         run.save()
 
@@ -479,6 +607,9 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
             _log_distill(stages, st)
         elif st.kind == "eval" and st.step is not None:  # the seed's point of the trajectory
             point(st)
+        elif st.kind == "eval" and v.alpha is not None:  # a weight-interpolation point
+            record(v, st.folder, stages.interp[v.label].folder, None)
+            _log_eval(stages, st, 0)
         elif st.kind == "eval":  # a model's own evaluation
             train = stages.train.get(v.label)
             src = stages.distill.get(v.template) if v.method == "sdft" else None

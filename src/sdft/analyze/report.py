@@ -30,7 +30,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sdft.analyze import curves, decision, finding, flips, ifeval_table, nll, runfiles, seeds, tables
+from sdft.analyze import curves, decision, finding, flips, ifeval_table, methods, nll, runfiles, seeds, tables
 from sdft.analyze import figures as figs
 from sdft.analyze.endpoints import endpoints_of
 from sdft.analyze.render import Block, to_html, to_markdown
@@ -154,6 +154,7 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
     results += [tables.delta_table(runs, benchmarks), tables.seed_delta_table(runs, benchmarks),
                 tables.forgetting_table(runs, benchmarks)]
     blocks.extend(("table", t) for t in results if t)
+    blocks.extend(methods.report_blocks(runs, fig_dir, primary))  # more than two methods, or interpolation
     figure("benchmarks", "scores per benchmark, 95% CI")
     seeded = any(map(seeds.is_seeded, runs))
     figure("forest", "change vs the seed model per benchmark (percentage points, 95% CI"
@@ -211,6 +212,8 @@ def summary(runs: list[dict[str, Any]], verdict: str | None = None, primary: str
         s = seeds.run_summary(r, endpoints_of(runfiles.benchmarks_of(r["models"]), strict=True))
         s["nll_gap"] = nll.gaps(r)
         s["decision"] = decision.decisions(r, s, primary)
+        if (compared := methods.summary(r, primary)) is not None:
+            s["methods_comparison"] = compared
         per_run[r["name"]] = s
     if len(runs) == 1:
         return {**next(iter(per_run.values())), "verdict": verdict}

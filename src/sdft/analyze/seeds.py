@@ -53,7 +53,8 @@ UNITS = "scores in percent, changes and contrasts in percentage points, 95% CIs"
 
 
 def arm_key(m: dict[str, Any]) -> tuple:
-    return (m["method"], m.get("sample_size"), m.get("mix_ratio"), m.get("template"))
+    # alpha: a weight-interpolation point is its own arm, never a seed of its fine-tune's
+    return (m["method"], m.get("sample_size"), m.get("mix_ratio"), m.get("template"), m.get("alpha"))
 
 
 def main_arms(run: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:

@@ -25,7 +25,10 @@ TASK_EPOCHS: dict[str, int] = {
 }
 DEFAULT_EPOCHS = 2
 
-METHODS = ("sft", "onpolicy")
+# sft: supervised on the responses (vanilla, and rewrite self-distillation on distilled data);
+# dft: TRL's dynamic fine-tuning loss; kl: SFT + beta KL to the seed; replay: SFT on the task
+# rows mixed with the seed's own answers to general prompts; onpolicy: TRL's SDFTTrainer.
+METHODS = ("sft", "dft", "kl", "replay", "onpolicy")
 
 
 @dataclass
@@ -38,7 +41,9 @@ class TrainConfig:
     data_dir: data folder (default: $SDFT_DATA_DIR or ../shared/data)
     out: output directory for the adapter/checkpoint, logs and plots
     limit: train on the first N examples only (0 = all)
-    method: sft (supervised on the responses) or onpolicy (TRL's SDFT self-distillation)
+    method: sft (supervised on the responses), dft (TRL's loss_type dft: each token's loss weighted
+        by its probability), kl (SFT + kl_beta KL to the seed), replay (SFT with the seed's own
+        answers to general prompts mixed in) or onpolicy (TRL's on-policy self-distillation)
 
     Adapter
     full: full fine-tuning instead of LoRA
@@ -83,12 +88,31 @@ class TrainConfig:
     push_merged: hub repo id to push DIR/merged to (implies merge)
     hub_private: create new hub repos private
 
-    On-policy (method=onpolicy)
+    KL to the seed (method=kl; LoRA only: the seed is the model with its adapter disabled)
+    kl_beta: weight of KL(model || seed) per response token beside the SFT loss
+
+    Self-replay (method=replay)
+    replay_data: general prompts the seed answers (a set no benchmark reads and not the task)
+    replay_share: fraction of the mixed training set that is replay rows
+    replay_answers: a JSONL of the seed's answers already generated (``id``, ``predict``; the
+        pipeline's cached stage); unset: generated into OUT/replay_answers.jsonl
+    replay_max_new_tokens: longest seed answer to a replay prompt
+
+    On-policy (method=onpolicy; TRL's SDFTTrainer, Shenfeld et al. 2026)
     num_generations: samples per prompt
     max_completion_length: longest sampled completion in tokens
     temperature: sampling temperature for on-policy samples
-    teacher: which weights condition on the demonstration (base, live or ema)
-    distillation_mode: TRL SDFT objective (topk_logits, full_logits, sampled_token)
+    teacher: which weights condition on the demonstration (base: the seed, TRL's and the
+        paper's default; live: the current student; ema: an average of it)
+    distillation_mode: TRL SDFT objective (topk_logits, TRL's default; full_logits; sampled_token,
+        the per-token estimate)
+    distillation_alpha: divergence mix: 0 forward KL(teacher || student), 1 reverse KL, between
+        them a generalised JSD; unset: TRL's 0.5 (1.0 for sampled_token, the only one it allows).
+        Shenfeld et al. report per-token KL; TRL's default is JSD 0.5 over the top 100 tokens
+    distillation_topk: tokens in the top-k support (distillation_mode topk_logits; TRL's 100)
+    The teacher's prompt (instruction + demonstration) is never cut: a row whose teacher prompt
+    exceeds max_length is dropped and counted (TRL would cut it from the left, losing the
+    system text and the instruction)
     """
 
     model: str = "smollm2-135m"
@@ -130,6 +154,13 @@ class TrainConfig:
     temperature: float = 1.0
     teacher: str = "base"
     distillation_mode: str = "topk_logits"
+    distillation_alpha: float | None = None
+    distillation_topk: int = 100
+    kl_beta: float = 0.1
+    replay_data: str = "dolly"
+    replay_share: float = 0.2
+    replay_answers: str | None = None
+    replay_max_new_tokens: int = 256
 
     def validate(self) -> None:
         if not self.data:
@@ -145,6 +176,19 @@ class TrainConfig:
             raise ConfigError(f"train: `lr` must be > 0, got {self.lr}")
         if self.dtype not in ("auto", "float32", "bfloat16"):
             raise ConfigError(f"train: `dtype` must be auto, float32 or bfloat16, got {self.dtype!r}")
+        if self.method == "kl" and self.full:
+            raise ConfigError("train: method kl takes the seed's logits from the model with its LoRA adapter "
+                              "disabled; a full fine-tune has no adapter (and no reference copy is kept): "
+                              "drop `full` or choose another method")
+        if self.kl_beta < 0:
+            raise ConfigError(f"train: `kl_beta` must be >= 0, got {self.kl_beta}")
+        if not 0 < self.replay_share < 1:
+            raise ConfigError(f"train: `replay_share` must be in (0, 1), got {self.replay_share}")
+        if self.distillation_alpha is not None and not 0 <= self.distillation_alpha <= 1:
+            raise ConfigError(f"train: `distillation_alpha` must be in [0, 1], got {self.distillation_alpha}")
+        if self.distillation_mode == "sampled_token" and self.distillation_alpha not in (None, 1.0):
+            raise ConfigError("train: distillation_mode sampled_token allows only distillation_alpha 1 "
+                              "(reverse KL, TRL's rule)")
         if not self.full and not self.lora_targets:
             raise ConfigError("train: `lora_targets` is empty; name modules such as q_proj,v_proj or use --full")
 

@@ -147,15 +147,29 @@ def tokenize(tok, examples: list[Example], max_length: int, where: str = "data")
     return out
 
 
-def onpolicy_rows(tok, examples: list[Example], max_length: int, where: str = "data") -> Prepared:
-    """Rows for TRL's SDFTTrainer: the conversation and the demonstration it may condition on."""
+def teacher_messages(messages: list[dict], reference: str, teacher: str) -> list[dict]:
+    """The teacher's conversation as TRL's SDFTTrainer builds it: the student's earlier messages,
+    then the last user turn rewritten by ``teacher`` (a :func:`teacher_template`)."""
+    return [*messages[:-1], {"role": "user", "content": teacher.format(prompt=messages[-1]["content"],
+                                                                        privileged_context=reference)}]
+
+
+def onpolicy_rows(tok, examples: list[Example], max_length: int, where: str = "data",
+                  teacher: str = FALLBACK_TEACHER) -> Prepared:
+    """Rows for TRL's SDFTTrainer: the conversation and the demonstration it may condition on.
+
+    A row is dropped (and counted) when the student's prompt or the teacher's prompt (the
+    ``teacher`` template around the instruction and the demonstration) reaches ``max_length``
+    tokens: the trainer then runs without a prompt limit, so no prompt is ever cut."""
     from sdft.models import render_chat
 
     check_answers(examples, where)
     out = Prepared(rows=[], n_examples=len(examples))
     for e in examples:
         n_prompt = len(tok(render_chat(tok, e.messages()), add_special_tokens=False)["input_ids"])
-        if n_prompt >= max_length:
+        n_teacher = len(tok(render_chat(tok, teacher_messages(e.messages(), e.response, teacher)),
+                            add_special_tokens=False)["input_ids"])
+        if max(n_prompt, n_teacher) >= max_length:
             out.dropped_ids.append(e.id)
             continue
         out.rows.append({"prompt": e.messages(), "privileged_context": e.response})

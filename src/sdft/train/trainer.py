@@ -173,10 +173,14 @@ def _dynamic_shapes(compiling: bool):
 
 
 def _sft_trainer(cfg, model, tok, prepared, common, callbacks):
+    """TRL's SFTTrainer for sft / replay (plain loss), dft (TRL's loss_type) and kl (our loss)."""
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
+    from sdft.train.objectives import kl_trainer
+
     args = SFTConfig(
+        loss_type="dft" if cfg.method == "dft" else "nll",
         **common,
         # Rows are tokenized and truncated by sdft.train.data; TRL must not cut them again
         # (padding-free also requires max_length=None without packing).
@@ -187,7 +191,10 @@ def _sft_trainer(cfg, model, tok, prepared, common, callbacks):
         include_num_input_tokens_seen="all" if cfg.padding_free else "non_padding",
     )
     ds = Dataset.from_list([{"input_ids": r["input_ids"], "labels": r["labels"]} for r in prepared.rows])
-    return _epoch_seeded(SFTTrainer)(model=model, args=args, train_dataset=ds, processing_class=tok,
+    cls = _epoch_seeded(SFTTrainer)
+    if cfg.method == "kl":
+        cls = kl_trainer(cls, cfg.kl_beta)
+    return cls(model=model, args=args, train_dataset=ds, processing_class=tok,
                                      peft_config=_peft_config(cfg), callbacks=callbacks)
 
 
@@ -197,19 +204,43 @@ def _onpolicy_trainer(cfg, model, tok, prepared, common, callbacks, task):
 
     args = SDFTConfig(
         **common,
-        max_prompt_length=cfg.max_length,
+        # TRL cuts every prompt longer than this from the left, the teacher's too (its system text
+        # and instruction would go first); tdata.onpolicy_rows drops such rows, so nothing is cut.
+        max_prompt_length=None,
         max_completion_length=cfg.max_completion_length,
         num_generations=cfg.num_generations,
         temperature=cfg.temperature,
         teacher_model_kind=cfg.teacher,
         distillation_mode=cfg.distillation_mode,
-        distillation_alpha=1.0 if cfg.distillation_mode == "sampled_token" else 0.5,
+        distillation_alpha=_distillation_alpha(cfg),
+        distillation_topk=cfg.distillation_topk,
         teacher_prompt_template=tdata.teacher_template(task),
         include_num_input_tokens_seen="no",
     )
     ds = Dataset.from_list(prepared.rows)
     return SDFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok,
                        peft_config=_peft_config(cfg), callbacks=callbacks)
+
+
+def _distillation_alpha(cfg: TrainConfig) -> float:
+    """TRL's default divergence unless set: JSD 0.5, or reverse KL for sampled_token (its only one)."""
+    if cfg.distillation_alpha is not None:
+        return cfg.distillation_alpha
+    return 1.0 if cfg.distillation_mode == "sampled_token" else 0.5
+
+
+def _with_replay(cfg: TrainConfig, examples: list, task: str | None, out: Path) -> list:
+    """method=replay: the task examples followed by the seed's answers to general prompts
+    (:mod:`sdft.train.replay`), generated into OUT unless ``replay_answers`` names them."""
+    from sdft.train import replay
+
+    replay.check_disjoint(cfg.replay_data, task)
+    pool = replay.replay_pool(cfg.replay_data, cfg.seed, cfg.data_dir)
+    n = replay.replay_count(len(examples), cfg.replay_share)
+    answers = cfg.replay_answers or out / "replay_answers.jsonl"
+    if not cfg.replay_answers:
+        replay.generate_answers(cfg.model, pool, n, answers, cfg.replay_max_new_tokens)
+    return [*examples, *replay.as_examples(replay.replay_rows(pool, answers, n))]
 
 
 def snapshot_steps(total: int, n: int) -> list[int]:
@@ -280,14 +311,23 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
     examples = tdata.load_examples(cfg.data, cfg.data_dir, cfg.limit)
     task = tdata.task_of(examples)
     epochs = cfg.resolved_epochs(task)
+    n_replay = 0
+    if cfg.method == "replay":
+        out.mkdir(parents=True, exist_ok=True)
+        n_task = len(examples)
+        examples = _with_replay(cfg, examples, task, out)
+        n_replay = len(examples) - n_task
     dtype, autocast = _precision(cfg)
     model, tok = models.load(cfg.model, padding_side="right", dtype=dtype)
     on_cuda = next(model.parameters()).is_cuda
     # Training never reads a KV cache, and a cache object makes transformers skip its packed-
     # sequence masking: padding-free batches would then attend across examples.
     model.config.use_cache = False
-    prepare = tdata.onpolicy_rows if cfg.method == "onpolicy" else tdata.tokenize
-    prepared = prepare(tok, examples, cfg.max_length, where=cfg.data)
+    if cfg.method == "onpolicy":
+        prepared = tdata.onpolicy_rows(tok, examples, cfg.max_length, where=cfg.data,
+                                       teacher=tdata.teacher_template(task))
+    else:
+        prepared = tdata.tokenize(tok, examples, cfg.max_length, where=cfg.data)
 
     ckpt_dir = out / "checkpoints"
     resume = _last_checkpoint(ckpt_dir)
@@ -318,8 +358,18 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
     swapped = cheapen_lora_dropout(trainer.model)  # CPU-resident LoRA layers only
     if swapped:
         log.info("LoRA dropout: %d layers draw their masks 16 bits an element", swapped)
+    from sdft.train.objectives import metered, peak_rss_mb, reset_peak_rss
+
+    if on_cuda:
+        torch.cuda.reset_peak_memory_stats()
+    rss_reset = reset_peak_rss()
+    # what the process held before training (the loaded model, and in `sdft run` whatever earlier
+    # stages left allocated): the peak minus this is what training itself added
+    rss_start = peak_rss_mb("VmRSS")
     t0 = time.perf_counter()
-    with _compact_lm_head() if cfg.method == "sft" else contextlib.nullcontext(), _dynamic_shapes(cfg.torch_compile):
+    fused = cfg.method in ("sft", "dft", "replay")  # the methods whose loss TRL's fused LM head computes
+    with _compact_lm_head() if fused else contextlib.nullcontext(), _dynamic_shapes(cfg.torch_compile), \
+            metered(trainer.model, enabled=not cfg.torch_compile) as meter:
         result = trainer.train(resume_from_checkpoint=resume)
     wall = time.perf_counter() - t0
     if not trainer.is_world_process_zero():
@@ -362,10 +412,22 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
         "autocast": autocast,
         "cheap_dropout_layers": swapped,
         "torch_compile": cfg.torch_compile,
+        # What the method spent (this sitting): trunk forwards (training, seed/teacher, decoding
+        # steps), those with gradients (each one backward) and the token positions they processed.
+        "cost": {**meter.as_dict(), "wall_s": round(wall, 2),
+                 "tokens_per_step": round(meter.tokens_forwarded / max(1, trainer.state.global_step), 1)
+                 if meter.counted else None,
+                 # GPU: torch's peak allocation; CPU: the process's peak RSS during training (the
+                 # loaded weights included), or its lifetime peak where the kernel cannot reset it
+                 "peak_memory_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if on_cuda
+                 else peak_rss_mb(), "peak_memory_kind": "cuda_allocated" if on_cuda
+                 else ("rss_during_training" if rss_reset else "rss_lifetime"),
+                 "rss_at_start_mb": None if on_cuda else rss_start},
+        "n_replay": n_replay,
     }
     if on_cuda:
         summary["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
-    summary["method_label"] = "onpolicy" if cfg.method == "onpolicy" else (
+    summary["method_label"] = cfg.method if cfg.method != "sft" else (
         "sdft" if any(isinstance(e.meta.get("kept"), bool) for e in examples) else "sft")
     write_json(summary_path, summary)
     from sdft import hub

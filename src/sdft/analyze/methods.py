@@ -1,0 +1,295 @@
+"""Which way of fine-tuning forgets least: the methods side by side, at their measured cost.
+
+Built from the saved files like the rest of the report (no model). For a run with more than
+vanilla and one other method, or with weight-interpolation points:
+
+- **methods × benchmarks**: each method's change vs the seed model and its contrast with vanilla
+  per endpoint, paired bootstrap CIs (two-level over items and training seeds when a method has
+  several, :mod:`seeds`);
+- **cost**: what each method's training spent per its ``train_summary.json`` ``cost`` (token
+  positions forwarded, forward and backward passes, wall time, peak memory; means over seeds),
+  and its cost per step relative to vanilla;
+- **Pareto figure**: x the change on the target task (the benchmark of the training task), y the
+  change on the retention endpoint (the report's primary endpoint when it is not the target,
+  else the mean change over every other endpoint, its CI an approximation adding the
+  half-widths in quadrature); one point per method and per interpolation alpha, the seed at 0;
+- **the best method** on the primary endpoint, named only when its CI against every other method
+  lies wholly on the better side of 0 (the decision rule of :mod:`decision`, extended to many
+  methods); otherwise the statement says which comparison is undecided.
+
+Interpolation points are models whose manifest entry has ``alpha`` (``sdft run``'s
+``sweeps.interpolation``); those of one method and alpha over training seeds form an arm.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from sdft.analyze import runfiles, seeds
+from sdft.analyze.decision import outcome
+from sdft.analyze.endpoints import Endpoint, endpoint, endpoints_of
+
+DASH = "—"
+
+
+def _name(method: str) -> str:
+    from sdft.experiment import METHOD_NAMES
+
+    return METHOD_NAMES.get(method, method)
+
+
+def interpolation_arms(run: dict[str, Any]) -> dict[tuple[str, float], list[dict[str, Any]]]:
+    """{(method, alpha): its models over training seeds}, in manifest order."""
+    out: dict[tuple[str, float], list[dict[str, Any]]] = {}
+    for m in run["models"]:
+        if m.get("alpha") is not None:
+            out.setdefault((m["method"], float(m["alpha"])), []).append(m)
+    return out
+
+
+def applies(run: dict[str, Any]) -> bool:
+    return len(seeds.main_arms(run)) > 2 or bool(interpolation_arms(run))
+
+
+def target_endpoint(run: dict[str, Any], endpoints: list[Endpoint]) -> Endpoint | None:
+    """The endpoint of the training task (``data: gsm8k:train`` -> gsm8k), when it was evaluated."""
+    data = str((run["manifest"].get("config") or {}).get("data") or "")
+    task = Path(data.split(":")[0]).stem
+    return next((e for e in endpoints if e.benchmark == task), None)
+
+
+def _retention(run, seed, models, endpoints, target, primary) -> dict[str, Any] | None:
+    """The y of a Pareto point: the primary endpoint's change, else the mean change elsewhere."""
+    if primary is not None and (target is None or primary.key != target.key):
+        d = seeds.difference(run, [seed], models, primary)
+        return d and {**d, "name": primary.title}
+    ds = [d for e in endpoints if (target is None or e.key != target.key)
+          and (d := seeds.difference(run, [seed], models, e)) is not None]
+    if not ds:
+        return None
+    # a change is "better" upwards: lower-is-better endpoints count negated
+    signs = [1 if e.higher_is_better else -1 for e in endpoints if (target is None or e.key != target.key)]
+    diff = sum(s * d["diff"] for s, d in zip(signs, ds)) / len(ds)
+    half = math.sqrt(sum(((d["ci95"][1] - d["ci95"][0]) / 2) ** 2 for d in ds)) / len(ds)
+    return {"diff": diff, "ci95": [diff - half, diff + half], "approx": True, "name": "mean of the other endpoints"}
+
+
+def pareto_points(run: dict[str, Any], primary: str | None = None) -> list[dict[str, Any]]:
+    """One point per main method and per interpolation arm: {"label", "method", "alpha", "x",
+    "x_ci", "y", "y_ci", "y_name", "seeds"} in percentage points."""
+    seed = runfiles.find_model(run, "seed")
+    endpoints = endpoints_of(runfiles.benchmarks_of(run["models"]))
+    target = target_endpoint(run, endpoints)
+    if seed is None or target is None:
+        return []
+    prim = _endpoint(primary)
+    arms = [(meth, None, ms) for meth, ms in seeds.main_arms(run).items()]
+    arms += [(meth, alpha, ms) for (meth, alpha), ms in interpolation_arms(run).items()]
+    out = []
+    for meth, alpha, models in arms:
+        x = seeds.difference(run, [seed], models, target)
+        y = _retention(run, seed, models, endpoints, target, prim)
+        if x is None or y is None:
+            continue
+        label = meth if alpha is None else f"{meth} α={alpha:g}"
+        out.append({"label": label, "method": meth, "alpha": 1.0 if alpha is None else alpha, "x": x["diff"],
+                    "x_ci": x["ci95"], "y": y["diff"], "y_ci": y["ci95"], "y_name": y["name"],
+                    "y_approx": bool(y.get("approx")), "seeds": len(models), "target": target.title})
+    return out
+
+
+def _endpoint(key: str | None) -> Endpoint | None:
+    if not key:
+        return None
+    try:
+        return endpoint(key)
+    except StopIteration:
+        return None
+
+
+def pareto_figure(points: list[dict[str, Any]], out_base: str | Path) -> list[Path]:
+    """Target-task change (x) against retention change (y), CIs as bars; each method's
+    interpolation path drawn from the seed (0, 0) through its alphas to the fine-tune."""
+    if not points:
+        return []
+    from matplotlib.figure import Figure
+
+    from sdft.analyze.figures import save
+
+    methods = list(dict.fromkeys(p["method"] for p in points))
+    fig = Figure(figsize=(7.0, 5.2), layout="constrained")
+    ax = fig.add_subplot(1, 1, 1)
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.axvline(0, color="grey", linewidth=0.8)
+    ax.plot([0], [0], marker="*", color="black", markersize=11, linestyle="", label="seed model")
+    for i, meth in enumerate(methods):
+        pts = sorted((p for p in points if p["method"] == meth), key=lambda p: p["alpha"])
+        color = f"C{i}"
+        if len(pts) > 1:
+            ax.plot([0] + [p["x"] for p in pts], [0] + [p["y"] for p in pts], color=color, linewidth=0.9,
+                    linestyle="--", alpha=0.7)
+        for p in pts:
+            final = p["alpha"] == 1.0
+            ax.errorbar([p["x"]], [p["y"]], xerr=[[p["x"] - p["x_ci"][0]], [p["x_ci"][1] - p["x"]]],
+                        yerr=[[p["y"] - p["y_ci"][0]], [p["y_ci"][1] - p["y"]]], color=color,
+                        marker="o" if final else "s", markersize=7 if final else 4, capsize=2, linewidth=0.8,
+                        label=_name(meth) if final else None, alpha=1.0 if final else 0.6)
+            if not final:
+                ax.annotate(f"α={p['alpha']:g}", (p["x"], p["y"]), fontsize=7, xytext=(3, 3),
+                            textcoords="offset points", color=color)
+    ax.set_xlabel(f"{points[0]['target']}: change vs the seed (pp, 95% CI) → task gained", fontsize=9)
+    ax.set_ylabel(f"{points[0]['y_name']}: change vs the seed (pp) → kept", fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax.legend(fontsize=8, frameon=False, loc="best")
+    return save(fig, out_base)
+
+
+def _cell(d: dict[str, Any] | None) -> str:
+    if d is None:
+        return DASH
+    lo, hi = d["ci95"]
+    return f"{d['diff']:+.1f} [{lo:+.1f}, {hi:+.1f}]" + (" ≈" if d.get("approx") else "")
+
+
+def methods_table(run: dict[str, Any]) -> dict[str, Any] | None:
+    """Methods × endpoints: change vs the seed, then vs vanilla (pp, paired 95% CIs)."""
+    seed = runfiles.find_model(run, "seed")
+    arms = seeds.main_arms(run)
+    endpoints = endpoints_of(runfiles.benchmarks_of(run["models"]))
+    if seed is None or not arms:
+        return None
+    rows = []
+    for meth, models in arms.items():
+        cells = []
+        for ep in endpoints:
+            vs_seed = _cell(seeds.difference(run, [seed], models, ep))
+            vs_van = DASH if meth == "vanilla" or "vanilla" not in arms else \
+                _cell(seeds.difference(run, arms["vanilla"], models, ep))
+            cells.append(f"{vs_seed} / {vs_van}")
+        rows.append([f"{_name(meth)} ({meth}, {len(models)} seed{'s' if len(models) > 1 else ''})"] + cells)
+    return {"title": "Methods × benchmarks: change vs the seed / vs vanilla", "rows": rows,
+            "columns": ["method"] + [ep.title + ("" if ep.higher_is_better else " (lower = better)")
+                                     for ep in endpoints],
+            "note": "Percentage points with paired bootstrap 95% CIs (items, and training seeds when a method has "
+                    "several); ≈ marks an unpaired approximation."}
+
+
+COST_KEYS = ("tokens_forwarded", "forward_passes", "backward_passes", "wall_s", "peak_memory_mb")
+
+
+def costs(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """{method: mean over its main arm's seeds of each cost, plus steps and tokens/s}."""
+    summaries = runfiles.train_summaries(run)
+    out = {}
+    for meth, models in seeds.main_arms(run).items():
+        got = [summaries[m["label"]] for m in models if (summaries.get(m["label"]) or {}).get("cost")]
+        if not got:
+            continue
+        # a count left None (a torch.compile run does not count passes) counts as 0 here
+        mean = {k: sum(float(s["cost"].get(k) or 0) for s in got) / len(got) for k in COST_KEYS}
+        mean["steps"] = sum(s.get("steps") or 0 for s in got) / len(got)
+        mean["tokens_per_s"] = mean["tokens_forwarded"] / mean["wall_s"] if mean["wall_s"] else None
+        mean["wall_per_step"] = mean["wall_s"] / mean["steps"] if mean["steps"] else None
+        mean["peak_memory_kind"] = got[0]["cost"].get("peak_memory_kind")
+        out[meth] = mean
+    return out
+
+
+def cost_table(run: dict[str, Any]) -> dict[str, Any] | None:
+    c = costs(run)
+    if not c:
+        return None
+    base = (c.get("vanilla") or {}).get("wall_per_step")
+    rows = []
+    for meth, v in c.items():
+        rel = f"{v['wall_per_step'] / base:.2f}×" if base and v.get("wall_per_step") else DASH
+        rows.append([_name(meth), f"{v['steps']:.0f}", f"{v['tokens_forwarded']:,.0f}", f"{v['forward_passes']:,.0f}",
+                     f"{v['backward_passes']:,.0f}", f"{v['wall_s']:.0f}",
+                     f"{v['tokens_per_s']:.1f}" if v.get("tokens_per_s") else DASH, rel,
+                     f"{v['peak_memory_mb']:,.0f}"])
+    kind = next(iter(c.values())).get("peak_memory_kind")
+    return {"title": "Cost of training per method (mean over training seeds)", "rows": rows,
+            "columns": ["method", "steps", "token positions forwarded", "forward passes", "backward passes",
+                        "wall s", "tokens/s", "s per step vs vanilla", "peak memory MiB"],
+            "note": "Forward passes count every pass of the transformer trunk: training, the seed's or teacher's "
+                    "forward, and each decoding step of on-policy sampling; backward passes are the forwards run "
+                    f"with gradients. Peak memory: {kind or 'not recorded'}."}
+
+
+def best_method(run: dict[str, Any], primary: str | None) -> dict[str, Any] | None:
+    """The best method on the primary endpoint's change vs the seed, named only when its paired CI
+    against every other method lies wholly on the better side of 0."""
+    ep = _endpoint(primary)
+    seed = runfiles.find_model(run, "seed")
+    arms = seeds.main_arms(run)
+    if ep is None or seed is None or len(arms) < 2:
+        return None
+    changes = {m: d for m, ms in arms.items() if (d := seeds.difference(run, [seed], ms, ep)) is not None}
+    if len(changes) < 2:
+        return None
+    sign = 1 if ep.higher_is_better else -1
+    lead = max(changes, key=lambda m: sign * changes[m]["diff"])
+    tied = [m for m in changes if changes[m]["diff"] == changes[lead]["diff"]]
+    if len(tied) > 1:
+        return {"endpoint": ep.key, "leader": None, "best": None, "undecided_against": tied,
+                "statement": f"{ep.title}: no best method is named: {', '.join(_name(m) for m in tied)} tie at "
+                             f"{changes[lead]['diff']:+.1f} pp vs the seed."}
+    undecided = []
+    for other in changes:
+        if other == lead:
+            continue
+        d = seeds.difference(run, arms[other], arms[lead], ep)
+        if d is None or d.get("approx") or outcome(d["ci95"], ep.higher_is_better) != "better":
+            undecided.append((other, d))
+    if not undecided:
+        statement = (f"{ep.title}: {_name(lead)} is the best method: its 95% CI against every other method lies "
+                     "wholly on the better side of 0.")
+    else:
+        other, d = undecided[0]
+        ci = f" ({d['diff']:+.1f} pp, 95% CI [{d['ci95'][0]:+.1f}, {d['ci95'][1]:+.1f}])" if d else ""
+        statement = (f"{ep.title}: no best method is named. {_name(lead)} leads ({changes[lead]['diff']:+.1f} pp vs "
+                     f"the seed) but its CI against {_name(other)}{ci} does not exclude 0"
+                     + (f", nor against {len(undecided) - 1} other method(s)." if len(undecided) > 1 else "."))
+    return {"endpoint": ep.key, "leader": lead, "best": None if undecided else lead,
+            "undecided_against": [o for o, _ in undecided], "statement": statement}
+
+
+def summary(run: dict[str, Any], primary: str | None) -> dict[str, Any] | None:
+    """summary.json's ``methods_comparison``: Pareto points, costs, the best-method statement."""
+    if not applies(run):
+        return None
+    return {"pareto": pareto_points(run, primary), "costs": costs(run), "best": best_method(run, primary)}
+
+
+def report_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, primary: str | None) -> list:
+    """The report's "Methods" section, for the runs it applies to."""
+    blocks: list = []
+    for r in runs:
+        if not applies(r):
+            continue
+        if not blocks:
+            blocks.append(("h2", "Methods compared"))
+        if len(runs) > 1:
+            blocks.append(("h3", r["name"]))
+        best = best_method(r, primary)
+        if best:
+            blocks.append(("decision", [best["statement"]]))
+        for t in (methods_table(r), cost_table(r)):
+            if t:
+                blocks.append(("table", t))
+        if fig_dir is not None:
+            pts = pareto_points(r, primary)
+            stem = "pareto" if len(runs) == 1 else f"pareto_{len(blocks)}"
+            paths = pareto_figure(pts, fig_dir / stem)
+            if paths:
+                blocks.append(("figure", (paths, f"{r['name']}: target task gained (x) vs {pts[0]['y_name']} kept "
+                                                 "(y), changes vs the seed with 95% CIs; squares: weight "
+                                                 "interpolation α of each method, dashed from the seed")))
+        from sdft.analyze import predictors
+
+        t = predictors.predictor_table(r, primary)
+        if t:
+            blocks.append(("table", t))
+    return blocks

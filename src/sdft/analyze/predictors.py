@@ -1,0 +1,146 @@
+"""Forgetting predictors per fine-tune, and how well they track what was kept.
+
+Two predictors, both measured before anyone reads a retention score:
+
+- the **NLL gap** of a distillation (:mod:`nll`): how much closer to the seed the training
+  responses are (per distillation, so only rewrite self-distillation has one);
+- the **KL between fine-tune and seed on held-out task prompts**, the predictor of "RL's Razor"
+  (Shenfeld et al. 2025): the fine-tune's own answers to the target benchmark's prompts (its
+  saved predictions: held out from training), scored token by token as the mean over answer
+  tokens of KL(fine-tune || seed) over the whole vocabulary, the seed being the same model with
+  its LoRA adapter disabled (:func:`kl_on_answers`, run by the pipeline's ``predict`` stage).
+
+:func:`predictor_table` lists them per fine-tune beside its retention change (the Pareto y of
+:mod:`methods`) with the Pearson and Spearman correlations across methods and training seeds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from sdft.analyze import runfiles, seeds
+from sdft.analyze.endpoints import endpoints_of
+
+KL_FILE = "kl_to_seed.json"
+
+
+def kl_on_answers(model_spec: str, adapter: str | Path, predictions: str | Path, out: str | Path,
+                  limit: int = 64, dtype: str = "float32") -> dict[str, Any]:
+    """Mean per-token KL(fine-tune || seed) on the fine-tune's saved answers (``predictions``:
+    a predictions.jsonl with the rendered ``prompt`` and the answer ``predict``); writes
+    ``out``/kl_to_seed.json. A full fine-tune (no adapter to disable) is an error."""
+    import torch
+
+    from sdft import models
+    from sdft.errors import ConfigError
+    from sdft.train.objectives import kl_terms
+
+    if not (Path(adapter) / "adapter_config.json").exists():
+        raise ConfigError(f"{adapter}: the KL to the seed is measured with the LoRA adapter disabled; "
+                          "a full fine-tune has none")
+    model, tok = models.load(model_spec, adapter=str(adapter), dtype=dtype, padding_side="right")
+    lines = [json.loads(x) for x in Path(predictions).read_text(encoding="utf-8").splitlines() if x.strip()]
+    per_item, kl_total, n_total = [], 0.0, 0
+    with torch.no_grad():
+        for r in lines[:limit]:
+            p = tok(r["prompt"], add_special_tokens=False)["input_ids"]
+            a = tok(r["predict"], add_special_tokens=False)["input_ids"]
+            if not a:
+                continue
+            ids = torch.tensor([p + a], device=model.device)
+            labels = torch.tensor([[-100] * len(p) + a], device=model.device)
+            _, kl, n = kl_terms(model, {"input_ids": ids, "labels": labels})
+            per_item.append({"id": r["id"], "kl": kl.item() / max(n.item(), 1), "tokens": int(n.item())})
+            kl_total, n_total = kl_total + kl.item(), n_total + int(n.item())
+    result = {"kl_per_token": kl_total / n_total if n_total else None, "n_items": len(per_item),
+              "n_tokens": n_total, "predictions": str(predictions), "direction": "KL(fine-tune || seed)",
+              "per_item": per_item}
+    Path(out).mkdir(parents=True, exist_ok=True)
+    (Path(out) / KL_FILE).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    return result
+
+
+def _kl_of(run: dict[str, Any], m: dict[str, Any]) -> float | None:
+    d = runfiles.path_in(run, m.get("kl_dir"))
+    r = runfiles.read_json_opt(d / KL_FILE) if d else None
+    return (r or {}).get("kl_per_token")
+
+
+def _nll_gap_of(run: dict[str, Any], m: dict[str, Any], gaps: dict[str, Any]) -> float | None:
+    g = gaps.get(m.get("distill_dir") or "") or {}
+    return ((g.get("gaps") or {}).get("original_minus_distilled") or {}).get("diff")
+
+
+def _pearson(x: list[float], y: list[float]) -> float | None:
+    if len(x) < 3:
+        return None
+    mx, my = sum(x) / len(x), sum(y) / len(y)
+    sx = math.sqrt(sum((a - mx) ** 2 for a in x))
+    sy = math.sqrt(sum((b - my) ** 2 for b in y))
+    return None if not sx or not sy else sum((a - mx) * (b - my) for a, b in zip(x, y)) / (sx * sy)
+
+
+def _ranks(v: list[float]) -> list[float]:
+    order = sorted(range(len(v)), key=lambda i: v[i])
+    r = [0.0] * len(v)
+    i = 0
+    while i < len(v):  # ties share their mean rank
+        j = i
+        while j + 1 < len(v) and v[order[j + 1]] == v[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            r[order[k]] = (i + j) / 2
+        i = j + 1
+    return r
+
+
+def rows(run: dict[str, Any], primary: str | None) -> list[dict[str, Any]]:
+    """Per main fine-tune: {"label", "method", "kl", "nll_gap", "retention"} (retention: the
+    Pareto y of :mod:`methods`, percentage points)."""
+    from sdft.analyze import methods, nll
+
+    seed = runfiles.find_model(run, "seed")
+    if seed is None:
+        return []
+    endpoints = endpoints_of(runfiles.benchmarks_of(run["models"]))
+    target = methods.target_endpoint(run, endpoints)
+    prim = methods._endpoint(primary)
+    gaps = nll.gaps(run)
+    out = []
+    for meth, models in seeds.main_arms(run).items():
+        for m in models:
+            y = methods._retention(run, seed, [m], endpoints, target, prim)
+            out.append({"label": m["label"], "method": meth, "kl": _kl_of(run, m),
+                        "nll_gap": _nll_gap_of(run, m, gaps), "retention": y and y["diff"],
+                        "retention_name": y and y["name"]})
+    return out
+
+
+def correlations(table: list[dict[str, Any]]) -> dict[str, Any]:
+    out = {}
+    for key in ("kl", "nll_gap"):
+        pts = [(r[key], r["retention"]) for r in table if r[key] is not None and r["retention"] is not None]
+        x, y = [a for a, _ in pts], [b for _, b in pts]
+        out[key] = {"n": len(pts), "pearson": _pearson(x, y), "spearman": _pearson(_ranks(x), _ranks(y))
+                    if len(pts) >= 3 else None}
+    return out
+
+
+def predictor_table(run: dict[str, Any], primary: str | None) -> dict[str, Any] | None:
+    table = rows(run, primary)
+    if not any(r["kl"] is not None or r["nll_gap"] is not None for r in table):
+        return None
+    f = lambda x, fmt: "—" if x is None else format(x, fmt)  # noqa: E731
+    corr = correlations(table)
+    body = [[r["label"], r["method"], f(r["kl"], ".4f"), f(r["nll_gap"], "+.3f"), f(r["retention"], "+.1f")]
+            for r in table]
+    said = "; ".join(f"{name}: n={c['n']}, Pearson {f(c['pearson'], '+.2f')}, Spearman {f(c['spearman'], '+.2f')}"
+                     for name, c in (("KL to the seed", corr["kl"]), ("NLL gap", corr["nll_gap"])))
+    return {"title": "Forgetting predictors per fine-tune", "rows": body,
+            "columns": ["model", "method", "KL(fine-tune ‖ seed) per token, task answers", "NLL gap (nats/token)",
+                        f"retention change (pp, {table[0]['retention_name'] or '—'})"],
+            "note": f"Correlation with the retention change across methods and training seeds: {said}. A "
+                    "correlation needs at least 3 fine-tunes; with a handful it is a description, not a test."}
