@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from sdft.analyze import runfiles, seeds
 from sdft.analyze.decision import outcome
@@ -84,7 +84,7 @@ def pareto_points(run: dict[str, Any], primary: str | None = None) -> list[dict[
     target = target_endpoint(run, endpoints)
     if seed is None or target is None:
         return []
-    prim = _endpoint(primary)
+    prim = endpoint_or_none(primary)
     arms = [(meth, None, ms) for meth, ms in seeds.main_arms(run).items()]
     arms += [(meth, alpha, ms) for (meth, alpha), ms in interpolation_arms(run).items()]
     out = []
@@ -100,7 +100,8 @@ def pareto_points(run: dict[str, Any], primary: str | None = None) -> list[dict[
     return out
 
 
-def _endpoint(key: str | None) -> Endpoint | None:
+def endpoint_or_none(key: str | None) -> Endpoint | None:
+    """The endpoint named ``key``; None for no key or an unknown one."""
     if not key:
         return None
     try:
@@ -221,7 +222,7 @@ def cost_table(run: dict[str, Any]) -> dict[str, Any] | None:
 def best_method(run: dict[str, Any], primary: str | None) -> dict[str, Any] | None:
     """The best method on the primary endpoint's change vs the seed, named only when its paired CI
     against every other method lies wholly on the better side of 0."""
-    ep = _endpoint(primary)
+    ep = endpoint_or_none(primary)
     seed = runfiles.find_model(run, "seed")
     arms = seeds.main_arms(run)
     if ep is None or seed is None or len(arms) < 2:
@@ -263,8 +264,10 @@ def summary(run: dict[str, Any], primary: str | None) -> dict[str, Any] | None:
     return {"pareto": pareto_points(run, primary), "costs": costs(run), "best": best_method(run, primary)}
 
 
-def report_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, primary: str | None) -> list:
-    """The report's "Methods" section, for the runs it applies to."""
+def report_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, primary: str | None,
+                  more: Callable[[dict[str, Any], str | None], dict[str, Any] | None] = lambda r, p: None) -> list:
+    """The report's "Methods" section, for the runs it applies to; ``more(run, primary)``: a table
+    to end each run's part with (the report passes the forgetting predictors')."""
     blocks: list = []
     for r in runs:
         if not applies(r):
@@ -287,9 +290,7 @@ def report_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, primary: str
                 blocks.append(("figure", (paths, f"{r['name']}: target task gained (x) vs {pts[0]['y_name']} kept "
                                                  "(y), changes vs the seed with 95% CIs; squares: weight "
                                                  "interpolation α of each method, dashed from the seed")))
-        from sdft.analyze import predictors
-
-        t = predictors.predictor_table(r, primary)
+        t = more(r, primary)
         if t:
             blocks.append(("table", t))
     return blocks

@@ -107,7 +107,7 @@ def rows(run: dict[str, Any], primary: str | None) -> list[dict[str, Any]]:
         return []
     endpoints = endpoints_of(runfiles.benchmarks_of(run["models"]))
     target = methods.target_endpoint(run, endpoints)
-    prim = methods._endpoint(primary)
+    prim = methods.endpoint_or_none(primary)
     gaps = nll.gaps(run)
     out = []
     for meth, models in seeds.main_arms(run).items():

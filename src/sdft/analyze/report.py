@@ -30,7 +30,19 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sdft.analyze import curves, decision, finding, flips, ifeval_table, methods, nll, runfiles, seeds, tables
+from sdft.analyze import (
+    curves,
+    decision,
+    finding,
+    flips,
+    ifeval_table,
+    methods,
+    nll,
+    predictors,
+    runfiles,
+    seeds,
+    tables,
+)
 from sdft.analyze import figures as figs
 from sdft.analyze.endpoints import endpoints_of
 from sdft.analyze.render import Block, to_html, to_markdown
@@ -154,7 +166,8 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
     results += [tables.delta_table(runs, benchmarks), tables.seed_delta_table(runs, benchmarks),
                 tables.forgetting_table(runs, benchmarks)]
     blocks.extend(("table", t) for t in results if t)
-    blocks.extend(methods.report_blocks(runs, fig_dir, primary))  # more than two methods, or interpolation
+    # more than two methods, or interpolation; each run's part ends with the forgetting predictors
+    blocks.extend(methods.report_blocks(runs, fig_dir, primary, more=predictors.predictor_table))
     figure("benchmarks", "scores per benchmark, 95% CI")
     seeded = any(map(seeds.is_seeded, runs))
     figure("forest", "change vs the seed model per benchmark (percentage points, 95% CI"
