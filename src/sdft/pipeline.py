@@ -62,6 +62,7 @@ from typing import Any, Callable
 
 from sdft.experiment import ExperimentConfig, stage_config
 from sdft.locks import output_lock
+from sdft.planning import Variant, followed, interpolation_points, plan  # noqa: F401 - re-exported
 from sdft.runs import JsonlWriter, computing, git_hash, provenance, read_jsonl, write_json
 
 log = logging.getLogger(__name__)
@@ -83,20 +84,6 @@ OWN_FIELDS = {"onpolicy": ("distillation_alpha", "distillation_topk"), "kl": ("k
               "replay": ("replay_data", "replay_share", "replay_max_new_tokens")}
 # generation.merge_adapter (added later) counts only where it changes what is generated
 # (GenerationConfig.merge_record): merged fine-tune evaluations get new folders.
-
-
-@dataclass
-class Variant:
-    """One model of the comparison: how it is trained (or not, for the seed)."""
-
-    label: str
-    method: str  # seed | one of sdft.experiment.METHODS
-    sample_size: int | None = None
-    mix_ratio: float | None = None
-    template: str | None = None
-    train_seed: int | None = None
-    alpha: float | None = None  # weight interpolation: the fine-tune ``of`` with its LoRA update scaled
-    of: str | None = None  # label of the fine-tune an interpolation point scales
 
 
 def key_of(*parts: Any) -> str:
@@ -128,51 +115,6 @@ def marked_done(folder: Path, key: str) -> bool:
     """``folder`` holds a finished stage of this key (its ``.done`` marker names the key)."""
     done = folder / ".done"
     return done.exists() and done.read_text().strip() == key
-
-
-def followed(cfg: ExperimentConfig, variants: list[Variant]) -> set[str]:
-    """Labels of the fine-tunes a trajectory evaluates along training: the main methods' models of
-    ``trajectory.seeds`` (default: the first training seed), no sweep point; none without
-    ``trajectory.eval``. ``variants``: :func:`plan`'s."""
-    if not cfg.trajectory.eval:
-        return set()
-    seeds = set(cfg.trajectory.seeds or cfg.train_seeds[:1])
-    main = variants[1:1 + len(cfg.train_seeds) * len(cfg.methods)]
-    return {v.label for v in main if v.train_seed in seeds}
-
-
-def plan(cfg: ExperimentConfig, n_available: int) -> list[Variant]:
-    """The models to evaluate, in training order: seed, the main methods per training seed, then
-    sweep points (trained with the first seed)."""
-    n = min(cfg.sample or n_available, n_available)
-    main_template = cfg.distill.get("template")
-    seeds = cfg.train_seeds
-    out = [Variant("seed", "seed")]
-    for s in seeds:
-        tag = f"-s{s}" if len(seeds) > 1 else ""
-        for m in cfg.methods:
-            out.append(Variant(m + tag, m, n, {"vanilla": 0.0, "sdft": 1.0}.get(m),
-                               main_template if m == "sdft" else None, s))
-    first = seeds[0]
-    for size in cfg.sweeps.sample_sizes:
-        if size != n:
-            out += [Variant(f"vanilla-n{size}", "vanilla", size, 0.0, train_seed=first),
-                    Variant(f"sdft-n{size}", "sdft", size, 1.0, main_template, first)]
-    for r in cfg.sweeps.mix_ratios:
-        if r not in (0.0, 1.0):
-            out.append(Variant(f"sdft-r{r:g}", "sdft", n, r, main_template, first))
-    for t in cfg.sweeps.templates:
-        if t != main_template:
-            out.append(Variant(f"sdft-{Path(t).stem}", "sdft", n, 1.0, t, first))
-    return out
-
-
-def interpolation_points(cfg: ExperimentConfig, variants: list[Variant]) -> list[Variant]:
-    """Weight-interpolation points of the main fine-tunes: one per alpha strictly inside (0, 1)
-    (alpha 0 is the seed model and 1 the fine-tune, evaluated already)."""
-    main = variants[1:1 + len(cfg.train_seeds) * len(cfg.methods)]
-    return [replace(v, label=f"{v.label}-a{a:g}", alpha=a, of=v.label)
-            for v in main for a in cfg.sweeps.interpolation if 0 < a < 1]
 
 
 class Run:

@@ -36,11 +36,11 @@ def outcome(ci: list[float | None] | None, higher_is_better: bool = True) -> str
 
 def planned(run: dict[str, Any]) -> list[str] | None:
     """Labels of the models the run's config plans in its main arms (the seed model, each method
-    once per training seed), as :func:`sdft.pipeline.plan` names them; None when the manifest's
+    once per training seed), as :func:`sdft.planning.plan` names them; None when the manifest's
     config cannot be read as an experiment config (a manifest of an older layout)."""
     from sdft.config import ConfigError, from_dict
     from sdft.experiment import ExperimentConfig
-    from sdft.pipeline import plan
+    from sdft.planning import plan
 
     try:
         cfg = from_dict(ExperimentConfig, run["manifest"].get("config"), "manifest config")
