@@ -77,10 +77,10 @@ AS_DEFAULT = ("report_to",)
 # runs keep their keys.
 DEFAULT_LEFT_OUT = {"refusal_judge": None, "torch_compile": False, "distillation_alpha": None,
                     "distillation_topk": 100, "kl_beta": 0.1, "replay_data": "dolly", "replay_share": 0.2,
-                    "replay_answers": None, "replay_max_new_tokens": 256}
+                    "replay_answers": None, "replay_max_new_tokens": 256, "teacher_template": None}
 # Train fields new with the method comparison that only one method reads: the other methods' keys
 # see them at their defaults (so setting kl_beta re-trains the kl fine-tunes only).
-OWN_FIELDS = {"onpolicy": ("distillation_alpha", "distillation_topk"), "kl": ("kl_beta",),
+OWN_FIELDS = {"onpolicy": ("distillation_alpha", "distillation_topk", "teacher_template"), "kl": ("kl_beta",),
               "replay": ("replay_data", "replay_share", "replay_max_new_tokens")}
 # generation.merge_adapter (added later) counts only where it changes what is generated
 # (GenerationConfig.merge_record): merged fine-tune evaluations get new folders.
@@ -427,6 +427,8 @@ class Stages:
         if v.method == "replay":  # its rows are mixed by the data stage: training reads nothing else
             others.update({f: DEFAULT_LEFT_OUT[f] for f in OWN_FIELDS["replay"]})
         tcfg = replace(tcfg, **others)
+        if v.method == "onpolicy" and tcfg.teacher_template is None:
+            tcfg = replace(tcfg, teacher_template=self.teacher_template())
         key = key_of("train", keyed(tcfg, out="", data=""), data.key)
         folder = self.dir / "train" / f"{v.label}-{key}"
         # Pushed after evaluation; push_merged merges at training time here (not in the key: a
@@ -435,6 +437,16 @@ class Stages:
                           push_merged=None)
         tb = self.tensorboard / v.label if self.tensorboard else None
         return Stage(f"train/{v.label}", folder, key, lambda: run_train(run_cfg, tensorboard_dir=tb), "train", tcfg, v)
+
+    def teacher_template(self) -> str | None:
+        """The on-policy teacher's template: distill.template, where it is not the task's own (the
+        trainer's default: those fine-tunes train as before and keep their keys)."""
+        from sdft.distill.templates import template_for
+
+        tasks = {e.task for e in self.sampled}
+        task = tasks.pop() if len(tasks) == 1 else None
+        configured = self.cfg.distill.get("template")
+        return configured if template_for(task, configured) != template_for(task, None) else None
 
     def push_train_stage(self, v: Variant, train: Stage, ev: Stage) -> Stage | None:
         tcfg = train.cfg

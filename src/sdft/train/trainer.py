@@ -31,9 +31,11 @@ import shutil
 import time
 from pathlib import Path
 
+from sdft.data import chat
 from sdft.runs import provenance, write_json
 from sdft.trackers import split_report_to
 from sdft.train import data as tdata
+from sdft.train import onpolicy
 from sdft.train.config import TrainConfig
 from sdft.train.logs import TrainLogCallback, plot_loss, trim_log
 
@@ -198,37 +200,6 @@ def _sft_trainer(cfg, model, tok, prepared, common, callbacks):
                                      peft_config=_peft_config(cfg), callbacks=callbacks)
 
 
-def _onpolicy_trainer(cfg, model, tok, prepared, common, callbacks, task):
-    from datasets import Dataset
-    from trl.experimental.sdft import SDFTConfig, SDFTTrainer
-
-    args = SDFTConfig(
-        **common,
-        # TRL cuts every prompt longer than this from the left, the teacher's too (its system text
-        # and instruction would go first); tdata.onpolicy_rows drops such rows, so nothing is cut.
-        max_prompt_length=None,
-        max_completion_length=cfg.max_completion_length,
-        num_generations=cfg.num_generations,
-        temperature=cfg.temperature,
-        teacher_model_kind=cfg.teacher,
-        distillation_mode=cfg.distillation_mode,
-        distillation_alpha=_distillation_alpha(cfg),
-        distillation_topk=cfg.distillation_topk,
-        teacher_prompt_template=tdata.teacher_template(task),
-        include_num_input_tokens_seen="no",
-    )
-    ds = Dataset.from_list(prepared.rows)
-    return SDFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok,
-                       peft_config=_peft_config(cfg), callbacks=callbacks)
-
-
-def _distillation_alpha(cfg: TrainConfig) -> float:
-    """TRL's default divergence unless set: JSD 0.5, or reverse KL for sampled_token (its only one)."""
-    if cfg.distillation_alpha is not None:
-        return cfg.distillation_alpha
-    return 1.0 if cfg.distillation_mode == "sampled_token" else 0.5
-
-
 def _with_replay(cfg: TrainConfig, examples: list, task: str | None, out: Path) -> list:
     """method=replay: the task examples followed by the seed's answers to general prompts
     (:mod:`sdft.train.replay`), generated into OUT unless ``replay_answers`` names them."""
@@ -323,11 +294,12 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
     # Training never reads a KV cache, and a cache object makes transformers skip its packed-
     # sequence masking: padding-free batches would then attend across examples.
     model.config.use_cache = False
+    # the teacher's prompt: the configured distillation template, else the task's
+    teacher = onpolicy.teacher_template(task, cfg.teacher_template) if cfg.method == "onpolicy" else None
     if cfg.method == "onpolicy":
-        prepared = tdata.onpolicy_rows(tok, examples, cfg.max_length, where=cfg.data,
-                                       teacher=tdata.teacher_template(task))
+        prepared = onpolicy.onpolicy_rows(tok, examples, cfg.max_length, where=cfg.data, teacher=teacher)
     else:
-        prepared = tdata.tokenize(tok, examples, cfg.max_length, where=cfg.data)
+        prepared = chat.tokenize(tok, examples, cfg.max_length, where=cfg.data)
 
     ckpt_dir = out / "checkpoints"
     resume = _last_checkpoint(ckpt_dir)
@@ -351,8 +323,8 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
         callbacks = [*(callbacks or []), tensorboard_callback(tensorboard_dir or out / "tensorboard")]
     common = _common_args(cfg, ckpt_dir, epochs, on_cuda, autocast)
     hooks = [callback, *(callbacks or [])]
-    if cfg.method == "onpolicy":  # the teacher's prompt comes from the task's distillation template
-        trainer = _onpolicy_trainer(cfg, model, tok, prepared, common, hooks, task)
+    if cfg.method == "onpolicy":
+        trainer = onpolicy.onpolicy_trainer(cfg, model, tok, prepared, common, hooks, teacher, _peft_config(cfg))
     else:
         trainer = _sft_trainer(cfg, model, tok, prepared, common, hooks)
     swapped = cheapen_lora_dropout(trainer.model)  # CPU-resident LoRA layers only
