@@ -147,3 +147,22 @@ def test_hub_adapter_is_downloaded_or_a_clear_error_offline(tmp_path, monkeypatc
         models.resolve_adapter("me/adapter")
     with pytest.raises(models.ModelError, match="no such folder"):
         models.resolve_adapter("./runs/a/b/missing")
+
+
+def test_merge_saved_loads_on_the_training_device_not_the_cpu(tmp_path, monkeypatch):
+    """On a GPU machine the merge runs where training ran, so ``dtype: auto`` resolves against the
+    GPU (bf16) instead of the host CPU's bf16 instructions (float32 on a CPU without them)."""
+    asked = {}
+
+    class Stop(Exception):
+        pass
+
+    def load(spec, **kw):
+        asked.update(kw, spec=spec)
+        raise Stop
+
+    monkeypatch.setattr(models, "load", load)
+    monkeypatch.setattr(models, "default_device", lambda: "cuda")
+    with pytest.raises(Stop):
+        hub.merge_saved("base-model", tmp_path, "auto")
+    assert asked["device"] == "cuda" and asked["dtype"] == "auto" and asked["adapter"] == str(tmp_path)

@@ -460,12 +460,8 @@ class Stages:
         def work():
             from sdft import hub
 
-            if merged and not (train.folder / "merged" / "config.json").exists():
-                from sdft.train.trainer import merge_saved  # trained before push_merged was set
-
-                merge_saved(tcfg.model, train.folder, tcfg.dtype)
-            urls = hub.publish_training(train.folder, repo, merged, private=tcfg.hub_private,
-                                        **self.card(v, ev.folder))
+            urls = hub.push_training(train.folder, tcfg.model, tcfg.dtype, repo, merged, private=tcfg.hub_private,
+                                     **self.card(v, ev.folder))
             write_json(folder / "pushed.json", {"repo": repo, "merged_repo": merged, "commits": urls})
         return Stage(f"push/{v.label}", folder, key, work, "push", None, v)
 
