@@ -12,7 +12,7 @@ import yaml
 from sdft.cli import main as cli_main
 from sdft.config import ConfigError
 from sdft.experiment import load_experiment, shipped_configs
-from sdft.pipeline import Variant, plan
+from sdft.planning import Variant, plan
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -282,43 +282,3 @@ def test_the_demo_is_what_the_readme_says():
                  "docs/results/openfunction_forgetting/"):
         assert said in section, said
     assert any("demonstration, not evidence" in n for n in cfg.notes)  # the report says it too
-
-
-def test_a_run_resumed_where_auto_resolves_otherwise_stops_before_mixing(tmp_path, monkeypatch):
-    from sdft import models
-    from sdft.evaluate.evaluator import EvalConfig
-    from sdft.generation.base import GenerationConfig
-    from sdft.pipeline import Run, Stage, stage_dtype
-
-    p = tmp_path / "d.yaml"
-    p.write_text(yaml.safe_dump({"name": "d", "data": "gsm8k", "out": str(tmp_path / "run")}))
-    cfg = load_experiment(p)
-    monkeypatch.setattr(models, "default_device", lambda: "cpu")
-    monkeypatch.setattr(models, "cpu_has_fast_bf16", lambda: True)  # an Intel Xeon with AMX-BF16
-    ran = []
-
-    def work(folder):
-        return lambda: (folder.mkdir(parents=True, exist_ok=True), ran.append(folder.name))
-
-    run = Run(cfg, str(p))
-    a, b = run.dir / "train" / "a", run.dir / "train" / "b"
-    run.stage("train/vanilla-s1", a, "k1", work(a), ("train", "auto", None))
-    assert run.manifest["stages"]["train/vanilla-s1"]["dtype"] == "bfloat16"
-    monkeypatch.setattr(models, "cpu_has_fast_bf16", lambda: False)  # resumed on an AMD EPYC, AVX2 only
-    run = Run(cfg, str(p))
-    run.stage("train/vanilla-s1", a, "k1", work(a), ("train", "auto", None))  # done: nothing runs
-    with pytest.raises(ConfigError, match=r"train/vanilla-s2: this run's train stages .*bfloat16.*float32"):
-        run.stage("train/vanilla-s2", b, "k2", work(b), ("train", "auto", None))
-    assert ran == ["a"] and not b.exists()
-    # an explicit dtype resolves the same on every machine; another stage kind has its own record
-    run.stage("train/vanilla-s2", b, "k2", work(b), ("train", "bfloat16", None))
-    run.stage("eval/seed", run.dir / "eval" / "s", "k3", work(run.dir / "eval" / "s"), ("eval", "auto", None))
-    saved = json.loads((run.dir / "manifest.json").read_text())
-    assert saved["dtypes"] == {"train": {"auto": "bfloat16", "bfloat16": "bfloat16"}, "eval": {"auto": "float32"}}
-    assert saved["stages"]["train/vanilla-s2"]["dtype"] == "bfloat16"
-    # which stages load a model, with which config dtype
-    ev = Stage("eval/x", tmp_path, "k", lambda: None, "eval", EvalConfig(generation=GenerationConfig(dtype="float32")))
-    assert stage_dtype(ev) == ("eval", "float32", None)
-    served = EvalConfig(generation=GenerationConfig(backend="openai"))
-    assert stage_dtype(Stage("eval/y", tmp_path, "k", lambda: None, "eval", served)) is None
-    assert stage_dtype(Stage("data/x", tmp_path, "k", lambda: None, "data")) is None

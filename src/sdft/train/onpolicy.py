@@ -43,6 +43,15 @@ def teacher_template(task: str | None, template: str | None = None) -> str:
     return text.replace(_P, "{prompt}").replace(_R, "{privileged_context}")
 
 
+def template_override(task: str | None, template: str | None) -> str | None:
+    """``template`` where it gives the teacher another prompt than the task's own template (the
+    trainer's default), else None: a config naming the task's own template trains as one naming
+    none, under the same stage key."""
+    from sdft.distill.templates import template_for
+
+    return template if template_for(task, template) != template_for(task, None) else None
+
+
 def teacher_messages(messages: list[dict], reference: str, teacher: str) -> list[dict]:
     """The teacher's conversation as TRL's SDFTTrainer builds it: the student's earlier messages,
     then the last user turn rewritten by ``teacher`` (a :func:`teacher_template`)."""
