@@ -2,9 +2,9 @@
 
 :func:`run_train` loads the examples (a task set, or the selected responses of a
 ``distilled.jsonl``), tokenizes them with the evaluation prompt convention
-(:mod:`sdft.train.data`), and runs TRL's ``SFTTrainer`` (``method=sft``) or TRL's experimental
-on-policy ``SDFTTrainer`` (``method=onpolicy``, Shenfeld et al. 2026) with a LoRA adapter or all
-weights. Output layout of ``out``::
+(:mod:`sdft.data.chat`), and runs TRL's ``SFTTrainer`` (``method=sft``) or TRL's experimental
+on-policy ``SDFTTrainer`` (``method=onpolicy``, Shenfeld et al. 2026, :mod:`sdft.train.onpolicy`)
+with a LoRA adapter or all weights. Output layout of ``out``::
 
     adapter_config.json, adapter_model.safetensors   (or config.json + model.safetensors, --full)
     tokenizer files, train_log.jsonl, loss.png, train_config.json, train_summary.json
@@ -185,7 +185,7 @@ def _sft_trainer(cfg, model, tok, prepared, common, callbacks):
     args = SFTConfig(
         loss_type="dft" if cfg.method == "dft" else "nll",
         **common,
-        # Rows are tokenized and truncated by sdft.train.data; TRL must not cut them again
+        # Rows are tokenized and truncated by sdft.data.chat; TRL must not cut them again
         # (padding-free also requires max_length=None without packing).
         max_length=None,
         padding_free=cfg.padding_free,
