@@ -32,6 +32,7 @@ def main() -> None:
     from peft import LoraConfig, get_peft_model
 
     from sdft import models
+    from sdft.data import chat
     from sdft.train import data as tdata
     from sdft.train.dropout import CheapDropout, cheapen_lora_dropout
 
@@ -40,7 +41,7 @@ def main() -> None:
     targets = a.lora_targets.split(",")
     model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=targets,
                                              task_type="CAUSAL_LM"))
-    rows = tdata.tokenize(tok, tdata.load_examples(a.data, None, a.rows), 768).rows
+    rows = chat.tokenize(tok, tdata.load_examples(a.data, None, a.rows), 768).rows
     ids = torch.tensor([sum((r["input_ids"] for r in rows), [])])
     labels = torch.tensor([sum((r["labels"] for r in rows), [])])
     pos = torch.tensor([sum((list(range(len(r["input_ids"]))) for r in rows), [])])

@@ -12,7 +12,8 @@ import pytest
 
 from sdft.config import read_config
 from sdft.experiment import load_experiment
-from sdft.pipeline import Stages, marker
+from sdft.pipeline import Stages
+from sdft.stages import marker
 
 REPO = Path(__file__).resolve().parents[1]
 # Stage folders `sdft run` computed for these configs before the plan/run refactor (captured
@@ -191,7 +192,7 @@ def test_a_finished_seed_gives_the_other_seeds_their_real_step_and_token_counts(
 def test_merge_adapter_counts_in_a_key_only_where_the_hf_backend_merges():
     from sdft.evaluate.evaluator import EvalConfig
     from sdft.generation.base import GenerationConfig
-    from sdft.pipeline import keyed
+    from sdft.stages import keyed
 
     def has(adapter, **gen):
         return "merge_adapter" in keyed(EvalConfig(adapter=adapter, generation=GenerationConfig(**gen)))["generation"]

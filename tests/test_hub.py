@@ -4,6 +4,7 @@ adapters offline, and the base model an adapter records."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,39 @@ def test_hub_adapter_is_downloaded_or_a_clear_error_offline(tmp_path, monkeypatc
         models.resolve_adapter("me/adapter")
     with pytest.raises(models.ModelError, match="no such folder"):
         models.resolve_adapter("./runs/a/b/missing")
+
+
+def test_merge_saved_loads_on_the_training_device_not_the_cpu(tmp_path, monkeypatch):
+    """On a GPU machine the merge runs where training ran, so ``dtype: auto`` resolves against the
+    GPU (bf16) instead of the host CPU's bf16 instructions (float32 on a CPU without them)."""
+    asked = {}
+
+    class Stop(Exception):
+        pass
+
+    def load(spec, **kw):
+        asked.update(kw, spec=spec)
+        raise Stop
+
+    monkeypatch.setattr(models, "load", load)
+    monkeypatch.setattr(models, "default_device", lambda: "cuda")
+    with pytest.raises(Stop):
+        hub.merge_saved("base-model", tmp_path, "auto")
+    assert asked["device"] == "cuda" and asked["dtype"] == "auto" and asked["adapter"] == str(tmp_path)
+
+
+def test_a_merged_push_merges_a_folder_trained_without_merge_first(tmp_path, fake_api, monkeypatch):
+    d = _train_folder(tmp_path)
+    shutil.rmtree(d / "merged")  # trained before push_merged was set
+    merged = []
+
+    def merge(spec, out, dtype="auto"):
+        merged.append((spec, Path(out), dtype))
+        (Path(out) / "merged").mkdir()
+        (Path(out) / "merged" / "config.json").write_text("{}")
+
+    monkeypatch.setattr(hub, "merge_saved", merge)
+    urls = hub.push_training(d, "smollm2-135m", "bfloat16", None, "me/smol-merged")
+    assert merged == [("smollm2-135m", d, "bfloat16")] and set(urls) == {"merged"}
+    hub.push_training(d, "smollm2-135m", "bfloat16", None, "me/smol-merged")  # merged already: not again
+    assert len(merged) == 1

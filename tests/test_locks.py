@@ -102,7 +102,7 @@ def test_a_stage_folder_being_written_is_not_run_into_by_the_pipeline(tmp_path):
     runs none of its work and marks nothing done; once free, the stage runs."""
     from sdft.errors import OutputError
     from sdft.experiment import ExperimentConfig
-    from sdft.pipeline import Run, marked_done
+    from sdft.stages import Run, marked_done
 
     run = Run(ExperimentConfig(name="t", out=str(tmp_path / "run")), "t.yaml")
     folder = run.dir / "eval" / "seed-0"

@@ -68,3 +68,18 @@ def test_failing_command_leaves_its_error_in_run_log(tmp_path, capsys):
     assert "unknown key(s) 'bogus'" in (tmp_path / "o" / "run.log").read_text()
     logging.getLogger("sdft.later").warning("after the command")  # main() returned: its run.log is closed
     assert "after the command" not in (tmp_path / "o" / "run.log").read_text()
+
+
+def test_the_run_summary_prints_each_models_scores_then_the_notes(tmp_path, capsys):
+    import json
+
+    for label, scores in (("seed", {"gsm8k": 0.25, "advbench": 0.5}), ("sdft-s1", {"gsm8k": 0.375})):
+        (tmp_path / "eval" / label).mkdir(parents=True)
+        (tmp_path / "eval" / label / "results.json").write_text(
+            json.dumps({"benchmarks": {b: {"score": s} for b, s in scores.items()}}))
+    models = [{"label": "seed", "eval_dir": "eval/seed"}, {"label": "sdft-s1", "eval_dir": "eval/sdft-s1"}]
+    logs.print_summary(tmp_path, models, ["A small run,\n   not evidence."])
+    lines = [x for x in capsys.readouterr().out.splitlines() if x.strip()]
+    assert lines[0].split() == ["model", "gsm8k", "advbench"]
+    assert lines[1].split() == ["seed", "25.0%", "50.0%"] and lines[2].split() == ["sdft-s1", "37.5%", "-"]
+    assert lines[3] == "Note: A small run, not evidence."

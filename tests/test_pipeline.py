@@ -12,7 +12,6 @@ import yaml
 from sdft.cli import main as cli_main
 from sdft.config import ConfigError
 from sdft.experiment import load_experiment, shipped_configs
-from sdft.pipeline import Variant, plan
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,31 +36,6 @@ def test_unknown_keys_are_named(tmp_path, capsys):
     bad.write_text("name: x\ndata: gsm8k\ntrain:\n  model: other\n")
     with pytest.raises(ConfigError, match="set by the experiment itself"):
         load_experiment(bad)
-
-
-def test_plan_expands_sweeps(tmp_path):
-    p = tmp_path / "s.yaml"
-    p.write_text(yaml.safe_dump({"name": "s", "data": "gsm8k", "sample": 100, "methods": ["vanilla", "sdft"],
-                                 "distill": {"template": "using"},
-                                 "sweeps": {"sample_sizes": [50, 100], "mix_ratios": [0.5, 1.0],
-                                            "templates": ["using", "refer"]}}))
-    labels = [(v.label, v.sample_size, v.mix_ratio, v.template) for v in plan(load_experiment(p), 7473)]
-    assert labels == [("seed", None, None, None), ("vanilla", 100, 0.0, None), ("sdft", 100, 1.0, "using"),
-                      ("vanilla-n50", 50, 0.0, None), ("sdft-n50", 50, 1.0, "using"),
-                      ("sdft-r0.5", 100, 0.5, "using"), ("sdft-refer", 100, 1.0, "refer")]
-    assert isinstance(plan(load_experiment(p), 7473)[0], Variant)
-
-
-def test_plan_trains_each_method_once_per_seed(tmp_path):
-    p = tmp_path / "s.yaml"
-    p.write_text(yaml.safe_dump({"name": "s", "data": "gsm8k", "sample": 10, "seed": 7, "seeds": [1, 2],
-                                 "sweeps": {"mix_ratios": [0.5]}}))
-    got = [(v.label, v.method, v.train_seed) for v in plan(load_experiment(p), 100)]
-    assert got == [("seed", "seed", None), ("vanilla-s1", "vanilla", 1), ("sdft-s1", "sdft", 1),
-                   ("vanilla-s2", "vanilla", 2), ("sdft-s2", "sdft", 2), ("sdft-r0.5", "sdft", 1)]
-    p.write_text(yaml.safe_dump({"name": "s", "data": "gsm8k", "seeds": [1, 1]}))
-    with pytest.raises(ConfigError, match="duplicates"):
-        load_experiment(p)
 
 
 @pytest.fixture()
@@ -282,43 +256,3 @@ def test_the_demo_is_what_the_readme_says():
                  "docs/results/openfunction_forgetting/"):
         assert said in section, said
     assert any("demonstration, not evidence" in n for n in cfg.notes)  # the report says it too
-
-
-def test_a_run_resumed_where_auto_resolves_otherwise_stops_before_mixing(tmp_path, monkeypatch):
-    from sdft import models
-    from sdft.evaluate.evaluator import EvalConfig
-    from sdft.generation.base import GenerationConfig
-    from sdft.pipeline import Run, Stage, stage_dtype
-
-    p = tmp_path / "d.yaml"
-    p.write_text(yaml.safe_dump({"name": "d", "data": "gsm8k", "out": str(tmp_path / "run")}))
-    cfg = load_experiment(p)
-    monkeypatch.setattr(models, "default_device", lambda: "cpu")
-    monkeypatch.setattr(models, "cpu_has_fast_bf16", lambda: True)  # an Intel Xeon with AMX-BF16
-    ran = []
-
-    def work(folder):
-        return lambda: (folder.mkdir(parents=True, exist_ok=True), ran.append(folder.name))
-
-    run = Run(cfg, str(p))
-    a, b = run.dir / "train" / "a", run.dir / "train" / "b"
-    run.stage("train/vanilla-s1", a, "k1", work(a), ("train", "auto", None))
-    assert run.manifest["stages"]["train/vanilla-s1"]["dtype"] == "bfloat16"
-    monkeypatch.setattr(models, "cpu_has_fast_bf16", lambda: False)  # resumed on an AMD EPYC, AVX2 only
-    run = Run(cfg, str(p))
-    run.stage("train/vanilla-s1", a, "k1", work(a), ("train", "auto", None))  # done: nothing runs
-    with pytest.raises(ConfigError, match=r"train/vanilla-s2: this run's train stages .*bfloat16.*float32"):
-        run.stage("train/vanilla-s2", b, "k2", work(b), ("train", "auto", None))
-    assert ran == ["a"] and not b.exists()
-    # an explicit dtype resolves the same on every machine; another stage kind has its own record
-    run.stage("train/vanilla-s2", b, "k2", work(b), ("train", "bfloat16", None))
-    run.stage("eval/seed", run.dir / "eval" / "s", "k3", work(run.dir / "eval" / "s"), ("eval", "auto", None))
-    saved = json.loads((run.dir / "manifest.json").read_text())
-    assert saved["dtypes"] == {"train": {"auto": "bfloat16", "bfloat16": "bfloat16"}, "eval": {"auto": "float32"}}
-    assert saved["stages"]["train/vanilla-s2"]["dtype"] == "bfloat16"
-    # which stages load a model, with which config dtype
-    ev = Stage("eval/x", tmp_path, "k", lambda: None, "eval", EvalConfig(generation=GenerationConfig(dtype="float32")))
-    assert stage_dtype(ev) == ("eval", "float32", None)
-    served = EvalConfig(generation=GenerationConfig(backend="openai"))
-    assert stage_dtype(Stage("eval/y", tmp_path, "k", lambda: None, "eval", served)) is None
-    assert stage_dtype(Stage("data/x", tmp_path, "k", lambda: None, "data")) is None

@@ -56,6 +56,24 @@ def test_each_method_trains_with_its_own_objective_and_fields_only_move_its_key(
         Stages(load_experiment(p), "m")
 
 
+def test_the_onpolicy_teacher_gets_the_configured_distillation_template(tmp_path, data_dir):
+    """distill.template reaches the on-policy trainer (it used to see the task's default only);
+    naming the task's own template changes nothing, so such a fine-tune keeps its key."""
+    base = {"name": "m", "data": "gsm8k:train", "sample": 6, "data_dir": str(data_dir), "out": str(tmp_path / "r"),
+            "methods": ["vanilla", "onpolicy"]}
+    p = tmp_path / "m.yaml"
+
+    def train(distill: dict) -> dict:
+        p.write_text(yaml.safe_dump({**base, "distill": distill}))
+        return Stages(load_experiment(p), "m").train
+
+    unset, own, other = train({}), train({"template": "math"}), train({"template": "refer"})
+    assert getattr(other["onpolicy"].cfg, "teacher_template", None) == "refer"
+    assert getattr(own["onpolicy"].cfg, "teacher_template", None) is None  # gsm8k's own template
+    assert own["onpolicy"].key == unset["onpolicy"].key != other["onpolicy"].key
+    assert unset["vanilla"].key == own["vanilla"].key == other["vanilla"].key
+
+
 @pytest.mark.slow
 def test_tiny_run_of_every_method_with_interpolation(tmp_path, tiny_model_dir, data_dir, monkeypatch):
     from sdft.generation import GenerationConfig

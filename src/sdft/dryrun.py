@@ -35,7 +35,7 @@ from typing import Any
 
 import yaml
 
-from sdft.pipeline import marked_done
+from sdft.stages import marked_done
 
 GEN_TOK_S = 150.0  # useful tokens/s, batched generation, SmolLM2-135M, 2 CPU cores (README "Speed")
 TRAIN_TOK_S = 180.0  # training tokens/s, LoRA r=8 q,v, SmolLM2-135M, 2 CPU cores (README "Speed")

@@ -1,4 +1,4 @@
-"""The Hugging Face hub: push a folder, and the cards that go with what is pushed.
+"""The Hugging Face hub: push a folder (and its merged copy), and the cards that go with it.
 
 A pushed adapter (or merged model, or full checkpoint) folder carries a ``README.md`` model card
 written from its saved files: the base model's public hub id, the method, the data, the
@@ -8,7 +8,10 @@ dataset card, and a LLaMA-Factory ``dataset_info.json`` entry pointing at the hu
 
 Pushing is ``HfApi().create_repo`` (new repos private unless told otherwise; an existing repo
 keeps its visibility) then one ``upload_folder`` commit; the token is huggingface_hub's own
-(``hf auth login`` or ``$HF_TOKEN``). Nothing here is imported by a stage that does not push.
+(``hf auth login`` or ``$HF_TOKEN``). The merged copy that ``push_merged`` sends (the base model
+with the adapter folded in, ``DIR/merged``) is written here too (:func:`merge_saved`), at training
+time or, for a folder trained before the push was asked for, just before the push. Module-level
+imports are light: huggingface_hub and the model load only on call.
 
     sdft train --data gsm8k --out runs/a --push-to-hub me/smollm2-gsm8k-lora
     sdft distill --data gsm8k --out runs/d --push-to-hub me/gsm8k-sdft-distilled
@@ -17,6 +20,7 @@ keeps its visibility) then one ``upload_folder`` commit; the token is huggingfac
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +157,44 @@ def publish_training(train_dir: str | Path, repo_id: str | None, merged_repo_id:
         out["merged"] = push_folder(d / "merged", merged_repo_id, private=private,
                                     commit_message=f"sdft: merged fine-tune of {_base_name(d)}")
     return out
+
+
+def push_training(train_dir: str | Path, model_spec: str, dtype: str, repo_id: str | None,
+                  merged_repo_id: str | None = None, *, private: bool = True, **card: Any) -> dict[str, str]:
+    """:func:`publish_training`, merging the adapter first where a merged copy is to be pushed and
+    the folder has none (trained before ``push_merged`` was set)."""
+    if merged_repo_id and not (Path(train_dir) / "merged" / "config.json").exists():
+        merge_saved(model_spec, train_dir, dtype)
+    return publish_training(train_dir, repo_id, merged_repo_id, private=private, **card)
+
+
+def merge_saved(model_spec: str, out: str | Path, dtype: str = "auto") -> Path:
+    """Write OUT/merged for a finished training folder that has none (trained without merge):
+    the base model loaded in ``dtype`` with OUT's adapter folded in, on the device training
+    used (CUDA where available). Not pinned to the CPU: there ``dtype: auto`` follows the host
+    CPU's bf16 instructions, so a GPU machine's merged copy was float32 (twice the size) or
+    bf16 depending on its processor, not on the precision the adapter was trained in."""
+    from sdft import models
+
+    out = Path(out)
+    model, tok = models.load(model_spec, adapter=str(out), device=models.default_device(), dtype=dtype,
+                             merge_adapter=True)
+    tmp = out / "merged.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)  # a killed earlier attempt
+    save_merged(model, tok, tmp, full=True)  # merged on load already (or a full checkpoint)
+    shutil.rmtree(out / "merged", ignore_errors=True)
+    tmp.rename(out / "merged")
+    return out / "merged"
+
+
+def save_merged(model, tok, path: Path, full: bool) -> None:
+    """The base weights with the LoRA update folded in: a plain model any tool can load."""
+    if full:
+        merged = model
+    else:
+        merged = model.merge_and_unload()
+    merged.save_pretrained(str(path), safe_serialization=True)
+    tok.save_pretrained(str(path))
 
 
 def _base_name(d: Path) -> str:

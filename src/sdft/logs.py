@@ -3,8 +3,8 @@
 The ``sdft`` loggers (``logging.getLogger(__name__)`` in each module) go to the console at INFO;
 ``-v`` shows DEBUG, ``-q`` only warnings and errors (the flags may stand anywhere on the command
 line). Other libraries' records reach the console from WARNING up, as Python's default does.
-Results a command prints (tables, summaries) are ``print`` output, not log records, and are not
-silenced by ``-q``.
+Results a command prints (tables, summaries such as ``sdft run``'s closing :func:`print_summary`)
+are ``print`` output, not log records, and are not silenced by ``-q``.
 
 Every command that writes an output folder appends its log to ``FOLDER/run.log`` (INFO, or
 DEBUG with ``-v``): one header line per invocation with the time, the command line, the git
@@ -154,3 +154,22 @@ def output_dir(command: str, args: argparse.Namespace) -> Path | None:
     if command == "eval" and not out:
         return Path("eval")  # EvalConfig's default
     return Path(out) if out else None
+
+
+def print_summary(run_dir: Path, models: list[dict[str, Any]], notes: list[str]) -> None:
+    """The scores per model and benchmark (each model's ``eval_dir``/results.json), then the
+    config's notes: what a reader of ``sdft run`` must see on the console."""
+    import json
+
+    rows = []
+    for m in models:
+        res = json.loads((run_dir / m["eval_dir"] / "results.json").read_text(encoding="utf-8"))
+        rows.append((m["label"], {k: e["score"] for k, e in res["benchmarks"].items()}))
+    benches = list(dict.fromkeys(b for _, scores in rows for b in scores))
+    width = max([len(label) for label, _ in rows] + [5])
+    print("\n" + "model".ljust(width) + "".join(f"  {b[:18]:>18}" for b in benches))
+    for label, scores in rows:
+        cells = "".join(f"  {100 * scores[b]:17.1f}%" if b in scores else f"  {'-':>18}" for b in benches)
+        print(label.ljust(width) + cells)
+    for note in notes:
+        print(f"\nNote: {' '.join(note.split())}")

@@ -12,28 +12,20 @@ Stages talk only through files in the run folder::
     RUN/analysis/, RUN/report/        shift measures + figures, report.md + report.html
     RUN/run.log                       every invocation's log (header: time, command line, git hash)
 
-Every stage folder is named by a hash of the settings and inputs it depends on, and holds a
-``.done`` marker once finished: re-running after a kill resumes the unfinished stage (each
-stage resumes itself: generation line by line, training from its last checkpoint), and
-changing one setting re-runs only the stages whose key changed.
+Every stage folder is named by its key and holds a ``.done`` marker once finished
+(:mod:`sdft.stages`, with the manifest and its one-precision-per-experiment check): re-running
+after a kill resumes the unfinished stage (each stage resumes itself: generation line by line,
+training from its last checkpoint), and changing one setting re-runs only the stages whose key changed.
 
 Distillation runs once per template on the largest sample any model needs; each fine-tune's
-training set is cut from it (the first N examples of the seeded sample; a seeded fraction R
-of them with the distilled response, the rest with the original), so a sample-size or
-mix-ratio sweep costs training and evaluation, not more generation. Vanilla (and on-policy)
-training sets are the same sampled examples with their original answers, read from the data
-itself, so they do not wait for (or depend on) distillation.
+training set is cut from it (:mod:`sdft.train.trainset`), so a sample-size or mix-ratio sweep
+costs training and evaluation, not more generation. Training sets of the other methods are the
+sampled examples with their original answers, so they do not wait for (or depend on) distillation.
 
 With ``seeds: [1, 2, 3]`` every method is trained once per seed on the same training set
 (labels ``vanilla-s1``, ``sdft-s1``, ...). Models are trained and evaluated one after the other
 (seed first, then each fine-tune as soon as it is trained), so a run stopped half way already
 holds complete, comparable results for the seeds it finished.
-
-One precision per experiment: every stage that loads a model records the dtype it resolved
-(``dtype: auto`` is bfloat16 on CPUs with AMX-BF16 / AVX512-BF16, float32 elsewhere) on its
-manifest entry and in the manifest's ``dtypes``; a run resumed where the same config dtype would
-resolve otherwise stops before the next such stage instead of mixing bf16 and float32 models
-(an explicit dtype resolves the same on every machine). Stage keys hold the config's dtype, as before.
 
 One code path plans and runs: :class:`Stages` names every stage, its folder and key (and the
 work to do), :func:`run_experiment` runs them, and ``--dry-run`` (:mod:`sdft.dryrun`) reports
@@ -52,203 +44,19 @@ distillation and evaluation metrics go to ``RUN/tensorboard`` beside the trainin
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sdft.experiment import ExperimentConfig, stage_config
-from sdft.locks import output_lock
-from sdft.planning import Variant, followed, interpolation_points, plan  # noqa: F401 - re-exported
-from sdft.runs import JsonlWriter, computing, git_hash, provenance, read_jsonl, write_json
+from sdft.planning import Variant, followed, interpolation_points, plan
+from sdft.runs import write_json
+from sdft.stages import Run, Stage, key_of, keyed, marker, others_left_out, stage_dtype
+from sdft.train.data import task_of
 
 log = logging.getLogger(__name__)
-
-# Settings that change where a result is published or logged, not what it is, so that adding a
-# push or a tracker to a finished run re-runs nothing. Fields new with the hub support are left
-# out of stage keys; report_to (in the keys before) is hashed as its default, which keeps the
-# keys of runs made before identical (tests/fixtures/stage_keys.json).
-HUB_FIELDS = ("push_to_hub", "push_merged", "hub_private")
-AS_DEFAULT = ("report_to",)
-# Fields added after keys were pinned count only once set away from these defaults, so finished
-# runs keep their keys.
-DEFAULT_LEFT_OUT = {"refusal_judge": None, "torch_compile": False, "distillation_alpha": None,
-                    "distillation_topk": 100, "kl_beta": 0.1, "replay_data": "dolly", "replay_share": 0.2,
-                    "replay_answers": None, "replay_max_new_tokens": 256}
-# Train fields new with the method comparison that only one method reads: the other methods' keys
-# see them at their defaults (so setting kl_beta re-trains the kl fine-tunes only).
-OWN_FIELDS = {"onpolicy": ("distillation_alpha", "distillation_topk"), "kl": ("kl_beta",),
-              "replay": ("replay_data", "replay_share", "replay_max_new_tokens")}
-# generation.merge_adapter (added later) counts only where it changes what is generated
-# (GenerationConfig.merge_record): merged fine-tune evaluations get new folders.
-
-
-def key_of(*parts: Any) -> str:
-    blob = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha1(blob.encode()).hexdigest()[:8]
-
-
-def keyed(stage_cfg: Any, **replace_with: Any) -> dict[str, Any]:
-    """A stage config as its key sees it: ``replace_with`` applied, the hub fields and the
-    :data:`DEFAULT_LEFT_OUT` ones still at their defaults left out, and the :data:`AS_DEFAULT`
-    ones at their defaults."""
-    defaults = {f.name: f.default for f in fields(stage_cfg) if f.name in AS_DEFAULT}
-    d = asdict(replace(stage_cfg, **{**defaults, **replace_with}))
-    gen = getattr(stage_cfg, "generation", None)
-    if gen is not None:
-        d["generation"].pop("merge_adapter")
-        d["generation"].update(gen.merge_record(getattr(stage_cfg, "adapter", None)))
-    return {k: v for k, v in d.items()
-            if k not in HUB_FIELDS and not (k in DEFAULT_LEFT_OUT and v == DEFAULT_LEFT_OUT[k])}
-
-
-def marker(key: str) -> str:
-    """The text of a finished stage's ``.done`` file; later keys include it, so it is computed
-    from the key rather than read back, which lets a plan name stages that have not run yet."""
-    return key + "\n"
-
-
-def marked_done(folder: Path, key: str) -> bool:
-    """``folder`` holds a finished stage of this key (its ``.done`` marker names the key)."""
-    done = folder / ".done"
-    return done.exists() and done.read_text().strip() == key
-
-
-class Run:
-    """The run folder and its manifest; every stage goes through :meth:`stage`."""
-
-    def __init__(self, cfg: ExperimentConfig, config_path: str):
-        self.cfg = cfg
-        self.dir = cfg.run_dir
-        self.dir.mkdir(parents=True, exist_ok=True)
-        path = self.dir / "manifest.json"
-        old = json.loads(path.read_text()) if path.exists() else {}
-        self.manifest: dict[str, Any] = {
-            "name": cfg.name, "config_file": config_path, "config": asdict(cfg),
-            "notes": list(cfg.notes), "provenance": provenance(),
-            "stages": old.get("stages", {}), "models": [],
-            # {stage kind: {config dtype: the dtype it resolved to}}: one precision per experiment
-            "dtypes": old.get("dtypes", {}),
-        }
-
-    def save(self) -> None:
-        write_json(self.dir / "manifest.json", self.manifest)
-
-    def stage(self, name: str, folder: Path, key: str, work: Callable[[], Any],
-              dtype: tuple[str, str | None, str | None] | None = None) -> Path:
-        """Run ``work`` unless ``folder`` is marked done with this key; record the timing.
-
-        ``dtype``: (stage kind, config dtype, device) of a stage that loads a model
-        (:func:`stage_dtype`). The dtype it resolves to here is recorded on the stage and in the
-        manifest's ``dtypes``; when an earlier sitting resolved the same config dtype of that kind
-        otherwise (``auto`` on another CPU), the run stops before the stage runs."""
-        rel = str(folder.relative_to(self.dir))
-        if marked_done(folder, key):
-            self.manifest["stages"].setdefault(name, {"status": "done", "dir": rel, "key": key})
-            log.info("%s: done already (%s)", name, rel)
-            return folder
-        log.info("%s: running -> %s", name, rel)
-        prev = self.manifest["stages"].get(name) or {}
-        resumed = prev.get("status") == "running" and prev.get("key") == key  # an earlier sitting was killed
-        sittings = prev.get("sittings", 1) + 1 if resumed else 1
-        entry = {"status": "running", "dir": rel, "key": key, "sittings": sittings}
-        if dtype is not None:
-            from sdft import models
-
-            kind, config, device = dtype
-            seen = self.manifest["dtypes"].setdefault(kind, {})
-            where = f"{name}: this run's {kind} stages (manifest.json dtypes)"
-            said = str(config or "auto")
-            entry["dtype"] = seen[said] = models.check_dtype(where, seen.get(said), config, device)
-        self.manifest["stages"][name] = entry
-        self.save()
-        t0 = time.perf_counter()
-        # The run folder's lock keeps out a second `sdft run`; the stage folder's keeps out a
-        # command pointed straight at it (`sdft eval --out RUN/eval/...`) while the stage writes.
-        with output_lock(folder, folder=True), computing() as used:
-            work()
-        wall = time.perf_counter() - t0
-        (folder / ".done").write_text(marker(key))
-        # the code that computed it: a run that spans sessions may span commits; "compute": the
-        # device and dtype of each model the stage loaded (checked by benchmarks/gpu_check.py)
-        self.manifest["stages"][name] = {"status": "done", "dir": rel, "key": key, "wall_s": round(wall, 1),
-                                         "sittings": sittings, "git": git_hash(), "compute": used,
-                                         **({"dtype": entry["dtype"]} if "dtype" in entry else {})}
-        self.save()
-        log.info("%s: done in %.0f s", name, wall)
-        return folder
-
-    def after(self, name: str, rel: str, work: Callable[[], Any]) -> Any:
-        """Run one of the stages rebuilt on every run (analysis, report; no key, no marker) and
-        record its timing and the models it loaded like :meth:`stage` does."""
-        t0 = time.perf_counter()
-        with computing() as used:
-            result = work()
-        self.manifest["stages"][name] = {"status": "done", "dir": rel, "wall_s": round(time.perf_counter() - t0, 1),
-                                         "git": git_hash(), "compute": used}
-        self.save()
-        return result
-
-
-def training_rows(v: Variant, sampled: list, distilled: Path | None, seed: int,
-                  replay_rows: list[dict] | None = None) -> list[dict]:
-    """The one training set of a fine-tune, as plain alpaca records (``id``, ``task``, ``system``,
-    ``history``, ``instruction``, ``input``, ``output``): the first N of the seeded sample; for
-    SDFT a seeded fraction R of them with the selected (distilled-or-fallback) response from
-    ``distilled``, the rest with the original answer."""
-    from sdft.distill.run import mixed_ids
-
-    if v.method == "sdft":
-        records = list(read_jsonl(distilled))[: v.sample_size]
-        use = mixed_ids([r["id"] for r in records], v.mix_ratio or 0.0, seed)
-        pairs = [(r, r["response"] if r["id"] in use else r["original"]) for r in records]
-    else:
-        pairs = [({"id": e.id, "task": e.task, "system": e.system, "history": [list(t) for t in e.history],
-                   "instruction": e.instruction, "input": e.input}, e.response) for e in sampled[: v.sample_size]]
-    keys = ("id", "task", "system", "history", "instruction", "input")
-    rows = [{**{k: r.get(k) for k in keys}, "output": answer} for r, answer in pairs]
-    if v.method == "replay":
-        from sdft.train.replay import mix
-
-        rows = mix(rows, replay_rows or [])
-    return rows
-
-
-def _write_rows(dest: Path, rows: list[dict]) -> None:
-    dest.mkdir(parents=True, exist_ok=True)
-    tmp = dest / "train.jsonl.tmp"
-    tmp.unlink(missing_ok=True)
-    with JsonlWriter(tmp, fsync=False) as w:
-        w.write_many(rows)
-    tmp.replace(dest / "train.jsonl")
-
-
-@dataclass
-class Stage:
-    """One stage of the plan: ``work`` fills ``folder``; ``cfg`` is the stage's own config (what
-    the dry run estimates from); ``variant`` the model it belongs to."""
-
-    name: str
-    folder: Path
-    key: str
-    work: Callable[[], Any]
-    kind: str  # distill | data | train | eval | push
-    cfg: Any = None
-    variant: Variant | None = None
-    step: int | None = None
-
-
-def stage_dtype(st: Stage) -> tuple[str, str | None, str | None] | None:
-    """(kind, config dtype, device) of a stage that loads a model here, else None (data and push
-    stages; an evaluation or distillation served by an OpenAI-compatible endpoint)."""
-    if st.kind == "train":
-        return ("train", st.cfg.dtype, None)
-    if st.kind in ("eval", "distill") and st.cfg.generation.backend != "openai":
-        return (st.kind, st.cfg.generation.dtype, st.cfg.generation.device)
-    return None
 
 
 class Stages:
@@ -332,13 +140,14 @@ class Stages:
         folder = self.dir / "data" / f"{v.label}-{key}"
 
         def work():
-            replayed = None
-            if v.method == "replay":
-                from sdft.train import replay
+            from sdft.train import replay, trainset
 
-                replayed = replay.replay_rows(self.replay_pool(), src.folder / "answers.jsonl", self.replay_n())
+            replayed = replay.replay_rows(self.replay_pool(), src.folder / "answers.jsonl", self.replay_n()) \
+                if v.method == "replay" else None
             distilled = src.folder / "distilled.jsonl" if v.method == "sdft" else None
-            _write_rows(folder, training_rows(v, self.sampled, distilled, self.cfg.seed, replayed))
+            trainset.write_rows(folder, trainset.training_rows(v.method, self.sampled, v.sample_size, self.cfg.seed,
+                                                               distilled=distilled, mix_ratio=v.mix_ratio,
+                                                               replay_rows=replayed))
         return Stage(f"data/{v.label}", folder, key, work, "data", None, v)
 
     def replay_settings(self):
@@ -369,8 +178,7 @@ class Stages:
         from sdft.train import replay
 
         tcfg, gen = self.replay_settings()
-        task = next(iter({e.task for e in self.sampled}), None) if len({e.task for e in self.sampled}) == 1 else None
-        replay.check_disjoint(tcfg.replay_data, task or Path(self.cfg.data).stem.split(":")[0])
+        replay.check_disjoint(tcfg.replay_data, task_of(self.sampled) or Path(self.cfg.data).stem.split(":")[0])
         n = self.replay_n()
         gen_key = {k: v for k, v in asdict(gen).items() if k not in ("merge_adapter", "concurrency", "timeout_s")}
         key = key_of("replay", self.cfg.model, tcfg.replay_data, n, self.cfg.seed, tcfg.replay_max_new_tokens,
@@ -422,11 +230,12 @@ class Stages:
         tcfg = stage_config(TrainConfig, self.cfg.train, f"{self.config_path}: train",
                             **{**self.common, "seed": v.train_seed}, data=str(data.folder / "train.jsonl"),
                             method=TRAIN_METHOD[v.method], out="-")
-        # the other methods' own fields at their defaults (left out of the key): see OWN_FIELDS
-        others = {f: DEFAULT_LEFT_OUT[f] for m, names in OWN_FIELDS.items() if m != v.method for f in names}
-        if v.method == "replay":  # its rows are mixed by the data stage: training reads nothing else
-            others.update({f: DEFAULT_LEFT_OUT[f] for f in OWN_FIELDS["replay"]})
-        tcfg = replace(tcfg, **others)
+        tcfg = replace(tcfg, **others_left_out(v.method))  # the other methods' own fields, at their defaults
+        if v.method == "onpolicy" and tcfg.teacher_template is None:  # the teacher reads distill.template
+            from sdft.train.onpolicy import template_override
+
+            tcfg = replace(tcfg, teacher_template=template_override(task_of(self.sampled),
+                                                                    self.cfg.distill.get("template")))
         key = key_of("train", keyed(tcfg, out="", data=""), data.key)
         folder = self.dir / "train" / f"{v.label}-{key}"
         # Pushed after evaluation; push_merged merges at training time here (not in the key: a
@@ -448,12 +257,8 @@ class Stages:
         def work():
             from sdft import hub
 
-            if merged and not (train.folder / "merged" / "config.json").exists():
-                from sdft.train.trainer import merge_saved  # trained before push_merged was set
-
-                merge_saved(tcfg.model, train.folder, tcfg.dtype)
-            urls = hub.publish_training(train.folder, repo, merged, private=tcfg.hub_private,
-                                        **self.card(v, ev.folder))
+            urls = hub.push_training(train.folder, tcfg.model, tcfg.dtype, repo, merged, private=tcfg.hub_private,
+                                     **self.card(v, ev.folder))
             write_json(folder / "pushed.json", {"repo": repo, "merged_repo": merged, "commits": urls})
         return Stage(f"push/{v.label}", folder, key, work, "push", None, v)
 
@@ -517,9 +322,11 @@ class Stages:
 def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str] | None = None) -> Path:
     """Run (or resume) every stage of ``cfg``; ``only`` restricts the fine-tunes to those labels
     (the seed model is always evaluated), e.g. to calibrate one of them on a dev slice first."""
+    from sdft import trackers
     from sdft.analyze import AnalyzeConfig
     from sdft.analyze.report import build_report
     from sdft.analyze.run import run_analyze
+    from sdft.logs import print_summary
 
     stages = Stages(cfg, config_path, only)
     run = Run(cfg, config_path)
@@ -534,10 +341,15 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
             "distill_dir": _rel(run.dir, distill_dir)})
         run.save()
 
+    def log_eval(st: Stage, step: int) -> None:  # its scores at ``step`` of its model's curves
+        if stages.tensorboard:
+            trackers.log_once(stages.tensorboard / st.variant.label, st.key, st.name, trackers.eval_scalars(st.folder),
+                              step)
+
     def point(st: Stage) -> None:
         """A trajectory point (already run): into the manifest and the tracker."""
         v = st.variant
-        _log_eval(stages, st, st.step)
+        log_eval(st, st.step)
         run.manifest["trajectory"].append({"label": v.label, "method": v.method, "train_seed": v.train_seed,
                                            "step": st.step, "eval_dir": _rel(run.dir, st.folder)})
         run.save()
@@ -545,19 +357,20 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
     for st in stages.main():
         run.stage(st.name, st.folder, st.key, st.work, stage_dtype(st))
         v = st.variant
-        if st.kind == "distill":
-            _log_distill(stages, st)
+        if st.kind == "distill" and stages.tensorboard:
+            trackers.log_once(stages.tensorboard / f"distill-{Path(st.cfg.template or 'default').stem}", st.key,
+                              st.name, trackers.distill_scalars(st.folder))
         elif st.kind == "eval" and st.step is not None:  # the seed's point of the trajectory
             point(st)
         elif st.kind == "eval" and v.alpha is not None:  # a weight-interpolation point
             record(v, st.folder, stages.interp[v.label].folder, None)
-            _log_eval(stages, st, 0)
+            log_eval(st, 0)
         elif st.kind == "eval":  # a model's own evaluation
             train = stages.train.get(v.label)
             src = stages.distill.get(v.template) if v.method == "sdft" else None
             record(v, st.folder, train and train.folder, src and src.folder)
             steps = json.loads((train.folder / "train_summary.json").read_text())["steps"] if train else 0
-            _log_eval(stages, st, steps)
+            log_eval(st, steps)
             if train:
                 from sdft import hub
 
@@ -571,58 +384,9 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
     acfg = stage_config(AnalyzeConfig, cfg.analyze, f"{config_path}: analyze", out=str(run.dir / "analysis"))
     run.after("analyze", "analysis", lambda: run_analyze(acfg, run.dir))
     report = run.after("report", "report", lambda: build_report([run.dir], run.dir / "report"))
-    print_summary(run)
+    print_summary(run.dir, run.manifest["models"], run.manifest["notes"])
     log.info("report: %s (and report.md beside it)", report["html"])
     return run.dir
-
-
-def _log_eval(stages: Stages, st: Stage, step: int) -> None:
-    """An evaluation's scores as TensorBoard scalars ``eval/<benchmark>`` of its model at ``step``
-    (once per evaluation: a marker file beside the events)."""
-    if stages.tensorboard is None:
-        return
-    from sdft.trackers import log_scalars
-
-    d = stages.tensorboard / st.variant.label
-    done = d / f".logged-{st.key}"
-    if done.exists():
-        return
-    res = json.loads((st.folder / "results.json").read_text(encoding="utf-8"))
-    log_scalars(d, {f"eval/{b}": e["score"] for b, e in res["benchmarks"].items()}, step)
-    done.write_text(st.name + "\n")
-
-
-def _log_distill(stages: Stages, st: Stage) -> None:
-    if stages.tensorboard is None:
-        return
-    from sdft.trackers import log_scalars
-
-    d = stages.tensorboard / f"distill-{Path(st.cfg.template or 'default').stem}"
-    done = d / f".logged-{st.key}"
-    if done.exists():
-        return
-    rep = json.loads((st.folder / "distill_report.json").read_text(encoding="utf-8"))
-    nll = rep.get("nll") or {}
-    scalars = {f"distill/{k}": rep.get(k) for k in ("kept_rate", "kept", "distilled", "fallback")}
-    scalars |= {f"distill/nll_{k}": (nll.get(k) or {}).get("nll_per_token") for k in ("original", "distilled")}
-    log_scalars(d, scalars, 0)
-    done.write_text(st.name + "\n")
-
-
-def print_summary(run: Run) -> None:
-    """The scores per model and benchmark, then the config's notes: what a reader must see."""
-    rows = []
-    for m in run.manifest["models"]:
-        res = json.loads((run.dir / m["eval_dir"] / "results.json").read_text(encoding="utf-8"))
-        rows.append((m["label"], {k: e["score"] for k, e in res["benchmarks"].items()}))
-    benches = list(dict.fromkeys(b for _, scores in rows for b in scores))
-    width = max([len(label) for label, _ in rows] + [5])
-    print("\n" + "model".ljust(width) + "".join(f"  {b[:18]:>18}" for b in benches))
-    for label, scores in rows:
-        cells = "".join(f"  {100 * scores[b]:17.1f}%" if b in scores else f"  {'-':>18}" for b in benches)
-        print(label.ljust(width) + cells)
-    for note in run.manifest["notes"]:
-        print(f"\nNote: {' '.join(note.split())}")
 
 
 def _rel(root: Path, p: Path | None) -> str | None:

@@ -13,6 +13,7 @@ Works offline: nothing but files.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,31 @@ def log_scalars(log_dir: str | Path, scalars: dict[str, Any], step: int = 0) -> 
                 writer.add_scalar(tag, value, step)
     finally:
         writer.close()
+
+
+def log_once(log_dir: Path, key: str, name: str, scalars: dict[str, Any], step: int = 0) -> bool:
+    """:func:`log_scalars` once per ``key`` (a ``.logged-<key>`` marker naming ``name`` beside the
+    events), so a resumed run does not log a finished stage twice; whether it logged now."""
+    done = log_dir / f".logged-{key}"
+    if done.exists():
+        return False
+    log_scalars(log_dir, scalars, step)
+    done.write_text(name + "\n")
+    return True
+
+
+def eval_scalars(eval_dir: Path) -> dict[str, Any]:
+    """An evaluation's scores as ``eval/<benchmark>`` (from its results.json)."""
+    res = json.loads((eval_dir / "results.json").read_text(encoding="utf-8"))
+    return {f"eval/{b}": e["score"] for b, e in res["benchmarks"].items()}
+
+
+def distill_scalars(distill_dir: Path) -> dict[str, Any]:
+    """A distillation's kept rate and counts, and its NLL gap, as ``distill/...`` (from its report)."""
+    rep = json.loads((distill_dir / "distill_report.json").read_text(encoding="utf-8"))
+    nll = rep.get("nll") or {}
+    scalars = {f"distill/{k}": rep.get(k) for k in ("kept_rate", "kept", "distilled", "fallback")}
+    return scalars | {f"distill/nll_{k}": (nll.get(k) or {}).get("nll_per_token") for k in ("original", "distilled")}
 
 
 def read_scalars(log_dir: str | Path) -> dict[str, list[tuple[int, float]]]:

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from sdft import models
+from sdft.data.chat import tokenize
 from sdft.data.records import Example
 from sdft.distill import gap
-from sdft.train.data import tokenize
 
 
 def test_response_nll_matches_the_models_own_loss(tiny_model_dir):

@@ -1,4 +1,5 @@
-"""The loss plot: drawn with matplotlib's object API, so plotting switches no global backend."""
+"""Training logs: the loss plot (drawn with matplotlib's object API, so plotting switches no global
+backend) and the steps snapshots are saved at."""
 
 from __future__ import annotations
 
@@ -22,3 +23,11 @@ def test_plot_loss_writes_the_png_without_pyplot(tmp_path):
     head = png.read_bytes()[:24]
     assert head[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack(">II", head[16:24]) == (720, 420)  # 6 x 3.5 inches at 120 dpi
+
+
+def test_snapshots_fall_evenly_strictly_inside_training():
+    from sdft.train.logs import snapshot_steps
+
+    assert snapshot_steps(100, 3) == [25, 50, 75]
+    assert snapshot_steps(2, 3) == [1]  # rounded steps that coincide count once; 0 and the end never
+    assert snapshot_steps(10, 0) == []

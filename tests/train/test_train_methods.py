@@ -27,10 +27,11 @@ def _losses(out) -> list[float]:
 
 
 def _rows(tok, n=4):
+    from sdft.data.chat import tokenize
     from sdft.train import data as tdata
 
     ex = tdata.load_examples(DATA, limit=n)
-    return tdata.tokenize(tok, ex, 128).rows
+    return tokenize(tok, ex, 128).rows
 
 
 def _batch(rows):
@@ -114,39 +115,6 @@ def test_dft_weights_each_token_by_its_probability(tiny_model_dir, tmp_path):
     a = run_train(_cfg(tiny_model_dir, tmp_path / "sft", max_steps=1))
     b = run_train(_cfg(tiny_model_dir, tmp_path / "dft", method="dft", max_steps=1))
     assert 0 < b["final_loss"] < a["final_loss"]
-
-
-def test_onpolicy_trains_with_its_knobs_and_counts_generation(tiny_model_dir, tmp_path):
-    out = tmp_path / "onpolicy"
-    s = run_train(_cfg(tiny_model_dir, out, method="onpolicy", batch_size=2, max_steps=8, lr=0.1, limit=8,
-                       num_generations=2, max_completion_length=6, distillation_mode="full_logits",
-                       distillation_alpha=0.0))
-    cfg = json.loads((out / "train_config.json").read_text())["config"]
-    assert cfg["distillation_alpha"] == 0.0 and cfg["distillation_mode"] == "full_logits"
-    losses = _losses(out)
-    # No falling-loss check here: the teacher is the seed itself, and a random model barely reads
-    # the demonstration, so the divergence starts near 0 (about 1e-5) and has nowhere to fall.
-    assert len(losses) == 8 and all(0 <= x < 1 for x in losses)
-    # sampling decodes token by token: many more trunk forwards than backward passes
-    assert s["cost"]["forward_passes"] > 2 * s["cost"]["backward_passes"] > 0
-
-
-def test_onpolicy_drops_rows_whose_teacher_prompt_would_be_cut(tiny_model_dir):
-    from transformers import AutoTokenizer
-
-    from sdft.data.records import Example
-    from sdft.train import data as tdata
-
-    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
-    short = Example(id="short", instruction="What is 2 plus 2?", response="4")
-    long = Example(id="long", instruction="What is 2 plus 2?", response="four " * 200)
-    p = tdata.onpolicy_rows(tok, [short, long], 128, teacher=tdata.teacher_template("gsm8k"))
-    assert p.dropped_ids == ["long"] and len(p.rows) == 1
-    # the kept row's teacher prompt fits whole: nothing for TRL to cut
-    msgs = tdata.teacher_messages(short.messages(), short.response, tdata.teacher_template("gsm8k"))
-    from sdft.models import render_chat
-
-    assert len(tok(render_chat(tok, msgs), add_special_tokens=False)["input_ids"]) < 128
 
 
 def test_replay_mixes_exactly_the_stated_share_from_a_disjoint_split(data_dir, tmp_path):

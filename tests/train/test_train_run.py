@@ -267,25 +267,3 @@ def test_alias_adapter_names_the_public_base_and_still_loads_here(smollm2_dir, t
     assert "base_model: HuggingFaceTB/SmolLM2-135M-Instruct" in (out / "README.md").read_text()
     model, _ = models.load("smollm2-135m", adapter=str(out), device="cpu", dtype="float32")
     assert type(model).__name__.startswith("Peft")
-
-
-def test_merge_saved_loads_on_the_training_device_not_the_cpu(tmp_path, monkeypatch):
-    """On a GPU machine the merge runs where training ran, so ``dtype: auto`` resolves against the
-    GPU (bf16) instead of the host CPU's bf16 instructions (float32 on a CPU without them)."""
-    from sdft import models
-    from sdft.train.trainer import merge_saved
-
-    asked = {}
-
-    class Stop(Exception):
-        pass
-
-    def load(spec, **kw):
-        asked.update(kw, spec=spec)
-        raise Stop
-
-    monkeypatch.setattr(models, "load", load)
-    monkeypatch.setattr(models, "default_device", lambda: "cuda")
-    with pytest.raises(Stop):
-        merge_saved("base-model", tmp_path, "auto")
-    assert asked["device"] == "cuda" and asked["dtype"] == "auto" and asked["adapter"] == str(tmp_path)

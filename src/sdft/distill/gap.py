@@ -3,7 +3,7 @@ training response, in the exact context training will show it.
 
 For a seeded sample of distilled examples, the mean per-token negative log-likelihood of the
 response under the seed model is computed for the original answer and, where the rewrite was
-kept, for the rewrite. The prompt is rendered as training renders it (:func:`sdft.train.data.tokenize`:
+kept, for the rewrite. The prompt is rendered as training renders it (:func:`sdft.data.chat.tokenize`:
 chat template, the model's own system prompt, generation prompt; the response ends in the
 template's end-of-turn marker).
 Three means summarise it (each a ratio of summed NLL to summed tokens, with a bootstrap CI over
@@ -43,8 +43,8 @@ def response_nll(model, tok, examples: Sequence[Example], max_length: int = 2048
     """``(summed NLL in nats, response tokens)`` per example, in order."""
     import torch
 
+    from sdft.data.chat import tokenize
     from sdft.errors import DataError
-    from sdft.train.data import tokenize
 
     if not examples:
         return []

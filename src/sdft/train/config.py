@@ -110,6 +110,8 @@ class TrainConfig:
         them a generalised JSD; unset: TRL's 0.5 (1.0 for sampled_token, the only one it allows).
         Shenfeld et al. report per-token KL; TRL's default is JSD 0.5 over the top 100 tokens
     distillation_topk: tokens in the top-k support (distillation_mode topk_logits; TRL's 100)
+    teacher_template: the distillation template the teacher's prompt is built from (using, refer,
+        math or a template file; unset: the task's, as distillation; `sdft run` passes distill.template)
     The teacher's prompt (instruction + demonstration) is never cut: a row whose teacher prompt
     exceeds max_length is dropped and counted (TRL would cut it from the left, losing the
     system text and the instruction)
@@ -156,6 +158,7 @@ class TrainConfig:
     distillation_mode: str = "topk_logits"
     distillation_alpha: float | None = None
     distillation_topk: int = 100
+    teacher_template: str | None = None
     kl_beta: float = 0.1
     replay_data: str = "dolly"
     replay_share: float = 0.2

@@ -1,79 +1,11 @@
-"""Turn examples into training rows with the prompt convention evaluation uses.
-
-A row is ``input_ids`` = prompt tokens + completion tokens and ``labels`` = -100 over the
-prompt, so the loss covers the assistant turn only. The prompt is exactly what ``sdft
-generate`` feeds the model (:func:`sdft.models.render_chat` of ``example.messages()``: chat
-template, model default system prompt, generation prompt). The completion is what the same
-chat template writes after that prompt when the response is added as the assistant's turn: the
-response and the template's own end-of-turn marker (``<|im_end|>`` for SmolLM2 and Qwen,
-``<end_of_turn>`` for Gemma, ``<|end|>`` for Phi-3: not always the tokenizer's EOS), with the
-whitespace the template puts between turns trimmed (generation stops at the marker, so the
-model never emits it). Both halves are tokenized separately with ``add_special_tokens=False``:
-the prompt tokens are then identical to the ones the model sees at generation time, at the
-cost of a token boundary that a joint tokenization might have merged (harmless here: templates
-end the prompt on a newline or a marker).
-
-A template whose render of the conversation does not start with its render of the prompt
-(some rewrite earlier turns once an answer follows), or that writes nothing after the
-response, cannot give labels that match generation: that is a ModelError naming the record.
-
-Bad data: an empty response is an error naming the record. A response that does not fit in
-``max_length`` is cut (the end-of-turn marker goes with it) and counted as truncated; a prompt
-that leaves no room for a single response token is dropped and counted. Both counts go to
-train_summary.json.
-
-On-policy rows (``--method onpolicy``) keep the conversation as messages plus the reference
-response as TRL's ``privileged_context``; :func:`teacher_template` is how the teacher sees them.
-"""
+"""The examples a fine-tune trains on (tokenized by :mod:`sdft.data.chat`; on-policy rows by
+:mod:`sdft.train.onpolicy`)."""
 
 from __future__ import annotations
 
-import logging
-import os
-from dataclasses import dataclass, field
-
+from sdft.data.chat import check_answers
 from sdft.data.records import Example
-from sdft.errors import DataError, ModelError
-
-log = logging.getLogger(__name__)
-
-# Fallback teacher prompt when the distillation templates cannot be loaded (same shape).
-FALLBACK_TEACHER = "{prompt}\n\n{privileged_context}"
-_P, _R = "\x00PROMPT\x00", "\x00REFERENCE\x00"
-
-
-def teacher_template(task: str | None, template: str | None = None) -> str:
-    """TRL's ``teacher_prompt_template`` for on-policy SDFT, built from the distillation template
-    the task uses (``using``/``refer``/``math``, see :mod:`sdft.distill.templates`).
-
-    TRL replaces only the last user turn and keeps the student's system message, so the
-    template's system text is folded into the teacher's user turn; its assistant prefill is
-    not used (TRL's teacher sees the student's completion, never a prefill).
-    """
-    try:
-        from sdft.distill.templates import load_template, template_for
-    except ImportError:
-        return FALLBACK_TEACHER
-    tpl = load_template(template_for(task, template))
-    user = tpl.render_user(Example(id="teacher", instruction=_P, response=_R))
-    text = f"{tpl.system}\n\n{user}" if tpl.system else user
-    # str.format runs over the result: escape the template's own braces, keep ours.
-    text = text.replace("{", "{{").replace("}", "}}")
-    if _P not in text or _R not in text:
-        raise DataError(f"template {tpl.name}: it must show both the instruction and the reference")
-    return text.replace(_P, "{prompt}").replace(_R, "{privileged_context}")
-
-
-@dataclass
-class Prepared:
-    rows: list[dict]
-    n_examples: int = 0
-    n_truncated: int = 0
-    dropped_ids: list[str] = field(default_factory=list)
-
-    @property
-    def n_tokens(self) -> int:
-        return sum(len(r["input_ids"]) for r in self.rows)
+from sdft.errors import DataError
 
 
 def load_examples(spec: str, data_dir: str | None = None, limit: int = 0) -> list[Example]:
@@ -90,89 +22,6 @@ def load_examples(spec: str, data_dir: str | None = None, limit: int = 0) -> lis
     return examples
 
 
-def check_answers(examples: list[Example], where: str = "data") -> None:
-    """A training example needs an answer: name the first record without one."""
-    for e in examples:
-        if not (e.response or "").strip():
-            raise DataError(f"{where}: record {e.id!r}: its answer (the `output` / `response` field) is empty")
-
-
 def task_of(examples: list[Example]) -> str | None:
     tasks = {e.task for e in examples}
     return tasks.pop() if len(tasks) == 1 else None
-
-
-def _completion_text(tok, example: Example, prompt: str, where: str = "data") -> str:
-    """What the chat template writes after ``prompt`` for ``example``'s response: the response
-    and the template's end-of-turn marker, without trailing whitespace."""
-    messages = [*example.messages(), {"role": "assistant", "content": example.response}]
-    full = tok.apply_chat_template(messages, tokenize=False)
-    if not full.startswith(prompt):
-        at = len(os.path.commonprefix([prompt, full]))
-        raise ModelError(f"{where}: record {example.id!r}: the chat template renders the prompt differently once "
-                         f"the answer is added (from character {at}: {prompt[at:at + 40]!r} vs "
-                         f"{full[at:at + 40]!r}), so training labels cannot follow the generation prompt")
-    completion = full[len(prompt):].rstrip()
-    if completion.endswith(example.response.strip()):
-        raise ModelError(f"{where}: record {example.id!r}: the chat template writes no end-of-turn marker after "
-                         "the answer, so a model trained on it would not learn to stop")
-    return completion
-
-
-def tokenize(tok, examples: list[Example], max_length: int, where: str = "data") -> Prepared:
-    """Rows of ``input_ids``/``labels`` (see the module docstring for the rules)."""
-    from sdft.models import render_chat
-
-    check_answers(examples, where)
-    out = Prepared(rows=[], n_examples=len(examples))
-    prompts = [render_chat(tok, e.messages()) for e in examples]
-    completions = [_completion_text(tok, e, p, where) for e, p in zip(examples, prompts)]
-    p_ids = tok(prompts, add_special_tokens=False)["input_ids"]
-    c_ids = tok(completions, add_special_tokens=False)["input_ids"]
-    for e, p, c in zip(examples, p_ids, c_ids):
-        room = max_length - len(p)
-        if room < 1:
-            out.dropped_ids.append(e.id)
-            continue
-        if len(c) > room:
-            c = c[:room]
-            out.n_truncated += 1
-        out.rows.append({"id": e.id, "input_ids": list(p) + list(c), "labels": [-100] * len(p) + list(c)})
-    if out.dropped_ids:
-        log.warning("%s: dropped %d example(s) whose prompt fills max_length=%d: %s%s", where,
-                    len(out.dropped_ids), max_length, ", ".join(out.dropped_ids[:5]),
-                    " ..." if len(out.dropped_ids) > 5 else "")
-    if not out.rows:
-        raise DataError(f"{where}: every prompt is at least max_length={max_length} tokens; raise --max-length")
-    return out
-
-
-def teacher_messages(messages: list[dict], reference: str, teacher: str) -> list[dict]:
-    """The teacher's conversation as TRL's SDFTTrainer builds it: the student's earlier messages,
-    then the last user turn rewritten by ``teacher`` (a :func:`teacher_template`)."""
-    return [*messages[:-1], {"role": "user", "content": teacher.format(prompt=messages[-1]["content"],
-                                                                        privileged_context=reference)}]
-
-
-def onpolicy_rows(tok, examples: list[Example], max_length: int, where: str = "data",
-                  teacher: str = FALLBACK_TEACHER) -> Prepared:
-    """Rows for TRL's SDFTTrainer: the conversation and the demonstration it may condition on.
-
-    A row is dropped (and counted) when the student's prompt or the teacher's prompt (the
-    ``teacher`` template around the instruction and the demonstration) reaches ``max_length``
-    tokens: the trainer then runs without a prompt limit, so no prompt is ever cut."""
-    from sdft.models import render_chat
-
-    check_answers(examples, where)
-    out = Prepared(rows=[], n_examples=len(examples))
-    for e in examples:
-        n_prompt = len(tok(render_chat(tok, e.messages()), add_special_tokens=False)["input_ids"])
-        n_teacher = len(tok(render_chat(tok, teacher_messages(e.messages(), e.response, teacher)),
-                            add_special_tokens=False)["input_ids"])
-        if max(n_prompt, n_teacher) >= max_length:
-            out.dropped_ids.append(e.id)
-            continue
-        out.rows.append({"prompt": e.messages(), "privileged_context": e.response})
-    if not out.rows:
-        raise DataError(f"{where}: every prompt is at least max_length={max_length} tokens; raise --max-length")
-    return out

@@ -1,4 +1,5 @@
-"""Training log files: ``train_log.jsonl`` (one record per logging step) and ``loss.png``.
+"""Training log files: ``train_log.jsonl`` (one record per logging step) and ``loss.png``, and
+the snapshots along training (``snapshots/step-N``: the adapter at a few evenly spaced steps).
 
 The log is append-only like every other stage output. When a run resumes from a checkpoint,
 records past that checkpoint's step were written by the killed process and are about to be
@@ -86,3 +87,31 @@ def plot_loss(log_path: str | Path, png_path: str | Path, title: str = "") -> No
         ax2.set_ylabel("learning rate", color="tab:gray")
     ax.set_title(title or Path(log_path).parent.name, fontsize=9)
     fig.savefig(png_path)
+
+
+def snapshot_steps(total: int, n: int) -> list[int]:
+    """``n`` evenly spaced steps strictly inside ``1..total`` (the final model is the last point)."""
+    return sorted({round(total * i / (n + 1)) for i in range(1, n + 1)} - {0, total})
+
+
+def snapshot_callback(out: Path, n: int, model_spec: str):
+    class Snapshots(TrainerCallback):
+        """Saves the trained weights at a few steps along training; a resumed run keeps the
+        snapshots an earlier sitting saved."""
+
+        steps: list[int] = []
+
+        def on_train_begin(self, args, state, control, **kw):
+            self.steps = snapshot_steps(state.max_steps, n)
+
+        def on_step_end(self, args, state, control, model=None, **kw):
+            dest = out / "snapshots" / f"step-{state.global_step}"
+            if state.global_step in self.steps and state.is_world_process_zero and not dest.exists():
+                tmp = dest.with_name(dest.name + ".tmp")
+                model.save_pretrained(str(tmp))
+                from sdft.models import record_base_model
+
+                record_base_model(tmp, model_spec)
+                tmp.rename(dest)
+
+    return Snapshots()

@@ -137,3 +137,15 @@ def as_examples(rows: list[dict]) -> list[Example]:
     return [Example(id=r["id"], task=r.get("task"), system=r.get("system"),
                     history=[tuple(t) for t in r.get("history") or []], instruction=r["instruction"],
                     input=r.get("input") or "", response=r["output"]) for r in rows]
+
+
+def with_replay(cfg, examples: list, task: str | None, out: Path) -> list:
+    """method=replay: the task examples followed by the seed's answers to general prompts
+    (this module), generated into OUT unless ``replay_answers`` names them."""
+    check_disjoint(cfg.replay_data, task)
+    pool = replay_pool(cfg.replay_data, cfg.seed, cfg.data_dir)
+    n = replay_count(len(examples), cfg.replay_share)
+    answers = cfg.replay_answers or out / "replay_answers.jsonl"
+    if not cfg.replay_answers:
+        generate_answers(cfg.model, pool, n, answers, cfg.replay_max_new_tokens)
+    return [*examples, *as_examples(replay_rows(pool, answers, n))]

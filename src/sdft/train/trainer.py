@@ -2,9 +2,9 @@
 
 :func:`run_train` loads the examples (a task set, or the selected responses of a
 ``distilled.jsonl``), tokenizes them with the evaluation prompt convention
-(:mod:`sdft.train.data`), and runs TRL's ``SFTTrainer`` (``method=sft``) or TRL's experimental
-on-policy ``SDFTTrainer`` (``method=onpolicy``, Shenfeld et al. 2026) with a LoRA adapter or all
-weights. Output layout of ``out``::
+(:mod:`sdft.data.chat`), and runs TRL's ``SFTTrainer`` (``method=sft``) or TRL's experimental
+on-policy ``SDFTTrainer`` (``method=onpolicy``, Shenfeld et al. 2026, :mod:`sdft.train.onpolicy`)
+with a LoRA adapter or all weights. Output layout of ``out``::
 
     adapter_config.json, adapter_model.safetensors   (or config.json + model.safetensors, --full)
     tokenizer files, train_log.jsonl, loss.png, train_config.json, train_summary.json
@@ -31,11 +31,14 @@ import shutil
 import time
 from pathlib import Path
 
+from sdft import hub
+from sdft.data import chat
 from sdft.runs import provenance, write_json
 from sdft.trackers import split_report_to
 from sdft.train import data as tdata
+from sdft.train import onpolicy
 from sdft.train.config import TrainConfig
-from sdft.train.logs import TrainLogCallback, plot_loss, trim_log
+from sdft.train.logs import TrainLogCallback, plot_loss, snapshot_callback, trim_log
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +185,7 @@ def _sft_trainer(cfg, model, tok, prepared, common, callbacks):
     args = SFTConfig(
         loss_type="dft" if cfg.method == "dft" else "nll",
         **common,
-        # Rows are tokenized and truncated by sdft.train.data; TRL must not cut them again
+        # Rows are tokenized and truncated by sdft.data.chat; TRL must not cut them again
         # (padding-free also requires max_length=None without packing).
         max_length=None,
         padding_free=cfg.padding_free,
@@ -196,81 +199,6 @@ def _sft_trainer(cfg, model, tok, prepared, common, callbacks):
         cls = kl_trainer(cls, cfg.kl_beta)
     return cls(model=model, args=args, train_dataset=ds, processing_class=tok,
                                      peft_config=_peft_config(cfg), callbacks=callbacks)
-
-
-def _onpolicy_trainer(cfg, model, tok, prepared, common, callbacks, task):
-    from datasets import Dataset
-    from trl.experimental.sdft import SDFTConfig, SDFTTrainer
-
-    args = SDFTConfig(
-        **common,
-        # TRL cuts every prompt longer than this from the left, the teacher's too (its system text
-        # and instruction would go first); tdata.onpolicy_rows drops such rows, so nothing is cut.
-        max_prompt_length=None,
-        max_completion_length=cfg.max_completion_length,
-        num_generations=cfg.num_generations,
-        temperature=cfg.temperature,
-        teacher_model_kind=cfg.teacher,
-        distillation_mode=cfg.distillation_mode,
-        distillation_alpha=_distillation_alpha(cfg),
-        distillation_topk=cfg.distillation_topk,
-        teacher_prompt_template=tdata.teacher_template(task),
-        include_num_input_tokens_seen="no",
-    )
-    ds = Dataset.from_list(prepared.rows)
-    return SDFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok,
-                       peft_config=_peft_config(cfg), callbacks=callbacks)
-
-
-def _distillation_alpha(cfg: TrainConfig) -> float:
-    """TRL's default divergence unless set: JSD 0.5, or reverse KL for sampled_token (its only one)."""
-    if cfg.distillation_alpha is not None:
-        return cfg.distillation_alpha
-    return 1.0 if cfg.distillation_mode == "sampled_token" else 0.5
-
-
-def _with_replay(cfg: TrainConfig, examples: list, task: str | None, out: Path) -> list:
-    """method=replay: the task examples followed by the seed's answers to general prompts
-    (:mod:`sdft.train.replay`), generated into OUT unless ``replay_answers`` names them."""
-    from sdft.train import replay
-
-    replay.check_disjoint(cfg.replay_data, task)
-    pool = replay.replay_pool(cfg.replay_data, cfg.seed, cfg.data_dir)
-    n = replay.replay_count(len(examples), cfg.replay_share)
-    answers = cfg.replay_answers or out / "replay_answers.jsonl"
-    if not cfg.replay_answers:
-        replay.generate_answers(cfg.model, pool, n, answers, cfg.replay_max_new_tokens)
-    return [*examples, *replay.as_examples(replay.replay_rows(pool, answers, n))]
-
-
-def snapshot_steps(total: int, n: int) -> list[int]:
-    """``n`` evenly spaced steps strictly inside ``1..total`` (the final model is the last point)."""
-    return sorted({round(total * i / (n + 1)) for i in range(1, n + 1)} - {0, total})
-
-
-def _snapshot_callback(out: Path, n: int, model_spec: str):
-    from transformers import TrainerCallback
-
-    class Snapshots(TrainerCallback):
-        """Saves the trained weights at a few steps along training; a resumed run keeps the
-        snapshots an earlier sitting saved."""
-
-        steps: list[int] = []
-
-        def on_train_begin(self, args, state, control, **kw):
-            self.steps = snapshot_steps(state.max_steps, n)
-
-        def on_step_end(self, args, state, control, model=None, **kw):
-            dest = out / "snapshots" / f"step-{state.global_step}"
-            if state.global_step in self.steps and state.is_world_process_zero and not dest.exists():
-                tmp = dest.with_name(dest.name + ".tmp")
-                model.save_pretrained(str(tmp))
-                from sdft.models import record_base_model
-
-                record_base_model(tmp, model_spec)
-                tmp.rename(dest)
-
-    return Snapshots()
 
 
 def _last_checkpoint(ckpt_dir: Path) -> str | None:
@@ -315,7 +243,9 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
     if cfg.method == "replay":
         out.mkdir(parents=True, exist_ok=True)
         n_task = len(examples)
-        examples = _with_replay(cfg, examples, task, out)
+        from sdft.train.replay import with_replay
+
+        examples = with_replay(cfg, examples, task, out)
         n_replay = len(examples) - n_task
     dtype, autocast = _precision(cfg)
     model, tok = models.load(cfg.model, padding_side="right", dtype=dtype)
@@ -323,11 +253,12 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
     # Training never reads a KV cache, and a cache object makes transformers skip its packed-
     # sequence masking: padding-free batches would then attend across examples.
     model.config.use_cache = False
+    # the teacher's prompt: the configured distillation template, else the task's
+    teacher = onpolicy.teacher_template(task, cfg.teacher_template) if cfg.method == "onpolicy" else None
     if cfg.method == "onpolicy":
-        prepared = tdata.onpolicy_rows(tok, examples, cfg.max_length, where=cfg.data,
-                                       teacher=tdata.teacher_template(task))
+        prepared = onpolicy.onpolicy_rows(tok, examples, cfg.max_length, where=cfg.data, teacher=teacher)
     else:
-        prepared = tdata.tokenize(tok, examples, cfg.max_length, where=cfg.data)
+        prepared = chat.tokenize(tok, examples, cfg.max_length, where=cfg.data)
 
     ckpt_dir = out / "checkpoints"
     resume = _last_checkpoint(ckpt_dir)
@@ -344,15 +275,15 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
 
     callback = TrainLogCallback(log_path)
     if cfg.snapshots:
-        callbacks = [*(callbacks or []), _snapshot_callback(out, cfg.snapshots, cfg.model)]
+        callbacks = [*(callbacks or []), snapshot_callback(out, cfg.snapshots, cfg.model)]
     if split_report_to(cfg.report_to)[1]:
         from sdft.trackers import tensorboard_callback
 
         callbacks = [*(callbacks or []), tensorboard_callback(tensorboard_dir or out / "tensorboard")]
     common = _common_args(cfg, ckpt_dir, epochs, on_cuda, autocast)
     hooks = [callback, *(callbacks or [])]
-    if cfg.method == "onpolicy":  # the teacher's prompt comes from the task's distillation template
-        trainer = _onpolicy_trainer(cfg, model, tok, prepared, common, hooks, task)
+    if cfg.method == "onpolicy":
+        trainer = onpolicy.onpolicy_trainer(cfg, model, tok, prepared, common, hooks, teacher, _peft_config(cfg))
     else:
         trainer = _sft_trainer(cfg, model, tok, prepared, common, hooks)
     swapped = cheapen_lora_dropout(trainer.model)  # CPU-resident LoRA layers only
@@ -380,7 +311,7 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
     tok.save_pretrained(str(out))
     models.record_base_model(out, cfg.model)
     if cfg.merge or cfg.push_merged:
-        _save_merged(trainer.model, tok, out / "merged", cfg.full)
+        hub.save_merged(trainer.model, tok, out / "merged", cfg.full)
     plot_loss(log_path, out / "loss.png", title=f"{cfg.method} {Path(cfg.model).name} on {cfg.data}")
 
     tokens = trainer.state.num_input_tokens_seen - getattr(trainer, "_initial_num_input_tokens_seen", 0)
@@ -430,8 +361,6 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
     summary["method_label"] = cfg.method if cfg.method != "sft" else (
         "sdft" if any(isinstance(e.meta.get("kept"), bool) for e in examples) else "sft")
     write_json(summary_path, summary)
-    from sdft import hub
-
     hub.write_model_card(out)
     if cfg.push_to_hub or cfg.push_merged:
         summary["pushed"] = _publish(cfg, out)
@@ -439,37 +368,4 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
 
 
 def _publish(cfg: TrainConfig, out: Path) -> dict[str, str]:
-    from sdft import hub
-
-    if cfg.push_merged and not (out / "merged" / "config.json").exists():
-        merge_saved(cfg.model, out, cfg.dtype)
-    return hub.publish_training(out, cfg.push_to_hub, cfg.push_merged, private=cfg.hub_private)
-
-
-def merge_saved(model_spec: str, out: str | Path, dtype: str = "auto") -> Path:
-    """Write OUT/merged for a finished training folder that has none (trained without merge):
-    the base model loaded in ``dtype`` with OUT's adapter folded in, on the device training
-    used (CUDA where available). Not pinned to the CPU: there ``dtype: auto`` follows the host
-    CPU's bf16 instructions, so a GPU machine's merged copy was float32 (twice the size) or
-    bf16 depending on its processor, not on the precision the adapter was trained in."""
-    from sdft import models
-
-    out = Path(out)
-    model, tok = models.load(model_spec, adapter=str(out), device=models.default_device(), dtype=dtype,
-                             merge_adapter=True)
-    tmp = out / "merged.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)  # a killed earlier attempt
-    _save_merged(model, tok, tmp, full=True)  # merged on load already (or a full checkpoint)
-    shutil.rmtree(out / "merged", ignore_errors=True)
-    tmp.rename(out / "merged")
-    return out / "merged"
-
-
-def _save_merged(model, tok, path: Path, full: bool) -> None:
-    """The base weights with the LoRA update folded in: a plain model any tool can load."""
-    if full:
-        merged = model
-    else:
-        merged = model.merge_and_unload()
-    merged.save_pretrained(str(path), safe_serialization=True)
-    tok.save_pretrained(str(path))
+    return hub.push_training(out, cfg.model, cfg.dtype, cfg.push_to_hub, cfg.push_merged, private=cfg.hub_private)
