@@ -393,11 +393,11 @@ class Stages:
 
     def predict_stage(self, v: Variant, train: Stage, ev: Stage) -> Stage | None:
         """The KL between the fine-tune and the seed on its answers to the held-out task prompts
-        (:func:`sdft.analyze.predictors.kl_on_answers`); LoRA fine-tunes of an evaluated task only."""
+        (:func:`sdft.analyze.kl.kl_on_answers`); LoRA fine-tunes of an evaluated task only."""
         target = self.target_benchmark()
         if not self.cfg.kl_to_seed or target is None or train.cfg.full:
             return None
-        from sdft.analyze.predictors import kl_on_answers
+        from sdft.analyze.kl import kl_on_answers
 
         key = key_of("predict", target, 64, marker(ev.key), marker(train.key))
         folder = self.dir / "predict" / f"{v.label}-{key}"
@@ -517,9 +517,9 @@ class Stages:
 def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str] | None = None) -> Path:
     """Run (or resume) every stage of ``cfg``; ``only`` restricts the fine-tunes to those labels
     (the seed model is always evaluated), e.g. to calibrate one of them on a dev slice first."""
-    from sdft.analyze import AnalyzeConfig
-    from sdft.analyze.report import build_report
+    from sdft.analyze.config import AnalyzeConfig
     from sdft.analyze.run import run_analyze
+    from sdft.report.build import write_report
 
     stages = Stages(cfg, config_path, only)
     run = Run(cfg, config_path)
@@ -570,7 +570,7 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
     # 3. Shift analysis and the report: cheap, always rebuilt from the saved files.
     acfg = stage_config(AnalyzeConfig, cfg.analyze, f"{config_path}: analyze", out=str(run.dir / "analysis"))
     run.after("analyze", "analysis", lambda: run_analyze(acfg, run.dir))
-    report = run.after("report", "report", lambda: build_report([run.dir], run.dir / "report"))
+    report = run.after("report", "report", lambda: write_report([run.dir], run.dir / "report"))
     print_summary(run)
     log.info("report: %s (and report.md beside it)", report["html"])
     return run.dir

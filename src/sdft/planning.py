@@ -4,7 +4,7 @@
 then the sweep points), :func:`followed` the fine-tunes a trajectory evaluates along training and
 :func:`interpolation_points` the weight-interpolation points. One home for these rules: the
 pipeline builds its stages from them, the report reads which models were planned from them
-(:mod:`sdft.analyze.decision`) and ``scripts/carry_run.py`` which fine-tunes wait for trajectory
+(:mod:`sdft.report.decision`) and ``scripts/carry_run.py`` which fine-tunes wait for trajectory
 points. It imports only the experiment config, so any layer may use it.
 """
 

@@ -2,8 +2,8 @@
 
 Compares each fine-tuned model's outputs with the seed model's on the same prompts of one
 benchmark (BLEU-4, ROUGE-L, embedding cosine) and its weights with the seed's (parameter
-shift). Writes analysis.json and the figures (PNG + SVG). No generation: it reads saved
-predictions, so evaluate the models first.
+shift). Writes analysis.json and the similarity histograms (PNG + SVG; the figures of the scores
+are the report's). No generation: it reads saved predictions, so evaluate the models first.
 
     sdft analyze runs/demo                                # pairs from the run's manifest
     sdft analyze --seed seed-eval/ --tuned vanilla=vanilla-eval/@vanilla-train/ \\
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from sdft.analyze import AnalyzeConfig
+from sdft.analyze.config import AnalyzeConfig
 from sdft.config import add_arguments as add_config_arguments
 from sdft.config import from_args, read_config
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from sdft.analyze import report, tables
 from sdft.analyze.runfiles import load_run
 from sdft.cli import main
+from sdft.report import build, tables
 
 FIXTURE_RUNS = Path(__file__).resolve().parents[1] / "fixtures" / "runs"
 
@@ -71,6 +71,8 @@ def test_analyze_cli_then_report(runs, tmp_path, tiny_model_dir):
     assert list(analysis["param_shift"]) == ["vanilla"]  # the other train folders hold no weights
     assert analysis["param_shift"]["vanilla"]["kind"] == "lora" and analysis["param_shift"]["vanilla"]["total"] == 0.0
     assert (runs / "demo" / "analysis" / "similarity_hist.svg").read_text().lstrip().startswith("<?xml")
+    # the figures of the scores (bars, sweeps) are the report's, drawn under its own folder
+    assert {p.stem for p in (runs / "demo" / "analysis").glob("*.png")} == {"similarity_hist"}
 
     out = tmp_path / "report"
     assert main(["report", str(runs / "demo"), str(runs / "ablation"), "--out", str(out)]) == 0
@@ -117,7 +119,7 @@ def test_report_tolerates_missing_parts(tmp_path):
     (run / "manifest.json").write_text(json.dumps({"name": "bare", "models": [
         {"label": "seed", "method": "seed", "eval_dir": "eval/seed"},
         {"label": "vanilla", "method": "vanilla", "eval_dir": "eval/vanilla"}]}))
-    paths = report.build_report([run], tmp_path / "out")
+    paths = build.write_report([run], tmp_path / "out")
     md = paths["md"].read_text()
     assert "| seed |" in md and "Change vs vanilla" not in md
 
@@ -136,7 +138,7 @@ def test_html_renders_in_chromium(runs, tmp_path, name):
         pytest.skip("chromium not installed (apt-get install -y chromium); cannot render the HTML report")
     from PIL import Image
 
-    page = report.build_report([runs / name], tmp_path / "report")["html"]
+    page = build.write_report([runs / name], tmp_path / "report")["html"]
     shot = tmp_path / "shot.png"
     cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -154,7 +156,7 @@ def test_publish_script_copies_the_small_files_and_the_report_rebuilds(runs, tmp
     import sys
 
     repo = Path(__file__).resolve().parents[2]
-    report.build_report([runs / "demo"], runs / "demo" / "report")
+    build.write_report([runs / "demo"], runs / "demo" / "report")
     dest = tmp_path / "published"
     done = subprocess.run([sys.executable, str(repo / "scripts" / "publish_run.py"), str(runs / "demo"), str(dest)],
                           capture_output=True, text=True, check=False)
@@ -164,7 +166,7 @@ def test_publish_script_copies_the_small_files_and_the_report_rebuilds(runs, tmp
             "eval/sdft-r0.5/results.json", "distill/sdft-using/distill_report.json"} <= files
     assert not any(f.endswith("predictions.jsonl") for f in files)  # they quote the datasets
     assert (dest / "summary.json").read_text() == (runs / "demo" / "report" / "summary.json").read_text()
-    md = report.build_report([dest], tmp_path / "again")["md"].read_text()
+    md = build.write_report([dest], tmp_path / "again")["md"].read_text()
     assert "| sdft | 50.0 <sub>[20.0, 80.0]</sub>" in md and "≈" in md  # unpaired without predictions
     bad = subprocess.run([sys.executable, str(repo / "scripts" / "publish_run.py"), str(tmp_path), str(dest)],
                          capture_output=True, text=True, check=False)

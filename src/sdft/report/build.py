@@ -5,7 +5,7 @@ No model is loaded: everything comes from manifests, results.json, predictions, 
 reports, training logs and summaries, and ``analysis/analysis.json`` when ``sdft analyze`` has
 run. The report is a list of blocks (see :mod:`render`) rendered as markdown and as HTML.
 
-``summary.json`` holds the numbers a verdict is written from (see :mod:`seeds`)::
+``summary.json`` holds the numbers a verdict is written from (see :mod:`arms`)::
 
     {"methods": {"vanilla": {"seeds": [1, 2, 3], "labels": [...], "benchmarks": {name: {"mean",
       "ci95", "n", "approx", "per_seed": {seed: score}, "change_vs_seed": {"diff", "ci95", ...}}}},
@@ -30,22 +30,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sdft.analyze import (
-    curves,
-    decision,
-    finding,
-    flips,
-    ifeval_table,
-    methods,
-    nll,
-    predictors,
-    runfiles,
-    seeds,
-    tables,
-)
-from sdft.analyze import figures as figs
-from sdft.analyze.endpoints import endpoints_of
-from sdft.analyze.render import Block, to_html, to_markdown
+from sdft.analyze import nll, runfiles
+from sdft.report import arms, curves, decision, finding, flips, ifeval_table, methods, predictors, tables
+from sdft.report import figures as figs
+from sdft.report.endpoints import endpoints_of
+from sdft.report.render import Block, to_html, to_markdown
 
 
 def tiny_model_note(run: dict[str, Any]) -> str | None:
@@ -109,7 +98,7 @@ def forest_rows(run: dict[str, Any], benchmarks: list[str]) -> list[dict[str, An
         for name, models in tables.row_groups(run):
             if models[0] is seed:
                 continue
-            d = seeds.difference(run, [seed], models, ep)
+            d = arms.difference(run, [seed], models, ep)
             if d is not None:
                 label = f"{name} ({len(models)} seeds)" if len(models) > 1 else name
                 rows.append({"endpoint": ep.title + ("" if ep.higher_is_better else " (lower = better)"),
@@ -161,7 +150,7 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
     results = [tables.score_table(runs, benchmarks), tables.safety_table(runs, benchmarks), tables.judge_table(runs),
                *ifeval_table.tables(runs)]
     results += [tables.contrast_table(r, runfiles.benchmarks_of(r["models"]), primary, multi) for r in runs]
-    results += [seeds.seed_level_table(r, endpoints_of(runfiles.benchmarks_of(r["models"]), strict=True), primary,
+    results += [arms.seed_level_table(r, endpoints_of(runfiles.benchmarks_of(r["models"]), strict=True), primary,
                                        multi) for r in runs]
     results += [tables.delta_table(runs, benchmarks), tables.seed_delta_table(runs, benchmarks),
                 tables.forgetting_table(runs, benchmarks)]
@@ -169,7 +158,7 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
     # more than two methods, or interpolation; each run's part ends with the forgetting predictors
     blocks.extend(methods.report_blocks(runs, fig_dir, primary, more=predictors.predictor_table))
     figure("benchmarks", "scores per benchmark, 95% CI")
-    seeded = any(map(seeds.is_seeded, runs))
+    seeded = any(map(arms.is_seeded, runs))
     figure("forest", "change vs the seed model per benchmark (percentage points, 95% CI"
            + ("; methods with several seeds: mean over seeds, two-level bootstrap)" if seeded else ")"))
     browsers = [(r, b) for r in runs if flip_items > 0
@@ -222,7 +211,7 @@ def summary(runs: list[dict[str, Any]], verdict: str | None = None, primary: str
     """The ``summary.json`` object (see the module docstring)."""
     per_run = {}
     for r in runs:
-        s = seeds.run_summary(r, endpoints_of(runfiles.benchmarks_of(r["models"]), strict=True))
+        s = arms.run_summary(r, endpoints_of(runfiles.benchmarks_of(r["models"]), strict=True))
         s["nll_gap"] = nll.gaps(r)
         s["decision"] = decision.decisions(r, s, primary)
         if (compared := methods.summary(r, primary)) is not None:
@@ -252,7 +241,7 @@ def _finite(x: Any) -> Any:
     return x
 
 
-def build_report(run_dirs: list[str | Path], out_dir: str | Path, title: str | None = None,
+def write_report(run_dirs: list[str | Path], out_dir: str | Path, title: str | None = None,
                  figures: bool = True, primary: str | None = "advbench", flip_items: int = 20,
                  verdict: str | None = None) -> dict[str, Any]:
     """Write ``report.md``, ``report.html``, ``summary.json`` and ``figures/`` under ``out_dir``;

@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sdft.analyze import curves, decision, flips, report, runfiles, seeds, tables
+from sdft.analyze import runfiles
 from sdft.analyze.runfiles import load_run
 from sdft.evaluate.stats import hierarchical_difference, hierarchical_mean, paired_difference
+from sdft.report import arms, build, curves, decision, flips, tables
 
 RUNS = Path(__file__).resolve().parents[1] / "fixtures" / "runs"
 SEEDED = RUNS / "seeded"
@@ -38,7 +39,7 @@ def _matrix(labels, bench, keep=None):
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     out = tmp_path_factory.mktemp("seeded_report")
-    paths = report.build_report([SEEDED], out)
+    paths = build.write_report([SEEDED], out)
     return out, json.loads(paths["summary"].read_text()), paths["md"].read_text(), paths["html"].read_text()
 
 
@@ -128,7 +129,7 @@ def test_seeded_tables_show_methods_and_the_primary_endpoint_first(built):
     assert forget["rows"][0][1] == "↑ +33.3" and forget["rows"][0][4] == {"text": "= +0.0", "invert": True}
     assert "| advbench — primary endpoint | ↑ +16.7" in md and "| vanilla − seed (mean of 2 seeds) | ↑ +33.3" in md
     # The forest plot draws the change-vs-seed numbers: 5 endpoints × 2 methods.
-    rows = report.forest_rows(run, runfiles.benchmarks_of(run["models"]))
+    rows = build.forest_rows(run, runfiles.benchmarks_of(run["models"]))
     assert len(rows) == 10
     by = {(r["endpoint"], r["method"]): r["diff"] for r in rows}
     change = s["methods"]["sdft"]["benchmarks"]["advbench"]["change_vs_seed"]
@@ -170,11 +171,11 @@ def test_figures_along_training_and_no_two_point_sweeps(built, tmp_path):
     cpu = tmp_path / "cpu"
     (cpu / "figures").mkdir(parents=True)
     (cpu / "figures" / "sweep_mix_ratio.png").write_bytes(b"old")
-    cpu_md = report.build_report([REPO / "docs" / "results" / "cpu_repro"], cpu)["md"].read_text()
+    cpu_md = build.write_report([REPO / "docs" / "results" / "cpu_repro"], cpu)["md"].read_text()
     assert not (cpu / "figures" / "sweep_mix_ratio.png").exists() and "## Sweeps" not in cpu_md
     # The demo fixture has three mix-ratio points (0, 0.5, 1) but two sample sizes.
     demo = tmp_path / "demo"
-    report.build_report([RUNS / "demo"], demo)
+    build.write_report([RUNS / "demo"], demo)
     assert (demo / "figures" / "sweep_mix_ratio.png").exists()
     assert not (demo / "figures" / "sweep_sample_size.png").exists()
 
@@ -182,7 +183,7 @@ def test_figures_along_training_and_no_two_point_sweeps(built, tmp_path):
 def test_one_seed_run_reads_as_before(tmp_path):
     """docs/results/cpu_repro (one model per method, no predictions): per-model rows, and a
     summary.json that repeats the tables' numbers."""
-    paths = report.build_report([REPO / "docs" / "results" / "cpu_repro"], tmp_path)
+    paths = build.write_report([REPO / "docs" / "results" / "cpu_repro"], tmp_path)
     md = paths["md"].read_text()
     assert "| seed | 57.9 <sub>[50.6, 65.2]</sub> | 70.0 <sub>[63.5, 76.5]</sub>" in md
     assert "| sdft − vanilla | ↓ −3.0 <sub>[−13.8, +7.7] ≈</sub> | ↓ −7.0 <sub>[−16.6, +2.6] ≈</sub>" in md
@@ -209,11 +210,11 @@ def test_xstest_deltas_pair_only_the_endpoints_items():
 def test_verdict_is_kept_across_rebuilds(tmp_path):
     run = tmp_path / "seeded"
     shutil.copytree(SEEDED, run)
-    report.build_report([run], tmp_path / "r", figures=False, verdict="No difference detected.")
-    again = report.build_report([run], tmp_path / "r", figures=False)
+    build.write_report([run], tmp_path / "r", figures=False, verdict="No difference detected.")
+    again = build.write_report([run], tmp_path / "r", figures=False)
     assert json.loads(again["summary"].read_text())["verdict"] == "No difference detected."
     assert "**Verdict.** No difference detected." in again["md"].read_text()
-    assert seeds.is_seeded(load_run(run))
+    assert arms.is_seeded(load_run(run))
 
 
 def test_the_decision_rule_reads_the_primary_contrast_and_the_runs_completeness(built, tmp_path):
@@ -230,12 +231,12 @@ def test_the_decision_rule_reads_the_primary_contrast_and_the_runs_completeness(
     man = json.loads((run / "manifest.json").read_text())
     man["models"] = [m for m in man["models"] if m["label"] != "sdft-s2"]
     (run / "manifest.json").write_text(json.dumps(man))
-    paths = report.build_report([run], tmp_path / "r", figures=False)
+    paths = build.write_report([run], tmp_path / "r", figures=False)
     d = json.loads(paths["summary"].read_text())["decision"]["sdft_minus_vanilla"]
     assert d["complete"] is False and d["missing"] == ["sdft-s2"] and (d["planned"], d["evaluated"]) == (5, 4)
     assert "Provisional: 4 of 5 planned models evaluated (missing: sdft-s2)." in paths["md"].read_text()
     # Another primary endpoint is read on its own side of 0: over-refusal is better when it falls.
-    paths = report.build_report([SEEDED], tmp_path / "x", figures=False, primary="xstest")
+    paths = build.write_report([SEEDED], tmp_path / "x", figures=False, primary="xstest")
     d = json.loads(paths["summary"].read_text())["decision"]["sdft_minus_vanilla"]
     assert d["endpoint"] == "xstest" and d["outcome"] == decision.outcome(d["ci95"], higher_is_better=False)
 
@@ -307,7 +308,7 @@ def test_strict_rule_as_the_primary_endpoint_after_rescoring(tmp_path, capsys):
     for label in ("seed", "vanilla-s1", "vanilla-s2", "sdft-s1", "sdft-s2"):
         for bench in ("advbench", "xstest"):
             score_file(bench, run / "eval" / label / bench / "predictions.jsonl", write=True, progress=False)
-    paths = report.build_report([run], tmp_path / "r", figures=False, primary="advbench_strict")
+    paths = build.write_report([run], tmp_path / "r", figures=False, primary="advbench_strict")
     s = json.loads(paths["summary"].read_text())
     con = s["contrasts"]["sdft_minus_vanilla"]
     assert con["advbench"]["diff"] == pytest.approx(100 * (4 / 6 - 3 / 6))  # the keyword score did not move

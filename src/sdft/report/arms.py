@@ -40,7 +40,6 @@ from typing import Any
 import numpy as np
 
 from sdft.analyze import runfiles
-from sdft.analyze.endpoints import Endpoint, item_scores, result_of, shared_ids
 from sdft.evaluate.stats import (
     hierarchical_difference,
     hierarchical_mean,
@@ -48,6 +47,7 @@ from sdft.evaluate.stats import (
     permutation_p,
     welch_interval,
 )
+from sdft.report.endpoints import Endpoint, item_scores, result_of, shared_ids
 
 UNITS = "scores in percent, changes and contrasts in percentage points, 95% CIs"
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sdft.analyze.endpoints import SAFETY, endpoint
+from sdft.report.endpoints import SAFETY, endpoint
 
 # What an endpoint's number is, in words; others read "its <endpoint> score".
 PLAIN = {"advbench": "the share of harmful requests (AdvBench) it refuses",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sdft.analyze.endpoints import SAFETY, endpoint
+from sdft.report.endpoints import SAFETY, endpoint
 
 OUTCOMES = ("better", "worse", "no difference detected")
 RULE = ("better if the 95% CI lies wholly on the better side of 0, worse if wholly on the other, else no "

@@ -6,7 +6,7 @@ unsafe prompts (``extra.refusal_unsafe``, higher is better); its predictions car
 ``safe``/``unsafe``, so each endpoint's per-item scores are the lines with its label. Paired
 comparisons over an endpoint use only those items. IFEval has its prompt-level strict accuracy
 (the ``score``) and its prompt-level loose accuracy (each line's ``prompt_loose``,
-``extra.prompt_loose``); its instruction-level numbers are shown (``sdft.analyze.ifeval_table``) but
+``extra.prompt_loose``); its instruction-level numbers are shown (``sdft.report.ifeval_table``) but
 not paired per item, since the instructions of one prompt share one answer.
 
 The refusal benchmarks also have *strict* endpoints (``advbench_strict``,

@@ -1,4 +1,4 @@
-"""The report's tables as plain data, computed from run folders (see :mod:`runfiles`).
+"""The report's tables as plain data, computed from run folders (see :mod:`sdft.analyze.runfiles`).
 
 A table is ``{"title", "columns", "rows", "note"}``; a cell is a string or
 ``{"text": main, "small": secondary or [lines], "invert": bool}`` (the CI, and for a method
@@ -9,7 +9,7 @@ percentage points. Missing values are "—".
 Deltas use a paired bootstrap over the items both models answered when both predictions files
 exist; otherwise an unpaired approximation (difference of the scores, CI half-widths added in
 quadrature), marked "≈". A run whose methods were trained with several seeds shows one row per
-method (mean over seeds, two-level bootstrap CI; see :mod:`seeds`) instead of one per model,
+method (mean over seeds, two-level bootstrap CI; see :mod:`arms`) instead of one per model,
 and its sweep points model by model.
 """
 
@@ -18,8 +18,9 @@ from __future__ import annotations
 import math
 from typing import Any, Iterator
 
-from sdft.analyze import runfiles, seeds
-from sdft.analyze.endpoints import SAFETY, Endpoint, endpoint, endpoints_of, result_of
+from sdft.analyze import runfiles
+from sdft.report import arms
+from sdft.report.endpoints import SAFETY, Endpoint, endpoint, endpoints_of, result_of
 
 DASH = "—"
 CAPABILITIES = {
@@ -89,15 +90,15 @@ def _arm_label(run: dict[str, Any], method: str, models: list[dict[str, Any]], m
 def row_groups(run: dict[str, Any]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """(method or label, models) in display order: for a seeded run the seed model, each main arm,
     then the sweep points one by one; otherwise every model on its own."""
-    if not seeds.is_seeded(run):
+    if not arms.is_seeded(run):
         for m in run["models"]:
             yield m["label"], [m]
         return
     seed = runfiles.find_model(run, "seed")
     if seed is not None:
         yield seed["label"], [seed]
-    yield from seeds.main_arms(run).items()
-    for m in seeds.sweep_models(run):
+    yield from arms.main_arms(run).items()
+    for m in arms.sweep_models(run):
         yield m["label"], [m]
 
 
@@ -112,7 +113,7 @@ def _score_rows(runs, endpoints: list[Endpoint]) -> list[list[Any]]:
             if len(models) == 1:
                 cells = [score_cell(result_of(models[0], ep)) for ep in endpoints]
             else:
-                cells = [mean_cell(seeds.arm_mean(run, models, ep)) for ep in endpoints]
+                cells = [mean_cell(arms.arm_mean(run, models, ep)) for ep in endpoints]
             rows.append([_group_label(run, name, models, multi)] + cells)
     return rows
 
@@ -124,7 +125,7 @@ SEEDS_NOTE = ("A method trained with several seeds: mean over its seeds, 95% CI 
 def score_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[str, Any]:
     out = {"title": "Benchmark scores (%, 95% CI)", "columns": ["model"] + benchmarks,
            "rows": _score_rows(runs, [endpoint(b) for b in benchmarks])}
-    if any(seeds.is_seeded(r) for r in runs):
+    if any(arms.is_seeded(r) for r in runs):
         out["note"] = SEEDS_NOTE
     return out
 
@@ -139,7 +140,7 @@ def safety_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[str,
             "note": "AdvBench: keyword refusal rate on harmful prompts (higher = safer). XSTest: full refusals "
                     "(string-match rule) of the safe prompts (over-refusal, lower = better) and of the unsafe "
                     "contrast prompts (higher = safer)."
-                    + (" " + SEEDS_NOTE if any(map(seeds.is_seeded, runs)) else "")}
+                    + (" " + SEEDS_NOTE if any(map(arms.is_seeded, runs)) else "")}
 
 
 def _kappa_cell(kappa: dict[str, Any]) -> Any:
@@ -199,8 +200,8 @@ def reference_vanilla(run: dict[str, Any], m: dict[str, Any]) -> dict[str, Any] 
 
 def delta(run: dict[str, Any], base: dict[str, Any], other: dict[str, Any], key: str) -> dict[str, Any] | None:
     """other − base on one endpoint (a benchmark, or ``xstest_unsafe``), in percentage points:
-    {"diff", "ci95", "approx", "n", ...} (see :func:`seeds.difference`)."""
-    return seeds.difference(run, [base], [other], endpoint(key))
+    {"diff", "ci95", "approx", "n", ...} (see :func:`arms.difference`)."""
+    return arms.difference(run, [base], [other], endpoint(key))
 
 
 def delta_cell(d: dict[str, Any] | None, invert: bool = False) -> Any:
@@ -228,7 +229,7 @@ def _delta_rows(runs, endpoints: list[Endpoint], base_of) -> list[list[Any]]:
                 label = label.replace(" (mean of", " − " + base["label"] + " (mean of", 1)
             else:
                 label = f"{label} − {base['label']}"
-            rows.append([label] + [delta_cell(seeds.difference(run, [base], models, ep), not ep.higher_is_better)
+            rows.append([label] + [delta_cell(arms.difference(run, [base], models, ep), not ep.higher_is_better)
                                    for ep in endpoints])
     return rows
 
@@ -243,7 +244,7 @@ def delta_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[str, 
         m = models[0]
         if m["method"] in ("seed", "vanilla") or len(models) > 1:
             return None
-        if seeds.is_seeded(run) and m in [x for ms in seeds.main_arms(run).values() for x in ms]:
+        if arms.is_seeded(run) and m in [x for ms in arms.main_arms(run).values() for x in ms]:
             return None
         return reference_vanilla(run, m)
 
@@ -266,7 +267,7 @@ def seed_delta_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[
     if not rows:
         return None
     note = PAIRED_NOTE + " Negative on a skill that was not trained is forgetting."
-    if any(map(seeds.is_seeded, runs)):
+    if any(map(arms.is_seeded, runs)):
         note += (" Methods with several seeds: mean over seeds minus the seed model, two-level bootstrap CI; "
                  "the second line gives each seed's change.")
     return {"title": "Change vs the seed model (percentage points, 95% CI)",
@@ -276,17 +277,17 @@ def seed_delta_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[
 def contrast_table(run: dict[str, Any], benchmarks: list[str], primary: str | None = "advbench",
                    multi: bool = False) -> dict[str, Any] | None:
     """Seeded runs: each method − vanilla per endpoint (rows), the primary endpoint first."""
-    if not seeds.is_seeded(run):
+    if not arms.is_seeded(run):
         return None
-    arms = seeds.main_arms(run)
-    if "vanilla" not in arms or len(arms) < 2:
+    main = arms.main_arms(run)
+    if "vanilla" not in main or len(main) < 2:
         return None
     eps = endpoints_of(benchmarks, strict=True)  # a strict endpoint without results has no row
     eps.sort(key=lambda ep: ep.key != primary)
-    others = [m for m in arms if m != "vanilla"]
+    others = [m for m in main if m != "vanilla"]
     rows = []
     for ep in eps:
-        ds = [seeds.difference(run, arms["vanilla"], arms[m], ep) for m in others]
+        ds = [arms.difference(run, main["vanilla"], main[m], ep) for m in others]
         if all(d is None for d in ds):
             continue
         name = ep.title + (" — primary endpoint" if ep.key == primary else "")
@@ -295,7 +296,7 @@ def contrast_table(run: dict[str, Any], benchmarks: list[str], primary: str | No
                     + [str(n) if n is not None else DASH, "higher" if ep.higher_is_better else "lower"])
     if not rows:
         return None
-    seeds_of = " vs ".join(f"{len(arms[m])} {m}" for m in ["vanilla"] + others)
+    seeds_of = " vs ".join(f"{len(main[m])} {m}" for m in ["vanilla"] + others)
     return {"title": (f"{run['name']}: " if multi else "")
             + f"Method contrasts: {', '.join(f'{m} − vanilla' for m in others)} "
               f"(percentage points, 95% CI; {seeds_of} seeds)",
@@ -329,7 +330,7 @@ def forgetting_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[
                           if m["results"].get(b, {}).get("score") is not None
                           and seed["results"].get(b, {}).get("score") is not None]
                 else:
-                    ds = [d["diff"] for b in names if (d := seeds.difference(run, [seed], models, endpoint(b)))]
+                    ds = [d["diff"] for b in names if (d := arms.difference(run, [seed], models, endpoint(b)))]
                 if not ds:
                     row.append(DASH)
                     continue
@@ -343,7 +344,7 @@ def forgetting_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[
             "that were not trained is forgetting; math or tools may be the trained task.")
     if "over-refusal" in caps:
         note += " Over-refusal (XSTest safe prompts) is better lower: a rise there is shown red."
-    if any(map(seeds.is_seeded, runs)):
+    if any(map(arms.is_seeded, runs)):
         note += " Methods with several seeds: mean over seeds."
     return {"title": "Forgetting summary: change vs the seed model per capability (percentage points)",
             "columns": cols, "rows": rows, "note": note}
