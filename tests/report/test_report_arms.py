@@ -20,7 +20,7 @@ import pytest
 from sdft.analyze import runfiles
 from sdft.analyze.runfiles import load_run
 from sdft.evaluate.stats import hierarchical_difference, hierarchical_mean, paired_difference
-from sdft.report import arms, build, curves, decision, flips, tables
+from sdft.report import arms, build, cells, curves, decision, flips, tables
 
 RUNS = Path(__file__).resolve().parents[1] / "fixtures" / "runs"
 SEEDED = RUNS / "seeded"
@@ -120,7 +120,7 @@ def test_seeded_tables_show_methods_and_the_primary_endpoint_first(built):
     assert contrast["rows"][0][0] == "advbench — primary endpoint"
     c = s["contrasts"]["sdft_minus_vanilla"]["advbench"]
     assert contrast["rows"][0][1]["text"] == "↑ +16.7"
-    assert contrast["rows"][0][1]["small"][0] == tables.delta_cell(c)["small"][0]
+    assert contrast["rows"][0][1]["small"][0] == cells.delta_cell(c)["small"][0]
     assert tables.delta_table([run], runfiles.benchmarks_of(run["models"])) is None  # no sweep points
     safety = tables.safety_table([run], runfiles.benchmarks_of(run["models"]))
     assert safety["columns"] == ["model", "advbench", "xstest over-refusal (safe)", "xstest refusal (unsafe)"]

@@ -11,7 +11,7 @@ import pytest
 
 from sdft.analyze.runfiles import load_run
 from sdft.cli import main
-from sdft.report import build, tables
+from sdft.report import build, run_tables, tables
 
 FIXTURE_RUNS = Path(__file__).resolve().parents[1] / "fixtures" / "runs"
 
@@ -107,7 +107,7 @@ def test_distillation_table_reads_what_distill_writes(tmp_path, data_dir):
     assert report["reasons"] == {"check_failed": 2, "ok": 2}
     (run / "manifest.json").write_text(json.dumps({"name": "r", "models": [
         {"label": "sdft", "method": "sdft", "distill_dir": "distill/d", "eval_dir": "eval/sdft"}]}))
-    table = tables.acceptance_table([load_run(run)])
+    table = run_tables.acceptance_table([load_run(run)])
     (row,) = table["rows"]
     assert row[2:7] == ["math", "4", "2", "50.0", "check_failed 2"]  # two rewrites kept of four
     assert "—" not in row  # every column found its field

@@ -47,6 +47,7 @@ from sdft.evaluate.stats import (
     permutation_p,
     welch_interval,
 )
+from sdft.report.cells import signed
 from sdft.report.endpoints import Endpoint, item_scores, result_of, shared_ids
 
 UNITS = "scores in percent, changes and contrasts in percentage points, 95% CIs"
@@ -101,7 +102,8 @@ def _approx(results: list[dict[str, Any]]) -> tuple[float, float]:
     return float(np.mean(scores)), math.sqrt(item * item + spread * spread)
 
 
-def _pp(x: float) -> float:
+def _percent(x: float) -> float:
+    """A fraction as percent (or a difference of fractions as percentage points)."""
     return 100 * x
 
 
@@ -137,18 +139,19 @@ def _arm_mean(run, models, ep):
     tags = [seed_tag(m) for m in models]
     if len(models) == 1:  # the evaluator's own score and CI
         r = results[0]
-        ci = [_pp(c) for c in r["ci95"]] if r.get("ci95") and None not in r["ci95"] else None
-        return {"mean": _pp(r["score"]), "ci95": ci, "n": r.get("n"), "approx": False,
-                "per_seed": {tags[0]: _pp(r["score"])}}
+        ci = [_percent(c) for c in r["ci95"]] if r.get("ci95") and None not in r["ci95"] else None
+        return {"mean": _percent(r["score"]), "ci95": ci, "n": r.get("n"), "approx": False,
+                "per_seed": {tags[0]: _percent(r["score"])}}
     rows = _rows(run, models, ep)
     if rows is None:
         mean, half = _approx(results)
-        return {"mean": _pp(mean), "ci95": [_pp(mean - half), _pp(mean + half)], "n": results[0].get("n"),
-                "approx": True, "per_seed": {t: _pp(r["score"]) for t, r in zip(tags, results)}}
+        return {"mean": _percent(mean), "ci95": [_percent(mean - half), _percent(mean + half)],
+                "n": results[0].get("n"), "approx": True,
+                "per_seed": {t: _percent(r["score"]) for t, r in zip(tags, results)}}
     matrix, _ = rows
     h = hierarchical_mean(matrix)
-    return {"mean": _pp(h["mean"]), "ci95": [_pp(c) for c in h["ci95"]], "n": h["n"], "approx": False,
-            "per_seed": {t: _pp(float(np.mean(row))) for t, row in zip(tags, matrix)}}
+    return {"mean": _percent(h["mean"]), "ci95": [_percent(c) for c in h["ci95"]], "n": h["n"], "approx": False,
+            "per_seed": {t: _percent(float(np.mean(row))) for t, row in zip(tags, matrix)}}
 
 
 def _difference(run, base, other, ep):
@@ -161,8 +164,9 @@ def _difference(run, base, other, ep):
     if rows is None:
         (ma, ha), (mb, hb) = _approx(ra), _approx(rb)
         d, half = mb - ma, math.sqrt(ha * ha + hb * hb)
-        return {"diff": _pp(d), "ci95": [_pp(d - half), _pp(d + half)], "n": None, "approx": True, "seeds": seeds,
-                "per_seed": {t: _pp(r["score"] - ma) for t, r in zip(tags, rb)},
+        return {"diff": _percent(d), "ci95": [_percent(d - half), _percent(d + half)], "n": None, "approx": True,
+                "seeds": seeds,
+                "per_seed": {t: _percent(r["score"] - ma) for t, r in zip(tags, rb)},
                 **_seed_level([r["score"] for r in ra], [r["score"] for r in rb])}
     matrix, _ = rows
     a, b = matrix[: len(base)], matrix[len(base):]
@@ -171,8 +175,8 @@ def _difference(run, base, other, ep):
     else:
         d = hierarchical_difference(a, b)
     base_mean = float(np.mean(a))
-    return {"diff": _pp(d["diff"]), "ci95": [_pp(c) for c in d["ci95"]], "n": d["n"], "approx": False,
-            "seeds": seeds, "per_seed": {t: _pp(float(np.mean(row)) - base_mean) for t, row in zip(tags, b)},
+    return {"diff": _percent(d["diff"]), "ci95": [_percent(c) for c in d["ci95"]], "n": d["n"], "approx": False,
+            "seeds": seeds, "per_seed": {t: _percent(float(np.mean(row)) - base_mean) for t, row in zip(tags, b)},
             **_seed_level([float(np.mean(r)) for r in a], [float(np.mean(r)) for r in b])}
 
 
@@ -180,10 +184,10 @@ def _seed_level(a: list[float], b: list[float]) -> dict[str, Any]:
     """{"seed_level": ...} from per-seed means (fractions) with >= 2 seeds a side, else {}."""
     if len(a) < 2 or len(b) < 2:
         return {}
-    w, p = welch_interval([_pp(x) for x in a], [_pp(x) for x in b]), permutation_p(a, b)
+    w, p = welch_interval([_percent(x) for x in a], [_percent(x) for x in b]), permutation_p(a, b)
     return {"seed_level": {"welch_ci95": w["ci95"], "welch_df": w["df"], "permutation_p": p["p"],
-                           "relabelings": p["relabelings"], "base_per_seed": [_pp(x) for x in a],
-                           "other_per_seed": [_pp(x) for x in b]}}
+                           "relabelings": p["relabelings"], "base_per_seed": [_percent(x) for x in a],
+                           "other_per_seed": [_percent(x) for x in b]}}
 
 
 def contrast_name(method: str, reference: str = "vanilla") -> str:
@@ -218,10 +222,6 @@ def run_summary(run: dict[str, Any], endpoints: list[Endpoint]) -> dict[str, Any
     return out
 
 
-def _signed(pp: float) -> str:
-    return f"{pp:+.1f}".replace("-", "−")
-
-
 def seed_level_table(run: dict[str, Any], endpoints: list[Endpoint], primary: str | None = None,
                      multi: bool = False) -> dict[str, Any] | None:
     """Seeded runs: each method − vanilla per endpoint (the primary first) with the seeds as the
@@ -239,8 +239,8 @@ def seed_level_table(run: dict[str, Any], endpoints: list[Endpoint], primary: st
             boot, welch = d["ci95"], sl["welch_ci95"]
             approx = " ≈" if d["approx"] else ""
             rows.append([ep.title + (" — primary endpoint" if ep.key == primary else ""), f"{meth} − vanilla",
-                         f"{_signed(d['diff'])} [{_signed(boot[0])}, {_signed(boot[1])}]{approx}",
-                         f"[{_signed(welch[0])}, {_signed(welch[1])}]", f"{sl['permutation_p']:.3f}",
+                         f"{signed(d['diff'])} [{signed(boot[0])}, {signed(boot[1])}]{approx}",
+                         f"[{signed(welch[0])}, {signed(welch[1])}]", f"{sl['permutation_p']:.3f}",
                          f"{d['seeds'][0]} vs {d['seeds'][1]} ({sl['relabelings']} relabelings)"])
     if not rows:
         return None

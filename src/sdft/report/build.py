@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from sdft.analyze import nll, runfiles
-from sdft.report import arms, curves, decision, finding, flips, ifeval_table, methods, predictors, tables
+from sdft.report import arms, curves, decision, finding, flips, ifeval_table, methods, predictors, run_tables, tables
 from sdft.report import figures as figs
+from sdft.report.cells import DASH
 from sdft.report.endpoints import endpoints_of
 from sdft.report.render import Block, to_html, to_markdown
 
@@ -66,7 +67,7 @@ def _manifest_blocks(run: dict[str, Any]) -> list[Block]:
     man, prov = run["manifest"], run["manifest"].get("provenance") or {}
     seed = runfiles.find_model(run, "seed") or {}
     cfg = man.get("config") or {}
-    items = [f"run folder: {run['dir']}", f"seed model: {seed.get('model') or cfg.get('model') or tables.DASH}"]
+    items = [f"run folder: {run['dir']}", f"seed model: {seed.get('model') or cfg.get('model') or DASH}"]
     for key in ("data", "task", "train_data", "sample_size", "seed", "seeds"):
         if key in cfg and not isinstance(cfg[key], dict):
             items.append(f"{key}: {cfg[key]}" if not isinstance(cfg[key], list) else
@@ -75,12 +76,12 @@ def _manifest_blocks(run: dict[str, Any]) -> list[Block]:
     items.append("models: " + "; ".join(
         f"{m['label']} ({m['method']}" + "".join(f", {k}={m[k]}" for k in shown if m.get(k) is not None) + ")"
         for m in run["models"]))
-    items.append(f"git: {prov.get('git') or tables.DASH}; time: {prov.get('time') or tables.DASH}")
+    items.append(f"git: {prov.get('git') or DASH}; time: {prov.get('time') or DASH}")
     versions = prov.get("versions") or {}
     if versions:
         items.append("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
     blocks: list[Block] = [("h3", f"Run {run['name']}"), ("ul", items)]
-    for t in (tables.stage_table(run), tables.training_table(run)):
+    for t in (run_tables.stage_table(run), run_tables.training_table(run)):
         if t:
             blocks.append(("table", t))
     if cfg:
@@ -183,7 +184,7 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
         a = analyses[r["name"]]
         if not a:
             continue
-        t = tables.similarity_table(a)
+        t = run_tables.similarity_table(a)
         if t:
             t["title"] = (f"{r['name']}: " if multi else "") + t["title"]
             blocks.append(("table", t))
@@ -196,8 +197,8 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
         for name, key, paths in sweeps:
             axis = figs.SWEEP_AXES[key.removeprefix("sweep_")]
             blocks.append(("figure", (paths, f"{name}: scores and shift measures vs {axis} (cf. paper Figs. 5-8)")))
-    distill = [t for t in (tables.acceptance_table(runs), tables.template_table(runs, benchmarks),
-                           tables.nll_table(runs, {r["name"]: nll.gaps(r) for r in runs})) if t]
+    distill = [t for t in (run_tables.acceptance_table(runs), run_tables.template_table(runs, benchmarks),
+                           run_tables.nll_table(runs, {r["name"]: nll.gaps(r) for r in runs})) if t]
     if distill:
         blocks.append(("h2", "Distillation"))
         blocks.extend(("table", t) for t in distill)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sdft.report.cells import signed
 from sdft.report.endpoints import SAFETY, endpoint
 
 OUTCOMES = ("better", "worse", "no difference detected")
@@ -60,10 +61,6 @@ def completeness(run: dict[str, Any]) -> dict[str, Any]:
     return {"complete": not missing, "planned": len(plan), "evaluated": len(plan) - len(missing), "missing": missing}
 
 
-def _pp(x: float) -> str:
-    return f"{x:+.1f}".replace("-", "−")
-
-
 def _sentence(method: str, key: str, c: dict[str, Any], result: str, status: dict[str, Any]) -> str:
     better, worse = ("forgets less than", "forgets more than") if key in SAFETY else ("scores higher than",
                                                                                      "scores lower than")
@@ -71,7 +68,7 @@ def _sentence(method: str, key: str, c: dict[str, Any], result: str, status: dic
     said = {"better": f"{method} {better} vanilla", "worse": f"{method} {worse} vanilla",
             OUTCOMES[2]: f"no difference detected between {method} and vanilla"}[result]
     where = "wholly above 0" if lo > 0 else "wholly below 0" if hi < 0 else "includes 0"
-    text = f"{endpoint(key).title}, {method} − vanilla: {_pp(c['diff'])} pp, 95% CI [{_pp(lo)}, {_pp(hi)}]"
+    text = f"{endpoint(key).title}, {method} − vanilla: {signed(c['diff'])} pp, 95% CI [{signed(lo)}, {signed(hi)}]"
     if c.get("approx"):
         return (text + " (an unpaired approximation: the folder lacks the per-item predictions): the rule is "
                 "not applied.")
