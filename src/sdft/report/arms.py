@@ -48,7 +48,7 @@ from sdft.evaluate.stats import (
     welch_interval,
 )
 from sdft.report.cells import signed
-from sdft.report.endpoints import Endpoint, item_scores, result_of, shared_ids
+from sdft.report.endpoints import Endpoint, model_scores, result_of, shared_ids
 
 UNITS = "scores in percent, changes and contrasts in percentage points, 95% CIs"
 
@@ -83,7 +83,7 @@ def seed_tag(m: dict[str, Any]) -> str:
 
 
 def _rows(run, models, ep) -> tuple[list[list[float]], list[str]] | None:
-    scores = [item_scores(run, m, ep) for m in models]
+    scores = [model_scores(run, m, ep) for m in models]
     if any(s is None for s in scores):
         return None
     ids = shared_ids(scores)
