@@ -326,3 +326,20 @@ def test_strict_rule_as_the_primary_endpoint_after_rescoring(tmp_path, capsys):
     rows = {r["endpoint"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["advbench_strict"]["mean_a"] == pytest.approx(2 / 6) and rows["advbench"]["mean_a"] == 0.5
     assert {"xstest_strict", "xstest_unsafe_strict"} <= set(rows)
+
+
+def test_main_arms_are_the_planned_ones_whatever_the_manifest_order():
+    """The main arms follow the config's plan (sdft.planning.main_labels), not the manifest's
+    order: a sweep point listed before the main fine-tunes (a run resumed with `--only`, or
+    trained first) stays a sweep point, and a manifest of an older layout keeps the old reading."""
+    run = load_run(SEEDED)
+    sweep = {**run["models"][2], "label": "sdft-r0.5", "mix_ratio": 0.5}
+    run["models"].insert(1, sweep)
+    run["manifest"]["config"] = {**run["manifest"]["config"], "sweeps": {"mix_ratios": [0.5]}}
+    main = {meth: [m["label"] for m in ms] for meth, ms in arms.main_arms(run).items()}
+    assert main == {"vanilla": ["vanilla-s1", "vanilla-s2"], "sdft": ["sdft-s1", "sdft-s2"]}
+    assert [m["label"] for m in arms.sweep_models(run)] == ["sdft-r0.5"]
+    assert arms.planned(run) == ["seed", "vanilla-s1", "sdft-s1", "vanilla-s2", "sdft-s2"]
+    # No readable config: each method's first model in the manifest names its arm.
+    run["manifest"]["config"] = {"task": "gsm8k"}
+    assert arms.planned(run) is None and [m["label"] for m in arms.main_arms(run)["sdft"]] == ["sdft-r0.5"]

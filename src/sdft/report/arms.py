@@ -2,9 +2,12 @@
 ``summary.json`` share.
 
 An *arm* is the models of one method trained on the same data settings (sample size, mix ratio,
-template) with different training seeds. A method's *main* arm is the arm of its first model in
-the manifest (``sdft run`` lists the main methods, seed by seed, before any sweep point); every
-other fine-tune is a sweep point and is reported model by model.
+template) with different training seeds. A method's *main* arm is its fine-tunes in the main
+comparison the run's config plans (:func:`sdft.planning.main_labels`, the rule ``sdft run``
+trains by); every other fine-tune is a sweep point and is reported model by model. A manifest
+whose config predates today's experiment config cannot be planned again: there the main arm is
+the arm of the method's first model in the manifest (``sdft run`` lists the main methods, seed
+by seed, before any sweep point).
 
 Per arm and endpoint (see :mod:`endpoints`), over the items every model involved scored:
 
@@ -40,6 +43,8 @@ from typing import Any
 import numpy as np
 
 from sdft.analyze import runfiles
+from sdft.config import from_dict
+from sdft.errors import ConfigError
 from sdft.evaluate.stats import (
     hierarchical_difference,
     hierarchical_mean,
@@ -47,6 +52,8 @@ from sdft.evaluate.stats import (
     permutation_p,
     welch_interval,
 )
+from sdft.experiment import ExperimentConfig
+from sdft.planning import main_labels
 from sdft.report.cells import signed
 from sdft.report.endpoints import Endpoint, model_scores, result_of, shared_ids
 
@@ -58,13 +65,35 @@ def arm_key(m: dict[str, Any]) -> tuple:
     return (m["method"], m.get("sample_size"), m.get("mix_ratio"), m.get("template"), m.get("alpha"))
 
 
+def planned(run: dict[str, Any]) -> list[str] | None:
+    """Labels of the models the run's config plans in its main comparison (the seed model, each
+    method once per training seed: :func:`sdft.planning.main_labels`); None when the manifest has
+    no config, or one that no longer reads as an experiment config (an older layout)."""
+    config = run["manifest"].get("config")
+    if not isinstance(config, dict) or not config:
+        return None
+    try:
+        cfg = from_dict(ExperimentConfig, config, "manifest config")
+    except ConfigError:
+        return None
+    return main_labels(cfg)
+
+
 def main_arms(run: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """{method: its main arm's models, in seed order}, methods in manifest order (seed excluded)."""
-    keys: dict[str, tuple] = {}
-    for m in run["models"]:
-        if m["method"] != "seed":
-            keys.setdefault(m["method"], arm_key(m))
-    return {meth: [m for m in run["models"] if arm_key(m) == key] for meth, key in keys.items()}
+    """{method: its main arm's models, in seed order}, methods in plan order (seed excluded)."""
+    labels = planned(run)
+    if labels is None:  # an older manifest: each method's first model names its arm
+        keys: dict[str, tuple] = {}
+        for m in run["models"]:
+            if m["method"] != "seed":
+                keys.setdefault(m["method"], arm_key(m))
+        return {meth: [m for m in run["models"] if arm_key(m) == key] for meth, key in keys.items()}
+    by_label = {m["label"]: m for m in run["models"]}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for label in labels[1:]:
+        if (m := by_label.get(label)) is not None:
+            out.setdefault(m["method"], []).append(m)
+    return out
 
 
 def sweep_models(run: dict[str, Any]) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sdft.report.arms import planned
 from sdft.report.cells import signed
 from sdft.report.endpoints import SAFETY, endpoint
 
@@ -35,25 +36,10 @@ def outcome(ci: list[float | None] | None, higher_is_better: bool = True) -> str
     return OUTCOMES[2]
 
 
-def planned(run: dict[str, Any]) -> list[str] | None:
-    """Labels of the models the run's config plans in its main arms (the seed model, each method
-    once per training seed), as :func:`sdft.planning.plan` names them; None when the manifest's
-    config cannot be read as an experiment config (a manifest of an older layout)."""
-    from sdft.config import ConfigError, from_dict
-    from sdft.experiment import ExperimentConfig
-    from sdft.planning import plan
-
-    try:
-        cfg = from_dict(ExperimentConfig, run["manifest"].get("config"), "manifest config")
-    except ConfigError:
-        return None
-    return [v.label for v in plan(cfg, cfg.sample or 1)[: 1 + len(cfg.train_seeds) * len(cfg.methods)]]
-
-
 def completeness(run: dict[str, Any]) -> dict[str, Any]:
     """{"complete", "planned", "evaluated", "missing"}: which planned models have results
     (``complete`` None when the manifest does not say what was planned)."""
-    plan = planned(run)
+    plan = planned(run)  # the seed model and each method once per training seed
     done = {m["label"] for m in run["models"] if m.get("results")}
     if plan is None:
         return {"complete": None, "planned": None, "evaluated": len(done), "missing": []}
