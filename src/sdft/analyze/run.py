@@ -14,23 +14,23 @@ from sdft.errors import ConfigError
 
 def run_analyze(cfg: AnalyzeConfig, run_dir: str | Path | None = None) -> dict:
     """Compare the fine-tuned models' outputs and weights with the seed's; write analysis.json
-    (+ figures) and return it. ``run_dir`` (a `sdft run` folder) or ``cfg.seed``/``cfg.tuned``."""
+    (+ figures) and return it. ``run_dir`` (a `sdft run` folder) or ``cfg.seed_eval``/``cfg.tuned``."""
     from sdft.analyze import figures, pairs, runfiles
     from sdft.runs import provenance, write_json
 
     if run_dir:
-        if cfg.seed or cfg.tuned:
-            raise ConfigError("give either RUN_DIR or --seed/--tuned, not both")
+        if cfg.seed_eval or cfg.tuned:
+            raise ConfigError("give either RUN_DIR or --seed-eval/--tuned, not both")
         run_info = runfiles.load_run(run_dir)
         seed_eval, seed_model, tuned = pairs.tuned_from_run(run_info)
         out = Path(cfg.out or Path(run_dir) / "analysis")
-    elif cfg.seed and cfg.tuned:
-        seed_eval, seed_model, tuned = Path(cfg.seed), None, pairs.parse_tuned(cfg.tuned)
+    elif cfg.seed_eval and cfg.tuned:
+        seed_eval, seed_model, tuned = Path(cfg.seed_eval), None, pairs.parse_tuned(cfg.tuned)
         if not cfg.out:
             raise ConfigError("--out is required without a run folder")
         out = Path(cfg.out)
     else:
-        raise ConfigError("nothing to analyze: give RUN_DIR, or --seed EVAL_DIR with one or more --tuned")
+        raise ConfigError("nothing to analyze: give RUN_DIR, or --seed-eval EVAL_DIR with one or more --tuned")
     result = pairs.analyze(seed_eval, tuned, cfg.benchmark, seed_model=cfg.seed_model or seed_model,
                            measures=tuple(cfg.measures))
     result["provenance"] = provenance()

@@ -6,7 +6,7 @@ shift). Writes analysis.json and the similarity histograms (PNG + SVG; the figur
 are the report's). No generation: it reads saved predictions, so evaluate the models first.
 
     sdft analyze runs/demo                                # pairs from the run's manifest
-    sdft analyze --seed seed-eval/ --tuned vanilla=vanilla-eval/@vanilla-train/ \\
+    sdft analyze --seed-eval seed-eval/ --tuned vanilla=vanilla-eval/@vanilla-train/ \\
         --tuned sdft=sdft-eval/@sdft-train/ --benchmark advbench --out analysis/   # any eval/train folders
 """
 
@@ -20,7 +20,7 @@ from sdft.config import from_args, read_config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", nargs="?", help="run folder written by `sdft run` (or use --seed/--tuned)")
+    parser.add_argument("run_dir", nargs="?", help="run folder written by `sdft run` (or use --seed-eval/--tuned)")
     parser.add_argument("--config", help="YAML file with AnalyzeConfig fields")
     parser.add_argument("--tuned", action="append", metavar="LABEL=EVAL_DIR[@ADAPTER_DIR]",
                         help="a fine-tuned model to compare with the seed; repeatable")
