@@ -55,14 +55,14 @@ def _strip_jsonl(data: bytes) -> bytes:
 
 
 def _followed(manifest: dict) -> set[str] | None:
-    """Labels of the fine-tunes the run follows along training (:func:`sdft.pipeline.followed`
+    """Labels of the fine-tunes the run follows along training (:func:`sdft.planning.followed`
     on the manifest's config), or None where the manifest has no config (then every fine-tune
     with snapshots counts as followed)."""
     if manifest.get("config") is None:
         return None
     from sdft.config import from_dict
     from sdft.experiment import ExperimentConfig
-    from sdft.pipeline import followed, plan
+    from sdft.planning import followed, plan
 
     cfg = from_dict(ExperimentConfig, manifest["config"], "manifest.json: config")
     return followed(cfg, plan(cfg, n_available=cfg.sample or 1))  # labels do not depend on the count

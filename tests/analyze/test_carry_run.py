@@ -128,7 +128,7 @@ def test_a_fine_tune_no_trajectory_follows_is_carried_once_evaluated(lora_model,
 
 
 def test_a_sweep_point_trained_with_the_followed_seed_is_carried_once_evaluated(lora_model, tmp_path):
-    """The trajectory follows the main methods' fine-tunes only (sdft.pipeline.followed): a sweep
+    """The trajectory follows the main methods' fine-tunes only (sdft.planning.followed): a sweep
     point shares the first training seed but no trajectory point of it is ever planned."""
     run, carry = _run(tmp_path, lora_model), tmp_path / "carry"
     manifest = json.loads((run / "manifest.json").read_text())
