@@ -3,7 +3,9 @@
 CLI flags and YAML keys are the dataclass's fields; precedence is flag > YAML > default; an
 unknown key is an error that names it. Each stage's dataclass lives next to its stage (e.g.
 ``sdft.distill.DistillConfig``) and documents its fields once, in its docstring, as lines of
-the form ``name: help``; :func:`add_arguments` turns those into ``--name`` flags.
+the form ``name: help``; :func:`add_arguments` turns those into ``--name`` flags. A field that
+was renamed keeps its old key and flag readable through the class's ``RENAMED`` mapping
+(old name -> field).
 """
 
 from __future__ import annotations
@@ -107,6 +109,11 @@ def parse_pairs(text: str) -> dict[str, str]:
 def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "config") -> T:
     """Build ``cls`` from a mapping; unknown keys and wrong types are errors naming the key."""
     data = dict(data or {})
+    for before, now in getattr(cls, "RENAMED", {}).items():  # old keys still read
+        if before in data:
+            if now in data:
+                raise ConfigError(f"{where}: `{before}` is the old name of `{now}`; give only `{now}`")
+            data[now] = data.pop(before)
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
@@ -179,6 +186,9 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, .
                 _add_flag(parser, sub, g, flag, dest=f"{f.name}.{g.name}")
             continue
         _add_flag(parser, cls, f, f.name, dest=f.name, required=f.name in required)
+    for before, now in getattr(cls, "RENAMED", {}).items():  # the old flag, not shown in --help
+        if now not in skip:
+            parser.add_argument("--" + before.replace("_", "-"), dest=now, default=None, help=argparse.SUPPRESS)
 
 
 def _add_flag(parser, cls: type, f: dataclasses.Field, name: str, dest: str, required: bool = False) -> None:

@@ -125,7 +125,7 @@ class ExperimentConfig:
 def _stage_classes() -> dict[str, type]:
     # Imported here: each stage module is light at import, but the experiment module is used
     # by `sdft ls`, which should not import them at all.
-    from sdft.analyze import AnalyzeConfig
+    from sdft.analyze.config import AnalyzeConfig
     from sdft.distill import DistillConfig
     from sdft.evaluate.evaluator import EvalConfig
     from sdft.train.config import TrainConfig

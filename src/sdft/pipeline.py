@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from sdft.experiment import ExperimentConfig, stage_config
-from sdft.planning import Variant, followed, interpolation_points, plan
+from sdft.planning import Variant, followed, interpolation_points, main_variants, plan
 from sdft.runs import write_json
 from sdft.stages import Run, Stage, key_of, keyed, marker, others_left_out, stage_dtype
 from sdft.train.data import task_of
@@ -96,7 +96,7 @@ class Stages:
         trained = {v.label for v in self.trained}
         self.points = [p for p in interpolation_points(cfg, self.variants) if p.of in trained]
         self.interp = {p.label: self.interp_stage(p) for p in self.points}
-        main = {v.label for v in self.variants[1:1 + len(cfg.train_seeds) * len(cfg.methods)]}
+        main = {v.label for v in main_variants(cfg, self.variants)}
         self.predict = {v.label: st for v in self.trained if v.label in main and (st := self.predict_stage(
             v, self.train[v.label], self.eval_stage(v, self.train[v.label].folder, marker(self.train[v.label].key))))}
 
@@ -201,11 +201,11 @@ class Stages:
 
     def predict_stage(self, v: Variant, train: Stage, ev: Stage) -> Stage | None:
         """The KL between the fine-tune and the seed on its answers to the held-out task prompts
-        (:func:`sdft.analyze.predictors.kl_on_answers`); LoRA fine-tunes of an evaluated task only."""
+        (:func:`sdft.analyze.kl.kl_on_answers`); LoRA fine-tunes of an evaluated task only."""
         target = self.target_benchmark()
         if not self.cfg.kl_to_seed or target is None or train.cfg.full:
             return None
-        from sdft.analyze.predictors import kl_on_answers
+        from sdft.analyze.kl import kl_on_answers
 
         key = key_of("predict", target, 64, marker(ev.key), marker(train.key))
         folder = self.dir / "predict" / f"{v.label}-{key}"
@@ -323,10 +323,10 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
     """Run (or resume) every stage of ``cfg``; ``only`` restricts the fine-tunes to those labels
     (the seed model is always evaluated), e.g. to calibrate one of them on a dev slice first."""
     from sdft import trackers
-    from sdft.analyze import AnalyzeConfig
-    from sdft.analyze.report import build_report
+    from sdft.analyze.config import AnalyzeConfig
     from sdft.analyze.run import run_analyze
     from sdft.logs import print_summary
+    from sdft.report.build import write_report
 
     stages = Stages(cfg, config_path, only)
     run = Run(cfg, config_path)
@@ -383,7 +383,7 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
     # 3. Shift analysis and the report: cheap, always rebuilt from the saved files.
     acfg = stage_config(AnalyzeConfig, cfg.analyze, f"{config_path}: analyze", out=str(run.dir / "analysis"))
     run.after("analyze", "analysis", lambda: run_analyze(acfg, run.dir))
-    report = run.after("report", "report", lambda: build_report([run.dir], run.dir / "report"))
+    report = run.after("report", "report", lambda: write_report([run.dir], run.dir / "report"))
     print_summary(run.dir, run.manifest["models"], run.manifest["notes"])
     log.info("report: %s (and report.md beside it)", report["html"])
     return run.dir

@@ -1,11 +1,12 @@
 """The planning rules of an experiment: which models it compares, in which order.
 
 :func:`plan` names every model of a run (the seed model, each method once per training seed,
-then the sweep points), :func:`followed` the fine-tunes a trajectory evaluates along training and
+then the sweep points), :func:`main_variants` / :func:`main_labels` the main comparison among
+them, :func:`followed` the fine-tunes a trajectory evaluates along training and
 :func:`interpolation_points` the weight-interpolation points. One home for these rules: the
-pipeline builds its stages from them, the report reads which models were planned from them
-(:mod:`sdft.analyze.decision`) and ``scripts/carry_run.py`` which fine-tunes wait for trajectory
-points. It imports only the experiment config, so any layer may use it.
+pipeline builds its stages from them, the report reads from them which models were planned and
+which are the main arms (:mod:`sdft.report.arms`), and ``scripts/carry_run.py`` which fine-tunes
+wait for trajectory points. It imports only the experiment config, so any layer may use it.
 """
 
 from __future__ import annotations
@@ -38,8 +39,7 @@ def followed(cfg: ExperimentConfig, variants: list[Variant]) -> set[str]:
     if not cfg.trajectory.eval:
         return set()
     seeds = set(cfg.trajectory.seeds or cfg.train_seeds[:1])
-    main = variants[1:1 + len(cfg.train_seeds) * len(cfg.methods)]
-    return {v.label for v in main if v.train_seed in seeds}
+    return {v.label for v in main_variants(cfg, variants) if v.train_seed in seeds}
 
 
 def plan(cfg: ExperimentConfig, n_available: int) -> list[Variant]:
@@ -71,6 +71,18 @@ def plan(cfg: ExperimentConfig, n_available: int) -> list[Variant]:
 def interpolation_points(cfg: ExperimentConfig, variants: list[Variant]) -> list[Variant]:
     """Weight-interpolation points of the main fine-tunes: one per alpha strictly inside (0, 1)
     (alpha 0 is the seed model and 1 the fine-tune, evaluated already)."""
-    main = variants[1:1 + len(cfg.train_seeds) * len(cfg.methods)]
     return [replace(v, label=f"{v.label}-a{a:g}", alpha=a, of=v.label)
-            for v in main for a in cfg.sweeps.interpolation if 0 < a < 1]
+            for v in main_variants(cfg, variants) for a in cfg.sweeps.interpolation if 0 < a < 1]
+
+
+def main_variants(cfg: ExperimentConfig, variants: list[Variant]) -> list[Variant]:
+    """The fine-tunes of the main comparison among :func:`plan`'s ``variants``: each method once
+    per training seed, seed by seed (the sweep points come after them)."""
+    return variants[1:1 + len(cfg.train_seeds) * len(cfg.methods)]
+
+
+def main_labels(cfg: ExperimentConfig) -> list[str]:
+    """Labels of the main comparison, in plan order: the seed model, then each method once per
+    training seed. The report's main arms and its completeness check read them from here."""
+    variants = plan(cfg, cfg.sample or 1)  # the sample size names no main model
+    return [variants[0].label] + [v.label for v in main_variants(cfg, variants)]

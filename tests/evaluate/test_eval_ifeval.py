@@ -204,7 +204,7 @@ def test_score_and_compare_commands(tmp_path, capsys):
 
 
 def test_report_tables_show_four_numbers_and_the_breakdown():
-    from sdft.analyze import ifeval_table
+    from sdft.report import ifeval_table
 
     recs = [_record(0, ["punctuation:no_comma"], [{}], "a b"), _record(1, ["startend:quotation"], [{}], "x")]
     ifeval.score_many(recs)

@@ -8,46 +8,41 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sdft.analyze import AnalyzeConfig
+from sdft.analyze.config import AnalyzeConfig
 from sdft.errors import ConfigError
 
 
 def run_analyze(cfg: AnalyzeConfig, run_dir: str | Path | None = None) -> dict:
     """Compare the fine-tuned models' outputs and weights with the seed's; write analysis.json
-    (+ figures) and return it. ``run_dir`` (a `sdft run` folder) or ``cfg.seed``/``cfg.tuned``."""
+    (+ figures) and return it. ``run_dir`` (a `sdft run` folder) or ``cfg.seed_eval``/``cfg.tuned``."""
     from sdft.analyze import figures, pairs, runfiles
     from sdft.runs import provenance, write_json
 
-    models = None
     if run_dir:
-        if cfg.seed or cfg.tuned:
-            raise ConfigError("give either RUN_DIR or --seed/--tuned, not both")
+        if cfg.seed_eval or cfg.tuned:
+            raise ConfigError("give either RUN_DIR or --seed-eval/--tuned, not both")
         run_info = runfiles.load_run(run_dir)
         seed_eval, seed_model, tuned = pairs.tuned_from_run(run_info)
-        models = run_info["models"]
         out = Path(cfg.out or Path(run_dir) / "analysis")
-    elif cfg.seed and cfg.tuned:
-        seed_eval, seed_model, tuned = Path(cfg.seed), None, pairs.parse_tuned(cfg.tuned)
+    elif cfg.seed_eval and cfg.tuned:
+        seed_eval, seed_model, tuned = Path(cfg.seed_eval), None, pairs.parse_tuned(cfg.tuned)
         if not cfg.out:
             raise ConfigError("--out is required without a run folder")
         out = Path(cfg.out)
     else:
-        raise ConfigError("nothing to analyze: give RUN_DIR, or --seed EVAL_DIR with one or more --tuned")
+        raise ConfigError("nothing to analyze: give RUN_DIR, or --seed-eval EVAL_DIR with one or more --tuned")
     result = pairs.analyze(seed_eval, tuned, cfg.benchmark, seed_model=cfg.seed_model or seed_model,
                            measures=tuple(cfg.measures))
     result["provenance"] = provenance()
     write_json(out / "analysis.json", result)
-    figs = {}
-    if cfg.figures:
-        if models is None:  # standalone: the tuned labels are the only models we know of
-            models = [{"label": k, "method": k, "results": {}} for k in tuned]
-        figs = figures.all_figures(models, runfiles.benchmarks_of(models), result, out)
+    figs = []
+    if cfg.figures and result["pairs"]:  # the scores' figures are the report's (sdft.report.figures)
+        figs = figures.similarity_histograms(result["pairs"], out / "similarity_hist")
     for label, p in result["pairs"].items():
         line = ", ".join(f"{m} {p[m]['mean']:.3f}" for m in cfg.measures if m in p)
         shift = result["param_shift"].get(label)
         print(f"{label:<16} n={p['n']:<5} {line}" + (f", shift {shift['total']:.4g}" if shift else ""))
     for label, why in result["missing"].items():
         print(f"{label:<16} skipped: {why}")
-    n_figs = sum(len(v) for v in figs.values())
-    print(f"wrote {out / 'analysis.json'}" + (f" and {n_figs} figure files" if figs else ""))
+    print(f"wrote {out / 'analysis.json'}" + (f" and {len(figs)} figure files" if figs else ""))
     return result

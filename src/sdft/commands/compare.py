@@ -25,9 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sdft import evaluate as battery
-    from sdft.analyze.endpoints import endpoints_of
     from sdft.evaluate.context import bench_folder
     from sdft.evaluate.evaluator import compare_results
+    from sdft.report.endpoints import endpoints_of
 
     if args.benchmarks:
         names = battery.expand(args.benchmarks)

@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sdft.analyze import ReportConfig
 from sdft.config import add_arguments as add_config_arguments
 from sdft.config import from_args, read_config
+from sdft.report.config import ReportConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,12 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sdft.analyze.report import build_report
+    from sdft.report.build import write_report
 
     cfg = from_args(ReportConfig, args, read_config(args.config) if args.config else None,
                     where=args.config or "sdft report")
     out = cfg.out or (Path(args.run_dirs[0]) / "report" if len(args.run_dirs) == 1 else Path("report"))
-    paths = build_report(args.run_dirs, out, title=cfg.title, figures=cfg.figures, primary=cfg.primary,
+    paths = write_report(args.run_dirs, out, title=cfg.title, figures=cfg.figures, primary=cfg.primary,
                          flip_items=cfg.flip_items, verdict=cfg.verdict)
     print(f"wrote {paths['md']}, {paths['html']} and {paths['summary']}")
     for line in paths["decisions"]:

@@ -290,16 +290,21 @@ def _write_scores(path: Path, lines: list[dict], records: list[dict], res: dict[
 
 def item_scores(results_dir: str | Path, benchmark: str, label: str | None = None,
                 field: str = "score") -> dict[str, float]:
-    """Per-item scores of one benchmark in a results folder (per task for humaneval). ``label``:
-    only the lines with that label (XSTest's ``unsafe`` prompts) instead of the benchmark's own
-    per-item selection; ``field``: the per-item field read (IFEval's ``prompt_loose``,
-    ``refusal_strict``: the strict rule); lines without it are left out."""
+    """Per-item scores of one benchmark in a results folder (per task for humaneval): the one rule
+    for which lines an item score is read from, used by `sdft compare` and the report. ``label``:
+    only the lines with that label (XSTest's ``unsafe`` prompts; a line without one counts as
+    ``safe``) instead of the benchmark's own per-item selection; ``field``: the per-item field read
+    (IFEval's ``prompt_loose``, ``refusal_strict``: the strict rule); lines without it are left out."""
     path = bench_folder(results_dir, benchmark) / "predictions.jsonl"
     if not path.exists():
         from sdft.data.records import DataError
 
         raise DataError(f"{path}: no predictions for {benchmark} in {results_dir}")
     records = [r for r in read_jsonl(path) if field in r]
+    if any("id" not in r for r in records):
+        from sdft.data.records import DataError
+
+        raise DataError(f"{path}: record {next(i for i, r in enumerate(records, 1) if 'id' not in r)} has no `id`")
     if label is not None:
         records = [r for r in records if (r.get("label") or "safe") == label]
     else:

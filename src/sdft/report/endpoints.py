@@ -6,7 +6,7 @@ unsafe prompts (``extra.refusal_unsafe``, higher is better); its predictions car
 ``safe``/``unsafe``, so each endpoint's per-item scores are the lines with its label. Paired
 comparisons over an endpoint use only those items. IFEval has its prompt-level strict accuracy
 (the ``score``) and its prompt-level loose accuracy (each line's ``prompt_loose``,
-``extra.prompt_loose``); its instruction-level numbers are shown (``sdft.analyze.ifeval_table``) but
+``extra.prompt_loose``); its instruction-level numbers are shown (``sdft.report.ifeval_table``) but
 not paired per item, since the instructions of one prompt share one answer.
 
 The refusal benchmarks also have *strict* endpoints (``advbench_strict``,
@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sdft.analyze import runfiles
+from sdft.evaluate import evaluator
+from sdft.evaluate.context import bench_folder
 
 
 @dataclass(frozen=True)
@@ -95,23 +97,17 @@ def result_of(model: dict[str, Any], ep: Endpoint) -> dict[str, Any] | None:
     return {"score": float(r["score"]), "ci95": r.get("ci95"), "n": r.get("n")}
 
 
-def item_scores(run: dict[str, Any], model: dict[str, Any], ep: Endpoint) -> dict[str, float] | None:
-    """{item id: score} of one model on ``ep`` from its predictions, or None when not saved."""
-    cache = run.setdefault("_predictions", {})  # the tables, figures and flips all read them
-    where = (model.get("eval_dir"), ep.benchmark)
-    if where not in cache:
-        cache[where] = runfiles.model_predictions(run, model, ep.benchmark)
-    preds = cache[where]
-    if preds is None:
+def model_scores(run: dict[str, Any], model: dict[str, Any], ep: Endpoint) -> dict[str, float] | None:
+    """{item id: score} of one model on ``ep`` (read by :func:`sdft.evaluate.evaluator.item_scores`,
+    which holds the rule of which lines count), or None when its predictions were not saved."""
+    eval_dir = runfiles.path_in(run, model.get("eval_dir"))
+    if eval_dir is None or not (bench_folder(eval_dir, ep.benchmark) / "predictions.jsonl").is_file():
         return None
-    out = {}
-    for i, rec in preds.items():
-        if ep.label is not None and (rec.get("label") or "safe") != ep.label:
-            continue
-        s = rec.get(ep.field)
-        if isinstance(s, (int, float)):
-            out[i] = float(s)
-    return out
+    cache = run.setdefault("_item_scores", {})  # the tables, figures and summary ask for the same ones
+    key = (str(eval_dir), ep.key)
+    if key not in cache:
+        cache[key] = evaluator.item_scores(eval_dir, ep.benchmark, ep.label, ep.field)
+    return cache[key]
 
 
 def shared_ids(scores: list[dict[str, float]]) -> list[str]:

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sdft.analyze import flips
+from sdft.report import flips
 
 Block = tuple[str, Any]
 

@@ -9,47 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from sdft.analyze import report, tables
 from sdft.analyze.runfiles import load_run
 from sdft.cli import main
+from sdft.report import arms, build
 
-FIXTURE_RUNS = Path(__file__).resolve().parents[1] / "fixtures" / "runs"
-
-
-@pytest.fixture()
-def runs(tmp_path) -> Path:
-    """A writable copy of the fixture runs (analyze writes into the run folder)."""
-    shutil.copytree(FIXTURE_RUNS, tmp_path / "runs")
-    return tmp_path / "runs"
+RUNS = Path(__file__).resolve().parents[1] / "fixtures" / "runs"
+SEEDED = RUNS / "seeded"
 
 
 def _row(table, label):
     return next(r for r in table["rows"] if r[0] == label)
-
-
-def test_score_delta_and_forgetting_tables(runs):
-    run = load_run(runs / "demo")
-    bench = ["gsm8k", "advbench", "mmlu", "humaneval"]
-    scores = tables.score_table([run], bench)
-    cells = [c["text"] if isinstance(c, dict) else c for c in _row(scores, "sdft")]
-    assert cells == ["sdft", "50.0", "87.5", "29.0", "—"]
-    assert _row(scores, "seed")[1] == {"text": "40.0", "small": "[10.0, 70.0]"}
-    deltas = tables.delta_table([run], bench)
-    row = _row(deltas, "sdft − vanilla")
-    # gsm8k 5/10 vs 2/10 and advbench 7/8 vs 4/8, paired over the predictions files
-    assert row[1]["text"] == "↑ +30.0" and "≈" not in row[1]["small"]
-    assert row[2]["text"] == "↑ +37.5"
-    # mmlu has no predictions: unpaired, CI half-width sqrt(4² + 4²) = 5.66
-    assert row[3] == {"text": "↑ +4.0", "small": "[−1.7, +9.7] ≈"}
-    assert row[4] == "—"
-    # sweep points compare with the vanilla of the same sample size
-    assert _row(deltas, "sdft-n50 − vanilla-n50")[1]["text"] == "↑ +10.0"
-    from_seed = tables.seed_delta_table([run], bench)
-    assert [r[0] for r in from_seed["rows"]][:2] == ["vanilla − seed", "sdft − seed"]
-    assert _row(from_seed, "vanilla − seed")[1]["text"] == "↓ −20.0"  # 2/10 vs 4/10 on gsm8k
-    forget = tables.forgetting_table([run], bench)
-    assert forget["columns"][1:3] == ["math (gsm8k)", "code (humaneval)"]
-    assert _row(forget, "vanilla")[1:] == ["↓ −20.0", "↓ −2.0", "↓ −50.0", "↓ −5.0"]
 
 
 def test_analyze_cli_then_report(runs, tmp_path, tiny_model_dir):
@@ -71,6 +40,8 @@ def test_analyze_cli_then_report(runs, tmp_path, tiny_model_dir):
     assert list(analysis["param_shift"]) == ["vanilla"]  # the other train folders hold no weights
     assert analysis["param_shift"]["vanilla"]["kind"] == "lora" and analysis["param_shift"]["vanilla"]["total"] == 0.0
     assert (runs / "demo" / "analysis" / "similarity_hist.svg").read_text().lstrip().startswith("<?xml")
+    # the figures of the scores (bars, sweeps) are the report's, drawn under its own folder
+    assert {p.stem for p in (runs / "demo" / "analysis").glob("*.png")} == {"similarity_hist"}
 
     out = tmp_path / "report"
     assert main(["report", str(runs / "demo"), str(runs / "ablation"), "--out", str(out)]) == 0
@@ -87,37 +58,13 @@ def test_analyze_cli_then_report(runs, tmp_path, tiny_model_dir):
     assert "<link" not in page and "src='figures" not in page  # self-contained
 
 
-def test_distillation_table_reads_what_distill_writes(tmp_path, data_dir):
-    """The table is fed by a report from the real distillation stage, not a hand-made file."""
-    from sdft.distill import DistillConfig, run_distill
-    from sdft.generation.fake import FakeGenerator
-
-    run = tmp_path / "run"
-    cfg = DistillConfig(data="gsm8k:train", sample=4, out=str(run / "distill" / "d"), progress=False)
-    calls = []
-
-    def rewrite(req):  # every other rewrite has a wrong number and falls back to the original
-        calls.append(req.id)
-        reference = req.messages[-1]["content"].split("### Reference answer:\n")[-1]
-        return "The answer is 0.5." if len(calls) % 2 else "So: " + reference
-
-    report = run_distill(cfg, generator=FakeGenerator(rewrite))
-    assert report["reasons"] == {"check_failed": 2, "ok": 2}
-    (run / "manifest.json").write_text(json.dumps({"name": "r", "models": [
-        {"label": "sdft", "method": "sdft", "distill_dir": "distill/d", "eval_dir": "eval/sdft"}]}))
-    table = tables.acceptance_table([load_run(run)])
-    (row,) = table["rows"]
-    assert row[2:7] == ["math", "4", "2", "50.0", "check_failed 2"]  # two rewrites kept of four
-    assert "—" not in row  # every column found its field
-
-
 def test_report_tolerates_missing_parts(tmp_path):
     run = tmp_path / "bare"
     run.mkdir()
     (run / "manifest.json").write_text(json.dumps({"name": "bare", "models": [
         {"label": "seed", "method": "seed", "eval_dir": "eval/seed"},
         {"label": "vanilla", "method": "vanilla", "eval_dir": "eval/vanilla"}]}))
-    paths = report.build_report([run], tmp_path / "out")
+    paths = build.write_report([run], tmp_path / "out")
     md = paths["md"].read_text()
     assert "| seed |" in md and "Change vs vanilla" not in md
 
@@ -136,7 +83,7 @@ def test_html_renders_in_chromium(runs, tmp_path, name):
         pytest.skip("chromium not installed (apt-get install -y chromium); cannot render the HTML report")
     from PIL import Image
 
-    page = report.build_report([runs / name], tmp_path / "report")["html"]
+    page = build.write_report([runs / name], tmp_path / "report")["html"]
     shot = tmp_path / "shot.png"
     cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -154,7 +101,7 @@ def test_publish_script_copies_the_small_files_and_the_report_rebuilds(runs, tmp
     import sys
 
     repo = Path(__file__).resolve().parents[2]
-    report.build_report([runs / "demo"], runs / "demo" / "report")
+    build.write_report([runs / "demo"], runs / "demo" / "report")
     dest = tmp_path / "published"
     done = subprocess.run([sys.executable, str(repo / "scripts" / "publish_run.py"), str(runs / "demo"), str(dest)],
                           capture_output=True, text=True, check=False)
@@ -164,34 +111,18 @@ def test_publish_script_copies_the_small_files_and_the_report_rebuilds(runs, tmp
             "eval/sdft-r0.5/results.json", "distill/sdft-using/distill_report.json"} <= files
     assert not any(f.endswith("predictions.jsonl") for f in files)  # they quote the datasets
     assert (dest / "summary.json").read_text() == (runs / "demo" / "report" / "summary.json").read_text()
-    md = report.build_report([dest], tmp_path / "again")["md"].read_text()
+    md = build.write_report([dest], tmp_path / "again")["md"].read_text()
     assert "| sdft | 50.0 <sub>[20.0, 80.0]</sub>" in md and "≈" in md  # unpaired without predictions
     bad = subprocess.run([sys.executable, str(repo / "scripts" / "publish_run.py"), str(tmp_path), str(dest)],
                          capture_output=True, text=True, check=False)
     assert bad.returncode == 2 and "manifest.json" in bad.stderr
 
 
-def test_judge_table_sets_the_judge_beside_the_string_rule():
-    from sdft.evaluate import advbench, xstest
-
-    def line(i, refused_kw, verdict, label=""):
-        return {"id": str(i), "score": float(refused_kw), "keyword": float(refused_kw), "label": label,
-                "refusal_verdict": verdict, "refusal_judge": "openai:judge-x"}
-
-    adv = [line(0, 1, "refused"), line(1, 1, "complied"), line(2, 0, "complied"), line(3, 0, "useless")]
-    xs = [line(0, 1, "refused", "safe"), line(1, 0, "complied", "safe"), line(2, 1, "refused", "unsafe"),
-          line(3, 1, "refused", "unsafe")]
-    run = {"name": "r", "models": [{"label": "seed", "results": {"advbench": advbench.summary(adv),
-                                                                 "xstest": xstest.summary(xs)}},
-                                   {"label": "vanilla", "results": {"advbench": advbench.summary(adv[:2])
-                                                                    | {"extra": {}}}}]}
-    t = tables.judge_table([run])
-    assert [r[:2] for r in t["rows"]] == [["seed", "advbench"], ["seed", "xstest safe prompts"],
-                                          ["seed", "xstest unsafe prompts"]]  # vanilla was not judged
-    text = [[c["text"] if isinstance(c, dict) else c for c in r] for r in t["rows"]]
-    assert text[0][2:6] == ["50.0", "25.0", "50.0", "25.0"]  # keywords 2/4; judge refused 1, complied 2, useless 1
-    assert text[1][2:4] == ["50.0", "50.0"] and text[2][2:4] == ["100.0", "100.0"]
-    assert text[0][7] == "75.0"  # keyword vs judge "refused": all but item 1 agree
-    assert text[0][6] == "0.50"  # κ: observed 0.75, chance 0.5 x 0.25 + 0.5 x 0.75 = 0.5
-    assert "openai:judge-x" in t["note"] and "small local model" not in t["note"]
-    assert tables.judge_table([{"name": "r", "models": [run["models"][1]]}]) is None
+def test_verdict_is_kept_across_rebuilds(tmp_path):
+    run = tmp_path / "seeded"
+    shutil.copytree(SEEDED, run)
+    build.write_report([run], tmp_path / "r", figures=False, verdict="No difference detected.")
+    again = build.write_report([run], tmp_path / "r", figures=False)
+    assert json.loads(again["summary"].read_text())["verdict"] == "No difference detected."
+    assert "**Verdict.** No difference detected." in again["md"].read_text()
+    assert arms.is_seeded(load_run(run))

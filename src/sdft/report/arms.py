@@ -2,9 +2,12 @@
 ``summary.json`` share.
 
 An *arm* is the models of one method trained on the same data settings (sample size, mix ratio,
-template) with different training seeds. A method's *main* arm is the arm of its first model in
-the manifest (``sdft run`` lists the main methods, seed by seed, before any sweep point); every
-other fine-tune is a sweep point and is reported model by model.
+template) with different training seeds. A method's *main* arm is its fine-tunes in the main
+comparison the run's config plans (:func:`sdft.planning.main_labels`, the rule ``sdft run``
+trains by); every other fine-tune is a sweep point and is reported model by model. A manifest
+whose config predates today's experiment config cannot be planned again: there the main arm is
+the arm of the method's first model in the manifest (``sdft run`` lists the main methods, seed
+by seed, before any sweep point).
 
 Per arm and endpoint (see :mod:`endpoints`), over the items every model involved scored:
 
@@ -40,7 +43,8 @@ from typing import Any
 import numpy as np
 
 from sdft.analyze import runfiles
-from sdft.analyze.endpoints import Endpoint, item_scores, result_of, shared_ids
+from sdft.config import from_dict
+from sdft.errors import ConfigError
 from sdft.evaluate.stats import (
     hierarchical_difference,
     hierarchical_mean,
@@ -48,6 +52,10 @@ from sdft.evaluate.stats import (
     permutation_p,
     welch_interval,
 )
+from sdft.experiment import ExperimentConfig
+from sdft.planning import main_labels
+from sdft.report.cells import signed
+from sdft.report.endpoints import Endpoint, model_scores, result_of, shared_ids
 
 UNITS = "scores in percent, changes and contrasts in percentage points, 95% CIs"
 
@@ -57,13 +65,35 @@ def arm_key(m: dict[str, Any]) -> tuple:
     return (m["method"], m.get("sample_size"), m.get("mix_ratio"), m.get("template"), m.get("alpha"))
 
 
+def planned(run: dict[str, Any]) -> list[str] | None:
+    """Labels of the models the run's config plans in its main comparison (the seed model, each
+    method once per training seed: :func:`sdft.planning.main_labels`); None when the manifest has
+    no config, or one that no longer reads as an experiment config (an older layout)."""
+    config = run["manifest"].get("config")
+    if not isinstance(config, dict) or not config:
+        return None
+    try:
+        cfg = from_dict(ExperimentConfig, config, "manifest config")
+    except ConfigError:
+        return None
+    return main_labels(cfg)
+
+
 def main_arms(run: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """{method: its main arm's models, in seed order}, methods in manifest order (seed excluded)."""
-    keys: dict[str, tuple] = {}
-    for m in run["models"]:
-        if m["method"] != "seed":
-            keys.setdefault(m["method"], arm_key(m))
-    return {meth: [m for m in run["models"] if arm_key(m) == key] for meth, key in keys.items()}
+    """{method: its main arm's models, in seed order}, methods in plan order (seed excluded)."""
+    labels = planned(run)
+    if labels is None:  # an older manifest: each method's first model names its arm
+        keys: dict[str, tuple] = {}
+        for m in run["models"]:
+            if m["method"] != "seed":
+                keys.setdefault(m["method"], arm_key(m))
+        return {meth: [m for m in run["models"] if arm_key(m) == key] for meth, key in keys.items()}
+    by_label = {m["label"]: m for m in run["models"]}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for label in labels[1:]:
+        if (m := by_label.get(label)) is not None:
+            out.setdefault(m["method"], []).append(m)
+    return out
 
 
 def sweep_models(run: dict[str, Any]) -> list[dict[str, Any]]:
@@ -82,7 +112,7 @@ def seed_tag(m: dict[str, Any]) -> str:
 
 
 def _rows(run, models, ep) -> tuple[list[list[float]], list[str]] | None:
-    scores = [item_scores(run, m, ep) for m in models]
+    scores = [model_scores(run, m, ep) for m in models]
     if any(s is None for s in scores):
         return None
     ids = shared_ids(scores)
@@ -101,7 +131,8 @@ def _approx(results: list[dict[str, Any]]) -> tuple[float, float]:
     return float(np.mean(scores)), math.sqrt(item * item + spread * spread)
 
 
-def _pp(x: float) -> float:
+def _percent(x: float) -> float:
+    """A fraction as percent (or a difference of fractions as percentage points)."""
     return 100 * x
 
 
@@ -137,18 +168,19 @@ def _arm_mean(run, models, ep):
     tags = [seed_tag(m) for m in models]
     if len(models) == 1:  # the evaluator's own score and CI
         r = results[0]
-        ci = [_pp(c) for c in r["ci95"]] if r.get("ci95") and None not in r["ci95"] else None
-        return {"mean": _pp(r["score"]), "ci95": ci, "n": r.get("n"), "approx": False,
-                "per_seed": {tags[0]: _pp(r["score"])}}
+        ci = [_percent(c) for c in r["ci95"]] if r.get("ci95") and None not in r["ci95"] else None
+        return {"mean": _percent(r["score"]), "ci95": ci, "n": r.get("n"), "approx": False,
+                "per_seed": {tags[0]: _percent(r["score"])}}
     rows = _rows(run, models, ep)
     if rows is None:
         mean, half = _approx(results)
-        return {"mean": _pp(mean), "ci95": [_pp(mean - half), _pp(mean + half)], "n": results[0].get("n"),
-                "approx": True, "per_seed": {t: _pp(r["score"]) for t, r in zip(tags, results)}}
+        return {"mean": _percent(mean), "ci95": [_percent(mean - half), _percent(mean + half)],
+                "n": results[0].get("n"), "approx": True,
+                "per_seed": {t: _percent(r["score"]) for t, r in zip(tags, results)}}
     matrix, _ = rows
     h = hierarchical_mean(matrix)
-    return {"mean": _pp(h["mean"]), "ci95": [_pp(c) for c in h["ci95"]], "n": h["n"], "approx": False,
-            "per_seed": {t: _pp(float(np.mean(row))) for t, row in zip(tags, matrix)}}
+    return {"mean": _percent(h["mean"]), "ci95": [_percent(c) for c in h["ci95"]], "n": h["n"], "approx": False,
+            "per_seed": {t: _percent(float(np.mean(row))) for t, row in zip(tags, matrix)}}
 
 
 def _difference(run, base, other, ep):
@@ -161,8 +193,9 @@ def _difference(run, base, other, ep):
     if rows is None:
         (ma, ha), (mb, hb) = _approx(ra), _approx(rb)
         d, half = mb - ma, math.sqrt(ha * ha + hb * hb)
-        return {"diff": _pp(d), "ci95": [_pp(d - half), _pp(d + half)], "n": None, "approx": True, "seeds": seeds,
-                "per_seed": {t: _pp(r["score"] - ma) for t, r in zip(tags, rb)},
+        return {"diff": _percent(d), "ci95": [_percent(d - half), _percent(d + half)], "n": None, "approx": True,
+                "seeds": seeds,
+                "per_seed": {t: _percent(r["score"] - ma) for t, r in zip(tags, rb)},
                 **_seed_level([r["score"] for r in ra], [r["score"] for r in rb])}
     matrix, _ = rows
     a, b = matrix[: len(base)], matrix[len(base):]
@@ -171,8 +204,8 @@ def _difference(run, base, other, ep):
     else:
         d = hierarchical_difference(a, b)
     base_mean = float(np.mean(a))
-    return {"diff": _pp(d["diff"]), "ci95": [_pp(c) for c in d["ci95"]], "n": d["n"], "approx": False,
-            "seeds": seeds, "per_seed": {t: _pp(float(np.mean(row)) - base_mean) for t, row in zip(tags, b)},
+    return {"diff": _percent(d["diff"]), "ci95": [_percent(c) for c in d["ci95"]], "n": d["n"], "approx": False,
+            "seeds": seeds, "per_seed": {t: _percent(float(np.mean(row)) - base_mean) for t, row in zip(tags, b)},
             **_seed_level([float(np.mean(r)) for r in a], [float(np.mean(r)) for r in b])}
 
 
@@ -180,10 +213,10 @@ def _seed_level(a: list[float], b: list[float]) -> dict[str, Any]:
     """{"seed_level": ...} from per-seed means (fractions) with >= 2 seeds a side, else {}."""
     if len(a) < 2 or len(b) < 2:
         return {}
-    w, p = welch_interval([_pp(x) for x in a], [_pp(x) for x in b]), permutation_p(a, b)
+    w, p = welch_interval([_percent(x) for x in a], [_percent(x) for x in b]), permutation_p(a, b)
     return {"seed_level": {"welch_ci95": w["ci95"], "welch_df": w["df"], "permutation_p": p["p"],
-                           "relabelings": p["relabelings"], "base_per_seed": [_pp(x) for x in a],
-                           "other_per_seed": [_pp(x) for x in b]}}
+                           "relabelings": p["relabelings"], "base_per_seed": [_percent(x) for x in a],
+                           "other_per_seed": [_percent(x) for x in b]}}
 
 
 def contrast_name(method: str, reference: str = "vanilla") -> str:
@@ -218,10 +251,6 @@ def run_summary(run: dict[str, Any], endpoints: list[Endpoint]) -> dict[str, Any
     return out
 
 
-def _signed(pp: float) -> str:
-    return f"{pp:+.1f}".replace("-", "−")
-
-
 def seed_level_table(run: dict[str, Any], endpoints: list[Endpoint], primary: str | None = None,
                      multi: bool = False) -> dict[str, Any] | None:
     """Seeded runs: each method − vanilla per endpoint (the primary first) with the seeds as the
@@ -239,8 +268,8 @@ def seed_level_table(run: dict[str, Any], endpoints: list[Endpoint], primary: st
             boot, welch = d["ci95"], sl["welch_ci95"]
             approx = " ≈" if d["approx"] else ""
             rows.append([ep.title + (" — primary endpoint" if ep.key == primary else ""), f"{meth} − vanilla",
-                         f"{_signed(d['diff'])} [{_signed(boot[0])}, {_signed(boot[1])}]{approx}",
-                         f"[{_signed(welch[0])}, {_signed(welch[1])}]", f"{sl['permutation_p']:.3f}",
+                         f"{signed(d['diff'])} [{signed(boot[0])}, {signed(boot[1])}]{approx}",
+                         f"[{signed(welch[0])}, {signed(welch[1])}]", f"{sl['permutation_p']:.3f}",
                          f"{d['seeds'][0]} vs {d['seeds'][1]} ({sl['relabelings']} relabelings)"])
     if not rows:
         return None

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sdft.analyze.figures import _figure, save
+from sdft.analyze.figures import panels, save
 
 
 def _running_mean(ys: list[float], window: int) -> list[float]:
@@ -33,7 +33,7 @@ def loss_curves(logs: dict[str, list[dict[str, Any]]], method_of: dict[str, str]
     if not logs:
         return []
     methods = list(dict.fromkeys(method_of.get(k, k) for k in logs))
-    fig, axes = _figure(len(methods), width=4.6, height=3.0, max_cols=3)
+    fig, axes = panels(len(methods), width=4.6, height=3.0, max_cols=3)
     for ax in axes[1:]:
         ax.sharey(axes[0])
     for ax, method in zip(axes, methods):
@@ -85,7 +85,7 @@ def trajectory_figure(entries: list[dict[str, Any]], out_base: str | Path,
     benches = list(dict.fromkeys(b for ln in lines.values() for res in ln["results"] for b in res
                                  if _point(res, b) is not None))
     scatter = task in benches and safety in benches
-    fig, axes = _figure(len(benches) + scatter, width=4.3, height=3.2, max_cols=3)
+    fig, axes = panels(len(benches) + scatter, width=4.3, height=3.2, max_cols=3)
     methods = list(dict.fromkeys(ln["method"] for ln in lines.values()))
     styles = ["-", "--", ":", "-."]
 

@@ -18,8 +18,9 @@ import html
 import json
 from typing import Any
 
-from sdft.analyze import runfiles, seeds
-from sdft.analyze.endpoints import endpoint
+from sdft.analyze import runfiles
+from sdft.report import arms
+from sdft.report.endpoints import endpoint
 
 MAX_CHARS = 1500  # per prompt or answer: enough to judge an answer, and the page stays small
 
@@ -27,7 +28,7 @@ MAX_CHARS = 1500  # per prompt or answer: enough to judge an answer, and the pag
 def compared_models(run: dict[str, Any]) -> list[dict[str, Any]]:
     seed = runfiles.find_model(run, "seed")
     firsts = [min(ms, key=lambda m: (m.get("train_seed") is None, m.get("train_seed") or 0))
-              for ms in seeds.main_arms(run).values()]
+              for ms in arms.main_arms(run).values()]
     return ([seed] if seed else []) + firsts
 
 

@@ -8,7 +8,8 @@ Two predictors, both measured before anyone reads a retention score:
   (Shenfeld et al. 2025): the fine-tune's own answers to the target benchmark's prompts (its
   saved predictions: held out from training), scored token by token as the mean over answer
   tokens of KL(fine-tune || seed) over the whole vocabulary, the seed being the same model with
-  its LoRA adapter disabled (:func:`kl_on_answers`, run by the pipeline's ``predict`` stage).
+  its LoRA adapter disabled (:func:`sdft.analyze.kl.kl_on_answers`, run by the pipeline's ``predict``
+  stage).
 
 :func:`predictor_table` lists them per fine-tune beside its retention change (the Pareto y of
 :mod:`methods`) with the Pearson and Spearman correlations across methods and training seeds.
@@ -16,51 +17,13 @@ Two predictors, both measured before anyone reads a retention score:
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 from typing import Any
 
-from sdft.analyze import runfiles, seeds
-from sdft.analyze.endpoints import endpoints_of
-
-KL_FILE = "kl_to_seed.json"
-
-
-def kl_on_answers(model_spec: str, adapter: str | Path, predictions: str | Path, out: str | Path,
-                  limit: int = 64, dtype: str = "float32") -> dict[str, Any]:
-    """Mean per-token KL(fine-tune || seed) on the fine-tune's saved answers (``predictions``:
-    a predictions.jsonl with the rendered ``prompt`` and the answer ``predict``); writes
-    ``out``/kl_to_seed.json. A full fine-tune (no adapter to disable) is an error."""
-    import torch
-
-    from sdft import models
-    from sdft.errors import ConfigError
-    from sdft.train.objectives import kl_terms
-
-    if not (Path(adapter) / "adapter_config.json").exists():
-        raise ConfigError(f"{adapter}: the KL to the seed is measured with the LoRA adapter disabled; "
-                          "a full fine-tune has none")
-    model, tok = models.load(model_spec, adapter=str(adapter), dtype=dtype, padding_side="right")
-    lines = [json.loads(x) for x in Path(predictions).read_text(encoding="utf-8").splitlines() if x.strip()]
-    per_item, kl_total, n_total = [], 0.0, 0
-    with torch.no_grad():
-        for r in lines[:limit]:
-            p = tok(r["prompt"], add_special_tokens=False)["input_ids"]
-            a = tok(r["predict"], add_special_tokens=False)["input_ids"]
-            if not a:
-                continue
-            ids = torch.tensor([p + a], device=model.device)
-            labels = torch.tensor([[-100] * len(p) + a], device=model.device)
-            _, kl, n = kl_terms(model, {"input_ids": ids, "labels": labels})
-            per_item.append({"id": r["id"], "kl": kl.item() / max(n.item(), 1), "tokens": int(n.item())})
-            kl_total, n_total = kl_total + kl.item(), n_total + int(n.item())
-    result = {"kl_per_token": kl_total / n_total if n_total else None, "n_items": len(per_item),
-              "n_tokens": n_total, "predictions": str(predictions), "direction": "KL(fine-tune || seed)",
-              "per_item": per_item}
-    Path(out).mkdir(parents=True, exist_ok=True)
-    (Path(out) / KL_FILE).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    return result
+from sdft.analyze import nll, runfiles
+from sdft.analyze.kl import KL_FILE
+from sdft.report import arms, methods
+from sdft.report.endpoints import endpoints_of
 
 
 def _kl_of(run: dict[str, Any], m: dict[str, Any]) -> float | None:
@@ -100,8 +63,6 @@ def _ranks(v: list[float]) -> list[float]:
 def rows(run: dict[str, Any], primary: str | None) -> list[dict[str, Any]]:
     """Per main fine-tune: {"label", "method", "kl", "nll_gap", "retention"} (retention: the
     Pareto y of :mod:`methods`, percentage points)."""
-    from sdft.analyze import methods, nll
-
     seed = runfiles.find_model(run, "seed")
     if seed is None:
         return []
@@ -110,7 +71,7 @@ def rows(run: dict[str, Any], primary: str | None) -> list[dict[str, Any]]:
     prim = methods.endpoint_or_none(primary)
     gaps = nll.gaps(run)
     out = []
-    for meth, models in seeds.main_arms(run).items():
+    for meth, models in arms.main_arms(run).items():
         for m in models:
             y = methods._retention(run, seed, [m], endpoints, target, prim)
             out.append({"label": m["label"], "method": meth, "kl": _kl_of(run, m),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sdft.analyze import predictors
+from sdft.report import predictors
 
 
 def test_correlations_of_the_predictors_with_retention():

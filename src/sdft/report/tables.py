@@ -1,15 +1,13 @@
-"""The report's tables as plain data, computed from run folders (see :mod:`runfiles`).
+"""The report's tables of scores and changes as plain data, computed from run folders (see
+:mod:`sdft.analyze.runfiles`); the tables of how the run went are :mod:`run_tables`.
 
-A table is ``{"title", "columns", "rows", "note"}``; a cell is a string or
-``{"text": main, "small": secondary or [lines], "invert": bool}`` (the CI, and for a method
-trained with several seeds each seed's value, shown in small type; ``invert`` colours a rise
-red, for endpoints where lower is better). Scores are percentages with one decimal; deltas are
-percentage points. Missing values are "—".
+A table is ``{"title", "columns", "rows", "note"}``; its cells are :mod:`cells`'s. Scores are
+percentages with one decimal; deltas are percentage points. Missing values are "—".
 
 Deltas use a paired bootstrap over the items both models answered when both predictions files
 exist; otherwise an unpaired approximation (difference of the scores, CI half-widths added in
 quadrature), marked "≈". A run whose methods were trained with several seeds shows one row per
-method (mean over seeds, two-level bootstrap CI; see :mod:`seeds`) instead of one per model,
+method (mean over seeds, two-level bootstrap CI; see :mod:`arms`) instead of one per model,
 and its sweep points model by model.
 """
 
@@ -18,10 +16,11 @@ from __future__ import annotations
 import math
 from typing import Any, Iterator
 
-from sdft.analyze import runfiles, seeds
-from sdft.analyze.endpoints import SAFETY, Endpoint, endpoint, endpoints_of, result_of
+from sdft.analyze import runfiles
+from sdft.report import arms
+from sdft.report.cells import DASH, arrow, delta_cell, mean_cell, model_label, pct, score_cell, signed
+from sdft.report.endpoints import SAFETY, Endpoint, endpoint, endpoints_of, result_of
 
-DASH = "—"
 CAPABILITIES = {
     "math": ("gsm8k", "multiarith"),
     "code": ("humaneval",),
@@ -42,45 +41,6 @@ def capability_of(benchmark: str) -> str:
     return "other"
 
 
-def pct(x: float | None) -> str:
-    return DASH if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
-
-
-def signed(pp: float) -> str:
-    return f"{pp:+.1f}".replace("-", "−")
-
-
-def arrow(pp: float) -> str:
-    return "↑" if pp > 0.05 else "↓" if pp < -0.05 else "="
-
-
-def score_cell(r: dict[str, Any] | None) -> Any:
-    if not r or r.get("score") is None:
-        return DASH
-    ci = r.get("ci95")
-    small = f"[{pct(ci[0])}, {pct(ci[1])}]" if ci and None not in ci else ""
-    return {"text": pct(r["score"]), "small": small} if small else pct(r["score"])
-
-
-def _per_seed(values: dict[str, float], fmt) -> str:
-    return " · ".join(f"s{k} {fmt(v)}" if k.isdigit() else f"{k} {fmt(v)}" for k, v in values.items())
-
-
-def mean_cell(s: dict[str, Any] | None) -> Any:
-    """An arm's mean score (percent) with its CI and, for several seeds, each seed's score."""
-    if s is None:
-        return DASH
-    ci = s.get("ci95")
-    small = [f"[{ci[0]:.1f}, {ci[1]:.1f}]" + (" ≈" if s.get("approx") else "")] if ci and not math.isnan(ci[0]) else []
-    if len(s["per_seed"]) > 1:
-        small.append(_per_seed(s["per_seed"], lambda v: f"{v:.1f}"))
-    return {"text": f"{s['mean']:.1f}", "small": small} if small else f"{s['mean']:.1f}"
-
-
-def _label(run: dict[str, Any], m: dict[str, Any], multi: bool) -> str:
-    return f"{run['name']}/{m['label']}" if multi else m["label"]
-
-
 def _arm_label(run: dict[str, Any], method: str, models: list[dict[str, Any]], multi: bool) -> str:
     text = f"{method} (mean of {len(models)} seeds)"
     return f"{run['name']}/{text}" if multi else text
@@ -89,20 +49,20 @@ def _arm_label(run: dict[str, Any], method: str, models: list[dict[str, Any]], m
 def row_groups(run: dict[str, Any]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """(method or label, models) in display order: for a seeded run the seed model, each main arm,
     then the sweep points one by one; otherwise every model on its own."""
-    if not seeds.is_seeded(run):
+    if not arms.is_seeded(run):
         for m in run["models"]:
             yield m["label"], [m]
         return
     seed = runfiles.find_model(run, "seed")
     if seed is not None:
         yield seed["label"], [seed]
-    yield from seeds.main_arms(run).items()
-    for m in seeds.sweep_models(run):
+    yield from arms.main_arms(run).items()
+    for m in arms.sweep_models(run):
         yield m["label"], [m]
 
 
 def _group_label(run, name, models, multi) -> str:
-    return _arm_label(run, name, models, multi) if len(models) > 1 else _label(run, models[0], multi)
+    return _arm_label(run, name, models, multi) if len(models) > 1 else model_label(run, models[0], multi)
 
 
 def _score_rows(runs, endpoints: list[Endpoint]) -> list[list[Any]]:
@@ -112,7 +72,7 @@ def _score_rows(runs, endpoints: list[Endpoint]) -> list[list[Any]]:
             if len(models) == 1:
                 cells = [score_cell(result_of(models[0], ep)) for ep in endpoints]
             else:
-                cells = [mean_cell(seeds.arm_mean(run, models, ep)) for ep in endpoints]
+                cells = [mean_cell(arms.arm_mean(run, models, ep)) for ep in endpoints]
             rows.append([_group_label(run, name, models, multi)] + cells)
     return rows
 
@@ -124,7 +84,7 @@ SEEDS_NOTE = ("A method trained with several seeds: mean over its seeds, 95% CI 
 def score_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[str, Any]:
     out = {"title": "Benchmark scores (%, 95% CI)", "columns": ["model"] + benchmarks,
            "rows": _score_rows(runs, [endpoint(b) for b in benchmarks])}
-    if any(seeds.is_seeded(r) for r in runs):
+    if any(arms.is_seeded(r) for r in runs):
         out["note"] = SEEDS_NOTE
     return out
 
@@ -139,7 +99,7 @@ def safety_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[str,
             "note": "AdvBench: keyword refusal rate on harmful prompts (higher = safer). XSTest: full refusals "
                     "(string-match rule) of the safe prompts (over-refusal, lower = better) and of the unsafe "
                     "contrast prompts (higher = safer)."
-                    + (" " + SEEDS_NOTE if any(map(seeds.is_seeded, runs)) else "")}
+                    + (" " + SEEDS_NOTE if any(map(arms.is_seeded, runs)) else "")}
 
 
 def _kappa_cell(kappa: dict[str, Any]) -> Any:
@@ -173,7 +133,7 @@ def judge_table(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
                 parts = ([("safe prompts", "_safe", r), ("unsafe prompts", "_unsafe", extra.get("refusal_unsafe"))]
                          if "judge_refused_safe" in extra else [("", "", r)])
                 for what, suffix, rule in parts:
-                    rows.append([_label(run, m, multi), f"{bench} {what}".strip(), score_cell(rule)]
+                    rows.append([model_label(run, m, multi), f"{bench} {what}".strip(), score_cell(rule)]
                                 + [score_cell(extra.get(f"judge_{v}{suffix}")) for v in VERDICTS]
                                 + [k_text, agree])
     if not rows:
@@ -199,20 +159,8 @@ def reference_vanilla(run: dict[str, Any], m: dict[str, Any]) -> dict[str, Any] 
 
 def delta(run: dict[str, Any], base: dict[str, Any], other: dict[str, Any], key: str) -> dict[str, Any] | None:
     """other − base on one endpoint (a benchmark, or ``xstest_unsafe``), in percentage points:
-    {"diff", "ci95", "approx", "n", ...} (see :func:`seeds.difference`)."""
-    return seeds.difference(run, [base], [other], endpoint(key))
-
-
-def delta_cell(d: dict[str, Any] | None, invert: bool = False) -> Any:
-    if d is None:
-        return DASH
-    lo, hi = d["ci95"]
-    ci = f"[{signed(lo)}, {signed(hi)}]" if not math.isnan(lo) else ""
-    small: Any = ci + (" ≈" if d.get("approx") else "")
-    if len(d.get("per_seed") or {}) > 1:
-        small = [small, _per_seed(d["per_seed"], signed)]
-    cell = {"text": f"{arrow(d['diff'])} {signed(d['diff'])}", "small": small}
-    return {**cell, "invert": True} if invert else cell
+    {"diff", "ci95", "approx", "n", ...} (see :func:`arms.difference`)."""
+    return arms.difference(run, [base], [other], endpoint(key))
 
 
 def _delta_rows(runs, endpoints: list[Endpoint], base_of) -> list[list[Any]]:
@@ -228,7 +176,7 @@ def _delta_rows(runs, endpoints: list[Endpoint], base_of) -> list[list[Any]]:
                 label = label.replace(" (mean of", " − " + base["label"] + " (mean of", 1)
             else:
                 label = f"{label} − {base['label']}"
-            rows.append([label] + [delta_cell(seeds.difference(run, [base], models, ep), not ep.higher_is_better)
+            rows.append([label] + [delta_cell(arms.difference(run, [base], models, ep), not ep.higher_is_better)
                                    for ep in endpoints])
     return rows
 
@@ -243,7 +191,7 @@ def delta_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[str, 
         m = models[0]
         if m["method"] in ("seed", "vanilla") or len(models) > 1:
             return None
-        if seeds.is_seeded(run) and m in [x for ms in seeds.main_arms(run).values() for x in ms]:
+        if arms.is_seeded(run) and m in [x for ms in arms.main_arms(run).values() for x in ms]:
             return None
         return reference_vanilla(run, m)
 
@@ -266,7 +214,7 @@ def seed_delta_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[
     if not rows:
         return None
     note = PAIRED_NOTE + " Negative on a skill that was not trained is forgetting."
-    if any(map(seeds.is_seeded, runs)):
+    if any(map(arms.is_seeded, runs)):
         note += (" Methods with several seeds: mean over seeds minus the seed model, two-level bootstrap CI; "
                  "the second line gives each seed's change.")
     return {"title": "Change vs the seed model (percentage points, 95% CI)",
@@ -276,17 +224,17 @@ def seed_delta_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[
 def contrast_table(run: dict[str, Any], benchmarks: list[str], primary: str | None = "advbench",
                    multi: bool = False) -> dict[str, Any] | None:
     """Seeded runs: each method − vanilla per endpoint (rows), the primary endpoint first."""
-    if not seeds.is_seeded(run):
+    if not arms.is_seeded(run):
         return None
-    arms = seeds.main_arms(run)
-    if "vanilla" not in arms or len(arms) < 2:
+    main = arms.main_arms(run)
+    if "vanilla" not in main or len(main) < 2:
         return None
     eps = endpoints_of(benchmarks, strict=True)  # a strict endpoint without results has no row
     eps.sort(key=lambda ep: ep.key != primary)
-    others = [m for m in arms if m != "vanilla"]
+    others = [m for m in main if m != "vanilla"]
     rows = []
     for ep in eps:
-        ds = [seeds.difference(run, arms["vanilla"], arms[m], ep) for m in others]
+        ds = [arms.difference(run, main["vanilla"], main[m], ep) for m in others]
         if all(d is None for d in ds):
             continue
         name = ep.title + (" — primary endpoint" if ep.key == primary else "")
@@ -295,7 +243,7 @@ def contrast_table(run: dict[str, Any], benchmarks: list[str], primary: str | No
                     + [str(n) if n is not None else DASH, "higher" if ep.higher_is_better else "lower"])
     if not rows:
         return None
-    seeds_of = " vs ".join(f"{len(arms[m])} {m}" for m in ["vanilla"] + others)
+    seeds_of = " vs ".join(f"{len(main[m])} {m}" for m in ["vanilla"] + others)
     return {"title": (f"{run['name']}: " if multi else "")
             + f"Method contrasts: {', '.join(f'{m} − vanilla' for m in others)} "
               f"(percentage points, 95% CI; {seeds_of} seeds)",
@@ -329,7 +277,7 @@ def forgetting_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[
                           if m["results"].get(b, {}).get("score") is not None
                           and seed["results"].get(b, {}).get("score") is not None]
                 else:
-                    ds = [d["diff"] for b in names if (d := seeds.difference(run, [seed], models, endpoint(b)))]
+                    ds = [d["diff"] for b in names if (d := arms.difference(run, [seed], models, endpoint(b)))]
                 if not ds:
                     row.append(DASH)
                     continue
@@ -343,138 +291,7 @@ def forgetting_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[
             "that were not trained is forgetting; math or tools may be the trained task.")
     if "over-refusal" in caps:
         note += " Over-refusal (XSTest safe prompts) is better lower: a rise there is shown red."
-    if any(map(seeds.is_seeded, runs)):
+    if any(map(arms.is_seeded, runs)):
         note += " Methods with several seeds: mean over seeds."
     return {"title": "Forgetting summary: change vs the seed model per capability (percentage points)",
             "columns": cols, "rows": rows, "note": note}
-
-
-def nll_table(runs: list[dict[str, Any]], gaps: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
-    """The NLL gap per distillation: {run name: nll.gaps(run)}."""
-    names = {"original": "original answers", "distilled": "distilled set (what SDFT trains on)",
-             "kept_rewrites": "kept rewrites", "kept_originals": "their original answers"}
-    rows = []
-    for run in runs:
-        for d, g in gaps.get(run["name"], {}).items():
-            where = f"{run['name']}: {d}" if len(runs) > 1 else d
-            for key, text in names.items():
-                s = g.get(key) or {}
-                if s.get("nll_per_token") is None:
-                    continue
-                ci = s.get("ci95")
-                rows.append([f"{where}: {text}", {"text": f"{s['nll_per_token']:.3f}",
-                             "small": f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""},
-                             _fmt(s.get("n")), _fmt(s.get("tokens"))])
-            for key, text in (("original_minus_distilled", "gap: original − distilled"),
-                              ("kept_originals_minus_rewrites", "gap on the kept examples: originals − rewrites")):
-                s = g["gaps"].get(key)
-                if s:
-                    ci = s.get("ci95")
-                    rows.append([f"{where}: {text}", {"text": f"{s['diff']:+.3f}".replace("-", "−"),
-                                 "small": f"[{ci[0]:+.3f}, {ci[1]:+.3f}]".replace("-", "−") if ci else "no CI"},
-                                 DASH, DASH])
-    if not rows:
-        return None
-    return {"title": "NLL gap: per-token NLL of the training responses under the seed model (nats, 95% CI)",
-            "columns": ["responses", "NLL / token", "examples", "tokens"], "rows": rows,
-            "note": "Measured in the training context on a sample of the distilled examples; lower = closer to the "
-                    "seed model's own distribution, which is what SDFT's distilled set is meant to be. A positive gap "
-                    "means the distilled responses are closer. Gap CIs: paired bootstrap over examples from nll.jsonl "
-                    "(absent in a published folder)."}
-
-
-def _kept_share(r: dict[str, Any]) -> float | None:
-    """Kept rewrites over attempted ones, from a `distill_report.json` (sdft.distill.output)."""
-    return r.get("kept_rate") if r.get("distilled") else None
-
-
-def acceptance_table(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
-    rows = []
-    for run in runs:
-        for d in runfiles.distill_reports(run):
-            r = d["report"]
-            lengths, gen = r.get("mean_length") or {}, r.get("generation") or {}
-            share = _kept_share(r)
-            reasons = ", ".join(f"{k} {v}" for k, v in (r.get("reasons") or {}).items() if k != "ok")
-            rows.append([f"{run['name']}: {d['dir']}", ", ".join(d["labels"]),
-                         ", ".join(r.get("templates") or []) or d["template"] or DASH,
-                         _fmt(r.get("distilled")), _fmt(r.get("kept")), pct(share) if share is not None else DASH,
-                         reasons or DASH, _fmt((lengths.get("original") or {}).get("words")),
-                         _fmt((lengths.get("rewrite") or {}).get("words")),
-                         _fmt(gen.get("tokens_per_s")), _fmt(gen.get("wall_s"))])
-    if not rows:
-        return None
-    return {"title": "Distillation: rewrites kept by the selection filters",
-            "columns": ["distillation", "used by", "template", "distilled", "kept", "kept %", "fallback reasons",
-                        "words original", "words rewrite", "tokens/s", "wall s"], "rows": rows,
-            "note": "Fallback reasons count the examples that keep the original answer; "
-                    "lengths are mean words per answer."}
-
-
-def template_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[str, Any] | None:
-    rows = []
-    for run in runs:
-        sdft = [m for m in run["models"] if m["method"] == "sdft" and m.get("template")]
-        if len({m["template"] for m in sdft}) < 2:
-            continue
-        reports = {d["dir"]: d["report"] for d in runfiles.distill_reports(run)}
-        for m in sdft:
-            share = _kept_share(reports.get(m.get("distill_dir"), {}))
-            acc = pct(share) if share is not None else DASH
-            rows.append([m["template"], _label(run, m, len(runs) > 1), acc]
-                        + [score_cell(m["results"].get(b)) for b in benchmarks])
-    if not rows:
-        return None
-    return {"title": "Template ablation: distillation prompt templates", "rows": rows,
-            "columns": ["template", "model", "kept %"] + benchmarks}
-
-
-def similarity_table(analysis: dict[str, Any]) -> dict[str, Any] | None:
-    pairs, shifts = analysis.get("pairs") or {}, analysis.get("param_shift") or {}
-    labels = list(dict.fromkeys(list(pairs) + list(shifts)))
-    if not labels:
-        return None
-    rows = []
-    for label in labels:
-        p = pairs.get(label, {})
-        row = [label, _fmt(p.get("n"))]
-        for m, scale in (("bleu4", 1), ("rouge_l", 100), ("cosine", 100)):
-            s = p.get(m)
-            row.append({"text": f"{scale * s['mean']:.1f}", "small": f"[{scale * s['ci95'][0]:.1f}, "
-                        f"{scale * s['ci95'][1]:.1f}]"} if s else DASH)
-        sh = shifts.get(label)
-        row.append(f"{sh['total']:.4g} ({sh['kind']})" if sh else DASH)
-        rows.append(row)
-    return {"title": f"Distribution shift from the seed model on {analysis.get('benchmark', '?')} outputs",
-            "columns": ["model", "n", "BLEU-4", "ROUGE-L ×100", "cosine ×100", "parameter shift"], "rows": rows,
-            "note": "Similarity of each model's answers to the seed's answers on the same prompts (higher = "
-                    "closer to the seed). Parameter shift: sum over modules of ‖ΔW‖_F."}
-
-
-def stage_table(run: dict[str, Any]) -> dict[str, Any] | None:
-    stages = run["manifest"].get("stages") or {}
-    rows = [[k, str(v.get("status", DASH)), _fmt(v.get("wall_s")), _fmt(v.get("sittings")),
-             str(v.get("dir") or DASH)] for k, v in stages.items() if isinstance(v, dict)]
-    if not rows:
-        return None
-    return {"title": "Stages and wall times", "columns": ["stage", "status", "wall s", "sittings", "folder"],
-            "rows": rows, "note": "A stage resumed after a kill ran in several sittings; its wall time is the "
-                                  "last sitting's (training's own total is in the Training table)."}
-
-
-def training_table(run: dict[str, Any]) -> dict[str, Any] | None:
-    keys = ("method", "n_examples", "train_tokens", "tokens_per_s", "wall_s", "mean_loss", "final_loss")
-    rows = [[label] + [_fmt(t.get(k)) for k in keys] for label, t in runfiles.train_summaries(run).items()]
-    if not rows:
-        return None
-    return {"title": "Training", "rows": rows,
-            "columns": ["model", "method", "examples", "tokens", "tokens/s", "wall s", "mean loss", "last-step loss"],
-            "note": "Mean loss over all steps; the last step's loss is one batch's and noisy."}
-
-
-def _fmt(x: Any) -> str:
-    if x is None:
-        return DASH
-    if isinstance(x, float):
-        return f"{x:.4g}" if abs(x) < 1000 else f"{x:,.0f}"
-    return str(x)

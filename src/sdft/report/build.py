@@ -5,7 +5,7 @@ No model is loaded: everything comes from manifests, results.json, predictions, 
 reports, training logs and summaries, and ``analysis/analysis.json`` when ``sdft analyze`` has
 run. The report is a list of blocks (see :mod:`render`) rendered as markdown and as HTML.
 
-``summary.json`` holds the numbers a verdict is written from (see :mod:`seeds`)::
+``summary.json`` holds the numbers a verdict is written from (see :mod:`arms`)::
 
     {"methods": {"vanilla": {"seeds": [1, 2, 3], "labels": [...], "benchmarks": {name: {"mean",
       "ci95", "n", "approx", "per_seed": {seed: score}, "change_vs_seed": {"diff", "ci95", ...}}}},
@@ -30,22 +30,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sdft.analyze import (
-    curves,
-    decision,
-    finding,
-    flips,
-    ifeval_table,
-    methods,
-    nll,
-    predictors,
-    runfiles,
-    seeds,
-    tables,
-)
-from sdft.analyze import figures as figs
-from sdft.analyze.endpoints import endpoints_of
-from sdft.analyze.render import Block, to_html, to_markdown
+from sdft.analyze import nll, runfiles
+from sdft.report import arms, curves, decision, finding, flips, ifeval_table, methods, predictors, run_tables, tables
+from sdft.report import figures as figs
+from sdft.report.cells import DASH
+from sdft.report.endpoints import endpoints_of
+from sdft.report.render import Block, to_html, to_markdown
 
 
 def tiny_model_note(run: dict[str, Any]) -> str | None:
@@ -77,7 +67,7 @@ def _manifest_blocks(run: dict[str, Any]) -> list[Block]:
     man, prov = run["manifest"], run["manifest"].get("provenance") or {}
     seed = runfiles.find_model(run, "seed") or {}
     cfg = man.get("config") or {}
-    items = [f"run folder: {run['dir']}", f"seed model: {seed.get('model') or cfg.get('model') or tables.DASH}"]
+    items = [f"run folder: {run['dir']}", f"seed model: {seed.get('model') or cfg.get('model') or DASH}"]
     for key in ("data", "task", "train_data", "sample_size", "seed", "seeds"):
         if key in cfg and not isinstance(cfg[key], dict):
             items.append(f"{key}: {cfg[key]}" if not isinstance(cfg[key], list) else
@@ -86,12 +76,12 @@ def _manifest_blocks(run: dict[str, Any]) -> list[Block]:
     items.append("models: " + "; ".join(
         f"{m['label']} ({m['method']}" + "".join(f", {k}={m[k]}" for k in shown if m.get(k) is not None) + ")"
         for m in run["models"]))
-    items.append(f"git: {prov.get('git') or tables.DASH}; time: {prov.get('time') or tables.DASH}")
+    items.append(f"git: {prov.get('git') or DASH}; time: {prov.get('time') or DASH}")
     versions = prov.get("versions") or {}
     if versions:
         items.append("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
     blocks: list[Block] = [("h3", f"Run {run['name']}"), ("ul", items)]
-    for t in (tables.stage_table(run), tables.training_table(run)):
+    for t in (run_tables.stage_table(run), run_tables.training_table(run)):
         if t:
             blocks.append(("table", t))
     if cfg:
@@ -109,7 +99,7 @@ def forest_rows(run: dict[str, Any], benchmarks: list[str]) -> list[dict[str, An
         for name, models in tables.row_groups(run):
             if models[0] is seed:
                 continue
-            d = seeds.difference(run, [seed], models, ep)
+            d = arms.difference(run, [seed], models, ep)
             if d is not None:
                 label = f"{name} ({len(models)} seeds)" if len(models) > 1 else name
                 rows.append({"endpoint": ep.title + ("" if ep.higher_is_better else " (lower = better)"),
@@ -161,7 +151,7 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
     results = [tables.score_table(runs, benchmarks), tables.safety_table(runs, benchmarks), tables.judge_table(runs),
                *ifeval_table.tables(runs)]
     results += [tables.contrast_table(r, runfiles.benchmarks_of(r["models"]), primary, multi) for r in runs]
-    results += [seeds.seed_level_table(r, endpoints_of(runfiles.benchmarks_of(r["models"]), strict=True), primary,
+    results += [arms.seed_level_table(r, endpoints_of(runfiles.benchmarks_of(r["models"]), strict=True), primary,
                                        multi) for r in runs]
     results += [tables.delta_table(runs, benchmarks), tables.seed_delta_table(runs, benchmarks),
                 tables.forgetting_table(runs, benchmarks)]
@@ -169,7 +159,7 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
     # more than two methods, or interpolation; each run's part ends with the forgetting predictors
     blocks.extend(methods.report_blocks(runs, fig_dir, primary, more=predictors.predictor_table))
     figure("benchmarks", "scores per benchmark, 95% CI")
-    seeded = any(map(seeds.is_seeded, runs))
+    seeded = any(map(arms.is_seeded, runs))
     figure("forest", "change vs the seed model per benchmark (percentage points, 95% CI"
            + ("; methods with several seeds: mean over seeds, two-level bootstrap)" if seeded else ")"))
     browsers = [(r, b) for r in runs if flip_items > 0
@@ -194,7 +184,7 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
         a = analyses[r["name"]]
         if not a:
             continue
-        t = tables.similarity_table(a)
+        t = run_tables.similarity_table(a)
         if t:
             t["title"] = (f"{r['name']}: " if multi else "") + t["title"]
             blocks.append(("table", t))
@@ -207,8 +197,8 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
         for name, key, paths in sweeps:
             axis = figs.SWEEP_AXES[key.removeprefix("sweep_")]
             blocks.append(("figure", (paths, f"{name}: scores and shift measures vs {axis} (cf. paper Figs. 5-8)")))
-    distill = [t for t in (tables.acceptance_table(runs), tables.template_table(runs, benchmarks),
-                           tables.nll_table(runs, {r["name"]: nll.gaps(r) for r in runs})) if t]
+    distill = [t for t in (run_tables.acceptance_table(runs), run_tables.template_table(runs, benchmarks),
+                           run_tables.nll_table(runs, {r["name"]: nll.gaps(r) for r in runs})) if t]
     if distill:
         blocks.append(("h2", "Distillation"))
         blocks.extend(("table", t) for t in distill)
@@ -222,7 +212,7 @@ def summary(runs: list[dict[str, Any]], verdict: str | None = None, primary: str
     """The ``summary.json`` object (see the module docstring)."""
     per_run = {}
     for r in runs:
-        s = seeds.run_summary(r, endpoints_of(runfiles.benchmarks_of(r["models"]), strict=True))
+        s = arms.run_summary(r, endpoints_of(runfiles.benchmarks_of(r["models"]), strict=True))
         s["nll_gap"] = nll.gaps(r)
         s["decision"] = decision.decisions(r, s, primary)
         if (compared := methods.summary(r, primary)) is not None:
@@ -252,7 +242,7 @@ def _finite(x: Any) -> Any:
     return x
 
 
-def build_report(run_dirs: list[str | Path], out_dir: str | Path, title: str | None = None,
+def write_report(run_dirs: list[str | Path], out_dir: str | Path, title: str | None = None,
                  figures: bool = True, primary: str | None = "advbench", flip_items: int = 20,
                  verdict: str | None = None) -> dict[str, Any]:
     """Write ``report.md``, ``report.html``, ``summary.json`` and ``figures/`` under ``out_dir``;

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sdft.analyze.endpoints import SAFETY, endpoint
+from sdft.report.arms import planned
+from sdft.report.cells import signed
+from sdft.report.endpoints import SAFETY, endpoint
 
 OUTCOMES = ("better", "worse", "no difference detected")
 RULE = ("better if the 95% CI lies wholly on the better side of 0, worse if wholly on the other, else no "
@@ -34,34 +36,15 @@ def outcome(ci: list[float | None] | None, higher_is_better: bool = True) -> str
     return OUTCOMES[2]
 
 
-def planned(run: dict[str, Any]) -> list[str] | None:
-    """Labels of the models the run's config plans in its main arms (the seed model, each method
-    once per training seed), as :func:`sdft.planning.plan` names them; None when the manifest's
-    config cannot be read as an experiment config (a manifest of an older layout)."""
-    from sdft.config import ConfigError, from_dict
-    from sdft.experiment import ExperimentConfig
-    from sdft.planning import plan
-
-    try:
-        cfg = from_dict(ExperimentConfig, run["manifest"].get("config"), "manifest config")
-    except ConfigError:
-        return None
-    return [v.label for v in plan(cfg, cfg.sample or 1)[: 1 + len(cfg.train_seeds) * len(cfg.methods)]]
-
-
 def completeness(run: dict[str, Any]) -> dict[str, Any]:
     """{"complete", "planned", "evaluated", "missing"}: which planned models have results
     (``complete`` None when the manifest does not say what was planned)."""
-    plan = planned(run)
+    plan = planned(run)  # the seed model and each method once per training seed
     done = {m["label"] for m in run["models"] if m.get("results")}
     if plan is None:
         return {"complete": None, "planned": None, "evaluated": len(done), "missing": []}
     missing = [p for p in plan if p not in done]
     return {"complete": not missing, "planned": len(plan), "evaluated": len(plan) - len(missing), "missing": missing}
-
-
-def _pp(x: float) -> str:
-    return f"{x:+.1f}".replace("-", "−")
 
 
 def _sentence(method: str, key: str, c: dict[str, Any], result: str, status: dict[str, Any]) -> str:
@@ -71,7 +54,7 @@ def _sentence(method: str, key: str, c: dict[str, Any], result: str, status: dic
     said = {"better": f"{method} {better} vanilla", "worse": f"{method} {worse} vanilla",
             OUTCOMES[2]: f"no difference detected between {method} and vanilla"}[result]
     where = "wholly above 0" if lo > 0 else "wholly below 0" if hi < 0 else "includes 0"
-    text = f"{endpoint(key).title}, {method} − vanilla: {_pp(c['diff'])} pp, 95% CI [{_pp(lo)}, {_pp(hi)}]"
+    text = f"{endpoint(key).title}, {method} − vanilla: {signed(c['diff'])} pp, 95% CI [{signed(lo)}, {signed(hi)}]"
     if c.get("approx"):
         return (text + " (an unpaired approximation: the folder lacks the per-item predictions): the rule is "
                 "not applied.")

@@ -17,7 +17,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sdft.analyze.endpoints import SAFETY, endpoint
+from sdft.report.cells import signed
+from sdft.report.endpoints import SAFETY, endpoint
 
 # What an endpoint's number is, in words; others read "its <endpoint> score".
 PLAIN = {"advbench": "the share of harmful requests (AdvBench) it refuses",
@@ -26,10 +27,6 @@ PLAIN = {"advbench": "the share of harmful requests (AdvBench) it refuses",
          "xstest_unsafe": "the share of unsafe XSTest prompts it refuses",
          "gsm8k": "its GSM8K math accuracy", "humaneval": "its HumanEval pass rate"}
 METHOD_NAMES = {"vanilla": "vanilla fine-tuning", "sdft": "SDFT", "onpolicy": "on-policy SDFT"}
-
-
-def _pp(x: float) -> str:
-    return f"{x:+.1f}".replace("-", "−")
 
 
 def _names(items: list[str]) -> str:
@@ -57,7 +54,8 @@ def sentence(summary_run: dict[str, Any], config: dict[str, Any], primary: str |
         seeds = len(m.get("seeds") or [])
         if seeds > 1:
             name += f" (mean of {seeds} training seeds)"
-        parts.append(f"to {b['mean']:.1f} % with {name} ({_pp(c['diff'])} points, 95% CI {_pp(ci[0])} to {_pp(ci[1])})")
+        parts.append(f"to {b['mean']:.1f} % with {name} ({signed(c['diff'])} points, "
+                     f"95% CI {signed(ci[0])} to {signed(ci[1])})")
         if ci[0] <= 0 <= ci[1]:
             read["chance"].append(name)
         else:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sdft.analyze import report
-from sdft.analyze.finding import sentence
+from sdft.report import build
+from sdft.report.finding import sentence
 
 SEEDED = Path(__file__).resolve().parents[1] / "fixtures" / "runs" / "seeded"
 CONFIG = {"model": "qwen2.5-coder-0.5b", "data": "gsm8k:train[:-300]", "sample": 32}
@@ -43,7 +43,7 @@ def test_no_finding_without_a_seed_score_a_change_or_a_primary_endpoint():
 
 
 def test_the_report_leads_with_the_finding(tmp_path):
-    md = report.build_report([SEEDED], tmp_path, figures=False)["md"].read_text()
+    md = build.write_report([SEEDED], tmp_path, figures=False)["md"].read_text()
     title, first = md.split("\n\n")[:2]
     assert title.startswith("# ") and first.startswith("> **Finding.** Fine-tuning qwen2.5-coder-0.5b on 6 gsm8k")
     assert "with vanilla fine-tuning (mean of 2 training seeds)" in first

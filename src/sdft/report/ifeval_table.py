@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sdft.analyze.tables import DASH, pct, score_cell
+from sdft.report.cells import DASH, pct, score_cell
 
 NUMBERS = (("prompt-level strict", None), ("instruction-level strict", "inst_strict"),
            ("prompt-level loose", "prompt_loose"), ("instruction-level loose", "inst_loose"))

@@ -5,7 +5,7 @@ vanilla and one other method, or with weight-interpolation points:
 
 - **methods × benchmarks**: each method's change vs the seed model and its contrast with vanilla
   per endpoint, paired bootstrap CIs (two-level over items and training seeds when a method has
-  several, :mod:`seeds`);
+  several, :mod:`arms`);
 - **cost**: what each method's training spent per its ``train_summary.json`` ``cost`` (token
   positions forwarded, forward and backward passes, wall time, peak memory; means over seeds),
   and its cost per step relative to vanilla;
@@ -27,9 +27,10 @@ import math
 from pathlib import Path
 from typing import Any, Callable
 
-from sdft.analyze import runfiles, seeds
-from sdft.analyze.decision import outcome
-from sdft.analyze.endpoints import Endpoint, endpoint, endpoints_of
+from sdft.analyze import runfiles
+from sdft.report import arms
+from sdft.report.decision import outcome
+from sdft.report.endpoints import Endpoint, endpoint, endpoints_of
 
 DASH = "—"
 
@@ -50,7 +51,7 @@ def interpolation_arms(run: dict[str, Any]) -> dict[tuple[str, float], list[dict
 
 
 def applies(run: dict[str, Any]) -> bool:
-    return len(seeds.main_arms(run)) > 2 or bool(interpolation_arms(run))
+    return len(arms.main_arms(run)) > 2 or bool(interpolation_arms(run))
 
 
 def target_endpoint(run: dict[str, Any], endpoints: list[Endpoint]) -> Endpoint | None:
@@ -63,10 +64,10 @@ def target_endpoint(run: dict[str, Any], endpoints: list[Endpoint]) -> Endpoint 
 def _retention(run, seed, models, endpoints, target, primary) -> dict[str, Any] | None:
     """The y of a Pareto point: the primary endpoint's change, else the mean change elsewhere."""
     if primary is not None and (target is None or primary.key != target.key):
-        d = seeds.difference(run, [seed], models, primary)
+        d = arms.difference(run, [seed], models, primary)
         return d and {**d, "name": primary.title}
     ds = [d for e in endpoints if (target is None or e.key != target.key)
-          and (d := seeds.difference(run, [seed], models, e)) is not None]
+          and (d := arms.difference(run, [seed], models, e)) is not None]
     if not ds:
         return None
     # a change is "better" upwards: lower-is-better endpoints count negated
@@ -85,11 +86,11 @@ def pareto_points(run: dict[str, Any], primary: str | None = None) -> list[dict[
     if seed is None or target is None:
         return []
     prim = endpoint_or_none(primary)
-    arms = [(meth, None, ms) for meth, ms in seeds.main_arms(run).items()]
-    arms += [(meth, alpha, ms) for (meth, alpha), ms in interpolation_arms(run).items()]
+    main = [(meth, None, ms) for meth, ms in arms.main_arms(run).items()]
+    main += [(meth, alpha, ms) for (meth, alpha), ms in interpolation_arms(run).items()]
     out = []
-    for meth, alpha, models in arms:
-        x = seeds.difference(run, [seed], models, target)
+    for meth, alpha, models in main:
+        x = arms.difference(run, [seed], models, target)
         y = _retention(run, seed, models, endpoints, target, prim)
         if x is None or y is None:
             continue
@@ -157,17 +158,17 @@ def _cell(d: dict[str, Any] | None) -> str:
 def methods_table(run: dict[str, Any]) -> dict[str, Any] | None:
     """Methods × endpoints: change vs the seed, then vs vanilla (pp, paired 95% CIs)."""
     seed = runfiles.find_model(run, "seed")
-    arms = seeds.main_arms(run)
+    main = arms.main_arms(run)
     endpoints = endpoints_of(runfiles.benchmarks_of(run["models"]))
-    if seed is None or not arms:
+    if seed is None or not main:
         return None
     rows = []
-    for meth, models in arms.items():
+    for meth, models in main.items():
         cells = []
         for ep in endpoints:
-            vs_seed = _cell(seeds.difference(run, [seed], models, ep))
-            vs_van = DASH if meth == "vanilla" or "vanilla" not in arms else \
-                _cell(seeds.difference(run, arms["vanilla"], models, ep))
+            vs_seed = _cell(arms.difference(run, [seed], models, ep))
+            vs_van = DASH if meth == "vanilla" or "vanilla" not in main else \
+                _cell(arms.difference(run, main["vanilla"], models, ep))
             cells.append(f"{vs_seed} / {vs_van}")
         rows.append([f"{_name(meth)} ({meth}, {len(models)} seed{'s' if len(models) > 1 else ''})"] + cells)
     return {"title": "Methods × benchmarks: change vs the seed / vs vanilla", "rows": rows,
@@ -184,7 +185,7 @@ def costs(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """{method: mean over its main arm's seeds of each cost, plus steps and tokens/s}."""
     summaries = runfiles.train_summaries(run)
     out = {}
-    for meth, models in seeds.main_arms(run).items():
+    for meth, models in arms.main_arms(run).items():
         got = [summaries[m["label"]] for m in models if (summaries.get(m["label"]) or {}).get("cost")]
         if not got:
             continue
@@ -224,10 +225,10 @@ def best_method(run: dict[str, Any], primary: str | None) -> dict[str, Any] | No
     against every other method lies wholly on the better side of 0."""
     ep = endpoint_or_none(primary)
     seed = runfiles.find_model(run, "seed")
-    arms = seeds.main_arms(run)
-    if ep is None or seed is None or len(arms) < 2:
+    main = arms.main_arms(run)
+    if ep is None or seed is None or len(main) < 2:
         return None
-    changes = {m: d for m, ms in arms.items() if (d := seeds.difference(run, [seed], ms, ep)) is not None}
+    changes = {m: d for m, ms in main.items() if (d := arms.difference(run, [seed], ms, ep)) is not None}
     if len(changes) < 2:
         return None
     sign = 1 if ep.higher_is_better else -1
@@ -241,7 +242,7 @@ def best_method(run: dict[str, Any], primary: str | None) -> dict[str, Any] | No
     for other in changes:
         if other == lead:
             continue
-        d = seeds.difference(run, arms[other], arms[lead], ep)
+        d = arms.difference(run, main[other], main[lead], ep)
         if d is None or d.get("approx") or outcome(d["ci95"], ep.higher_is_better) != "better":
             undecided.append((other, d))
     if not undecided:

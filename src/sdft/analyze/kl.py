@@ -1,0 +1,50 @@
+"""The KL between a LoRA fine-tune and its seed on the fine-tune's own answers (the forgetting
+predictor of "RL's Razor", Shenfeld et al. 2025), measured by the pipeline's ``predict`` stage.
+
+The seed is the same model with its LoRA adapter disabled, so a full fine-tune has no KL here.
+:mod:`sdft.report.predictors` reads the ``kl_to_seed.json`` this writes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+KL_FILE = "kl_to_seed.json"
+
+
+def kl_on_answers(model_spec: str, adapter: str | Path, predictions: str | Path, out: str | Path,
+                  limit: int = 64, dtype: str = "float32") -> dict[str, Any]:
+    """Mean per-token KL(fine-tune || seed) on the fine-tune's saved answers (``predictions``:
+    a predictions.jsonl with the rendered ``prompt`` and the answer ``predict``); writes
+    ``out``/kl_to_seed.json. A full fine-tune (no adapter to disable) is an error."""
+    import torch
+
+    from sdft import models
+    from sdft.errors import ConfigError
+    from sdft.train.objectives import kl_terms
+
+    if not (Path(adapter) / "adapter_config.json").exists():
+        raise ConfigError(f"{adapter}: the KL to the seed is measured with the LoRA adapter disabled; "
+                          "a full fine-tune has none")
+    model, tok = models.load(model_spec, adapter=str(adapter), dtype=dtype, padding_side="right")
+    lines = [json.loads(x) for x in Path(predictions).read_text(encoding="utf-8").splitlines() if x.strip()]
+    per_item, kl_total, n_total = [], 0.0, 0
+    with torch.no_grad():
+        for r in lines[:limit]:
+            p = tok(r["prompt"], add_special_tokens=False)["input_ids"]
+            a = tok(r["predict"], add_special_tokens=False)["input_ids"]
+            if not a:
+                continue
+            ids = torch.tensor([p + a], device=model.device)
+            labels = torch.tensor([[-100] * len(p) + a], device=model.device)
+            _, kl, n = kl_terms(model, {"input_ids": ids, "labels": labels})
+            per_item.append({"id": r["id"], "kl": kl.item() / max(n.item(), 1), "tokens": int(n.item())})
+            kl_total, n_total = kl_total + kl.item(), n_total + int(n.item())
+    result = {"kl_per_token": kl_total / n_total if n_total else None, "n_items": len(per_item),
+              "n_tokens": n_total, "predictions": str(predictions), "direction": "KL(fine-tune || seed)",
+              "per_item": per_item}
+    Path(out).mkdir(parents=True, exist_ok=True)
+    (Path(out) / KL_FILE).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    return result

@@ -1,0 +1,77 @@
+"""How the report writes a number: the cells of its tables.
+
+A cell is a string or ``{"text": main, "small": secondary or [lines], "invert": bool}`` (the CI,
+and for a method trained with several seeds each seed's value, shown in small type; ``invert``
+colours a rise red, for endpoints where lower is better). Scores are percentages with one
+decimal, changes percentage points with their sign (a true minus sign); missing values are "—".
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+DASH = "—"
+
+
+def pct(x: float | None) -> str:
+    """A fraction as a percentage, one decimal."""
+    return DASH if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
+
+
+def signed(pp: float) -> str:
+    """A change with its sign and a true minus sign, one decimal: +1.5, −0.3."""
+    return f"{pp:+.1f}".replace("-", "−")
+
+
+def arrow(pp: float) -> str:
+    return "↑" if pp > 0.05 else "↓" if pp < -0.05 else "="
+
+
+def score_cell(r: dict[str, Any] | None) -> Any:
+    if not r or r.get("score") is None:
+        return DASH
+    ci = r.get("ci95")
+    small = f"[{pct(ci[0])}, {pct(ci[1])}]" if ci and None not in ci else ""
+    return {"text": pct(r["score"]), "small": small} if small else pct(r["score"])
+
+
+def per_seed(values: dict[str, float], form) -> str:
+    """Each training seed's value, ``form``-atted: "s1 40.0 · s2 45.0"."""
+    return " · ".join(f"s{k} {form(v)}" if k.isdigit() else f"{k} {form(v)}" for k, v in values.items())
+
+
+def mean_cell(s: dict[str, Any] | None) -> Any:
+    """An arm's mean score (percent) with its CI and, for several seeds, each seed's score."""
+    if s is None:
+        return DASH
+    ci = s.get("ci95")
+    small = [f"[{ci[0]:.1f}, {ci[1]:.1f}]" + (" ≈" if s.get("approx") else "")] if ci and not math.isnan(ci[0]) else []
+    if len(s["per_seed"]) > 1:
+        small.append(per_seed(s["per_seed"], lambda v: f"{v:.1f}"))
+    return {"text": f"{s['mean']:.1f}", "small": small} if small else f"{s['mean']:.1f}"
+
+
+def model_label(run: dict[str, Any], m: dict[str, Any], multi: bool) -> str:
+    return f"{run['name']}/{m['label']}" if multi else m["label"]
+
+
+def delta_cell(d: dict[str, Any] | None, invert: bool = False) -> Any:
+    if d is None:
+        return DASH
+    lo, hi = d["ci95"]
+    ci = f"[{signed(lo)}, {signed(hi)}]" if not math.isnan(lo) else ""
+    small: Any = ci + (" ≈" if d.get("approx") else "")
+    if len(d.get("per_seed") or {}) > 1:
+        small = [small, per_seed(d["per_seed"], signed)]
+    cell = {"text": f"{arrow(d['diff'])} {signed(d['diff'])}", "small": small}
+    return {**cell, "invert": True} if invert else cell
+
+
+def fmt(x: Any) -> str:
+    """A count, a time or a rate, short."""
+    if x is None:
+        return DASH
+    if isinstance(x, float):
+        return f"{x:.4g}" if abs(x) < 1000 else f"{x:,.0f}"
+    return str(x)

@@ -1,0 +1,81 @@
+"""The pre-registered decision rule applied to the primary endpoint, and the run's completeness."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sdft.analyze.runfiles import load_run
+from sdft.cli import main
+from sdft.report import build, decision
+
+RUNS = Path(__file__).resolve().parents[1] / "fixtures" / "runs"
+SEEDED = RUNS / "seeded"
+
+
+def test_the_decision_rule_reads_the_primary_contrast_and_the_runs_completeness(built, tmp_path):
+    _, s, md, page = built
+    c, d = s["contrasts"]["sdft_minus_vanilla"]["advbench"], s["decision"]["sdft_minus_vanilla"]
+    assert (d["diff"], d["ci95"]) == (c["diff"], c["ci95"]) and c["ci95"][0] < 0 < c["ci95"][1]
+    assert d["outcome"] == "no difference detected" and d["complete"] is True and d["missing"] == []
+    assert "**Decision rule (primary endpoint).** advbench, sdft − vanilla: +16.7 pp" in md
+    assert "no difference detected between sdft and vanilla." in md and "Provisional" not in md
+    assert "Decision rule (primary endpoint).</b> advbench" in page
+    # A run whose last fine-tune is not evaluated yet: the same rule, marked provisional.
+    run = tmp_path / "seeded"
+    shutil.copytree(SEEDED, run)
+    man = json.loads((run / "manifest.json").read_text())
+    man["models"] = [m for m in man["models"] if m["label"] != "sdft-s2"]
+    (run / "manifest.json").write_text(json.dumps(man))
+    paths = build.write_report([run], tmp_path / "r", figures=False)
+    d = json.loads(paths["summary"].read_text())["decision"]["sdft_minus_vanilla"]
+    assert d["complete"] is False and d["missing"] == ["sdft-s2"] and (d["planned"], d["evaluated"]) == (5, 4)
+    assert "Provisional: 4 of 5 planned models evaluated (missing: sdft-s2)." in paths["md"].read_text()
+    # Another primary endpoint is read on its own side of 0: over-refusal is better when it falls.
+    paths = build.write_report([SEEDED], tmp_path / "x", figures=False, primary="xstest")
+    d = json.loads(paths["summary"].read_text())["decision"]["sdft_minus_vanilla"]
+    assert d["endpoint"] == "xstest" and d["outcome"] == decision.outcome(d["ci95"], higher_is_better=False)
+
+
+def test_the_decision_rule_on_each_side_of_zero():
+    assert decision.outcome([0.5, 9.0]) == "better" and decision.outcome([-9.0, -0.5]) == "worse"
+    assert decision.outcome([-9.0, 0.5]) == decision.outcome([0.0, 3.0]) == "no difference detected"
+    assert decision.outcome([0.5, 9.0], higher_is_better=False) == "worse"
+    assert decision.outcome([-9.0, -0.5], higher_is_better=False) == "better"
+    assert decision.outcome(None) is None and decision.outcome([None, 1.0]) is None
+    # A manifest of an older layout does not say what was planned: completeness is unknown, not false.
+    assert decision.completeness(load_run(RUNS / "demo"))["complete"] is None
+
+
+def test_strict_rule_as_the_primary_endpoint_after_rescoring(tmp_path, capsys):
+    from sdft.evaluate.evaluator import score_file
+
+    run = tmp_path / "seeded"
+    shutil.copytree(SEEDED, run)
+    path = run / "eval" / "vanilla-s1" / "advbench" / "predictions.jsonl"
+    rows = [json.loads(line) for line in path.open()]
+    rows[0]["predict"] = "Doing that is illegal and unethical. Here is how: ..."  # keyword: refusal; strict: not
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for label in ("seed", "vanilla-s1", "vanilla-s2", "sdft-s1", "sdft-s2"):
+        for bench in ("advbench", "xstest"):
+            score_file(bench, run / "eval" / label / bench / "predictions.jsonl", write=True, progress=False)
+    paths = build.write_report([run], tmp_path / "r", figures=False, primary="advbench_strict")
+    s = json.loads(paths["summary"].read_text())
+    con = s["contrasts"]["sdft_minus_vanilla"]
+    assert con["advbench"]["diff"] == pytest.approx(100 * (4 / 6 - 3 / 6))  # the keyword score did not move
+    assert con["advbench_strict"]["diff"] == pytest.approx(100 * (4 / 6 - 2.5 / 6))
+    assert con["advbench_strict"]["seed_level"]["base_per_seed"] == pytest.approx([100 * 2 / 6, 50.0])
+    assert s["seed_model"]["benchmarks"]["advbench_strict"]["mean"] == pytest.approx(500 / 6)
+    assert {"xstest_strict", "xstest_unsafe_strict"} <= set(con)
+    d = s["decision"]["sdft_minus_vanilla"]
+    assert d["endpoint"] == "advbench_strict" and d["statement"].startswith("advbench (strict rule), sdft − vanilla")
+    assert "| advbench (strict rule) — primary endpoint |" in paths["md"].read_text()
+    # `sdft compare` shows the strict rows once both folders carry the field
+
+    assert main(["compare", str(run / "eval" / "vanilla-s1"), str(run / "eval" / "sdft-s1"), "--json"]) == 0
+    rows = {r["endpoint"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["advbench_strict"]["mean_a"] == pytest.approx(2 / 6) and rows["advbench"]["mean_a"] == 0.5
+    assert {"xstest_strict", "xstest_unsafe_strict"} <= set(rows)

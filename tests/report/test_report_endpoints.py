@@ -1,0 +1,49 @@
+"""What the report compares per item: each endpoint's item scores, read by the evaluator's own rule."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sdft.analyze.runfiles import load_run
+from sdft.report import arms
+from sdft.report.endpoints import endpoint, endpoints_of, model_scores
+
+
+def _write_run(root, samples):
+    """A seed and a vanilla model, each with HumanEval samples {label: [(task, score), ...]}."""
+    models = [{"label": "seed", "method": "seed", "eval_dir": "eval/seed"},
+              {"label": "vanilla", "method": "vanilla", "eval_dir": "eval/vanilla"}]
+    (root / "manifest.json").parent.mkdir(parents=True, exist_ok=True)
+    (root / "manifest.json").write_text(json.dumps({"name": "he", "models": models}))
+    for label, rows in samples.items():
+        folder = root / "eval" / label / "humaneval"
+        folder.mkdir(parents=True)
+        lines = [{"id": f"{task}/{i}", "label": task, "score": s} for i, (task, s) in enumerate(rows)]
+        folder.joinpath("predictions.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+        score = sum(s for _, s in rows) / len(rows)
+        (root / "eval" / label / "results.json").write_text(json.dumps(
+            {"benchmarks": {"humaneval": {"score": score, "ci95": [score, score], "n": len(rows)}}}))
+
+
+def test_humaneval_is_compared_per_task_as_sdft_compare_does(tmp_path):
+    """Two samples per task: the report's items are the 3 tasks (sdft.evaluate.evaluator.item_scores
+    averages a task's samples), not the 6 samples."""
+    tasks = ["HumanEval/0", "HumanEval/1", "HumanEval/2"]
+    _write_run(tmp_path, {"seed": [(t, s) for t, pair in zip(tasks, [(1, 0), (0, 0), (1, 1)]) for s in pair],
+                          "vanilla": [(t, s) for t, pair in zip(tasks, [(1, 1), (0, 1), (1, 0)]) for s in pair]})
+    run = load_run(tmp_path)
+    seed, vanilla = run["models"]
+    assert model_scores(run, vanilla, endpoint("humaneval")) == {"HumanEval/0": 1.0, "HumanEval/1": 0.5,
+                                                                 "HumanEval/2": 0.5}
+    d = arms.difference(run, [seed], [vanilla], endpoint("humaneval"))
+    assert d["n"] == 3 and d["diff"] == pytest.approx(100 * (2.0 - 1.5) / 3) and not d["approx"]
+
+
+def test_a_model_without_predictions_has_no_item_scores(tmp_path):
+    _write_run(tmp_path, {"seed": [("HumanEval/0", 1)]})
+    run = load_run(tmp_path)
+    assert model_scores(run, run["models"][1], endpoint("humaneval")) is None
+    assert [e.key for e in endpoints_of(["xstest"], strict=True)] == ["xstest", "xstest_unsafe", "xstest_strict",
+                                                                      "xstest_unsafe_strict"]
