@@ -210,14 +210,14 @@ class _Batch:
         # Indexing gathers a contiguous (rows, 1, hidden) tensor.
         last = torch.tensor([width - 1], device=dev)
         out = self.gen.model(input_ids=ids, attention_mask=mask, position_ids=pos,
-                             past_key_values=cache, use_cache=True, logits_to_keep=last)
+                             cache=cache, use_cache=True, logits_to_keep=last)
         self._merge(new_rows, cache, mask, pos[:, -1] + 1)
         return out.logits[:, -1].float()
 
     def decode(self):
         self.mask = torch.cat([self.mask, self.mask.new_ones(len(self.rows), 1)], dim=1)
         out = self.gen.model(input_ids=self.last, attention_mask=self.mask, position_ids=self.pos[:, None],
-                             past_key_values=self.cache, use_cache=True)
+                             cache=self.cache, use_cache=True)
         self.pos = self.pos + 1
         return out.logits[:, -1].float()
 

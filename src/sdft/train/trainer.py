@@ -60,7 +60,9 @@ def _common_args(cfg: TrainConfig, ckpt_dir: Path, epochs: float, on_cuda: bool,
         save_steps=cfg.save_steps,
         save_total_limit=2,
         report_to=split_report_to(cfg.report_to)[0],
-        gradient_checkpointing=cfg.gradient_checkpointing,
+        # transformers 5.24 renamed it; TRL's configs default the old name to True, so the new one
+        # must always be set for the old one to be ignored.
+        activation_checkpointing=cfg.gradient_checkpointing,
         torch_compile=cfg.torch_compile,
         use_cpu=not on_cuda,
         bf16=autocast,
