@@ -77,17 +77,6 @@ def test_dtype_auto_follows_the_cpu_flags(monkeypatch):
         models.resolve_dtype("fp8", "cpu")
 
 
-def test_models_cli_lists_aliases(capsys):
-    assert cli_main(["models", "list"]) == 0
-    out = capsys.readouterr().out
-    assert "smollm2-135m (default)" in out and "qwen2.5-coder-0.5b" in out
-
-
-def test_unknown_command_exits_nonzero(capsys):
-    assert cli_main(["frobnicate"]) == 2
-    assert "unknown command" in capsys.readouterr().err
-
-
 def _hub_says(monkeypatch, error: Exception | None) -> list[str]:
     import huggingface_hub
 
