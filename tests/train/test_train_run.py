@@ -289,3 +289,16 @@ def test_merge_saved_loads_on_the_training_device_not_the_cpu(tmp_path, monkeypa
     with pytest.raises(Stop):
         merge_saved("base-model", tmp_path, "auto")
     assert asked["device"] == "cuda" and asked["dtype"] == "auto" and asked["adapter"] == str(tmp_path)
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_gradient_checkpointing_reaches_trl_by_the_name_transformers_takes(tmp_path, on):
+    """transformers 5.24 renamed the argument (the suite fails on the old name's FutureWarning),
+    the GPU image has 5.17: whichever name is passed, TRL's own default (on) must not win."""
+    from trl import SFTConfig
+
+    from sdft.train.trainer import _common_args
+
+    cfg = _cfg("unused", tmp_path / "o", gradient_checkpointing=on)
+    args = SFTConfig(**_common_args(cfg, tmp_path / "ckpt", 1.0, on_cuda=False, autocast=False))
+    assert args.gradient_checkpointing is on
