@@ -1,5 +1,5 @@
 """The command table: one module per command in sdft.commands, each with the two functions and a
-paste-ready example, and building any command's flags loads no heavy library."""
+paste-ready example; building any command's flags loads no heavy library; an unknown command exits 2."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import sdft.commands
-from sdft.cli import COMMANDS
+from sdft.cli import COMMANDS, main
 
 
 def test_every_command_module_is_in_the_table_and_has_the_two_functions_and_an_example():
@@ -59,3 +59,8 @@ def test_a_closed_stdout_pipe_ends_the_command_quietly_with_141():
         os.close(write_end)
     assert res.returncode == 141, res.stderr
     assert "Traceback" not in res.stderr and "BrokenPipeError" not in res.stderr
+
+
+def test_unknown_command_exits_nonzero(capsys):
+    assert main(["frobnicate"]) == 2
+    assert "unknown command" in capsys.readouterr().err

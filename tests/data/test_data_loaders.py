@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -63,131 +62,6 @@ def test_forced_format_and_column_mapping_on_csv(tmp_path):
     assert (ex.instruction, ex.response) == ("Why?", "Because.")
 
 
-def test_dataset_info_columns_mapping_and_sharegpt_tags(tmp_path):
-    qa = loaders.load_dataset_info(f"{FIX / 'dataset_info.json'}#qa")
-    assert [(e.id, e.instruction[:8], e.input, e.response, e.task) for e in qa] == [
-        ("qa/0", "What is ", "", "100", "qa"), ("qa/1", "Spell 'c", "cat", "tac", "qa")]
-    # chats.json is listed without its sub-folder: found one folder down by base name.
-    (chat,) = loaders.load_dataset_info(f"{FIX / 'dataset_info.json'}#chats")
-    assert (chat.instruction, chat.response) == ("Hello?", "Hi there.")
-
-
-def test_dataset_info_errors_name_entry_and_tried_paths():
-    with pytest.raises(DataError, match=r"dataset_info.json: entry 'gone': field 'file_name'.*tried .*nowhere/missing"):
-        loaders.load_dataset_info(f"{FIX / 'dataset_info.json'}#gone")
-    with pytest.raises(DataError, match=r"no entry 'nope'; entries: chats, gone, qa"):
-        loaders.load_dataset_info(f"{FIX / 'dataset_info.json'}#nope")
-
-
-def test_sdft_dataset_info_resolves_into_this_data_layout(data_dir):
-    info = data_dir / "sdft_config" / "dataset_info.json"
-    adv = tasks.load_data(f"{info}#advbench", data_dir)  # harmful_behaviors.csv lives in advbench/
-    assert len(adv) == 520 and adv[0].response.startswith("Sure, here is")
-    assert len(tasks.load_data(f"{info}#multiarith_test", data_dir)) == 180
-    with pytest.raises(DataError, match="distilled_lima.json"):
-        tasks.load_data(f"{info}#distilled_lima", data_dir)
-
-
-def test_hub_dataset_offline_is_a_clear_error(monkeypatch):
-    import datasets
-
-    def offline(*a, **k):
-        raise ConnectionError("Couldn't reach 'org/name' on the Hub\nmore detail")
-
-    monkeypatch.setattr(datasets, "load_dataset", offline)
-    with pytest.raises(DataError, match=r"hf:org/name:test: could not load hub dataset 'org/name' split 'test'.*"
-                                        r"Couldn't reach"):
-        tasks.load_data("hf:org/name:test")
-    with pytest.raises(DataError, match=r"hub dataset 'openai/gsm8k' config 'main' split 'test' revision 'v1'"):
-        tasks.load_data("hf:openai/gsm8k:main@v1#test")
-
-
-@pytest.mark.parametrize("spec, want", [
-    ("hf:org/name", ("org/name", None, None, "train")),
-    ("hf:org/name:test", ("org/name", None, None, "test")),  # the form before configs: a split word
-    ("hf:openai/gsm8k:main", ("openai/gsm8k", "main", None, "train")),
-    ("hf:openai/gsm8k:main#test", ("openai/gsm8k", "main", None, "test")),
-    ("hf:openai/gsm8k:main@e9f1d3a#test", ("openai/gsm8k", "main", "e9f1d3a", "test")),
-    ("hf:org/name@refs/pr/1", ("org/name", None, "refs/pr/1", "train")),
-    ("hf:org/name#validation", ("org/name", None, None, "validation")),
-    ("hf:org/name:test#train", ("org/name", "test", None, "train")),  # a config named like a split
-])
-def test_hub_spec_grammar(spec, want):
-    p = loaders.parse_hf_spec(spec)
-    assert (p["name"], p["config"], p["revision"], p["split"]) == want
-
-
-@pytest.mark.parametrize("spec", ["hf:noslash", "hf:a/b/c", "hf:org/name:x:y", "hf:/name"])
-def test_hub_spec_errors(spec):
-    with pytest.raises(DataError, match="expected hf:ORG/NAME"):
-        loaders.parse_hf_spec(spec)
-
-
-def test_hub_dataset_records_are_converted_and_the_call_carries_config_and_revision(monkeypatch):
-    import datasets
-
-    rows = [{"instruction": "a", "output": "b"}, {"instruction": "c", "output": "d"}]
-    calls = []
-    monkeypatch.setattr(datasets, "load_dataset", lambda path, **kw: calls.append((path, kw)) or rows)
-    ex = tasks.load_data("hf:org/name")
-    assert [(e.id, e.response) for e in ex] == [("org/name/train/0", "b"), ("org/name/train/1", "d")]
-    ex = tasks.load_data("hf:org/name:cfg@abc#test[1:]")
-    assert [e.id for e in ex] == ["org/name/cfg/test/1"]
-    assert calls == [("org/name", {"name": None, "split": "train", "revision": None, "data_dir": None}),
-                     ("org/name", {"name": "cfg", "split": "test", "revision": "abc", "data_dir": None})]
-
-
-def _registry(tmp_path, info: dict, files: dict[str, list]) -> Path:
-    for name, rows in files.items():
-        (tmp_path / name).write_text(json.dumps(rows), encoding="utf-8")
-    path = tmp_path / "dataset_info.json"
-    path.write_text(json.dumps(info), encoding="utf-8")
-    return path
-
-
-def test_dataset_info_prefers_hf_hub_url_with_subset_split_revision_folder(tmp_path, monkeypatch):
-    import datasets
-
-    calls = []
-    rows = [{"q": f"q{i}", "a": f"a{i}"} for i in range(3)]
-    monkeypatch.setattr(datasets, "load_dataset", lambda path, **kw: calls.append((path, kw)) or rows)
-    info = _registry(tmp_path, {"math": {"hf_hub_url": "openai/gsm8k", "file_name": "local.json", "subset": "main",
-                                         "split": "test", "revision": "v2", "folder": "data",
-                                         "columns": {"prompt": "q", "response": "a"}}},
-                     {"local.json": [{"instruction": "local", "output": "file"}]})
-    ex = tasks.load_data(f"{info}#math")
-    assert calls == [("openai/gsm8k", {"name": "main", "split": "test", "revision": "v2", "data_dir": "data"})]
-    assert [(e.id, e.instruction, e.task) for e in ex] == [
-        ("openai/gsm8k/main/test/0", "q0", "math"), ("openai/gsm8k/main/test/1", "q1", "math"),
-        ("openai/gsm8k/main/test/2", "q2", "math")]
-
-
-def test_dataset_info_num_samples_and_joined_entries(tmp_path):
-    ten = [{"instruction": f"i{k}", "output": f"o{k}"} for k in range(10)]
-    info = _registry(tmp_path, {"a": {"file_name": "a.json", "num_samples": 4},
-                                "b": {"file_name": "b.json", "num_samples": 3},
-                                "a_all": {"file_name": "a.json"},
-                                "dup": {"file_name": "ids.json"}, "dup2": {"file_name": "ids.json"},
-                                "bad_split": {"file_name": "a.json", "split": "test"}},
-                     {"a.json": ten, "b.json": ten[:2], "ids.json": [{"id": "x", "instruction": "i", "output": "o"}]})
-    a = tasks.load_data(f"{info}#a")
-    assert len(a) == 4 and len({e.id for e in a}) == 4
-    assert [e.id for e in a] == sorted((e.id for e in a), key=lambda i: int(i.split("/")[1]))  # file order
-    assert [e.id for e in a] == [e.id for e in tasks.load_data(f"{info}#a")]  # seeded: the same every time
-    b = tasks.load_data(f"{info}#b")  # more than the file holds: all of it, plus one drawn again
-    assert len(b) == 3 and {e.id for e in b[:2]} == {"b/0", "b/1"} and b[2].id in ("b/0#2", "b/1#2")
-    joined = tasks.load_data(f"{info}#a, b")  # LLaMA-Factory's `dataset: a,b`: concatenated in order
-    assert [e.id for e in joined] == [e.id for e in a] + [e.id for e in b]
-    assert [e.task for e in joined] == ["a"] * 4 + ["b"] * 3
-    assert len(tasks.load_data(f"{info}#a_all,b")) == 13
-    with pytest.raises(DataError, match=r"entries 'dup' and 'dup2' both hold id 'x'"):
-        tasks.load_data(f"{info}#dup,dup2")
-    with pytest.raises(DataError, match=r"entry 'bad_split': field 'split': a local file has only the split 'train'"):
-        tasks.load_data(f"{info}#bad_split")
-    with pytest.raises(DataError, match=r"no entry 'zzz'"):
-        tasks.load_data(f"{info}#a,zzz")
-
-
 # ---------------------------------------------------------------- bad input
 
 def _write(tmp_path, name, text):
@@ -238,36 +112,6 @@ def test_bad_input_names_file_place_and_field(tmp_path, name, text, pattern):
     with pytest.raises(DataError, match=pattern) as e:
         loaders.load_file(p)
     assert str(p) in str(e.value)
-
-
-@pytest.mark.parametrize("name,encoding", [("u16.jsonl", "utf-16"), ("u16.json", "utf-16-le"),
-                                           ("u16.csv", "utf-16")])
-def test_utf16_file_is_a_data_error_saying_utf8(tmp_path, name, encoding):
-    # "utf-16" writes a byte-order mark, "utf-16-le" none (its ASCII text is then NUL-riddled).
-    text = "instruction,output\nx,y\n" if name.endswith(".csv") else f"[{GOOD}]" if name.endswith(".json") else GOOD
-    p = tmp_path / name
-    p.write_text(text, encoding=encoding)
-    with pytest.raises(DataError, match=r"u16\.\w+: the file looks UTF-16 encoded .* must be UTF-8"):
-        loaders.load_file(p)
-
-
-def test_nul_bytes_in_a_utf8_file_are_named_as_such_not_as_utf16(tmp_path):
-    p = tmp_path / "nul.jsonl"
-    p.write_bytes((GOOD + "\n" + '{"instruction": "caf\u00e9\x00\x00", "output": "y"}\n').encode("utf-8"))
-    with pytest.raises(DataError) as e:
-        loaders.load_file(p)
-    msg = str(e.value)
-    assert msg.startswith(f"{p}:2: 2 NUL byte(s) in a UTF-8 file (the first at offset ") and "UTF-16" not in msg
-
-
-def test_other_non_utf8_bytes_name_the_line_and_byte(tmp_path):
-    p = tmp_path / "latin1.jsonl"
-    p.write_bytes((GOOD + "\n" + '{"instruction": "caf\u00e9", "output": "y"}\n').encode("latin-1"))
-    with pytest.raises(DataError, match=r"latin1\.jsonl:2: not valid UTF-8 \(byte 0xe9 at offset 56\).*must be UTF-8"):
-        loaders.load_file(p)
-    bom = tmp_path / "bom.csv"  # a UTF-8 BOM is fine: it is not glued to the first column name
-    bom.write_bytes("instruction,output\nx,y\n".encode("utf-8-sig"))
-    assert [(e.instruction, e.response) for e in loaders.load_file(bom)] == [("x", "y")]
 
 
 def test_missing_file_and_unknown_format(tmp_path):

@@ -1,13 +1,11 @@
-"""The task table against the real data folder (counts from its README), data_dir, and the CLI."""
+"""The task table against the real data folder (counts from its README), and data_dir."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 import pytest
 
-from sdft.cli import main
 from sdft.data import tasks
 from sdft.data.records import DataError
 
@@ -157,30 +155,3 @@ def test_data_dir_precedence(tmp_path, monkeypatch):
 def test_missing_task_file_is_a_clear_error(tmp_path):
     with pytest.raises(DataError, match=r"task 'alpaca' split 'train': file .*alpaca_train.json not found"):
         tasks.load_task("alpaca", data_dir=tmp_path)
-
-
-# ---------------------------------------------------------------- CLI
-
-def test_cli_show_and_check(data_dir, capsys):
-    assert main(["data", "--data-dir", str(data_dir), "show", "winogrande:train_xs", "--limit", "2"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 2 and json.loads(lines[0])["meta"]["answer"] in (1, 2)
-    assert main(["data", "--data-dir", str(data_dir), "check", "codealpaca"]) == 0
-    out = capsys.readouterr().out
-    assert "2017 records" in out and "2 records have an empty response" in out
-
-
-def test_cli_list_marks_missing_files(tmp_path, capsys):
-    (tmp_path / "gsm8k").mkdir()
-    (tmp_path / "gsm8k" / "gsm8k_test.json").write_text('[{"question": "1+1?", "answer": "The answer is 2."}]')
-    assert main(["data", "--data-dir", str(tmp_path), "list"]) == 0
-    rows = {tuple(line.split()[:4]) for line in capsys.readouterr().out.splitlines()}
-    assert ("gsm8k", "train", "test", "1") in rows and ("gsm8k", "train", "train", "missing") in rows
-
-
-def test_cli_check_bad_input_exits_2_with_the_message(tmp_path, capsys):
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"instruction": "x", "output": "y"}\n{"instruction": "x"}\n')
-    assert main(["data", "check", str(bad)]) == 2
-    err = capsys.readouterr().err
-    assert f"{bad}:2: field 'output': missing" in err and "Traceback" not in err

@@ -201,14 +201,6 @@ def test_bad_input_errors_name_the_record_and_field(tmp_path):
         load_distilled(bad)
 
 
-def test_cli_reports_config_errors_in_one_line(tmp_path, capsys):
-    from sdft.cli import main
-
-    assert main(["distill", "--out", str(tmp_path), "--mix-ratio", "2"]) == 2
-    err = capsys.readouterr().err
-    assert "sdft distill: error: distill: `data` is required" in err
-
-
 def test_export_llamafactory_and_hf_round_trip_and_push(tmp_path, data_dir, monkeypatch):
     import datasets
     import huggingface_hub

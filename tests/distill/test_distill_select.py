@@ -7,7 +7,7 @@ import json
 import pytest
 
 from sdft.config import ConfigError
-from sdft.distill.select import CHECKS, TASK_CHECK, check_for, echoes_template, judge
+from sdft.distill.select import CHECKS, TASK_CHECK, check_for, echoes_template, rejection_reason
 
 
 @pytest.mark.parametrize("text", [
@@ -20,7 +20,7 @@ from sdft.distill.select import CHECKS, TASK_CHECK, check_for, echoes_template, 
 ])
 def test_template_echoes_are_detected(text):
     assert echoes_template(text)
-    assert judge(text, "stop", "Paris.", "none") == "echo"
+    assert rejection_reason(text, "stop", "Paris.", "none") == "echo"
 
 
 @pytest.mark.parametrize("text", [
@@ -33,21 +33,21 @@ def test_ordinary_answers_are_not_echoes(text):
 
 
 def test_reasons_in_order():
-    assert judge("", "stop", "x", "none") == "empty"
-    assert judge(None, "stop", "x", "none") == "empty"
-    assert judge("partial answer", "length", "x", "none") == "truncated"
+    assert rejection_reason("", "stop", "x", "none") == "empty"
+    assert rejection_reason(None, "stop", "x", "none") == "empty"
+    assert rejection_reason("partial answer", "length", "x", "none") == "truncated"
     # truncation is reported before an echo that happens to be in the text
-    assert judge("see the reference answer", "length", "x", "none") == "truncated"
-    assert judge("fine", "stop", "x", "none") == "ok"
+    assert rejection_reason("see the reference answer", "length", "x", "none") == "truncated"
+    assert rejection_reason("fine", "stop", "x", "none") == "ok"
 
 
 def test_math_check_on_real_gsm8k_reference(data_dir):
     ref = json.loads((data_dir / "gsm8k" / "gsm8k_train.json").read_text())[367]["answer"]
     assert ref.endswith("The answer is 850,000.")
     good = "He makes $1,000,000 and pays $150,000, so he keeps 850,000 dollars. The answer is 850000."
-    assert judge(good, "stop", ref, "math") == "ok"
-    assert judge("So he keeps $850,001.", "stop", ref, "math") == "check_failed"
-    assert judge("850,000 is what he keeps, minus 20 in fees", "stop", ref, "math") == "check_failed"
+    assert rejection_reason(good, "stop", ref, "math") == "ok"
+    assert rejection_reason("So he keeps $850,001.", "stop", ref, "math") == "check_failed"
+    assert rejection_reason("850,000 is what he keeps, minus 20 in fees", "stop", ref, "math") == "check_failed"
 
 
 def test_function_call_check_on_real_openfunction_reference(data_dir):
@@ -55,9 +55,9 @@ def test_function_call_check_on_real_openfunction_reference(data_dir):
     ref = rows[1]["output"]  # pyarrow.UnknownExtensionType(storage_type='int',serialized='abcdefg')
     rewrite = ('To create it, call:\n```python\npyarrow.UnknownExtensionType(serialized="abcdefg", '
                'storage_type="int")\n```')
-    assert judge(rewrite, "stop", ref, "function_call") == "ok"
+    assert rejection_reason(rewrite, "stop", ref, "function_call") == "ok"
     wrong = "pyarrow.UnknownExtensionType(storage_type='float', serialized='abcdefg')"
-    assert judge(wrong, "stop", ref, "function_call") == "check_failed"
+    assert rejection_reason(wrong, "stop", ref, "function_call") == "check_failed"
 
 
 def test_code_check():

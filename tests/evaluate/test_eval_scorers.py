@@ -203,11 +203,3 @@ def test_humaneval_file_is_run_in_the_sandbox(tmp_path, data_dir, monkeypatch):
     res = score_file("humaneval", f, allow_code_execution=True, data_dir=str(data_dir))
     assert res["n"] == 3 and res["score"] == pytest.approx(2 / 3)
     assert score_file("humaneval", f, options={"allow_code_execution": True}, data_dir=str(data_dir)) == res
-
-
-def test_score_cli_checks_that_the_benchmark_scores_files(tmp_path, capsys):
-    f = _write(tmp_path / "p.jsonl", [{"predict": "x", "label": "y"}])
-    assert main(["score", "mmlu", str(f)]) == 2
-    assert "mmlu is not a generative benchmark" in capsys.readouterr().err
-    assert main(["score", "gsm9k", str(f)]) == 2
-    assert "unknown benchmark 'gsm9k'" in capsys.readouterr().err

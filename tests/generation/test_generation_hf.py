@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from sdft.generation.base import Request, SamplingParams
@@ -78,6 +80,27 @@ def test_continuous_batching_matches_one_at_a_time_greedy(tiny, evict_at):
         assert c.finish_reason == ("length" if len(want) == k and want[-1] not in gen.eos_ids else "stop")
     # Completions are yielded as they finish, not in request order.
     assert [c.id for c in got] != [r.id for r in reqs]
+
+
+def test_the_kv_cache_goes_by_the_name_the_models_forward_takes(tiny):
+    """transformers 5.24 renamed forward's past_key_values= to cache=; the GPU image has 5.17. A
+    name the forward does not take would vanish into its **kwargs (and a cache of its own be built)."""
+    import inspect
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from sdft.generation.hf import _cache_arg
+
+    class Before524(torch.nn.Module):
+        def forward(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None, **kwargs):
+            raise AssertionError("not called")
+
+    assert _cache_arg(Before524()) == "past_key_values"
+    model, _ = tiny
+    assert _cache_arg(model) in inspect.signature(model.forward).parameters  # not a deprecated alias
+    peft = get_peft_model(copy.deepcopy(model), LoraConfig(r=2, target_modules=["q_proj"]))
+    assert _cache_arg(peft) == _cache_arg(model)  # PeftModel.forward(*args, **kwargs) passes it on
 
 
 def test_a_prompt_that_does_not_fit_beside_the_running_rows_waits_for_them(tiny):

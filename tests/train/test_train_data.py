@@ -38,17 +38,3 @@ def test_config_presets_and_errors():
     with pytest.raises(ConfigError, match="lora_rank"):
         from_dict(TrainConfig, {"lora_rank": 4}, "train.yaml")
     assert from_dict(TrainConfig, {"lora_targets": "q_proj,k_proj"}).lora_targets == ["q_proj", "k_proj"]
-
-
-def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):
-    from sdft.cli import main
-
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps({"instruction": "q", "output": ""}) + "\n")
-    assert main(["train", "--data", str(tmp_path / "missing.json"), "--out", str(tmp_path / "o")]) == 2
-    assert "missing.json" in capsys.readouterr().err
-    assert main(["train", "--data", str(bad), "--out", str(tmp_path / "o1")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "bad.jsonl" in err and "output" in err and len(err.splitlines()) == 1, err
-    assert main(["train", "--data", "x", "--out", str(tmp_path / "o2"), "--method", "rl"]) == 2
-    assert "method" in capsys.readouterr().err

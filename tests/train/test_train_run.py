@@ -267,3 +267,16 @@ def test_alias_adapter_names_the_public_base_and_still_loads_here(smollm2_dir, t
     assert "base_model: HuggingFaceTB/SmolLM2-135M-Instruct" in (out / "README.md").read_text()
     model, _ = models.load("smollm2-135m", adapter=str(out), device="cpu", dtype="float32")
     assert type(model).__name__.startswith("Peft")
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_gradient_checkpointing_reaches_trl_by_the_name_transformers_takes(tmp_path, on):
+    """transformers 5.24 renamed the argument (the suite fails on the old name's FutureWarning),
+    the GPU image has 5.17: whichever name is passed, TRL's own default (on) must not win."""
+    from trl import SFTConfig
+
+    from sdft.train.trainer import _common_args
+
+    cfg = _cfg("unused", tmp_path / "o", gradient_checkpointing=on)
+    args = SFTConfig(**_common_args(cfg, tmp_path / "ckpt", 1.0, on_cuda=False, autocast=False))
+    assert args.gradient_checkpointing is on

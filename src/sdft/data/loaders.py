@@ -10,16 +10,13 @@ Formats (``FORMATS`` maps each name to its record converter):
   ``{role, content}``. The last turn is the reference response and must be the assistant's;
   earlier user/assistant pairs become ``history``; a leading system turn becomes ``system``.
 
-Containers: a JSON array, JSON Lines (also gzip-compressed), CSV with a header row (alpaca
-fields only), always UTF-8 (a leading BOM is allowed; UTF-16 and other encodings are refused),
-or Parquet (as ``sdft distill --export hf`` writes and LLaMA-Factory reads).
-:func:`load_file` sniffs the format from the first record's keys unless ``fmt`` forces one.
-:func:`load_table` reads a benchmark's items from a user's table (a prompt column found by
-name, the reference answer optional). :func:`load_dataset_info` reads entries of a
-LLaMA-Factory ``dataset_info.json`` the way LLaMA-Factory does (``hf_hub_url`` before
-``file_name``, ``subset``, ``split``, ``revision``, ``folder``, ``num_samples``; ``#a,b`` joins
-several); :func:`load_hf` reads a hub dataset ``hf:ORG/NAME[:CONFIG][@REVISION][#SPLIT]``
-(needs the network, so it fails offline).
+The records come from :func:`sdft.data.files.iter_records` (a JSON array, JSON Lines, CSV with
+a header row (alpaca fields only) or Parquet, as ``sdft distill --export hf`` writes and
+LLaMA-Factory reads). :func:`load_file` sniffs the format from the first record's keys unless
+``fmt`` forces one. :func:`load_table` reads a benchmark's items from a user's table (a prompt
+column found by name, the reference answer optional). The other sources build on
+:func:`convert`: a LLaMA-Factory ``dataset_info.json`` (:mod:`sdft.data.dataset_info`) and a hub
+dataset ``hf:ORG/NAME[:CONFIG][@REVISION][#SPLIT]`` (:mod:`sdft.data.hub_datasets`).
 
 Every problem is a :class:`DataError` naming the file, the place (``path:LINE`` for JSON Lines
 and CSV, ``record N`` with a 0-based index for a JSON array) and the field. Fields this module
@@ -29,18 +26,13 @@ observation turns, images, and ranking (preference) data.
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
 import itertools
-import json
-import re
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
+from sdft.data.files import iter_records
 from sdft.data.records import Example
 from sdft.errors import DataError
-from sdft.runs import parse_jsonl_lines
 
 ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output",
                   "history": "history", "system": "system"}
@@ -52,87 +44,6 @@ MESSAGES_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user
 # Role names accepted whatever the tags say: files mix the ShareGPT and OpenAI spellings.
 _USER_ROLES = {"human", "user"}
 _ASSISTANT_ROLES = {"gpt", "assistant"}
-
-
-def _read_text(path: Path) -> str:
-    """The file's text (gunzipped for ``.gz``). Data files must be UTF-8 (a BOM is dropped: it
-    would otherwise glue itself to the first key or CSV column); anything else is a DataError
-    naming the file, and the line and byte where decoding broke, instead of a decode traceback."""
-    with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
-        raw = f.read()
-    # UTF-16 (what some Windows editors save) decodes as "valid" UTF-8 full of NULs when it has no
-    # BOM: its ASCII text puts a NUL in every other byte. JSON or CSV text never holds a raw NUL,
-    # so a few NULs elsewhere mean a damaged (or binary) file, not another encoding.
-    nul = raw.find(b"\x00")
-    if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or (nul >= 0 and _looks_utf16(raw)):
-        raise DataError(f"{path}: the file looks UTF-16 encoded (byte-order mark or NUL bytes); "
-                        "data files must be UTF-8: re-save it as UTF-8")
-    if nul >= 0:
-        line, count = raw[:nul].count(b"\n") + 1, raw.count(0)
-        raise DataError(f"{path}:{line}: {count} NUL byte(s) in a UTF-8 file (the first at offset "
-                        f"{nul}); JSON and CSV text never hold a raw NUL: the file is damaged or not text")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise DataError(f"{path}:{line}: not valid UTF-8 (byte {raw[e.start]:#04x} at offset {e.start}); "
-                        "data files must be UTF-8: re-save it as UTF-8") from None
-
-
-def _looks_utf16(raw: bytes) -> bool:
-    """Most NULs at odd offsets (UTF-16-LE ASCII) or most at even ones (BE), and many of them."""
-    odd, even = raw[1::2].count(0), raw[0::2].count(0)
-    return max(odd, even) >= len(raw) // 8 and min(odd, even) <= max(odd, even) // 4
-
-
-def iter_records(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Yield ``(where, record)`` from a JSON array, JSON Lines or CSV file (optionally .gz)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    ext = path.suffixes[-2] if path.suffix == ".gz" and len(path.suffixes) > 1 else path.suffix
-    if ext in (".csv", ".tsv"):
-        yield from _iter_csv(path, "\t" if ext == ".tsv" else ",")
-        return
-    if ext == ".parquet":
-        import pyarrow.parquet as pq
-
-        for i, rec in enumerate(pq.read_table(path).to_pylist()):
-            yield f"{path}: row {i}", rec
-        return
-    text = _read_text(path)
-    if ext != ".jsonl" and text.lstrip()[:1] == "[":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{path}:{e.lineno}: invalid JSON ({e.msg} at column {e.colno})") from None
-        for i, rec in enumerate(data):
-            where = f"{path}: record {i}"
-            if not isinstance(rec, dict):
-                raise DataError(f"{where}: expected a JSON object, got {type(rec).__name__}")
-            yield where, rec
-        return
-    # JSON Lines (also a .json file holding one object per line, as LLaMA-Factory accepts).
-    for lineno, rec in parse_jsonl_lines(text.splitlines(), path):
-        yield f"{path}:{lineno}", rec
-
-
-def _iter_csv(path: Path, delimiter: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    # newline="": quoted fields may hold line breaks, which csv reads itself.
-    with io.StringIO(_read_text(path), newline="") as f:
-        reader = csv.DictReader(f, delimiter=delimiter)
-        if not reader.fieldnames:
-            raise DataError(f"{path}: empty CSV file (a header row is required)")
-        start = 2
-        for row in reader:
-            where = f"{path}:{start}"  # the line the row starts on; quoted fields may span lines
-            start = reader.line_num + 1
-            if None in row:
-                raise DataError(f"{where}: more values than header columns ({', '.join(reader.fieldnames)})")
-            short = [k for k, v in row.items() if v is None]
-            if short:
-                raise DataError(f"{where}: field {short[0]!r}: missing (the row has fewer values than the header)")
-            yield where, row
 
 
 # ---------------------------------------------------------------- field checks
@@ -287,11 +198,6 @@ def load_file(path: str | Path, fmt: str | None = None, columns: dict | None = N
     return convert(iter_records(path), fmt, columns, tags, prefix, task)
 
 
-# LLaMA-Factory's num_samples draws from NumPy's global RNG (seeded by the training seed); ours
-# is a fixed seed, so the same registry gives the same records on every run and machine.
-NUM_SAMPLES_SEED = 0
-
-
 # Where a benchmark table's prompt is looked for when no column is named (first match, any case),
 # then its reference answer, which only benchmarks that score against a reference need.
 PROMPT_COLUMNS = ("prompt", "goal", "behavior", "instruction", "question")
@@ -354,158 +260,3 @@ def load_table(path: str | Path, prompt_column: str | None = None, need_referenc
                    check=check_item if check else None)
 
 
-def load_dataset_info(spec: str, data_dir: str | Path | None = None) -> list[Example]:
-    """Load ``path/to/dataset_info.json#entry`` (LLaMA-Factory's dataset registry format), or
-    ``#a,b,c``: several entries joined in that order (LLaMA-Factory's ``dataset: a,b,c``).
-
-    Per entry, as LLaMA-Factory reads it: ``hf_hub_url`` wins over ``file_name`` and loads the
-    hub dataset with ``subset`` (its config), ``split`` (default ``train``), ``revision`` and
-    ``folder`` (its data_dir); ``num_samples`` keeps N records drawn at random without
-    replacement, and when N exceeds the dataset, all records plus N - len drawn with
-    replacement (repeats get ids ``<id>#2``, ``#3``, ...). Unlike LLaMA-Factory the draw is
-    seeded (:data:`NUM_SAMPLES_SEED`) and the records keep their file order.
-
-    ``file_name`` is looked up relative to the json's folder, then under ``data_dir``; as a
-    fallback a file of the same base name one folder down in either (the SDFT repository's
-    registry names ``multiarith_test.json`` where this data folder has
-    ``multiarith/multiarith_test.json``). A local file has one split, ``train``.
-    """
-    info_path, _, names = spec.partition("#")
-    info_path = Path(info_path)
-    if not info_path.is_file():
-        raise DataError(f"{info_path}: dataset registry not found")
-    try:
-        info = json.loads(info_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise DataError(f"{info_path}:{e.lineno}: invalid JSON ({e.msg} at column {e.colno})") from None
-    entries = [n.strip() for n in names.split(",") if n.strip()]
-    if not entries:
-        raise DataError(f"{spec}: name an entry after '#' (path/dataset_info.json#entry[,entry...])")
-    out: list[Example] = []
-    first: dict[str, str] = {}
-    for entry in entries:
-        for ex in _load_entry(info, info_path, entry, data_dir):
-            if ex.id in first:
-                raise DataError(f"{info_path}: entries {first[ex.id]!r} and {entry!r} both hold id {ex.id!r}")
-            first[ex.id] = entry
-            out.append(ex)
-    return out
-
-
-def _load_entry(info: Any, info_path: Path, entry: str, data_dir: str | Path | None) -> list[Example]:
-    if not isinstance(info, dict) or entry not in info:
-        known = ", ".join(sorted(info)) if isinstance(info, dict) else "none"
-        raise DataError(f"{info_path}: no entry {entry!r}; entries: {known}")
-    spec_d, where = info[entry], f"{info_path}: entry {entry!r}"
-    if not isinstance(spec_d, dict):
-        raise DataError(f"{where}: expected an object")
-    fmt = spec_d.get("formatting", "alpaca")
-    if fmt not in FORMATS:
-        raise DataError(f"{where}: field 'formatting': {fmt!r} is not one of {', '.join(FORMATS)}")
-    columns = spec_d.get("columns") or {}
-    if fmt == "sharegpt" and "messages" not in columns:
-        columns = {**columns, "messages": "conversations"}
-    num = spec_d.get("num_samples")
-    if num is not None and (not isinstance(num, int) or isinstance(num, bool) or num < 1):
-        raise DataError(f"{where}: field 'num_samples': expected a positive integer, got {num!r}")
-    split = spec_d.get("split") or "train"
-    if spec_d.get("hf_hub_url"):
-        examples = load_hf_dataset(spec_d["hf_hub_url"], config=spec_d.get("subset"), split=split,
-                                   revision=spec_d.get("revision"), folder=spec_d.get("folder"), fmt=fmt,
-                                   columns=columns, tags=spec_d.get("tags"), task=entry, where=where)
-    else:
-        if split != "train":
-            raise DataError(f"{where}: field 'split': a local file has only the split 'train', got {split!r}")
-        examples = load_file(_find_file(spec_d, info_path, where, data_dir), fmt, columns, spec_d.get("tags"),
-                             id_prefix=entry, task=entry)
-    return examples if num is None else _num_samples(examples, num)
-
-
-def _find_file(spec_d: dict, info_path: Path, where: str, data_dir: str | Path | None) -> Path:
-    name = spec_d.get("file_name")
-    if not isinstance(name, str) or not name:
-        raise DataError(f"{where}: field 'file_name': missing (and no 'hf_hub_url')")
-    roots = list(dict.fromkeys([info_path.parent] + ([Path(data_dir)] if data_dir else [])))
-    candidates = [root / name for root in roots]
-    for root in roots:
-        candidates += sorted(root.glob(f"*/{Path(name).name}"))
-    found = next((p for p in candidates if p.is_file()), None)
-    if found is None:
-        tried = [str(root / name) for root in roots] + [str(root / "*" / Path(name).name) for root in roots]
-        raise DataError(f"{where}: field 'file_name': {name!r} not found; tried {', '.join(dict.fromkeys(tried))}")
-    return found
-
-
-def _num_samples(examples: list[Example], n: int) -> list[Example]:
-    """``n`` records as LLaMA-Factory's ``num_samples`` picks them, seeded, in file order."""
-    import copy
-    import random
-
-    rng = random.Random(NUM_SAMPLES_SEED)
-    picked = sorted(rng.sample(range(len(examples)), min(n, len(examples))))
-    extra = sorted(rng.choices(range(len(examples)), k=n - len(picked))) if n > len(examples) else []
-    out = [examples[i] for i in picked]
-    seen: dict[str, int] = {}
-    for i in extra:
-        seen[examples[i].id] = seen.get(examples[i].id, 1) + 1
-        dup = copy.deepcopy(examples[i])
-        dup.id = f"{dup.id}#{seen[dup.id]}"
-        out.append(dup)
-    return out
-
-
-# ---------------------------------------------------------------- hub datasets
-
-# Before configs could be named, ``hf:org/name:SPLIT`` named the split; one of these after the
-# colon (with no ``#SPLIT``) still does.
-_SPLIT_WORDS = ("train", "test", "validation")
-_HF_SPEC = re.compile(r"hf:(?P<name>[^:@#]+)(?::(?P<config>[^:@#]*))?(?:@(?P<revision>[^:@#]+))?"
-                      r"(?:#(?P<split>[^:@#]+))?")
-
-
-def parse_hf_spec(spec: str) -> dict[str, str | None]:
-    """``hf:ORG/NAME[:CONFIG][@REVISION][#SPLIT]`` as ``{name, config, revision, split}``.
-
-    ``hf:openai/gsm8k:main`` is config ``main`` (split ``train``), ``hf:openai/gsm8k:main@e9f1d3a#test``
-    pins a revision (a branch, tag or commit) and takes the test split. For the form this grammar
-    grew from, ``hf:org/name:test`` (``train``, ``test`` or ``validation`` after the colon, no
-    ``#``) names the split; to load a config that has one of those names, give the split too
-    (``hf:org/name:test#train``)."""
-    m = _HF_SPEC.fullmatch(spec.strip())
-    if not m or m["name"].count("/") != 1 or not all(m["name"].split("/")):
-        raise DataError(f"{spec}: expected hf:ORG/NAME[:CONFIG][@REVISION][#SPLIT], e.g. hf:openai/gsm8k:main#test")
-    config, split = m["config"] or None, m["split"]
-    if split is None and config in _SPLIT_WORDS:
-        config, split = None, config
-    return {"name": m["name"], "config": config, "revision": m["revision"], "split": split or "train"}
-
-
-def load_hf(spec: str, fmt: str | None = None, columns: dict | None = None, tags: dict | None = None,
-            task: str | None = None) -> list[Example]:
-    """Load ``hf:ORG/NAME[:CONFIG][@REVISION][#SPLIT]`` (see :func:`parse_hf_spec`)."""
-    p = parse_hf_spec(spec)
-    return load_hf_dataset(p["name"], config=p["config"], split=p["split"], revision=p["revision"], fmt=fmt,
-                           columns=columns, tags=tags, task=task, where=spec)
-
-
-def load_hf_dataset(name: str, config: str | None = None, split: str = "train", revision: str | None = None,
-                    folder: str | None = None, fmt: str | None = None, columns: dict | None = None,
-                    tags: dict | None = None, task: str | None = None, where: str | None = None) -> list[Example]:
-    """One split of a hub dataset through ``datasets.load_dataset``; offline (or a wrong name,
-    config, split or revision) is a DataError that says so and what to do instead."""
-    where = where or f"hf:{name}"
-    try:
-        import datasets
-    except ImportError:
-        raise DataError(f"{where}: the `datasets` package is needed for hub datasets; pip install datasets") from None
-    what = f"hub dataset {name!r}" + (f" config {config!r}" if config else "") + f" split {split!r}" \
-        + (f" revision {revision!r}" if revision else "")
-    try:
-        ds = datasets.load_dataset(name, name=config, split=split, revision=revision, data_dir=folder)
-    except Exception as e:  # the hub raises many types (connection, missing repo, bad config or split)
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DataError(f"{where}: could not load {what} (offline, or no such dataset/config/split/revision?): "
-                        f"{first}. Download it elsewhere and pass a local file.") from None
-    records = ((f"{where}: record {i}", dict(rec)) for i, rec in enumerate(ds))
-    prefix = "/".join([name] + ([config] if config else []) + [split])
-    return convert(records, fmt, columns, tags, id_prefix=prefix, task=task)

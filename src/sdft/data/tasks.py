@@ -30,7 +30,7 @@ from functools import partial
 from pathlib import Path
 from typing import Callable
 
-from sdft.data import loaders
+from sdft.data import dataset_info, files, hub_datasets, loaders
 from sdft.data.records import Example
 from sdft.errors import DataError
 
@@ -82,7 +82,7 @@ def _math(path: Path, task: str, split: str, columns: dict | None = None):
 
 def _humaneval(path: Path, task: str, split: str):
     out = []
-    for where, rec in loaders.iter_records(path):
+    for where, rec in files.iter_records(path):
         for key in ("task_id", "prompt", "test", "entry_point", "canonical_solution"):
             if not isinstance(rec.get(key), str):
                 raise DataError(f"{where}: field {key!r}: missing or not a string")
@@ -95,7 +95,7 @@ def _humaneval(path: Path, task: str, split: str):
 def _xstest(path: Path, task: str, split: str):
     """meta: label (``safe``: should be answered; ``unsafe``: a contrast prompt to refuse), type, focus, note."""
     out = []
-    for where, rec in loaders.iter_records(path):
+    for where, rec in files.iter_records(path):
         if rec.get("label") not in ("safe", "unsafe"):
             raise DataError(f"{where}: field 'label': expected 'safe' or 'unsafe', got {rec.get('label')!r}")
         if not (rec.get("prompt") or "").strip():
@@ -113,7 +113,7 @@ def _ifeval(path: Path, task: str, split: str):
     an error here: without its arguments a checker picks random ones and silently scores
     something else (the data folder's README)."""
     out = []
-    for where, rec in loaders.iter_records(path):
+    for where, rec in files.iter_records(path):
         ids, kwargs = rec.get("instruction_id_list"), rec.get("kwargs")
         if not (rec.get("prompt") or "").strip():
             raise DataError(f"{where}: field 'prompt' is empty")
@@ -160,9 +160,9 @@ def _truthfulqa(path: Path, task: str, split: str):
     mc1_targets / mc2_targets as [text, label] lists in the file's order (true answers first).
     """
     mc_path = path.parent / "mc_task.json"
-    mc = {r["question"].strip(): r for _, r in loaders.iter_records(mc_path)}
+    mc = {r["question"].strip(): r for _, r in files.iter_records(mc_path)}
     out = []
-    for i, (where, row) in enumerate(loaders.iter_records(path)):
+    for i, (where, row) in enumerate(files.iter_records(path)):
         q = row.get("Question", "").strip()
         if q not in mc:
             raise DataError(f"{where}: field 'Question': {q[:60]!r} has no entry in {mc_path}")
@@ -180,7 +180,7 @@ def _truthfulqa(path: Path, task: str, split: str):
 def _arc(path: Path, task: str, split: str):
     """meta: choices (texts), labels (A-E or 1-5 as in the file), answer_key, answer (index)."""
     out = []
-    for where, rec in loaders.iter_records(path):
+    for where, rec in files.iter_records(path):
         q = rec.get("question") or {}
         choices = q.get("choices") or []
         labels = [c.get("label") for c in choices]
@@ -214,7 +214,7 @@ def _hellaswag(path: Path, task: str, split: str):
 def _winogrande(path: Path, task: str, split: str):
     """meta: sentence (with the ``_`` blank), option1, option2, answer (int 1 or 2)."""
     out = []
-    for where, rec in loaders.iter_records(path):
+    for where, rec in files.iter_records(path):
         if str(rec.get("answer")) not in ("1", "2"):
             raise DataError(f"{where}: field 'answer': expected '1' or '2', got {rec.get('answer')!r}")
         answer = int(rec["answer"])
@@ -290,7 +290,7 @@ _SLICE = re.compile(r"^(?P<spec>.+)\[(?P<start>-?\d*):(?P<stop>-?\d*)\]$")
 
 def load_data(spec: str, data_dir: str | Path | None = None) -> list[Example]:
     """Load ``task``, ``task:split``, a file path, ``dataset_info.json#entry[,entry...]`` or
-    ``hf:org/name[:config][@revision][#split]`` (see :func:`sdft.data.loaders.parse_hf_spec`).
+    ``hf:org/name[:config][@revision][#split]`` (see :func:`sdft.data.hub_datasets.parse_hf_spec`).
 
     Any of them may end in a Python slice of its records, ``[start:stop]`` (``gsm8k:train[-300:]``,
     ``advbench[400:520]``): ids stay the dataset's own, so a held-out slice never collides with
@@ -299,7 +299,7 @@ def load_data(spec: str, data_dir: str | Path | None = None) -> list[Example]:
     if m:
         return _sliced(m, load_data(m["spec"], data_dir))
     if spec.startswith("hf:"):
-        return loaders.load_hf(spec)
+        return hub_datasets.load_hf(spec)
     name, _, split = spec.partition(":")
     if name in TASKS:
         return load_task(name, split or None, data_dir)
@@ -308,7 +308,7 @@ def load_data(spec: str, data_dir: str | Path | None = None) -> list[Example]:
             root = _data_dir(data_dir)
         except DataError:
             root = None  # the registry's own folder is still searched
-        return loaders.load_dataset_info(spec, root)
+        return dataset_info.load_dataset_info(spec, root)
     if Path(spec).is_file():
         return loaders.load_file(spec)
     raise DataError(f"{spec!r} is neither a task ({', '.join(TASKS)}), an existing file, "

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 from sdft.data.records import Example
 from sdft.distill import output
-from sdft.distill.select import check_for, judge
+from sdft.distill.select import check_for, rejection_reason
 from sdft.distill.templates import Template, load_template, template_for
 from sdft.errors import ConfigError, DataError
 from sdft.generation.base import GenerationConfig, Generator, SamplingParams
@@ -252,7 +252,7 @@ def run_distill(cfg: DistillConfig, generator: Generator | None = None,
         elif rw is None:
             reason = "missing"  # the backend yielded nothing for it; a re-run retries
         else:
-            reason = judge(rewrite, rw.get("finish_reason"), ex.response, checks[ex.id])
+            reason = rejection_reason(rewrite, rw.get("finish_reason"), ex.response, checks[ex.id])
         records.append(output.distilled_record(ex, rewrite, reason, checks[ex.id],
                                                prompt=rw.get("prompt", "") if rw else ""))
     output.write_distilled(out / DISTILLED, records)

@@ -56,7 +56,7 @@ def echoes_template(rewrite: str) -> bool:
     return any(p in low for p in ECHO_PHRASES) or rewrite.startswith(ECHO_PREFIXES)
 
 
-def judge(rewrite: str | None, finish_reason: str | None, reference: str, check: str) -> str:
+def rejection_reason(rewrite: str | None, finish_reason: str | None, reference: str, check: str) -> str:
     """The reason a rewrite is rejected (``empty``, ``truncated``, ``echo``, ``check_failed``, tested
     in that order), or ``"ok"``. ``rewrite`` is already stripped."""
     if not rewrite:

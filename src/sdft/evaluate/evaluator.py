@@ -117,11 +117,12 @@ class EvalConfig:
         return battery.get(name).parse_options(self.options.get(name), {k: getattr(self, k) for k in SHARED_OPTIONS})
 
 
-def make_generator(cfg: EvalConfig):
-    """The one generator shared by all benchmarks (built on first use), from the backend table."""
-    from sdft.generation import make_generator as build
+def evaluated_generator(cfg: EvalConfig):
+    """The generator of the model under evaluation (``cfg.model`` + ``cfg.adapter`` on
+    ``cfg.generation``'s backend), shared by all benchmarks and built on first use."""
+    from sdft.generation import make_generator
 
-    return build(cfg.generation, cfg.model, cfg.adapter)
+    return make_generator(cfg.generation, cfg.model, cfg.adapter)
 
 
 def _decisive(opts, predictions: bool = False) -> dict[str, Any]:
@@ -185,7 +186,7 @@ def run_eval(cfg: EvalConfig, get_generator: Callable[[], Any] | None = None,
     def shared_generator():
         nonlocal generator
         if generator is None:
-            generator = (get_generator or (lambda: make_generator(cfg)))()
+            generator = (get_generator or (lambda: evaluated_generator(cfg)))()
         return generator
 
     for name in battery.expand(cfg.benchmarks):

@@ -42,6 +42,7 @@ Limits, honestly:
 from __future__ import annotations
 
 import hashlib
+import inspect
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
@@ -85,6 +86,7 @@ class HFGenerator:
         self.evict_at = evict_at if evict_at is not None else max(1, self.max_batch_size // 8)
         self.eos_ids = _eos_ids(model, tokenizer)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.eos_ids)
+        self.cache_arg = _cache_arg(model)
 
     @classmethod
     def from_spec(cls, model_spec: str | None = None, adapter: str | None = None, device: str | None = None,
@@ -210,14 +212,14 @@ class _Batch:
         # Indexing gathers a contiguous (rows, 1, hidden) tensor.
         last = torch.tensor([width - 1], device=dev)
         out = self.gen.model(input_ids=ids, attention_mask=mask, position_ids=pos,
-                             past_key_values=cache, use_cache=True, logits_to_keep=last)
+                             use_cache=True, logits_to_keep=last, **{self.gen.cache_arg: cache})
         self._merge(new_rows, cache, mask, pos[:, -1] + 1)
         return out.logits[:, -1].float()
 
     def decode(self):
         self.mask = torch.cat([self.mask, self.mask.new_ones(len(self.rows), 1)], dim=1)
         out = self.gen.model(input_ids=self.last, attention_mask=self.mask, position_ids=self.pos[:, None],
-                             past_key_values=self.cache, use_cache=True)
+                             use_cache=True, **{self.gen.cache_arg: self.cache})
         self.pos = self.pos + 1
         return out.logits[:, -1].float()
 
@@ -343,6 +345,15 @@ def _cut(text: str, stop: Sequence[str]) -> str | None:
 
 def _row_seed(seed: int, request_id: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{request_id}".encode()).digest()[:8], "little") & (2**63 - 1)
+
+
+def _cache_arg(model) -> str:
+    """The name ``model.forward`` takes its KV cache by. transformers 5.24 renamed
+    ``past_key_values`` to ``cache`` (the old name goes in 5.40), while the GPU image has 5.17,
+    which knows only the old one; a name the forward does not take vanishes into its ``**kwargs``
+    and it builds a cache of its own. A PEFT model passes keywords on to the model it wraps."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
 
 
 def _eos_ids(model, tok) -> set[int]:

@@ -63,13 +63,26 @@ def _common_args(cfg: TrainConfig, ckpt_dir: Path, epochs: float, on_cuda: bool,
         save_steps=cfg.save_steps,
         save_total_limit=2,
         report_to=split_report_to(cfg.report_to)[0],
-        gradient_checkpointing=cfg.gradient_checkpointing,
+        **{_checkpointing_arg(): cfg.gradient_checkpointing},
         torch_compile=cfg.torch_compile,
         use_cpu=not on_cuda,
         bf16=autocast,
         dataloader_num_workers=0,
         disable_tqdm=False,
     )
+
+
+def _checkpointing_arg() -> str:
+    """TrainingArguments' name for activation checkpointing. transformers 5.24 renamed
+    ``gradient_checkpointing`` to ``activation_checkpointing`` (the old name goes in v6) and the
+    GPU image has 5.17, which knows only the old one. Under 5.24 the new name must always be set:
+    TRL's configs default the old one to True, which otherwise warns and takes effect."""
+    from dataclasses import fields
+
+    from transformers import TrainingArguments
+
+    new = "activation_checkpointing"
+    return new if any(f.name == new for f in fields(TrainingArguments)) else "gradient_checkpointing"
 
 
 def _precision(cfg: TrainConfig) -> tuple[str, bool]:

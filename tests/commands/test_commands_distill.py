@@ -1,0 +1,11 @@
+"""`sdft distill`: config errors are one line on stderr, exit 2."""
+
+from __future__ import annotations
+
+from sdft.cli import main
+
+
+def test_cli_reports_config_errors_in_one_line(tmp_path, capsys):
+    assert main(["distill", "--out", str(tmp_path), "--mix-ratio", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "sdft distill: error: distill: `data` is required" in err

@@ -1,0 +1,19 @@
+"""`sdft train`: bad data or flags are one line on stderr, exit 2."""
+
+from __future__ import annotations
+
+import json
+
+from sdft.cli import main
+
+
+def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"instruction": "q", "output": ""}) + "\n")
+    assert main(["train", "--data", str(tmp_path / "missing.json"), "--out", str(tmp_path / "o")]) == 2
+    assert "missing.json" in capsys.readouterr().err
+    assert main(["train", "--data", str(bad), "--out", str(tmp_path / "o1")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "bad.jsonl" in err and "output" in err and len(err.splitlines()) == 1, err
+    assert main(["train", "--data", "x", "--out", str(tmp_path / "o2"), "--method", "rl"]) == 2
+    assert "method" in capsys.readouterr().err

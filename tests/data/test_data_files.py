@@ -1,0 +1,40 @@
+"""Reading a data file's records: UTF-8 only, and UTF-16, NUL bytes or other encodings named as such."""
+
+from __future__ import annotations
+
+import pytest
+
+from sdft.data import files
+from sdft.data.records import DataError
+
+GOOD = '{"instruction": "x", "output": "y"}'
+
+
+@pytest.mark.parametrize("name,encoding", [("u16.jsonl", "utf-16"), ("u16.json", "utf-16-le"),
+                                           ("u16.csv", "utf-16")])
+def test_utf16_file_is_a_data_error_saying_utf8(tmp_path, name, encoding):
+    # "utf-16" writes a byte-order mark, "utf-16-le" none (its ASCII text is then NUL-riddled).
+    text = "instruction,output\nx,y\n" if name.endswith(".csv") else f"[{GOOD}]" if name.endswith(".json") else GOOD
+    p = tmp_path / name
+    p.write_text(text, encoding=encoding)
+    with pytest.raises(DataError, match=r"u16\.\w+: the file looks UTF-16 encoded .* must be UTF-8"):
+        list(files.iter_records(p))
+
+
+def test_nul_bytes_in_a_utf8_file_are_named_as_such_not_as_utf16(tmp_path):
+    p = tmp_path / "nul.jsonl"
+    p.write_bytes((GOOD + "\n" + '{"instruction": "caf\u00e9\x00\x00", "output": "y"}\n').encode("utf-8"))
+    with pytest.raises(DataError) as e:
+        list(files.iter_records(p))
+    msg = str(e.value)
+    assert msg.startswith(f"{p}:2: 2 NUL byte(s) in a UTF-8 file (the first at offset ") and "UTF-16" not in msg
+
+
+def test_other_non_utf8_bytes_name_the_line_and_byte(tmp_path):
+    p = tmp_path / "latin1.jsonl"
+    p.write_bytes((GOOD + "\n" + '{"instruction": "caf\u00e9", "output": "y"}\n').encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin1\.jsonl:2: not valid UTF-8 \(byte 0xe9 at offset 56\).*must be UTF-8"):
+        list(files.iter_records(p))
+    bom = tmp_path / "bom.csv"  # a UTF-8 BOM is fine: it is not glued to the first column name
+    bom.write_bytes("instruction,output\nx,y\n".encode("utf-8-sig"))
+    assert [rec for _, rec in files.iter_records(bom)] == [{"instruction": "x", "output": "y"}]
