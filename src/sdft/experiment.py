@@ -18,6 +18,7 @@ from typing import Any
 
 from sdft.config import from_dict, merge_mappings, read_config
 from sdft.errors import ConfigError
+from sdft.models import DEFAULT_MODEL
 
 # vanilla: SFT on the task's answers; sdft: rewrite self-distillation (SFT on the seed's rewrites,
 # the SDFT paper); onpolicy: TRL's on-policy self-distillation; dft: TRL's DFT loss; kl: SFT + beta
@@ -97,7 +98,7 @@ class ExperimentConfig:
     name: str = "experiment"
     description: str = ""
     notes: list[str] = field(default_factory=list)
-    model: str = "smollm2-135m"
+    model: str = DEFAULT_MODEL
     data: str = ""
     data_dir: str | None = None
     sample: int | None = None

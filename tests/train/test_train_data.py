@@ -141,6 +141,10 @@ def test_config_presets_and_errors():
     assert set(TASK_EPOCHS) >= {"lima", "codealpaca"}
     with pytest.raises(ConfigError, match="method"):
         TrainConfig(data="d", out="o", method="ppo").validate()
+    # models.DTYPES less float16 (it would need loss scaling): one list, checked before loading
+    TrainConfig(data="d", out="o", dtype="bfloat16").validate()
+    with pytest.raises(ConfigError, match="float16 would need loss scaling"):
+        TrainConfig(data="d", out="o", dtype="float16").validate()
     with pytest.raises(ConfigError, match="lora_rank"):
         from_dict(TrainConfig, {"lora_rank": 4}, "train.yaml")
     assert from_dict(TrainConfig, {"lora_targets": "q_proj,k_proj"}).lora_targets == ["q_proj", "k_proj"]

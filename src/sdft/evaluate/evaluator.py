@@ -29,6 +29,7 @@ from sdft.evaluate.context import EvalContext, bench_folder
 from sdft.evaluate.knowledge import KnowledgeOptions
 from sdft.evaluate.stats import paired_difference
 from sdft.generation.base import GenerationConfig
+from sdft.models import DEFAULT_MODEL
 from sdft.runs import package_versions, provenance, read_jsonl, write_json
 
 # EvalConfig fields that are also benchmark options: each sets the option of the same name in
@@ -70,7 +71,7 @@ class EvalConfig:
         {humaneval: {samples: 5, temperature: 0.8}, mmlu: {batch_size: 8}}
     """
 
-    model: str = "smollm2-135m"
+    model: str = DEFAULT_MODEL
     adapter: str | None = None
     benchmarks: list[str] = field(default_factory=lambda: ["math", "openfunction", "safety"])
     out: str = "eval"

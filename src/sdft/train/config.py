@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sdft.errors import ConfigError
+from sdft.models import DEFAULT_MODEL, TRAIN_DTYPES
 
 # Epochs per training task. gsm8k/openfunction/alpaca/dolly are the paper's scripts. The rest are
 # our choice: lima and codealpaca are open-ended instruction sets of alpaca's size and style, so
@@ -115,7 +116,7 @@ class TrainConfig:
     system text and the instruction)
     """
 
-    model: str = "smollm2-135m"
+    model: str = DEFAULT_MODEL
     data: str = ""
     data_dir: str | None = None
     out: str = ""
@@ -174,8 +175,9 @@ class TrainConfig:
                 raise ConfigError(f"train: `{name}` must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ConfigError(f"train: `lr` must be > 0, got {self.lr}")
-        if self.dtype not in ("auto", "float32", "bfloat16"):
-            raise ConfigError(f"train: `dtype` must be auto, float32 or bfloat16, got {self.dtype!r}")
+        if self.dtype not in TRAIN_DTYPES:
+            raise ConfigError(f"train: `dtype` must be one of {', '.join(TRAIN_DTYPES)}, got {self.dtype!r} "
+                              "(float16 would need loss scaling)")
         if self.method == "kl" and self.full:
             raise ConfigError("train: method kl takes the seed's logits from the model with its LoRA adapter "
                               "disabled; a full fine-tune has no adapter (and no reference copy is kept): "
