@@ -38,12 +38,12 @@ def planned(run: dict[str, Any]) -> list[str] | None:
     """Labels of the models the run's config plans in its main arms (the seed model, each method
     once per training seed), as :func:`sdft.planning.plan` names them; None when the manifest's
     config cannot be read as an experiment config (a manifest of an older layout)."""
-    from sdft.config import ConfigError, from_dict
-    from sdft.experiment import ExperimentConfig
+    from sdft.config import ConfigError
+    from sdft.experiment import from_record
     from sdft.planning import plan
 
     try:
-        cfg = from_dict(ExperimentConfig, run["manifest"].get("config"), "manifest config")
+        cfg = from_record(run["manifest"].get("config") or {})
     except ConfigError:
         return None
     return [v.label for v in plan(cfg, cfg.sample or 1)[: 1 + len(cfg.train_seeds) * len(cfg.methods)]]
