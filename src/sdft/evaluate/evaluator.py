@@ -29,6 +29,7 @@ from sdft.evaluate.context import EvalContext, bench_folder
 from sdft.evaluate.knowledge import KnowledgeOptions
 from sdft.evaluate.stats import paired_difference
 from sdft.generation.base import GenerationConfig
+from sdft.generation.endpoint import DEFAULT_KEY_ENV
 from sdft.models import DEFAULT_MODEL
 from sdft.runs import package_versions, provenance, read_jsonl, write_json
 
@@ -89,7 +90,7 @@ class EvalConfig:
     refusal_judge: str | None = None
     judge_base_url: str | None = None
     judge_model: str | None = None
-    judge_api_key_env: str = "OPENAI_API_KEY"
+    judge_api_key_env: str = DEFAULT_KEY_ENV
     options: dict[str, dict] = field(default_factory=dict)
 
     def __post_init__(self):
