@@ -249,7 +249,8 @@ def from_record(record: dict[str, Any], where: str = "manifest config") -> Exper
         sections.append((data["trajectory"], "eval", EvalConfig))
     for parent, section, cls in sections:
         if isinstance(parent.get(section), dict):
-            names = {f.name for f in dataclasses.fields(cls)}
+            # (a class's RENAMED old names still read: from_dict maps them to their fields)
+            names = {f.name for f in dataclasses.fields(cls)} | set(getattr(cls, "RENAMED", {}))
             parent[section] = {k: v for k, v in parent[section].items() if k in names}
     return from_dict(ExperimentConfig, data, where)
 
