@@ -42,6 +42,8 @@ def test_section_errors_name_the_file_and_field(tmp_path):
         load_experiment(_write(tmp_path, {"trajectory": {"eval": {"variants": {"nope": "paper"}}}}))
     with pytest.raises(ConfigError, match=r"x.yaml: distill: data is set by the experiment itself"):
         load_experiment(_write(tmp_path, {"distill": {"data": "dolly"}}))
+    with pytest.raises(ConfigError, match=r"x.yaml: train: `dtype` must be one of auto, float32, bfloat16"):
+        load_experiment(_write(tmp_path, {"train": {"dtype": "float16"}}))  # at load, not at training
     with pytest.raises(ConfigError, match=r"x.yaml: analyze: expected a mapping"):
         load_experiment(_write(tmp_path, {"analyze": "advbench"}))
 

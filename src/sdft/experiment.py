@@ -213,6 +213,10 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
     for r in cfg.sweeps.mix_ratios:
         if not 0 <= r <= 1:
             raise ConfigError(f"{path}: sweeps.mix_ratios: {r} is outside [0, 1]")
+    try:  # the train section's own checks (dtype, lr, ...) now, not when the first model trains
+        dataclasses.replace(cfg.train, data="-", out="-").validate()
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
     if cfg.trajectory.eval is not None and not cfg.train.snapshots:
         raise ConfigError(f"{path}: trajectory needs train.snapshots (how many points along training to save)")
     return cfg
