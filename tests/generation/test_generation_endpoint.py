@@ -6,13 +6,13 @@ from sdft.evaluate.evaluator import EvalConfig
 from sdft.evaluate.judge import JudgeOptions
 from sdft.evaluate.refusal_judge import RefusalOptions
 from sdft.generation.base import GenerationConfig
-from sdft.generation.endpoint import OPENAI_URL, Endpoint, judge_endpoint
+from sdft.generation.endpoint import OPENAI_URL, ApiEndpoint, judge_endpoint
 
 
 def test_generation_and_judges_name_the_same_endpoint(monkeypatch):
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     gen = GenerationConfig(backend="openai", base_url="http://h:8000/v1", api_key_env="K", concurrency=3)
-    want = Endpoint("http://h:8000/v1", "served", "K", 3)
+    want = ApiEndpoint("http://h:8000/v1", "served", "K", 3)
     assert gen.endpoint("served") == want
     for opts in (JudgeOptions(judge="openai", judge_base_url="http://h:8000/v1", judge_model="served",
                               judge_api_key_env="K", judge_concurrency=3),
@@ -20,7 +20,7 @@ def test_generation_and_judges_name_the_same_endpoint(monkeypatch):
                                 judge_api_key_env="K", judge_concurrency=3)):
         assert judge_endpoint(opts) == want
     # the defaults are the endpoint's, in every class that has the fields
-    d = Endpoint()
+    d = ApiEndpoint()
     assert (GenerationConfig().api_key_env, GenerationConfig().concurrency) == (d.key_env, d.concurrency)
     assert EvalConfig().judge_api_key_env == d.key_env
     for cls in (JudgeOptions, RefusalOptions):
@@ -37,6 +37,6 @@ def test_judge_url_falls_back_to_the_environment_then_openai(monkeypatch):
 
 def test_api_key_from_the_named_variable(monkeypatch):
     monkeypatch.setenv("SDFT_TEST_ENDPOINT_KEY", "sk-1")
-    assert Endpoint(key_env="SDFT_TEST_ENDPOINT_KEY").api_key() == "sk-1"
+    assert ApiEndpoint(key_env="SDFT_TEST_ENDPOINT_KEY").api_key() == "sk-1"
     monkeypatch.delenv("SDFT_TEST_ENDPOINT_KEY")
-    assert Endpoint(key_env="SDFT_TEST_ENDPOINT_KEY").api_key() == "EMPTY"  # servers without --api-key
+    assert ApiEndpoint(key_env="SDFT_TEST_ENDPOINT_KEY").api_key() == "EMPTY"  # servers without --api-key

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Iterator, Protocol, Sequence
 
 from sdft.config import ConfigError
-from sdft.generation.endpoint import DEFAULT_CONCURRENCY, DEFAULT_KEY_ENV, Endpoint, judge_endpoint
+from sdft.generation.endpoint import DEFAULT_CONCURRENCY, DEFAULT_KEY_ENV, ApiEndpoint, judge_endpoint
 
 PROMPT_FILE = "judge_pairwise.txt"  # packaged, read through sdft.prompts
 _VERDICT_RE = re.compile(r"\boutput\s*\(?\s*([ab])\b", re.IGNORECASE)
@@ -126,7 +126,7 @@ def next_token_logprobs(model, tok, prompt: str, prefill: str, token_ids: Sequen
     return [float(logprobs[i]) for i in token_ids]
 
 
-def endpoint_generator(endpoint: Endpoint, who: str):
+def endpoint_generator(endpoint: ApiEndpoint, who: str):
     """The openai-backend generator a judge asks (:func:`sdft.generation.endpoint.judge_endpoint`
     of its options), and its ``name`` (``openai:<model>@<url>``)."""
     if not endpoint.model:

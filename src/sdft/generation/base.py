@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator, Protocol, Sequence
 
-from sdft.generation.endpoint import DEFAULT_CONCURRENCY, DEFAULT_KEY_ENV, Endpoint
+from sdft.generation.endpoint import DEFAULT_CONCURRENCY, DEFAULT_KEY_ENV, ApiEndpoint
 
 
 @dataclass
@@ -58,9 +58,9 @@ class GenerationConfig:
     timeout_s: float = 600.0
     merge_adapter: bool = True
 
-    def endpoint(self, model: str | None) -> Endpoint:
+    def endpoint(self, model: str | None) -> ApiEndpoint:
         """The openai backend's endpoint serving ``model`` (the stage's model)."""
-        return Endpoint(self.base_url, model, self.api_key_env, self.concurrency)
+        return ApiEndpoint(self.base_url, model, self.api_key_env, self.concurrency)
 
     def merges(self, adapter: str | None) -> bool:
         """Whether generating with ``adapter`` merges it into the weights (hf backend only)."""

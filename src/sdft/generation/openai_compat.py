@@ -7,7 +7,7 @@ on any other 4xx (a mistake in the request or a bad key does not get better by r
 One client is shared by a thread pool that keeps ``concurrency`` requests in flight (a
 batching server is only fast when it is kept busy); completions are yielded as they arrive.
 
-The server is an :class:`sdft.generation.endpoint.Endpoint`. Its URL may be given with or
+The server is an :class:`sdft.generation.endpoint.ApiEndpoint`. Its URL may be given with or
 without the trailing ``/v1`` (``http://host:8000`` and ``http://host:8000/v1`` reach the same
 server); unset, ``$OPENAI_BASE_URL`` is used. The key is read from the environment variable the
 endpoint names; without one a placeholder is sent, which servers started without ``--api-key``
@@ -34,7 +34,7 @@ from typing import Any, Iterator, Sequence
 
 from sdft.config import ConfigError
 from sdft.generation.base import Completion, Request, SamplingParams
-from sdft.generation.endpoint import Endpoint
+from sdft.generation.endpoint import ApiEndpoint
 from sdft.models import ModelError
 
 
@@ -42,7 +42,7 @@ class OpenAIGenerator:
     """``generate(requests, sampling)`` against the ``endpoint``'s server and model; ``extra_body``
     is merged into every request body (server-specific fields such as vLLM's ``top_k``)."""
 
-    def __init__(self, endpoint: Endpoint, timeout_s: float = 600, max_retries: int = 5,
+    def __init__(self, endpoint: ApiEndpoint, timeout_s: float = 600, max_retries: int = 5,
                  extra_body: dict[str, Any] | None = None):
         try:
             import openai
