@@ -234,7 +234,7 @@ def stage_config(cls: type[T], section: T, where: str, **fixed: Any) -> T:
 def as_record(cfg: ExperimentConfig) -> dict[str, Any]:
     """The config as the manifest records it: top-level fields in full, each stage section only
     where it differs from its stage's defaults (what the config set; the fields the pipeline
-    fills in are not repeated there). :func:`sdft.config.from_dict` reads it back."""
+    fills in are not repeated there). :func:`from_record` reads it back."""
     out = dataclasses.asdict(cfg)
     for section in STAGE_SECTIONS:
         out[section] = _changed(getattr(cfg, section))
