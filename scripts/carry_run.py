@@ -60,11 +60,10 @@ def _followed(manifest: dict) -> set[str] | None:
     with snapshots counts as followed)."""
     if manifest.get("config") is None:
         return None
-    from sdft.config import from_dict
-    from sdft.experiment import ExperimentConfig
+    from sdft.experiment import from_record
     from sdft.planning import followed, plan
 
-    cfg = from_dict(ExperimentConfig, manifest["config"], "manifest.json: config")
+    cfg = from_record(manifest["config"], "manifest.json: config")
     return followed(cfg, plan(cfg, n_available=cfg.sample or 1))  # labels do not depend on the count
 
 

@@ -135,7 +135,7 @@ def test_dry_run_says_cached_partial_and_to_run_without_loading_a_model(tmp_path
     out, modules = _dry(["run", str(SMOLLM2_DEMO), f"out={run}", "--dry-run", "--gen-tok-s", "100",
                          "train.lr=2e-4"], tmp_path)  # overrides before or after the flags
     assert modules == []  # no torch, no transformers: seconds, not a model load
-    assert "# resolved config" in out and "  lr: 2e-4" in out  # the override is in the resolved config
+    assert "# resolved config" in out and "  lr: 0.0002" in out  # the override, as a float, in the resolved config
     rows = {line.split()[0]: line for line in out.splitlines()
             if line.startswith(("eval/", "distill/", "train/", "data/"))}
     assert list(rows) == ["eval/seed", "distill/default", "data/vanilla", "train/vanilla", "eval/vanilla",

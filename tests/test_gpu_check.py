@@ -148,7 +148,7 @@ def test_the_check_config_loads(gc):
 
     cfg = load_experiment(gc.CONFIG, {"model": "/tmp/shape"})
     assert cfg.model == "/tmp/shape" and cfg.methods == ["vanilla", "sdft"]
-    assert {"gsm8k", "advbench", "arc_easy"} == set(cfg.eval["benchmarks"])
+    assert {"gsm8k", "advbench", "arc_easy"} == set(cfg.eval.benchmarks)
 
 
 @pytest.mark.slow

@@ -161,18 +161,13 @@ def test_tiny_run_end_to_end_then_resume_and_partial_rerun(tiny_config, capsys, 
 def test_forgetting_calibration_is_reused_by_the_test_set_run(name):
     """The dev config's evaluations (seed, vanilla-s1) and its vanilla-s1 fine-tune are the ones
     the main config's trajectory and training need: same settings, so the same stage keys."""
-    from dataclasses import asdict
-
-    from sdft.evaluate.evaluator import EvalConfig
-    from sdft.train.config import TrainConfig
-
     main = load_experiment(REPO / "configs" / f"{name}.yaml")
     dev = load_experiment(REPO / "configs" / f"{name}_dev.yaml")
-    assert asdict(EvalConfig(**{**main.trajectory.eval})) == asdict(EvalConfig(**{**dev.eval}))
+    assert main.trajectory.eval == dev.eval
     assert main.train == dev.train and main.run_dir == dev.run_dir
     assert (main.data, main.sample, main.seed, main.seeds, main.methods) == (dev.data, dev.sample, dev.seed,
                                                                              dev.seeds, dev.methods)
-    assert asdict(TrainConfig(**main.train))["snapshots"] == 2
+    assert main.train.snapshots == 2
 
 
 @pytest.mark.slow
@@ -211,19 +206,14 @@ def test_folded_paper_configs_resolve_to_the_settings_they_had(name, tmp_path):
     """The paper configs name configs/base/paper.yaml; each resolves to what its self-contained
     file said before (captured in the fixture): the same experiment, and the same settings in
     every stage once the stage's dataclass fills in its defaults."""
-    from dataclasses import asdict
-
-    from sdft.config import from_dict, read_config
-    from sdft.experiment import _stage_classes
+    from sdft.config import read_config
 
     old_path = tmp_path / f"{name}.yaml"
     old_path.write_text(yaml.safe_dump(PAPER_BEFORE[name]))
     new, old = load_experiment(REPO / "configs" / f"{name}.yaml"), load_experiment(old_path)
-    for section, cls in _stage_classes().items():
-        assert asdict(from_dict(cls, getattr(new, section))) == asdict(from_dict(cls, getattr(old, section))), section
-    sections = set(_stage_classes())
-    assert {k: v for k, v in asdict(new).items() if k not in sections} == \
-        {k: v for k, v in asdict(old).items() if k not in sections}
+    for section in ("distill", "train", "eval", "analyze"):
+        assert getattr(new, section) == getattr(old, section), section
+    assert new == old
     raw = read_config(REPO / "configs" / f"{name}.yaml")
     if name == "table5_full":  # the base's LoRA keys, at their defaults, unused with full: true
         assert {k: v for k, v in raw["train"].items() if k not in PAPER_BEFORE[name]["train"]} == \
@@ -242,13 +232,13 @@ def test_the_demo_is_what_the_readme_says():
     """The README's two-commands section describes configs/demo.yaml in numbers: keep them true."""
     cfg = load_experiment(REPO / "configs" / "demo.yaml")
     t = cfg.train
-    steps = cfg.sample * t["epochs"] / (t["batch_size"] * t["grad_accum"])
-    assert (cfg.model, cfg.sample, steps, t["lr"], t["scheduler"]) == ("qwen2.5-coder-0.5b", 32, 32, 1e-3, "constant")
+    steps = cfg.sample * t.epochs / (t.batch_size * t.grad_accum)
+    assert (cfg.model, cfg.sample, steps, t.lr, t.scheduler) == ("qwen2.5-coder-0.5b", 32, 32, 1e-3, "constant")
     assert cfg.data == "gsm8k:train[:-300]"  # never the GSM8K experiments' held-out dev slice
-    assert cfg.methods == ["vanilla", "sdft"] and cfg.eval["benchmarks"] == ["advbench"]
-    assert cfg.eval["benchmark_data"] == {"advbench": "advbench[400:520]"}  # not the test prompts 1-400
-    assert cfg.eval["answer_lengths"] == {"advbench": 48}
-    assert t["dtype"] == cfg.eval["generation"]["dtype"] == cfg.distill["generation"]["dtype"] == "float32"
+    assert cfg.methods == ["vanilla", "sdft"] and cfg.eval.benchmarks == ["advbench"]
+    assert cfg.eval.benchmark_data == {"advbench": "advbench[400:520]"}  # not the test prompts 1-400
+    assert cfg.eval.answer_lengths == {"advbench": 48}
+    assert t.dtype == cfg.eval.generation.dtype == cfg.distill.generation.dtype == "float32"
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     section = " ".join(readme[readme.index("## Two commands"):readme.index("## Install")].split())
     for said in ("fine-tuned with LoRA on 32 GSM8K math problems", "32 steps each at learning rate 1e-3",

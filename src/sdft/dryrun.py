@@ -238,7 +238,7 @@ def describe(stages, gen_tok_s: float | None = None, train_tok_s: float | None =
                if v.label in stages.followed and not (stages.train[v.label].folder / ".done").exists()]
     return {"rows": rows, "seconds": round(sum(r["seconds"] for r in rows), 1), "gen_tok_s": gen_rate,
             "gen_rate_from": gen_src, "train_tok_s": train_rate, "train_rate_from": train_src,
-            "trajectory_pending": pending, "snapshots": stages.cfg.train.get("snapshots", 0),
+            "trajectory_pending": pending, "snapshots": stages.cfg.train.snapshots,
             "seconds_per_item": {k: round(v, 2) for k, v in sorted(per_item.items())}}
 
 
@@ -247,10 +247,10 @@ def _duration(s: float) -> str:
 
 
 def print_plan(cfg, stages, plan: dict[str, Any]) -> None:
-    from dataclasses import asdict
+    from sdft.experiment import as_record
 
     print("# resolved config")
-    print(yaml.safe_dump(asdict(cfg), sort_keys=False, allow_unicode=True).rstrip())
+    print(yaml.safe_dump(as_record(cfg), sort_keys=False, allow_unicode=True).rstrip())
     rows = plan["rows"]
     counts = {s: sum(r["status"] == s for r in rows) for s in ("cached", "partial", "to run")}
     print(f"\n# plan: {len(rows)} stages in {stages.dir}: {counts['cached']} cached, {counts['partial']} partial, "

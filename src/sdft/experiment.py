@@ -2,22 +2,29 @@
 sweeps, and each stage's settings. ``sdft ls`` lists the shipped ones, ``sdft validate`` checks
 one without running it.
 
-Stage sections (``distill``, ``train``, ``eval``, ``analyze``) hold fields of that stage's own
-config dataclass, so the YAML and the stage's CLI flags share one schema; the fields the
-pipeline sets itself (model, data, out, adapter) are refused in a section.
+Stage sections (``distill``, ``train``, ``eval``, ``analyze``) are that stage's own config
+dataclass, read from the YAML with the same schema as the stage's CLI flags, and read by
+attribute; the fields the pipeline sets itself (model, data, out, adapter, data_dir) are refused
+in a section, and the pipeline fills them in (:func:`stage_config`).
 
     sdft validate configs/demo.yaml
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from sdft.analyze.config import AnalyzeConfig
 from sdft.config import from_dict, merge_mappings, read_config
+from sdft.distill.run import DistillConfig
 from sdft.errors import ConfigError
+from sdft.evaluate.evaluator import EvalConfig
+from sdft.models import DEFAULT_MODEL
+from sdft.train.config import TrainConfig
 
 # vanilla: SFT on the task's answers; sdft: rewrite self-distillation (SFT on the seed's rewrites,
 # the SDFT paper); onpolicy: TRL's on-policy self-distillation; dft: TRL's DFT loss; kl: SFT + beta
@@ -31,6 +38,7 @@ METHOD_NAMES = {"vanilla": "vanilla SFT", "sdft": "rewrite self-distillation",
                 "replay": "self-replay"}
 # Set by the pipeline for every stage, so a section may not set them.
 _PIPELINE_FIELDS = {"model", "data", "out", "adapter", "data_dir"}
+T = TypeVar("T")
 
 
 @dataclass
@@ -55,12 +63,18 @@ class SweepConfig:
 class TrajectoryConfig:
     """Forgetting along training: the ``train.snapshots`` of some fine-tunes, evaluated cheaply.
 
-    eval: sdft eval settings for the snapshots (a dev slice, e.g. benchmark_data); empty = no trajectory
+    eval: sdft eval settings for the snapshots (a dev slice, e.g. benchmark_data); unset = no trajectory
     seeds: training seeds whose fine-tunes are followed (default: the first one)
     """
 
-    eval: dict[str, Any] = field(default_factory=dict)
+    eval: EvalConfig | None = None
     seeds: list[int] = field(default_factory=list)
+
+    def __post_init__(self):
+        # A mapping here comes from a manifest (load_experiment reads the YAML's with its path);
+        # an empty one, as manifests write "no trajectory", is none.
+        if isinstance(self.eval, dict):
+            self.eval = from_dict(EvalConfig, self.eval, "trajectory.eval") if self.eval else None
 
 
 @dataclass
@@ -97,7 +111,7 @@ class ExperimentConfig:
     name: str = "experiment"
     description: str = ""
     notes: list[str] = field(default_factory=list)
-    model: str = "smollm2-135m"
+    model: str = DEFAULT_MODEL
     data: str = ""
     data_dir: str | None = None
     sample: int | None = None
@@ -105,10 +119,10 @@ class ExperimentConfig:
     seeds: list[int] = field(default_factory=list)
     methods: list[str] = field(default_factory=lambda: ["vanilla", "sdft"])
     out: str | None = None
-    distill: dict[str, Any] = field(default_factory=dict)
-    train: dict[str, Any] = field(default_factory=dict)
-    eval: dict[str, Any] = field(default_factory=dict)
-    analyze: dict[str, Any] = field(default_factory=dict)
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    analyze: AnalyzeConfig = field(default_factory=AnalyzeConfig)
     sweeps: SweepConfig = field(default_factory=SweepConfig)
     trajectory: TrajectoryConfig = field(default_factory=TrajectoryConfig)
     kl_to_seed: bool = False
@@ -122,15 +136,26 @@ class ExperimentConfig:
         return list(self.seeds) or [self.seed]
 
 
-def _stage_classes() -> dict[str, type]:
-    # Imported here: each stage module is light at import, but the experiment module is used
-    # by `sdft ls`, which should not import them at all.
-    from sdft.analyze.config import AnalyzeConfig
-    from sdft.distill import DistillConfig
-    from sdft.evaluate.evaluator import EvalConfig
-    from sdft.train.config import TrainConfig
+# Each stage section's config class (the stage modules are light at import: no torch).
+STAGE_SECTIONS = {"distill": DistillConfig, "train": TrainConfig, "eval": EvalConfig, "analyze": AnalyzeConfig}
 
-    return {"distill": DistillConfig, "train": TrainConfig, "eval": EvalConfig, "analyze": AnalyzeConfig}
+
+def _section(cls: type, values: Any, where: str):
+    """One stage section from its YAML mapping: the pipeline's own fields refused, unknown keys
+    and wrong types named (with the file and section, as are the stage's own checks)."""
+    if isinstance(values, cls):
+        return values
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a mapping of {cls.__name__} fields, got {values!r}")
+    clash = sorted(set(values) & _PIPELINE_FIELDS)
+    if clash:
+        raise ConfigError(f"{where}: {', '.join(clash)} is set by the experiment itself; put it at the top level")
+    try:
+        return from_dict(cls, values, where)
+    except ConfigError as e:
+        if str(e).startswith(where):
+            raise
+        raise ConfigError(f"{where}: {e}") from None
 
 
 def parse_overrides(items: list[str], where: str = "overrides") -> dict[str, Any]:
@@ -161,6 +186,13 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
     """Read and fully validate a config (its ``base:`` chain, then ``overrides`` on top): unknown
     keys anywhere are errors naming the key."""
     data = merge_mappings(read_config(path), overrides or {})
+    for section, cls in STAGE_SECTIONS.items():
+        if section in data:
+            data[section] = _section(cls, data[section], f"{path}: {section}")
+    trajectory = data.get("trajectory")
+    if isinstance(trajectory, dict) and trajectory.get("eval"):  # an empty one: no trajectory
+        trajectory = data["trajectory"] = dict(trajectory)
+        trajectory["eval"] = _section(EvalConfig, trajectory["eval"], f"{path}: trajectory.eval")
     cfg = from_dict(ExperimentConfig, data, str(path))
     if not cfg.data:
         raise ConfigError(f"{path}: `data` is required (the training data: a task name or a file)")
@@ -172,38 +204,66 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
     for a in cfg.sweeps.interpolation:
         if not 0 <= a <= 1:
             raise ConfigError(f"{path}: sweeps.interpolation: {a} is outside [0, 1]")
-    if cfg.sweeps.interpolation and cfg.train.get("full"):
+    if cfg.sweeps.interpolation and cfg.train.full:
         raise ConfigError(f"{path}: sweeps.interpolation scales a LoRA update; a full fine-tune (train.full) "
                           "has none")
-    if "kl" in cfg.methods and cfg.train.get("full"):
+    if "kl" in cfg.methods and cfg.train.full:
         raise ConfigError(f"{path}: method kl needs LoRA (the seed is the model with its adapter disabled); "
                           "train.full is set")
     for r in cfg.sweeps.mix_ratios:
         if not 0 <= r <= 1:
             raise ConfigError(f"{path}: sweeps.mix_ratios: {r} is outside [0, 1]")
-    for section, cls in _stage_classes().items():
-        values = getattr(cfg, section)
-        clash = sorted(set(values) & _PIPELINE_FIELDS)
-        if clash:
-            raise ConfigError(f"{path}: {section}: {', '.join(clash)} is set by the experiment itself; "
-                              "put it at the top level")
-        from_dict(cls, values, f"{path}: {section}")  # unknown keys / wrong types
-    if cfg.trajectory.eval:
-        from sdft.evaluate.evaluator import EvalConfig
-
-        clash = sorted(set(cfg.trajectory.eval) & _PIPELINE_FIELDS)
-        if clash:
-            raise ConfigError(f"{path}: trajectory.eval: {', '.join(clash)} is set by the experiment itself")
-        from_dict(EvalConfig, cfg.trajectory.eval, f"{path}: trajectory.eval")
-        if not cfg.train.get("snapshots"):
-            raise ConfigError(f"{path}: trajectory needs train.snapshots (how many points along training to save)")
+    try:  # the train section's own checks (dtype, lr, ...) now, not when the first model trains
+        dataclasses.replace(cfg.train, data="-", out="-").validate()
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    if cfg.trajectory.eval is not None and not cfg.train.snapshots:
+        raise ConfigError(f"{path}: trajectory needs train.snapshots (how many points along training to save)")
     return cfg
 
 
-def stage_config(cls: type, section: dict[str, Any], where: str, **fixed: Any):
-    """A stage's dataclass from its YAML section plus the fields the pipeline fixes."""
+def stage_config(cls: type[T], section: T, where: str, **fixed: Any) -> T:
+    """A stage's config: the experiment's ``section`` (a ``cls``) with the fields the pipeline
+    fixes (those ``cls`` has) put in; ``where`` names the section in errors."""
+    if not isinstance(section, cls):
+        raise ConfigError(f"{where}: expected a {cls.__name__}, got {type(section).__name__}")
     names = {f.name for f in dataclasses.fields(cls)}
-    return from_dict(cls, {**section, **{k: v for k, v in fixed.items() if k in names}}, where)
+    return dataclasses.replace(section, **{k: v for k, v in fixed.items() if k in names})
+
+
+def as_record(cfg: ExperimentConfig) -> dict[str, Any]:
+    """The config as the manifest records it: top-level fields in full, each stage section only
+    where it differs from its stage's defaults (what the config set; the fields the pipeline
+    fills in are not repeated there). :func:`sdft.config.from_dict` reads it back."""
+    out = dataclasses.asdict(cfg)
+    for section in STAGE_SECTIONS:
+        out[section] = _changed(getattr(cfg, section))
+    if cfg.trajectory.eval is not None:  # never empty: an empty one reads back as no trajectory
+        out["trajectory"]["eval"] = _changed(cfg.trajectory.eval) or {"benchmarks": cfg.trajectory.eval.benchmarks}
+    return out
+
+
+def from_record(record: dict[str, Any], where: str = "manifest config") -> ExperimentConfig:
+    """A manifest's config read back (:func:`as_record`'s). A run made by an older version may
+    hold section keys since renamed or dropped: they decided its stages then, and what is read
+    back here (the plan, the trajectory) reads none of them, so they are left out."""
+    data = copy.deepcopy(record)
+    sections = [(data, s, cls) for s, cls in STAGE_SECTIONS.items()]
+    if isinstance(data.get("trajectory"), dict):
+        sections.append((data["trajectory"], "eval", EvalConfig))
+    for parent, section, cls in sections:
+        if isinstance(parent.get(section), dict):
+            # (a class's RENAMED old names still read: from_dict maps them to their fields)
+            names = {f.name for f in dataclasses.fields(cls)} | set(getattr(cls, "RENAMED", {}))
+            parent[section] = {k: v for k, v in parent[section].items() if k in names}
+    return from_dict(ExperimentConfig, data, where)
+
+
+def _changed(obj: Any) -> dict[str, Any]:
+    """A config's fields away from its class's defaults (nested configs likewise), as JSON."""
+    default = type(obj)()
+    return {f.name: _changed(v) if dataclasses.is_dataclass(v) else copy.deepcopy(v)
+            for f in dataclasses.fields(obj) if (v := getattr(obj, f.name)) != getattr(default, f.name)}
 
 
 def shipped_configs() -> list[Path]:

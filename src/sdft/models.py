@@ -196,6 +196,9 @@ def default_device() -> str:
 
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+# Training takes all but float16: float16 weights or autocast need loss scaling (a GradScaler),
+# which sdft.train does not run; bf16 has float32's exponent range and needs none.
+TRAIN_DTYPES = tuple(d for d in DTYPES if d != "float16")
 # /proc/cpuinfo flags of the CPUs whose bf16 matmul oneDNN runs natively.
 FAST_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 

@@ -83,7 +83,7 @@ class Stages:
         self.trained = [v for v in trained if not only or v.label in only]
         self.common = {"model": cfg.model, "data_dir": cfg.data_dir, "seed": cfg.seed}
         self.followed = followed(cfg, self.variants)  # labels
-        tb = "tensorboard" in str(cfg.train.get("report_to", ""))
+        tb = "tensorboard" in cfg.train.report_to
         self.tensorboard = self.dir / "tensorboard" if tb else None
         self.distill = {t: self.distill_stage(t) for t in
                         sorted({v.template for v in self.trained if v.method == "sdft"}, key=str)}
@@ -103,7 +103,7 @@ class Stages:
     # -- one builder per kind of stage; each returns the stage, nothing is run here
 
     def eval_stage(self, v: Variant, adapter: Path | None, adapter_marker: str | None = None,
-                   section: dict | None = None, step: int | None = None) -> Stage:
+                   section: Any = None, step: int | None = None) -> Stage:
         """Evaluate a model (a snapshot at ``step`` when given) with the eval section (or another).
         ``adapter_marker``: the ``.done`` text of a finished training folder (None for snapshots)."""
         from sdft.evaluate.evaluator import EvalConfig, run_eval
@@ -153,13 +153,10 @@ class Stages:
     def replay_settings(self):
         """The train section's replay fields (a TrainConfig) and the seed's generation settings
         (the eval section's: how the seed answers when it is evaluated)."""
-        from sdft.config import from_dict
-        from sdft.generation import GenerationConfig
         from sdft.train import TrainConfig
 
         tcfg = stage_config(TrainConfig, self.cfg.train, f"{self.config_path}: train", **self.common, out="-")
-        gen = from_dict(GenerationConfig, self.cfg.eval.get("generation") or {}, f"{self.config_path}: eval.generation")
-        return tcfg, gen
+        return tcfg, self.cfg.eval.generation
 
     def replay_pool(self):
         from sdft.train import replay
@@ -193,10 +190,9 @@ class Stages:
     def target_benchmark(self) -> str | None:
         """The benchmark of the training task (``data: gsm8k:train`` -> gsm8k), when evaluated."""
         from sdft import evaluate as battery
-        from sdft.evaluate.evaluator import EvalConfig
 
         task = Path(self.cfg.data.split(":")[0]).stem
-        names = self.cfg.eval.get("benchmarks") or EvalConfig().benchmarks
+        names = self.cfg.eval.benchmarks
         return task if task in battery.expand(names) else None
 
     def predict_stage(self, v: Variant, train: Stage, ev: Stage) -> Stage | None:
@@ -235,7 +231,7 @@ class Stages:
             from sdft.train.onpolicy import template_override
 
             tcfg = replace(tcfg, teacher_template=template_override(task_of(self.sampled),
-                                                                    self.cfg.distill.get("template")))
+                                                                    self.cfg.distill.template))
         key = key_of("train", keyed(tcfg, out="", data=""), data.key)
         folder = self.dir / "train" / f"{v.label}-{key}"
         # Pushed after evaluation; push_merged merges at training time here (not in the key: a

@@ -36,7 +36,7 @@ def followed(cfg: ExperimentConfig, variants: list[Variant]) -> set[str]:
     """Labels of the fine-tunes a trajectory evaluates along training: the main methods' models of
     ``trajectory.seeds`` (default: the first training seed), no sweep point; none without
     ``trajectory.eval``. ``variants``: :func:`plan`'s."""
-    if not cfg.trajectory.eval:
+    if cfg.trajectory.eval is None:
         return set()
     seeds = set(cfg.trajectory.seeds or cfg.train_seeds[:1])
     return {v.label for v in main_variants(cfg, variants) if v.train_seed in seeds}
@@ -46,7 +46,7 @@ def plan(cfg: ExperimentConfig, n_available: int) -> list[Variant]:
     """The models to evaluate, in training order: seed, the main methods per training seed, then
     sweep points (trained with the first seed)."""
     n = min(cfg.sample or n_available, n_available)
-    main_template = cfg.distill.get("template")
+    main_template = cfg.distill.template
     seeds = cfg.train_seeds
     out = [Variant("seed", "seed")]
     for s in seeds:

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from sdft.experiment import ExperimentConfig
+from sdft.experiment import ExperimentConfig, as_record
 from sdft.locks import output_lock
 from sdft.planning import Variant
 from sdft.runs import computing, git_hash, provenance, write_json
@@ -102,7 +102,7 @@ class Run:
         path = self.dir / "manifest.json"
         old = json.loads(path.read_text()) if path.exists() else {}
         self.manifest: dict[str, Any] = {
-            "name": cfg.name, "config_file": config_path, "config": asdict(cfg),
+            "name": cfg.name, "config_file": config_path, "config": as_record(cfg),
             "notes": list(cfg.notes), "provenance": provenance(),
             "stages": old.get("stages", {}), "models": [],
             # {stage kind: {config dtype: the dtype it resolved to}}: one precision per experiment

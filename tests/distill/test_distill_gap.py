@@ -41,3 +41,12 @@ def test_summary_of_the_three_sets(tmp_path):
     assert s["kept_originals"]["nll_per_token"] == 2.0
     lo, hi = s["original"]["ci95"]
     assert lo <= 2.5 <= hi
+
+
+def test_gap_bootstrap_uses_the_one_n_boot_default():
+    """gap.summarize writes N_BOOT out (distill does not import evaluate); this holds them equal."""
+    import inspect
+
+    from sdft.evaluate.stats import N_BOOT
+
+    assert inspect.signature(gap.summarize).parameters["n_boot"].default == N_BOOT

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from sdft.config import ConfigError
-from sdft.distill.select import CHECKS, TASK_CHECK, check_for, echoes_template, rejection_reason
+from sdft.data.tasks import TASKS
+from sdft.distill.select import CHECKS, check_for, echoes_template, rejection_reason
 
 
 @pytest.mark.parametrize("text", [
@@ -68,8 +69,9 @@ def test_code_check():
 def test_check_table_and_override():
     assert check_for("gsm8k") == "math" and check_for("multiarith") == "math"
     assert check_for("openfunction") == "function_call" and check_for("codealpaca") == "code"
-    assert check_for("alpaca") == "none" and check_for(None) == "none"
+    assert check_for("alpaca") == "none" and check_for(None) == "none" and check_for("my_file") == "none"
+    assert check_for("magicoder") == "code"  # codealpaca stands in for it
     assert check_for("gsm8k", "none") == "none"
-    assert set(TASK_CHECK.values()) <= set(CHECKS)
+    assert {t.check for t in TASKS.values()} <= set(CHECKS)
     with pytest.raises(ConfigError, match="unknown check 'maths'"):
         check_for("gsm8k", "maths")

@@ -44,3 +44,14 @@ def test_qwen_distill_prompt_has_the_training_system_prompt():
     tok = models.load_tokenizer("qwen2.5-coder-0.5b")
     assert "You are Qwen" in models.render_chat(tok, EX.messages())
     _check(tok)
+
+
+def test_each_task_entry_names_its_template():
+    from sdft.data.tasks import TASKS
+    from sdft.distill.templates import template_for
+
+    got = {t: template_for(t) for t in ("gsm8k", "multiarith", "openfunction", "alpaca", "magicoder", "x", None)}
+    assert got == {"gsm8k": "math", "multiarith": "math", "openfunction": "refer", "alpaca": "using",
+                   "magicoder": "using", "x": "using", None: "using"}
+    assert template_for("gsm8k", "refer") == "refer"
+    assert {t.template for t in TASKS.values()} <= set(TEMPLATES)

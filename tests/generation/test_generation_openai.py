@@ -10,6 +10,7 @@ import pytest
 pytest.importorskip("openai")
 
 from sdft.generation.base import Completion, Request, SamplingParams  # noqa: E402
+from sdft.generation.endpoint import ApiEndpoint  # noqa: E402
 from sdft.generation.openai_compat import OpenAIGenerator  # noqa: E402
 from sdft.models import ModelError  # noqa: E402
 
@@ -26,7 +27,7 @@ def _echo(body):
 def test_retries_429_and_sends_sampling_stop_and_prefill(chat_server, monkeypatch):
     server = chat_server(_echo, fail_status=429, fail_first=1, retry_after="0.01")
     monkeypatch.setenv("TEST_KEY", "sk-test")
-    gen = OpenAIGenerator(server.url, "served-model", api_key_env="TEST_KEY", concurrency=2)
+    gen = OpenAIGenerator(ApiEndpoint(server.url, "served-model", key_env="TEST_KEY", concurrency=2))
     reqs = [Request("a", [{"role": "user", "content": "hello"}]),
             Request("b", [{"role": "system", "content": "be brief"}, {"role": "user", "content": "2+2?"}],
                     prefill="The answer is")]
@@ -55,18 +56,18 @@ def test_retries_429_and_sends_sampling_stop_and_prefill(chat_server, monkeypatc
 def test_retry_after_is_honoured(chat_server):
     # The client's own first backoff is at most 0.5 s; the server asks for 0.8 s.
     s = chat_server(_echo, fail_status=503, fail_first=1, retry_after="0.8")
-    (c,) = OpenAIGenerator(s.url, "m").generate(HI, SamplingParams())
+    (c,) = OpenAIGenerator(ApiEndpoint(s.url, "m")).generate(HI, SamplingParams())
     assert c.text == "echo hi" and len(s.calls) == 2
     assert s.times[1] - s.times[0] >= 0.8
 
 
 def test_v1_suffix_and_openai_base_url(chat_server, monkeypatch):
     s = chat_server(_echo)
-    (c,) = OpenAIGenerator(s.url + "/v1/", "m").generate(HI, SamplingParams(max_new_tokens=2))
+    (c,) = OpenAIGenerator(ApiEndpoint(s.url + "/v1/", "m")).generate(HI, SamplingParams(max_new_tokens=2))
     assert c.finish_reason == "length"
     monkeypatch.setenv("OPENAI_BASE_URL", s.url)  # used when base_url is unset, /v1 added too
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    list(OpenAIGenerator(None, "m").generate(HI, SamplingParams()))
+    list(OpenAIGenerator(ApiEndpoint(None, "m")).generate(HI, SamplingParams()))
     assert [p for p, _, _ in s.calls] == ["/v1/chat/completions"] * 2
     assert s.calls[1][2]["authorization"] == "Bearer EMPTY"  # no key: a placeholder servers accept
 
@@ -74,19 +75,19 @@ def test_v1_suffix_and_openai_base_url(chat_server, monkeypatch):
 def test_client_error_is_not_retried(chat_server):
     s = chat_server(_echo, fail_status=400, fail_first=5)
     with pytest.raises(ModelError, match="request 'x' failed: HTTP 400: .*try again later"):
-        list(OpenAIGenerator(s.url, "m").generate(HI, SamplingParams()))
+        list(OpenAIGenerator(ApiEndpoint(s.url, "m")).generate(HI, SamplingParams()))
     assert len(s.calls) == 1
 
 
 def test_gives_up_after_max_retries(chat_server):
     s = chat_server(_echo, fail_status=503, fail_first=10, retry_after="0.01")
     with pytest.raises(ModelError, match="HTTP 503.*retried up to 2 times"):
-        list(OpenAIGenerator(s.url, "m", max_retries=2).generate(HI, SamplingParams()))
+        list(OpenAIGenerator(ApiEndpoint(s.url, "m"), max_retries=2).generate(HI, SamplingParams()))
     assert len(s.calls) == 3
 
 
 def test_a_failed_request_cancels_the_queued_ones():
-    gen = OpenAIGenerator("http://127.0.0.1:1", "m", concurrency=2)
+    gen = OpenAIGenerator(ApiEndpoint("http://127.0.0.1:1", "m", concurrency=2))
     sent = []
 
     def one(req, sampling):  # "0" fails at once, the others take a while
@@ -104,7 +105,7 @@ def test_a_failed_request_cancels_the_queued_ones():
 
 
 def test_connection_refused_is_retried_then_reported():
-    gen = OpenAIGenerator("http://127.0.0.1:9", "m", max_retries=1, timeout_s=2)
+    gen = OpenAIGenerator(ApiEndpoint("http://127.0.0.1:9", "m"), max_retries=1, timeout_s=2)
     with pytest.raises(ModelError, match="127.0.0.1:9/v1: request 'x' failed: Connection error.*refused"):
         list(gen.generate(HI, SamplingParams()))
 

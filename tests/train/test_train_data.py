@@ -7,7 +7,7 @@ import json
 import pytest
 
 from sdft.config import ConfigError, from_dict
-from sdft.train import TASK_EPOCHS, TrainConfig
+from sdft.train import TrainConfig
 from sdft.train import data as tdata
 
 
@@ -30,11 +30,15 @@ def test_config_presets_and_errors():
     cfg = TrainConfig(data="gsm8k", out="x")
     assert (cfg.lora_r, cfg.lora_alpha, cfg.lora_targets, cfg.lr, cfg.scheduler,
             cfg.batch_size, cfg.grad_accum) == (8, 16, ["q_proj", "v_proj"], 1e-4, "cosine", 2, 4)
-    assert [cfg.resolved_epochs(t) for t in ("gsm8k", "openfunction", "alpaca", "dolly", None)] == [5, 5, 2, 2, 2]
+    tasks = ("gsm8k", "openfunction", "alpaca", "dolly", "lima", "codealpaca", "magicoder", "my_file", None)
+    assert [cfg.resolved_epochs(t) for t in tasks] == [5, 5, 2, 2, 2, 2, 2, 2, 2]
     assert TrainConfig(epochs=1.5).resolved_epochs("gsm8k") == 1.5
-    assert set(TASK_EPOCHS) >= {"lima", "codealpaca"}
     with pytest.raises(ConfigError, match="method"):
         TrainConfig(data="d", out="o", method="ppo").validate()
+    # models.DTYPES less float16 (it would need loss scaling): one list, checked before loading
+    TrainConfig(data="d", out="o", dtype="bfloat16").validate()
+    with pytest.raises(ConfigError, match="float16 would need loss scaling"):
+        TrainConfig(data="d", out="o", dtype="float16").validate()
     with pytest.raises(ConfigError, match="lora_rank"):
         from_dict(TrainConfig, {"lora_rank": 4}, "train.yaml")
     assert from_dict(TrainConfig, {"lora_targets": "q_proj,k_proj"}).lora_targets == ["q_proj", "k_proj"]

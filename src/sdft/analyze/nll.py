@@ -16,12 +16,13 @@ from typing import Any
 import numpy as np
 
 from sdft.analyze import runfiles
+from sdft.evaluate.stats import N_BOOT
 from sdft.runs import read_jsonl
 
 SETS = ("original", "distilled", "kept_rewrites", "kept_originals")
 
 
-def _paired_gaps(path: Path, n_boot: int = 2000, seed: int = 0) -> dict[str, list[float]]:
+def _paired_gaps(path: Path, n_boot: int = N_BOOT, seed: int = 0) -> dict[str, list[float]]:
     """Bootstrap CIs of the two gaps (ratios of sums over resampled examples)."""
     rows = [r for r in read_jsonl(path) if r.get("orig_tokens")]
     if len(rows) < 2:

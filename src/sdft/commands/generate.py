@@ -23,6 +23,7 @@ from sdft import config as C
 from sdft.errors import ConfigError, DataError
 from sdft.generation.base import GenerationConfig
 from sdft.locks import add_wait_argument, output_lock
+from sdft.models import DEFAULT_MODEL
 
 
 @dataclass
@@ -49,7 +50,7 @@ class GenerateConfig:
     stop: strings that end an answer (cut off from the text)
     """
 
-    model: str = "smollm2-135m"
+    model: str = DEFAULT_MODEL
     adapter: str | None = None
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     data: str = ""

@@ -1,9 +1,11 @@
 """The task table: every dataset of the data folder by name, and :func:`load_data` for any spec.
 
 ``TASKS`` maps a task name to its files per split (paths relative to the data folder; the
-first split listed is the default), the function that reads them, and its kind ("train":
-data to fine-tune or distil on; "eval": held-out or benchmark data, never to be trained on).
-Only the requested split's file is read.
+first split listed is the default), the function that reads them, its kind ("train":
+data to fine-tune or distil on; "eval": held-out or benchmark data, never to be trained on),
+and what the stages know about it: its distillation template, the check a rewrite must pass,
+and its training epochs (:func:`task_entry` finds the entry for a record's task). Only the
+requested split's file is read.
 
 Ids are the dataset's own (HumanEval ``task_id``, ARC ``id``, WinoGrande ``qID``) or
 ``{task}/{split}/{index}``; MMLU's are ``mmlu/{split}/{subject}/{index}``. The reference
@@ -226,22 +228,39 @@ def _winogrande(path: Path, task: str, split: str):
 
 # ---------------------------------------------------------------- the table
 
+# What a task outside the table (a plain file) gets.
+DEFAULT_TEMPLATE = "using"
+DEFAULT_CHECK = "none"
+DEFAULT_EPOCHS = 2
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     files: dict[str, str]  # split -> path under the data folder; the first split is the default
     reader: Callable[[Path, str, str], list[Example]]
     kind: str  # "train" | "eval"
+    # distillation template (a name in sdft.distill.templates.TEMPLATES): the paper's choice
+    template: str = DEFAULT_TEMPLATE
+    # what a rewrite must keep of the reference (a name in sdft.distill.select.CHECKS)
+    check: str = DEFAULT_CHECK
+    # training passes over the data (TrainConfig.epochs unset). gsm8k/openfunction/alpaca/dolly
+    # are the paper's scripts; lima and codealpaca are open-ended instruction sets of alpaca's
+    # size and style, so they get alpaca's 2 (the paper's MagiCoder run, which codealpaca stands
+    # in for, also used 2)
+    epochs: int = DEFAULT_EPOCHS
 
 
 _GSM8K = {"prompt": "question", "response": "answer"}
 
 TASKS: dict[str, TaskSpec] = {
     "gsm8k": TaskSpec({"train": "gsm8k/gsm8k_train.json", "test": "gsm8k/gsm8k_test.json"},
-                      partial(_math, columns=_GSM8K), "train"),
-    "multiarith": TaskSpec({"test": "multiarith/multiarith_test.json"}, _math, "eval"),
+                      partial(_math, columns=_GSM8K), "train", template="math", check="math", epochs=5),
+    "multiarith": TaskSpec({"test": "multiarith/multiarith_test.json"}, _math, "eval", template="math",
+                           check="math"),
     "openfunction": TaskSpec({"train": "openfunction/openfunction_train.json",
-                              "test": "openfunction/openfunction_test.json"}, _instruct, "train"),
-    "codealpaca": TaskSpec({"train": "codealpaca/code_alpaca_2k.json"}, _instruct, "train"),
+                              "test": "openfunction/openfunction_test.json"}, _instruct, "train",
+                             template="refer", check="function_call", epochs=5),
+    "codealpaca": TaskSpec({"train": "codealpaca/code_alpaca_2k.json"}, _instruct, "train", check="code"),
     "alpaca": TaskSpec({"train": "alpaca/alpaca_train.json"}, _instruct, "train"),
     "dolly": TaskSpec({"train": "dolly/dolly_train.json"}, _instruct, "train"),
     "lima": TaskSpec({"train": "lima/lima_train.json"}, _instruct, "train"),
@@ -264,6 +283,19 @@ TASKS: dict[str, TaskSpec] = {
     "winogrande": TaskSpec({"dev": "winogrande/dev.jsonl", "train_xs": "winogrande/train_xs.jsonl"},
                            _winogrande, "eval"),
 }
+
+
+# Tasks known by name only (their data is not public): records that carry such a name (a
+# dataset_info.json entry of LLaMA-Factory's, as the paper's runs had) get the entry of the
+# task that stands in for them here.
+STAND_INS = {"magicoder": "codealpaca"}
+
+
+def task_entry(task: str | None) -> TaskSpec | None:
+    """The table entry whose template, check and epochs apply to records of ``task``; None for
+    a task the table does not know (a plain file's), which gets the defaults."""
+    task = task or ""
+    return TASKS.get(STAND_INS.get(task, task))
 
 
 def task_path(name: str, split: str | None = None, data_dir: str | Path | None = None) -> tuple[str, Path]:

@@ -4,8 +4,8 @@ loads only when rewrites are missing."""
 
 from sdft.distill.output import load_distilled
 from sdft.distill.run import DistillConfig, run_distill
-from sdft.distill.select import CHECKS, TASK_CHECK
-from sdft.distill.templates import TASK_TEMPLATE, TEMPLATES, load_template
+from sdft.distill.select import CHECKS
+from sdft.distill.templates import TEMPLATES, load_template
 
-__all__ = ["CHECKS", "TASK_CHECK", "TASK_TEMPLATE", "TEMPLATES", "DistillConfig", "load_distilled",
+__all__ = ["CHECKS", "TEMPLATES", "DistillConfig", "load_distilled",
            "load_template", "run_distill"]

@@ -125,7 +125,9 @@ def _example(r: dict, response: str) -> Example:
 
 
 def summarize(path: Path, seed: int = 0, n_boot: int = 2000) -> dict[str, Any]:
-    """The three per-token means with 95 % bootstrap CIs (examples resampled), from ``path``."""
+    """The three per-token means with 95 % bootstrap CIs (examples resampled), from ``path``.
+    ``n_boot`` is :data:`sdft.evaluate.stats.N_BOOT`, written out rather than imported so the
+    distillation stage does not reach up into evaluation (a test holds the two equal)."""
     rows = [r for r in read_jsonl(path) if r.get("orig_tokens")]
     if not rows:
         return {}

@@ -26,6 +26,7 @@ from sdft.distill.select import check_for, rejection_reason
 from sdft.distill.templates import Template, load_template, template_for
 from sdft.errors import ConfigError, DataError
 from sdft.generation.base import GenerationConfig, Generator, SamplingParams
+from sdft.models import DEFAULT_MODEL
 from sdft.runs import done_ids, read_jsonl, write_json
 
 REWRITES = "rewrites.jsonl"
@@ -70,7 +71,7 @@ class DistillConfig:
     progress: show a progress bar
     """
 
-    model: str = "smollm2-135m"
+    model: str = DEFAULT_MODEL
     adapter: str | None = None
     data: str = ""
     data_dir: str | None = None

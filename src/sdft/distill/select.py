@@ -6,7 +6,7 @@ the reference's answer. We add two rules the authors' pipeline got implicitly or
 empty rewrites and rewrites cut off at the token limit are dropped too.
 
 Task checks are plain functions ``check(rewrite, reference) -> bool`` in :data:`CHECKS`;
-:data:`TASK_CHECK` picks one per task and a config field can override it.
+each task's entry (:data:`sdft.data.tasks.TASKS`) names one and a config field can override it.
 
 Limits: the code check only looks for a fenced block (the paper's MagiCoder check also
 required openers like "Here is"); it does not run the code.
@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Callable
 
 from sdft.answers import call_matches, has_code_block, math_answers_equal
+from sdft.data.tasks import DEFAULT_CHECK, task_entry
 from sdft.errors import ConfigError
 
 # Lower-cased phrases that show the model talking about the prompt instead of answering it.
@@ -36,16 +37,10 @@ CHECKS: dict[str, Callable[[str, str], bool]] = {
     "none": lambda rewrite, reference: True,
 }
 
-TASK_CHECK: dict[str, str] = {
-    "gsm8k": "math",
-    "multiarith": "math",
-    "openfunction": "function_call",
-    "codealpaca": "code",
-    "magicoder": "code",
-}
 
 def check_for(task: str | None, override: str | None = None) -> str:
-    name = override or TASK_CHECK.get(task or "", "none")
+    entry = task_entry(task)
+    name = override or (entry.check if entry else DEFAULT_CHECK)
     if name not in CHECKS:
         raise ConfigError(f"check: unknown check {name!r}; choose from {', '.join(CHECKS)}")
     return name

@@ -28,6 +28,7 @@ import yaml
 
 from sdft import prompts
 from sdft.data.records import Example
+from sdft.data.tasks import DEFAULT_TEMPLATE, task_entry
 from sdft.errors import ConfigError
 from sdft.generation.base import Request
 
@@ -41,13 +42,6 @@ TEMPLATES: dict[str, str] = {
     "math_system": "distill_math_system.yaml",
 }
 
-# The paper's choice per training task; any other task uses DEFAULT_TEMPLATE.
-TASK_TEMPLATE: dict[str, str] = {
-    "gsm8k": "math",
-    "multiarith": "math",
-    "openfunction": "refer",
-}
-DEFAULT_TEMPLATE = "using"
 
 
 @dataclass(frozen=True)
@@ -119,7 +113,9 @@ def load_template(name_or_path: str) -> Template:
 
 
 def template_for(task: str | None, override: str | None = None) -> str:
-    """The template name (or file) to use for a record of ``task``."""
+    """The template name (or file) to use for a record of ``task``: ``override``, else the
+    task's entry's (the paper's choice, :data:`sdft.data.tasks.TASKS`)."""
     if override:
         return override
-    return TASK_TEMPLATE.get(task or "", DEFAULT_TEMPLATE)
+    entry = task_entry(task)
+    return entry.template if entry else DEFAULT_TEMPLATE

@@ -29,6 +29,8 @@ from sdft.evaluate.context import EvalContext, bench_folder
 from sdft.evaluate.knowledge import KnowledgeOptions
 from sdft.evaluate.stats import paired_difference
 from sdft.generation.base import GenerationConfig
+from sdft.generation.endpoint import DEFAULT_KEY_ENV
+from sdft.models import DEFAULT_MODEL
 from sdft.runs import package_versions, provenance, read_jsonl, write_json
 
 # EvalConfig fields that are also benchmark options: each sets the option of the same name in
@@ -70,7 +72,7 @@ class EvalConfig:
         {humaneval: {samples: 5, temperature: 0.8}, mmlu: {batch_size: 8}}
     """
 
-    model: str = "smollm2-135m"
+    model: str = DEFAULT_MODEL
     adapter: str | None = None
     benchmarks: list[str] = field(default_factory=lambda: ["math", "openfunction", "safety"])
     out: str = "eval"
@@ -88,7 +90,7 @@ class EvalConfig:
     refusal_judge: str | None = None
     judge_base_url: str | None = None
     judge_model: str | None = None
-    judge_api_key_env: str = "OPENAI_API_KEY"
+    judge_api_key_env: str = DEFAULT_KEY_ENV
     options: dict[str, dict] = field(default_factory=dict)
 
     def __post_init__(self):

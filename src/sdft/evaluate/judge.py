@@ -21,7 +21,6 @@ callers judge each pair in both orders (see :mod:`sdft.evaluate.alpaca_eval`).
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Iterator, Protocol, Sequence
 
 from sdft.config import ConfigError
+from sdft.generation.endpoint import DEFAULT_CONCURRENCY, DEFAULT_KEY_ENV, ApiEndpoint, judge_endpoint
 
 PROMPT_FILE = "judge_pairwise.txt"  # packaged, read through sdft.prompts
 _VERDICT_RE = re.compile(r"\boutput\s*\(?\s*([ab])\b", re.IGNORECASE)
@@ -55,9 +55,9 @@ class JudgeOptions:
     judge: str = "local"
     judge_base_url: str | None = None
     judge_model: str | None = None
-    judge_api_key_env: str = "OPENAI_API_KEY"
+    judge_api_key_env: str = DEFAULT_KEY_ENV
     judge_prompt: str | None = None
-    judge_concurrency: int = 64
+    judge_concurrency: int = DEFAULT_CONCURRENCY
 
 
 class Judge(Protocol):
@@ -126,16 +126,15 @@ def next_token_logprobs(model, tok, prompt: str, prefill: str, token_ids: Sequen
     return [float(logprobs[i]) for i in token_ids]
 
 
-def endpoint_generator(base_url: str | None, model: str | None, api_key_env: str, concurrency: int, who: str):
-    """The openai-backend generator a judge asks, and its ``name`` (``openai:<model>@<url>``)."""
-    if not model:
+def endpoint_generator(endpoint: ApiEndpoint, who: str):
+    """The openai-backend generator a judge asks (:func:`sdft.generation.endpoint.judge_endpoint`
+    of its options), and its ``name`` (``openai:<model>@<url>``)."""
+    if not endpoint.model:
         raise ConfigError(f"{who} 'openai' needs judge_model (the endpoint's model name)")
-    from sdft.generation import GenerationConfig, make_generator
+    from sdft.generation.openai_compat import OpenAIGenerator
 
-    url = base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
-    gen = make_generator(GenerationConfig(backend="openai", base_url=url, api_key_env=api_key_env,
-                                          concurrency=concurrency), model)
-    return gen, f"openai:{model}@{gen.base_url}"
+    gen = OpenAIGenerator(endpoint)
+    return gen, f"openai:{endpoint.model}@{gen.base_url}"
 
 
 def parse_verdict(text: str) -> str:
@@ -213,6 +212,5 @@ def make_judge(opts: JudgeOptions) -> Judge:
 
         spec = None if opts.judge == "local" else opts.judge
         return LogprobJudge(spec, prompt_path=opts.judge_prompt, name=f"local:{spec or DEFAULT_MODEL}")
-    gen, name = endpoint_generator(opts.judge_base_url, opts.judge_model, opts.judge_api_key_env,
-                                   opts.judge_concurrency, who="judge")
+    gen, name = endpoint_generator(judge_endpoint(opts), who="judge")
     return GeneratorJudge(gen, name=name, prompt_path=opts.judge_prompt)

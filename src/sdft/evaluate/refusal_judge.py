@@ -40,6 +40,7 @@ from sdft.evaluate.benchmark import Sampling
 from sdft.evaluate.context import EvalContext
 from sdft.evaluate.judge import endpoint_generator, first_token_ids, next_token_logprobs, prompt_template
 from sdft.evaluate.stats import kappa_ci, mean_ci
+from sdft.generation.endpoint import DEFAULT_CONCURRENCY, DEFAULT_KEY_ENV, judge_endpoint
 from sdft.runs import JsonlWriter, read_jsonl
 
 PROMPT_FILE = "judge_refusal.txt"  # packaged, read through sdft.prompts
@@ -76,8 +77,8 @@ class RefusalOptions(Sampling):
     refusal_judge: str | None = None
     judge_base_url: str | None = None
     judge_model: str | None = None
-    judge_api_key_env: str = "OPENAI_API_KEY"
-    judge_concurrency: int = 64
+    judge_api_key_env: str = DEFAULT_KEY_ENV
+    judge_concurrency: int = DEFAULT_CONCURRENCY
     refusal_judge_prompt: str | None = None
 
 
@@ -157,8 +158,7 @@ def make_refusal_judge(opts: RefusalOptions):
     """The judge ``opts.refusal_judge`` names (nothing is loaded yet)."""
     suffix = f"+{opts.refusal_judge_prompt}" if opts.refusal_judge_prompt else ""
     if opts.refusal_judge == "openai":
-        gen, name = endpoint_generator(opts.judge_base_url, opts.judge_model, opts.judge_api_key_env,
-                                       opts.judge_concurrency, who="refusal_judge")
+        gen, name = endpoint_generator(judge_endpoint(opts), who="refusal_judge")
         return EndpointRefusalJudge(gen, name + suffix, opts.refusal_judge_prompt)
     from sdft.models import DEFAULT_MODEL
 

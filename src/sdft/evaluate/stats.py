@@ -15,11 +15,13 @@ from typing import Sequence
 
 import numpy as np
 
+# Bootstrap resamples of every interval here and in the report: the one default.
+N_BOOT = 2000
 # Relabelings the exact permutation test enumerates at most (12 vs 12 seeds: 2.7 million).
 MAX_RELABELINGS = 3_000_000
 
 
-def bootstrap_ci(values: Sequence[float], n_boot: int = 2000, seed: int = 0,
+def bootstrap_ci(values: Sequence[float], n_boot: int = N_BOOT, seed: int = 0,
                  alpha: float = 0.05) -> tuple[float, float]:
     """Percentile bootstrap CI of the mean of per-item scores."""
     x = np.asarray(values, dtype=float)
@@ -39,7 +41,7 @@ def mean_ci(values: Sequence[float], seed: int = 0) -> dict:
     return {"score": sum(values) / n if n else float("nan"), "n": n, "ci95": list(bootstrap_ci(values, seed=seed))}
 
 
-def paired_difference(a: Sequence[float], b: Sequence[float], n_boot: int = 2000, seed: int = 0,
+def paired_difference(a: Sequence[float], b: Sequence[float], n_boot: int = N_BOOT, seed: int = 0,
                       alpha: float = 0.05) -> dict[str, float]:
     """Mean of ``b - a`` over the same items, with a bootstrap CI that resamples items jointly."""
     a_, b_ = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
@@ -50,7 +52,7 @@ def paired_difference(a: Sequence[float], b: Sequence[float], n_boot: int = 2000
     return {"diff": float(d.mean()) if d.size else float("nan"), "ci95": [lo, hi], "n": int(d.size)}
 
 
-def hierarchical_difference(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]], n_boot: int = 2000,
+def hierarchical_difference(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]], n_boot: int = N_BOOT,
                             seed: int = 0, alpha: float = 0.05) -> dict[str, float]:
     """Mean of method B minus mean of method A, each trained with several seeds and scored on
     the same items, with a CI from a two-level bootstrap.
@@ -80,7 +82,7 @@ def hierarchical_difference(a: Sequence[Sequence[float]], b: Sequence[Sequence[f
     return {"diff": diff, "ci95": [float(lo), float(hi)], "n": int(n_items), "seeds": [A.shape[0], B.shape[0]]}
 
 
-def hierarchical_mean(a: Sequence[Sequence[float]], n_boot: int = 2000, seed: int = 0,
+def hierarchical_mean(a: Sequence[Sequence[float]], n_boot: int = N_BOOT, seed: int = 0,
                       alpha: float = 0.05) -> dict[str, float]:
     """Mean score of one method trained with several seeds, with the two-level bootstrap CI of
     :func:`hierarchical_difference` (items resampled, then the method's seeds).
@@ -170,7 +172,7 @@ def cohen_kappa(a: Sequence, b: Sequence) -> float:
     return float(_kappa(np.asarray((A == B).mean()), np.asarray(pe)))
 
 
-def kappa_ci(a: Sequence, b: Sequence, n_boot: int = 2000, seed: int = 0, alpha: float = 0.05) -> dict:
+def kappa_ci(a: Sequence, b: Sequence, n_boot: int = N_BOOT, seed: int = 0, alpha: float = 0.05) -> dict:
     """``score`` (Cohen's κ), ``n``, ``ci95`` (percentile bootstrap over items, the replicates
     where κ is undefined left out) and ``agreement`` (the raw share of items agreed on)."""
     n, kappa = len(a), cohen_kappa(a, b)

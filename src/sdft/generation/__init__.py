@@ -43,8 +43,7 @@ def _openai(cfg: GenerationConfig, model: str | None, adapter: str | None, **ext
                           "(e.g. vLLM --lora-modules) and pass its name as the model")
     if not model:
         raise ConfigError("backend openai needs `model` (the name the server serves)")
-    return OpenAIGenerator(base_url=cfg.base_url, model=model, api_key_env=cfg.api_key_env,
-                           concurrency=cfg.concurrency, timeout_s=cfg.timeout_s, **extra)
+    return OpenAIGenerator(cfg.endpoint(model), timeout_s=cfg.timeout_s, **extra)
 
 
 def _fake(cfg: GenerationConfig, model: str | None, adapter: str | None, **extra: Any) -> Generator:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator, Protocol, Sequence
 
+from sdft.generation.endpoint import DEFAULT_CONCURRENCY, DEFAULT_KEY_ENV, ApiEndpoint
+
 
 @dataclass
 class SamplingParams:
@@ -34,6 +36,7 @@ class GenerationConfig:
     backend: hf (in-process, continuously batched), vllm (in-process vLLM), openai (any
         OpenAI-compatible server), fake (tests)
     base_url: openai: server address, e.g. http://localhost:8000/v1 (default: $OPENAI_BASE_URL)
+        (base_url, api_key_env and concurrency are the endpoint's, see sdft.generation.endpoint)
     api_key_env: openai: name of the environment variable that holds the API key
     dtype: hf, vllm: auto (bf16 on CUDA and on CPUs with native bf16, else float32), float32, bfloat16, float16
     device: hf: cpu or cuda (default: cuda when available)
@@ -47,13 +50,17 @@ class GenerationConfig:
 
     backend: str = "hf"
     base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
+    api_key_env: str = DEFAULT_KEY_ENV
     dtype: str = "auto"
     device: str | None = None
     max_batch_size: int = 128
-    concurrency: int = 64
+    concurrency: int = DEFAULT_CONCURRENCY
     timeout_s: float = 600.0
     merge_adapter: bool = True
+
+    def endpoint(self, model: str | None) -> ApiEndpoint:
+        """The openai backend's endpoint serving ``model`` (the stage's model)."""
+        return ApiEndpoint(self.base_url, model, self.api_key_env, self.concurrency)
 
     def merges(self, adapter: str | None) -> bool:
         """Whether generating with ``adapter`` merges it into the weights (hf backend only)."""

@@ -7,10 +7,11 @@ on any other 4xx (a mistake in the request or a bad key does not get better by r
 One client is shared by a thread pool that keeps ``concurrency`` requests in flight (a
 batching server is only fast when it is kept busy); completions are yielded as they arrive.
 
-``base_url`` may be given with or without the trailing ``/v1`` (``http://host:8000`` and
-``http://host:8000/v1`` reach the same server); unset, ``$OPENAI_BASE_URL`` is used. The key is
-read from the environment variable named by ``api_key_env``; without one a placeholder is
-sent, which servers started without ``--api-key`` accept.
+The server is an :class:`sdft.generation.endpoint.ApiEndpoint`. Its URL may be given with or
+without the trailing ``/v1`` (``http://host:8000`` and ``http://host:8000/v1`` reach the same
+server); unset, ``$OPENAI_BASE_URL`` is used. The key is read from the environment variable the
+endpoint names; without one a placeholder is sent, which servers started without ``--api-key``
+accept.
 
 Prefill (an assistant turn that must start with given text) is sent the way vLLM supports it:
 the prefix as a final ``assistant`` message plus ``"continue_final_message": true,
@@ -33,31 +34,31 @@ from typing import Any, Iterator, Sequence
 
 from sdft.config import ConfigError
 from sdft.generation.base import Completion, Request, SamplingParams
+from sdft.generation.endpoint import ApiEndpoint
 from sdft.models import ModelError
 
 
 class OpenAIGenerator:
-    """``generate(requests, sampling)`` against ``base_url`` serving ``model``; ``extra_body``
+    """``generate(requests, sampling)`` against the ``endpoint``'s server and model; ``extra_body``
     is merged into every request body (server-specific fields such as vLLM's ``top_k``)."""
 
-    def __init__(self, base_url: str | None, model: str, api_key_env: str = "OPENAI_API_KEY",
-                 concurrency: int = 64, timeout_s: float = 600, max_retries: int = 5,
+    def __init__(self, endpoint: ApiEndpoint, timeout_s: float = 600, max_retries: int = 5,
                  extra_body: dict[str, Any] | None = None):
         try:
             import openai
         except ImportError:
             raise ConfigError("backend openai needs the openai package: pip install 'sdft[openai]'") from None
-        base = (base_url or os.environ.get("OPENAI_BASE_URL") or "").rstrip("/")
+        base = (endpoint.url or os.environ.get("OPENAI_BASE_URL") or "").rstrip("/")
         if not base:
             raise ConfigError("backend openai needs `base_url` (e.g. http://localhost:8000/v1) "
                               "or $OPENAI_BASE_URL")
         self.base_url = base if base.endswith("/v1") else base + "/v1"
-        self.model = model
-        self.concurrency = max(1, int(concurrency))
+        self.model = endpoint.model
+        self.concurrency = max(1, int(endpoint.concurrency))
         self.max_retries = int(max_retries)
         self.extra_body = dict(extra_body or {})
         self._openai = openai
-        self.client = openai.OpenAI(base_url=self.base_url, api_key=os.environ.get(api_key_env or "") or "EMPTY",
+        self.client = openai.OpenAI(base_url=self.base_url, api_key=endpoint.api_key(),
                                     timeout=timeout_s, max_retries=self.max_retries)
 
     def generate(self, requests: Sequence[Request], sampling: SamplingParams) -> Iterator[Completion]:

@@ -43,7 +43,6 @@ from typing import Any
 import numpy as np
 
 from sdft.analyze import runfiles
-from sdft.config import from_dict
 from sdft.errors import ConfigError
 from sdft.evaluate.stats import (
     hierarchical_difference,
@@ -52,7 +51,7 @@ from sdft.evaluate.stats import (
     permutation_p,
     welch_interval,
 )
-from sdft.experiment import ExperimentConfig
+from sdft.experiment import from_record
 from sdft.planning import main_labels
 from sdft.report.cells import signed
 from sdft.report.endpoints import Endpoint, model_scores, result_of, shared_ids
@@ -73,7 +72,7 @@ def planned(run: dict[str, Any]) -> list[str] | None:
     if not isinstance(config, dict) or not config:
         return None
     try:
-        cfg = from_dict(ExperimentConfig, config, "manifest config")
+        cfg = from_record(config)
     except ConfigError:
         return None
     return main_labels(cfg)

@@ -1,6 +1,6 @@
 """Fine-tuning: TRL + PEFT, vanilla and SDFT on the same trainer (see :mod:`sdft.train.trainer`)."""
 
-from sdft.train.config import DEFAULT_EPOCHS, TASK_EPOCHS, TrainConfig
+from sdft.train.config import TrainConfig
 
 
 def run_train(cfg: TrainConfig, callbacks: list | None = None, **kw) -> dict:
@@ -10,4 +10,4 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, **kw) -> dict:
     return _run(cfg, callbacks, **kw)
 
 
-__all__ = ["TrainConfig", "TASK_EPOCHS", "DEFAULT_EPOCHS", "run_train"]
+__all__ = ["TrainConfig", "run_train"]

@@ -2,7 +2,8 @@
 
 Defaults are the SDFT paper's presets (Yang et al., 2024, ``scripts/``): LoRA r=8, alpha 16 on
 ``q_proj,v_proj``, learning rate 1e-4, cosine schedule, per-device batch 2 x gradient
-accumulation 4. ``epochs`` left unset takes the task's preset from :data:`TASK_EPOCHS`.
+accumulation 4. ``epochs`` left unset takes the task's preset, its entry's in
+:data:`sdft.data.tasks.TASKS`.
 """
 
 from __future__ import annotations
@@ -10,20 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sdft.errors import ConfigError
-
-# Epochs per training task. gsm8k/openfunction/alpaca/dolly are the paper's scripts. The rest are
-# our choice: lima and codealpaca are open-ended instruction sets of alpaca's size and style, so
-# they get alpaca's 2 (the paper's MagiCoder run, which codealpaca stands in for, also used 2).
-# Anything else (a plain file) falls back to DEFAULT_EPOCHS.
-TASK_EPOCHS: dict[str, int] = {
-    "gsm8k": 5,
-    "openfunction": 5,
-    "alpaca": 2,
-    "dolly": 2,
-    "lima": 2,
-    "codealpaca": 2,
-}
-DEFAULT_EPOCHS = 2
+from sdft.models import DEFAULT_MODEL, TRAIN_DTYPES
 
 # sft: supervised on the responses (vanilla, and rewrite self-distillation on distilled data);
 # dft: TRL's dynamic fine-tuning loss; kl: SFT + beta KL to the seed; replay: SFT on the task
@@ -53,7 +41,7 @@ class TrainConfig:
     lora_targets: comma-separated module names LoRA wraps
 
     Optimisation
-    epochs: passes over the data (unset: the task's preset, see TASK_EPOCHS)
+    epochs: passes over the data (unset: the task's preset, see sdft.data.tasks)
     max_steps: stop after this many optimizer steps (0 = no limit; overrides epochs)
     lr: peak learning rate
     scheduler: learning-rate schedule (transformers name: cosine, linear, constant, ...)
@@ -117,7 +105,7 @@ class TrainConfig:
     system text and the instruction)
     """
 
-    model: str = "smollm2-135m"
+    model: str = DEFAULT_MODEL
     data: str = ""
     data_dir: str | None = None
     out: str = ""
@@ -177,8 +165,9 @@ class TrainConfig:
                 raise ConfigError(f"train: `{name}` must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ConfigError(f"train: `lr` must be > 0, got {self.lr}")
-        if self.dtype not in ("auto", "float32", "bfloat16"):
-            raise ConfigError(f"train: `dtype` must be auto, float32 or bfloat16, got {self.dtype!r}")
+        if self.dtype not in TRAIN_DTYPES:
+            raise ConfigError(f"train: `dtype` must be one of {', '.join(TRAIN_DTYPES)}, got {self.dtype!r} "
+                              "(float16 would need loss scaling)")
         if self.method == "kl" and self.full:
             raise ConfigError("train: method kl takes the seed's logits from the model with its LoRA adapter "
                               "disabled; a full fine-tune has no adapter (and no reference copy is kept): "
@@ -198,4 +187,7 @@ class TrainConfig:
     def resolved_epochs(self, task: str | None) -> float:
         if self.epochs is not None:
             return self.epochs
-        return TASK_EPOCHS.get(task or "", DEFAULT_EPOCHS)
+        from sdft.data.tasks import DEFAULT_EPOCHS, task_entry  # the task table's readers: not at import
+
+        entry = task_entry(task)
+        return entry.epochs if entry else DEFAULT_EPOCHS

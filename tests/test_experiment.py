@@ -1,0 +1,78 @@
+"""The experiment config: stage sections are the stages' own typed configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sdft.config import ConfigError, from_dict
+from sdft.distill import DistillConfig
+from sdft.evaluate.evaluator import EvalConfig
+from sdft.experiment import ExperimentConfig, as_record, from_record, load_experiment, shipped_configs, stage_config
+from sdft.train.config import TrainConfig
+
+
+def _write(tmp_path: Path, data: dict) -> Path:
+    p = tmp_path / "x.yaml"
+    p.write_text(yaml.safe_dump({"name": "x", "data": "gsm8k", **data}))
+    return p
+
+
+def test_sections_are_the_stage_configs(tmp_path):
+    cfg = load_experiment(_write(tmp_path, {"train": {"lr": "2e-4", "report_to": "tensorboard", "snapshots": 2},
+                                            "distill": {"template": "refer", "generation": {"dtype": "float32"}},
+                                            "trajectory": {"eval": {"limit": 5}}}))
+    assert isinstance(cfg.train, TrainConfig) and cfg.train.lr == 2e-4 and cfg.train.report_to == "tensorboard"
+    assert isinstance(cfg.distill, DistillConfig) and cfg.distill.template == "refer"
+    assert cfg.distill.generation.dtype == "float32" and cfg.eval == EvalConfig()
+    assert cfg.trajectory.eval == EvalConfig(limit=5)
+    # not given: no trajectory
+    assert load_experiment(_write(tmp_path, {"trajectory": {"eval": {}}})).trajectory.eval is None
+
+
+def test_section_errors_name_the_file_and_field(tmp_path):
+    with pytest.raises(ConfigError, match=r"x.yaml: eval: unknown key\(s\) 'benchmark'"):
+        load_experiment(_write(tmp_path, {"eval": {"benchmark": "gsm8k"}}))
+    with pytest.raises(ConfigError, match=r"x.yaml: train: `lr` expects float"):
+        load_experiment(_write(tmp_path, {"train": {"lr": "fast"}}))
+    # the stage's own checks (EvalConfig's) are named too
+    with pytest.raises(ConfigError, match=r"x.yaml: trajectory.eval: variants: unknown benchmark\(s\) nope"):
+        load_experiment(_write(tmp_path, {"trajectory": {"eval": {"variants": {"nope": "paper"}}}}))
+    with pytest.raises(ConfigError, match=r"x.yaml: distill: data is set by the experiment itself"):
+        load_experiment(_write(tmp_path, {"distill": {"data": "dolly"}}))
+    with pytest.raises(ConfigError, match=r"x.yaml: train: `dtype` must be one of auto, float32, bfloat16"):
+        load_experiment(_write(tmp_path, {"train": {"dtype": "float16"}}))  # at load, not at training
+    with pytest.raises(ConfigError, match=r"x.yaml: analyze: expected a mapping"):
+        load_experiment(_write(tmp_path, {"analyze": "advbench"}))
+
+
+def test_stage_config_fills_in_the_pipeline_fields(tmp_path):
+    cfg = load_experiment(_write(tmp_path, {"train": {"lr": 0.5}}))
+    t = stage_config(TrainConfig, cfg.train, "x: train", model="m", seed=3, out="o", template="not a train field")
+    assert (t.model, t.seed, t.out, t.lr) == ("m", 3, "o", 0.5) and cfg.train.model != "m"
+    # the same as building the stage config from the section's values with those fields
+    assert t == from_dict(TrainConfig, {"lr": 0.5, "model": "m", "seed": 3, "out": "o"})
+
+
+@pytest.mark.parametrize("path", shipped_configs(), ids=lambda p: p.stem)
+def test_manifest_record_reads_back_as_the_same_config(path):
+    """The manifest holds each section where it differs from the defaults; reading it back (the
+    report's decision rule, scripts/carry_run.py) gives the config that ran."""
+    cfg = load_experiment(path)
+    record = as_record(cfg)
+    assert "model" not in record["train"] and "out" not in record["distill"]
+    assert from_dict(ExperimentConfig, record, "manifest") == cfg
+
+
+def test_an_older_manifest_reads_back_without_its_retired_section_keys():
+    """docs/results/cpu_repro's manifest has eval.batch_size, a key EvalConfig no longer has;
+    the plan it records is still read (the report's planned arms)."""
+    record = {"name": "old", "data": "gsm8k", "seeds": [1, 2], "distill": {"template": "math"},
+              "eval": {"batch_size": 8, "limit": 5}, "trajectory": {"eval": {}, "seeds": []}}
+    cfg = from_record(record)
+    assert cfg.eval.limit == 5 and cfg.distill.template == "math" and cfg.trajectory.eval is None
+    assert record["eval"]["batch_size"] == 8  # the manifest's mapping is left as it was
+    with pytest.raises(ConfigError, match=r"manifest.eval: unknown key\(s\) 'batch_size'"):
+        from_dict(ExperimentConfig, record, "manifest")
