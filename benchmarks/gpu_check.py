@@ -33,12 +33,12 @@ import shutil
 import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
+
+from gpu_common import CONFIG, SHAPES, norm, tiny_shape, wheel_index, wheel_requires, wheel_version
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DIR = REPO / ".gpu_check"
-CONFIG = Path(__file__).resolve().parent / "gpu_check.yaml"
 SCRATCH = Path("/tmp/sdft-gpu-check")
 
 # The device image's Python packages (/work/.library/device/KINDS.md, read there on 2026-11-17),
@@ -70,9 +70,6 @@ IMAGE_VERSIONS = {"torch": "2.11.0", "transformers": "5.17.0", "accelerate": "1.
 # Needed beside pyproject.toml's dependencies: lm-eval's IFEval checkers (its `ifeval` extra).
 EXTRA_ROOTS = ("langdetect", "immutabledict", "nltk")
 # The markers of the device's interpreter, for the wheels' conditional requirements.
-TARGET = {"python_version": "3.12", "python_full_version": "3.12.3", "sys_platform": "linux",
-          "platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix",
-          "implementation_name": "cpython", "platform_python_implementation": "CPython", "extra": ""}
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
              "manylinux1_x86_64")
 
@@ -81,8 +78,6 @@ LLAMA_7B = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidde
             "intermediate_size": 11008, "num_hidden_layers": 32, "num_attention_heads": 32,
             "num_key_value_heads": 32, "max_position_embeddings": 4096, "rms_norm_eps": 1e-5,
             "hidden_act": "silu", "rope_theta": 10000.0, "tie_word_embeddings": False, "torch_dtype": "bfloat16"}
-SHAPES = {"qwen2.5-0.5b": "Qwen2.5-0.5B (config of the prepared Qwen2.5-Coder-0.5B, same shape)",
-          "llama-7b": "Llama-2-7B shape, SmolLM2 tokenizer (vocabulary 49152 instead of 32000)"}
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "generation_config.json",
                    "special_tokens_map.json")
 # The data the check reads (task files of the tiny config's benchmarks), first DATA_ROWS rows each.
@@ -90,32 +85,6 @@ DATA_FILES = ("gsm8k/gsm8k_train.json", "gsm8k/gsm8k_test.json", "advbench/harmf
               "advbench/gcg_suffix.txt", "arc/ARC-Easy-Train.jsonl", "arc/ARC-Easy-Dev.jsonl",
               "arc/ARC-Easy-Test.jsonl")
 DATA_ROWS = 96
-
-
-def norm(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def wheel_index(folder: Path) -> dict[str, Path]:
-    """{normalized project name: wheel file} of the wheels in ``folder``."""
-    return {norm(p.name.split("-")[0]): p for p in sorted(Path(folder).glob("*.whl"))}
-
-
-def wheel_version(path: Path) -> str:
-    return path.name.split("-")[1]
-
-
-def wheel_requires(path: Path, extras: frozenset[str] | set[str] = frozenset()) -> list:
-    """The wheel's requirements on the device's Python (its METADATA's Requires-Dist), with
-    those of ``extras``."""
-    from packaging.requirements import Requirement
-
-    with zipfile.ZipFile(path) as z:
-        meta = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))
-        lines = z.read(meta).decode("utf-8", "replace").splitlines()
-    reqs = [Requirement(x.split(":", 1)[1].strip()) for x in lines if x.startswith("Requires-Dist:")]
-    return [r for r in reqs if r.marker is None or any(r.marker.evaluate({**TARGET, "extra": e})
-                                                       for e in ("", *extras))]
 
 
 def roots(pyproject: Path = REPO / "pyproject.toml") -> list:
@@ -244,29 +213,6 @@ def _head(src: Path, dest: Path, n: int) -> None:
 
 
 # ----------------------------------------------------------------------------------------- check
-
-def shrink(cfg) -> None:
-    """``cfg`` (a transformers config) at tiny scale, in place: 2 layers, hidden 64, vocabulary kept."""
-    cfg.update({"num_hidden_layers": 2, "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,
-                "num_key_value_heads": 2, "head_dim": 16})
-    if getattr(cfg, "layer_types", None):
-        cfg.layer_types = cfg.layer_types[:2]
-
-
-def tiny_shape(config_dir: Path):
-    """The architecture of ``config_dir`` at tiny scale (:func:`shrink`), random weights,
-    float32 on the CPU: the config loads and the model class builds and runs."""
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
-
-    cfg = AutoConfig.from_pretrained(config_dir)
-    shrink(cfg)
-    model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
-    with torch.inference_mode():
-        logits = model(torch.tensor([[1, 2, 3]])).logits
-    return {"model_type": cfg.model_type, "vocab": cfg.vocab_size, "logits": list(logits.shape),
-            "finite": bool(torch.isfinite(logits).all())}
-
 
 def cpu_checks(folder: Path) -> dict:
     """What any machine can check: wheels, configs, tokenizers, shapes; ``ok`` False if one failed."""

@@ -18,7 +18,7 @@ not answers. Models are built from the carried configs directly on the GPU; only
 model is written to disk, since ``sdft run`` loads from a folder in a subprocess.
 
 ``run_all(..., device="cpu")`` (``gpu_check.py check --simulate``) runs the same code on the CPU
-with the shapes at tiny scale (:func:`gpu_check.tiny_shape`'s sizes) and fewer prompts and steps:
+with the shapes at tiny scale (:func:`gpu_common.tiny_shape`'s sizes) and fewer prompts and steps:
 a test of this script's logic where no GPU is, not a measurement.
 """
 
@@ -34,7 +34,7 @@ import time
 import warnings
 from pathlib import Path
 
-import gpu_check
+import gpu_common
 
 PROMPTS, NEW_TOKENS, ONE_AT_A_TIME = 64, 128, 4
 TRAIN_N, TRAIN_STEPS = 48, 6
@@ -63,8 +63,8 @@ def conflicts(wheels: Path) -> list[str]:
     from importlib import metadata
 
     out = []
-    for w in gpu_check.wheel_index(wheels).values():
-        for r in gpu_check.wheel_requires(w):
+    for w in gpu_common.wheel_index(wheels).values():
+        for r in gpu_common.wheel_requires(w):
             try:
                 have = metadata.version(r.name)
             except metadata.PackageNotFoundError:
@@ -86,7 +86,7 @@ def build(shape_dir: Path, device: str | None = None):
     torch.manual_seed(0)
     cfg = AutoConfig.from_pretrained(shape_dir)
     if TINY:
-        gpu_check.shrink(cfg)
+        gpu_common.shrink(cfg)
     with torch.device(device):
         model = AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16)
     model.eval()
@@ -132,7 +132,7 @@ def pipeline(folder: Path, scratch: Path, timeout_s: float) -> dict:
         free()
     run = scratch / "run"
     shutil.rmtree(run, ignore_errors=True)
-    cmd = [sys.executable, "-m", "sdft.cli", "run", str(gpu_check.CONFIG), f"model={model_dir}", "--out", str(run),
+    cmd = [sys.executable, "-m", "sdft.cli", "run", str(gpu_common.CONFIG), f"model={model_dir}", "--out", str(run),
            "--data-dir", str(folder / "data")]
     t0 = time.perf_counter()
     try:
@@ -341,9 +341,9 @@ def run_all(folder: Path, scratch: Path, budget_s: float, device: str = "cuda") 
         print(f"[gpu_check] {key}: {json.dumps(where[key], default=str)[:400]}", flush=True)
 
     attempt(res, "pipeline", 60, lambda: pipeline(folder, scratch, max(60.0, left() - 200)))
-    for name in gpu_check.SHAPES:
+    for name in gpu_common.SHAPES:
         attempt(res["generation"], name, 30, lambda n=name: generation(folder / "models" / n, folder / "data"))
-    for name in gpu_check.SHAPES:
+    for name in gpu_common.SHAPES:
         attempt(res["training"], name, 30, lambda n=name: training(folder / "models" / n, scratch))
     parts = [res["pipeline"], *res["generation"].values(), *res["training"].values()]
     res["ok"] = res["pipeline"].get("ok", False) and not any("error" in p or "skipped" in p for p in parts)
