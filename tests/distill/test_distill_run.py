@@ -270,3 +270,27 @@ def test_resume_where_auto_resolves_to_another_dtype_is_refused(tmp_path, data_d
     pinned = tmp_path / "out" / "distill_config.json"
     pinned.write_text(json.dumps({k: v for k, v in json.loads(pinned.read_text()).items() if k != "dtype_resolved"}))
     assert run_distill(cfg_for(tmp_path), generator=FakeGenerator(scripted), examples=examples)["dtype"] == "float32"
+
+
+def test_the_nll_gap_borrows_the_in_process_engines_model_and_skips_other_generators(
+        tmp_path, data_dir, tiny_model_dir, monkeypatch):
+    """The gap needs the seed's log-likelihoods: a generator that lends its model
+    (:class:`sdft.generation.base.LocalModel`, the hf engine) is reused, no second copy is loaded;
+    one that does not (a server backend, the fake) leaves the gap out and says why."""
+    from sdft import models
+    from sdft.generation.base import LocalModel
+    from sdft.generation.hf import HFGenerator
+
+    examples = gsm8k_examples(data_dir, 4)
+    fake = FakeGenerator(scripted)
+    assert not isinstance(fake, LocalModel)
+    report = run_distill(cfg_for(tmp_path / "fake", nll_sample=4), generator=fake, examples=examples)
+    assert report["nll"] == {"skipped": "the generator passed in has no local model"}
+
+    model, tok = models.load(tiny_model_dir, device="cpu", dtype="float32")
+    engine = HFGenerator(model, tok)
+    assert isinstance(engine, LocalModel) and engine.local_model() == (model, tok)
+    monkeypatch.setattr(models, "load", lambda *a, **k: pytest.fail("the gap loaded a second copy of the seed"))
+    report = run_distill(cfg_for(tmp_path / "hf", nll_sample=4, model=tiny_model_dir, max_new_tokens=8),
+                         generator=engine, examples=examples)
+    assert report["nll"]["sample"] == 4 and report["nll"]["original"]["n"] == 4

@@ -25,7 +25,7 @@ from sdft.distill import output
 from sdft.distill.select import check_for, rejection_reason
 from sdft.distill.templates import Template, load_template, template_for
 from sdft.errors import ConfigError, DataError
-from sdft.generation.base import GenerationConfig, Generator, SamplingParams
+from sdft.generation.base import GenerationConfig, Generator, LocalModel, SamplingParams
 from sdft.models import DEFAULT_MODEL
 from sdft.runs import done_ids, read_jsonl, write_json
 
@@ -185,8 +185,8 @@ def _gap(cfg: DistillConfig, records: list[dict], gen, out: Path, given: bool) -
     chosen = gap.pick(records, cfg.nll_sample, cfg.seed)
     if {r["id"] for r in chosen} - done_ids(path):
         model = tok = None
-        if getattr(gen, "model", None) is not None and getattr(gen, "tok", None) is not None and not cfg.adapter:
-            model, tok = gen.model, gen.tok  # the in-process generator's seed model
+        if isinstance(gen, LocalModel) and not cfg.adapter:
+            model, tok = gen.local_model()  # the in-process generator's seed model
         elif given:
             return {"skipped": "the generator passed in has no local model"}
         elif cfg.generation.backend == "hf":

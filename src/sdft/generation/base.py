@@ -8,7 +8,7 @@ in any order, so callers can append them to a JSONL file and resume after a kill
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator, Protocol, Sequence
+from typing import Any, Iterator, Protocol, Sequence, runtime_checkable
 
 from sdft.generation.endpoint import DEFAULT_CONCURRENCY, DEFAULT_KEY_ENV, ApiEndpoint
 
@@ -95,4 +95,15 @@ class Completion:
 
 class Generator(Protocol):
     def generate(self, requests: Sequence[Request], sampling: SamplingParams) -> Iterator[Completion]:
+        ...
+
+
+@runtime_checkable
+class LocalModel(Protocol):
+    """A generator that runs a model in this process and can lend it out: measurements that need
+    the seed's own log-likelihoods (the NLL gap) reuse it instead of loading a second copy. The
+    in-process ``hf`` engine is one; a server backend is not."""
+
+    def local_model(self) -> tuple[Any, Any]:
+        """``(model, tokenizer)``."""
         ...

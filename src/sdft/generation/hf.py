@@ -88,6 +88,10 @@ class HFGenerator:
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.eos_ids)
         self.cache_arg = _cache_arg(model)
 
+    def local_model(self):
+        """The model and tokenizer this engine runs (:class:`sdft.generation.base.LocalModel`)."""
+        return self.model, self.tok
+
     @classmethod
     def from_spec(cls, model_spec: str | None = None, adapter: str | None = None, device: str | None = None,
                   dtype: str | None = "auto", merge_adapter: bool = True, **kw) -> HFGenerator:
