@@ -76,3 +76,22 @@ def test_an_older_manifest_reads_back_without_its_retired_section_keys():
     assert record["eval"]["batch_size"] == 8  # the manifest's mapping is left as it was
     with pytest.raises(ConfigError, match=r"manifest.eval: unknown key\(s\) 'batch_size'"):
         from_dict(ExperimentConfig, record, "manifest")
+
+
+def test_every_shipped_config_validates():
+    configs = shipped_configs()
+    names = {p.stem for p in configs}
+    assert {"demo", "cpu_repro", "table1_gsm8k", "table4_templates", "table5_full", "fig5_8_sweeps"} <= names
+    for p in configs:
+        cfg = load_experiment(p)
+        assert cfg.data and cfg.methods
+
+
+def test_unknown_keys_and_pipeline_fields_are_named(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ndata: gsm8k\ntrain:\n  learning_rate: 0.1\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: train: unknown key\(s\) 'learning_rate'"):
+        load_experiment(bad)
+    bad.write_text("name: x\ndata: gsm8k\ntrain:\n  model: other\n")
+    with pytest.raises(ConfigError, match="set by the experiment itself"):
+        load_experiment(bad)
