@@ -1,44 +1,49 @@
-"""`sdft analyze` without a run folder: the seed's eval folder and the fine-tunes' on the command
-line or in a YAML file, under the field's new name (seed_eval) and its old one (seed)."""
+"""run_analyze, what `sdft analyze` and the pipeline's last stage call: where it reads the pairs
+from, where it writes, and the settings it refuses (the command's flags: tests/commands/)."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from sdft.analyze.config import AnalyzeConfig
-from sdft.cli import main
-from sdft.config import ConfigError, from_dict
+from sdft.analyze.run import run_analyze
+from sdft.errors import ConfigError
 
 DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "runs" / "demo"
 
 
-def _pairs(out: Path) -> dict:
-    return json.loads((out / "analysis.json").read_text())["pairs"]
+def test_a_run_folder_with_another_out_and_seed_model(tmp_path):
+    run = tmp_path / "demo"
+    shutil.copytree(DEMO, run)
+    cfg = AnalyzeConfig(measures=["bleu4"], figures=False, out=str(tmp_path / "elsewhere"), seed_model="other-model")
+    result = run_analyze(cfg, run)
+    assert not (run / "analysis").exists()
+    saved = json.loads((tmp_path / "elsewhere" / "analysis.json").read_text())
+    assert saved["seed"] == {"eval_dir": str(run / "eval" / "seed"), "n": 8, "model": "other-model"}
+    assert saved["pairs"] == json.loads(json.dumps(result["pairs"])) and "git" in saved["provenance"]
+    assert sorted(saved["pairs"]) == ["sdft", "vanilla"] and saved["measures"] == ["bleu4"]
 
 
-@pytest.mark.parametrize("flag", ["--seed-eval", "--seed"])
-def test_standalone_analysis_with_the_new_and_the_old_flag(tmp_path, flag):
-    out = tmp_path / flag.strip("-")
-    assert main(["analyze", flag, str(DEMO / "eval" / "seed"), "--tuned", f"vanilla={DEMO / 'eval' / 'vanilla'}",
-                 "--measures", "bleu4", "--out", str(out)]) == 0
-    pairs = _pairs(out)
-    assert list(pairs) == ["vanilla"] and pairs["vanilla"]["n"] == 8
-    # four of the eight answers are the seed's own refusal, word for word
-    assert sorted(pairs["vanilla"]["bleu4"]["values"])[-4:] == [pytest.approx(100.0)] * 4
-    # the analysis draws its own figure only: the scores' figures are the report's
-    written = {p.name for p in out.iterdir()} - {"run.log"}
-    assert written == {"analysis.json", "similarity_hist.png", "similarity_hist.svg"}
+def test_the_seed_model_defaults_to_the_runs_and_figures_are_drawn(tmp_path):
+    run = tmp_path / "demo"
+    shutil.copytree(DEMO, run)
+    result = run_analyze(AnalyzeConfig(measures=["rouge_l"]), run)
+    assert result["seed"]["model"] == "smollm2-135m"
+    assert sorted(p.name for p in (run / "analysis").glob("similarity_hist.*")) == ["similarity_hist.png",
+                                                                                     "similarity_hist.svg"]
 
 
-def test_the_old_key_is_read_from_a_config_file_and_both_keys_are_an_error(tmp_path):
-    config = tmp_path / "analyze.yaml"
-    config.write_text(f"seed: {DEMO / 'eval' / 'seed'}\ntuned: [sdft={DEMO / 'eval' / 'sdft'}]\nmeasures: [bleu4]\n"
-                      "figures: false\n")
-    assert main(["analyze", "--config", str(config), "--out", str(tmp_path / "o")]) == 0
-    assert list(_pairs(tmp_path / "o")) == ["sdft"]
-    assert from_dict(AnalyzeConfig, {"seed": "a"}).seed_eval == "a"
-    with pytest.raises(ConfigError, match="`seed` is the old name of `seed_eval`"):
-        from_dict(AnalyzeConfig, {"seed": "a", "seed_eval": "b"}, "x.yaml: analyze")
+@pytest.mark.parametrize("cfg, run_dir, message", [
+    (AnalyzeConfig(seed_eval="s"), DEMO, "give either RUN_DIR or --seed-eval/--tuned, not both"),
+    (AnalyzeConfig(tuned=["v=e"]), DEMO, "give either RUN_DIR or --seed-eval/--tuned, not both"),
+    (AnalyzeConfig(seed_eval="s", tuned=["v=e"]), None, "--out is required without a run folder"),
+    (AnalyzeConfig(seed_eval="s"), None, "nothing to analyze"),
+    (AnalyzeConfig(), None, "nothing to analyze"),
+])
+def test_settings_it_refuses(cfg, run_dir, message):
+    with pytest.raises(ConfigError, match=message):
+        run_analyze(cfg, run_dir)

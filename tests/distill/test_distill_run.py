@@ -195,10 +195,6 @@ def test_bad_input_errors_name_the_record_and_field(tmp_path):
         run_distill(DistillConfig(data="d.json", out=str(tmp_path / "o"), progress=False), FakeGenerator(), empty)
     with pytest.raises(ConfigError, match="mix_ratio"):
         run_distill(DistillConfig(data="d", out=str(tmp_path / "o"), mix_ratio=1.5), FakeGenerator(), empty)
-    bad = tmp_path / "distilled.jsonl"
-    bad.write_text('{"id": "x1", "instruction": "q"}\n')
-    with pytest.raises(DataError, match="record x1: missing or non-string `response`"):
-        load_distilled(bad)
 
 
 def test_export_llamafactory_and_hf_round_trip_and_push(tmp_path, data_dir, monkeypatch):

@@ -69,13 +69,6 @@ def test_report_tolerates_missing_parts(tmp_path):
     assert "| seed |" in md and "Change vs vanilla" not in md
 
 
-def test_cli_errors_are_one_line(tmp_path, capsys):
-    assert main(["report", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
-    assert "manifest.json" in capsys.readouterr().err
-    assert main(["analyze", "--out", str(tmp_path)]) == 2
-    assert main(["analyze", "--seed", str(tmp_path), "--tuned", "bad", "--out", str(tmp_path)]) == 2
-
-
 @pytest.mark.parametrize("name", ["demo", "seeded"])
 def test_html_renders_in_chromium(runs, tmp_path, name):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -1,0 +1,50 @@
+"""KL(fine-tune || seed) on the fine-tune's own answers, with the tiny random Llama: a LoRA that
+changes nothing is at KL 0 from its seed, one that changes a weight is not, and a full fine-tune
+(no adapter to disable) is an error."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sdft.analyze.kl import KL_FILE, kl_on_answers
+from sdft.errors import ConfigError
+
+
+@pytest.fixture
+def predictions(tmp_path):
+    rows = [{"id": "a", "prompt": "Question: what is 2 + 2?\nAnswer:", "predict": " 4, because two and two make four."},
+            {"id": "b", "prompt": "Say hello.", "predict": " Hello there, friend!"},
+            {"id": "c", "prompt": "An empty answer is skipped.", "predict": ""}]
+    path = tmp_path / "predictions.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _adapter(lora_model, tmp_path, known: bool):
+    folder = tmp_path / ("known" if known else "fresh")
+    lora_model(known=known).save_pretrained(folder)
+    return folder
+
+
+def test_a_lora_that_changes_nothing_is_at_kl_zero_from_its_seed(lora_model, tiny_model_dir, predictions, tmp_path):
+    result = kl_on_answers(tiny_model_dir, _adapter(lora_model, tmp_path, False), predictions, tmp_path / "out")
+    assert result["kl_per_token"] == pytest.approx(0.0, abs=1e-7)
+    assert result["n_items"] == 2 and [r["id"] for r in result["per_item"]] == ["a", "b"]  # the empty answer skipped
+    assert result["n_tokens"] == sum(r["tokens"] for r in result["per_item"]) > 0
+    assert json.loads((tmp_path / "out" / KL_FILE).read_text()) == result
+
+
+def test_a_lora_that_moved_a_weight_has_a_positive_kl(lora_model, tiny_model_dir, predictions, tmp_path):
+    result = kl_on_answers(tiny_model_dir, _adapter(lora_model, tmp_path, True), predictions, tmp_path / "out",
+                           limit=1)
+    assert result["n_items"] == 1 and result["per_item"][0]["id"] == "a"
+    assert result["kl_per_token"] > 1e-6 and result["kl_per_token"] == pytest.approx(result["per_item"][0]["kl"])
+    assert result["direction"] == "KL(fine-tune || seed)"
+
+
+def test_a_full_fine_tune_has_no_adapter_to_disable(tiny_model_dir, predictions, tmp_path):
+    with pytest.raises(ConfigError, match="a full fine-tune has none"):
+        kl_on_answers(tiny_model_dir, tiny_model_dir, predictions, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
