@@ -154,3 +154,13 @@ def test_summary_is_none_where_it_does_not_apply(run_dir):
     assert [p["label"] for p in s["pareto"]][-1] == "sdft α=0.5" and set(s["costs"]) == {"vanilla", "sdft"}
     assert s["best"]["leader"] == "onpolicy"
     assert methods.summary(load_run(Path(__file__).resolve().parents[1] / "fixtures" / "runs" / "seeded"), None) is None
+
+
+@pytest.mark.parametrize("primary", ["ifeval", "no_such_endpoint"])
+def test_a_primary_the_run_did_not_evaluate_falls_back_to_the_mean(run_dir, primary):
+    # It used to leave every point without a y, so the Pareto figure silently vanished.
+    run = load_run(run_dir)
+    pts = methods.pareto_points(run, primary)
+    assert [p["label"] for p in pts] == ["vanilla", "sdft", "onpolicy", "sdft α=0.5"]
+    assert pts == methods.pareto_points(run, None)
+    assert [k for k, _ in methods.report_blocks([run], run_dir / "fig", primary)].count("figure") == 1
