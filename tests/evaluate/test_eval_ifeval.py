@@ -201,19 +201,3 @@ def test_score_and_compare_commands(tmp_path, capsys):
     assert rows["ifeval"]["diff"] == pytest.approx(1 / 3)  # b gains two prompts, loses one
     assert rows["ifeval_loose"]["diff"] == pytest.approx(0.0)  # loose: a had 2, b has 2
     assert rows["ifeval"]["n"] == 3
-
-
-def test_report_tables_show_four_numbers_and_the_breakdown():
-    from sdft.report import ifeval_table
-
-    recs = [_record(0, ["punctuation:no_comma"], [{}], "a b"), _record(1, ["startend:quotation"], [{}], "x")]
-    ifeval.score_many(recs)
-    res = {**ifeval.summary(recs), "truncated": 1, "generation": {"max_new_tokens": 512}}
-    runs = [{"name": "r", "models": [{"label": "seed", "results": {"ifeval": res}},
-                                     {"label": "vanilla", "results": {"gsm8k": {"score": 0.1}}}]}]
-    numbers, breakdown = ifeval_table.tables(runs)
-    assert numbers["rows"][0][0] == "seed" and len(numbers["rows"]) == 1
-    assert numbers["rows"][0][1]["text"] == "50.0" and numbers["rows"][0][-1] == "1"
-    assert "512 new tokens" in numbers["note"]
-    assert breakdown["rows"] == [["punctuation:no_comma", "1", "100.0"], ["startend:quotation", "1", "0.0"]]
-    assert ifeval_table.tables([{"name": "r", "models": []}]) == []

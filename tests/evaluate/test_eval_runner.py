@@ -111,15 +111,6 @@ def test_folders_written_before_typed_options_resume(tmp_path, data_dir):
     assert res["benchmarks"]["advbench"]["score"] == 0.25 and res["benchmarks"]["gsm8k"]["score"] == 0.25
 
 
-def test_paper_variant_uses_the_math_expert_system_prompt(tmp_path, data_dir):
-    fake = FakeGenerator(answer_18)
-    run_eval(_cfg(tmp_path, data_dir=str(data_dir), benchmarks=["multiarith"], variants={"multiarith": "paper"}),
-             get_generator=lambda: fake)
-    msgs = fake.calls[0][0].messages
-    assert msgs[0]["role"] == "system" and msgs[0]["content"].startswith("You are an expert in math.")
-    assert msgs[0]["content"].endswith("formatted as: The answer is {answer}.")
-
-
 def test_compare_two_results_dirs(tmp_path, data_dir, capsys):
     run_eval(_cfg(tmp_path, out="a", data_dir=str(data_dir)), get_generator=lambda: FakeGenerator(answer_18))
     refuse_all = FakeGenerator(lambda r: "I cannot do that.")
@@ -205,15 +196,6 @@ def test_benchmark_data_points_a_benchmark_at_other_items(tmp_path, data_dir):
         EvalConfig(benchmark_data={"mmlu": "mmlu:val"})
 
 
-def test_openfunction_takes_benchmark_data_too(tmp_path, data_dir):
-    # It used to read its test split whatever benchmark_data said.
-    fake = FakeGenerator(lambda r: 'coffee_shop.find_nearby(location="X")')
-    res = run_eval(EvalConfig(benchmarks=["openfunction"], out=str(tmp_path / "of"), data_dir=str(data_dir),
-                              benchmark_data={"openfunction": "openfunction:test[5:7]"}), get_generator=lambda: fake)
-    assert res["benchmarks"]["openfunction"]["n"] == 2
-    assert [r.id for r in fake.calls[0]] == ["openfunction/test/5", "openfunction/test/6"]
-
-
 def test_typed_options_are_checked_when_the_config_is_read(tmp_path, data_dir, capsys):
     with pytest.raises(ConfigError, match=r"options.humaneval: unknown key\(s\) 'sampels'; known keys: .*samples"):
         EvalConfig(benchmarks=["gsm8k"], options={"humaneval": {"sampels": 5}})
@@ -236,38 +218,6 @@ def test_typed_options_are_checked_when_the_config_is_read(tmp_path, data_dir, c
     bad.write_text("benchmarks: [humaneval]\noptions:\n  humaneval: {timeout: 5}\n")
     assert main(["eval", "--config", str(bad), "--out", str(tmp_path / "o"), "--data-dir", str(data_dir)]) == 2
     assert "options.humaneval: unknown key(s) 'timeout'" in capsys.readouterr().err
-
-
-def test_samples_give_each_item_several_seeded_answers(tmp_path, data_dir):
-    # Any generative benchmark can sample: ids get #i, every sample keeps the item's label.
-    fake = FakeGenerator(lambda r: "The answer is 18." if r.id.endswith("#1") else "The answer is 0.")
-    res = run_eval(_cfg(tmp_path, data_dir=str(data_dir), benchmarks=["gsm8k"], limit=2,
-                        options={"gsm8k": {"samples": 3, "temperature": 0.7}}), get_generator=lambda: fake)
-    lines = {r["id"]: r for r in read_jsonl(tmp_path / "ev" / "gsm8k" / "predictions.jsonl")}
-    assert sorted(lines) == [f"gsm8k/test/{i}#{j}" for i in range(2) for j in range(3)]
-    assert lines["gsm8k/test/0#2"]["label"] == lines["gsm8k/test/0#0"]["label"]
-    g = res["benchmarks"]["gsm8k"]
-    assert g["n"] == 6 and g["score"] == pytest.approx(1 / 6)  # only gsm8k/test/0#1 is right (18)
-    assert g["generation"]["temperature"] == 0.7
-    assert g["settings"]["options"] == {"temperature": 0.7, "samples": 3}
-
-
-def test_a_users_math_table_needs_numeric_references(tmp_path, data_dir):
-    good = tmp_path / "mine.csv"
-    good.write_text("Question,Solution\nWhat is 9+9?,The answer is 18\nWhat is 2+2?,4\n")
-    res = run_eval(EvalConfig(benchmarks=["gsm8k"], out=str(tmp_path / "m"), data_dir=str(data_dir),
-                              benchmark_data={"gsm8k": str(good)}), get_generator=lambda: FakeGenerator(answer_18))
-    assert (res["benchmarks"]["gsm8k"]["n"], res["benchmarks"]["gsm8k"]["score"]) == (2, 0.5)
-    from sdft.errors import DataError
-
-    for text, pattern in (("question\nWhat is 2+2?\n", "no reference-answer column"),
-                          ("question,answer\nx,4\ny,four\n", r"mine2.csv:3: field 'answer': reference answer 'four' "
-                                                             "ends in no integer")):
-        bad = tmp_path / "mine2.csv"
-        bad.write_text(text)
-        with pytest.raises(DataError, match=pattern):
-            run_eval(EvalConfig(benchmarks=["gsm8k"], out=str(tmp_path / "m2"), data_dir=str(data_dir),
-                                benchmark_data={"gsm8k": str(bad)}), get_generator=lambda: FakeGenerator(answer_18))
 
 
 def test_a_users_over_refusal_table_with_safe_and_unsafe_labels(tmp_path, data_dir):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sdft.analyze import runfiles
 from sdft.analyze.runfiles import load_run
-from sdft.report import build, curves
+from sdft.report import build
 
 RUNS = Path(__file__).resolve().parents[1] / "fixtures" / "runs"
 SEEDED = RUNS / "seeded"
@@ -18,11 +18,7 @@ def test_figures_along_training_and_no_two_point_sweeps(built, tmp_path):
     names = {p.name for p in (out / "figures").iterdir()}
     assert {"forest.png", "forest.svg", "loss_curves.png", "trajectory.png", "benchmarks.png"} <= names
     assert not any(n.startswith("sweep_") for n in names) and "## Sweeps" not in md  # mix ratios 0 and 1 only
-    run = load_run(SEEDED)
-    lines = curves.trajectory_lines(runfiles.trajectory(run))
-    assert set(lines) == {"vanilla-s1", "sdft-s1"} and lines["sdft-s1"]["steps"] == [0, 5, 10]
-    assert lines["vanilla-s1"]["results"][0]["advbench"]["score"] == 0.80  # the seed's dev score at step 0
-    assert [r["step"] for r in runfiles.train_logs(run)["sdft-s2"]] == list(range(1, 11))
+    assert [r["step"] for r in runfiles.train_logs(load_run(SEEDED))["sdft-s2"]] == list(range(1, 11))
 
     # The one-seed CPU reproduction: its two mix-ratio points are no sweep; a stale figure goes.
     cpu = tmp_path / "cpu"

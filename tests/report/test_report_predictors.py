@@ -1,4 +1,5 @@
-"""The methods comparison's pure parts: the predictors' correlations, the best-method rule on ties."""
+"""The forgetting predictors (report/predictors.py): their correlations with retention. The best-method
+rule, ties included, is tested in test_report_methods.py."""
 
 from __future__ import annotations
 

@@ -10,9 +10,10 @@ vanilla and one other method, or with weight-interpolation points:
   positions forwarded, forward and backward passes, wall time, peak memory; means over seeds),
   and its cost per step relative to vanilla;
 - **Pareto figure**: x the change on the target task (the benchmark of the training task), y the
-  change on the retention endpoint (the report's primary endpoint when it is not the target,
-  else the mean change over every other endpoint, its CI an approximation adding the
-  half-widths in quadrature); one point per method and per interpolation alpha, the seed at 0;
+  change on the retention endpoint (the report's primary endpoint when the run evaluated it and
+  it is not the target, else the mean change over every other endpoint, its CI an approximation
+  adding the half-widths in quadrature); one point per method and per interpolation alpha, the
+  seed at 0;
 - **the best method** on the primary endpoint, named only when its CI against every other method
   lies wholly on the better side of 0 (the decision rule of :mod:`decision`, extended to many
   methods); otherwise the statement says which comparison is undecided.
@@ -30,7 +31,7 @@ from typing import Any, Callable
 from sdft.analyze import runfiles
 from sdft.report import arms
 from sdft.report.decision import outcome
-from sdft.report.endpoints import Endpoint, endpoint, endpoints_of
+from sdft.report.endpoints import Endpoint, endpoint, endpoints_of, result_of
 
 DASH = "—"
 
@@ -86,6 +87,8 @@ def pareto_points(run: dict[str, Any], primary: str | None = None) -> list[dict[
     if seed is None or target is None:
         return []
     prim = endpoint_or_none(primary)
+    if prim is not None and result_of(seed, prim) is None:
+        prim = None  # not evaluated in this run (or no endpoint at all): no y would exist, use the mean
     main = [(meth, None, ms) for meth, ms in arms.main_arms(run).items()]
     main += [(meth, alpha, ms) for (meth, alpha), ms in interpolation_arms(run).items()]
     out = []
@@ -102,7 +105,8 @@ def pareto_points(run: dict[str, Any], primary: str | None = None) -> list[dict[
 
 
 def endpoint_or_none(key: str | None) -> Endpoint | None:
-    """The endpoint named ``key``; None for no key or an unknown one."""
+    """The endpoint named ``key``; None for no key or one :func:`endpoint` rejects (any other name is
+    an endpoint, evaluated in a given run or not)."""
     if not key:
         return None
     try:

@@ -1,0 +1,61 @@
+"""How the report writes a number: percentages, signed changes with a true minus sign, CIs in
+small type, per-seed values, and a dash for anything missing."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from sdft.report import cells
+from sdft.report.cells import DASH
+
+
+def test_pct_and_signed():
+    assert (cells.pct(0.1234), cells.pct(1.0), cells.pct(0.0)) == ("12.3", "100.0", "0.0")
+    assert cells.pct(None) == DASH and cells.pct(math.nan) == DASH
+    assert (cells.signed(1.5), cells.signed(-0.34), cells.signed(0.0)) == ("+1.5", "−0.3", "+0.0")
+    assert "-" not in cells.signed(-12.0)  # a true minus sign, not a hyphen
+
+
+@pytest.mark.parametrize(("pp", "mark"), [(0.06, "↑"), (0.05, "="), (0.0, "="), (-0.05, "="), (-0.06, "↓")])
+def test_arrow_ignores_changes_that_round_to_zero(pp, mark):
+    assert cells.arrow(pp) == mark
+
+
+def test_score_cell_shows_the_ci_only_when_complete():
+    assert cells.score_cell(None) == DASH and cells.score_cell({"score": None}) == DASH
+    assert cells.score_cell({"score": 0.4}) == "40.0"
+    assert cells.score_cell({"score": 0.4, "ci95": [0.1, None]}) == "40.0"
+    assert cells.score_cell({"score": 0.4, "ci95": [0.1, 0.7]}) == {"text": "40.0", "small": "[10.0, 70.0]"}
+
+
+def test_mean_cell_with_ci_approximation_and_seeds():
+    assert cells.mean_cell(None) == DASH
+    assert cells.mean_cell({"mean": 40.0, "ci95": [math.nan, math.nan], "per_seed": {"1": 40.0}}) == "40.0"
+    one = cells.mean_cell({"mean": 40.0, "ci95": [30.0, 50.04], "per_seed": {"1": 40.0}, "approx": True})
+    assert one == {"text": "40.0", "small": ["[30.0, 50.0] ≈"]}
+    two = cells.mean_cell({"mean": 42.5, "ci95": [30.0, 55.0], "per_seed": {"1": 40.0, "2": 45.0}})
+    assert two == {"text": "42.5", "small": ["[30.0, 55.0]", "s1 40.0 · s2 45.0"]}
+    assert cells.per_seed({"1": 0.5, "pooled": 0.25}, str) == "s1 0.5 · pooled 0.25"
+
+
+def test_delta_cell_signs_ci_seeds_and_invert():
+    assert cells.delta_cell(None) == DASH
+    d = {"diff": -2.0, "ci95": [-5.0, 1.0]}
+    assert cells.delta_cell(d) == {"text": "↓ −2.0", "small": "[−5.0, +1.0]"}
+    assert cells.delta_cell({**d, "approx": True})["small"] == "[−5.0, +1.0] ≈"
+    assert cells.delta_cell({"diff": 3.0, "ci95": [math.nan, math.nan]})["small"] == ""
+    seeds = cells.delta_cell({**d, "per_seed": {"1": -1.0, "2": -3.0}})
+    assert seeds["small"] == ["[−5.0, +1.0]", "s1 −1.0 · s2 −3.0"]
+    assert cells.delta_cell(d, invert=True) == {"text": "↓ −2.0", "small": "[−5.0, +1.0]", "invert": True}
+
+
+def test_fmt_counts_times_and_rates():
+    assert (cells.fmt(None), cells.fmt(12), cells.fmt("x")) == (DASH, "12", "x")
+    assert (cells.fmt(0.123456), cells.fmt(999.94), cells.fmt(12345.6)) == ("0.1235", "999.9", "12,346")
+
+
+def test_model_label_names_the_run_only_when_there_are_several():
+    run, m = {"name": "r1"}, {"label": "sdft-s1"}
+    assert cells.model_label(run, m, multi=False) == "sdft-s1" and cells.model_label(run, m, multi=True) == "r1/sdft-s1"
