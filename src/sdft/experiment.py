@@ -51,12 +51,14 @@ class SweepConfig:
     interpolation: weight interpolation (WiSE-FT): evaluate every main LoRA fine-tune with its update
         scaled by each alpha in [0, 1] (0 is the seed, 1 the fine-tune, neither re-evaluated); costs
         evaluation only
+    interpolation_of: methods whose fine-tunes get the interpolation points (default: every method)
     """
 
     sample_sizes: list[int] = field(default_factory=list)
     mix_ratios: list[float] = field(default_factory=list)
     templates: list[str] = field(default_factory=list)
     interpolation: list[float] = field(default_factory=list)
+    interpolation_of: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -95,6 +97,8 @@ class ExperimentConfig:
     methods: which fine-tunes to compare: vanilla, sdft (rewrite self-distillation), onpolicy,
         dft, kl (KL to the seed), replay (self-replay); same rows, steps, batch, learning rate and
         training seeds for all (their own knobs live in the train section)
+    method_seeds: a method trained on only some of the training seeds, e.g. {onpolicy: [1, 2, 3]}
+        for a costly secondary method beside five-seed main arms (default: every seed)
     Where:
     out: run folder (default runs/<name>); re-running resumes it
     Stages (fields of each stage's own config):
@@ -118,6 +122,7 @@ class ExperimentConfig:
     seed: int = 42
     seeds: list[int] = field(default_factory=list)
     methods: list[str] = field(default_factory=lambda: ["vanilla", "sdft"])
+    method_seeds: dict[str, list[int]] = field(default_factory=dict)
     out: str | None = None
     distill: DistillConfig = field(default_factory=DistillConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -134,6 +139,11 @@ class ExperimentConfig:
     @property
     def train_seeds(self) -> list[int]:
         return list(self.seeds) or [self.seed]
+
+    def seeds_of(self, method: str) -> list[int]:
+        """The training seeds ``method`` is trained on (``method_seeds``, else every one)."""
+        chosen = self.method_seeds.get(method)
+        return [s for s in self.train_seeds if s in chosen] if chosen else self.train_seeds
 
 
 # Each stage section's config class (the stage modules are light at import: no torch).
@@ -201,6 +211,15 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
         raise ConfigError(f"{path}: `methods` must be a non-empty subset of {list(METHODS)}, got {cfg.methods}")
     if len(set(cfg.seeds)) != len(cfg.seeds):
         raise ConfigError(f"{path}: `seeds` has duplicates: {cfg.seeds}")
+    for m, chosen in cfg.method_seeds.items():
+        if m not in cfg.methods:
+            raise ConfigError(f"{path}: method_seeds: {m!r} is not one of the methods {cfg.methods}")
+        if not chosen or set(chosen) - set(cfg.train_seeds):
+            raise ConfigError(f"{path}: method_seeds.{m}: {chosen} must be a non-empty subset of the "
+                              f"training seeds {cfg.train_seeds}")
+    if set(cfg.sweeps.interpolation_of) - set(cfg.methods):
+        raise ConfigError(f"{path}: sweeps.interpolation_of: {cfg.sweeps.interpolation_of} names a method "
+                          f"not in {cfg.methods}")
     for a in cfg.sweeps.interpolation:
         if not 0 <= a <= 1:
             raise ConfigError(f"{path}: sweeps.interpolation: {a} is outside [0, 1]")

@@ -51,7 +51,7 @@ def plan(cfg: ExperimentConfig, n_available: int) -> list[Variant]:
     out = [Variant("seed", "seed")]
     for s in seeds:
         tag = f"-s{s}" if len(seeds) > 1 else ""
-        for m in cfg.methods:
+        for m in (m for m in cfg.methods if s in cfg.seeds_of(m)):
             out.append(Variant(m + tag, m, n, {"vanilla": 0.0, "sdft": 1.0}.get(m),
                                main_template if m == "sdft" else None, s))
     first = seeds[0]
@@ -69,16 +69,19 @@ def plan(cfg: ExperimentConfig, n_available: int) -> list[Variant]:
 
 
 def interpolation_points(cfg: ExperimentConfig, variants: list[Variant]) -> list[Variant]:
-    """Weight-interpolation points of the main fine-tunes: one per alpha strictly inside (0, 1)
-    (alpha 0 is the seed model and 1 the fine-tune, evaluated already)."""
+    """Weight-interpolation points of the main fine-tunes (of ``sweeps.interpolation_of``'s methods,
+    default all): one per alpha strictly inside (0, 1) (alpha 0 is the seed model and 1 the
+    fine-tune, evaluated already)."""
+    of = set(cfg.sweeps.interpolation_of or cfg.methods)
     return [replace(v, label=f"{v.label}-a{a:g}", alpha=a, of=v.label)
-            for v in main_variants(cfg, variants) for a in cfg.sweeps.interpolation if 0 < a < 1]
+            for v in main_variants(cfg, variants) if v.method in of
+            for a in cfg.sweeps.interpolation if 0 < a < 1]
 
 
 def main_variants(cfg: ExperimentConfig, variants: list[Variant]) -> list[Variant]:
     """The fine-tunes of the main comparison among :func:`plan`'s ``variants``: each method once
-    per training seed, seed by seed (the sweep points come after them)."""
-    return variants[1:1 + len(cfg.train_seeds) * len(cfg.methods)]
+    per training seed it trains on (``method_seeds``), seed by seed (the sweep points come after them)."""
+    return variants[1:1 + sum(len(cfg.seeds_of(m)) for m in cfg.methods)]
 
 
 def main_labels(cfg: ExperimentConfig) -> list[str]:
