@@ -31,7 +31,6 @@ class Variant:
     of: str | None = None  # label of the fine-tune an interpolation point scales
 
 
-
 def followed(cfg: ExperimentConfig, variants: list[Variant]) -> set[str]:
     """Labels of the fine-tunes a trajectory evaluates along training: the main methods' models of
     ``trajectory.seeds`` (default: the first training seed), no sweep point; none without
