@@ -208,7 +208,7 @@ def test_the_demo_is_what_the_readme_says():
     assert cfg.data == "gsm8k:train[:-300]"  # never the GSM8K experiments' held-out dev slice
     assert cfg.methods == ["vanilla", "sdft"] and cfg.eval.benchmarks == ["advbench"]
     assert cfg.eval.benchmark_data == {"advbench": "advbench[400:520]"}  # not the test prompts 1-400
-    assert cfg.eval.answer_lengths == {"advbench": 48}
+    assert cfg.eval.answer_lengths == {"advbench": 32}
     assert t.dtype == cfg.eval.generation.dtype == cfg.distill.generation.dtype == "float32"
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     section = " ".join(readme[readme.index("## Two commands"):readme.index("## Install")].split())

@@ -166,6 +166,15 @@ def test_padding_free_batches_give_the_padded_losses(tiny_model_dir, tmp_path):
     assert [r["tokens_seen"] for r in free] == [r["tokens_seen"] for r in padded]
 
 
+def test_one_row_micro_batches_train_padded_and_trl_does_not_warn(tiny_model_dir, tmp_path, caplog):
+    """A micro-batch of one row has no padding to remove: padding-free is dropped there (the demo
+    trains with batch 1), so TRL's "batch size of 1 ... padding-free" warning does not print."""
+    run_train(_cfg(tiny_model_dir, tmp_path / "one", batch_size=1, padding_free=True, lr=1e-2,
+                   max_steps=1, group_by_length=False))
+    assert not [r for r in caplog.records if "padding-free" in r.getMessage()]
+    assert [r["step"] for r in _log(tmp_path / "one")] == [1]
+
+
 @pytest.mark.slow
 def test_compiled_training_gives_the_eager_losses_and_compiles_once(tiny_model_dir, tmp_path):
     """torch.compile (inductor on this CPU) with padding-free rows of a new length every step:

@@ -188,6 +188,12 @@ def _dynamic_shapes(compiling: bool):
     return torch._dynamo.config.patch(assume_static_by_default=False)
 
 
+def _padding_free(cfg) -> bool:
+    """Padding-free batching where it can remove padding: a one-row micro-batch has none (TRL
+    warns on every run that it gains nothing there), so it trains padded, which is the same."""
+    return cfg.padding_free and cfg.batch_size > 1
+
+
 def _sft_trainer(cfg, model, tok, prepared, common, callbacks):
     """TRL's SFTTrainer for sft / replay (plain loss), dft (TRL's loss_type) and kl (our loss)."""
     from datasets import Dataset
@@ -201,10 +207,10 @@ def _sft_trainer(cfg, model, tok, prepared, common, callbacks):
         # Rows are tokenized and truncated by sdft.data.chat; TRL must not cut them again
         # (padding-free also requires max_length=None without packing).
         max_length=None,
-        padding_free=cfg.padding_free,
+        padding_free=_padding_free(cfg),
         train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
         # Exact either way: padding-free batches carry no padding, padded ones carry a mask.
-        include_num_input_tokens_seen="all" if cfg.padding_free else "non_padding",
+        include_num_input_tokens_seen="all" if _padding_free(cfg) else "non_padding",
     )
     ds = Dataset.from_list([{"input_ids": r["input_ids"], "labels": r["labels"]} for r in prepared.rows])
     cls = _epoch_seeded(SFTTrainer)
