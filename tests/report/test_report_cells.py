@@ -16,6 +16,7 @@ def test_pct_and_signed():
     assert cells.pct(None) == DASH and cells.pct(math.nan) == DASH
     assert (cells.signed(1.5), cells.signed(-0.34), cells.signed(0.0)) == ("+1.5", "−0.3", "+0.0")
     assert "-" not in cells.signed(-12.0)  # a true minus sign, not a hyphen
+    assert (cells.signed(-0.04), cells.signed(-0.0)) == ("+0.0", "+0.0")  # no "−0.0"
 
 
 @pytest.mark.parametrize(("pp", "mark"), [(0.06, "↑"), (0.05, "="), (0.0, "="), (-0.05, "="), (-0.06, "↓")])

@@ -20,8 +20,9 @@ def pct(x: float | None) -> str:
 
 
 def signed(pp: float) -> str:
-    """A change with its sign and a true minus sign, one decimal: +1.5, −0.3."""
-    return f"{pp:+.1f}".replace("-", "−")
+    """A change with its sign and a true minus sign, one decimal: +1.5, −0.3; a change that rounds
+    to zero reads +0.0 whichever side of it it fell (not "−0.0")."""
+    return f"{round(pp, 1) + 0.0:+.1f}".replace("-", "−")
 
 
 def arrow(pp: float) -> str:
