@@ -229,3 +229,20 @@ def test_estimates_use_the_seconds_per_item_and_training_rate_this_run_measured(
     by_tokens = (24 * 192 + 24 * 64) / plan["gen_tok_s"]
     assert rows["eval/sdft"]["seconds"] == pytest.approx(24 * 3.0 + 24 * 0.5 + by_tokens, abs=0.1)
     assert describe(stages, gen_tok_s=100.0)["seconds_per_item"] == {}  # an explicit rate wins
+
+
+def test_the_training_rate_leaves_out_time_the_process_was_paused(tmp_path, data_dir):
+    """A finished fine-tune that ran at 100 tok/s but was paused (SIGSTOP) for 1000 s in one logged
+    interval: its summary says 28.6 tok/s (tokens over the whole wall time); the estimate uses 100."""
+    from sdft.dryrun import describe
+
+    stages = Stages(load_experiment(SMOLLM2_DEMO, {"out": str(tmp_path)}))
+    train = stages.train["vanilla"]
+    train.folder.mkdir(parents=True)
+    walls = [10.0 * i + (1000.0 if i > 3 else 0.0) for i in range(1, 41)]
+    (train.folder / "train_log.jsonl").write_text("".join(
+        json.dumps({"step": i, "tokens_seen": 1000 * i, "wall_s": w}) + "\n" for i, w in enumerate(walls, 1)))
+    (train.folder / "train_summary.json").write_text(json.dumps({"tokens_per_s": round(40000 / 1400, 1)}))
+    assert describe(stages)["train_tok_s"] == pytest.approx(100.0)
+    (train.folder / "train_log.jsonl").unlink()  # no log: the summary's figure
+    assert describe(stages)["train_tok_s"] == pytest.approx(28.6)

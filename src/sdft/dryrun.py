@@ -20,8 +20,9 @@ and GGUF conversion are not counted):
   step and token counts instead (exact: they include the rows dropped at ``max_length``).
 
 Rates: ``--gen-tok-s`` / ``--train-tok-s``, else the median of what this run folder's stages
-measured (distill_report.json, the evaluations' results.json, train_summary.json, and an
-unfinished training's train_log.jsonl, its last 10 steps), else :data:`GEN_TOK_S` /
+measured (distill_report.json, the evaluations' results.json, and each training's
+train_log.jsonl: the median rate of its last 20 logged intervals, so time paused does not count;
+train_summary.json where there is no log), else :data:`GEN_TOK_S` /
 :data:`TRAIN_TOK_S`, this project's measurements for SmolLM2-135M on 2 CPU cores.
 """
 
@@ -56,9 +57,12 @@ def _lines(path: Path) -> int:
         return sum(1 for line in f if line.strip())
 
 
-def _log_rate(path: Path, last: int = 10) -> float | None:
-    """Training tokens/s over the last ``last`` logged steps of ``train_log.jsonl`` (a partial run
-    too): recent steps, since a resumed run may be faster or slower than its first sitting."""
+def _log_rate(path: Path, last: int = 20) -> float | None:
+    """Training tokens/s of ``train_log.jsonl`` (a finished or a partial run): the median over its
+    last ``last`` logged intervals. Recent ones, since a resumed run may be faster or slower than
+    its first sitting; the median, since an interval in which the process was paused (SIGSTOP,
+    a laptop asleep) or shared the CPU would otherwise pull the rate down (train_summary.json's
+    ``tokens_per_s`` divides by the whole wall time, pauses included)."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError:
@@ -71,11 +75,9 @@ def _log_rate(path: Path, last: int = 10) -> float | None:
             continue
         if isinstance(r, dict) and all(isinstance(r.get(k), (int, float)) for k in ("tokens_seen", "wall_s")):
             rows.append(r)
-    if len(rows) < 2:
-        return None
-    a, b = rows[max(len(rows) - 1 - last, 0)], rows[-1]
-    dt = b["wall_s"] - a["wall_s"]
-    return (b["tokens_seen"] - a["tokens_seen"]) / dt if dt > 0 else None
+    rates = [(b["tokens_seen"] - a["tokens_seen"]) / (b["wall_s"] - a["wall_s"]) for a, b in zip(rows, rows[1:])
+             if b["wall_s"] > a["wall_s"] and b["tokens_seen"] > a["tokens_seen"]]
+    return statistics.median(rates[-last:]) if rates else None
 
 
 def _read_json(path: Path) -> Any:
@@ -92,10 +94,12 @@ def _rates(run_dir: Path, gen: float | None, train: float | None) -> tuple[float
 
     g = [d["generation"]["tokens_per_s"] for p in run_dir.glob("distill/*/distill_report.json")
          if isinstance(d := _read_json(p), dict) and positive((d.get("generation") or {}).get("tokens_per_s"))]
-    t = [d["tokens_per_s"] for p in run_dir.glob("train/*/train_summary.json")
-         if isinstance(d := _read_json(p), dict) and positive(d.get("tokens_per_s"))]
-    for p in run_dir.glob("train/*/train_log.jsonl"):  # unfinished runs count too
-        if not (p.parent / "train_summary.json").exists() and positive(rate := _log_rate(p)):
+    t = []
+    for folder in run_dir.glob("train/*/"):  # unfinished runs count too; the log's rate, else the summary's
+        rate = _log_rate(folder / "train_log.jsonl")
+        if not positive(rate) and isinstance(d := _read_json(folder / "train_summary.json"), dict):
+            rate = d.get("tokens_per_s")
+        if positive(rate):
             t.append(rate)
     gen_rate, gen_src = (gen, "--gen-tok-s") if gen else (statistics.median(g), "measured in this run") if g \
         else (GEN_TOK_S, "default: SmolLM2-135M on 2 CPU cores")
