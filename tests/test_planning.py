@@ -69,24 +69,24 @@ def test_method_seeds_and_interpolation_of_name_what_is_wrong(tmp_path, over, me
 
 
 def test_secondary_methods_joining_the_gsm8k_v2_run_leave_the_primary_arms_stage_folders(tmp_path, data_dir):
-    """The pre-registered experiment's secondaries join its run folder later: the primary arms'
-    finished and running stages must keep their folders when they do."""
+    """The pre-registered experiment's secondaries (PLAN amendment 3) join its run folder after the
+    primary arms, which run from a frozen copy whose config is base/gsm8k_forgetting_v2.yaml's
+    values: the primary arms' finished and running stages must keep their folders."""
     from pathlib import Path
 
     from sdft.pipeline import Stages
 
-    config = Path(__file__).resolve().parents[1] / "configs" / "gsm8k_forgetting_v2.yaml"
+    configs = Path(__file__).resolve().parents[1] / "configs"
 
-    def folders(over):
-        stages = Stages(load_experiment(config, {"out": str(tmp_path), **over}))
+    def folders(config):
+        stages = Stages(load_experiment(config, {"out": str(tmp_path)}))
         return {st.name: str(st.folder.relative_to(tmp_path)) for st in stages.main()}
 
-    before = folders({})
-    after = folders({"methods": ["vanilla", "sdft", "onpolicy", "replay"],
-                     "method_seeds": {"onpolicy": [1, 2, 3], "replay": [1, 2, 3]},
-                     "sweeps": {"interpolation": [0.5], "interpolation_of": ["vanilla"]}})
-    assert {k: v for k, v in after.items() if k in before} == before
+    before = folders(configs / "base" / "gsm8k_forgetting_v2.yaml")
+    after = folders(configs / "gsm8k_forgetting_v2.yaml")
+    assert len(before) == 42 and {k: v for k, v in after.items() if k in before} == before
     added = sorted(set(after) - set(before))
     assert [k for k in added if k.startswith("train/")] == [
-        f"train/{m}-s{s}" for m in ("onpolicy", "replay") for s in (1, 2, 3)]
+        f"train/{m}-s{s}" for m in ("dft", "replay") for s in (1, 2, 3)]
     assert [k for k in added if k.startswith("interp/")] == [f"interp/vanilla-s{s}-a0.5" for s in range(1, 6)]
+    assert "replay" in added  # the seed's Dolly answers, once for every replay seed
