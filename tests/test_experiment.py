@@ -48,6 +48,21 @@ def test_section_errors_name_the_file_and_field(tmp_path):
         load_experiment(_write(tmp_path, {"analyze": "advbench"}))
 
 
+def test_the_report_section_holds_a_plans_endpoint_and_rule(tmp_path):
+    cfg = load_experiment(_write(tmp_path, {"eval": {"benchmarks": ["gsm8k", "advbench"]},
+                                            "report": {"primary": "advbench_strict", "seed_test_alpha": 0.05}}))
+    assert (cfg.report.primary, cfg.report.seed_test_alpha) == ("advbench_strict", 0.05)
+    assert as_record(cfg)["report"] == {"primary": "advbench_strict", "seed_test_alpha": 0.05}
+    with pytest.raises(ConfigError, match=r"x.yaml: report.primary: 'xstest' is not an endpoint of the "
+                                          r"evaluated benchmarks \(gsm8k, advbench, advbench_strict\)"):
+        load_experiment(_write(tmp_path, {"eval": {"benchmarks": ["gsm8k", "advbench"]},
+                                          "report": {"primary": "xstest"}}))
+    with pytest.raises(ConfigError, match=r"x.yaml: report: seed_test_alpha: 5.0 is not a level between 0 and 1"):
+        load_experiment(_write(tmp_path, {"report": {"seed_test_alpha": 5}}))
+    with pytest.raises(ConfigError, match=r"x.yaml: report: out is set by the experiment itself"):
+        load_experiment(_write(tmp_path, {"report": {"out": "elsewhere"}}))
+
+
 def test_stage_config_fills_in_the_pipeline_fields(tmp_path):
     cfg = load_experiment(_write(tmp_path, {"train": {"lr": 0.5}}))
     t = stage_config(TrainConfig, cfg.train, "x: train", model="m", seed=3, out="o", template="not a train field")

@@ -50,6 +50,7 @@ def test_tiny_run_end_to_end_then_resume_and_partial_rerun(tiny_config, capsys, 
     monkeypatch.setattr(huggingface_hub, "HfApi", Api)
     path, cfg = tiny_config
     cfg["train"] |= {"report_to": "tensorboard", "push_to_hub": "me/tiny"}
+    cfg["report"] = {"primary": "advbench_strict", "title": "Tiny run"}  # a plan's endpoint, read by the report
     path.write_text(yaml.safe_dump(cfg))
     assert cli_main(["run", str(path)]) == 0
     run = Path(cfg["out"])
@@ -88,6 +89,9 @@ def test_tiny_run_end_to_end_then_resume_and_partial_rerun(tiny_config, capsys, 
     assert set(analysis["pairs"]) == {"vanilla", "sdft"}
     html = (run / "report" / "report.html").read_text()
     assert "tiny random model" in html and "sdft" in html
+    assert (run / "report" / "report.md").read_text().startswith("# Tiny run")
+    summary = json.loads((run / "report" / "summary.json").read_text())
+    assert {d["endpoint"] for d in summary["decision"].values()} == {"advbench_strict"}
     # TensorBoard: training curves and the scores of every model in RUN/tensorboard/<label>,
     # the distillation's kept rate beside them; the values are the saved results'
     tb = {d.name: read_scalars(d) for d in (run / "tensorboard").iterdir()}

@@ -2,10 +2,11 @@
 sweeps, and each stage's settings. ``sdft ls`` lists the shipped ones, ``sdft validate`` checks
 one without running it.
 
-Stage sections (``distill``, ``train``, ``eval``, ``analyze``) are that stage's own config
-dataclass, read from the YAML with the same schema as the stage's CLI flags, and read by
-attribute; the fields the pipeline sets itself (model, data, out, adapter, data_dir) are refused
-in a section, and the pipeline fills them in (:func:`stage_config`).
+Stage sections (``distill``, ``train``, ``eval``, ``analyze``, and ``report``) are that stage's
+own config dataclass, read from the YAML with the same schema as the stage's CLI flags, and read
+by attribute; the fields the pipeline sets itself (model, data, out, adapter, data_dir) are
+refused in a section, and the pipeline fills them in (:func:`stage_config`). The report is
+rebuilt at the end of every run, so its section decides no stage.
 
     sdft validate configs/demo.yaml
 """
@@ -24,6 +25,7 @@ from sdft.distill.run import DistillConfig
 from sdft.errors import ConfigError
 from sdft.evaluate.evaluator import EvalConfig
 from sdft.models import DEFAULT_MODEL
+from sdft.report.config import ReportConfig
 from sdft.train.config import TrainConfig
 
 # vanilla: SFT on the task's answers; sdft: rewrite self-distillation (SFT on the seed's rewrites,
@@ -106,6 +108,8 @@ class ExperimentConfig:
     train: sdft train settings (lora_r, epochs, lr, batch_size, full, ...)
     eval: sdft eval settings (benchmarks, limit, variants, ...)
     analyze: sdft analyze settings (benchmark, ...)
+    report: sdft report settings (primary, seed_test_alpha, title, ...): the endpoint and decision
+        rule a plan fixed, applied by every run's report
     sweeps: sample_sizes, mix_ratios, templates, interpolation (see SweepConfig)
     kl_to_seed: measure each main LoRA fine-tune's KL to the seed on its own answers to the
         training task's benchmark (held-out prompts; the "RL's Razor" forgetting predictor)
@@ -128,6 +132,7 @@ class ExperimentConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     analyze: AnalyzeConfig = field(default_factory=AnalyzeConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
     sweeps: SweepConfig = field(default_factory=SweepConfig)
     trajectory: TrajectoryConfig = field(default_factory=TrajectoryConfig)
     kl_to_seed: bool = False
@@ -147,7 +152,8 @@ class ExperimentConfig:
 
 
 # Each stage section's config class (the stage modules are light at import: no torch).
-STAGE_SECTIONS = {"distill": DistillConfig, "train": TrainConfig, "eval": EvalConfig, "analyze": AnalyzeConfig}
+STAGE_SECTIONS = {"distill": DistillConfig, "train": TrainConfig, "eval": EvalConfig, "analyze": AnalyzeConfig,
+                  "report": ReportConfig}
 
 
 def _section(cls: type, values: Any, where: str):
@@ -236,6 +242,13 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
         dataclasses.replace(cfg.train, data="-", out="-").validate()
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
+    if cfg.report.primary != ReportConfig().primary:  # a plan's endpoint: one this run evaluates
+        from sdft.report.endpoints import endpoints_of
+
+        keys = [e.key for e in endpoints_of(cfg.eval.benchmarks, strict=True)]
+        if cfg.report.primary is not None and cfg.report.primary not in keys:
+            raise ConfigError(f"{path}: report.primary: {cfg.report.primary!r} is not an endpoint of the "
+                              f"evaluated benchmarks ({', '.join(keys)})")
     if cfg.trajectory.eval is not None and not cfg.train.snapshots:
         raise ConfigError(f"{path}: trajectory needs train.snapshots (how many points along training to save)")
     return cfg

@@ -79,3 +79,47 @@ def test_strict_rule_as_the_primary_endpoint_after_rescoring(tmp_path, capsys):
     rows = {r["endpoint"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["advbench_strict"]["mean_a"] == pytest.approx(2 / 6) and rows["advbench"]["mean_a"] == 0.5
     assert {"xstest_strict", "xstest_unsafe_strict"} <= set(rows)
+
+
+def _contrast(ci, p, seeds=5):
+    level = {"permutation_p": p, "base_per_seed": [40.0] * seeds, "other_per_seed": [50.0] * seeds}
+    return {"diff": sum(ci) / 2, "ci95": ci, "approx": False, **({"seed_level": level} if seeds > 1 else {})}
+
+
+@pytest.mark.parametrize("ci, p, seeds, expected", [
+    ([2.0, 18.0], 0.008, 5, "better"),  # the CI wholly above 0 and complete separation of the seeds
+    ([2.0, 18.0], 0.087, 5, "no difference detected"),  # the items say better, the seeds do not
+    ([-18.0, -2.0], 0.032, 5, "worse"),
+    ([-3.0, 18.0], 0.008, 5, "no difference detected"),  # the seeds separate, the CI includes 0
+    ([2.0, 18.0], None, 1, None),  # one seed a side: the seed-level test cannot be applied
+])
+def test_a_plans_seed_level_test_joins_the_ci_in_the_decision(ci, p, seeds, expected):
+    """GSM8K v2's rule: better or worse needs the permutation p over training seeds <= 0.05 and
+    the two-level bootstrap CI wholly on that side of 0; without the test it is the CI alone."""
+    run = load_run(SEEDED)
+    summary = {"contrasts": {"sdft_minus_vanilla": {"advbench_strict": _contrast(ci, p, seeds)}}}
+    d = decision.decisions(run, summary, "advbench_strict", seed_test_alpha=0.05)["sdft_minus_vanilla"]
+    assert d["outcome"] == expected and "permutation" in d["rule"]
+    if expected is None:
+        assert d["statement"].endswith("needs at least two training seeds a side: the rule is not applied.")
+    else:
+        assert f"exact permutation p = {p:.3f} over 5 + 5 training seeds, ≤ 0.05 needed" in d["statement"]
+    plain = decision.decisions(run, summary, "advbench_strict")["sdft_minus_vanilla"]
+    assert plain["outcome"] == decision.outcome(ci) and plain["rule"] == decision.RULE
+
+
+def test_the_report_section_of_a_run_config_reaches_sdft_report(tmp_path, capsys):
+    """A run whose config fixed report.primary and report.seed_test_alpha: `sdft report RUN` applies
+    them without flags; a flag still wins."""
+    run = tmp_path / "seeded"
+    shutil.copytree(SEEDED, run)
+    man = json.loads((run / "manifest.json").read_text())
+    man["config"]["report"] = {"primary": "xstest", "seed_test_alpha": 0.05}
+    (run / "manifest.json").write_text(json.dumps(man))
+    assert main(["report", str(run), "--no-figures"]) == 0
+    d = json.loads((run / "report" / "summary.json").read_text())["decision"]["sdft_minus_vanilla"]
+    assert d["endpoint"] == "xstest" and d["rule"] == decision.rule(0.05)
+    assert d["seed_level"]["permutation_p"] > 0.05 and d["outcome"] == "no difference detected"
+    assert main(["report", str(run), "--no-figures", "--primary", "advbench"]) == 0
+    d = json.loads((run / "report" / "summary.json").read_text())["decision"]["sdft_minus_vanilla"]
+    assert d["endpoint"] == "advbench" and d["rule"] == decision.rule(0.05)

@@ -7,6 +7,9 @@ each label prefixed with the run name.
     sdft report runs/demo                      # -> runs/demo/report
     sdft report runs/exp-a runs/exp-b --out reports/ab --title "Template ablation"
     sdft report runs/gsm8k_forgetting --out runs/gsm8k_forgetting/report --verdict "No difference detected: ..."
+
+One run folder's report takes the settings its config's ``report`` section fixed (the primary
+endpoint and decision rule of a plan), under ``--config`` and the flags.
 """
 
 from __future__ import annotations
@@ -28,12 +31,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from sdft.report.build import write_report
 
-    cfg = from_args(ReportConfig, args, read_config(args.config) if args.config else None,
-                    where=args.config or "sdft report")
+    fixed = read_config(args.config) if args.config else None
+    if fixed is None and len(args.run_dirs) == 1:
+        fixed = _run_settings(Path(args.run_dirs[0]))
+    cfg = from_args(ReportConfig, args, fixed, where=args.config or "sdft report")
     out = cfg.out or (Path(args.run_dirs[0]) / "report" if len(args.run_dirs) == 1 else Path("report"))
     paths = write_report(args.run_dirs, out, title=cfg.title, figures=cfg.figures, primary=cfg.primary,
-                         flip_items=cfg.flip_items, verdict=cfg.verdict)
+                         flip_items=cfg.flip_items, verdict=cfg.verdict, seed_test_alpha=cfg.seed_test_alpha)
     print(f"wrote {paths['md']}, {paths['html']} and {paths['summary']}")
     for line in paths["decisions"]:
         print(f"decision rule (primary endpoint): {line}")
     return 0
+
+
+def _run_settings(run_dir: Path) -> dict | None:
+    """The ``report`` section the run's config set (its manifest records what differs from the
+    defaults), or None."""
+    from sdft.analyze.runfiles import read_json_opt
+
+    manifest = read_json_opt(run_dir / "manifest.json")
+    section = (manifest.get("config") or {}).get("report") if isinstance(manifest, dict) else None
+    return dict(section) if isinstance(section, dict) and section else None

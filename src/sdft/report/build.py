@@ -208,13 +208,15 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
     return blocks
 
 
-def summary(runs: list[dict[str, Any]], verdict: str | None = None, primary: str | None = "advbench") -> dict[str, Any]:
-    """The ``summary.json`` object (see the module docstring)."""
+def summary(runs: list[dict[str, Any]], verdict: str | None = None, primary: str | None = "advbench",
+            seed_test_alpha: float | None = None) -> dict[str, Any]:
+    """The ``summary.json`` object (see the module docstring); ``seed_test_alpha`` as in
+    :func:`write_report`."""
     per_run = {}
     for r in runs:
         s = arms.run_summary(r, endpoints_of(runfiles.benchmarks_of(r["models"]), strict=True))
         s["nll_gap"] = nll.gaps(r)
-        s["decision"] = decision.decisions(r, s, primary)
+        s["decision"] = decision.decisions(r, s, primary, seed_test_alpha)
         if (compared := methods.summary(r, primary)) is not None:
             s["methods_comparison"] = compared
         per_run[r["name"]] = s
@@ -244,11 +246,13 @@ def _finite(x: Any) -> Any:
 
 def write_report(run_dirs: list[str | Path], out_dir: str | Path, title: str | None = None,
                  figures: bool = True, primary: str | None = "advbench", flip_items: int = 20,
-                 verdict: str | None = None) -> dict[str, Any]:
+                 verdict: str | None = None, seed_test_alpha: float | None = None) -> dict[str, Any]:
     """Write ``report.md``, ``report.html``, ``summary.json`` and ``figures/`` under ``out_dir``;
     return their paths and the decision rule's statements (``decisions``). ``primary``: the
     endpoint whose method contrast is listed first, marked as the primary endpoint and read by the
-    decision rule; ``flip_items``: most flipped items shown per benchmark (0: no browser)."""
+    decision rule; ``flip_items``: most flipped items shown per benchmark (0: no browser);
+    ``seed_test_alpha``: the level of the permutation test over training seeds that the decision
+    rule also needs (:mod:`sdft.report.decision`), where a plan fixed one."""
     runs = [runfiles.load_run(d) for d in run_dirs]
     names = [r["name"] for r in runs]
     for r in runs:  # two runs with one name would make their table rows indistinguishable
@@ -259,7 +263,7 @@ def write_report(run_dirs: list[str | Path], out_dir: str | Path, title: str | N
     summary_path = out / "summary.json"
     if verdict is None and summary_path.is_file():
         verdict = (runfiles.read_json(summary_path) or {}).get("verdict")
-    summary_obj = summary(runs, verdict, primary)
+    summary_obj = summary(runs, verdict, primary, seed_test_alpha)
     rule = decision_lines(summary_obj)
     blocks = build_blocks(runs, out / "figures" if figures else None, title, primary, flip_items, verdict, rule,
                           finding.finding_lines(runs, summary_obj, primary))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sdft.errors import ConfigError
+
 
 @dataclass
 class ReportConfig:
@@ -15,6 +17,9 @@ class ReportConfig:
     figures: draw figures (benchmark bars, changes vs the seed, loss curves, trajectory, sweeps, similarity)
     primary: endpoint whose method contrast is listed first, marked as the primary endpoint, and read
         by the decision rule (better / worse / no difference detected from its 95% CI, in summary.json)
+    seed_test_alpha: the decision rule also needs the exact permutation test over training seeds
+        (two-sided p, at least two seeds a side) at this level: better only if p <= it and the CI
+        lies wholly on the better side of 0 (a pre-registered rule such as GSM8K v2's 0.05)
     flip_items: most flipped items shown per benchmark in report.html's flip browser (0 = no browser)
     verdict: a person's reading of the results, shown at the top and saved in summary.json
         (default: the one already in OUT/summary.json, if any)
@@ -26,3 +31,8 @@ class ReportConfig:
     primary: str | None = "advbench"
     flip_items: int = 20
     verdict: str | None = None
+    seed_test_alpha: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.seed_test_alpha is not None and not 0 < self.seed_test_alpha < 1:
+            raise ConfigError(f"seed_test_alpha: {self.seed_test_alpha} is not a level between 0 and 1")

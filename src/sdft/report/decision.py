@@ -3,7 +3,10 @@
 A pre-registered experiment fixes, before any test-set result, one endpoint and one rule: the
 method's contrast with vanilla (``summary.json`` ``contrasts``) *is better* when its 95 % CI lies
 wholly on the better side of 0, *is worse* when wholly on the other side, and otherwise *no
-difference is detected*. On a retention endpoint (safety) better reads as "forgets less".
+difference is detected*. On a retention endpoint (safety) better reads as "forgets less". A plan
+may add a seed-level test (``seed_test_alpha``): then better or worse also needs the exact
+permutation test over training seeds (``seed_level`` in the contrast) at that level, and a
+contrast without at least two training seeds a side has no outcome (the rule cannot be applied).
 
 The rule is applied to whatever has been evaluated, so the result also says whether the run is
 **complete**: every model its config plans in the main arms (the seed model, and each method
@@ -24,6 +27,26 @@ from sdft.report.endpoints import SAFETY, endpoint
 OUTCOMES = ("better", "worse", "no difference detected")
 RULE = ("better if the 95% CI lies wholly on the better side of 0, worse if wholly on the other, else no "
         "difference detected")
+
+
+def rule(seed_test_alpha: float | None = None) -> str:
+    """The rule in words, with the seed-level test where the plan adds one."""
+    if seed_test_alpha is None:
+        return RULE
+    return (f"better if the exact permutation test over training seeds gives p ≤ {seed_test_alpha:g} and the 95% "
+            f"CI lies wholly on the better side of 0, worse if p ≤ {seed_test_alpha:g} and the CI lies wholly on "
+            "the other, else no difference detected")
+
+
+def seed_test(result: str | None, c: dict[str, Any], alpha: float | None) -> str | None:
+    """The CI's ``result`` once the seed-level test at ``alpha`` is applied: no difference where its
+    p is above ``alpha``; None where the contrast has no seed-level inference to apply it to."""
+    if alpha is None or result is None:
+        return result
+    level = c.get("seed_level")
+    if not level or level.get("permutation_p") is None:
+        return None
+    return result if level["permutation_p"] <= alpha else OUTCOMES[2]
 
 
 def outcome(ci: list[float | None] | None, higher_is_better: bool = True) -> str | None:
@@ -47,17 +70,26 @@ def completeness(run: dict[str, Any]) -> dict[str, Any]:
     return {"complete": not missing, "planned": len(plan), "evaluated": len(plan) - len(missing), "missing": missing}
 
 
-def _sentence(method: str, key: str, c: dict[str, Any], result: str, status: dict[str, Any]) -> str:
+def _sentence(method: str, key: str, c: dict[str, Any], result: str | None, status: dict[str, Any],
+              alpha: float | None = None) -> str:
     better, worse = ("forgets less than", "forgets more than") if key in SAFETY else ("scores higher than",
                                                                                      "scores lower than")
     lo, hi = c["ci95"]
     said = {"better": f"{method} {better} vanilla", "worse": f"{method} {worse} vanilla",
-            OUTCOMES[2]: f"no difference detected between {method} and vanilla"}[result]
+            OUTCOMES[2]: f"no difference detected between {method} and vanilla"}.get(result)
     where = "wholly above 0" if lo > 0 else "wholly below 0" if hi < 0 else "includes 0"
     text = f"{endpoint(key).title}, {method} − vanilla: {signed(c['diff'])} pp, 95% CI [{signed(lo)}, {signed(hi)}]"
     if c.get("approx"):
         return (text + " (an unpaired approximation: the folder lacks the per-item predictions): the rule is "
                 "not applied.")
+    if alpha is not None:
+        if result is None:
+            return text + (f" ({where}); the seed-level test needs at least two training seeds a side: the rule "
+                           "is not applied.")
+        level = c["seed_level"]
+        n_base, n_other = len(level["base_per_seed"]), len(level["other_per_seed"])
+        where += (f"; exact permutation p = {level['permutation_p']:.3f} over {n_other} + {n_base} training "
+                  f"seeds, ≤ {alpha:g} needed")
     text += f" ({where}): {said}."
     if status["complete"] is False:
         text += (f" Provisional: {status['evaluated']} of {status['planned']} planned models evaluated "
@@ -65,9 +97,12 @@ def _sentence(method: str, key: str, c: dict[str, Any], result: str, status: dic
     return text
 
 
-def decisions(run: dict[str, Any], summary: dict[str, Any], primary: str | None) -> dict[str, Any]:
+def decisions(run: dict[str, Any], summary: dict[str, Any], primary: str | None,
+              seed_test_alpha: float | None = None) -> dict[str, Any]:
     """{contrast name: {"endpoint", "diff", "ci95", "outcome", "statement", "complete", ...}}
-    on the primary endpoint, for every method contrasted with vanilla; {} without one."""
+    on the primary endpoint, for every method contrasted with vanilla; {} without one.
+    ``seed_test_alpha``: the plan's level for the permutation test over training seeds, which
+    better and worse then also need."""
     if not primary:
         return {}
     try:
@@ -81,11 +116,12 @@ def decisions(run: dict[str, Any], summary: dict[str, Any], primary: str | None)
         result = outcome(c.get("ci95"), ep.higher_is_better) if c else None
         if result is None:
             continue
+        result = seed_test(result, c, seed_test_alpha)
         method = name.removesuffix("_minus_vanilla")
         approx = bool(c.get("approx"))
         out[name] = {"endpoint": primary, "diff": c["diff"], "ci95": c["ci95"], "approx": approx,
-                     "outcome": None if approx else result, "rule": RULE, **status,
-                     "statement": _sentence(method, primary, c, result, status),
+                     "outcome": None if approx else result, "rule": rule(seed_test_alpha), **status,
+                     "statement": _sentence(method, primary, c, result, status, seed_test_alpha),
                      **({"seed_level": c["seed_level"]} if c.get("seed_level") else {})}
     return out
 
