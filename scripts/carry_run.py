@@ -17,15 +17,19 @@ the keys (checked: restored so in another checkout, all 8 carried stages dry-run
 - every record's rendered `prompt` and AdvBench's `request` (copies of the datasets, which this
   repository does not redistribute; the report's flipped-item list then shows ids only);
 - a distillation's `rewrites.jsonl` (the generation's resume file; `distilled.jsonl` holds them);
-- a fine-tune's checkpoints, tokenizer copy and weights, once its evaluation is finished: its
-  parameter shift, the one thing the analysis reads from the weights, is written beside it as
-  `param_shift.json` (:func:`sdft.analyze.shift.parameter_shift`). Its snapshots keep their
-  `adapter_config.json` (the trajectory's stage keys are their paths).
+- a fine-tune's checkpoints, tokenizer copy and weights, once every stage that reads them is
+  finished: its parameter shift, the one thing the analysis reads from the weights, is written
+  beside it as `param_shift.json` (:func:`sdft.analyze.shift.parameter_shift`). Its snapshots keep
+  their `adapter_config.json` (the trajectory's stage keys are their paths). A weight-interpolation
+  point's scaled adapter likewise, once the point is evaluated.
 
-A fine-tune whose evaluation, or (for the training seeds a trajectory follows) whose trajectory
-points, are not all finished is not carried: it would
-need its weights (~18 MB a LoRA adapter of Qwen-0.5B, which xz does not shrink, and the
-repository holds no weights); if a session ends there, the next one trains it again.
+The stages that read a fine-tune's weights: its evaluation, its KL to the seed (`predict/`, where
+the config sets `kl_to_seed`), its weight-interpolation points (`interp/`, then their evaluation)
+and, for the training seeds a trajectory follows, its trajectory points. A fine-tune any of them
+still waits for is not carried: it would need its weights (~18 MB a LoRA adapter of Qwen-0.5B,
+which xz does not shrink, and the repository holds no weights); if a session ends there, the next
+one trains it again. The seed's answers for self-replay (`replay/`) are carried once finished;
+the data stages (`data/`, seconds) are rebuilt.
 """
 
 from __future__ import annotations
@@ -54,29 +58,41 @@ def _strip_jsonl(data: bytes) -> bytes:
     return ("\n".join(out) + "\n").encode("utf-8") if out else b""
 
 
-def _followed(manifest: dict) -> set[str] | None:
-    """Labels of the fine-tunes the run follows along training (:func:`sdft.planning.followed`
-    on the manifest's config), or None where the manifest has no config (then every fine-tune
-    with snapshots counts as followed)."""
+def _planned(manifest: dict) -> tuple[set[str] | None, dict[str, list[str]]]:
+    """(labels of the fine-tunes the run follows along training (:func:`sdft.planning.followed`),
+    {fine-tune label: labels of its weight-interpolation points}) from the manifest's config;
+    (None, {}) where the manifest has no config (then every fine-tune with snapshots counts as
+    followed)."""
     if manifest.get("config") is None:
-        return None
+        return None, {}
     from sdft.experiment import from_record
-    from sdft.planning import followed, plan
+    from sdft.planning import followed, interpolation_points, plan
 
     cfg = from_record(manifest["config"], "manifest.json: config")
-    return followed(cfg, plan(cfg, n_available=cfg.sample or 1))  # labels do not depend on the count
+    variants = plan(cfg, n_available=cfg.sample or 1)  # labels do not depend on the count
+    points: dict[str, list[str]] = {}
+    for p in interpolation_points(cfg, variants):
+        points.setdefault(p.of, []).append(p.label)
+    return followed(cfg, variants), points
 
 
-def _evaluated(run: Path, manifest: dict) -> tuple[dict[str, str | None], set[tuple[str, int]]]:
+def _evaluated(run: Path, manifest: dict) -> tuple[dict[str, str | None], set[tuple[str, int]], set[str]]:
     """({train folder name: label, or None when its snapshots are not followed} of the fine-tunes
-    whose evaluation is finished, {(label, step)} of the trajectory points evaluated)."""
-    labels = _followed(manifest)
+    whose evaluation, KL to the seed and interpolation points are finished, {(label, step)} of
+    the trajectory points evaluated, {folder names of the interpolation points evaluated})."""
+    labels, interp = _planned(manifest)
+    models = manifest.get("models", [])
+    evaluated = {m["label"] for m in models if m.get("eval_dir") and finished(run / m["eval_dir"])}
     done = {Path(m["train_dir"]).name: m["label"] if labels is None or m["label"] in labels else None
-            for m in manifest.get("models", [])
-            if m.get("train_dir") and m.get("eval_dir") and finished(run / m["eval_dir"])}
+            for m in models
+            if m.get("train_dir") and m["label"] in evaluated
+            and (not m.get("kl_dir") or finished(run / m["kl_dir"]))
+            and all(p in evaluated for p in interp.get(m["label"], []))}
     points = {(p["label"], int(p["step"])) for p in manifest.get("trajectory") or []
               if p.get("eval_dir") and finished(run / p["eval_dir"])}
-    return done, points
+    scaled = {Path(m["adapter"]).name for m in models
+              if m.get("alpha") is not None and m.get("adapter") and m["label"] in evaluated}
+    return done, points, scaled
 
 
 def _all_evaluated(folder: Path, label: str | None, points: set[tuple[str, int]]) -> bool:
@@ -111,16 +127,18 @@ def save(run: Path, carry: Path) -> list[Path]:
     from sdft.analyze import shift
 
     manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
-    evaluated, points = _evaluated(run, manifest)
+    evaluated, points, scaled = _evaluated(run, manifest)
     seed_model = next((m.get("model") for m in manifest.get("models", []) if m.get("method") == "seed"), None)
     written = []
-    for kind in ("distill", "eval", "train"):
+    for kind in ("distill", "replay", "eval", "predict", "interp", "train"):
         for folder in sorted((run / kind).glob("*")):
             if not finished(folder):
                 continue
             if kind == "train" and not (folder.name in evaluated
                                         and _all_evaluated(folder, evaluated[folder.name], points)):
                 continue  # its weights are still needed
+            if kind == "interp" and folder.name not in scaled:
+                continue  # its evaluation still needs the scaled adapter
             target = carry / kind / f"{folder.name}.tar.xz"
             if target.exists() and target.stat().st_mtime >= (folder / ".done").stat().st_mtime:
                 continue  # carried already

@@ -139,3 +139,47 @@ def test_a_sweep_point_trained_with_the_followed_seed_is_carried_once_evaluated(
     (run / "eval" / "vanilla-s2-ddd" / ".done").write_text("vanilla-s2-ddd")  # its evaluation finished
     assert _carry("save", str(run), str(carry)).returncode == 0
     assert (carry / "train" / "vanilla-s2-fff.tar.xz").exists()
+
+
+def test_a_fine_tune_waits_for_its_kl_to_the_seed_and_its_interpolation_points(lora_model, tmp_path):
+    """GSM8K v2 measures each fine-tune's KL to the seed (predict/) and scales vanilla's update
+    (interp/): both read the fine-tune's weights after its evaluation, so it is carried only once
+    they are finished; they are carried too (the scaled adapter without its weights), and so is
+    the seed's replay set."""
+    run, carry = _run(tmp_path, lora_model), tmp_path / "carry"
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["config"] = {"seed": 42, "seeds": [1, 2], "kl_to_seed": True, "methods": ["vanilla", "sdft"],
+                          "sweeps": {"interpolation": [0.5], "interpolation_of": ["vanilla"]}}
+    manifest["models"][1].update(train_seed=1, kl_dir="predict/vanilla-s1-kkk")
+    manifest["models"][2].update(train_seed=2)
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    (run / "eval" / "vanilla-s2-ddd" / ".done").write_text("vanilla-s2-ddd")
+    (run / "predict" / "vanilla-s1-kkk").mkdir(parents=True)
+    (run / "replay" / "dolly-rrr").mkdir(parents=True)
+    _jsonl(run / "replay" / "dolly-rrr" / "replay.jsonl", [{"id": "dolly/0", "prompt": "Hi", "response": "Hello"}])
+    (run / "replay" / "dolly-rrr" / ".done").write_text("r")
+
+    def carried() -> set[str]:
+        assert _carry("save", str(run), str(carry)).returncode == 0
+        return {str(p.relative_to(carry)) for p in carry.glob("*/*.tar.xz")}
+
+    assert not {"train/vanilla-s1-eee.tar.xz", "train/vanilla-s2-fff.tar.xz"} & carried()  # KL, points to come
+    assert "replay/dolly-rrr.tar.xz" in carried()
+    (run / "predict" / "vanilla-s1-kkk" / "kl.json").write_text('{"kl": 0.1}')
+    (run / "predict" / "vanilla-s1-kkk" / ".done").write_text("k")
+    assert "predict/vanilla-s1-kkk.tar.xz" in carried() and "train/vanilla-s1-eee.tar.xz" not in carried()
+    interp = run / "interp" / "vanilla-s1-a0.5-iii"
+    lora_model(known=True).save_pretrained(interp)
+    (interp / ".done").write_text("i")
+    manifest["models"].append({"label": "vanilla-s1-a0.5", "method": "vanilla", "train_seed": 1, "alpha": 0.5,
+                               "of": "vanilla-s1", "adapter": "interp/vanilla-s1-a0.5-iii", "train_dir": None,
+                               "eval_dir": "eval/vanilla-s1-a0.5-jjj"})
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    assert not {"interp/vanilla-s1-a0.5-iii.tar.xz", "train/vanilla-s1-eee.tar.xz"} & carried()  # not evaluated
+    _jsonl(run / "eval" / "vanilla-s1-a0.5-jjj" / "advbench" / "predictions.jsonl", [{"id": "advbench/test/0"}])
+    (run / "eval" / "vanilla-s1-a0.5-jjj" / ".done").write_text("j")
+    now = carried()
+    assert {"interp/vanilla-s1-a0.5-iii.tar.xz", "train/vanilla-s1-eee.tar.xz"} <= now
+    assert "train/vanilla-s2-fff.tar.xz" not in now  # vanilla-s2's point is still to come
+    names = _names(carry / "interp" / "vanilla-s1-a0.5-iii.tar.xz")
+    assert "vanilla-s1-a0.5-iii/adapter_config.json" in names and not any("adapter_model" in n for n in names)
