@@ -64,10 +64,11 @@ def arm_key(m: dict[str, Any]) -> tuple:
     return (m["method"], m.get("sample_size"), m.get("mix_ratio"), m.get("template"), m.get("alpha"))
 
 
-def planned(run: dict[str, Any]) -> list[str] | None:
+def planned(run: dict[str, Any], methods: set[str] | None = None) -> list[str] | None:
     """Labels of the models the run's config plans in its main comparison (the seed model, each
-    method once per training seed: :func:`sdft.planning.main_labels`); None when the manifest has
-    no config, or one that no longer reads as an experiment config (an older layout)."""
+    method once per training seed: :func:`sdft.planning.main_labels`; ``methods``: only those
+    methods' fine-tunes); None when the manifest has no config, or one that no longer reads as an
+    experiment config (an older layout)."""
     config = run["manifest"].get("config")
     if not isinstance(config, dict) or not config:
         return None
@@ -75,7 +76,7 @@ def planned(run: dict[str, Any]) -> list[str] | None:
         cfg = from_record(config)
     except ConfigError:
         return None
-    return main_labels(cfg)
+    return main_labels(cfg, methods)
 
 
 def main_arms(run: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
