@@ -120,6 +120,28 @@ def _table(md: str, title: str, header: bool = False) -> list[list[str]]:
     return [[c.strip() for c in line.strip("|").split(" | ")] for line in lines[:1] * header + lines[2:]]
 
 
+def test_the_primary_strict_endpoint_has_its_columns_where_changes_are_tabled(final):
+    """It was in the contrasts only: the safety table, the changes vs the seed, the methods table and
+    the forest plot showed the keyword rule alone."""
+    run, s, md = final
+    strict = "advbench (strict rule)"
+    for title in ("Safety: refusals", "Change vs the seed model", "Methods × benchmarks"):
+        assert strict in _table(md, title, header=True)[0], title
+    columns, *rows = _table(md, "Change vs the seed model", header=True)
+    changes = {r[0]: r[columns.index(strict)] for r in rows}
+    assert changes["sdft − seed (mean of 5 seeds)"].startswith("↓ −15.0 <sub>[")
+    from sdft.analyze.runfiles import benchmarks_of, load_run
+    from sdft.report.build import forest_rows
+
+    loaded = load_run(run)
+    forest = [(r["model"], round(r["diff"], 1)) for r in forest_rows(loaded, benchmarks_of(loaded["models"]))
+              if r["endpoint"] == strict]
+    assert forest[:2] == [("vanilla (5 seeds)", -40.0), ("sdft (5 seeds)", -15.0)] and len(forest) == 9
+    # the methods table writes changes as every other table does: a true minus sign, no "−0.0"
+    methods_rows = _table(md, "Methods × benchmarks")
+    assert methods_rows[0][1].startswith("−40.0 [") and not any("-" in c for r in methods_rows for c in r[1:])
+
+
 def test_a_contrast_is_provisional_only_on_its_own_models(tmp_path):
     """Every primary arm evaluated, DFT on one seed, replay on none: SDFT − vanilla is final (the
     secondaries do not hold it open), DFT − vanilla is provisional on its own missing seeds."""

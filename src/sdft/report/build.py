@@ -34,7 +34,7 @@ from sdft.analyze import nll, runfiles
 from sdft.report import arms, curves, decision, finding, flips, ifeval_table, methods, predictors, run_tables, tables
 from sdft.report import figures as figs
 from sdft.report.cells import DASH
-from sdft.report.endpoints import endpoints_of
+from sdft.report.endpoints import endpoints_of, evaluated
 from sdft.report.render import Block, to_html, to_markdown
 
 
@@ -95,7 +95,7 @@ def forest_rows(run: dict[str, Any], benchmarks: list[str]) -> list[dict[str, An
     if seed is None:
         return []
     rows = []
-    for ep in endpoints_of(benchmarks):
+    for ep in evaluated(benchmarks, run["models"]):
         for name, models in tables.row_groups(run):
             if models[0] is seed:
                 continue

@@ -30,10 +30,9 @@ from typing import Any, Callable
 
 from sdft.analyze import runfiles
 from sdft.report import arms
+from sdft.report.cells import DASH, signed
 from sdft.report.decision import outcome
-from sdft.report.endpoints import Endpoint, endpoint, endpoints_of, result_of
-
-DASH = "—"
+from sdft.report.endpoints import Endpoint, endpoint, endpoints_of, evaluated, result_of
 
 
 def _name(method: str) -> str:
@@ -156,14 +155,15 @@ def _cell(d: dict[str, Any] | None) -> str:
     if d is None:
         return DASH
     lo, hi = d["ci95"]
-    return f"{d['diff']:+.1f} [{lo:+.1f}, {hi:+.1f}]" + (" ≈" if d.get("approx") else "")
+    return f"{signed(d['diff'])} [{signed(lo)}, {signed(hi)}]" + (" ≈" if d.get("approx") else "")
 
 
 def methods_table(run: dict[str, Any]) -> dict[str, Any] | None:
-    """Methods × endpoints: change vs the seed, then vs vanilla (pp, paired 95% CIs)."""
+    """Methods × endpoints (the strict rule's where scored): change vs the seed, then vs vanilla
+    (pp, paired 95% CIs)."""
     seed = runfiles.find_model(run, "seed")
     main = arms.main_arms(run)
-    endpoints = endpoints_of(runfiles.benchmarks_of(run["models"]))
+    endpoints = evaluated(runfiles.benchmarks_of(run["models"]), run["models"])
     if seed is None or not main:
         return None
     rows = []
@@ -241,7 +241,7 @@ def best_method(run: dict[str, Any], primary: str | None) -> dict[str, Any] | No
     if len(tied) > 1:
         return {"endpoint": ep.key, "leader": None, "best": None, "undecided_against": tied,
                 "statement": f"{ep.title}: no best method is named: {', '.join(_name(m) for m in tied)} tie at "
-                             f"{changes[lead]['diff']:+.1f} pp vs the seed."}
+                             f"{signed(changes[lead]['diff'])} pp vs the seed."}
     undecided = []
     for other in changes:
         if other == lead:
@@ -254,8 +254,8 @@ def best_method(run: dict[str, Any], primary: str | None) -> dict[str, Any] | No
                      "wholly on the better side of 0.")
     else:
         other, d = undecided[0]
-        ci = f" ({d['diff']:+.1f} pp, 95% CI [{d['ci95'][0]:+.1f}, {d['ci95'][1]:+.1f}])" if d else ""
-        statement = (f"{ep.title}: no best method is named. {_name(lead)} leads ({changes[lead]['diff']:+.1f} pp vs "
+        ci = f" ({signed(d['diff'])} pp, 95% CI [{signed(d['ci95'][0])}, {signed(d['ci95'][1])}])" if d else ""
+        statement = (f"{ep.title}: no best method is named. {_name(lead)} leads ({signed(changes[lead]['diff'])} pp vs "
                      f"the seed) but its CI against {_name(other)}{ci} does not exclude 0"
                      + (f", nor against {len(undecided) - 1} other method(s)." if len(undecided) > 1 else "."))
     return {"endpoint": ep.key, "leader": lead, "best": None if undecided else lead,
