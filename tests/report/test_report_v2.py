@@ -120,6 +120,45 @@ def _table(md: str, title: str, header: bool = False) -> list[list[str]]:
     return [[c.strip() for c in line.strip("|").split(" | ")] for line in lines[:1] * header + lines[2:]]
 
 
+def test_the_final_report_pins_the_plans_decision_seed_level_rows_and_pareto_points(final):
+    run, s, md = final
+    d = s["decision"]["sdft_minus_vanilla"]
+    assert d["endpoint"] == "advbench_strict" and d["outcome"] == "better" and "permutation" in d["rule"]
+    assert d["seed_level"]["permutation_p"] == pytest.approx(2 / 252) and d["seed_level"]["relabelings"] == 252
+    assert d["seed_level"]["welch_ci95"] == pytest.approx([13.47, 36.53], abs=0.01)
+    assert (d["complete"], d["planned"], d["missing"]) == (True, 11, [])
+    assert d["statement"].startswith("advbench (strict rule), sdft − vanilla: +25.0 pp, 95% CI [")
+    assert "exact permutation p = 0.008 over 5 + 5 training seeds, ≤ 0.05 needed): sdft forgets less than vanilla." \
+        in d["statement"]
+    # the secondaries beside it: 3 seeds against vanilla's 5
+    assert s["decision"]["dft_minus_vanilla"]["seed_level"]["permutation_p"] == pytest.approx(1.0)
+    assert s["decision"]["replay_minus_vanilla"]["seed_level"]["permutation_p"] == pytest.approx(1 / 56)
+    rows = [r for r in _table(md, "Seed-level inference") if r[0].endswith("primary endpoint")]
+    assert [(r[1], r[3], r[4], r[5]) for r in rows] == [
+        ("sdft − vanilla", "[+13.5, +36.5]", "0.008", "5 vs 5 (252 relabelings)"),
+        ("dft − vanilla", "[−11.2, +11.2]", "1.000", "5 vs 3 (56 relabelings)"),
+        ("replay − vanilla", "[+33.8, +56.2]", "0.018", "5 vs 3 (56 relabelings)")]
+    # per-seed values per method in summary.json, the interpolation arm's too
+    per_seed = {m: v["benchmarks"]["advbench_strict"]["per_seed"] for m, v in s["methods"].items()}
+    assert per_seed["sdft"] == pytest.approx({str(i): 50 + 5 * i for i in range(1, 6)})
+    assert per_seed["replay"] == pytest.approx({"1": 80.0, "2": 85.0, "3": 90.0})
+    interp = s["methods_comparison"]["interpolation"]["vanilla α=0.5"]
+    assert interp["seeds"] == [1, 2, 3, 4, 5]
+    assert interp["benchmarks"]["advbench_strict"]["per_seed"] == pytest.approx(
+        {"1": 60.0, "2": 60.0, "3": 65.0, "4": 65.0, "5": 70.0})
+    # the Pareto points (target GSM8K, retention the primary), interpolation included
+    pts = {p["label"]: (p["seeds"], round(p["x"], 1), round(p["y"], 1)) for p in s["methods_comparison"]["pareto"]}
+    assert pts == {"vanilla": (5, 30.0, -40.0), "sdft": (5, 25.0, -15.0), "dft": (3, 30.0, -40.0),
+                   "replay": (3, 15.0, 5.0), "vanilla α=0.5": (5, 14.0, -16.0)}
+    figures = sorted(p.name for p in (run / "report" / "figures").glob("*.png"))
+    assert figures == ["benchmarks.png", "forest.png", "pareto.png"]
+    # the predictors per fine-tune, the NLL gap block, IFEval's four numbers
+    kl = {r[0]: r[2] for r in _table(md, "Forgetting predictors per fine-tune")}
+    assert (kl["vanilla-s5"], kl["sdft-s1"], kl["replay-s3"]) == ("0.1400", "0.0300", "0.0700") and len(kl) == 16
+    assert "**NLL gap: per-token NLL" in md and "distill/math: gap: original − distilled | +0.853" in md
+    assert len(_table(md, "IFEval: instruction following")) == 22  # every model evaluated, interpolation too
+
+
 def test_the_primary_strict_endpoint_has_its_columns_where_changes_are_tabled(final):
     """It was in the contrasts only: the safety table, the changes vs the seed, the methods table and
     the forest plot showed the keyword rule alone."""

@@ -223,6 +223,21 @@ def contrast_name(method: str, reference: str = "vanilla") -> str:
     return f"{method}_minus_{reference}"
 
 
+def arm_summary(run: dict[str, Any], models: list[dict[str, Any]], endpoints: list[Endpoint]) -> dict[str, Any]:
+    """{"labels", "seeds", "benchmarks": {endpoint: arm_mean with "change_vs_seed"}} of one arm."""
+    seed = runfiles.find_model(run, "seed")
+    benches = {}
+    for ep in endpoints:
+        mean = arm_mean(run, models, ep)
+        if mean is None:
+            continue
+        if seed is not None:
+            mean["change_vs_seed"] = difference(run, [seed], models, ep)
+        benches[ep.key] = mean
+    return {"labels": [m["label"] for m in models], "seeds": [m.get("train_seed") for m in models],
+            "benchmarks": benches}
+
+
 def run_summary(run: dict[str, Any], endpoints: list[Endpoint]) -> dict[str, Any]:
     """The ``summary.json`` object of one run (without the verdict)."""
     seed = runfiles.find_model(run, "seed")
@@ -233,16 +248,7 @@ def run_summary(run: dict[str, Any], endpoints: list[Endpoint]) -> dict[str, Any
         out["seed_model"] = {"label": seed["label"], "benchmarks": {
             ep.key: s for ep in endpoints if (s := arm_mean(run, [seed], ep)) is not None}}
     for meth, models in arms.items():
-        benches = {}
-        for ep in endpoints:
-            mean = arm_mean(run, models, ep)
-            if mean is None:
-                continue
-            if seed is not None:
-                mean["change_vs_seed"] = difference(run, [seed], models, ep)
-            benches[ep.key] = mean
-        out["methods"][meth] = {"labels": [m["label"] for m in models],
-                                "seeds": [m.get("train_seed") for m in models], "benchmarks": benches}
+        out["methods"][meth] = arm_summary(run, models, endpoints)
     if "vanilla" in arms:
         for meth, models in arms.items():
             if meth != "vanilla":

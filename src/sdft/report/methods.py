@@ -263,10 +263,15 @@ def best_method(run: dict[str, Any], primary: str | None) -> dict[str, Any] | No
 
 
 def summary(run: dict[str, Any], primary: str | None) -> dict[str, Any] | None:
-    """summary.json's ``methods_comparison``: Pareto points, costs, the best-method statement."""
+    """summary.json's ``methods_comparison``: Pareto points, costs, the best-method statement, and
+    each interpolation arm's scores as ``methods`` gives a main arm's (per seed, change vs the seed)."""
     if not applies(run):
         return None
-    return {"pareto": pareto_points(run, primary), "costs": costs(run), "best": best_method(run, primary)}
+    endpoints = endpoints_of(runfiles.benchmarks_of(run["models"]), strict=True)
+    interp = {f"{meth} α={alpha:g}": {"method": meth, "alpha": alpha, **arms.arm_summary(run, models, endpoints)}
+              for (meth, alpha), models in interpolation_arms(run).items()}
+    return {"pareto": pareto_points(run, primary), "costs": costs(run), "best": best_method(run, primary),
+            "interpolation": interp}
 
 
 def report_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, primary: str | None,
