@@ -204,3 +204,21 @@ def test_the_early_provisional_state_says_so_when_the_seed_test_cannot_apply(tmp
                                    "4 of 11 planned models evaluated (missing: sdft-s2, vanilla-s3, sdft-s3, "
                                    "vanilla-s4, sdft-s4, vanilla-s5, sdft-s5).")
     assert "Seed-level inference" not in md and "Methods compared" not in md  # one sdft seed, no secondaries yet
+
+
+def test_the_best_method_also_needs_the_plans_seed_level_test(final):
+    """The methods section names a best method by the decision rule extended to many methods; with
+    a plan's seed-level test it used to read the CIs alone and named replay, whose 3 seeds against
+    DFT's 3 cannot reach p <= 0.05 (at least 2/20)."""
+    run, s, md = final
+    best = s["methods_comparison"]["best"]
+    assert (best["leader"], best["best"], best["undecided_against"]) == ("replay", None, ["dft"])
+    assert best["statement"].endswith("its CI against DFT (+45.0 pp, 95% CI [+25.0, +66.7]) excludes 0 but its "
+                                      "permutation p is 0.100 (> 0.05).")
+    from sdft.analyze.runfiles import load_run
+    from sdft.report import methods
+
+    loaded = load_run(run)
+    assert methods.best_method(loaded, "advbench_strict")["best"] == "replay"  # the CIs alone
+    assert methods.best_method(loaded, "advbench_strict", seed_test_alpha=0.2)["statement"].endswith(
+        "lies wholly on the better side of 0 and the exact permutation p over training seeds is at most 0.2.")
