@@ -133,6 +133,7 @@ def test_the_final_report_pins_the_plans_decision_seed_level_rows_and_pareto_poi
     # the secondaries beside it: 3 seeds against vanilla's 5
     assert s["decision"]["dft_minus_vanilla"]["seed_level"]["permutation_p"] == pytest.approx(1.0)
     assert s["decision"]["replay_minus_vanilla"]["seed_level"]["permutation_p"] == pytest.approx(1 / 56)
+    assert "1 / C(n + m, n): 0.018 for 3 vs 5." in md.split("**Seed-level inference", 1)[1].split("\n\n**", 1)[0]
     rows = [r for r in _table(md, "Seed-level inference") if r[0].endswith("primary endpoint")]
     assert [(r[1], r[3], r[4], r[5]) for r in rows] == [
         ("sdft − vanilla", "[+13.5, +36.5]", "0.008", "5 vs 5 (252 relabelings)"),
