@@ -176,7 +176,7 @@ def test_the_primary_strict_endpoint_has_its_columns_where_changes_are_tabled(fi
     loaded = load_run(run)
     forest = [(r["model"], round(r["diff"], 1)) for r in forest_rows(loaded, benchmarks_of(loaded["models"]))
               if r["endpoint"] == strict]
-    assert forest[:2] == [("vanilla (5 seeds)", -40.0), ("sdft (5 seeds)", -15.0)] and len(forest) == 9
+    assert forest[:2] == [("vanilla (5 seeds)", -40.0), ("sdft (5 seeds)", -15.0)] and len(forest) == 5
     # the methods table writes changes as every other table does: a true minus sign, no "−0.0"
     methods_rows = _table(md, "Methods × benchmarks")
     assert methods_rows[0][1].startswith("−40.0 [") and not any("-" in c for r in methods_rows for c in r[1:])
@@ -223,3 +223,22 @@ def test_the_best_method_also_needs_the_plans_seed_level_test(final):
     assert methods.best_method(loaded, "advbench_strict")["best"] == "replay"  # the CIs alone
     assert methods.best_method(loaded, "advbench_strict", seed_test_alpha=0.2)["statement"].endswith(
         "lies wholly on the better side of 0 and the exact permutation p over training seeds is at most 0.2.")
+
+
+def test_the_interpolation_points_over_seeds_are_one_row_in_the_tables(final):
+    """Like a method trained with several seeds: one row with the mean and each seed, not five rows
+    (and five forest lines per endpoint) of single models."""
+    run, s, md = final
+    labels = [r[0] for r in _table(md, "Benchmark scores")]
+    assert labels == ["seed", "vanilla (mean of 5 seeds)", "sdft (mean of 5 seeds)", "dft (mean of 3 seeds)",
+                      "replay (mean of 3 seeds)", "vanilla α=0.5 (mean of 5 seeds)"]
+    columns, *rows = _table(md, "Change vs the seed model", header=True)
+    interp = next(r for r in rows if r[0] == "vanilla α=0.5 − seed (mean of 5 seeds)")
+    assert interp[columns.index("advbench (strict rule)")].startswith("↓ −16.0 <sub>[")
+    assert "s1 −20.0 · s2 −20.0 · s3 −15.0 · s4 −15.0 · s5 −10.0" in interp[columns.index("advbench (strict rule)")]
+    from sdft.analyze.runfiles import benchmarks_of, load_run
+    from sdft.report.build import forest_rows
+
+    loaded = load_run(run)
+    models = [r["model"] for r in forest_rows(loaded, benchmarks_of(loaded["models"])) if r["endpoint"] == "gsm8k"]
+    assert models[-1] == "vanilla α=0.5 (5 seeds)" and len(models) == 5

@@ -103,6 +103,18 @@ def sweep_models(run: dict[str, Any]) -> list[dict[str, Any]]:
     return [m for m in run["models"] if m["method"] != "seed" and id(m) not in main]
 
 
+def sweep_groups(run: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The sweep points as the tables show them: the weight-interpolation points of one method and
+    alpha over training seeds as one arm ("vanilla α=0.5"), every other point on its own."""
+    out: dict[tuple, tuple[str, list[dict[str, Any]]]] = {}
+    for m in sweep_models(run):
+        if m.get("alpha") is None:
+            out[("label", m["label"])] = (m["label"], [m])
+        else:
+            out.setdefault(arm_key(m), (f"{m['method']} α={float(m['alpha']):g}", []))[1].append(m)
+    return [(name, ms) if len(ms) > 1 else (ms[0]["label"], ms) for name, ms in out.values()]
+
+
 def is_seeded(run: dict[str, Any]) -> bool:
     return any(len(ms) > 1 for ms in main_arms(run).values())
 

@@ -8,7 +8,8 @@ Deltas use a paired bootstrap over the items both models answered when both pred
 exist; otherwise an unpaired approximation (difference of the scores, CI half-widths added in
 quadrature), marked "≈". A run whose methods were trained with several seeds shows one row per
 method (mean over seeds, two-level bootstrap CI; see :mod:`arms`) instead of one per model,
-and its sweep points model by model.
+and its sweep points model by model (weight-interpolation points of one method and alpha over
+training seeds as one arm).
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def _arm_label(run: dict[str, Any], method: str, models: list[dict[str, Any]], m
 
 def row_groups(run: dict[str, Any]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """(method or label, models) in display order: for a seeded run the seed model, each main arm,
-    then the sweep points one by one; otherwise every model on its own."""
+    then the sweep points (:func:`arms.sweep_groups`: interpolation points over seeds as one arm);
+    otherwise every model on its own."""
     if not arms.is_seeded(run):
         for m in run["models"]:
             yield m["label"], [m]
@@ -57,8 +59,7 @@ def row_groups(run: dict[str, Any]) -> Iterator[tuple[str, list[dict[str, Any]]]
     if seed is not None:
         yield seed["label"], [seed]
     yield from arms.main_arms(run).items()
-    for m in arms.sweep_models(run):
-        yield m["label"], [m]
+    yield from arms.sweep_groups(run)
 
 
 def _group_label(run, name, models, multi) -> str:
