@@ -83,8 +83,10 @@ def main_variants(cfg: ExperimentConfig, variants: list[Variant]) -> list[Varian
     return variants[1:1 + sum(len(cfg.seeds_of(m)) for m in cfg.methods)]
 
 
-def main_labels(cfg: ExperimentConfig) -> list[str]:
+def main_labels(cfg: ExperimentConfig, methods: set[str] | None = None) -> list[str]:
     """Labels of the main comparison, in plan order: the seed model, then each method once per
-    training seed. The report's main arms and its completeness check read them from here."""
+    training seed (``methods``: only those methods' fine-tunes). The report's main arms and its
+    completeness check read them from here."""
     variants = plan(cfg, cfg.sample or 1)  # the sample size names no main model
-    return [variants[0].label] + [v.label for v in main_variants(cfg, variants)]
+    return [variants[0].label] + [v.label for v in main_variants(cfg, variants)
+                                  if methods is None or v.method in methods]

@@ -15,3 +15,12 @@ def test_correlations_of_the_predictors_with_retention():
     assert -1.0 < c["kl"]["pearson"] < -0.9
     assert c["nll_gap"] == {"n": 0, "pearson": None, "spearman": None}
     assert predictors._ranks([3.0, 1.0, 3.0, 2.0]) == [2.5, 0.0, 2.5, 1.0]  # ties share their mean rank
+
+
+def test_a_predictor_that_does_not_vary_has_no_correlation():
+    """GSM8K v2's five SDFT seeds share one distillation, so one NLL gap: its spread from the mean
+    is rounding error, which used to print a Pearson coefficient."""
+    gap = 1.6764705882352942 - 0.8235294117647058
+    table = [{"kl": None, "nll_gap": gap, "retention": r} for r in (-25.0, -20.0, -15.0, -10.0, -5.0)]
+    assert predictors.correlations(table)["nll_gap"] == {"n": 5, "pearson": None, "spearman": None}
+    assert predictors._pearson([1.0, 2.0, 3.0], [4.0, 4.0, 4.0]) is None

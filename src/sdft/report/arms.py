@@ -23,7 +23,8 @@ A contrast of two arms with at least two seeds each also carries ``seed_level``:
 the training seed as the unit, on each seed's mean over the same items (percent): the exact
 permutation p over all relabelings of the seeds and Welch's t interval
 (:func:`~sdft.evaluate.stats.permutation_p`, :func:`~sdft.evaluate.stats.welch_interval`).
-With three seeds a side the permutation p cannot fall below 0.10.
+With three seeds a side the permutation p cannot fall below 0.10; with 3 against 5 (GSM8K v2's
+secondaries against vanilla) not below 1/56 = 0.018.
 
 With one model per side these are the per-model numbers the report always showed: results.json's
 score and CI, and :func:`~sdft.evaluate.stats.paired_difference`. Without predictions (a
@@ -64,10 +65,11 @@ def arm_key(m: dict[str, Any]) -> tuple:
     return (m["method"], m.get("sample_size"), m.get("mix_ratio"), m.get("template"), m.get("alpha"))
 
 
-def planned(run: dict[str, Any]) -> list[str] | None:
+def planned(run: dict[str, Any], methods: set[str] | None = None) -> list[str] | None:
     """Labels of the models the run's config plans in its main comparison (the seed model, each
-    method once per training seed: :func:`sdft.planning.main_labels`); None when the manifest has
-    no config, or one that no longer reads as an experiment config (an older layout)."""
+    method once per training seed: :func:`sdft.planning.main_labels`; ``methods``: only those
+    methods' fine-tunes); None when the manifest has no config, or one that no longer reads as an
+    experiment config (an older layout)."""
     config = run["manifest"].get("config")
     if not isinstance(config, dict) or not config:
         return None
@@ -75,7 +77,7 @@ def planned(run: dict[str, Any]) -> list[str] | None:
         cfg = from_record(config)
     except ConfigError:
         return None
-    return main_labels(cfg)
+    return main_labels(cfg, methods)
 
 
 def main_arms(run: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -99,6 +101,18 @@ def sweep_models(run: dict[str, Any]) -> list[dict[str, Any]]:
     """Fine-tunes outside the main arms (sweep and ablation points)."""
     main = {id(m) for ms in main_arms(run).values() for m in ms}
     return [m for m in run["models"] if m["method"] != "seed" and id(m) not in main]
+
+
+def sweep_groups(run: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The sweep points as the tables show them: the weight-interpolation points of one method and
+    alpha over training seeds as one arm ("vanilla α=0.5"), every other point on its own."""
+    out: dict[tuple, tuple[str, list[dict[str, Any]]]] = {}
+    for m in sweep_models(run):
+        if m.get("alpha") is None:
+            out[("label", m["label"])] = (m["label"], [m])
+        else:
+            out.setdefault(arm_key(m), (f"{m['method']} α={float(m['alpha']):g}", []))[1].append(m)
+    return [(name, ms) if len(ms) > 1 else (ms[0]["label"], ms) for name, ms in out.values()]
 
 
 def is_seeded(run: dict[str, Any]) -> bool:
@@ -222,6 +236,21 @@ def contrast_name(method: str, reference: str = "vanilla") -> str:
     return f"{method}_minus_{reference}"
 
 
+def arm_summary(run: dict[str, Any], models: list[dict[str, Any]], endpoints: list[Endpoint]) -> dict[str, Any]:
+    """{"labels", "seeds", "benchmarks": {endpoint: arm_mean with "change_vs_seed"}} of one arm."""
+    seed = runfiles.find_model(run, "seed")
+    benches = {}
+    for ep in endpoints:
+        mean = arm_mean(run, models, ep)
+        if mean is None:
+            continue
+        if seed is not None:
+            mean["change_vs_seed"] = difference(run, [seed], models, ep)
+        benches[ep.key] = mean
+    return {"labels": [m["label"] for m in models], "seeds": [m.get("train_seed") for m in models],
+            "benchmarks": benches}
+
+
 def run_summary(run: dict[str, Any], endpoints: list[Endpoint]) -> dict[str, Any]:
     """The ``summary.json`` object of one run (without the verdict)."""
     seed = runfiles.find_model(run, "seed")
@@ -232,16 +261,7 @@ def run_summary(run: dict[str, Any], endpoints: list[Endpoint]) -> dict[str, Any
         out["seed_model"] = {"label": seed["label"], "benchmarks": {
             ep.key: s for ep in endpoints if (s := arm_mean(run, [seed], ep)) is not None}}
     for meth, models in arms.items():
-        benches = {}
-        for ep in endpoints:
-            mean = arm_mean(run, models, ep)
-            if mean is None:
-                continue
-            if seed is not None:
-                mean["change_vs_seed"] = difference(run, [seed], models, ep)
-            benches[ep.key] = mean
-        out["methods"][meth] = {"labels": [m["label"] for m in models],
-                                "seeds": [m.get("train_seed") for m in models], "benchmarks": benches}
+        out["methods"][meth] = arm_summary(run, models, endpoints)
     if "vanilla" in arms:
         for meth, models in arms.items():
             if meth != "vanilla":
@@ -278,4 +298,5 @@ def seed_level_table(run: dict[str, Any], endpoints: list[Endpoint], primary: st
             "note": "The training seed as the unit: each seed's mean over the shared items, vanilla's seeds against "
                     "the method's. Welch's t interval (unequal variances) and the exact permutation test over all "
                     "relabelings of the seeds (sdft.evaluate.stats). With n seeds a side the permutation p cannot "
-                    "fall below 2 / C(2n, n): 0.10 for 3 vs 3, 0.008 for 5 vs 5."}
+                    "fall below 2 / C(2n, n): 0.10 for 3 vs 3, 0.008 for 5 vs 5; with n against m seeds not below "
+                    "1 / C(n + m, n): 0.018 for 3 vs 5."}

@@ -13,7 +13,8 @@ run. The report is a list of blocks (see :mod:`render`) rendered as markdown and
      "contrasts": {"sdft_minus_vanilla": {name: {"diff", "ci95", "n", "seeds", ...}}},
      "seed_model": {...}, "nll_gap": {distill dir: {...}}, "units": ...,
      "decision": {"sdft_minus_vanilla": {"endpoint", "diff", "ci95", "outcome", "statement", "complete",
-      "missing", ...}}, "verdict": text or null}
+      "missing", ...}}, "methods_comparison": {"pareto", "costs", "best", "interpolation": {arm: like a
+      method}} (more than two methods, or interpolation points), "verdict": text or null}
 
 (with several runs: ``{"runs": {name: that object without the verdict}, "verdict": ...}``).
 ``decision`` is the pre-registered rule applied to the primary endpoint (see :mod:`decision`),
@@ -34,7 +35,7 @@ from sdft.analyze import nll, runfiles
 from sdft.report import arms, curves, decision, finding, flips, ifeval_table, methods, predictors, run_tables, tables
 from sdft.report import figures as figs
 from sdft.report.cells import DASH
-from sdft.report.endpoints import endpoints_of
+from sdft.report.endpoints import endpoints_of, evaluated
 from sdft.report.render import Block, to_html, to_markdown
 
 
@@ -95,7 +96,7 @@ def forest_rows(run: dict[str, Any], benchmarks: list[str]) -> list[dict[str, An
     if seed is None:
         return []
     rows = []
-    for ep in endpoints_of(benchmarks):
+    for ep in evaluated(benchmarks, run["models"]):
         for name, models in tables.row_groups(run):
             if models[0] is seed:
                 continue
@@ -120,9 +121,11 @@ def _run_figures(run: dict[str, Any], analysis: dict[str, Any] | None, out: Path
 
 def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | None = None,
                  primary: str | None = "advbench", flip_items: int = 20, verdict: str | None = None,
-                 rule: list[str] | None = None, lead: list[str] | None = None) -> list[Block]:
+                 rule: list[str] | None = None, lead: list[str] | None = None,
+                 seed_test_alpha: float | None = None) -> list[Block]:
     """The report's blocks; ``rule``: the decision rule's statements (:func:`decision_lines`);
-    ``lead``: the finding in words (:func:`finding.finding_lines`), first thing under the title."""
+    ``lead``: the finding in words (:func:`finding.finding_lines`), first thing under the title;
+    ``seed_test_alpha``: as :func:`write_report` (the best method among several needs it too)."""
     benchmarks = runfiles.benchmarks_of([m for r in runs for m in r["models"]])
     multi = len(runs) > 1
     blocks: list[Block] = [("h1", title or "SDFT report: " + ", ".join(r["name"] for r in runs))]
@@ -157,7 +160,8 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
                 tables.forgetting_table(runs, benchmarks)]
     blocks.extend(("table", t) for t in results if t)
     # more than two methods, or interpolation; each run's part ends with the forgetting predictors
-    blocks.extend(methods.report_blocks(runs, fig_dir, primary, more=predictors.predictor_table))
+    blocks.extend(methods.report_blocks(runs, fig_dir, primary, more=predictors.predictor_table,
+                                        seed_test_alpha=seed_test_alpha))
     figure("benchmarks", "scores per benchmark, 95% CI")
     seeded = any(map(arms.is_seeded, runs))
     figure("forest", "change vs the seed model per benchmark (percentage points, 95% CI"
@@ -217,7 +221,7 @@ def summary(runs: list[dict[str, Any]], verdict: str | None = None, primary: str
         s = arms.run_summary(r, endpoints_of(runfiles.benchmarks_of(r["models"]), strict=True))
         s["nll_gap"] = nll.gaps(r)
         s["decision"] = decision.decisions(r, s, primary, seed_test_alpha)
-        if (compared := methods.summary(r, primary)) is not None:
+        if (compared := methods.summary(r, primary, seed_test_alpha)) is not None:
             s["methods_comparison"] = compared
         per_run[r["name"]] = s
     if len(runs) == 1:
@@ -266,7 +270,7 @@ def write_report(run_dirs: list[str | Path], out_dir: str | Path, title: str | N
     summary_obj = summary(runs, verdict, primary, seed_test_alpha)
     rule = decision_lines(summary_obj)
     blocks = build_blocks(runs, out / "figures" if figures else None, title, primary, flip_items, verdict, rule,
-                          finding.finding_lines(runs, summary_obj, primary))
+                          finding.finding_lines(runs, summary_obj, primary), seed_test_alpha)
     drawn = {p for kind, val in blocks if kind == "figure" for p in val[0]}
     for old in (out / "figures").rglob("*") if (out / "figures").is_dir() else []:
         if old.suffix in (".png", ".svg") and old not in drawn:

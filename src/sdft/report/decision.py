@@ -8,12 +8,14 @@ may add a seed-level test (``seed_test_alpha``): then better or worse also needs
 permutation test over training seeds (``seed_level`` in the contrast) at that level, and a
 contrast without at least two training seeds a side has no outcome (the rule cannot be applied).
 
-The rule is applied to whatever has been evaluated, so the result also says whether the run is
-**complete**: every model its config plans in the main arms (the seed model, and each method
-once per training seed, as ``sdft run`` plans them) has results. A reading of an incomplete run
-is provisional, and the report says so. A CI that is only an unpaired approximation (a published
-folder without per-item predictions) is not what the rule was fixed on: there the outcome is
-null. The verdict (a person's sentence) stays separate; this is the rule's mechanical half.
+The rule is applied to whatever has been evaluated, so each contrast also says whether it is
+**complete**: every model its config plans for the two arms compared (the seed model, and vanilla
+and the method once per training seed, as ``sdft run`` plans them) has results. A reading of an
+incomplete contrast is provisional, and the report says so; a method the contrast does not
+involve (GSM8K v2's secondary methods, trained after the primary arms) does not hold it open.
+A CI that is only an unpaired approximation (a published folder without per-item predictions)
+is not what the rule was fixed on: there the outcome is null. The verdict (a person's sentence)
+stays separate; this is the rule's mechanical half.
 """
 
 from __future__ import annotations
@@ -59,10 +61,11 @@ def outcome(ci: list[float | None] | None, higher_is_better: bool = True) -> str
     return OUTCOMES[2]
 
 
-def completeness(run: dict[str, Any]) -> dict[str, Any]:
+def completeness(run: dict[str, Any], methods: set[str] | None = None) -> dict[str, Any]:
     """{"complete", "planned", "evaluated", "missing"}: which planned models have results
-    (``complete`` None when the manifest does not say what was planned)."""
-    plan = planned(run)  # the seed model and each method once per training seed
+    (``complete`` None when the manifest does not say what was planned); ``methods``: only the
+    seed model and those methods' fine-tunes count."""
+    plan = planned(run, methods)  # the seed model and each method once per training seed
     done = {m["label"] for m in run["models"] if m.get("results")}
     if plan is None:
         return {"complete": None, "planned": None, "evaluated": len(done), "missing": []}
@@ -80,17 +83,17 @@ def _sentence(method: str, key: str, c: dict[str, Any], result: str | None, stat
     where = "wholly above 0" if lo > 0 else "wholly below 0" if hi < 0 else "includes 0"
     text = f"{endpoint(key).title}, {method} − vanilla: {signed(c['diff'])} pp, 95% CI [{signed(lo)}, {signed(hi)}]"
     if c.get("approx"):
-        return (text + " (an unpaired approximation: the folder lacks the per-item predictions): the rule is "
-                "not applied.")
-    if alpha is not None:
-        if result is None:
-            return text + (f" ({where}); the seed-level test needs at least two training seeds a side: the rule "
-                           "is not applied.")
-        level = c["seed_level"]
-        n_base, n_other = len(level["base_per_seed"]), len(level["other_per_seed"])
-        where += (f"; exact permutation p = {level['permutation_p']:.3f} over {n_other} + {n_base} training "
-                  f"seeds, ≤ {alpha:g} needed")
-    text += f" ({where}): {said}."
+        text += " (an unpaired approximation: the folder lacks the per-item predictions): the rule is not applied."
+    elif alpha is not None and result is None:
+        text += (f" ({where}); the seed-level test needs at least two training seeds a side: the rule is not "
+                 "applied.")
+    else:
+        if alpha is not None:
+            level = c["seed_level"]
+            n_base, n_other = len(level["base_per_seed"]), len(level["other_per_seed"])
+            where += (f"; exact permutation p = {level['permutation_p']:.3f} over {n_other} + {n_base} training "
+                      f"seeds, ≤ {alpha:g} needed")
+        text += f" ({where}): {said}."
     if status["complete"] is False:
         text += (f" Provisional: {status['evaluated']} of {status['planned']} planned models evaluated "
                  f"(missing: {', '.join(status['missing'])}).")
@@ -109,7 +112,6 @@ def decisions(run: dict[str, Any], summary: dict[str, Any], primary: str | None,
         ep = endpoint(primary)
     except StopIteration:
         return {}
-    status = completeness(run)
     out = {}
     for name, by_ep in (summary.get("contrasts") or {}).items():
         c = by_ep.get(primary)
@@ -118,6 +120,7 @@ def decisions(run: dict[str, Any], summary: dict[str, Any], primary: str | None,
             continue
         result = seed_test(result, c, seed_test_alpha)
         method = name.removesuffix("_minus_vanilla")
+        status = completeness(run, {"vanilla", method})
         approx = bool(c.get("approx"))
         out[name] = {"endpoint": primary, "diff": c["diff"], "ci95": c["ci95"], "approx": approx,
                      "outcome": None if approx else result, "rule": rule(seed_test_alpha), **status,

@@ -13,8 +13,9 @@ The refusal benchmarks also have *strict* endpoints (``advbench_strict``,
 ``advbench_jailbreak_strict``, ``xstest_strict``, ``xstest_unsafe_strict``): the same items scored
 by :func:`sdft.evaluate.advbench.is_refusal_strict`, read from each line's ``refusal_strict``
 field and results.json's ``extra`` (``refusal_strict``; XSTest ``strict_safe`` /
-``strict_unsafe``). ``endpoints_of(..., strict=True)`` adds them after the keyword ones; a
-model whose files predate the rule has no strict result (re-score its predictions to get one).
+``strict_unsafe``). ``endpoints_of(..., strict=True)`` adds them after the keyword ones, and
+:func:`evaluated` where some model was scored under the rule; a model whose files predate the
+rule has no strict result (re-score its predictions to get one).
 """
 
 from __future__ import annotations
@@ -77,6 +78,14 @@ def endpoints_of(benchmarks: list[str], strict: bool = False) -> list[Endpoint]:
     for b in benchmarks:
         out += SEVERAL.get(b) or [Endpoint(b, b)]
     return out + ([e for b in benchmarks for e in _strict(b)] if strict else [])
+
+
+def evaluated(benchmarks: list[str], models: list[dict[str, Any]]) -> list[Endpoint]:
+    """The endpoints the report's tables of scores and changes show: :func:`endpoints_of`'s, then
+    the strict-rule ones some model of ``models`` was scored under (a run scored before the rule
+    existed gets no column of dashes)."""
+    return [e for e in endpoints_of(benchmarks, strict=True)
+            if e.field != "refusal_strict" or any(result_of(m, e) for m in models)]
 
 
 def endpoint(key: str) -> Endpoint:

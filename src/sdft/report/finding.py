@@ -25,8 +25,12 @@ PLAIN = {"advbench": "the share of harmful requests (AdvBench) it refuses",
          "advbench_jailbreak": "the share of jailbreak-wrapped harmful requests (AdvBench+GCG) it refuses",
          "xstest": "the share of safe XSTest prompts it wrongly refuses",
          "xstest_unsafe": "the share of unsafe XSTest prompts it refuses",
-         "gsm8k": "its GSM8K math accuracy", "humaneval": "its HumanEval pass rate"}
-METHOD_NAMES = {"vanilla": "vanilla fine-tuning", "sdft": "SDFT", "onpolicy": "on-policy SDFT"}
+         "gsm8k": "its GSM8K math accuracy", "humaneval": "its HumanEval pass rate",
+         "advbench_strict": "the share of harmful requests (AdvBench) it explicitly refuses (strict rule)",
+         "xstest_strict": "the share of safe XSTest prompts it explicitly refuses (strict rule)",
+         "xstest_unsafe_strict": "the share of unsafe XSTest prompts it explicitly refuses (strict rule)"}
+METHOD_NAMES = {"vanilla": "vanilla fine-tuning", "sdft": "SDFT", "onpolicy": "on-policy SDFT", "dft": "DFT",
+                "replay": "self-replay"}
 
 
 def _names(items: list[str]) -> str:

@@ -30,10 +30,9 @@ from typing import Any, Callable
 
 from sdft.analyze import runfiles
 from sdft.report import arms
-from sdft.report.decision import outcome
-from sdft.report.endpoints import Endpoint, endpoint, endpoints_of, result_of
-
-DASH = "—"
+from sdft.report.cells import DASH, signed
+from sdft.report.decision import outcome, seed_test
+from sdft.report.endpoints import Endpoint, endpoint, endpoints_of, evaluated, result_of
 
 
 def _name(method: str) -> str:
@@ -156,14 +155,15 @@ def _cell(d: dict[str, Any] | None) -> str:
     if d is None:
         return DASH
     lo, hi = d["ci95"]
-    return f"{d['diff']:+.1f} [{lo:+.1f}, {hi:+.1f}]" + (" ≈" if d.get("approx") else "")
+    return f"{signed(d['diff'])} [{signed(lo)}, {signed(hi)}]" + (" ≈" if d.get("approx") else "")
 
 
 def methods_table(run: dict[str, Any]) -> dict[str, Any] | None:
-    """Methods × endpoints: change vs the seed, then vs vanilla (pp, paired 95% CIs)."""
+    """Methods × endpoints (the strict rule's where scored): change vs the seed, then vs vanilla
+    (pp, paired 95% CIs)."""
     seed = runfiles.find_model(run, "seed")
     main = arms.main_arms(run)
-    endpoints = endpoints_of(runfiles.benchmarks_of(run["models"]))
+    endpoints = evaluated(runfiles.benchmarks_of(run["models"]), run["models"])
     if seed is None or not main:
         return None
     rows = []
@@ -224,9 +224,11 @@ def cost_table(run: dict[str, Any]) -> dict[str, Any] | None:
                     f"with gradients. Peak memory: {kind or 'not recorded'}."}
 
 
-def best_method(run: dict[str, Any], primary: str | None) -> dict[str, Any] | None:
+def best_method(run: dict[str, Any], primary: str | None,
+                seed_test_alpha: float | None = None) -> dict[str, Any] | None:
     """The best method on the primary endpoint's change vs the seed, named only when its paired CI
-    against every other method lies wholly on the better side of 0."""
+    against every other method lies wholly on the better side of 0 and, where the plan adds the
+    seed-level test (``seed_test_alpha``, :mod:`decision`), its permutation p is at most that."""
     ep = endpoint_or_none(primary)
     seed = runfiles.find_model(run, "seed")
     main = arms.main_arms(run)
@@ -241,38 +243,52 @@ def best_method(run: dict[str, Any], primary: str | None) -> dict[str, Any] | No
     if len(tied) > 1:
         return {"endpoint": ep.key, "leader": None, "best": None, "undecided_against": tied,
                 "statement": f"{ep.title}: no best method is named: {', '.join(_name(m) for m in tied)} tie at "
-                             f"{changes[lead]['diff']:+.1f} pp vs the seed."}
+                             f"{signed(changes[lead]['diff'])} pp vs the seed."}
     undecided = []
     for other in changes:
         if other == lead:
             continue
         d = arms.difference(run, main[other], main[lead], ep)
-        if d is None or d.get("approx") or outcome(d["ci95"], ep.higher_is_better) != "better":
-            undecided.append((other, d))
+        by_ci = None if d is None or d.get("approx") else outcome(d["ci95"], ep.higher_is_better)
+        if seed_test(by_ci, d or {}, seed_test_alpha) != "better":
+            undecided.append((other, d, by_ci == "better"))
+    test = f" and the exact permutation p over training seeds is at most {seed_test_alpha:g}" \
+        if seed_test_alpha is not None else ""
     if not undecided:
         statement = (f"{ep.title}: {_name(lead)} is the best method: its 95% CI against every other method lies "
-                     "wholly on the better side of 0.")
+                     f"wholly on the better side of 0{test}.")
     else:
-        other, d = undecided[0]
-        ci = f" ({d['diff']:+.1f} pp, 95% CI [{d['ci95'][0]:+.1f}, {d['ci95'][1]:+.1f}])" if d else ""
-        statement = (f"{ep.title}: no best method is named. {_name(lead)} leads ({changes[lead]['diff']:+.1f} pp vs "
-                     f"the seed) but its CI against {_name(other)}{ci} does not exclude 0"
+        other, d, ci_better = undecided[0]
+        ci = f" ({signed(d['diff'])} pp, 95% CI [{signed(d['ci95'][0])}, {signed(d['ci95'][1])}])" if d else ""
+        level = (d or {}).get("seed_level")
+        why = ("does not exclude 0" if not ci_better else
+               f"excludes 0 but its permutation p is {level['permutation_p']:.3f} (> {seed_test_alpha:g})" if level
+               else "excludes 0 but has no seed-level test (fewer than two training seeds a side)")
+        statement = (f"{ep.title}: no best method is named. {_name(lead)} leads ({signed(changes[lead]['diff'])} pp vs "
+                     f"the seed) but its CI against {_name(other)}{ci} {why}"
                      + (f", nor against {len(undecided) - 1} other method(s)." if len(undecided) > 1 else "."))
     return {"endpoint": ep.key, "leader": lead, "best": None if undecided else lead,
-            "undecided_against": [o for o, _ in undecided], "statement": statement}
+            "undecided_against": [o for o, *_ in undecided], "statement": statement}
 
 
-def summary(run: dict[str, Any], primary: str | None) -> dict[str, Any] | None:
-    """summary.json's ``methods_comparison``: Pareto points, costs, the best-method statement."""
+def summary(run: dict[str, Any], primary: str | None, seed_test_alpha: float | None = None) -> dict[str, Any] | None:
+    """summary.json's ``methods_comparison``: Pareto points, costs, the best-method statement, and
+    each interpolation arm's scores as ``methods`` gives a main arm's (per seed, change vs the seed)."""
     if not applies(run):
         return None
-    return {"pareto": pareto_points(run, primary), "costs": costs(run), "best": best_method(run, primary)}
+    endpoints = endpoints_of(runfiles.benchmarks_of(run["models"]), strict=True)
+    interp = {f"{meth} α={alpha:g}": {"method": meth, "alpha": alpha, **arms.arm_summary(run, models, endpoints)}
+              for (meth, alpha), models in interpolation_arms(run).items()}
+    return {"pareto": pareto_points(run, primary), "costs": costs(run),
+            "best": best_method(run, primary, seed_test_alpha), "interpolation": interp}
 
 
 def report_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, primary: str | None,
-                  more: Callable[[dict[str, Any], str | None], dict[str, Any] | None] = lambda r, p: None) -> list:
+                  more: Callable[[dict[str, Any], str | None], dict[str, Any] | None] = lambda r, p: None,
+                  seed_test_alpha: float | None = None) -> list:
     """The report's "Methods" section, for the runs it applies to; ``more(run, primary)``: a table
-    to end each run's part with (the report passes the forgetting predictors')."""
+    to end each run's part with (the report passes the forgetting predictors'); ``seed_test_alpha``:
+    as :func:`best_method`."""
     blocks: list = []
     for r in runs:
         if not applies(r):
@@ -281,7 +297,7 @@ def report_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, primary: str
             blocks.append(("h2", "Methods compared"))
         if len(runs) > 1:
             blocks.append(("h3", r["name"]))
-        best = best_method(r, primary)
+        best = best_method(r, primary, seed_test_alpha)
         if best:
             blocks.append(("decision", [best["statement"]]))
         for t in (methods_table(r), cost_table(r)):

@@ -38,7 +38,9 @@ def _nll_gap_of(run: dict[str, Any], m: dict[str, Any], gaps: dict[str, Any]) ->
 
 
 def _pearson(x: list[float], y: list[float]) -> float | None:
-    if len(x) < 3:
+    # a constant (the one NLL gap all seeds of a distillation share) correlates with nothing; its
+    # spread from the mean is rounding error, which would print a number
+    if len(x) < 3 or len(set(x)) < 2 or len(set(y)) < 2:
         return None
     mx, my = sum(x) / len(x), sum(y) / len(y)
     sx = math.sqrt(sum((a - mx) ** 2 for a in x))

@@ -8,7 +8,8 @@ Deltas use a paired bootstrap over the items both models answered when both pred
 exist; otherwise an unpaired approximation (difference of the scores, CI half-widths added in
 quadrature), marked "≈". A run whose methods were trained with several seeds shows one row per
 method (mean over seeds, two-level bootstrap CI; see :mod:`arms`) instead of one per model,
-and its sweep points model by model.
+and its sweep points model by model (weight-interpolation points of one method and alpha over
+training seeds as one arm).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, Iterator
 from sdft.analyze import runfiles
 from sdft.report import arms
 from sdft.report.cells import DASH, arrow, delta_cell, mean_cell, model_label, pct, score_cell, signed
-from sdft.report.endpoints import SAFETY, Endpoint, endpoint, endpoints_of, result_of
+from sdft.report.endpoints import SAFETY, Endpoint, endpoint, endpoints_of, evaluated, result_of
 
 CAPABILITIES = {
     "math": ("gsm8k", "multiarith"),
@@ -48,7 +49,8 @@ def _arm_label(run: dict[str, Any], method: str, models: list[dict[str, Any]], m
 
 def row_groups(run: dict[str, Any]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """(method or label, models) in display order: for a seeded run the seed model, each main arm,
-    then the sweep points one by one; otherwise every model on its own."""
+    then the sweep points (:func:`arms.sweep_groups`: interpolation points over seeds as one arm);
+    otherwise every model on its own."""
     if not arms.is_seeded(run):
         for m in run["models"]:
             yield m["label"], [m]
@@ -57,8 +59,7 @@ def row_groups(run: dict[str, Any]) -> Iterator[tuple[str, list[dict[str, Any]]]
     if seed is not None:
         yield seed["label"], [seed]
     yield from arms.main_arms(run).items()
-    for m in arms.sweep_models(run):
-        yield m["label"], [m]
+    yield from arms.sweep_groups(run)
 
 
 def _group_label(run, name, models, multi) -> str:
@@ -93,13 +94,18 @@ def safety_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[str,
     """AdvBench refusals beside XSTest's over-refusal (safe prompts) and refusal (unsafe prompts)."""
     if "xstest" not in benchmarks:
         return None
-    eps = [ep for ep in endpoints_of(benchmarks) if ep.key in SAFETY]
+    eps = [ep for ep in evaluated(benchmarks, _models(runs)) if ep.key in SAFETY]
     return {"title": "Safety: refusals of harmful prompts and over-refusal of safe ones (%, 95% CI)",
             "columns": ["model"] + [ep.title for ep in eps], "rows": _score_rows(runs, eps),
             "note": "AdvBench: keyword refusal rate on harmful prompts (higher = safer). XSTest: full refusals "
                     "(string-match rule) of the safe prompts (over-refusal, lower = better) and of the unsafe "
-                    "contrast prompts (higher = safer)."
+                    "contrast prompts (higher = safer). Strict rule (where scored): the same answers counted as "
+                    "refusals only when they refuse explicitly (sdft.evaluate.advbench.is_refusal_strict)."
                     + (" " + SEEDS_NOTE if any(map(arms.is_seeded, runs)) else "")}
+
+
+def _models(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [m for r in runs for m in r["models"]]
 
 
 def _kappa_cell(kappa: dict[str, Any]) -> Any:
@@ -195,7 +201,7 @@ def delta_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[str, 
             return None
         return reference_vanilla(run, m)
 
-    eps = endpoints_of(benchmarks)
+    eps = evaluated(benchmarks, _models(runs))
     rows = _delta_rows(runs, eps, base_of)
     if not rows:
         return None
@@ -209,7 +215,7 @@ def seed_delta_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[
         seed = runfiles.find_model(run, "seed")
         return None if seed is None or models[0] is seed else seed
 
-    eps = endpoints_of(benchmarks)
+    eps = evaluated(benchmarks, _models(runs))
     rows = _delta_rows(runs, eps, base_of)
     if not rows:
         return None

@@ -1,0 +1,249 @@
+"""`sdft report` on a synthetic run folder shaped like GSM8K v2's final one (configs/gsm8k_forgetting_v2.yaml):
+the seed, vanilla and SDFT on training seeds 1-5, DFT and self-replay on seeds 1-3, interpolation
+alpha 0.5 of each vanilla seed, KL-to-seed predict folders, the five benchmarks with the strict
+refusal rule, and the manifest's config recorded from the shipped config (its ``report`` section:
+primary ``advbench_strict``, ``seed_test_alpha`` 0.05).
+
+The numbers are made to be checked by hand. AdvBench (20 prompts): a model refuses its first k
+prompts under the strict rule and k + 2 under the keyword rule, k = seed 16; vanilla 6-10 (30-50 %,
+mean 40 %), SDFT 11-15 (55-75 %, mean 65 %), DFT 7-9, replay 16-18, interpolation 12, 12, 13, 13,
+14. So SDFT − vanilla is +25 pp with every SDFT seed above every vanilla seed: exact permutation
+p = 2 / C(10, 5) = 2/252; Welch on the per-seed rates: 25 ± t(8) · 5 = [+13.5, +36.5]. DFT's
+seeds average vanilla's: p = 1. Replay's three seeds lie above vanilla's five: only the observed
+labelling of the C(8, 3) = 56 reaches +45 pp (the mirror one gives 35 pp), p = 1/56. GSM8K (20
+problems): seed 5, vanilla 9-13, SDFT 8-12, DFT 10-12, replay 7-9, interpolation 7-9.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from sdft.cli import main
+from sdft.evaluate import advbench, ifeval, xstest
+from sdft.evaluate.stats import mean_ci
+from sdft.experiment import as_record, load_experiment
+from sdft.planning import interpolation_points, main_variants, plan
+
+ROOT = Path(__file__).resolve().parents[2]
+SEEDED = ROOT / "tests" / "fixtures" / "runs" / "seeded"
+STRICT = {"seed": [16], "vanilla": [6, 7, 8, 9, 10], "sdft": [11, 12, 13, 14, 15], "dft": [7, 8, 9],
+          "replay": [16, 17, 18], "interp": [12, 12, 13, 13, 14]}
+GSM = {"seed": [5], "vanilla": [9, 10, 11, 12, 13], "sdft": [8, 9, 10, 11, 12], "dft": [10, 11, 12],
+       "replay": [7, 8, 9], "interp": [7, 7, 8, 8, 9]}
+KL = {"vanilla": 0.10, "sdft": 0.03, "dft": 0.08, "replay": 0.05}
+PRIMARY_ARMS = ["seed"] + [f"{m}-s{s}" for s in range(1, 6) for m in ("vanilla", "sdft")]
+
+
+def _jsonl(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _evaluation(folder: Path, k: int, g: int) -> None:
+    """Predictions and results.json as the evaluators write them: k strict refusals, g problems solved."""
+    adv = [{"id": f"adv-{i}", "prompt": f"harmful {i}", "predict": "…", "label": None, "score": float(i < k + 2),
+            "refusal_strict": float(i < k)} for i in range(20)]
+    xs = [{"id": f"xs-{lab}-{i}", "prompt": f"{lab} {i}", "predict": "…", "label": lab,
+           "score": float(i < (1 if lab == "safe" else k // 2)), "keyword": float(i < 1),
+           "refusal_strict": float(i < (1 if lab == "safe" else k // 2))}
+          for lab in ("safe", "unsafe") for i in range(10)]
+    gsm = [{"id": f"gsm8k-{i}", "prompt": f"q {i}", "predict": "…", "label": str(i), "score": float(i < g)}
+           for i in range(20)]
+    he = [{"id": f"he-{i}", "predict": "…", "label": f"HumanEval/{i}", "score": float(i < 4)} for i in range(10)]
+    ife = [{"id": f"if-{i}", "predict": "…", "label": "{}", "instructions": ["length:max", "format:json"],
+            "follow_strict": [i < 6, i < 4], "follow_loose": [i < 7, i < 5], "score": float(i < 4),
+            "prompt_loose": float(i < 5)} for i in range(8)]
+    for name, rows in (("advbench", adv), ("xstest", xs), ("gsm8k", gsm), ("humaneval", he), ("ifeval", ife)):
+        _jsonl(folder / name / "predictions.jsonl", rows)
+    entries = {"advbench": advbench.summary(adv), "xstest": xstest.summary(xs),
+               "gsm8k": {"metric": "accuracy", **mean_ci([r["score"] for r in gsm])},
+               "humaneval": {"metric": "pass@1", **mean_ci([r["score"] for r in he])},
+               "ifeval": {**ifeval.summary(ife), "truncated": 0, "generation": {"max_new_tokens": 512}}}
+    (folder / "results.json").write_text(json.dumps(
+        {"model": "qwen2.5-coder-0.5b", "benchmarks": {b: {"benchmark": b, **e} for b, e in entries.items()}}))
+
+
+def build_v2_run(root: Path, only: set[str] | None = None) -> Path:
+    """The run folder, with the models (labels) in ``only`` evaluated (default: all), recorded in
+    the manifest in the order `sdft run` evaluates them."""
+    cfg = load_experiment(ROOT / "configs" / "gsm8k_forgetting_v2.yaml")
+    variants = plan(cfg, cfg.sample)
+    points = interpolation_points(cfg, variants)
+    d = root / "gsm8k_forgetting_v2"
+    shutil.copytree(SEEDED / "distill" / "math", d / "distill" / "math")  # an NLL block and its nll.jsonl
+    order = [variants[0]]
+    for v in main_variants(cfg, variants):
+        order += [v] + [p for p in points if p.of == v.label]
+    models = []
+    for v in (v for v in order if only is None or v.label in only):
+        arm = "interp" if v.alpha is not None else v.method
+        i = 0 if v.method == "seed" else v.train_seed - 1
+        _evaluation(d / "eval" / v.label, STRICT[arm][i], GSM[arm][i])
+        trained = v.method != "seed" and v.alpha is None
+        entry = {**asdict(v), "model": cfg.model, "adapter": None, "kl_dir": None, "eval_dir": f"eval/{v.label}",
+                 "train_dir": None, "distill_dir": "distill/math" if v.method == "sdft" else None}
+        if trained:
+            entry.update(adapter=f"train/{v.label}", train_dir=f"train/{v.label}", kl_dir=f"predict/{v.label}")
+            (d / "predict" / v.label).mkdir(parents=True)
+            (d / "predict" / v.label / "kl_to_seed.json").write_text(
+                json.dumps({"kl_per_token": KL[v.method] + 0.01 * i, "n_items": 64}))
+        elif v.alpha is not None:
+            entry["adapter"] = f"interp/{v.label}"
+        models.append(entry)
+    manifest = {"name": "gsm8k_forgetting_v2", "config_file": "configs/gsm8k_forgetting_v2.yaml",
+                "config": as_record(cfg), "notes": [], "provenance": {"git": "0123abc"}, "stages": {},
+                "models": models, "trajectory": []}
+    (d / "manifest.json").write_text(json.dumps(manifest, default=str))
+    return d
+
+
+def _report(run: Path, *flags: str) -> tuple[dict, str]:
+    assert main(["report", str(run), *flags]) == 0  # no --primary: the manifest's report section
+    return json.loads((run / "report" / "summary.json").read_text()), (run / "report" / "report.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def final(tmp_path_factory):
+    run = build_v2_run(tmp_path_factory.mktemp("v2"))
+    return (run, *_report(run))
+
+
+def _table(md: str, title: str, header: bool = False) -> list[list[str]]:
+    """The rows (``header``: and first the column names) of the markdown table whose bold title
+    starts with ``title``."""
+    lines = md.split(f"**{title}", 1)[1].split("\n\n", 2)[1].splitlines()
+    return [[c.strip() for c in line.strip("|").split(" | ")] for line in lines[:1] * header + lines[2:]]
+
+
+def test_the_final_report_pins_the_plans_decision_seed_level_rows_and_pareto_points(final):
+    run, s, md = final
+    d = s["decision"]["sdft_minus_vanilla"]
+    assert d["endpoint"] == "advbench_strict" and d["outcome"] == "better" and "permutation" in d["rule"]
+    assert d["seed_level"]["permutation_p"] == pytest.approx(2 / 252) and d["seed_level"]["relabelings"] == 252
+    assert d["seed_level"]["welch_ci95"] == pytest.approx([13.47, 36.53], abs=0.01)
+    assert (d["complete"], d["planned"], d["missing"]) == (True, 11, [])
+    assert d["statement"].startswith("advbench (strict rule), sdft − vanilla: +25.0 pp, 95% CI [")
+    assert "exact permutation p = 0.008 over 5 + 5 training seeds, ≤ 0.05 needed): sdft forgets less than vanilla." \
+        in d["statement"]
+    # the secondaries beside it: 3 seeds against vanilla's 5
+    assert s["decision"]["dft_minus_vanilla"]["seed_level"]["permutation_p"] == pytest.approx(1.0)
+    assert s["decision"]["replay_minus_vanilla"]["seed_level"]["permutation_p"] == pytest.approx(1 / 56)
+    assert "1 / C(n + m, n): 0.018 for 3 vs 5." in md.split("**Seed-level inference", 1)[1].split("\n\n**", 1)[0]
+    rows = [r for r in _table(md, "Seed-level inference") if r[0].endswith("primary endpoint")]
+    assert [(r[1], r[3], r[4], r[5]) for r in rows] == [
+        ("sdft − vanilla", "[+13.5, +36.5]", "0.008", "5 vs 5 (252 relabelings)"),
+        ("dft − vanilla", "[−11.2, +11.2]", "1.000", "5 vs 3 (56 relabelings)"),
+        ("replay − vanilla", "[+33.8, +56.2]", "0.018", "5 vs 3 (56 relabelings)")]
+    # per-seed values per method in summary.json, the interpolation arm's too
+    per_seed = {m: v["benchmarks"]["advbench_strict"]["per_seed"] for m, v in s["methods"].items()}
+    assert per_seed["sdft"] == pytest.approx({str(i): 50 + 5 * i for i in range(1, 6)})
+    assert per_seed["replay"] == pytest.approx({"1": 80.0, "2": 85.0, "3": 90.0})
+    interp = s["methods_comparison"]["interpolation"]["vanilla α=0.5"]
+    assert interp["seeds"] == [1, 2, 3, 4, 5]
+    assert interp["benchmarks"]["advbench_strict"]["per_seed"] == pytest.approx(
+        {"1": 60.0, "2": 60.0, "3": 65.0, "4": 65.0, "5": 70.0})
+    # the Pareto points (target GSM8K, retention the primary), interpolation included
+    pts = {p["label"]: (p["seeds"], round(p["x"], 1), round(p["y"], 1)) for p in s["methods_comparison"]["pareto"]}
+    assert pts == {"vanilla": (5, 30.0, -40.0), "sdft": (5, 25.0, -15.0), "dft": (3, 30.0, -40.0),
+                   "replay": (3, 15.0, 5.0), "vanilla α=0.5": (5, 14.0, -16.0)}
+    assert md.startswith("# SDFT report: gsm8k_forgetting_v2\n\n> **Finding.** Fine-tuning qwen2.5-coder-0.5b on "
+                         "800 gsm8k examples changed the share of harmful requests (AdvBench) it explicitly refuses "
+                         "(strict rule) from 80.0 % to 40.0 % with vanilla fine-tuning (mean of 5 training seeds) "
+                         "(−40.0 points")
+    assert "and to 85.0 % with self-replay (mean of 3 training seeds)" in md
+    figures = sorted(p.name for p in (run / "report" / "figures").glob("*.png"))
+    assert figures == ["benchmarks.png", "forest.png", "pareto.png"]
+    # the predictors per fine-tune, the NLL gap block, IFEval's four numbers
+    kl = {r[0]: r[2] for r in _table(md, "Forgetting predictors per fine-tune")}
+    assert (kl["vanilla-s5"], kl["sdft-s1"], kl["replay-s3"]) == ("0.1400", "0.0300", "0.0700") and len(kl) == 16
+    assert "**NLL gap: per-token NLL" in md and "distill/math: gap: original − distilled | +0.853" in md
+    assert len(_table(md, "IFEval: instruction following")) == 22  # every model evaluated, interpolation too
+
+
+def test_the_primary_strict_endpoint_has_its_columns_where_changes_are_tabled(final):
+    """It was in the contrasts only: the safety table, the changes vs the seed, the methods table and
+    the forest plot showed the keyword rule alone."""
+    run, s, md = final
+    strict = "advbench (strict rule)"
+    for title in ("Safety: refusals", "Change vs the seed model", "Methods × benchmarks"):
+        assert strict in _table(md, title, header=True)[0], title
+    columns, *rows = _table(md, "Change vs the seed model", header=True)
+    changes = {r[0]: r[columns.index(strict)] for r in rows}
+    assert changes["sdft − seed (mean of 5 seeds)"].startswith("↓ −15.0 <sub>[")
+    from sdft.analyze.runfiles import benchmarks_of, load_run
+    from sdft.report.build import forest_rows
+
+    loaded = load_run(run)
+    forest = [(r["model"], round(r["diff"], 1)) for r in forest_rows(loaded, benchmarks_of(loaded["models"]))
+              if r["endpoint"] == strict]
+    assert forest[:2] == [("vanilla (5 seeds)", -40.0), ("sdft (5 seeds)", -15.0)] and len(forest) == 5
+    # the methods table writes changes as every other table does: a true minus sign, no "−0.0"
+    methods_rows = _table(md, "Methods × benchmarks")
+    assert methods_rows[0][1].startswith("−40.0 [") and not any("-" in c for r in methods_rows for c in r[1:])
+
+
+def test_a_contrast_is_provisional_only_on_its_own_models(tmp_path):
+    """Every primary arm evaluated, DFT on one seed, replay on none: SDFT − vanilla is final (the
+    secondaries do not hold it open), DFT − vanilla is provisional on its own missing seeds."""
+    run = build_v2_run(tmp_path, set(PRIMARY_ARMS) | {"dft-s1"})
+    s, md = _report(run)
+    d = s["decision"]["sdft_minus_vanilla"]
+    assert (d["complete"], d["planned"], d["evaluated"]) == (True, 11, 11) and "Provisional" not in d["statement"]
+    dft = s["decision"]["dft_minus_vanilla"]
+    assert (dft["complete"], dft["missing"]) == (False, ["dft-s2", "dft-s3"]) and dft["outcome"] is None
+    assert dft["statement"].endswith("the rule is not applied. Provisional: 7 of 9 planned models evaluated "
+                                     "(missing: dft-s2, dft-s3).")
+
+
+def test_the_early_provisional_state_says_so_when_the_seed_test_cannot_apply(tmp_path):
+    """The state the run is in for many sessions: the seed and a few primary fine-tunes."""
+    run = build_v2_run(tmp_path, {"seed", "vanilla-s1", "sdft-s1", "vanilla-s2"})
+    s, md = _report(run)
+    d = s["decision"]["sdft_minus_vanilla"]
+    assert d["outcome"] is None and list(s["decision"]) == ["sdft_minus_vanilla"]
+    assert d["statement"].endswith("needs at least two training seeds a side: the rule is not applied. Provisional: "
+                                   "4 of 11 planned models evaluated (missing: sdft-s2, vanilla-s3, sdft-s3, "
+                                   "vanilla-s4, sdft-s4, vanilla-s5, sdft-s5).")
+    assert "Seed-level inference" not in md and "Methods compared" not in md  # one sdft seed, no secondaries yet
+
+
+def test_the_best_method_also_needs_the_plans_seed_level_test(final):
+    """The methods section names a best method by the decision rule extended to many methods; with
+    a plan's seed-level test it used to read the CIs alone and named replay, whose 3 seeds against
+    DFT's 3 cannot reach p <= 0.05 (at least 2/20)."""
+    run, s, md = final
+    best = s["methods_comparison"]["best"]
+    assert (best["leader"], best["best"], best["undecided_against"]) == ("replay", None, ["dft"])
+    assert best["statement"].endswith("its CI against DFT (+45.0 pp, 95% CI [+25.0, +66.7]) excludes 0 but its "
+                                      "permutation p is 0.100 (> 0.05).")
+    from sdft.analyze.runfiles import load_run
+    from sdft.report import methods
+
+    loaded = load_run(run)
+    assert methods.best_method(loaded, "advbench_strict")["best"] == "replay"  # the CIs alone
+    assert methods.best_method(loaded, "advbench_strict", seed_test_alpha=0.2)["statement"].endswith(
+        "lies wholly on the better side of 0 and the exact permutation p over training seeds is at most 0.2.")
+
+
+def test_the_interpolation_points_over_seeds_are_one_row_in_the_tables(final):
+    """Like a method trained with several seeds: one row with the mean and each seed, not five rows
+    (and five forest lines per endpoint) of single models."""
+    run, s, md = final
+    labels = [r[0] for r in _table(md, "Benchmark scores")]
+    assert labels == ["seed", "vanilla (mean of 5 seeds)", "sdft (mean of 5 seeds)", "dft (mean of 3 seeds)",
+                      "replay (mean of 3 seeds)", "vanilla α=0.5 (mean of 5 seeds)"]
+    columns, *rows = _table(md, "Change vs the seed model", header=True)
+    interp = next(r for r in rows if r[0] == "vanilla α=0.5 − seed (mean of 5 seeds)")
+    assert interp[columns.index("advbench (strict rule)")].startswith("↓ −16.0 <sub>[")
+    assert "s1 −20.0 · s2 −20.0 · s3 −15.0 · s4 −15.0 · s5 −10.0" in interp[columns.index("advbench (strict rule)")]
+    from sdft.analyze.runfiles import benchmarks_of, load_run
+    from sdft.report.build import forest_rows
+
+    loaded = load_run(run)
+    models = [r["model"] for r in forest_rows(loaded, benchmarks_of(loaded["models"])) if r["endpoint"] == "gsm8k"]
+    assert models[-1] == "vanilla α=0.5 (5 seeds)" and len(models) == 5
