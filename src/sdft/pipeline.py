@@ -382,7 +382,7 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
     rcfg = cfg.report  # the verdict, a person's sentence, stays the one summary.json already holds
     report = run.after("report", "report", lambda: write_report(
         [run.dir], run.dir / "report", title=rcfg.title, figures=rcfg.figures, primary=rcfg.primary,
-        flip_items=rcfg.flip_items, verdict=rcfg.verdict, seed_test_alpha=rcfg.seed_test_alpha))
+        flip_items=rcfg.flip_items, verdict=rcfg.verdict, seed_test_alpha=rcfg.seed_test_alpha, decide=rcfg.decide))
     print_summary(run.dir, run.manifest["models"], run.manifest["notes"])
     log.info("report: %s (and report.md beside it)", report["html"])
     return run.dir

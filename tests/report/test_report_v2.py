@@ -130,9 +130,11 @@ def test_the_final_report_pins_the_plans_decision_seed_level_rows_and_pareto_poi
     assert d["statement"].startswith("advbench (strict rule), sdft − vanilla: +25.0 pp, 95% CI [")
     assert "exact permutation p = 0.008 over 5 + 5 training seeds, ≤ 0.05 needed): sdft forgets less than vanilla." \
         in d["statement"]
-    # the secondaries beside it: 3 seeds against vanilla's 5
-    assert s["decision"]["dft_minus_vanilla"]["seed_level"]["permutation_p"] == pytest.approx(1.0)
-    assert s["decision"]["replay_minus_vanilla"]["seed_level"]["permutation_p"] == pytest.approx(1 / 56)
+    # the secondaries beside it, descriptive (report.decide: [sdft]): 3 seeds against vanilla's 5
+    assert list(s["decision"]) == ["sdft_minus_vanilla"]
+    level = {m: s["contrasts"][f"{m}_minus_vanilla"]["advbench_strict"]["seed_level"] for m in ("dft", "replay")}
+    assert level["dft"]["permutation_p"] == pytest.approx(1.0)
+    assert level["replay"]["permutation_p"] == pytest.approx(1 / 56)
     assert "1 / C(n + m, n): 0.018 for 3 vs 5." in md.split("**Seed-level inference", 1)[1].split("\n\n**", 1)[0]
     rows = [r for r in _table(md, "Seed-level inference") if r[0].endswith("primary endpoint")]
     assert [(r[1], r[3], r[4], r[5]) for r in rows] == [
@@ -190,11 +192,15 @@ def test_the_primary_strict_endpoint_has_its_columns_where_changes_are_tabled(fi
 def test_a_contrast_is_provisional_only_on_its_own_models(tmp_path):
     """Every primary arm evaluated, DFT on one seed, replay on none: SDFT − vanilla is final (the
     secondaries do not hold it open), DFT − vanilla is provisional on its own missing seeds."""
+    from sdft.analyze.runfiles import load_run
+    from sdft.report import decision
+
     run = build_v2_run(tmp_path, set(PRIMARY_ARMS) | {"dft-s1"})
     s, md = _report(run)
     d = s["decision"]["sdft_minus_vanilla"]
     assert (d["complete"], d["planned"], d["evaluated"]) == (True, 11, 11) and "Provisional" not in d["statement"]
-    dft = s["decision"]["dft_minus_vanilla"]
+    # were DFT decided too (a config without report.decide)
+    dft = decision.decisions(load_run(run), s, "advbench_strict", 0.05)["dft_minus_vanilla"]
     assert (dft["complete"], dft["missing"]) == (False, ["dft-s2", "dft-s3"]) and dft["outcome"] is None
     assert dft["statement"].endswith("the rule is not applied. Provisional: 7 of 9 planned models evaluated "
                                      "(missing: dft-s2, dft-s3).")

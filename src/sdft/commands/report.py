@@ -37,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = from_args(ReportConfig, args, fixed, where=args.config or "sdft report")
     out = cfg.out or (Path(args.run_dirs[0]) / "report" if len(args.run_dirs) == 1 else Path("report"))
     paths = write_report(args.run_dirs, out, title=cfg.title, figures=cfg.figures, primary=cfg.primary,
-                         flip_items=cfg.flip_items, verdict=cfg.verdict, seed_test_alpha=cfg.seed_test_alpha)
+                         flip_items=cfg.flip_items, verdict=cfg.verdict, seed_test_alpha=cfg.seed_test_alpha,
+                         decide=cfg.decide)
     print(f"wrote {paths['md']}, {paths['html']} and {paths['summary']}")
     for line in paths["decisions"]:
         print(f"decision rule (primary endpoint): {line}")

@@ -213,14 +213,14 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
 
 
 def summary(runs: list[dict[str, Any]], verdict: str | None = None, primary: str | None = "advbench",
-            seed_test_alpha: float | None = None) -> dict[str, Any]:
-    """The ``summary.json`` object (see the module docstring); ``seed_test_alpha`` as in
-    :func:`write_report`."""
+            seed_test_alpha: float | None = None, decide: list[str] | None = None) -> dict[str, Any]:
+    """The ``summary.json`` object (see the module docstring); ``seed_test_alpha`` and ``decide``
+    as in :func:`write_report`."""
     per_run = {}
     for r in runs:
         s = arms.run_summary(r, endpoints_of(runfiles.benchmarks_of(r["models"]), strict=True))
         s["nll_gap"] = nll.gaps(r)
-        s["decision"] = decision.decisions(r, s, primary, seed_test_alpha)
+        s["decision"] = decision.decisions(r, s, primary, seed_test_alpha, decide)
         if (compared := methods.summary(r, primary, seed_test_alpha)) is not None:
             s["methods_comparison"] = compared
         per_run[r["name"]] = s
@@ -250,13 +250,16 @@ def _finite(x: Any) -> Any:
 
 def write_report(run_dirs: list[str | Path], out_dir: str | Path, title: str | None = None,
                  figures: bool = True, primary: str | None = "advbench", flip_items: int = 20,
-                 verdict: str | None = None, seed_test_alpha: float | None = None) -> dict[str, Any]:
+                 verdict: str | None = None, seed_test_alpha: float | None = None,
+                 decide: list[str] | None = None) -> dict[str, Any]:
     """Write ``report.md``, ``report.html``, ``summary.json`` and ``figures/`` under ``out_dir``;
     return their paths and the decision rule's statements (``decisions``). ``primary``: the
     endpoint whose method contrast is listed first, marked as the primary endpoint and read by the
     decision rule; ``flip_items``: most flipped items shown per benchmark (0: no browser);
     ``seed_test_alpha``: the level of the permutation test over training seeds that the decision
-    rule also needs (:mod:`sdft.report.decision`), where a plan fixed one."""
+    rule also needs (:mod:`sdft.report.decision`), where a plan fixed one; ``decide``: the methods
+    whose contrast with vanilla the rule reads (default every one: a plan's secondaries stay
+    descriptive)."""
     runs = [runfiles.load_run(d) for d in run_dirs]
     names = [r["name"] for r in runs]
     for r in runs:  # two runs with one name would make their table rows indistinguishable
@@ -267,7 +270,7 @@ def write_report(run_dirs: list[str | Path], out_dir: str | Path, title: str | N
     summary_path = out / "summary.json"
     if verdict is None and summary_path.is_file():
         verdict = (runfiles.read_json(summary_path) or {}).get("verdict")
-    summary_obj = summary(runs, verdict, primary, seed_test_alpha)
+    summary_obj = summary(runs, verdict, primary, seed_test_alpha, decide)
     rule = decision_lines(summary_obj)
     blocks = build_blocks(runs, out / "figures" if figures else None, title, primary, flip_items, verdict, rule,
                           finding.finding_lines(runs, summary_obj, primary), seed_test_alpha)

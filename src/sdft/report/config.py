@@ -20,6 +20,8 @@ class ReportConfig:
     seed_test_alpha: the decision rule also needs the exact permutation test over training seeds
         (two-sided p, at least two seeds a side) at this level: better only if p <= it and the CI
         lies wholly on the better side of 0 (a pre-registered rule such as GSM8K v2's 0.05)
+    decide: the methods whose contrast with vanilla the decision rule reads (default: every
+        method); a plan's secondary methods stay descriptive (GSM8K v2: [sdft])
     flip_items: most flipped items shown per benchmark in report.html's flip browser (0 = no browser)
     verdict: a person's reading of the results, shown at the top and saved in summary.json
         (default: the one already in OUT/summary.json, if any)
@@ -32,6 +34,7 @@ class ReportConfig:
     flip_items: int = 20
     verdict: str | None = None
     seed_test_alpha: float | None = None
+    decide: list[str] | None = None
 
     def __post_init__(self) -> None:
         if self.seed_test_alpha is not None and not 0 < self.seed_test_alpha < 1:

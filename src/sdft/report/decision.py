@@ -101,11 +101,11 @@ def _sentence(method: str, key: str, c: dict[str, Any], result: str | None, stat
 
 
 def decisions(run: dict[str, Any], summary: dict[str, Any], primary: str | None,
-              seed_test_alpha: float | None = None) -> dict[str, Any]:
+              seed_test_alpha: float | None = None, decide: list[str] | None = None) -> dict[str, Any]:
     """{contrast name: {"endpoint", "diff", "ci95", "outcome", "statement", "complete", ...}}
-    on the primary endpoint, for every method contrasted with vanilla; {} without one.
-    ``seed_test_alpha``: the plan's level for the permutation test over training seeds, which
-    better and worse then also need."""
+    on the primary endpoint, for every method contrasted with vanilla (``decide``: those
+    methods only); {} without one. ``seed_test_alpha``: the plan's level for the permutation test
+    over training seeds, which better and worse then also need."""
     if not primary:
         return {}
     try:
@@ -120,6 +120,8 @@ def decisions(run: dict[str, Any], summary: dict[str, Any], primary: str | None,
             continue
         result = seed_test(result, c, seed_test_alpha)
         method = name.removesuffix("_minus_vanilla")
+        if decide is not None and method not in decide:
+            continue
         status = completeness(run, {"vanilla", method})
         approx = bool(c.get("approx"))
         out[name] = {"endpoint": primary, "diff": c["diff"], "ci95": c["ci95"], "approx": approx,
