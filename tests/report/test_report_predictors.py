@@ -24,3 +24,12 @@ def test_a_predictor_that_does_not_vary_has_no_correlation():
     table = [{"kl": None, "nll_gap": gap, "retention": r} for r in (-25.0, -20.0, -15.0, -10.0, -5.0)]
     assert predictors.correlations(table)["nll_gap"] == {"n": 5, "pearson": None, "spearman": None}
     assert predictors._pearson([1.0, 2.0, 3.0], [4.0, 4.0, 4.0]) is None
+
+
+def test_the_predictor_table_writes_a_true_minus_sign(monkeypatch):
+    table = [{"label": f"vanilla-s{i}", "method": "vanilla", "kl": k, "nll_gap": -0.25, "retention": r,
+              "retention_name": "advbench"} for i, (k, r) in enumerate(((0.1, 5.0), (0.2, 1.0), (0.4, -3.0)), 1)]
+    monkeypatch.setattr(predictors, "rows", lambda run, primary: table)
+    t = predictors.predictor_table({}, "advbench")
+    assert t["rows"][2][3:] == ["−0.250", "−3.0"] and "Pearson −0.9" in t["note"]
+    assert not any("-" in c for r in t["rows"] for c in r[2:])

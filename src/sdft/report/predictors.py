@@ -96,7 +96,7 @@ def predictor_table(run: dict[str, Any], primary: str | None) -> dict[str, Any] 
     table = rows(run, primary)
     if not any(r["kl"] is not None or r["nll_gap"] is not None for r in table):
         return None
-    f = lambda x, fmt: "—" if x is None else format(x, fmt)  # noqa: E731
+    f = lambda x, fmt: "—" if x is None else format(x, fmt).replace("-", "−")  # noqa: E731  (a true minus, as cells.signed)
     corr = correlations(table)
     body = [[r["label"], r["method"], f(r["kl"], ".4f"), f(r["nll_gap"], "+.3f"), f(r["retention"], "+.1f")]
             for r in table]
