@@ -48,15 +48,20 @@ def test_section_errors_name_the_file_and_field(tmp_path):
         load_experiment(_write(tmp_path, {"analyze": "advbench"}))
 
 
-def test_the_report_section_holds_a_plans_endpoint_and_rule(tmp_path):
+def test_the_report_section_holds_a_plans_endpoint_and_rule(tmp_path, capsys, data_dir):
     cfg = load_experiment(_write(tmp_path, {"eval": {"benchmarks": ["gsm8k", "advbench"]},
                                             "report": {"primary": "advbench_strict", "seed_test_alpha": 0.05}}))
     assert (cfg.report.primary, cfg.report.seed_test_alpha) == ("advbench_strict", 0.05)
     assert as_record(cfg)["report"] == {"primary": "advbench_strict", "seed_test_alpha": 0.05}
-    with pytest.raises(ConfigError, match=r"x.yaml: report.primary: 'xstest' is not an endpoint of the "
-                                          r"evaluated benchmarks \(gsm8k, advbench, advbench_strict\)"):
-        load_experiment(_write(tmp_path, {"eval": {"benchmarks": ["gsm8k", "advbench"]},
-                                          "report": {"primary": "xstest"}}))
+    # a primary the run does not evaluate: `sdft validate` and `sdft run` (dry run too) say so
+    from sdft.cli import main
+
+    bad = _write(tmp_path, {"eval": {"benchmarks": ["gsm8k", "advbench"]}, "report": {"primary": "xstest"}})
+    assert main(["validate", str(bad)]) == 2
+    assert main(["run", str(bad), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("x.yaml: report.primary: 'xstest' is not an endpoint of the evaluated benchmarks "
+                     "(gsm8k, advbench, advbench_strict)") == 2
     with pytest.raises(ConfigError, match=r"x.yaml: report: seed_test_alpha: 5.0 is not a level between 0 and 1"):
         load_experiment(_write(tmp_path, {"report": {"seed_test_alpha": 5}}))
     with pytest.raises(ConfigError, match=r"x.yaml: report: out is set by the experiment itself"):

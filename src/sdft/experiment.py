@@ -25,7 +25,7 @@ from sdft.distill.run import DistillConfig
 from sdft.errors import ConfigError
 from sdft.evaluate.evaluator import EvalConfig
 from sdft.models import DEFAULT_MODEL
-from sdft.report.config import ReportConfig
+from sdft.report_config import ReportConfig
 from sdft.train.config import TrainConfig
 
 # vanilla: SFT on the task's answers; sdft: rewrite self-distillation (SFT on the seed's rewrites,
@@ -242,13 +242,6 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
         dataclasses.replace(cfg.train, data="-", out="-").validate()
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
-    if cfg.report.primary != ReportConfig().primary:  # a plan's endpoint: one this run evaluates
-        from sdft.report.endpoints import endpoints_of
-
-        keys = [e.key for e in endpoints_of(cfg.eval.benchmarks, strict=True)]
-        if cfg.report.primary is not None and cfg.report.primary not in keys:
-            raise ConfigError(f"{path}: report.primary: {cfg.report.primary!r} is not an endpoint of the "
-                              f"evaluated benchmarks ({', '.join(keys)})")
     if cfg.trajectory.eval is not None and not cfg.train.snapshots:
         raise ConfigError(f"{path}: trajectory needs train.snapshots (how many points along training to save)")
     return cfg

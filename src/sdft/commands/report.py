@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sdft.config import add_arguments as add_config_arguments
 from sdft.config import from_args, read_config
-from sdft.report.config import ReportConfig
+from sdft.report_config import ReportConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,9 +6,10 @@ compared, ``arms`` groups fine-tunes over training seeds and computes the number
 shares, ``tables``/``run_tables``/``ifeval_table`` (cells formatted by ``cells``), ``figures``
 and ``curves`` show them, ``flips`` browses per-item changes, ``decision`` applies the
 pre-registered rule, ``finding`` says the result in words, ``methods`` and ``predictors``
-compare several methods. ``ReportConfig`` (in ``config``) is the stage's settings.
+compare several methods. ``ReportConfig`` (``sdft.report_config``, below the experiment config
+that holds it as a section) is the stage's settings.
 """
 
-from sdft.report.config import ReportConfig
+from sdft.report_config import ReportConfig
 
 __all__ = ["ReportConfig"]

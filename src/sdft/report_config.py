@@ -1,4 +1,5 @@
-"""The settings of `sdft report`."""
+"""The settings of `sdft report`, and an experiment config's ``report`` section: below both the
+experiment config and the report package (which reads experiment configs back from manifests)."""
 
 from __future__ import annotations
 
