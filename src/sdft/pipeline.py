@@ -324,7 +324,7 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
     from sdft.analyze.config import AnalyzeConfig
     from sdft.analyze.run import run_analyze
     from sdft.logs import print_summary
-    from sdft.report.build import write_report
+    from sdft.report.build import write_configured
 
     stages = Stages(cfg, config_path, only)
     run = Run(cfg, config_path)
@@ -381,10 +381,8 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
     # 3. Shift analysis and the report: cheap, always rebuilt from the saved files.
     acfg = stage_config(AnalyzeConfig, cfg.analyze, f"{config_path}: analyze", out=str(run.dir / "analysis"))
     run.after("analyze", "analysis", lambda: run_analyze(acfg, run.dir))
-    rcfg = cfg.report  # the verdict, a person's sentence, stays the one summary.json already holds
-    report = run.after("report", "report", lambda: write_report(
-        [run.dir], run.dir / "report", title=rcfg.title, figures=rcfg.figures, primary=rcfg.primary,
-        flip_items=rcfg.flip_items, verdict=rcfg.verdict, seed_test_alpha=rcfg.seed_test_alpha, decide=rcfg.decide))
+    # (the verdict, a person's sentence, stays the one summary.json already holds unless set)
+    report = run.after("report", "report", lambda: write_configured([run.dir], run.dir / "report", cfg.report))
     print_summary(run.dir, run.manifest["models"], run.manifest["notes"])
     log.info("report: %s (and report.md beside it)", report["html"])
     return run.dir

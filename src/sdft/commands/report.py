@@ -29,16 +29,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sdft.report.build import write_report
+    from sdft.report.build import write_configured
 
     fixed = read_config(args.config) if args.config else None
     if fixed is None and len(args.run_dirs) == 1:
         fixed = _run_settings(Path(args.run_dirs[0]))
     cfg = from_args(ReportConfig, args, fixed, where=args.config or "sdft report")
     out = cfg.out or (Path(args.run_dirs[0]) / "report" if len(args.run_dirs) == 1 else Path("report"))
-    paths = write_report(args.run_dirs, out, title=cfg.title, figures=cfg.figures, primary=cfg.primary,
-                         flip_items=cfg.flip_items, verdict=cfg.verdict, seed_test_alpha=cfg.seed_test_alpha,
-                         decide=cfg.decide)
+    paths = write_configured(args.run_dirs, out, cfg)
     print(f"wrote {paths['md']}, {paths['html']} and {paths['summary']}")
     for line in paths["decisions"]:
         print(f"decision rule (primary endpoint): {line}")

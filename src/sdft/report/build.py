@@ -37,6 +37,7 @@ from sdft.report import figures as figs
 from sdft.report.cells import DASH
 from sdft.report.endpoints import endpoints_of, evaluated
 from sdft.report.render import Block, to_html, to_markdown
+from sdft.report_config import ReportConfig
 
 
 def tiny_model_note(run: dict[str, Any]) -> str | None:
@@ -246,6 +247,14 @@ def _finite(x: Any) -> Any:
     if isinstance(x, (list, tuple)):
         return [_finite(v) for v in x]
     return x
+
+
+def write_configured(run_dirs: list[str | Path], out_dir: str | Path, cfg: ReportConfig) -> dict[str, Any]:
+    """:func:`write_report` with a :class:`~sdft.report_config.ReportConfig`'s settings (``out``
+    aside): what `sdft report` and every `sdft run` build."""
+    return write_report(run_dirs, out_dir, title=cfg.title, figures=cfg.figures, primary=cfg.primary,
+                        flip_items=cfg.flip_items, verdict=cfg.verdict, seed_test_alpha=cfg.seed_test_alpha,
+                        decide=cfg.decide)
 
 
 def write_report(run_dirs: list[str | Path], out_dir: str | Path, title: str | None = None,
