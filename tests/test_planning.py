@@ -43,7 +43,7 @@ def _cfg(tmp_path, **over):
 
 
 def test_a_secondary_method_trains_on_fewer_seeds_and_the_main_arms_follow(tmp_path):
-    from sdft.planning import interpolation_points, main_labels
+    from sdft.planning import interpolation_points, main_labels, point_labels
 
     cfg = _cfg(tmp_path, method_seeds={"onpolicy": [3, 1]},
                sweeps={"interpolation": [0.5], "interpolation_of": ["vanilla"], "mix_ratios": [0.5]})
@@ -54,6 +54,7 @@ def test_a_secondary_method_trains_on_fewer_seeds_and_the_main_arms_follow(tmp_p
     assert main_labels(cfg) == [v.label for v in variants[:-1]]
     assert [p.label for p in interpolation_points(cfg, variants)] == ["vanilla-s1-a0.5", "vanilla-s2-a0.5",
                                                                        "vanilla-s3-a0.5"]
+    assert point_labels(cfg) == [p.label for p in interpolation_points(cfg, variants)]
     assert cfg.seeds_of("onpolicy") == [1, 3] and cfg.seeds_of("vanilla") == [1, 2, 3]
 
 

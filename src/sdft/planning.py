@@ -90,3 +90,9 @@ def main_labels(cfg: ExperimentConfig, methods: set[str] | None = None) -> list[
     variants = plan(cfg, cfg.sample or 1)  # the sample size names no main model
     return [variants[0].label] + [v.label for v in main_variants(cfg, variants)
                                   if methods is None or v.method in methods]
+
+
+def point_labels(cfg: ExperimentConfig) -> list[str]:
+    """Labels of the weight-interpolation points (:func:`interpolation_points`), in plan order."""
+    variants = plan(cfg, cfg.sample or 1)
+    return [p.label for p in interpolation_points(cfg, variants)]

@@ -127,6 +127,7 @@ def test_the_final_report_pins_the_plans_decision_seed_level_rows_and_pareto_poi
     assert d["seed_level"]["permutation_p"] == pytest.approx(2 / 252) and d["seed_level"]["relabelings"] == 252
     assert d["seed_level"]["welch_ci95"] == pytest.approx([13.47, 36.53], abs=0.01)
     assert (d["complete"], d["planned"], d["missing"]) == (True, 11, [])
+    assert s["methods_comparison"]["complete"]["planned"] == 22 and "Provisional" not in md
     assert d["statement"].startswith("advbench (strict rule), sdft − vanilla: +25.0 pp, 95% CI [")
     assert "exact permutation p = 0.008 over 5 + 5 training seeds, ≤ 0.05 needed): sdft forgets less than vanilla." \
         in d["statement"]
@@ -204,6 +205,14 @@ def test_a_contrast_is_provisional_only_on_its_own_models(tmp_path):
     assert (dft["complete"], dft["missing"]) == (False, ["dft-s2", "dft-s3"]) and dft["outcome"] is None
     assert dft["statement"].endswith("the rule is not applied. Provisional: 7 of 9 planned models evaluated "
                                      "(missing: dft-s2, dft-s3).")
+    # the methods section says what it lacks: it used to drop the unevaluated points silently
+    missing = ["replay-s1", "dft-s2", "replay-s2", "dft-s3", "replay-s3"] + [f"vanilla-s{i}-a0.5" for i in range(1, 6)]
+    assert s["methods_comparison"]["complete"] == {"complete": False, "planned": 22, "evaluated": 12,
+                                                   "missing": missing}
+    section = md.split("## Methods compared")[1].split("\n## ")[0]
+    assert f"Provisional: 12 of 22 planned models evaluated, weight-interpolation points included (missing: " \
+           f"{', '.join(missing)})." in section
+    assert [p["label"] for p in s["methods_comparison"]["pareto"]] == ["vanilla", "sdft", "dft"]
 
 
 def test_the_early_provisional_state_says_so_when_the_seed_test_cannot_apply(tmp_path):

@@ -53,7 +53,7 @@ from sdft.evaluate.stats import (
     welch_interval,
 )
 from sdft.experiment import from_record
-from sdft.planning import main_labels
+from sdft.planning import main_labels, point_labels
 from sdft.report.cells import signed
 from sdft.report.endpoints import Endpoint, model_scores, result_of, shared_ids
 
@@ -65,11 +65,11 @@ def arm_key(m: dict[str, Any]) -> tuple:
     return (m["method"], m.get("sample_size"), m.get("mix_ratio"), m.get("template"), m.get("alpha"))
 
 
-def planned(run: dict[str, Any], methods: set[str] | None = None) -> list[str] | None:
+def planned(run: dict[str, Any], methods: set[str] | None = None, points: bool = False) -> list[str] | None:
     """Labels of the models the run's config plans in its main comparison (the seed model, each
     method once per training seed: :func:`sdft.planning.main_labels`; ``methods``: only those
-    methods' fine-tunes); None when the manifest has no config, or one that no longer reads as an
-    experiment config (an older layout)."""
+    methods' fine-tunes), then with ``points`` its weight-interpolation points; None when the
+    manifest has no config, or one that no longer reads as an experiment config (an older layout)."""
     config = run["manifest"].get("config")
     if not isinstance(config, dict) or not config:
         return None
@@ -77,7 +77,7 @@ def planned(run: dict[str, Any], methods: set[str] | None = None) -> list[str] |
         cfg = from_record(config)
     except ConfigError:
         return None
-    return main_labels(cfg, methods)
+    return main_labels(cfg, methods) + (point_labels(cfg) if points else [])
 
 
 def main_arms(run: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:

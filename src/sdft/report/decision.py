@@ -61,11 +61,11 @@ def outcome(ci: list[float | None] | None, higher_is_better: bool = True) -> str
     return OUTCOMES[2]
 
 
-def completeness(run: dict[str, Any], methods: set[str] | None = None) -> dict[str, Any]:
+def completeness(run: dict[str, Any], methods: set[str] | None = None, points: bool = False) -> dict[str, Any]:
     """{"complete", "planned", "evaluated", "missing"}: which planned models have results
     (``complete`` None when the manifest does not say what was planned); ``methods``: only the
-    seed model and those methods' fine-tunes count."""
-    plan = planned(run, methods)  # the seed model and each method once per training seed
+    seed model and those methods' fine-tunes count; ``points``: the weight-interpolation points too."""
+    plan = planned(run, methods, points)  # the seed model, each method once per training seed[, the points]
     done = {m["label"] for m in run["models"] if m.get("results")}
     if plan is None:
         return {"complete": None, "planned": None, "evaluated": len(done), "missing": []}

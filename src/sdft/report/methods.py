@@ -31,7 +31,7 @@ from typing import Any, Callable
 from sdft.analyze import runfiles
 from sdft.report import arms
 from sdft.report.cells import DASH, signed
-from sdft.report.decision import outcome, seed_test
+from sdft.report.decision import completeness, outcome, seed_test
 from sdft.report.endpoints import Endpoint, endpoint, endpoints_of, evaluated, result_of
 
 
@@ -271,16 +271,29 @@ def best_method(run: dict[str, Any], primary: str | None,
             "undecided_against": [o for o, *_ in undecided], "statement": statement}
 
 
+def pending_note(run: dict[str, Any]) -> str | None:
+    """The section's caveat while planned models (interpolation points included) lack results: the
+    tables, the Pareto figure and the best-method statement cover only what was evaluated."""
+    status = completeness(run, points=True)
+    if status["complete"] is not False:
+        return None
+    return (f"Provisional: {status['evaluated']} of {status['planned']} planned models evaluated, weight-interpolation "
+            f"points included (missing: {', '.join(status['missing'])}). A method or point without results is not "
+            "in the tables or the Pareto figure yet, and a method is compared over the seeds it has.")
+
+
 def summary(run: dict[str, Any], primary: str | None, seed_test_alpha: float | None = None) -> dict[str, Any] | None:
-    """summary.json's ``methods_comparison``: Pareto points, costs, the best-method statement, and
-    each interpolation arm's scores as ``methods`` gives a main arm's (per seed, change vs the seed)."""
+    """summary.json's ``methods_comparison``: Pareto points, costs, the best-method statement, each
+    interpolation arm's scores as ``methods`` gives a main arm's (per seed, change vs the seed), and
+    ``complete``: :func:`~sdft.report.decision.completeness` over every planned model and point."""
     if not applies(run):
         return None
     endpoints = endpoints_of(runfiles.benchmarks_of(run["models"]), strict=True)
     interp = {f"{meth} α={alpha:g}": {"method": meth, "alpha": alpha, **arms.arm_summary(run, models, endpoints)}
               for (meth, alpha), models in interpolation_arms(run).items()}
     return {"pareto": pareto_points(run, primary), "costs": costs(run),
-            "best": best_method(run, primary, seed_test_alpha), "interpolation": interp}
+            "best": best_method(run, primary, seed_test_alpha), "interpolation": interp,
+            "complete": completeness(run, points=True)}
 
 
 def report_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, primary: str | None,
@@ -300,6 +313,8 @@ def report_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, primary: str
         best = best_method(r, primary, seed_test_alpha)
         if best:
             blocks.append(("decision", [best["statement"]]))
+        if note := pending_note(r):
+            blocks.append(("p", note))
         for t in (methods_table(r), cost_table(r)):
             if t:
                 blocks.append(("table", t))
