@@ -19,6 +19,12 @@ def test_pct_and_signed():
     assert (cells.signed(-0.04), cells.signed(-0.0)) == ("+0.0", "+0.0")  # no "−0.0"
 
 
+def test_number_any_precision_with_a_true_minus():
+    assert (cells.number(-0.1234, "+.3f"), cells.number(-0.0004, "+.3f"), cells.number(-0.0004, ".3f")) == \
+        ("−0.123", "+0.000", "0.000")
+    assert (cells.number(-12.5, ".4f"), cells.number(None), cells.number(0.25, "+.2f")) == ("−12.5000", "—", "+0.25")
+
+
 @pytest.mark.parametrize(("pp", "mark"), [(0.06, "↑"), (0.05, "="), (0.0, "="), (-0.05, "="), (-0.06, "↓")])
 def test_arrow_ignores_changes_that_round_to_zero(pp, mark):
     assert cells.arrow(pp) == mark

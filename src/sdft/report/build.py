@@ -14,7 +14,8 @@ run. The report is a list of blocks (see :mod:`render`) rendered as markdown and
      "seed_model": {...}, "nll_gap": {distill dir: {...}}, "units": ...,
      "decision": {"sdft_minus_vanilla": {"endpoint", "diff", "ci95", "outcome", "statement", "complete",
       "missing", ...}}, "methods_comparison": {"pareto", "costs", "best", "interpolation": {arm: like a
-      method}, "complete": {"complete", "planned", "evaluated", "missing"}} (more than two methods, or interpolation points), "verdict": text or null}
+      method}, "complete": {"complete", "planned", "evaluated", "missing"}} (more than two methods,
+      or interpolation points), "verdict": text or null}
 
 (with several runs: ``{"runs": {name: that object without the verdict}, "verdict": ...}``).
 ``decision`` is the pre-registered rule applied to the primary endpoint (see :mod:`decision`),

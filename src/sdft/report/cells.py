@@ -19,10 +19,21 @@ def pct(x: float | None) -> str:
     return DASH if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
 
 
+def number(x: float | None, spec: str = "+.1f") -> str:
+    """``x`` formatted by ``spec`` with a true minus sign; a value that rounds to zero carries no
+    minus ("+0.000", not "−0.000"); None is "—"."""
+    if x is None:
+        return DASH
+    text = format(x, spec)
+    if text.startswith("-") and not any(c in "123456789" for c in text):
+        text = ("+" if "+" in spec else "") + text[1:]
+    return text.replace("-", "−")
+
+
 def signed(pp: float) -> str:
     """A change with its sign and a true minus sign, one decimal: +1.5, −0.3; a change that rounds
     to zero reads +0.0 whichever side of it it fell (not "−0.0")."""
-    return f"{round(pp, 1) + 0.0:+.1f}".replace("-", "−")
+    return number(pp, "+.1f")
 
 
 def arrow(pp: float) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 from sdft.analyze import nll, runfiles
 from sdft.analyze.kl import KL_FILE
 from sdft.report import arms, methods
+from sdft.report.cells import number
 from sdft.report.endpoints import endpoints_of
 
 
@@ -96,11 +97,11 @@ def predictor_table(run: dict[str, Any], primary: str | None) -> dict[str, Any] 
     table = rows(run, primary)
     if not any(r["kl"] is not None or r["nll_gap"] is not None for r in table):
         return None
-    f = lambda x, fmt: "—" if x is None else format(x, fmt).replace("-", "−")  # noqa: E731  (a true minus, as cells.signed)
     corr = correlations(table)
-    body = [[r["label"], r["method"], f(r["kl"], ".4f"), f(r["nll_gap"], "+.3f"), f(r["retention"], "+.1f")]
-            for r in table]
-    said = "; ".join(f"{name}: n={c['n']}, Pearson {f(c['pearson'], '+.2f')}, Spearman {f(c['spearman'], '+.2f')}"
+    body = [[r["label"], r["method"], number(r["kl"], ".4f"), number(r["nll_gap"], "+.3f"),
+             number(r["retention"], "+.1f")] for r in table]
+    said = "; ".join(f"{name}: n={c['n']}, Pearson {number(c['pearson'], '+.2f')}, "
+                     f"Spearman {number(c['spearman'], '+.2f')}"
                      for name, c in (("KL to the seed", corr["kl"]), ("NLL gap", corr["nll_gap"])))
     return {"title": "Forgetting predictors per fine-tune", "rows": body,
             "columns": ["model", "method", "KL(fine-tune ‖ seed) per token, task answers", "NLL gap (nats/token)",

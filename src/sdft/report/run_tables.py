@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from sdft.analyze import runfiles
-from sdft.report.cells import DASH, fmt, model_label, pct, score_cell
+from sdft.report.cells import DASH, fmt, model_label, number, pct, score_cell
 
 
 def nll_table(runs: list[dict[str, Any]], gaps: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
@@ -32,8 +32,8 @@ def nll_table(runs: list[dict[str, Any]], gaps: dict[str, dict[str, Any]]) -> di
                 s = g["gaps"].get(key)
                 if s:
                     ci = s.get("ci95")
-                    rows.append([f"{where}: {text}", {"text": f"{s['diff']:+.3f}".replace("-", "−"),
-                                 "small": f"[{ci[0]:+.3f}, {ci[1]:+.3f}]".replace("-", "−") if ci else "no CI"},
+                    rows.append([f"{where}: {text}", {"text": number(s["diff"], "+.3f"),
+                                 "small": f"[{number(ci[0], '+.3f')}, {number(ci[1], '+.3f')}]" if ci else "no CI"},
                                  DASH, DASH])
     if not rows:
         return None
