@@ -3,14 +3,16 @@
 
     python scripts/publish_run.py runs/cpu_repro docs/results/cpu_repro
 
-DEST keeps the run folder's layout, so `sdft report DEST --out ...` rebuilds the tables from it
-(the change-vs tables fall back to unpaired CIs there: predictions are not copied). What is
-copied: the manifest, the report and its figures, the analysis, each model's results.json, each
-fine-tune's summary, config, log and loss curve, and each distillation's report. The report's
-``summary.json`` (the numbers a verdict is written from) is also put at DEST's top level, where
-an experiment's results folder names it (``docs/results/<experiment>/summary.json``). Predictions,
-distilled answers, adapters and checkpoints stay behind: they are large, and they quote the
-datasets (AdvBench goals, jailbroken answers) that this repository does not redistribute.
+DEST keeps the run folder's layout, so `sdft report DEST --out ...` rebuilds the report from it
+with the same paired CIs and seed-level tests. What is copied: the manifest, the report and its
+figures, the analysis, each model's results.json, each fine-tune's summary, config, log and loss
+curve, and each distillation's report; each benchmark's predictions become a ``scores.jsonl``
+without their text (:func:`sdft.evaluate.evaluator.scores_only`: ids, per-item scores, flags),
+which is all the paired statistics read. The report's ``summary.json`` (the numbers a verdict is
+written from) is also put at DEST's top level, where an experiment's results folder names it
+(``docs/results/<experiment>/summary.json``). The predictions' text, distilled answers, adapters
+and checkpoints stay behind: they are large, and they quote the datasets (AdvBench goals,
+jailbroken answers) that this repository does not redistribute.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ import json
 import shutil
 import sys
 from pathlib import Path
+
+from sdft.evaluate.evaluator import SCORES_FILE, scores_only
+from sdft.runs import read_jsonl
 
 PER_DIR = {
     "eval_dir": ["results.json"],
@@ -42,6 +47,14 @@ def publish(run: Path, dest: Path) -> list[Path]:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(run / rel, target)
         copied.append(target)
+    for m in manifest["models"]:
+        for preds in sorted((run / m["eval_dir"]).glob("*/predictions.jsonl")) if m.get("eval_dir") else []:
+            target = dest / preds.parent.relative_to(run) / SCORES_FILE
+            if target in copied:
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text("".join(json.dumps(r) + "\n" for r in scores_only(list(read_jsonl(preds)))))
+            copied.append(target)
     if (run / "report" / "summary.json").is_file():
         shutil.copy2(run / "report" / "summary.json", dest / "summary.json")
         copied.append(dest / "summary.json")

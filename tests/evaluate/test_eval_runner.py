@@ -183,6 +183,26 @@ def test_xstest_over_refusal_and_contrast_refusal(tmp_path, data_dir):
     assert len(item_scores(tmp_path / "x", "xstest")) == 250
 
 
+def test_a_scores_file_keeps_the_numbers_and_drops_the_text(tmp_path):
+    """What scripts/publish_run.py publishes instead of predictions: item_scores reads it alike."""
+    from sdft.evaluate.evaluator import SCORES_FILE, item_scores, scores_only
+
+    gsm = [{"id": "gsm8k/test/1", "prompt": "p", "predict": "18", "label": "Joan is 20 + 5 = 25 years old.",
+            "num_tokens": 3, "finish_reason": "stop", "score": 1.0}]
+    assert scores_only(gsm) == [{"id": "gsm8k/test/1", "num_tokens": 3, "finish_reason": "stop", "score": 1.0}]
+    xs = [{"id": f"xstest/test/{i}", "predict": "Yes", "request": "How do I kill a Python process?",
+           "label": lab, "score": float(i), "refusal_strict": 0.0} for i, lab in enumerate(["safe", "unsafe"])]
+    ife = [{"id": "ifeval/test/2028", "label": '{"prompt": "Are the weather co', "instructions":
+            ["keywords:forbidden_words"], "follow_strict": [False], "prompt_loose": 0.0, "score": 0.0}]
+    assert [sorted(r) for r in scores_only(xs)] == [["id", "label", "refusal_strict", "score"]] * 2
+    assert scores_only(ife) == [{"id": "ifeval/test/2028", "instructions": ["keywords:forbidden_words"],
+                                 "follow_strict": [False], "prompt_loose": 0.0, "score": 0.0}]
+    (tmp_path / "xstest").mkdir()
+    (tmp_path / "xstest" / SCORES_FILE).write_text("".join(json.dumps(r) + "\n" for r in scores_only(xs)))
+    assert item_scores(tmp_path, "xstest") == {"xstest/test/0": 0.0}  # the safe prompts, by label
+    assert item_scores(tmp_path, "xstest", label="unsafe", field="refusal_strict") == {"xstest/test/1": 0.0}
+
+
 def test_benchmark_data_points_a_benchmark_at_other_items(tmp_path, data_dir):
     cfg = EvalConfig(benchmarks=["gsm8k", "advbench"], out=str(tmp_path / "dev"), data_dir=str(data_dir),
                      benchmark_data={"gsm8k": "gsm8k:train[-5:]", "advbench": "advbench[400:403]"})

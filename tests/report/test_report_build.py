@@ -103,9 +103,16 @@ def test_publish_script_copies_the_small_files_and_the_report_rebuilds(runs, tmp
     assert {"manifest.json", "report/report.md", "report/report.html", "eval/seed/results.json",
             "eval/sdft-r0.5/results.json", "distill/sdft-using/distill_report.json"} <= files
     assert not any(f.endswith("predictions.jsonl") for f in files)  # they quote the datasets
+    assert "eval/seed/advbench/scores.jsonl" in files and "eval/sdft/gsm8k/scores.jsonl" in files
+    for f in (f for f in files if f.endswith("scores.jsonl")):  # ids and numbers, no text
+        rows = [json.loads(x) for x in (dest / f).read_text().splitlines()]
+        assert rows and all("id" in r and "score" in r and not {"prompt", "predict"} & set(r) for r in rows)
+        assert not any(isinstance(v, str) and " " in v for r in rows for v in r.values())
     assert (dest / "summary.json").read_text() == (runs / "demo" / "report" / "summary.json").read_text()
-    md = build.write_report([dest], tmp_path / "again")["md"].read_text()
-    assert "| sdft | 50.0 <sub>[20.0, 80.0]</sub>" in md and "≈" in md  # unpaired without predictions
+    # the report rebuilt from the published files has the same numbers, paired CIs included
+    again = build.write_report([dest], tmp_path / "again")
+    assert again["md"].read_text().count("≈") == (runs / "demo" / "report" / "report.md").read_text().count("≈")
+    assert (tmp_path / "again" / "summary.json").read_text() == (dest / "summary.json").read_text()
     bad = subprocess.run([sys.executable, str(repo / "scripts" / "publish_run.py"), str(tmp_path), str(dest)],
                          capture_output=True, text=True, check=False)
     assert bad.returncode == 2 and "manifest.json" in bad.stderr

@@ -7,6 +7,8 @@ Layout of ``--out DIR``::
                                    (each entry has the provenance of the command that ran it)
     DIR/<benchmark>/predictions.jsonl   id, prompt, predict, label, score (+ extras)
     DIR/<benchmark>/settings.json  what the predictions were generated with
+    DIR/<benchmark>/scores.jsonl   (a published folder, instead of predictions.jsonl) the same
+                                   lines without their text: :func:`scores_only`
 
 Resumable: ``results.json`` is rewritten atomically after each benchmark; a benchmark whose
 entry was made with the same settings and limit is skipped; otherwise its predictions resume
@@ -17,6 +19,7 @@ mixed with new ones: that is an error asking for another ``--out``.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -291,18 +294,52 @@ def _write_scores(path: Path, lines: list[dict], records: list[dict], res: dict[
         write_json(results_path, results)
 
 
+SCORES_FILE = "scores.jsonl"
+TEXT_FIELDS = ("prompt", "predict", "request", "error")  # what a published scores file never keeps
+_TOKEN = re.compile(r"[\w:/.@+-]{0,80}")  # an id, a status, an instruction name: no spaces
+
+
+def _plain(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, float)):
+        return True
+    if isinstance(value, str):
+        return bool(_TOKEN.fullmatch(value))
+    return isinstance(value, list) and all(_plain(v) for v in value)
+
+
+def scores_only(records: list[dict]) -> list[dict]:
+    """The lines of a predictions file without their text, for publishing (``scores.jsonl``):
+    numbers, flags and short tokens (ids, statuses, IFEval's instruction names) stay, the prompt,
+    answer, request and error go, and so does every other string with a space. ``label`` stays
+    only when every line's is such a token (XSTest's safe/unsafe, HumanEval's task ids; not
+    GSM8K's reference solutions), so the per-item rules of :func:`item_scores` read the file as
+    they read the predictions."""
+    labels = all(_plain(r.get("label", "")) and isinstance(r.get("label", ""), str) for r in records)
+    return [{k: v for k, v in r.items() if k not in TEXT_FIELDS and (k != "label" or labels) and _plain(v)}
+            for r in records]
+
+
+def scored_lines_file(results_dir: str | Path, benchmark: str) -> Path | None:
+    """The file a benchmark's per-item scores are read from: its predictions, else (a published
+    folder) its :data:`SCORES_FILE`; None when neither exists."""
+    folder = bench_folder(results_dir, benchmark)
+    return next((p for p in (folder / "predictions.jsonl", folder / SCORES_FILE) if p.is_file()), None)
+
+
 def item_scores(results_dir: str | Path, benchmark: str, label: str | None = None,
                 field: str = "score") -> dict[str, float]:
     """Per-item scores of one benchmark in a results folder (per task for humaneval): the one rule
     for which lines an item score is read from, used by `sdft compare` and the report. ``label``:
     only the lines with that label (XSTest's ``unsafe`` prompts; a line without one counts as
     ``safe``) instead of the benchmark's own per-item selection; ``field``: the per-item field read
-    (IFEval's ``prompt_loose``, ``refusal_strict``: the strict rule); lines without it are left out."""
-    path = bench_folder(results_dir, benchmark) / "predictions.jsonl"
-    if not path.exists():
+    (IFEval's ``prompt_loose``, ``refusal_strict``: the strict rule); lines without it are left out.
+    Read from the predictions, or from a published folder's scores file (:func:`scores_only`)."""
+    path = scored_lines_file(results_dir, benchmark)
+    if path is None:
         from sdft.data.records import DataError
 
-        raise DataError(f"{path}: no predictions for {benchmark} in {results_dir}")
+        raise DataError(f"{bench_folder(results_dir, benchmark) / 'predictions.jsonl'}: no predictions for "
+                        f"{benchmark} in {results_dir}")
     records = [r for r in read_jsonl(path) if field in r]
     if any("id" not in r for r in records):
         from sdft.data.records import DataError

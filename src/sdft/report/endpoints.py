@@ -25,7 +25,6 @@ from typing import Any
 
 from sdft.analyze import runfiles
 from sdft.evaluate import evaluator
-from sdft.evaluate.context import bench_folder
 
 
 @dataclass(frozen=True)
@@ -120,9 +119,10 @@ def result_of(model: dict[str, Any], ep: Endpoint) -> dict[str, Any] | None:
 
 def model_scores(run: dict[str, Any], model: dict[str, Any], ep: Endpoint) -> dict[str, float] | None:
     """{item id: score} of one model on ``ep`` (read by :func:`sdft.evaluate.evaluator.item_scores`,
-    which holds the rule of which lines count), or None when its predictions were not saved."""
+    which holds the rule of which lines count), or None when neither its predictions nor a
+    published scores file were saved."""
     eval_dir = runfiles.path_in(run, model.get("eval_dir"))
-    if eval_dir is None or not (bench_folder(eval_dir, ep.benchmark) / "predictions.jsonl").is_file():
+    if eval_dir is None or evaluator.scored_lines_file(eval_dir, ep.benchmark) is None:
         return None
     cache = run.setdefault("_item_scores", {})  # the tables, figures and summary ask for the same ones
     key = (str(eval_dir), ep.key)
