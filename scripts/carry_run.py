@@ -3,6 +3,7 @@
 
     python scripts/carry_run.py save runs/openfunction_forgetting docs/results/openfunction_forgetting/carry
     python scripts/carry_run.py restore docs/results/openfunction_forgetting/carry runs/openfunction_forgetting
+    python scripts/carry_run.py save RUN CARRY --config configs/gsm8k_forgetting_v2.yaml
 
 A run longer than a session resumes from its stage folders, but a session may start on a fresh
 machine where `runs/` is gone. `save` packs each finished stage (a folder whose `.done` marker
@@ -30,6 +31,12 @@ still waits for is not carried: it would need its weights (~18 MB a LoRA adapter
 which xz does not shrink, and the repository holds no weights); if a session ends there, the next
 one trains it again. The seed's answers for self-replay (`replay/`) are carried once finished;
 the data stages (`data/`, seconds) are rebuilt.
+
+Which stages wait for a fine-tune's weights is read from the manifest's config, or with
+``--config YAML`` from the config the run goes on with, where later arms join from a newer one
+(GSM8K v2: its secondaries' interpolation points of each vanilla seed). A fine-tune carried
+earlier that now waits again is taken out of CARRY: restored, it would look finished without the
+weights its points need, where without it the next session trains it again.
 """
 
 from __future__ import annotations
@@ -58,17 +65,17 @@ def _strip_jsonl(data: bytes) -> bytes:
     return ("\n".join(out) + "\n").encode("utf-8") if out else b""
 
 
-def _planned(manifest: dict) -> tuple[set[str] | None, dict[str, list[str]]]:
+def _planned(manifest: dict, config: Path | None = None) -> tuple[set[str] | None, dict[str, list[str]]]:
     """(labels of the fine-tunes the run follows along training (:func:`sdft.planning.followed`),
-    {fine-tune label: labels of its weight-interpolation points}) from the manifest's config;
-    (None, {}) where the manifest has no config (then every fine-tune with snapshots counts as
-    followed)."""
-    if manifest.get("config") is None:
+    {fine-tune label: labels of its weight-interpolation points}) from ``config`` or else the
+    manifest's config; (None, {}) where there is neither (then every fine-tune with snapshots
+    counts as followed)."""
+    if config is None and manifest.get("config") is None:
         return None, {}
-    from sdft.experiment import from_record
+    from sdft.experiment import from_record, load_experiment
     from sdft.planning import followed, interpolation_points, plan
 
-    cfg = from_record(manifest["config"], "manifest.json: config")
+    cfg = load_experiment(config) if config else from_record(manifest["config"], "manifest.json: config")
     variants = plan(cfg, n_available=cfg.sample or 1)  # labels do not depend on the count
     points: dict[str, list[str]] = {}
     for p in interpolation_points(cfg, variants):
@@ -76,11 +83,12 @@ def _planned(manifest: dict) -> tuple[set[str] | None, dict[str, list[str]]]:
     return followed(cfg, variants), points
 
 
-def _evaluated(run: Path, manifest: dict) -> tuple[dict[str, str | None], set[tuple[str, int]], set[str]]:
+def _evaluated(run: Path, manifest: dict,
+               config: Path | None = None) -> tuple[dict[str, str | None], set[tuple[str, int]], set[str]]:
     """({train folder name: label, or None when its snapshots are not followed} of the fine-tunes
     whose evaluation, KL to the seed and interpolation points are finished, {(label, step)} of
     the trajectory points evaluated, {folder names of the interpolation points evaluated})."""
-    labels, interp = _planned(manifest)
+    labels, interp = _planned(manifest, config)
     models = manifest.get("models", [])
     evaluated = {m["label"] for m in models if m.get("eval_dir") and finished(run / m["eval_dir"])}
     done = {Path(m["train_dir"]).name: m["label"] if labels is None or m["label"] in labels else None
@@ -123,11 +131,13 @@ def pack(folder: Path, target: Path) -> None:
     tmp.replace(target)
 
 
-def save(run: Path, carry: Path) -> list[Path]:
+def save(run: Path, carry: Path, config: Path | None = None) -> tuple[list[Path], list[Path]]:
+    """(archives written, archives taken out: fine-tunes that wait for their weights again)."""
     from sdft.analyze import shift
 
     manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
-    evaluated, points, scaled = _evaluated(run, manifest)
+    evaluated, points, scaled = _evaluated(run, manifest, config)
+    removed = []
     seed_model = next((m.get("model") for m in manifest.get("models", []) if m.get("method") == "seed"), None)
     written = []
     for kind in ("distill", "replay", "eval", "predict", "interp", "train"):
@@ -136,6 +146,10 @@ def save(run: Path, carry: Path) -> list[Path]:
                 continue
             if kind == "train" and not (folder.name in evaluated
                                         and _all_evaluated(folder, evaluated[folder.name], points)):
+                stale = carry / kind / f"{folder.name}.tar.xz"
+                if stale.exists():  # carried under an earlier plan, without the weights now needed
+                    stale.unlink()
+                    removed.append(stale)
                 continue  # its weights are still needed
             if kind == "interp" and folder.name not in scaled:
                 continue  # its evaluation still needs the scaled adapter
@@ -148,7 +162,7 @@ def save(run: Path, carry: Path) -> list[Path]:
             pack(folder, target)
             written.append(target)
     (carry / "manifest.json").write_bytes((run / "manifest.json").read_bytes())  # wall times, provenance
-    return written
+    return written, removed
 
 
 def restore(carry: Path, run: Path) -> list[Path]:
@@ -168,17 +182,26 @@ def restore(carry: Path, run: Path) -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
+    config = None
+    if argv[:1] == ["save"] and len(argv) == 5 and argv[3] == "--config":
+        argv, config = argv[:3], Path(argv[4])
     if len(argv) != 3 or argv[0] not in ("save", "restore"):
-        print("usage: carry_run.py save RUN CARRY | restore CARRY RUN", file=sys.stderr)
+        print("usage: carry_run.py save RUN CARRY [--config YAML] | restore CARRY RUN", file=sys.stderr)
         return 2
     verb, a, b = argv[0], Path(argv[1]), Path(argv[2])
     if verb == "save":
         if not (a / "manifest.json").is_file():
             print(f"{a}: no manifest.json (not an `sdft run` folder)", file=sys.stderr)
             return 2
-        done = save(a, b)
+        if config is not None and not config.is_file():
+            print(f"{config}: no such config", file=sys.stderr)
+            return 2
+        done, removed = save(a, b, config)
         size = sum(p.stat().st_size for p in b.glob("*/*.tar.xz"))
         print(f"packed {len(done)} stage(s) into {b} ({size / 1024:.0f} KiB carried in all)")
+        for p in removed:
+            print(f"took out {p.parent.name}/{p.name}: its weights are needed again (by a stage planned since "
+                  "it was carried)")
     else:
         done = restore(a, b)
         names = ", ".join(f"{p.parent.name}/{p.name}" for p in done) or "-"

@@ -183,3 +183,27 @@ def test_a_fine_tune_waits_for_its_kl_to_the_seed_and_its_interpolation_points(l
     assert "train/vanilla-s2-fff.tar.xz" not in now  # vanilla-s2's point is still to come
     names = _names(carry / "interp" / "vanilla-s1-a0.5-iii.tar.xz")
     assert "vanilla-s1-a0.5-iii/adapter_config.json" in names and not any("adapter_model" in n for n in names)
+
+
+def test_a_later_config_keeps_the_weights_its_new_stages_need(lora_model, tmp_path):
+    """GSM8K v2's primary arms run from a frozen config without interpolation points; its
+    secondaries add them. Saved by the manifest's plan, vanilla-s1 was carried without weights;
+    saved with --config the run goes on with, it waits for its point, and the weightless archive
+    is taken out (restored, it would look finished and the point would find no weights)."""
+    import yaml
+
+    run, carry = _run(tmp_path, lora_model), tmp_path / "carry"
+    manifest = json.loads((run / "manifest.json").read_text())
+    base = {"name": "t", "data": "gsm8k", "sample": 10, "seeds": [1, 2], "methods": ["vanilla", "sdft"]}
+    manifest["config"], manifest["trajectory"] = base, []
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    assert _carry("save", str(run), str(carry)).returncode == 0
+    assert (carry / "train" / "vanilla-s1-eee.tar.xz").exists()
+    later = tmp_path / "later.yaml"
+    later.write_text(yaml.safe_dump({**base, "sweeps": {"interpolation": [0.5], "interpolation_of": ["vanilla"]}}))
+    done = _carry("save", str(run), str(carry), "--config", str(later))
+    assert done.returncode == 0 and "took out train/vanilla-s1-eee.tar.xz" in done.stdout
+    assert not (carry / "train" / "vanilla-s1-eee.tar.xz").exists()
+    assert (carry / "eval" / "vanilla-s1-bbb.tar.xz").exists()
+    bad = _carry("save", str(run), str(carry), "--config", str(tmp_path / "nope.yaml"))
+    assert bad.returncode == 2 and "nope.yaml: no such config" in bad.stderr
