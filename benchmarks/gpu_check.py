@@ -1,6 +1,6 @@
 """The device check: the pipeline, the HF engine and the trainer on CUDA in bf16, in one command.
 
-    python benchmarks/gpu_check.py prep     # here, with PyPI: fills .gpu_check/ (about 45 MiB)
+    python benchmarks/gpu_check.py prep     # here, with PyPI: fills .gpu_check/ (about 35 MiB)
     scripts/gpu_check.sh                    # on the CUDA machine (no network), .gpu_check carried
 
 ``prep`` puts in ``.gpu_check/`` (git-ignored) what a CUDA machine without network lacks:

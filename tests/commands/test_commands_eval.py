@@ -82,3 +82,14 @@ def test_evaluating_an_sdft_training_folder_writes_its_scores_into_the_model_car
                  "--benchmark-data", "advbench=advbench[:2]", "--max-new-tokens", "4", "--out", str(tmp_path / "ev2"),
                  "--data-dir", str(data_dir), "--no-progress", "--dtype", "float32"]) == 0
     assert not (d / "README.md").exists()
+
+
+def test_the_help_names_every_benchmark_and_group():
+    """`sdft eval --help` lists the battery by hand; it once left out ifeval."""
+    from sdft import evaluate
+    from sdft.commands import eval as eval_command
+
+    text = eval_command.__doc__
+    listed = text[text.index("Benchmarks:"):text.index("Your own items")].replace(",", " ").replace(".", " ").split()
+    assert set(evaluate.BENCHMARKS) | set(evaluate.GROUPS) <= set(listed), \
+        sorted((set(evaluate.BENCHMARKS) | set(evaluate.GROUPS)) - set(listed))

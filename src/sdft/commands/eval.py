@@ -11,7 +11,7 @@ command resumes; with an --adapter folder written by `sdft train` (and no --limi
 card (README.md) gets these scores. humaneval runs model-written code and needs --allow-code-execution.
 Per-benchmark options (humaneval samples, mmlu batch_size, ...) are YAML only: `options:` in
 the --config file, each checked against that benchmark's options class.
-Benchmarks: gsm8k multiarith openfunction humaneval advbench advbench_jailbreak xstest alpaca_eval
+Benchmarks: gsm8k multiarith openfunction humaneval advbench advbench_jailbreak xstest ifeval alpaca_eval
 mmlu truthfulqa arc_easy arc_challenge hellaswag winogrande, and lm_eval:TASK for an lm-eval task
 whose data is local; groups: math safety knowledge paper.
 
