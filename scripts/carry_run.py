@@ -34,7 +34,8 @@ the data stages (`data/`, seconds) are rebuilt.
 
 Which stages wait for a fine-tune's weights is read from the manifest's config, or with
 ``--config YAML`` from the config the run goes on with, where later arms join from a newer one
-(GSM8K v2: its secondaries' interpolation points of each vanilla seed). A fine-tune carried
+(GSM8K v2: its secondaries' interpolation points of each vanilla seed, and each fine-tune's KL to
+the seed, whose stage key changed with the rule choosing its items). A fine-tune carried
 earlier that now waits again is taken out of CARRY: restored, it would look finished without the
 weights its points need, where without it the next session trains it again.
 """
@@ -83,18 +84,32 @@ def _planned(manifest: dict, config: Path | None = None) -> tuple[set[str] | Non
     return followed(cfg, variants), points
 
 
+def _planned_kl(run: Path, config: Path) -> dict[str, str]:
+    """{fine-tune label: the folder name of its KL-to-seed stage} by ``config``'s plan (the stage
+    keys `sdft run` would use on this run folder)."""
+    from sdft.experiment import load_experiment
+    from sdft.pipeline import Stages
+
+    cfg = load_experiment(config)
+    if Path(cfg.run_dir).resolve() != run.resolve():
+        cfg = load_experiment(config, {"out": str(run)})
+    return {label: st.folder.name for label, st in Stages(cfg).predict.items()}
+
+
 def _evaluated(run: Path, manifest: dict,
                config: Path | None = None) -> tuple[dict[str, str | None], set[tuple[str, int]], set[str]]:
     """({train folder name: label, or None when its snapshots are not followed} of the fine-tunes
     whose evaluation, KL to the seed and interpolation points are finished, {(label, step)} of
     the trajectory points evaluated, {folder names of the interpolation points evaluated})."""
     labels, interp = _planned(manifest, config)
+    kl = _planned_kl(run, config) if config else {}  # a KL stage the config plans anew (other keys)
     models = manifest.get("models", [])
     evaluated = {m["label"] for m in models if m.get("eval_dir") and finished(run / m["eval_dir"])}
     done = {Path(m["train_dir"]).name: m["label"] if labels is None or m["label"] in labels else None
             for m in models
             if m.get("train_dir") and m["label"] in evaluated
             and (not m.get("kl_dir") or finished(run / m["kl_dir"]))
+            and (m["label"] not in kl or finished(run / "predict" / kl[m["label"]]))
             and all(p in evaluated for p in interp.get(m["label"], []))}
     points = {(p["label"], int(p["step"])) for p in manifest.get("trajectory") or []
               if p.get("eval_dir") and finished(run / p["eval_dir"])}

@@ -203,9 +203,9 @@ class Stages:
         target = self.target_benchmark()
         if not self.cfg.kl_to_seed or target is None or train.cfg.full:
             return None
-        from sdft.analyze.kl import kl_on_answers
+        from sdft.analyze.kl import ITEM_ORDER, kl_on_answers
 
-        key = key_of("predict", target, 64, marker(ev.key), marker(train.key))
+        key = key_of("predict", target, 64, ITEM_ORDER, marker(ev.key), marker(train.key))
         folder = self.dir / "predict" / f"{v.label}-{key}"
         work = lambda: kl_on_answers(self.cfg.model, train.folder, ev.folder / target / "predictions.jsonl",  # noqa: E731
                                      folder, limit=64)

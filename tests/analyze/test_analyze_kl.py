@@ -44,6 +44,16 @@ def test_a_lora_that_moved_a_weight_has_a_positive_kl(lora_model, tiny_model_dir
     assert result["direction"] == "KL(fine-tune || seed)"
 
 
+def test_the_items_are_the_first_in_data_order_whatever_order_the_answers_finished_in():
+    """A predictions file lists answers as they finished, the short ones first: the KL used to
+    read its first lines, so each model's shortest answers, on items differing between models."""
+    from sdft.analyze.kl import in_data_order
+
+    lines = [{"id": f"gsm8k/test/{i}"} for i in (12, 3, 100, 0, 7)] + [{"id": "odd"}, {"id": "gsm8k/test/2"}]
+    assert [r["id"] for r in in_data_order(lines)] == \
+        ["gsm8k/test/0", "gsm8k/test/2", "gsm8k/test/3", "gsm8k/test/7", "gsm8k/test/12", "gsm8k/test/100", "odd"]
+
+
 def test_a_full_fine_tune_has_no_adapter_to_disable(tiny_model_dir, predictions, tmp_path):
     with pytest.raises(ConfigError, match="a full fine-tune has none"):
         kl_on_answers(tiny_model_dir, tiny_model_dir, predictions, tmp_path / "out")

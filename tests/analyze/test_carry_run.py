@@ -207,3 +207,32 @@ def test_a_later_config_keeps_the_weights_its_new_stages_need(lora_model, tmp_pa
     assert (carry / "eval" / "vanilla-s1-bbb.tar.xz").exists()
     bad = _carry("save", str(run), str(carry), "--config", str(tmp_path / "nope.yaml"))
     assert bad.returncode == 2 and "nope.yaml: no such config" in bad.stderr
+
+
+def test_a_kl_stage_the_later_config_plans_anew_keeps_the_fine_tune_waiting(lora_model, tmp_path):
+    """The KL to the seed changed the rule choosing its items, so its stage key: a fine-tune whose
+    KL was measured under the old key still waits for the one the config going on plans."""
+    import importlib.util
+
+    import yaml
+
+    spec = importlib.util.spec_from_file_location("carry_run", SCRIPT)
+    carry_run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(carry_run)
+    run, carry = _run(tmp_path, lora_model), tmp_path / "carry"
+    manifest = json.loads((run / "manifest.json").read_text())
+    base = {"name": "t", "data": "gsm8k", "sample": 10, "seeds": [1, 2], "methods": ["vanilla", "sdft"],
+            "out": str(run), "eval": {"benchmarks": ["gsm8k"]}}
+    manifest["config"], manifest["trajectory"] = base, []
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    assert _carry("save", str(run), str(carry)).returncode == 0
+    assert (carry / "train" / "vanilla-s1-eee.tar.xz").exists()
+    later = tmp_path / "later.yaml"
+    later.write_text(yaml.safe_dump({**base, "kl_to_seed": True}))
+    planned = carry_run._planned_kl(run, later)
+    assert set(planned) == {"vanilla-s1", "sdft-s1", "vanilla-s2", "sdft-s2"}
+    assert "took out train/vanilla-s1-eee.tar.xz" in _carry("save", str(run), str(carry), "--config", str(later)).stdout
+    (run / "predict" / planned["vanilla-s1"]).mkdir(parents=True)
+    (run / "predict" / planned["vanilla-s1"] / ".done").write_text("k")
+    assert _carry("save", str(run), str(carry), "--config", str(later)).returncode == 0
+    assert (carry / "train" / "vanilla-s1-eee.tar.xz").exists()
