@@ -189,6 +189,16 @@ def test_a_finished_seed_gives_the_other_seeds_their_real_step_and_token_counts(
     assert rows["train/vanilla-s2"]["left"].startswith("100 steps")
 
 
+def test_self_replay_counts_the_rows_it_adds(tmp_path, data_dir):
+    """GSM8K v2's replay adds 200 Dolly answers to its 800 task rows: 250 steps at the same epochs
+    (the dry run said 200, as for the other methods)."""
+    from sdft.dryrun import describe
+
+    stages = Stages(load_experiment(REPO / "configs" / "gsm8k_forgetting_v2.yaml", {"out": str(tmp_path)}))
+    rows = {r["stage"]: r["left"] for r in describe(stages, 100.0, 100.0)["rows"]}
+    assert rows["train/replay-s1"].startswith("250 steps") and rows["train/dft-s1"].startswith("200 steps")
+
+
 def test_merge_adapter_counts_in_a_key_only_where_the_hf_backend_merges():
     from sdft.evaluate.evaluator import EvalConfig
     from sdft.generation.base import GenerationConfig

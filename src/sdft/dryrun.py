@@ -190,7 +190,10 @@ def _train(st, stages, train_rate: float) -> tuple[str, str, float]:
         task = next(iter({e.task for e in rows}), None) if len({e.task for e in rows}) == 1 else None
         epochs = tcfg.resolved_epochs(task)
         per_step = tcfg.batch_size * tcfg.grad_accum
-        steps = tcfg.max_steps or math.ceil(math.ceil(len(rows) / per_step) * epochs)
+        n_rows = len(rows)
+        if v.method == "replay":  # the seed's answers are added to the task rows, not swapped in
+            n_rows += stages.replay_n()
+        steps = tcfg.max_steps or math.ceil(math.ceil(n_rows / per_step) * epochs)
         chars = sum(len(e.instruction) + len(e.input) + len(e.response) for e in rows) / max(len(rows), 1)
         tok_per_step = per_step * (chars / 4 + TEMPLATE_TOKENS)
     ckpts = [int(p.name.split("-")[-1]) for p in (st.folder / "checkpoints").glob("checkpoint-*")

@@ -97,8 +97,9 @@ class ExperimentConfig:
     seed: seed of the data sample, the distillation and evaluation (and training, when seeds is empty)
     seeds: training seeds: each method is trained once per seed on the same data (adapter init and batch order differ)
     methods: which fine-tunes to compare: vanilla, sdft (rewrite self-distillation), onpolicy,
-        dft, kl (KL to the seed), replay (self-replay); same rows, steps, batch, learning rate and
-        training seeds for all (their own knobs live in the train section)
+        dft, kl (KL to the seed), replay (self-replay); same task rows, epochs, batch, learning rate
+        and training seeds for all (replay adds its rows, so it trains more steps), their own knobs
+        in the train section
     method_seeds: a method trained on only some of the training seeds, e.g. {onpolicy: [1, 2, 3]}
         for a costly secondary method beside five-seed main arms (default: every seed)
     Where:
