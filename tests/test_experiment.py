@@ -66,6 +66,13 @@ def test_the_report_section_holds_a_plans_endpoint_and_rule(tmp_path, capsys, da
         load_experiment(_write(tmp_path, {"report": {"seed_test_alpha": 5}}))
     with pytest.raises(ConfigError, match=r"x.yaml: report: out is set by the experiment itself"):
         load_experiment(_write(tmp_path, {"report": {"out": "elsewhere"}}))
+    # a non-inferiority margin: a positive number of points on an endpoint the run evaluates
+    with pytest.raises(ConfigError, match=r"x.yaml: report: non_inferiority.gsm8k: the margin must be a positive"):
+        load_experiment(_write(tmp_path, {"report": {"non_inferiority": {"gsm8k": -5}}}))
+    bad = _write(tmp_path, {"eval": {"benchmarks": ["gsm8k", "advbench"]}, "report": {"non_inferiority": {"gsm": 5}}})
+    assert main(["validate", str(bad)]) == 2
+    assert "x.yaml: report.non_inferiority.gsm: 'gsm' is not an endpoint of the evaluated benchmarks" \
+        in capsys.readouterr().err
 
 
 def test_stage_config_fills_in_the_pipeline_fields(tmp_path):

@@ -67,9 +67,9 @@ class Stages:
         from sdft.data.tasks import load_data
         from sdft.distill.run import sample_examples
         from sdft.errors import ConfigError
-        from sdft.report.endpoints import check_primary
+        from sdft.report.endpoints import check_report
 
-        check_primary(cfg.report.primary, cfg.eval.benchmarks, config_path or cfg.name)  # before any stage runs
+        check_report(cfg.report, cfg.eval.benchmarks, config_path or cfg.name)  # before any stage runs
         self.cfg, self.config_path, self.dir = cfg, config_path, cfg.run_dir
         examples = load_data(cfg.data, data_dir=cfg.data_dir)
         self.variants = plan(cfg, len(examples))

@@ -23,6 +23,9 @@ class ReportConfig:
         lies wholly on the better side of 0 (a pre-registered rule such as GSM8K v2's 0.05)
     decide: the methods whose contrast with vanilla the decision rule reads (default: every
         method); a plan's secondary methods stay descriptive (GSM8K v2: [sdft])
+    non_inferiority: margins in percentage points per endpoint, e.g. {gsm8k: 5}: each decided
+        method is non-inferior to vanilla there when its 95% CI against vanilla stays above minus the
+        margin (below plus it where lower is better); stated beside the decision rule, apart from it
     flip_items: most flipped items shown per benchmark in report.html's flip browser (0 = no browser)
     verdict: a person's reading of the results, shown at the top and saved in summary.json
         (default: the one already in OUT/summary.json, if any)
@@ -36,7 +39,12 @@ class ReportConfig:
     verdict: str | None = None
     seed_test_alpha: float | None = None
     decide: list[str] | None = None
+    non_inferiority: dict[str, float] | None = None
 
     def __post_init__(self) -> None:
         if self.seed_test_alpha is not None and not 0 < self.seed_test_alpha < 1:
             raise ConfigError(f"seed_test_alpha: {self.seed_test_alpha} is not a level between 0 and 1")
+        for key, margin in (self.non_inferiority or {}).items():
+            if not margin > 0:
+                raise ConfigError(f"non_inferiority.{key}: the margin must be a positive number of points, got "
+                                  f"{margin}")

@@ -168,6 +168,36 @@ def test_the_final_report_pins_the_plans_decision_seed_level_rows_and_pareto_poi
     assert len(_table(md, "IFEval: instruction following")) == 22  # every model evaluated, interpolation too
 
 
+def test_the_plans_gsm8k_non_inferiority_call_is_stated_beside_the_rule_not_in_it(final):
+    """PLAN: SDFT is non-inferior on GSM8K when its CI against vanilla stays above −5 pp; here
+    SDFT − vanilla is −5 pp on 20 problems, so its CI reaches well below the margin."""
+    run, s, md = final
+    assert list(s["non_inferiority"]) == ["sdft_minus_vanilla"]  # report.decide: the secondaries stay out
+    n = s["non_inferiority"]["sdft_minus_vanilla"]["gsm8k"]
+    assert n["margin"] == 5 and n["diff"] == pytest.approx(-5.0) and n["ci95"][0] < -5
+    assert n["non_inferior"] is False and n["complete"] is True
+    assert n["statement"].endswith("non-inferiority margin 5 pp: the lower bound "
+                                   f"−{-n['ci95'][0]:.1f} is beyond −5: sdft is not shown non-inferior to vanilla.")
+    assert f"> **Non-inferiority (secondary).** {n['statement']}" in md
+    assert s["decision"]["sdft_minus_vanilla"]["outcome"] == "better"  # the primary's verdict is its own
+
+
+def test_a_non_inferiority_margin_reads_the_side_where_worse_lies():
+    """Over-refusal (XSTest, lower is better) is non-inferior while its CI stays below +margin."""
+    from sdft.report import decision
+
+    run = {"manifest": {}, "models": []}
+    summary = {"contrasts": {"sdft_minus_vanilla": {"xstest": {"diff": 1.0, "ci95": [-1.0, 3.0]},
+                                                    "gsm8k": {"diff": -1.0, "ci95": [-6.0, 4.0], "approx": True}}}}
+    got = decision.non_inferiority(run, summary, {"xstest": 5, "gsm8k": 5})["sdft_minus_vanilla"]
+    assert got["xstest"]["non_inferior"] is True and "the upper bound +3.0 is within +5" in got["xstest"]["statement"]
+    assert got["gsm8k"]["non_inferior"] is None and got["gsm8k"]["statement"].endswith("not applied.")
+    summary["contrasts"]["sdft_minus_vanilla"]["xstest"]["ci95"] = [-1.0, 6.0]
+    wider = decision.non_inferiority(run, summary, {"xstest": 5})["sdft_minus_vanilla"]["xstest"]
+    assert wider["non_inferior"] is False
+    assert decision.non_inferiority(run, summary, {"xstest": 5}, decide=["dft"]) == {}
+
+
 def test_the_primary_strict_endpoint_has_its_columns_where_changes_are_tabled(final):
     """It was in the contrasts only: the safety table, the changes vs the seed, the methods table and
     the forest plot showed the keyword rule alone."""

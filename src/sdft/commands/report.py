@@ -40,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {paths['md']}, {paths['html']} and {paths['summary']}")
     for line in paths["decisions"]:
         print(f"decision rule (primary endpoint): {line}")
+    for line in paths["non_inferiority"]:
+        print(f"non-inferiority (secondary): {line}")
     return 0
 
 

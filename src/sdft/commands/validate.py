@@ -17,11 +17,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sdft.experiment import load_experiment
-    from sdft.report.endpoints import check_primary
+    from sdft.report.endpoints import check_report
 
     for path in args.config:
         cfg = load_experiment(path)
-        check_primary(cfg.report.primary, cfg.eval.benchmarks, str(path))
+        check_report(cfg.report, cfg.eval.benchmarks, str(path))
         print(f"{path}: ok ({cfg.name}: {cfg.model} on {cfg.data}, methods {', '.join(cfg.methods)}, "
               f"run folder {cfg.run_dir})")
     return 0

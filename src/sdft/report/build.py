@@ -15,7 +15,8 @@ run. The report is a list of blocks (see :mod:`render`) rendered as markdown and
      "decision": {"sdft_minus_vanilla": {"endpoint", "diff", "ci95", "outcome", "statement", "complete",
       "missing", ...}}, "methods_comparison": {"pareto", "costs", "best", "interpolation": {arm: like a
       method}, "complete": {"complete", "planned", "evaluated", "missing"}} (more than two methods,
-      or interpolation points), "verdict": text or null}
+      or interpolation points), "non_inferiority": {"sdft_minus_vanilla": {endpoint: {"margin", "diff",
+      "ci95", "non_inferior", "statement", "complete", ...}}} (where margins are set), "verdict": text or null}
 
 (with several runs: ``{"runs": {name: that object without the verdict}, "verdict": ...}``).
 ``decision`` is the pre-registered rule applied to the primary endpoint (see :mod:`decision`),
@@ -124,8 +125,9 @@ def _run_figures(run: dict[str, Any], analysis: dict[str, Any] | None, out: Path
 def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | None = None,
                  primary: str | None = "advbench", flip_items: int = 20, verdict: str | None = None,
                  rule: list[str] | None = None, lead: list[str] | None = None,
-                 seed_test_alpha: float | None = None) -> list[Block]:
+                 seed_test_alpha: float | None = None, margins: list[str] | None = None) -> list[Block]:
     """The report's blocks; ``rule``: the decision rule's statements (:func:`decision_lines`);
+    ``margins``: the non-inferiority calls (:func:`non_inferiority_lines`);
     ``lead``: the finding in words (:func:`finding.finding_lines`), first thing under the title;
     ``seed_test_alpha``: as :func:`write_report` (the best method among several needs it too)."""
     benchmarks = runfiles.benchmarks_of([m for r in runs for m in r["models"]])
@@ -140,6 +142,8 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
         blocks.append(("verdict", verdict))
     if rule:
         blocks.append(("decision", rule))
+    if margins:
+        blocks.append(("non_inferiority", margins))
     analyses = {r["name"]: runfiles.load_analysis(r) for r in runs}
     run_figs: dict[str, dict[str, list[Path]]] = {}
     if fig_dir is not None:
@@ -215,14 +219,17 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
 
 
 def summary(runs: list[dict[str, Any]], verdict: str | None = None, primary: str | None = "advbench",
-            seed_test_alpha: float | None = None, decide: list[str] | None = None) -> dict[str, Any]:
-    """The ``summary.json`` object (see the module docstring); ``seed_test_alpha`` and ``decide``
-    as in :func:`write_report`."""
+            seed_test_alpha: float | None = None, decide: list[str] | None = None,
+            non_inferiority: dict[str, float] | None = None) -> dict[str, Any]:
+    """The ``summary.json`` object (see the module docstring); ``seed_test_alpha``, ``decide`` and
+    ``non_inferiority`` as in :func:`write_report`."""
     per_run = {}
     for r in runs:
         s = arms.run_summary(r, endpoints_of(runfiles.benchmarks_of(r["models"]), strict=True))
         s["nll_gap"] = nll.gaps(r)
         s["decision"] = decision.decisions(r, s, primary, seed_test_alpha, decide)
+        if non_inferiority:
+            s["non_inferiority"] = decision.non_inferiority(r, s, non_inferiority, decide)
         if (compared := methods.summary(r, primary, seed_test_alpha)) is not None:
             s["methods_comparison"] = compared
         per_run[r["name"]] = s
@@ -237,6 +244,13 @@ def decision_lines(summary_obj: dict[str, Any]) -> list[str]:
     per_run = summary_obj.get("runs") or {"": summary_obj}
     return [(f"{name}: " if name else "") + d["statement"] for name, s in per_run.items()
             for d in (s.get("decision") or {}).values()]
+
+
+def non_inferiority_lines(summary_obj: dict[str, Any]) -> list[str]:
+    """The plan's non-inferiority calls in a ``summary.json`` object, like :func:`decision_lines`."""
+    per_run = summary_obj.get("runs") or {"": summary_obj}
+    return [(f"{name}: " if name else "") + n["statement"] for name, s in per_run.items()
+            for by_ep in (s.get("non_inferiority") or {}).values() for n in by_ep.values()]
 
 
 def _finite(x: Any) -> Any:
@@ -255,13 +269,13 @@ def write_configured(run_dirs: list[str | Path], out_dir: str | Path, cfg: Repor
     aside): what `sdft report` and every `sdft run` build."""
     return write_report(run_dirs, out_dir, title=cfg.title, figures=cfg.figures, primary=cfg.primary,
                         flip_items=cfg.flip_items, verdict=cfg.verdict, seed_test_alpha=cfg.seed_test_alpha,
-                        decide=cfg.decide)
+                        decide=cfg.decide, non_inferiority=cfg.non_inferiority)
 
 
 def write_report(run_dirs: list[str | Path], out_dir: str | Path, title: str | None = None,
                  figures: bool = True, primary: str | None = "advbench", flip_items: int = 20,
                  verdict: str | None = None, seed_test_alpha: float | None = None,
-                 decide: list[str] | None = None) -> dict[str, Any]:
+                 decide: list[str] | None = None, non_inferiority: dict[str, float] | None = None) -> dict[str, Any]:
     """Write ``report.md``, ``report.html``, ``summary.json`` and ``figures/`` under ``out_dir``;
     return their paths and the decision rule's statements (``decisions``). ``primary``: the
     endpoint whose method contrast is listed first, marked as the primary endpoint and read by the
@@ -269,7 +283,8 @@ def write_report(run_dirs: list[str | Path], out_dir: str | Path, title: str | N
     ``seed_test_alpha``: the level of the permutation test over training seeds that the decision
     rule also needs (:mod:`sdft.report.decision`), where a plan fixed one; ``decide``: the methods
     whose contrast with vanilla the rule reads (default every one: a plan's secondaries stay
-    descriptive)."""
+    descriptive); ``non_inferiority``: margins (points) per endpoint for the plan's
+    non-inferiority calls, stated after the rule's (:func:`decision.non_inferiority`)."""
     runs = [runfiles.load_run(d) for d in run_dirs]
     names = [r["name"] for r in runs]
     for r in runs:  # two runs with one name would make their table rows indistinguishable
@@ -280,10 +295,10 @@ def write_report(run_dirs: list[str | Path], out_dir: str | Path, title: str | N
     summary_path = out / "summary.json"
     if verdict is None and summary_path.is_file():
         verdict = (runfiles.read_json(summary_path) or {}).get("verdict")
-    summary_obj = summary(runs, verdict, primary, seed_test_alpha, decide)
-    rule = decision_lines(summary_obj)
+    summary_obj = summary(runs, verdict, primary, seed_test_alpha, decide, non_inferiority)
+    rule, margins = decision_lines(summary_obj), non_inferiority_lines(summary_obj)
     blocks = build_blocks(runs, out / "figures" if figures else None, title, primary, flip_items, verdict, rule,
-                          finding.finding_lines(runs, summary_obj, primary), seed_test_alpha)
+                          finding.finding_lines(runs, summary_obj, primary), seed_test_alpha, margins)
     drawn = {p for kind, val in blocks if kind == "figure" for p in val[0]}
     for old in (out / "figures").rglob("*") if (out / "figures").is_dir() else []:
         if old.suffix in (".png", ".svg") and old not in drawn:
@@ -292,4 +307,4 @@ def write_report(run_dirs: list[str | Path], out_dir: str | Path, title: str | N
     md.write_text(to_markdown(blocks, out), encoding="utf-8")
     page.write_text(to_html(blocks), encoding="utf-8")
     summary_path.write_text(json.dumps(_finite(summary_obj), indent=1) + "\n", encoding="utf-8")
-    return {"md": md, "html": page, "summary": summary_path, "decisions": rule}
+    return {"md": md, "html": page, "summary": summary_path, "decisions": rule, "non_inferiority": margins}

@@ -130,3 +130,41 @@ def decisions(run: dict[str, Any], summary: dict[str, Any], primary: str | None,
                      **({"seed_level": c["seed_level"]} if c.get("seed_level") else {})}
     return out
 
+
+
+def non_inferiority(run: dict[str, Any], summary: dict[str, Any], margins: dict[str, float] | None,
+                    decide: list[str] | None = None) -> dict[str, Any]:
+    """{contrast name: {endpoint: {"margin", "diff", "ci95", "non_inferior", "statement", "complete", ...}}}
+    for each method contrasted with vanilla (``decide``: those only) on each endpoint of
+    ``margins`` (points): non-inferior when the 95% CI stays above −margin (below +margin where
+    lower is better); null on an unpaired approximation. A plan's secondary call beside the
+    decision rule (GSM8K v2: GSM8K accuracy, 5 points), never part of it."""
+    out: dict[str, Any] = {}
+    for name, by_ep in (summary.get("contrasts") or {}).items():
+        method = name.removesuffix("_minus_vanilla")
+        if decide is not None and method not in decide:
+            continue
+        for key, margin in (margins or {}).items():
+            c = by_ep.get(key)
+            if not c or not c.get("ci95") or None in c["ci95"]:
+                continue
+            ep = endpoint(key)
+            lo, hi = c["ci95"]
+            bound, side = (lo, "lower") if ep.higher_is_better else (hi, "upper")
+            ok = lo > -margin if ep.higher_is_better else hi < margin
+            status = completeness(run, {"vanilla", method})
+            limit = f"{'−' if ep.higher_is_better else '+'}{margin:g}"
+            text = (f"{ep.title}, {method} − vanilla: {signed(c['diff'])} pp, 95% CI [{signed(lo)}, {signed(hi)}]; "
+                    f"non-inferiority margin {margin:g} pp: ")
+            if c.get("approx"):
+                text += "an unpaired approximation (the folder lacks the per-item predictions): not applied."
+            else:
+                text += (f"the {side} bound {signed(bound)} is {'within' if ok else 'beyond'} {limit}: {method} is "
+                         + ("non-inferior to vanilla." if ok else "not shown non-inferior to vanilla."))
+            if status["complete"] is False:
+                text += (f" Provisional: {status['evaluated']} of {status['planned']} planned models evaluated "
+                         f"(missing: {', '.join(status['missing'])}).")
+            out.setdefault(name, {})[key] = {
+                "margin": margin, "diff": c["diff"], "ci95": c["ci95"], "approx": bool(c.get("approx")),
+                "non_inferior": None if c.get("approx") else ok, "statement": text, **status}
+    return out

@@ -87,16 +87,20 @@ def evaluated(benchmarks: list[str], models: list[dict[str, Any]]) -> list[Endpo
             if e.field != "refusal_strict" or any(result_of(m, e) for m in models)]
 
 
-def check_primary(primary: str | None, benchmarks: list[str], where: str) -> None:
-    """A config's ``report.primary`` other than the default must be an endpoint its run evaluates
-    (a typo would leave the report without a decision); ConfigError naming ``where`` otherwise."""
+def check_report(report: Any, benchmarks: list[str], where: str) -> None:
+    """A config's ``report.primary`` other than the default, and each ``report.non_inferiority``
+    endpoint, must be an endpoint its run evaluates (a typo would leave the report without a
+    decision); ConfigError naming ``where`` otherwise. ``report``: a ReportConfig."""
     from sdft.errors import ConfigError
     from sdft.report_config import ReportConfig
 
     keys = [e.key for e in endpoints_of(benchmarks, strict=True)]
-    if primary not in (None, ReportConfig().primary) and primary not in keys:
-        raise ConfigError(f"{where}: report.primary: {primary!r} is not an endpoint of the evaluated benchmarks "
-                          f"({', '.join(keys)})")
+    named = [("report.primary", report.primary)] if report.primary != ReportConfig().primary else []
+    named += [(f"report.non_inferiority.{k}", k) for k in report.non_inferiority or {}]
+    for field, key in named:
+        if key is not None and key not in keys:
+            raise ConfigError(f"{where}: {field}: {key!r} is not an endpoint of the evaluated benchmarks "
+                              f"({', '.join(keys)})")
 
 
 def endpoint(key: str) -> Endpoint:

@@ -49,6 +49,8 @@ def to_markdown(blocks: list[Block], base: Path) -> str:
             out.append("\n>\n".join(f"> **Finding.** {f}" for f in val))
         elif kind == "decision":
             out.append("\n>\n".join(f"> **Decision rule (primary endpoint).** {d}" for d in val))
+        elif kind == "non_inferiority":
+            out.append("\n>\n".join(f"> **Non-inferiority (secondary).** {d}" for d in val))
         elif kind == "ul":
             out.append("\n".join(f"- {i}" for i in val))
         elif kind == "p":
@@ -130,8 +132,9 @@ def to_html(blocks: list[Block]) -> str:
         elif kind == "finding":
             found = "".join(f"<p><b>Finding.</b> {html.escape(f)}</p>" for f in val)
             out.append(f"<div class='verdict'>{found}</div>")
-        elif kind == "decision":
-            rule = "<b>Decision rule (primary endpoint).</b>"
+        elif kind in ("decision", "non_inferiority"):
+            rule = "<b>Decision rule (primary endpoint).</b>" if kind == "decision" else \
+                "<b>Non-inferiority (secondary).</b>"
             out.append("<div class='verdict'>" + "".join(f"<p>{rule} {html.escape(d)}</p>" for d in val) + "</div>")
         elif kind == "ul":
             out.append("<ul>" + "".join(f"<li>{html.escape(str(i))}</li>" for i in val) + "</ul>")
