@@ -266,6 +266,11 @@ def test_the_best_method_also_needs_the_plans_seed_level_test(final):
     assert (best["leader"], best["best"], best["undecided_against"]) == ("replay", None, ["dft"])
     assert best["statement"].endswith("its CI against DFT (+45.0 pp, 95% CI [+25.0, +66.7]) excludes 0 but its "
                                       "permutation p is 0.100 (> 0.05).")
+    # the plan's rule reads SDFT − vanilla only (report.decide): this comparison of four is descriptive
+    assert best["descriptive"] is True and best["statement"].startswith(
+        "Descriptive, outside the plan's decision rule (which reads rewrite self-distillation against vanilla "
+        "only): ")
+    assert best["statement"] in md
     from sdft.analyze.runfiles import load_run
     from sdft.report import methods
 

@@ -125,11 +125,13 @@ def _run_figures(run: dict[str, Any], analysis: dict[str, Any] | None, out: Path
 def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | None = None,
                  primary: str | None = "advbench", flip_items: int = 20, verdict: str | None = None,
                  rule: list[str] | None = None, lead: list[str] | None = None,
-                 seed_test_alpha: float | None = None, margins: list[str] | None = None) -> list[Block]:
+                 seed_test_alpha: float | None = None, margins: list[str] | None = None,
+                 decide: list[str] | None = None) -> list[Block]:
     """The report's blocks; ``rule``: the decision rule's statements (:func:`decision_lines`);
     ``margins``: the non-inferiority calls (:func:`non_inferiority_lines`);
     ``lead``: the finding in words (:func:`finding.finding_lines`), first thing under the title;
-    ``seed_test_alpha``: as :func:`write_report` (the best method among several needs it too)."""
+    ``seed_test_alpha``, ``decide``: as :func:`write_report` (the best method among several reads
+    them too)."""
     benchmarks = runfiles.benchmarks_of([m for r in runs for m in r["models"]])
     multi = len(runs) > 1
     blocks: list[Block] = [("h1", title or "SDFT report: " + ", ".join(r["name"] for r in runs))]
@@ -167,7 +169,7 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
     blocks.extend(("table", t) for t in results if t)
     # more than two methods, or interpolation; each run's part ends with the forgetting predictors
     blocks.extend(methods.report_blocks(runs, fig_dir, primary, more=predictors.predictor_table,
-                                        seed_test_alpha=seed_test_alpha))
+                                        seed_test_alpha=seed_test_alpha, decide=decide))
     figure("benchmarks", "scores per benchmark, 95% CI")
     seeded = any(map(arms.is_seeded, runs))
     figure("forest", "change vs the seed model per benchmark (percentage points, 95% CI"
@@ -230,7 +232,7 @@ def summary(runs: list[dict[str, Any]], verdict: str | None = None, primary: str
         s["decision"] = decision.decisions(r, s, primary, seed_test_alpha, decide)
         if non_inferiority:
             s["non_inferiority"] = decision.non_inferiority(r, s, non_inferiority, decide)
-        if (compared := methods.summary(r, primary, seed_test_alpha)) is not None:
+        if (compared := methods.summary(r, primary, seed_test_alpha, decide)) is not None:
             s["methods_comparison"] = compared
         per_run[r["name"]] = s
     if len(runs) == 1:
@@ -298,7 +300,7 @@ def write_report(run_dirs: list[str | Path], out_dir: str | Path, title: str | N
     summary_obj = summary(runs, verdict, primary, seed_test_alpha, decide, non_inferiority)
     rule, margins = decision_lines(summary_obj), non_inferiority_lines(summary_obj)
     blocks = build_blocks(runs, out / "figures" if figures else None, title, primary, flip_items, verdict, rule,
-                          finding.finding_lines(runs, summary_obj, primary), seed_test_alpha, margins)
+                          finding.finding_lines(runs, summary_obj, primary), seed_test_alpha, margins, decide)
     drawn = {p for kind, val in blocks if kind == "figure" for p in val[0]}
     for old in (out / "figures").rglob("*") if (out / "figures").is_dir() else []:
         if old.suffix in (".png", ".svg") and old not in drawn:

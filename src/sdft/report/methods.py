@@ -224,11 +224,13 @@ def cost_table(run: dict[str, Any]) -> dict[str, Any] | None:
                     f"with gradients. Peak memory: {kind or 'not recorded'}."}
 
 
-def best_method(run: dict[str, Any], primary: str | None,
-                seed_test_alpha: float | None = None) -> dict[str, Any] | None:
+def best_method(run: dict[str, Any], primary: str | None, seed_test_alpha: float | None = None,
+                decide: list[str] | None = None) -> dict[str, Any] | None:
     """The best method on the primary endpoint's change vs the seed, named only when its paired CI
     against every other method lies wholly on the better side of 0 and, where the plan adds the
-    seed-level test (``seed_test_alpha``, :mod:`decision`), its permutation p is at most that."""
+    seed-level test (``seed_test_alpha``, :mod:`decision`), its permutation p is at most that.
+    Where the plan's rule reads only some methods (``decide``) and others are compared here, the
+    statement says it is descriptive ("descriptive": true): many comparisons, none corrected."""
     ep = endpoint_or_none(primary)
     seed = runfiles.find_model(run, "seed")
     main = arms.main_arms(run)
@@ -241,9 +243,9 @@ def best_method(run: dict[str, Any], primary: str | None,
     lead = max(changes, key=lambda m: sign * changes[m]["diff"])
     tied = [m for m in changes if changes[m]["diff"] == changes[lead]["diff"]]
     if len(tied) > 1:
-        return {"endpoint": ep.key, "leader": None, "best": None, "undecided_against": tied,
-                "statement": f"{ep.title}: no best method is named: {', '.join(_name(m) for m in tied)} tie at "
-                             f"{signed(changes[lead]['diff'])} pp vs the seed."}
+        return _descriptive({"endpoint": ep.key, "leader": None, "best": None, "undecided_against": tied,
+                             "statement": f"{ep.title}: no best method is named: {', '.join(_name(m) for m in tied)} "
+                                          f"tie at {signed(changes[lead]['diff'])} pp vs the seed."}, changes, decide)
     undecided = []
     for other in changes:
         if other == lead:
@@ -267,8 +269,16 @@ def best_method(run: dict[str, Any], primary: str | None,
         statement = (f"{ep.title}: no best method is named. {_name(lead)} leads ({signed(changes[lead]['diff'])} pp vs "
                      f"the seed) but its CI against {_name(other)}{ci} {why}"
                      + (f", nor against {len(undecided) - 1} other method(s)." if len(undecided) > 1 else "."))
-    return {"endpoint": ep.key, "leader": lead, "best": None if undecided else lead,
-            "undecided_against": [o for o, *_ in undecided], "statement": statement}
+    return _descriptive({"endpoint": ep.key, "leader": lead, "best": None if undecided else lead,
+                         "undecided_against": [o for o, *_ in undecided], "statement": statement}, changes, decide)
+
+
+def _descriptive(best: dict[str, Any], methods: dict[str, Any], decide: list[str] | None) -> dict[str, Any]:
+    outside = decide is not None and bool(set(methods) - set(decide) - {"vanilla"})
+    if outside:
+        best["statement"] = (f"Descriptive, outside the plan's decision rule (which reads "
+                             f"{', '.join(_name(m) for m in decide)} against vanilla only): " + best["statement"])
+    return {**best, "descriptive": outside}
 
 
 def pending_note(run: dict[str, Any]) -> str | None:
@@ -282,7 +292,8 @@ def pending_note(run: dict[str, Any]) -> str | None:
             "in the tables or the Pareto figure yet, and a method is compared over the seeds it has.")
 
 
-def summary(run: dict[str, Any], primary: str | None, seed_test_alpha: float | None = None) -> dict[str, Any] | None:
+def summary(run: dict[str, Any], primary: str | None, seed_test_alpha: float | None = None,
+            decide: list[str] | None = None) -> dict[str, Any] | None:
     """summary.json's ``methods_comparison``: Pareto points, costs, the best-method statement, each
     interpolation arm's scores as ``methods`` gives a main arm's (per seed, change vs the seed), and
     ``complete``: :func:`~sdft.report.decision.completeness` over every planned model and point."""
@@ -292,16 +303,16 @@ def summary(run: dict[str, Any], primary: str | None, seed_test_alpha: float | N
     interp = {f"{meth} α={alpha:g}": {"method": meth, "alpha": alpha, **arms.arm_summary(run, models, endpoints)}
               for (meth, alpha), models in interpolation_arms(run).items()}
     return {"pareto": pareto_points(run, primary), "costs": costs(run),
-            "best": best_method(run, primary, seed_test_alpha), "interpolation": interp,
+            "best": best_method(run, primary, seed_test_alpha, decide), "interpolation": interp,
             "complete": completeness(run, points=True)}
 
 
 def report_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, primary: str | None,
                   more: Callable[[dict[str, Any], str | None], dict[str, Any] | None] = lambda r, p: None,
-                  seed_test_alpha: float | None = None) -> list:
+                  seed_test_alpha: float | None = None, decide: list[str] | None = None) -> list:
     """The report's "Methods" section, for the runs it applies to; ``more(run, primary)``: a table
-    to end each run's part with (the report passes the forgetting predictors'); ``seed_test_alpha``:
-    as :func:`best_method`."""
+    to end each run's part with (the report passes the forgetting predictors'); ``seed_test_alpha``
+    and ``decide``: as :func:`best_method`."""
     blocks: list = []
     for r in runs:
         if not applies(r):
@@ -310,7 +321,7 @@ def report_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, primary: str
             blocks.append(("h2", "Methods compared"))
         if len(runs) > 1:
             blocks.append(("h3", r["name"]))
-        best = best_method(r, primary, seed_test_alpha)
+        best = best_method(r, primary, seed_test_alpha, decide)
         if best:
             blocks.append(("decision", [best["statement"]]))
         if note := pending_note(r):
