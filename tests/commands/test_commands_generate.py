@@ -43,13 +43,44 @@ def test_fake_backend_writes_llama_factory_shape_and_resumes(tmp_path, capsys):
     meta = json.loads(Path(str(out) + ".meta.json").read_text())
     assert meta["config"]["limit"] == 3 and meta["stats"]["generated"] == 3
 
-    assert main(args[:-2] + ["--limit", "5", "--stop", "plus", "--max-new-tokens", "2"]) == 0
-    lines = _lines(out)
-    assert [r["id"] for r in lines] == [f"qa/{i}" for i in range(5)]
-    assert lines[3]["predict"] == "Question number" and lines[3]["finish_reason"] == "length"
+    # a resume with settings that change the answers is refused: it used to mix them in one file
+    assert main(args[:-2] + ["--limit", "5", "--stop", "plus", "--max-new-tokens", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "preds.jsonl: its 3 records were made with other settings (max_new_tokens 256 there, 2 now; " \
+           "stop [] there, ['plus'] now); use another --out" in err
+    assert len(_lines(out)) == 3
+    assert main(args[:-2] + ["--limit", "5"]) == 0  # more items, same settings: resumed
+    assert [r["id"] for r in _lines(out)] == [f"qa/{i}" for i in range(5)]
     assert "2 generated, 3 already there" in capsys.readouterr().out
     assert main(args) == 0
     assert "already generated" in capsys.readouterr().out
+    other = tmp_path / "short.jsonl"
+    assert main(args[:-4] + ["--out", str(other), "--stop", "plus", "--max-new-tokens", "2"]) == 0
+    assert _lines(other)[3]["predict"] == "Question number" and _lines(other)[3]["finish_reason"] == "length"
+
+
+def test_an_interrupted_file_has_its_settings_for_the_resume(tmp_path, capsys, monkeypatch):
+    """The .meta.json is written before the first answer, so a file cut short by a kill is checked
+    on its resume too (the check would otherwise have nothing to compare with)."""
+    from sdft.generation import runner
+
+    data = _dataset(tmp_path / "qa.json", 4)
+    out = tmp_path / "preds.jsonl"
+    args = ["generate", "--backend", "fake", "--data", str(data), "--out", str(out)]
+    real = runner.generate_jsonl
+
+    def killed(generator, requests, *a, **k):
+        real(generator, requests[:2], *a, **k)
+        raise SystemExit(137)
+
+    monkeypatch.setattr(runner, "generate_jsonl", killed)
+    with pytest.raises(SystemExit):
+        main(args)
+    monkeypatch.setattr(runner, "generate_jsonl", real)
+    assert len(_lines(out)) == 2 and json.loads(Path(str(out) + ".meta.json").read_text())["stats"] is None
+    assert main(args + ["--max-new-tokens", "9"]) == 2
+    assert "its 2 records were made with other settings (max_new_tokens 256 there, 9 now)" in capsys.readouterr().err
+    assert main(args) == 0 and len(_lines(out)) == 4
 
 
 def test_resume_where_auto_resolves_to_another_dtype_stops(tmp_path, capsys, monkeypatch):

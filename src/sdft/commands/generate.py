@@ -6,7 +6,9 @@ Each line holds ``id``, ``prompt``, ``predict``, ``label`` (the dataset's refere
 ``num_tokens``, ``finish_reason``, ``task`` and ``prompt_tokens`` (LLaMA-Factory's
 ``generated_predictions.jsonl`` plus a few fields). A re-run with the same ``--out`` skips the
 ids already there; a killed run loses only the completions in flight. ``<out>.meta.json``
-records the config, the run's statistics and provenance (versions, git hash).
+records the config (from the start, so an interrupted file has it), the run's statistics and
+provenance (versions, git hash). A re-run whose settings would change the answers (model,
+adapter, data, system message, decoding) is refused rather than mixed into the same file.
 
 Stop strings: ``--stop`` takes one or more strings; to pass a newline use the shell's
 ``$'\\n'`` or a YAML file (``--config gen.yaml``).
@@ -24,6 +26,9 @@ from sdft.errors import ConfigError, DataError
 from sdft.generation.base import GenerationConfig
 from sdft.locks import add_wait_argument, output_lock
 from sdft.models import DEFAULT_MODEL
+
+# GenerateConfig fields that change the answers: a file's lines must agree on them.
+ANSWER_SETTINGS = ("model", "adapter", "data", "system", "max_new_tokens", "temperature", "top_p", "seed", "stop")
 
 
 @dataclass
@@ -109,14 +114,16 @@ def run(args: argparse.Namespace) -> int:
             print(f"{cfg.out}: all {len(requests)} records already generated")
             return 0
         dtype = None
+        meta_path = Path(cfg.out + ".meta.json")
+        meta = json.loads(meta_path.read_text(encoding="utf-8")) if done and meta_path.exists() else {}
+        _check_same_settings(cfg, meta.get("config") or {}, len(done))
         if cfg.generation.backend != "openai":  # a resumed file keeps the precision its first lines had
             from sdft import models
 
-            meta_path = Path(cfg.out + ".meta.json")
-            before = (json.loads(meta_path.read_text(encoding="utf-8")).get("dtype")
-                      if done and meta_path.exists() else None)
-            dtype = models.check_dtype(f"{cfg.out} (its .meta.json)", before, cfg.generation.dtype,
+            dtype = models.check_dtype(f"{cfg.out} (its .meta.json)", meta.get("dtype"), cfg.generation.dtype,
                                        cfg.generation.device)
+        if not done:  # the settings first, so an interrupted file is checked on its resume too
+            write_json(meta_path, {"config": asdict(cfg), "dtype": dtype, "stats": None, "provenance": provenance()})
         generator = make_generator(cfg.generation, cfg.model, adapter=cfg.adapter)
         stats = generate_jsonl(generator, requests, sampling, cfg.out, record=record, desc=f"generate {cfg.data}")
         write_json(Path(cfg.out + ".meta.json"), {"config": asdict(cfg), "dtype": dtype, "stats": stats.as_dict(),
@@ -125,3 +132,13 @@ def run(args: argparse.Namespace) -> int:
           f"{stats.tokens} tokens in {stats.wall_s:.1f} s ({stats.tokens_per_s:.1f} tokens/s); "
           f"{stats.truncated} hit max_new_tokens")
     return 0
+
+
+def _check_same_settings(cfg: GenerateConfig, before: dict, n_done: int) -> None:
+    """A resumed file's settings (its .meta.json ``config``) must match where they change answers."""
+    now = asdict(cfg)
+    differ = [k for k in ANSWER_SETTINGS if k in before and before[k] != now[k]]
+    if differ:
+        said = "; ".join(f"{k} {before[k]!r} there, {now[k]!r} now" for k in differ)
+        raise ConfigError(f"{cfg.out}: its {n_done} records were made with other settings ({said}); use another "
+                          "--out or delete that file (and its .meta.json)")
