@@ -93,3 +93,14 @@ def test_the_help_names_every_benchmark_and_group():
     listed = text[text.index("Benchmarks:"):text.index("Your own items")].replace(",", " ").replace(".", " ").split()
     assert set(evaluate.BENCHMARKS) | set(evaluate.GROUPS) <= set(listed), \
         sorted((set(evaluate.BENCHMARKS) | set(evaluate.GROUPS)) - set(listed))
+
+
+def test_a_bad_dtype_is_refused_before_anything_is_written(tmp_path, capsys):
+    """It used to fail when the model loaded, after settings.json recorded dtype float8: the
+    corrected command was then refused as 'made with other settings'."""
+    out = tmp_path / "dt"
+    assert main(["eval", "--backend", "fake", "--benchmarks", "gsm8k", "--limit", "2", "--dtype", "float8",
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "generation: `dtype` must be one of auto, float32, bfloat16, float16, got 'float8'" in err
+    assert not (out / "gsm8k").exists()

@@ -58,6 +58,15 @@ class GenerationConfig:
     timeout_s: float = 600.0
     merge_adapter: bool = True
 
+    def __post_init__(self) -> None:
+        # checked when the config is read: caught only when the model loaded, a bad dtype left a
+        # settings.json behind that refused the corrected command
+        from sdft.errors import ConfigError
+        from sdft.models import DTYPES
+
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"generation: `dtype` must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+
     def endpoint(self, model: str | None) -> ApiEndpoint:
         """The openai backend's endpoint serving ``model`` (the stage's model)."""
         return ApiEndpoint(self.base_url, model, self.api_key_env, self.concurrency)
