@@ -255,6 +255,9 @@ def test_the_early_provisional_state_says_so_when_the_seed_test_cannot_apply(tmp
                                    "4 of 11 planned models evaluated (missing: sdft-s2, vanilla-s3, sdft-s3, "
                                    "vanilla-s4, sdft-s4, vanilla-s5, sdft-s5).")
     assert "Seed-level inference" not in md and "Methods compared" not in md  # one sdft seed, no secondaries yet
+    # the top of the report says the run is incomplete (it read as finished where models were missing)
+    assert "> **Note.** gsm8k_forgetting_v2: incomplete: 4 of 17 planned models have results (missing: dft-s1, " \
+           "replay-s1, sdft-s2, dft-s2," in md
 
 
 def test_the_best_method_also_needs_the_plans_seed_level_test(final):

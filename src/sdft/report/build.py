@@ -64,6 +64,11 @@ def notes(run: dict[str, Any]) -> list[str]:
     tiny = tiny_model_note(run)
     if tiny and not any("tiny" in n.lower() or "135m" in n.lower() for n in out):
         out.append(tiny)
+    status = decision.completeness(run)
+    if status["complete"] is False:  # a run still going, or one whose folders were lost
+        out.append(f"{run['name']}: incomplete: {status['evaluated']} of {status['planned']} planned models have "
+                   f"results (missing: {', '.join(status['missing'])}); what was not evaluated is absent from the "
+                   "tables and figures, and a contrast that needs it has no decision.")
     return out
 
 
