@@ -42,3 +42,24 @@ def test_config_presets_and_errors():
     with pytest.raises(ConfigError, match="lora_rank"):
         from_dict(TrainConfig, {"lora_rank": 4}, "train.yaml")
     assert from_dict(TrainConfig, {"lora_targets": "q_proj,k_proj"}).lora_targets == ["q_proj", "k_proj"]
+
+
+@pytest.mark.parametrize("values, message", [
+    # a negative limit would train on all but the last N (Python's slicing)
+    ({"limit": -2}, r"train: `limit` must be >= 0 \(0 = no limit\), got -2"),
+    ({"max_steps": -1}, r"train: `max_steps` must be >= 0"),
+    # 0 epochs and no max_steps: a "finished" fine-tune of 0 steps
+    ({"epochs": 0}, r"train: `epochs` must be > 0 \(or set max_steps\), got 0"),
+    ({"epochs": -1.0}, r"train: `epochs` must be > 0"),
+    # transformers' SchedulerType names it, not a traceback when training starts
+    ({"scheduler": "cosin"}, r"train: `scheduler` must be one of linear, cosine, .*got 'cosin'"),
+])
+def test_values_that_would_fail_or_mislead_later_are_errors_now(values, message):
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(data="d", out="o", **values).validate()
+
+
+def test_the_limits_edges_stay_valid():
+    for values in ({"limit": 0}, {"epochs": 0, "max_steps": 5}, {"scheduler": "cosine_with_restarts"},
+                   {"scheduler": "constant"}):
+        TrainConfig(data="d", out="o", **values).validate()

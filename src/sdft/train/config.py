@@ -17,6 +17,9 @@ from sdft.models import DEFAULT_MODEL, TRAIN_DTYPES
 # dft: TRL's dynamic fine-tuning loss; kl: SFT + beta KL to the seed; replay: SFT on the task
 # rows mixed with the seed's own answers to general prompts; onpolicy: TRL's SDFTTrainer.
 METHODS = ("sft", "dft", "kl", "replay", "onpolicy")
+# Schedules every transformers version has: read without importing it (and torch); any other
+# name is checked against transformers' own SchedulerType.
+_USUAL_SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 
 
 @dataclass
@@ -163,8 +166,21 @@ class TrainConfig:
         for name in ("batch_size", "grad_accum", "max_length", "logging_steps", "save_steps", "lora_r"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"train: `{name}` must be >= 1, got {getattr(self, name)}")
+        for name in ("limit", "max_steps"):  # (0 = no limit; a negative one would slice "all but N")
+            if getattr(self, name) < 0:
+                raise ConfigError(f"train: `{name}` must be >= 0 (0 = no limit), got {getattr(self, name)}")
+        if self.epochs is not None and self.epochs <= 0 and not self.max_steps:
+            raise ConfigError(f"train: `epochs` must be > 0 (or set max_steps), got {self.epochs}: "
+                              "it would train 0 steps")
         if self.lr <= 0:
             raise ConfigError(f"train: `lr` must be > 0, got {self.lr}")
+        if self.scheduler not in _USUAL_SCHEDULERS:
+            from transformers.trainer_utils import SchedulerType
+
+            known = [s.value for s in SchedulerType]
+            if self.scheduler not in known:
+                raise ConfigError(f"train: `scheduler` must be one of {', '.join(known)} (transformers' "
+                                  f"SchedulerType), got {self.scheduler!r}")
         if self.dtype not in TRAIN_DTYPES:
             raise ConfigError(f"train: `dtype` must be one of {', '.join(TRAIN_DTYPES)}, got {self.dtype!r} "
                               "(float16 would need loss scaling)")
