@@ -93,3 +93,9 @@ def test_the_help_names_every_benchmark_and_group():
     listed = text[text.index("Benchmarks:"):text.index("Your own items")].replace(",", " ").replace(".", " ").split()
     assert set(evaluate.BENCHMARKS) | set(evaluate.GROUPS) <= set(listed), \
         sorted((set(evaluate.BENCHMARKS) | set(evaluate.GROUPS)) - set(listed))
+
+
+def test_a_negative_limit_exits_2_in_one_line(tmp_path, capsys):
+    assert main(["eval", "--benchmarks", "gsm8k", "--limit", "-1", "--out", str(tmp_path / "ev")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "limit: must be a positive number of items" in err and len(err.splitlines()) == 1, err
