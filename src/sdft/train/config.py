@@ -200,6 +200,21 @@ class TrainConfig:
         if not self.full and not self.lora_targets:
             raise ConfigError("train: `lora_targets` is empty; name modules such as q_proj,v_proj or use --full")
 
+    def validate_targets(self, model) -> None:
+        """Each of ``lora_targets`` names a module of the loaded ``model`` (PEFT's rule: the module's
+        name or a dotted suffix of it). PEFT fails with a traceback only when none matches, and
+        beside one right name a typo would silently wrap fewer modules than asked."""
+        if self.full:
+            return
+        import torch
+
+        names = [n for n, _ in model.named_modules()]
+        missing = [t for t in self.lora_targets if not any(n == t or n.endswith("." + t) for n in names)]
+        if missing:
+            linear = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)})
+            raise ConfigError(f"train: `lora_targets`: {', '.join(missing)} matches no module of {self.model}; "
+                              f"its linear modules: {', '.join(linear)}")
+
     def resolved_epochs(self, task: str | None) -> float:
         if self.epochs is not None:
             return self.epochs
