@@ -9,6 +9,7 @@ accumulation 4. ``epochs`` left unset takes the task's preset, its entry's in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sdft.errors import ConfigError
 from sdft.models import DEFAULT_MODEL, TRAIN_DTYPES
@@ -214,6 +215,30 @@ class TrainConfig:
             linear = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)})
             raise ConfigError(f"train: `lora_targets`: {', '.join(missing)} matches no module of {self.model}; "
                               f"its linear modules: {', '.join(linear)}")
+
+    def validate_targets_unloaded(self) -> None:
+        """:meth:`validate_targets` on the model built from its config on the meta device (no
+        weights read: `sdft run` checks before its first stage, not when the first fine-tune
+        starts). Where that cannot be built without more (a GGUF not yet converted, a hub
+        id, remote code), the check is left to training, right after loading."""
+        if self.full:
+            return
+        try:
+            import torch
+            from transformers import AutoConfig, AutoModelForCausalLM
+
+            from sdft import models
+
+            src = models.resolve(self.model)
+            folder = models.converted_dir(src) if src.gguf else Path(src.path)
+            if not (folder / "config.json").is_file():  # (a hub id's config may need the network)
+                return
+            config = AutoConfig.from_pretrained(folder)
+            with torch.device("meta"):
+                model = AutoModelForCausalLM.from_config(config)
+        except Exception:  # noqa: BLE001 - any failure here is training's to report, with its context
+            return
+        self.validate_targets(model)
 
     def resolved_epochs(self, task: str | None) -> float:
         if self.epochs is not None:
