@@ -122,3 +122,64 @@ def test_unknown_keys_and_pipeline_fields_are_named(tmp_path):
     bad.write_text("name: x\ndata: gsm8k\ntrain:\n  model: other\n")
     with pytest.raises(ConfigError, match="set by the experiment itself"):
         load_experiment(bad)
+
+
+@pytest.mark.parametrize("values, message", [
+    # a negative limit: Python's slicing would evaluate all but the last 5 items
+    ({"eval": {"limit": -5}}, r"x.yaml: eval: limit: must be a positive number of items \(or null for all\), got -5"),
+    ({"train": {"limit": -2}}, r"x.yaml: train: `limit` must be >= 0 \(0 = no limit\), got -2"),
+    ({"train": {"epochs": 0}}, r"x.yaml: train: `epochs` must be > 0 \(or set max_steps\)"),
+    ({"train": {"scheduler": "cosin"}}, r"x.yaml: train: `scheduler` must be one of linear, cosine, "),
+    # random.sample in the first stage (a traceback in the dry run)
+    ({"sample": 0}, r"x.yaml: sample: must be a positive number of examples \(or null for all\), got 0"),
+    ({"sample": -3}, r"x.yaml: sample: must be a positive"),
+    ({"sweeps": {"sample_sizes": [100, -1]}}, r"x.yaml: sweeps.sample_sizes: \[100, -1\] must be positive"),
+    # the checks `sdft distill` made only when it ran, now in DistillConfig
+    ({"distill": {"mix_ratio": 1.5}}, r"x.yaml: distill: `mix_ratio` must be within \[0, 1\], got 1.5"),
+    ({"distill": {"limit": -1}}, r"x.yaml: distill: `limit` must be positive, got -1"),
+    ({"distill": {"template": "usng"}}, r"x.yaml: distill.template: 'usng' is neither a built-in \(using, refer, "),
+    ({"sweeps": {"templates": ["using", "refr"]}}, r"x.yaml: sweeps.templates: 'refr' is neither a built-in"),
+    # the task table read by name, as the first stage would (no data loaded)
+    ({"data": "gsm8kk:train"}, r"x.yaml: data: 'gsm8kk:train' is neither a task \(gsm8k, .*\), an existing file"),
+    ({"data": "gsm8k:tran[:-300]"}, r"x.yaml: data: task 'gsm8k' has no split 'tran'; splits: train, test"),
+    # report.decide: a method of the config other than vanilla (else the decision was silently empty)
+    ({"report": {"decide": ["dft"]}}, r"x.yaml: report.decide: \['dft'\] must name methods of this config other "
+                                      r"than vanilla \(each is decided against it\): sdft"),
+    ({"report": {"decide": ["vanilla"]}}, r"x.yaml: report.decide: \['vanilla'\] must name"),
+    ({"report": {"decide": []}}, r"x.yaml: report.decide: \[\] must name"),
+    # an analysis benchmark set explicitly must be evaluated (it failed after every other stage)
+    ({"eval": {"benchmarks": ["gsm8k"]}, "analyze": {"benchmark": "advbench"}},
+     r"x.yaml: analyze.benchmark: 'advbench' is not a benchmark this run evaluates with generated answers \(gsm8k\)"),
+    ({"eval": {"benchmarks": ["mmlu"]}}, r"x.yaml: analyze.benchmark: 'advbench' .*\(eval.benchmarks has none\)"),
+])
+def test_values_that_failed_later_or_misled_are_errors_when_read(tmp_path, values, message):
+    with pytest.raises(ConfigError, match=message):
+        load_experiment(_write(tmp_path, values))
+
+
+def test_the_analysis_benchmark_left_unset_is_one_the_run_evaluates(tmp_path):
+    # the paper's advbench where it is evaluated; else the first benchmark with generated answers
+    def analyzed(values):
+        return load_experiment(_write(tmp_path, values)).analyze.benchmark
+
+    assert analyzed({}) == "advbench"
+    assert analyzed({"eval": {"benchmarks": ["gsm8k", "xstest", "advbench"]}}) == "advbench"
+    assert analyzed({"eval": {"benchmarks": ["mmlu", "gsm8k", "xstest"]}}) == "gsm8k"
+    assert analyzed({"eval": {"benchmarks": ["gsm8k"]}, "analyze": {"figures": False}}) == "gsm8k"
+    assert analyzed({"eval": {"benchmarks": ["gsm8k", "xstest"]}, "analyze": {"benchmark": "xstest"}}) == "xstest"
+    # what it resolved to is what the manifest records
+    cfg = load_experiment(_write(tmp_path, {"eval": {"benchmarks": ["gsm8k"]}}))
+    assert as_record(cfg)["analyze"] == {"benchmark": "gsm8k"}
+
+
+def test_validate_and_the_dry_run_report_a_bad_value_in_one_line(tmp_path, capsys):
+    from sdft.cli import main
+
+    for values, words in (({"sample": -1}, "x.yaml: sample: must be a positive"),
+                          ({"data": "gsm8kk:train"}, "x.yaml: data: 'gsm8kk:train' is neither a task"),
+                          ({"eval": {"limit": -1}}, "x.yaml: eval: limit: must be a positive")):
+        bad = _write(tmp_path, values)
+        assert main(["validate", str(bad)]) == 2
+        assert main(["run", str(bad), "--dry-run"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 2 and all(words in line for line in err), err

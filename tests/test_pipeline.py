@@ -221,3 +221,13 @@ def test_the_demo_is_what_the_readme_says():
                  "docs/results/openfunction_forgetting/"):
         assert said in section, said
     assert any("demonstration, not evidence" in n for n in cfg.notes)  # the report says it too
+
+
+def test_a_lora_target_the_seed_model_lacks_stops_the_run_before_its_first_stage(tiny_config, capsys):
+    path, cfg = tiny_config
+    cfg["train"]["lora_targets"] = ["q_proj", "v_prj"]
+    path.write_text(yaml.safe_dump(cfg))
+    assert cli_main(["run", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "tiny.yaml: train: `lora_targets`: v_prj matches no module of" in err and len(err.splitlines()) == 1, err
+    assert not (Path(cfg["out"]) / "eval").exists() and not (Path(cfg["out"]) / "distill").exists()

@@ -108,7 +108,8 @@ class ExperimentConfig:
     distill: sdft distill settings (template, max_new_tokens, generation: {backend, base_url, ...}, ...)
     train: sdft train settings (lora_r, epochs, lr, batch_size, full, ...)
     eval: sdft eval settings (benchmarks, limit, variants, ...)
-    analyze: sdft analyze settings (benchmark, ...)
+    analyze: sdft analyze settings (benchmark: default advbench where evaluated, else the first
+        evaluated benchmark with generated answers; ...)
     report: sdft report settings (primary, seed_test_alpha, title, ...): the endpoint and decision
         rule a plan fixed, applied by every run's report
     sweeps: sample_sizes, mix_ratios, templates, interpolation (see SweepConfig)
@@ -203,6 +204,9 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
     """Read and fully validate a config (its ``base:`` chain, then ``overrides`` on top): unknown
     keys anywhere are errors naming the key."""
     data = merge_mappings(read_config(path), overrides or {})
+    # (read before the section becomes an AnalyzeConfig, whose default cannot tell "not set")
+    analyze = data.get("analyze")
+    analyze_set = analyze is not None and (not isinstance(analyze, dict) or "benchmark" in analyze)
     for section, cls in STAGE_SECTIONS.items():
         if section in data:
             data[section] = _section(cls, data[section], f"{path}: {section}")
@@ -213,6 +217,13 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
     cfg = from_dict(ExperimentConfig, data, str(path))
     if not cfg.data:
         raise ConfigError(f"{path}: `data` is required (the training data: a task name or a file)")
+    _check_data(cfg.data, path)
+    if cfg.sample is not None and cfg.sample < 1:  # (random.sample would fail in the first stage)
+        raise ConfigError(f"{path}: sample: must be a positive number of examples (or null for all), "
+                          f"got {cfg.sample}")
+    if any(n < 1 for n in cfg.sweeps.sample_sizes):
+        raise ConfigError(f"{path}: sweeps.sample_sizes: {cfg.sweeps.sample_sizes} must be positive numbers of "
+                          "examples")
     bad = sorted(set(cfg.methods) - set(METHODS))
     if bad or not cfg.methods:
         raise ConfigError(f"{path}: `methods` must be a non-empty subset of {list(METHODS)}, got {cfg.methods}")
@@ -245,7 +256,55 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
         raise ConfigError(f"{path}: {e}") from None
     if cfg.trajectory.eval is not None and not cfg.train.snapshots:
         raise ConfigError(f"{path}: trajectory needs train.snapshots (how many points along training to save)")
+    _check_templates(cfg, path)
+    decided = [m for m in cfg.methods if m != "vanilla"]
+    if cfg.report.decide is not None and (not cfg.report.decide or set(cfg.report.decide) - set(decided)):
+        raise ConfigError(f"{path}: report.decide: {cfg.report.decide} must name methods of this config other "
+                          f"than vanilla (each is decided against it): {', '.join(decided) or 'none'}")
+    cfg.analyze = _analyzed(cfg, analyze_set, path)
     return cfg
+
+
+def _check_data(spec: str, path: str | Path) -> None:
+    """``data`` resolved as the first stage will (a task's name and split, or a file), unread."""
+    from sdft.data.tasks import check_spec  # the task table's readers: not at import
+    from sdft.errors import DataError
+
+    try:
+        check_spec(spec)
+    except DataError as e:
+        raise ConfigError(f"{path}: data: {e}") from None
+
+
+def _check_templates(cfg: ExperimentConfig, path: str | Path) -> None:
+    """Each distillation template named (built-in or file) loads now, not when its stage starts."""
+    from sdft.distill.templates import load_template
+
+    named = [("distill.template", cfg.distill.template), ("train.teacher_template", cfg.train.teacher_template)]
+    for where, name in named + [("sweeps.templates", t) for t in cfg.sweeps.templates]:
+        if name:
+            try:
+                load_template(name)
+            except ConfigError as e:
+                raise ConfigError(f"{path}: {where}: {str(e).removeprefix('template: ')}") from None
+
+
+def _analyzed(cfg: ExperimentConfig, explicit: bool, path: str | Path) -> AnalyzeConfig:
+    """The analyze section with its benchmark one the run evaluates with generated answers (what
+    the analysis compares). Left unset, it is the paper's advbench where that is evaluated, else
+    the first such benchmark evaluated (a config that evaluates only gsm8k analyses gsm8k); set,
+    it must be one of them."""
+    from sdft import evaluate as battery
+    from sdft.evaluate.knowledge import KnowledgeOptions
+
+    generated = [b for b in battery.expand(cfg.eval.benchmarks)
+                 if not issubclass(battery.get(b).options, KnowledgeOptions)]
+    if cfg.analyze.benchmark in generated:
+        return cfg.analyze
+    if explicit or not generated:
+        raise ConfigError(f"{path}: analyze.benchmark: {cfg.analyze.benchmark!r} is not a benchmark this run "
+                          f"evaluates with generated answers ({', '.join(generated) or 'eval.benchmarks has none'})")
+    return dataclasses.replace(cfg.analyze, benchmark=generated[0])
 
 
 def stage_config(cls: type[T], section: T, where: str, **fixed: Any) -> T:

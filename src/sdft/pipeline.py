@@ -323,10 +323,16 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
     from sdft import trackers
     from sdft.analyze.config import AnalyzeConfig
     from sdft.analyze.run import run_analyze
+    from sdft.errors import ConfigError
     from sdft.logs import print_summary
     from sdft.report.build import write_configured
 
     stages = Stages(cfg, config_path, only)
+    if stages.trained:  # lora_targets against the seed model's modules now, not when the first fine-tune starts
+        try:
+            replace(cfg.train, model=cfg.model).validate_targets_unloaded()
+        except ConfigError as e:
+            raise ConfigError(f"{config_path or cfg.name}: {e}") from None
     run = Run(cfg, config_path)
     run.manifest["trajectory"] = []
 

@@ -104,3 +104,9 @@ def test_a_bad_dtype_is_refused_before_anything_is_written(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "generation: `dtype` must be one of auto, float32, bfloat16, float16, got 'float8'" in err
     assert not (out / "gsm8k").exists()
+
+
+def test_a_negative_limit_exits_2_in_one_line(tmp_path, capsys):
+    assert main(["eval", "--benchmarks", "gsm8k", "--limit", "-1", "--out", str(tmp_path / "ev")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "limit: must be a positive number of items" in err and len(err.splitlines()) == 1, err

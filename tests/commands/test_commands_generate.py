@@ -143,3 +143,12 @@ def test_kill_9_mid_run_then_resume(tmp_path, tiny_model_dir):
     assert set(ids) == {f"qa/{i}" for i in range(n)}
     assert all(r["num_tokens"] == 48 and r["finish_reason"] == "length" for r in lines)
     assert f"{n - killed_at} generated" in res.stdout or f"{n - killed_at + 1} generated" in res.stdout
+
+
+def test_a_limit_below_one_exits_2(tmp_path, capsys):
+    data = _dataset(tmp_path / "qa.json", 3)
+    for bad in ("-2", "0"):  # -2 generated for all but two records, 0 for none
+        args = ["generate", "--backend", "fake", "--data", str(data), "--out", str(tmp_path / "o.jsonl")]
+        assert main([*args, "--limit", bad]) == 2
+        assert f"limit: must be a positive number of examples (or unset for all), got {bad}" in capsys.readouterr().err
+    assert not (tmp_path / "o.jsonl").exists()

@@ -155,3 +155,16 @@ def test_data_dir_precedence(tmp_path, monkeypatch):
 def test_missing_task_file_is_a_clear_error(tmp_path):
     with pytest.raises(DataError, match=r"task 'alpaca' split 'train': file .*alpaca_train.json not found"):
         tasks.load_task("alpaca", data_dir=tmp_path)
+
+
+def test_a_spec_is_checked_by_name_without_reading_data(tmp_path, monkeypatch):
+    monkeypatch.setenv(tasks.ENV_VAR, str(tmp_path / "nowhere"))  # no data folder needed
+    for good in ("gsm8k", "gsm8k:test", "gsm8k:train[:-300]", "hf:org/name", "reg.json#a"):
+        tasks.check_spec(good)
+    with pytest.raises(DataError, match=r"'gsm8kk:train' is neither a task \(gsm8k, "):
+        tasks.check_spec("gsm8kk:train")
+    with pytest.raises(DataError, match="task 'gsm8k' has no split 'dev'; splits: train, test"):
+        tasks.check_spec("gsm8k:dev[:10]")
+    f = tmp_path / "mine.jsonl"
+    f.write_text("")
+    tasks.check_spec(str(f))

@@ -290,3 +290,16 @@ def test_the_nll_gap_borrows_the_in_process_engines_model_and_skips_other_genera
     report = run_distill(cfg_for(tmp_path / "hf", nll_sample=4, model=tiny_model_dir, max_new_tokens=8),
                          generator=engine, examples=examples)
     assert report["nll"]["sample"] == 4 and report["nll"]["original"]["n"] == 4
+
+
+def test_the_configs_own_values_are_checked_when_it_is_made(tmp_path):
+    # not only when `sdft distill` runs: an experiment's distill section (sdft validate) sees them too
+    for values, message in (({"mix_ratio": 1.5}, r"`mix_ratio` must be within \[0, 1\], got 1.5"),
+                            ({"sample": 0}, "`sample` must be positive"), ({"limit": -1}, "`limit` must be positive"),
+                            ({"export": "parquet"}, "`export`: parquet is not one of"),
+                            ({"check": "maths"}, "check: unknown check 'maths'")):
+        with pytest.raises(ConfigError, match=message):
+            DistillConfig(**values)
+    # a template file is read when the stage starts (a manifest read back need not find it), before the data
+    with pytest.raises(ConfigError, match="'usng' is neither a built-in"):
+        run_distill(DistillConfig(data="no/such/data.json", out=str(tmp_path / "o"), template="usng"))

@@ -255,3 +255,12 @@ def test_a_users_over_refusal_table_with_safe_and_unsafe_labels(tmp_path, data_d
     with pytest.raises(DataError, match=r"xs.jsonl:1: field 'label': expected safe or unsafe, got 'harmful'"):
         run_eval(EvalConfig(benchmarks=["xstest"], out=str(tmp_path / "x2"), data_dir=str(data_dir),
                             benchmark_data={"xstest": str(table)}), get_generator=lambda: fake)
+
+
+def test_a_limit_below_one_is_an_error_when_read():
+    # -1 sliced "all but the last item", 0 evaluated nothing (and the dry run counted all)
+    for bad in (-1, 0):
+        with pytest.raises(ConfigError, match=rf"limit: must be a positive number of items \(or null for all\), "
+                                              rf"got {bad}"):
+            EvalConfig(limit=bad)
+    assert EvalConfig(limit=3).limit == 3 and EvalConfig().limit is None

@@ -43,7 +43,7 @@ class GenerateConfig:
     Data
     data: task name, task:split, or a dataset file
     data_dir: data folder (default: $SDFT_DATA_DIR, else shared/data beside the checkout)
-    limit: only the first N examples
+    limit: only the first N examples (unset: all)
     system: system message replacing the records' own (default: the chat template decides)
     out: output JSONL file (appended to; finished ids are skipped)
 
@@ -68,6 +68,10 @@ class GenerateConfig:
     top_p: float = 1.0
     seed: int = 0
     stop: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.limit is not None and self.limit < 1:  # (-1 would slice "all but one", 0 nothing)
+            raise ConfigError(f"limit: must be a positive number of examples (or unset for all), got {self.limit}")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

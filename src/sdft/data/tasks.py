@@ -300,13 +300,18 @@ def task_entry(task: str | None) -> TaskSpec | None:
 
 def task_path(name: str, split: str | None = None, data_dir: str | Path | None = None) -> tuple[str, Path]:
     """The split (default filled in) and file of a task; errors name the known tasks / splits."""
+    split = _task_split(name, split)
+    return split, _data_dir(data_dir) / TASKS[name].files[split]
+
+
+def _task_split(name: str, split: str | None) -> str:
     if name not in TASKS:
         raise DataError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}")
     spec = TASKS[name]
     split = split or next(iter(spec.files))
     if split not in spec.files:
         raise DataError(f"task {name!r} has no split {split!r}; splits: {', '.join(spec.files)}")
-    return split, _data_dir(data_dir) / spec.files[split]
+    return split
 
 
 def load_task(name: str, split: str | None = None, data_dir: str | Path | None = None) -> list[Example]:
@@ -343,8 +348,28 @@ def load_data(spec: str, data_dir: str | Path | None = None) -> list[Example]:
         return dataset_info.load_dataset_info(spec, root)
     if Path(spec).is_file():
         return loaders.load_file(spec)
-    raise DataError(f"{spec!r} is neither a task ({', '.join(TASKS)}), an existing file, "
-                    "a dataset_info.json#entry nor hf:org/name[:config][@revision][#split]")
+    raise _unknown_spec(spec)
+
+
+def check_spec(spec: str) -> None:
+    """What :func:`load_data` would read for ``spec``, checked without reading it (`sdft validate`):
+    a task's name and split against the table, or an existing file; its DataError otherwise. A
+    registry entry or an ``hf:`` dataset is left to the loader."""
+    m = _SLICE.match(spec)
+    if m:
+        return check_spec(m["spec"])
+    name, _, split = spec.partition(":")
+    if spec.startswith("hf:") or ("#" in spec and spec.split("#", 1)[0].endswith(".json")):
+        return None
+    if name in TASKS:
+        _task_split(name, split or None)
+    elif not Path(spec).is_file():
+        raise _unknown_spec(spec)
+
+
+def _unknown_spec(spec: str) -> DataError:
+    return DataError(f"{spec!r} is neither a task ({', '.join(TASKS)}), an existing file, "
+                     "a dataset_info.json#entry nor hf:org/name[:config][@revision][#split]")
 
 
 def _sliced(m: re.Match, examples: list[Example]) -> list[Example]:

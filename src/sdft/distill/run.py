@@ -93,23 +93,32 @@ class DistillConfig:
     hub_private: bool = True
     progress: bool = True
 
+    def __post_init__(self):
+        # Checked when the config is read (the `sdft distill` flags, an experiment's section,
+        # `sdft validate`), not when the first rewrite is due.
+        if not 0.0 <= self.mix_ratio <= 1.0:
+            raise ConfigError(f"`mix_ratio` must be within [0, 1], got {self.mix_ratio}")
+        for name in ("sample", "limit", "max_new_tokens"):
+            v = getattr(self, name)
+            if v is not None and v <= 0:
+                raise ConfigError(f"`{name}` must be positive, got {v}")
+        bad = sorted(set(export_kinds(self)) - set(output.EXPORTS))
+        if bad:
+            raise ConfigError(f"`export`: {', '.join(bad)} is not one of {', '.join(output.EXPORTS)}")
+        if self.check is not None:
+            check_for(None, self.check)
+        # (a template file is read by sdft.experiment.load_experiment and run_distill, not here:
+        # a manifest read back elsewhere names a file it need not find)
+
 
 def _validate(cfg: DistillConfig) -> None:
+    """The fields an experiment fills in (the rest are checked when the config is made)."""
     if not cfg.data:
         raise ConfigError("distill: `data` is required (a task name, task:split or file)")
     if not cfg.out:
         raise ConfigError("distill: `out` is required (the output folder)")
-    if not 0.0 <= cfg.mix_ratio <= 1.0:
-        raise ConfigError(f"distill: `mix_ratio` must be within [0, 1], got {cfg.mix_ratio}")
-    for name in ("sample", "limit", "max_new_tokens"):
-        v = getattr(cfg, name)
-        if v is not None and v <= 0:
-            raise ConfigError(f"distill: `{name}` must be positive, got {v}")
-    bad = sorted(set(export_kinds(cfg)) - set(output.EXPORTS))
-    if bad:
-        raise ConfigError(f"distill: `export`: {', '.join(bad)} is not one of {', '.join(output.EXPORTS)}")
-    if cfg.check is not None:
-        check_for(None, cfg.check)
+    if cfg.template:  # before the data is read
+        load_template(cfg.template)
 
 
 def export_kinds(cfg: DistillConfig) -> list[str]:

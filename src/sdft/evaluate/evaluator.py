@@ -53,7 +53,7 @@ class EvalConfig:
     benchmarks: benchmark names or groups (math, safety, knowledge, paper), comma-separated;
         lm_eval:TASK runs an lm-eval task by name (only one whose data is local)
     out: results folder
-    limit: evaluate only the first N items of each benchmark
+    limit: evaluate only the first N items of each benchmark (unset: all)
     benchmark_data: items of a benchmark from other data: a task slice or a user's CSV/JSON/JSONL
         table (prompt column found by name, or FILE#column), e.g. {gsm8k: "gsm8k:train[-300:]",
         advbench: my_redteam.csv}; flag: --benchmark-data advbench=my_redteam.csv#Behavior
@@ -99,6 +99,8 @@ class EvalConfig:
     def __post_init__(self):
         # Every name, variant and option is checked here, so a typo fails when the config is
         # read rather than after the first benchmarks have run.
+        if self.limit is not None and self.limit < 1:  # (-1 would slice "all but one", 0 nothing)
+            raise ConfigError(f"limit: must be a positive number of items (or null for all), got {self.limit}")
         names = battery.expand(self.benchmarks)
         for what, table in (("variants", self.variants), ("answer_lengths", self.answer_lengths),
                             ("benchmark_data", self.benchmark_data), ("options", self.options)):

@@ -9,6 +9,7 @@ accumulation 4. ``epochs`` left unset takes the task's preset, its entry's in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sdft.errors import ConfigError
 from sdft.models import DEFAULT_MODEL, TRAIN_DTYPES
@@ -17,6 +18,9 @@ from sdft.models import DEFAULT_MODEL, TRAIN_DTYPES
 # dft: TRL's dynamic fine-tuning loss; kl: SFT + beta KL to the seed; replay: SFT on the task
 # rows mixed with the seed's own answers to general prompts; onpolicy: TRL's SDFTTrainer.
 METHODS = ("sft", "dft", "kl", "replay", "onpolicy")
+# Schedules every transformers version has: read without importing it (and torch); any other
+# name is checked against transformers' own SchedulerType.
+_USUAL_SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 
 
 @dataclass
@@ -163,8 +167,21 @@ class TrainConfig:
         for name in ("batch_size", "grad_accum", "max_length", "logging_steps", "save_steps", "lora_r"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"train: `{name}` must be >= 1, got {getattr(self, name)}")
+        for name in ("limit", "max_steps"):  # (0 = no limit; a negative one would slice "all but N")
+            if getattr(self, name) < 0:
+                raise ConfigError(f"train: `{name}` must be >= 0 (0 = no limit), got {getattr(self, name)}")
+        if self.epochs is not None and self.epochs <= 0 and not self.max_steps:
+            raise ConfigError(f"train: `epochs` must be > 0 (or set max_steps), got {self.epochs}: "
+                              "it would train 0 steps")
         if self.lr <= 0:
             raise ConfigError(f"train: `lr` must be > 0, got {self.lr}")
+        if self.scheduler not in _USUAL_SCHEDULERS:
+            from transformers.trainer_utils import SchedulerType
+
+            known = [s.value for s in SchedulerType]
+            if self.scheduler not in known:
+                raise ConfigError(f"train: `scheduler` must be one of {', '.join(known)} (transformers' "
+                                  f"SchedulerType), got {self.scheduler!r}")
         if self.dtype not in TRAIN_DTYPES:
             raise ConfigError(f"train: `dtype` must be one of {', '.join(TRAIN_DTYPES)}, got {self.dtype!r} "
                               "(float16 would need loss scaling)")
@@ -183,6 +200,45 @@ class TrainConfig:
                               "(reverse KL, TRL's rule)")
         if not self.full and not self.lora_targets:
             raise ConfigError("train: `lora_targets` is empty; name modules such as q_proj,v_proj or use --full")
+
+    def validate_targets(self, model) -> None:
+        """Each of ``lora_targets`` names a module of the loaded ``model`` (PEFT's rule: the module's
+        name or a dotted suffix of it). PEFT fails with a traceback only when none matches, and
+        beside one right name a typo would silently wrap fewer modules than asked."""
+        if self.full:
+            return
+        import torch
+
+        names = [n for n, _ in model.named_modules()]
+        missing = [t for t in self.lora_targets if not any(n == t or n.endswith("." + t) for n in names)]
+        if missing:
+            linear = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)})
+            raise ConfigError(f"train: `lora_targets`: {', '.join(missing)} matches no module of {self.model}; "
+                              f"its linear modules: {', '.join(linear)}")
+
+    def validate_targets_unloaded(self) -> None:
+        """:meth:`validate_targets` on the model built from its config on the meta device (no
+        weights read: `sdft run` checks before its first stage, not when the first fine-tune
+        starts). Where that cannot be built without more (a GGUF not yet converted, a hub
+        id, remote code), the check is left to training, right after loading."""
+        if self.full:
+            return
+        try:
+            import torch
+            from transformers import AutoConfig, AutoModelForCausalLM
+
+            from sdft import models
+
+            src = models.resolve(self.model)
+            folder = models.converted_dir(src) if src.gguf else Path(src.path)
+            if not (folder / "config.json").is_file():  # (a hub id's config may need the network)
+                return
+            config = AutoConfig.from_pretrained(folder)
+            with torch.device("meta"):
+                model = AutoModelForCausalLM.from_config(config)
+        except Exception:  # noqa: BLE001 - any failure here is training's to report, with its context
+            return
+        self.validate_targets(model)
 
     def resolved_epochs(self, task: str | None) -> float:
         if self.epochs is not None:

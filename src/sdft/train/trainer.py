@@ -268,6 +268,7 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
         n_replay = len(examples) - n_task
     dtype, autocast = _precision(cfg)
     model, tok = models.load(cfg.model, padding_side="right", dtype=dtype)
+    cfg.validate_targets(model)  # a ConfigError naming the model's modules, not PEFT's traceback
     on_cuda = next(model.parameters()).is_cuda
     # Training never reads a KV cache, and a cache object makes transformers skip its packed-
     # sequence masking: padding-free batches would then attend across examples.
