@@ -64,3 +64,12 @@ def test_no_run_folder_is_a_usage_error():
     with pytest.raises(SystemExit) as exit_:
         main(["report"])
     assert exit_.value.code == 2
+
+
+def test_an_unknown_primary_endpoint_is_refused_as_validate_refuses_it(demo, capsys):
+    assert main(["report", str(demo), "--primary", "advbnech", "--no-figures"]) == 2
+    err = capsys.readouterr().err
+    assert f"{demo}: report.primary: 'advbnech' is not an endpoint of the evaluated benchmarks (gsm8k, " in err
+    assert not (demo / "report" / "report.md").exists()
+    assert main(["report", str(demo), "--primary", "gsm8k", "--no-figures"]) == 0  # an evaluated one
+
