@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sdft import evaluate as battery
-    from sdft.evaluate.evaluator import compare_results, scored_lines_file, settings_differences
+    from sdft.evaluate.evaluator import compare_results, scored_lines_file
     from sdft.report.endpoints import endpoints_of
 
     for d in (args.a, args.b):
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         names = [n for n in battery.BENCHMARKS if all(scored_lines_file(d, n) for d in (args.a, args.b))]
         if not names:
             raise ConfigError(f"no benchmark has predictions in both {args.a} and {args.b}")
-    differ = {n: settings_differences(args.a, args.b, n) for n in names}
+    differ = {n: _settings_differences(args.a, args.b, n) for n in names}
     for n, d in differ.items():
         if d:  # still compared: comparing two settings can be the point
             log.warning("%s: %s and %s were made with other settings: %s", n, args.a, args.b,
@@ -96,3 +96,35 @@ def _finite(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_finite(v) for v in value]
     return value
+
+
+# Settings that name the model under evaluation: two folders compared are meant to differ there.
+_MODEL_SETTINGS = ("model", "adapter", "merge_adapter")
+_SAMPLING = ("max_new_tokens", "temperature", "top_p", "seed", "stop")
+
+
+def _saved_settings(results_dir: str | Path, benchmark: str) -> dict[str, Any]:
+    """What one benchmark's results in a folder were made with, the model aside: results.json's
+    entry (its settings, the sampling and dtype actually used, the limit), else the settings.json
+    beside the predictions of an unfinished evaluation; {} when neither was saved."""
+    from sdft.evaluate.context import bench_folder
+
+    path, entry = Path(results_dir) / "results.json", {}
+    try:
+        if path.is_file():
+            entry = (json.loads(path.read_text(encoding="utf-8")).get("benchmarks") or {}).get(benchmark) or {}
+        saved = entry.get("settings")
+        if saved is None and (path := bench_folder(results_dir, benchmark) / "settings.json").is_file():
+            saved = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, AttributeError) as e:
+        raise DataError(f"{path}: not a results file ({e})") from e
+    out = {k: v for k, v in (saved or {}).items() if k not in _MODEL_SETTINGS}
+    out.update({k: v for k, v in (entry.get("generation") or {}).items() if k in _SAMPLING})
+    out.update({k: entry[k] for k in ("variant", "dtype", "limit") if k in entry})
+    return out
+
+
+def _settings_differences(dir_a: str | Path, dir_b: str | Path, benchmark: str) -> dict[str, list]:
+    """{setting: [A's, B's]} for the settings both folders saved for ``benchmark`` that differ."""
+    a, b = _saved_settings(dir_a, benchmark), _saved_settings(dir_b, benchmark)
+    return {k: [a[k], b[k]] for k in sorted(set(a) & set(b)) if a[k] != b[k]}

@@ -352,38 +352,6 @@ def item_scores(results_dir: str | Path, benchmark: str, label: str | None = Non
     return {str(r["id"]): float(r[field]) for r in records if isinstance(r.get(field), (int, float))}
 
 
-# Settings that name the model under evaluation: two folders compared are meant to differ there.
-_MODEL_SETTINGS = ("model", "adapter", "merge_adapter")
-_SAMPLING = ("max_new_tokens", "temperature", "top_p", "seed", "stop")
-
-
-def saved_settings(results_dir: str | Path, benchmark: str) -> dict[str, Any]:
-    """What one benchmark's results in a folder were made with, the model aside: results.json's
-    entry (its settings, the sampling and dtype actually used, the limit), else the settings.json
-    beside the predictions of an unfinished evaluation; {} when neither was saved."""
-    from sdft.data.records import DataError
-
-    path, entry = Path(results_dir) / "results.json", {}
-    try:
-        if path.is_file():
-            entry = (json.loads(path.read_text(encoding="utf-8")).get("benchmarks") or {}).get(benchmark) or {}
-        saved = entry.get("settings")
-        if saved is None and (path := bench_folder(results_dir, benchmark) / "settings.json").is_file():
-            saved = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, AttributeError) as e:
-        raise DataError(f"{path}: not a results file ({e})") from e
-    out = {k: v for k, v in (saved or {}).items() if k not in _MODEL_SETTINGS}
-    out.update({k: v for k, v in (entry.get("generation") or {}).items() if k in _SAMPLING})
-    out.update({k: entry[k] for k in ("variant", "dtype", "limit") if k in entry})
-    return out
-
-
-def settings_differences(dir_a: str | Path, dir_b: str | Path, benchmark: str) -> dict[str, list]:
-    """{setting: [A's, B's]} for the settings both folders saved for ``benchmark`` that differ."""
-    a, b = saved_settings(dir_a, benchmark), saved_settings(dir_b, benchmark)
-    return {k: [a[k], b[k]] for k in sorted(set(a) & set(b)) if a[k] != b[k]}
-
-
 def compare_results(dir_a: str | Path, dir_b: str | Path, benchmark: str, seed: int = 0,
                     label: str | None = None, field: str = "score") -> dict[str, Any]:
     """Paired difference B - A on the items both folders scored, with a bootstrap CI (``label``,
