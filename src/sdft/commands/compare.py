@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from sdft import evaluate as battery
     from sdft.evaluate.evaluator import compare_results, scored_lines_file
     from sdft.report.endpoints import endpoints_of
+    from sdft.runs import finite
 
     for d in (args.a, args.b):
         _check_folder(d)
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         rows.append({"endpoint": ep.key, "title": ep.title, "better": "higher" if ep.higher_is_better else "lower",
                      **row, "settings_differ": differ[ep.benchmark]})
     if args.json:
-        print(json.dumps(_finite(rows), indent=2, allow_nan=False))
+        print(json.dumps(finite(rows), indent=2, allow_nan=False))
         return 0
     width = max([len("endpoint")] + [len(r["title"]) for r in rows])
     print(f"{'endpoint':<{width}} {'A':>7} {'B':>7} {'B-A':>7}  {'95% CI':<18} {'n':>5}  better")
@@ -85,17 +85,6 @@ def _check_folder(folder: str) -> None:
         raise ConfigError(f"{folder}: no such folder")
     if not (path / "results.json").is_file() and not any(scored_lines_file(path, n) for n in battery.BENCHMARKS):
         raise ConfigError(f"{folder}: not an evaluation results folder (no results.json)")
-
-
-def _finite(value: Any) -> Any:
-    """``value`` with every NaN or infinity as None: JSON has no NaN (a mean of no scores)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
 
 
 # Settings that name the model under evaluation: two folders compared are meant to differ there.
