@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -55,6 +56,9 @@ def test_compare_refuses_a_missing_folder_and_one_that_holds_no_results(tmp_path
     captured = capsys.readouterr()
     assert f"{tmp_path / 'train'}: not an evaluation results folder (no results.json)" in captured.err
     assert captured.out == ""
+    demo = Path(__file__).resolve().parents[1] / "fixtures" / "runs" / "demo"
+    assert main(["compare", str(demo), evals]) == 2
+    assert "(no results.json); it is a run folder: compare its eval/LABEL folders" in capsys.readouterr().err
 
 
 def test_compare_with_no_item_scored_in_both_folders_is_an_error_naming_them(tmp_path, capsys):

@@ -84,7 +84,8 @@ def _check_folder(folder: str) -> None:
     if not path.is_dir():
         raise ConfigError(f"{folder}: no such folder")
     if not (path / "results.json").is_file() and not any(scored_lines_file(path, n) for n in battery.BENCHMARKS):
-        raise ConfigError(f"{folder}: not an evaluation results folder (no results.json)")
+        hint = "; it is a run folder: compare its eval/LABEL folders" if (path / "manifest.json").is_file() else ""
+        raise ConfigError(f"{folder}: not an evaluation results folder (no results.json){hint}")
 
 
 # Settings that name the model under evaluation: two folders compared are meant to differ there.
