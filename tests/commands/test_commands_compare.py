@@ -27,11 +27,11 @@ def test_compare_splits_xstest_into_its_safe_and_unsafe_endpoints(tmp_path, caps
     assert (unsafe["n"], unsafe["mean_a"], unsafe["mean_b"], unsafe["better"]) == (2, 1.0, 0.5, "higher")
 
 
-def _eval_folder(folder, scores, settings=None, results=True):
+def _eval_folder(folder, scores, settings=None, results=True, ids="g"):
     """A results folder with gsm8k predictions scored ``scores`` (None: not scored yet) and, with
     ``results``, a results.json whose gsm8k entry has ``settings`` over the usual ones."""
     (folder / "gsm8k").mkdir(parents=True)
-    lines = [{"id": f"g{i}", "predict": "...", "label": "1", **({} if s is None else {"score": float(s)})}
+    lines = [{"id": f"{ids}{i}", "predict": "...", "label": "1", **({} if s is None else {"score": float(s)})}
              for i, s in enumerate(scores)]
     (folder / "gsm8k" / "predictions.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
     if results:
@@ -67,7 +67,11 @@ def test_compare_with_no_item_scored_in_both_folders_is_an_error_naming_them(tmp
     assert main(["compare", a, b, "--json"]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and "nan" not in captured.err.lower()
-    assert f"gsm8k: no item scored in both {a} (3 scored) and {b} (0 scored)" in captured.err
+    assert f"gsm8k: no item scored in both {a} (3 scored) and {b} (0 scored); is an evaluation unfinished?" \
+        in captured.err
+    other = _eval_folder(tmp_path / "other", [1, 1], ids="h")  # other items: other data
+    assert main(["compare", a, other]) == 2
+    assert "(2 scored); they scored different items (other data?)" in capsys.readouterr().err
 
 
 def test_compare_json_is_valid_json_when_a_score_is_not_a_number(tmp_path, capsys):

@@ -59,9 +59,10 @@ def run(args: argparse.Namespace) -> int:
         if not row["n"]:
             if ep.key != ep.benchmark:  # a second endpoint neither folder has items of (strict rule, ...)
                 continue
+            why = ("they scored different items (other data?)" if row["only_a"] and row["only_b"] else
+                   "is an evaluation unfinished? Run its `sdft eval` again to finish it")
             raise DataError(f"{ep.benchmark}: no item scored in both {args.a} ({row['only_a']} scored) and "
-                            f"{args.b} ({row['only_b']} scored); is an evaluation unfinished? Run its "
-                            f"`sdft eval` again to finish it")
+                            f"{args.b} ({row['only_b']} scored); {why}")
         rows.append({"endpoint": ep.key, "title": ep.title, "better": "higher" if ep.higher_is_better else "lower",
                      **row, "settings_differ": differ[ep.benchmark]})
     if args.json:
