@@ -64,3 +64,25 @@ def test_a_closed_stdout_pipe_ends_the_command_quietly_with_141():
 def test_unknown_command_exits_nonzero(capsys):
     assert main(["frobnicate"]) == 2
     assert "unknown command" in capsys.readouterr().err
+
+
+def test_ctrl_c_prints_one_line_and_exits_130_with_the_log_kept(tmp_path, monkeypatch, capsys):
+    import sdft.commands.generate as generate
+    import sdft.commands.ls as ls
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(generate, "run", interrupted)
+    out = tmp_path / "g" / "preds.jsonl"
+    assert main(["generate", "--data", "gsm8k:test", "--out", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert err.strip().splitlines() == [
+        "sdft generate: interrupted; what was written is kept: run the same command again to resume"]
+    assert "interrupted" in (out.parent / "run.log").read_text(encoding="utf-8")
+    monkeypatch.setattr(ls, "run", interrupted)  # a command that writes nothing has nothing to resume
+    assert main(["ls"]) == 130
+    assert capsys.readouterr().err.strip() == "sdft ls: interrupted"
+    assert main(["ls", "-v"]) == 130  # -v keeps the traceback, as for any other error
+    assert "Traceback" in capsys.readouterr().err

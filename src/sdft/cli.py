@@ -76,12 +76,16 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_intermixed_args(rest)
     except TypeError:  # a command with sub-commands (sdft data list) cannot intermix
         args = parser.parse_args(rest)
+    log_file = None
     try:
-        logs.setup(name, args, verbosity, argv)
+        log_file = logs.setup(name, args, verbosity, argv)
         runs.git_hash()  # pin provenance to the code as imported now, before a long command runs
         return int(module.run(args) or 0)
     except SdftError as e:  # an input the user can fix: one clear line, no traceback (a bug keeps its own)
         return _error(name, str(e), e if verbosity > 0 else None)
+    except KeyboardInterrupt as e:  # Ctrl-C: the writers append and the stages resume, so no traceback
+        kept = "; what was written is kept: run the same command again to resume" if log_file else ""
+        return _error(name, f"interrupted{kept}", e if verbosity > 0 else None, label="", status=130)
     except BrokenPipeError:  # `sdft ls | head`: the reader left; stop quietly, as Unix tools do
         if not _stdout_closed():
             raise  # a pipe of the command's own (a subprocess): a real error
@@ -99,15 +103,15 @@ def main(argv: list[str] | None = None) -> int:
         logs.teardown()  # main() called from Python: later records do not land in this run.log
 
 
-def _error(name: str, message: str, shown: BaseException | None) -> int:
-    """Print one error line (and, with -v, the traceback ``shown``); exit status 2."""
+def _error(name: str, message: str, shown: BaseException | None, label: str = "error: ", status: int = 2) -> int:
+    """Print one error line (and, with -v, the traceback ``shown``); exit ``status``."""
     if shown is not None:
         import traceback
 
         traceback.print_exception(type(shown), shown, shown.__traceback__, file=sys.stderr)
-    logs.file_only(f"error: {message}")  # run.log; the console gets the line below
-    print(f"sdft {name}: error: {message}", file=sys.stderr)
-    return 2
+    logs.file_only(f"{label}{message}")  # run.log; the console gets the line below
+    print(f"sdft {name}: {label}{message}", file=sys.stderr)
+    return status
 
 
 def _stdout_closed() -> bool:

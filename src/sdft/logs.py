@@ -10,8 +10,10 @@ Every command that writes an output folder appends its log to ``FOLDER/run.log``
 DEBUG with ``-v``): one header line per invocation with the time, the command line, the git
 hash and the version, then the records with time stamps. The folder is the command's ``--out``
 (its YAML's ``out``, or the command's default), the run folder for ``sdft run``, the folder of
-the output file for ``sdft generate``. ``sdft score``, ``compare``, ``data``, ``models``, ``ls``
-and ``validate`` write no folder and no log file.
+the output file for ``sdft generate``. ``sdft report`` and ``analyze`` keep no log when a folder
+named as a run folder is not one (no manifest.json): they refuse it and make no folder, in it or
+elsewhere. ``sdft score``, ``compare``, ``data``, ``models``, ``ls`` and ``validate`` write no
+folder and no log file.
 """
 
 from __future__ import annotations
@@ -143,6 +145,10 @@ def output_dir(command: str, args: argparse.Namespace) -> Path | None:
             return None  # the command reports the problem itself
     if command not in ("generate", "distill", "train", "eval", "analyze", "report"):
         return None  # score, compare, data, models, ls, validate write no folder
+    if command in ("report", "analyze"):
+        named = getattr(args, "run_dirs", None) or [getattr(args, "run_dir", None)]
+        if any(d and not (Path(d) / "manifest.json").is_file() for d in named):
+            return None  # the command refuses a folder that is not a run: make no folder (in it) for a log
     out = getattr(args, "out", None) or _yaml_out(args)
     if command == "generate":
         return Path(out).parent if out else None

@@ -171,6 +171,20 @@ def write_json(path: str | Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
+def finite(x: Any) -> Any:
+    """``x`` with every NaN or infinity as None, so it prints as JSON (which has no NaN: a mean
+    over no items, a CI of one item, a missing half-width)."""
+    import math
+
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {str(k): finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [finite(v) for v in x]
+    return x
+
+
 _VERSIONED = ("sdft-toolkit", "torch", "transformers", "peft", "trl", "accelerate", "datasets", "lm_eval",
               "sacrebleu", "rouge_score", "sentence-transformers")
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import pytest
 
 from sdft.cli import main
 
@@ -22,3 +25,74 @@ def test_compare_splits_xstest_into_its_safe_and_unsafe_endpoints(tmp_path, caps
     safe, unsafe = rows["xstest"], rows["xstest_unsafe"]
     assert (safe["n"], safe["mean_a"], safe["mean_b"], safe["better"]) == (2, 0.5, 0.0, "lower")
     assert (unsafe["n"], unsafe["mean_a"], unsafe["mean_b"], unsafe["better"]) == (2, 1.0, 0.5, "higher")
+
+
+def _eval_folder(folder, scores, settings=None, results=True, ids="g"):
+    """A results folder with gsm8k predictions scored ``scores`` (None: not scored yet) and, with
+    ``results``, a results.json whose gsm8k entry has ``settings`` over the usual ones."""
+    (folder / "gsm8k").mkdir(parents=True)
+    lines = [{"id": f"{ids}{i}", "predict": "...", "label": "1", **({} if s is None else {"score": float(s)})}
+             for i, s in enumerate(scores)]
+    (folder / "gsm8k" / "predictions.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    if results:
+        base = {"model": "smollm2-135m", "adapter": None, "backend": "hf", "dtype": "auto", "seed": 0,
+                "data": None, "variant": None, "max_new_tokens": None, "options": {}}
+        settings = {**base, **(settings or {})}
+        sampling = {"max_new_tokens": settings["max_new_tokens"] or 256, "temperature": 0.0, "top_p": 1.0,
+                    "seed": settings["seed"], "stop": []}  # what the benchmark decoded with
+        entry = {"benchmark": "gsm8k", "score": 0.5, "n": len(scores), "limit": None, "dtype": "bfloat16",
+                 "generation": sampling, "settings": settings}
+        (folder / "results.json").write_text(json.dumps({"benchmarks": {"gsm8k": entry}}))
+    return str(folder)
+
+
+def test_compare_refuses_a_missing_folder_and_one_that_holds_no_results(tmp_path, capsys):
+    evals = _eval_folder(tmp_path / "eval", [1, 0])
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "train_summary.json").write_text("{}")
+    assert main(["compare", str(tmp_path / "nosuch1"), evals]) == 2
+    assert f"{tmp_path / 'nosuch1'}: no such folder" in capsys.readouterr().err
+    assert main(["compare", str(tmp_path / "train"), evals, "--json"]) == 2
+    captured = capsys.readouterr()
+    assert f"{tmp_path / 'train'}: not an evaluation results folder (no results.json)" in captured.err
+    assert captured.out == ""
+    demo = Path(__file__).resolve().parents[1] / "fixtures" / "runs" / "demo"
+    assert main(["compare", str(demo), evals]) == 2
+    assert "(no results.json); it is a run folder: compare its eval/LABEL folders" in capsys.readouterr().err
+
+
+def test_compare_with_no_item_scored_in_both_folders_is_an_error_naming_them(tmp_path, capsys):
+    a = _eval_folder(tmp_path / "a", [1, 0, 1])
+    b = _eval_folder(tmp_path / "b", [None, None], results=False)  # an evaluation still generating
+    assert main(["compare", a, b, "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "nan" not in captured.err.lower()
+    assert f"gsm8k: no item scored in both {a} (3 scored) and {b} (0 scored); is an evaluation unfinished?" \
+        in captured.err
+    other = _eval_folder(tmp_path / "other", [1, 1], ids="h")  # other items: other data
+    assert main(["compare", a, other]) == 2
+    assert "(2 scored); they scored different items (other data?)" in capsys.readouterr().err
+
+
+def test_compare_json_is_valid_json_when_a_score_is_not_a_number(tmp_path, capsys):
+    a = _eval_folder(tmp_path / "a", [1, 0])
+    b = _eval_folder(tmp_path / "b", [float("nan"), 1])  # json.dumps writes NaN, json.loads reads it back
+    assert main(["compare", a, b, "--json"]) == 0
+    row = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"invalid JSON: {c}"))[0]
+    assert row["n"] == 2 and row["mean_a"] == 0.5 and row["mean_b"] is None and row["diff"] is None
+
+
+def test_compare_warns_about_settings_that_differ_and_still_compares(tmp_path, capsys):
+    a = _eval_folder(tmp_path / "a", [1, 0], settings={"max_new_tokens": 256, "seed": 0})
+    b = _eval_folder(tmp_path / "b", [1, 1], settings={"max_new_tokens": 512, "seed": 1, "model": "other",
+                                                        "adapter": "train/sdft", "merge_adapter": True})
+    assert main(["compare", a, b]) == 0
+    captured = capsys.readouterr()
+    warnings = [ln for ln in captured.err.splitlines() if "other settings" in ln]
+    assert len(warnings) == 1 and "max_new_tokens 256 vs 512" in warnings[0] and "seed 0 vs 1" in warnings[0]
+    assert "model" not in warnings[0] and "adapter" not in warnings[0]  # the model is what is compared
+    assert "gsm8k" in captured.out
+    assert main(["compare", a, b, "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["settings_differ"] == {"max_new_tokens": [256, 512], "seed": [0, 1]}
+    assert row["diff"] == 0.5

@@ -30,3 +30,19 @@ def test_cli_check_bad_input_exits_2_with_the_message(tmp_path, capsys):
     assert main(["data", "check", str(bad)]) == 2
     err = capsys.readouterr().err
     assert f"{bad}:2: field 'output': missing" in err and "Traceback" not in err
+
+
+def test_unknown_fields_suggest_what_a_cli_user_can_do_and_the_suggestion_works(tmp_path, capsys):
+    wrong = tmp_path / "wrongcols.jsonl"
+    wrong.write_text('{"question": "What is 2+2?", "response": "4"}\n')
+    assert main(["data", "check", str(wrong)]) == 2
+    err = capsys.readouterr().err
+    assert "pass a format or columns" not in err  # no command has such flags
+    assert "Rename the fields" in err and "dataset_info.json#NAME" in err
+    entry = json.loads(err[err.index("e.g. ") + 5:].strip())  # the entry the message suggests, as JSON
+    columns = {"prompt": "question", "response": "response"}
+    assert entry == {"NAME": {"file_name": "wrongcols.jsonl", "columns": columns}}
+    (tmp_path / "dataset_info.json").write_text(json.dumps(entry))
+    assert main(["data", "show", f"{tmp_path / 'dataset_info.json'}#NAME"]) == 0
+    shown = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert (shown["instruction"], shown["response"]) == ("What is 2+2?", "4")

@@ -41,6 +41,22 @@ def test_a_users_red_team_table_is_scored_with_the_refusal_metric(tmp_path, data
     assert "--benchmark-data expects BENCHMARK=SPEC" in capsys.readouterr().err
 
 
+
+def test_data_for_a_benchmark_not_evaluated_is_a_warning_in_the_log(tmp_path, monkeypatch, capsys):
+    import sdft.evaluate.evaluator as evaluator
+
+    monkeypatch.setattr(evaluator, "run_eval", lambda cfg, progress=True: {"benchmarks": {}})  # no model
+    table = tmp_path / "file.csv"
+    table.write_text("prompt\nhello\n")
+    out = tmp_path / "ev"
+    assert main(["eval", "--benchmarks", "gsm8k", "--benchmark-data", f"advbench={table}", "--out", str(out)]) == 0
+    warnings = [ln for ln in capsys.readouterr().err.splitlines() if "advbench" in ln]
+    expected = "benchmark_data: advbench is not among the benchmarks evaluated (gsm8k); ignored"
+    assert warnings == [f"[sdft eval] {expected}"]
+    assert expected in (out / "run.log").read_text(encoding="utf-8")
+    assert main(["eval", "--benchmarks", "safety", "--benchmark-data", f"advbench={table}", "--out", str(out)]) == 0
+    assert "not among" not in capsys.readouterr().err  # a group's benchmark is evaluated
+
 def test_a_stage_config_inherits_its_base(tmp_path, data_dir, capsys):
     """`sdft eval --config` resolves `base:` like `sdft run` (the bf16/float32 pair shares one file)."""
     (tmp_path / "shared.yaml").write_text('benchmarks: [advbench]\nbenchmark_data: {advbench: "advbench[:3]"}\n'

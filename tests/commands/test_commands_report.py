@@ -64,3 +64,22 @@ def test_no_run_folder_is_a_usage_error():
     with pytest.raises(SystemExit) as exit_:
         main(["report"])
     assert exit_.value.code == 2
+
+
+def test_an_unknown_primary_endpoint_is_refused_as_validate_refuses_it(demo, capsys):
+    assert main(["report", str(demo), "--primary", "advbnech", "--no-figures"]) == 2
+    err = capsys.readouterr().err
+    assert f"{demo}: report.primary: 'advbnech' is not an endpoint of the evaluated benchmarks (gsm8k, " in err
+    assert not (demo / "report" / "report.md").exists()
+    assert main(["report", str(demo), "--primary", "gsm8k", "--no-figures"]) == 0  # an evaluated one
+
+
+def test_a_folder_that_is_not_a_run_gets_no_folder_made_in_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train").mkdir()  # a folder, but not a run folder
+    for argv in (["report", "nosuchdir"], ["report", "train"], ["report", str(RUNS / "demo"), "nosuchdir"],
+                 ["analyze", "nosuchdir"]):
+        assert main(argv) == 2, argv
+        assert "manifest.json" in capsys.readouterr().err
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["train"]
+    assert not (RUNS / "demo" / "report").exists()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from sdft.cli import main
 
 
@@ -18,3 +20,11 @@ def test_score_cli_checks_that_the_benchmark_scores_files(tmp_path, capsys):
     assert "mmlu is not a generative benchmark" in capsys.readouterr().err
     assert main(["score", "gsm9k", str(f)]) == 2
     assert "unknown benchmark 'gsm9k'" in capsys.readouterr().err
+
+
+def test_score_json_of_a_file_with_no_predictions_is_valid_json(tmp_path, capsys):
+    f = tmp_path / "empty.jsonl"
+    f.write_text("")
+    assert main(["score", "gsm8k", str(f), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"invalid JSON: {c}"))
+    assert res["n"] == 0 and res["score"] is None and res["ci95"] == [None, None]

@@ -38,3 +38,15 @@ def test_other_non_utf8_bytes_name_the_line_and_byte(tmp_path):
     bom = tmp_path / "bom.csv"  # a UTF-8 BOM is fine: it is not glued to the first column name
     bom.write_bytes("instruction,output\nx,y\n".encode("utf-8-sig"))
     assert [rec for _, rec in files.iter_records(bom)] == [{"instruction": "x", "output": "y"}]
+
+
+@pytest.mark.parametrize("header,named", [("question;answer", "a semicolon"), ("question\tanswer", "a tab")])
+def test_a_csv_header_read_as_one_column_holding_another_delimiter_says_the_delimiter_looks_wrong(
+        tmp_path, header, named):
+    path = tmp_path / "items.csv"
+    path.write_text(f"{header}\n{header.replace('question', 'q').replace('answer', '1')}\n")
+    with pytest.raises(DataError, match=f"items.csv: the header is one column, .* holding {named}: "
+                                        "the delimiter looks wrong"):
+        list(files.iter_records(path))
+    (tmp_path / "ok.csv").write_text("prompt\nwhat; and why?\n")  # a semicolon in a value is fine
+    assert [r for _, r in files.iter_records(tmp_path / "ok.csv")] == [{"prompt": "what; and why?"}]

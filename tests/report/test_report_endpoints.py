@@ -47,3 +47,13 @@ def test_a_model_without_predictions_has_no_item_scores(tmp_path):
     assert model_scores(run, run["models"][1], endpoint("humaneval")) is None
     assert [e.key for e in endpoints_of(["xstest"], strict=True)] == ["xstest", "xstest_unsafe", "xstest_strict",
                                                                       "xstest_unsafe_strict"]
+
+
+def test_check_report_reads_a_benchmark_group_as_its_benchmarks():
+    from sdft.errors import ConfigError
+    from sdft.report.endpoints import check_report
+    from sdft.report_config import ReportConfig
+
+    check_report(ReportConfig(primary="xstest_unsafe"), ["gsm8k", "safety"], "x.yaml")  # `safety` holds xstest
+    with pytest.raises(ConfigError, match=r"x.yaml: report.primary: 'advbnech' is not an endpoint .*\(gsm8k, adv"):
+        check_report(ReportConfig(primary="advbnech"), ["gsm8k", "safety"], "x.yaml")

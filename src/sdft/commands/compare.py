@@ -8,12 +8,23 @@ accuracy (paired over prompts). The refusal benchmarks add their strict-rule row
 
     sdft compare runs/seed-eval runs/sdft-eval                    # every shared benchmark
     sdft compare runs/seed-eval runs/sdft-eval --benchmarks gsm8k,advbench
+
+Folders evaluated with other settings (answer length, seed, dtype, variant, limit, ...; the model
+aside) are still compared, with a warning naming the settings; ``--json`` gives them in each
+row's ``settings_differ`` ({setting: [A's, B's]}).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from sdft.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,24 +36,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sdft import evaluate as battery
-    from sdft.evaluate.context import bench_folder
-    from sdft.evaluate.evaluator import compare_results
+    from sdft.evaluate.evaluator import compare_results, scored_lines_file
     from sdft.report.endpoints import endpoints_of
+    from sdft.runs import finite
 
+    for d in (args.a, args.b):
+        _check_folder(d)
     if args.benchmarks:
         names = battery.expand(args.benchmarks)
     else:
-        names = [n for n in battery.BENCHMARKS
-                 if all((bench_folder(d, n) / "predictions.jsonl").exists() for d in (args.a, args.b))]
+        names = [n for n in battery.BENCHMARKS if all(scored_lines_file(d, n) for d in (args.a, args.b))]
+        if not names:
+            raise ConfigError(f"no benchmark has predictions in both {args.a} and {args.b}")
+    differ = {n: _settings_differences(args.a, args.b, n) for n in names}
+    for n, d in differ.items():
+        if d:  # still compared: comparing two settings can be the point
+            log.warning("%s: %s and %s were made with other settings: %s", n, args.a, args.b,
+                        "; ".join(f"{k} {a!r} vs {b!r}" for k, (a, b) in d.items()))
     rows = []
     for ep in endpoints_of(names, strict=True):  # the report's endpoints: XSTest's safe and unsafe halves
         row = compare_results(args.a, args.b, ep.benchmark, label=ep.label, field=ep.field)
-        if ep.field != "score" and not row["n"]:
-            continue
-        rows.append({"endpoint": ep.key, "title": ep.title,
-                     "better": "higher" if ep.higher_is_better else "lower", **row})
+        if not row["n"]:
+            if ep.key != ep.benchmark:  # a second endpoint neither folder has items of (strict rule, ...)
+                continue
+            why = ("they scored different items (other data?)" if row["only_a"] and row["only_b"] else
+                   "is an evaluation unfinished? Run its `sdft eval` again to finish it")
+            raise DataError(f"{ep.benchmark}: no item scored in both {args.a} ({row['only_a']} scored) and "
+                            f"{args.b} ({row['only_b']} scored); {why}")
+        rows.append({"endpoint": ep.key, "title": ep.title, "better": "higher" if ep.higher_is_better else "lower",
+                     **row, "settings_differ": differ[ep.benchmark]})
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps(finite(rows), indent=2, allow_nan=False))
         return 0
     width = max([len("endpoint")] + [len(r["title"]) for r in rows])
     print(f"{'endpoint':<{width}} {'A':>7} {'B':>7} {'B-A':>7}  {'95% CI':<18} {'n':>5}  better")
@@ -50,3 +74,48 @@ def run(args: argparse.Namespace) -> int:
         print(f"{r['title']:<{width}} {r['mean_a']:7.3f} {r['mean_b']:7.3f} {r['diff']:+7.3f}  "
               f"[{r['ci95'][0]:+.3f}, {r['ci95'][1]:+.3f}] {r['n']:>5}  {r['better']}")
     return 0
+
+
+def _check_folder(folder: str) -> None:
+    """A results folder: results.json, or the predictions of an evaluation still running."""
+    from sdft import evaluate as battery
+    from sdft.evaluate.evaluator import scored_lines_file
+
+    path = Path(folder)
+    if not path.is_dir():
+        raise ConfigError(f"{folder}: no such folder")
+    if not (path / "results.json").is_file() and not any(scored_lines_file(path, n) for n in battery.BENCHMARKS):
+        hint = "; it is a run folder: compare its eval/LABEL folders" if (path / "manifest.json").is_file() else ""
+        raise ConfigError(f"{folder}: not an evaluation results folder (no results.json){hint}")
+
+
+# Settings that name the model under evaluation: two folders compared are meant to differ there.
+_MODEL_SETTINGS = ("model", "adapter", "merge_adapter")
+_SAMPLING = ("max_new_tokens", "temperature", "top_p", "seed", "stop")
+
+
+def _saved_settings(results_dir: str | Path, benchmark: str) -> dict[str, Any]:
+    """What one benchmark's results in a folder were made with, the model aside: results.json's
+    entry (its settings, the sampling and dtype actually used, the limit), else the settings.json
+    beside the predictions of an unfinished evaluation; {} when neither was saved."""
+    from sdft.evaluate.context import bench_folder
+
+    path, entry = Path(results_dir) / "results.json", {}
+    try:
+        if path.is_file():
+            entry = (json.loads(path.read_text(encoding="utf-8")).get("benchmarks") or {}).get(benchmark) or {}
+        saved = entry.get("settings")
+        if saved is None and (path := bench_folder(results_dir, benchmark) / "settings.json").is_file():
+            saved = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, AttributeError) as e:
+        raise DataError(f"{path}: not a results file ({e})") from e
+    out = {k: v for k, v in (saved or {}).items() if k not in _MODEL_SETTINGS}
+    out.update({k: v for k, v in (entry.get("generation") or {}).items() if k in _SAMPLING})
+    out.update({k: entry[k] for k in ("variant", "dtype", "limit") if k in entry})
+    return out
+
+
+def _settings_differences(dir_a: str | Path, dir_b: str | Path, benchmark: str) -> dict[str, list]:
+    """{setting: [A's, B's]} for the settings both folders saved for ``benchmark`` that differ."""
+    a, b = _saved_settings(dir_a, benchmark), _saved_settings(dir_b, benchmark)
+    return {k: [a[k], b[k]] for k in sorted(set(a) & set(b)) if a[k] != b[k]}

@@ -25,9 +25,12 @@ keyword score to advbench, advbench_jailbreak and xstest; the keyword rate stays
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from sdft.locks import add_wait_argument, output_lock
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
         if table:
             data[key] = table
     cfg = from_args(EvalConfig, args, data, where=args.config or "flags")
+    for line in cfg.ignored():
+        log.warning("%s", line)
     with output_lock(cfg.out, folder=True, wait=args.wait):
         results = run_eval(cfg, progress=not args.no_progress)
     print(f"{'benchmark':<20} {'metric':<13} {'score':>7}  {'95% CI':<17} {'n':>5} {'wall s':>8}")

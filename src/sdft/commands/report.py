@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     if fixed is None and len(args.run_dirs) == 1:
         fixed = _run_settings(Path(args.run_dirs[0]))
     cfg = from_args(ReportConfig, args, fixed, where=args.config or "sdft report")
+    _check_endpoints(cfg, args.run_dirs)
     out = cfg.out or (Path(args.run_dirs[0]) / "report" if len(args.run_dirs) == 1 else Path("report"))
     paths = write_configured(args.run_dirs, out, cfg)
     print(f"wrote {paths['md']}, {paths['html']} and {paths['summary']}")
@@ -53,3 +54,22 @@ def _run_settings(run_dir: Path) -> dict | None:
     manifest = read_json_opt(run_dir / "manifest.json")
     section = (manifest.get("config") or {}).get("report") if isinstance(manifest, dict) else None
     return dict(section) if isinstance(section, dict) and section else None
+
+
+def _check_endpoints(cfg: ReportConfig, run_dirs: list[str]) -> None:
+    """``primary`` and the non-inferiority endpoints must be endpoints of what the runs evaluate
+    (their results, and the benchmarks their configs plan): a typo would leave no decision."""
+    from sdft.analyze.runfiles import benchmarks_of, load_run
+    from sdft.errors import ConfigError
+    from sdft.experiment import from_record
+    from sdft.report.endpoints import check_report
+
+    runs = [load_run(d) for d in run_dirs]  # not a run folder: its error, before anything is written
+    benchmarks = benchmarks_of([m for r in runs for m in r["models"]])
+    for r in runs:
+        try:  # a half-finished run has no results yet for what its config planned
+            benchmarks += from_record(r["manifest"].get("config") or {}).eval.benchmarks
+        except (ConfigError, TypeError, AttributeError):
+            pass  # a manifest an older version wrote: its results alone
+    if benchmarks:
+        check_report(cfg, benchmarks, ", ".join(map(str, run_dirs)))

@@ -47,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
     res = score_file(args.benchmark, args.predictions, options=judge or None, data_dir=args.data_dir,
                      allow_code_execution=args.allow_code_execution, write=args.write)
     if args.json:
-        print(json.dumps(res, indent=2))
+        from sdft.runs import finite
+
+        print(json.dumps(finite(res), indent=2, allow_nan=False))
         return 0
     lo, hi = res["ci95"]
     print(f"{res['benchmark']}: {res['metric']} = {res['score']:.4f}  (n={res['n']}, 95% CI [{lo:.4f}, {hi:.4f}])")

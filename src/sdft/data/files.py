@@ -89,6 +89,7 @@ def _iter_csv(path: Path, delimiter: str) -> Iterator[tuple[str, dict[str, Any]]
         reader = csv.DictReader(f, delimiter=delimiter)
         if not reader.fieldnames:
             raise DataError(f"{path}: empty CSV file (a header row is required)")
+        _check_delimiter(path, reader.fieldnames, delimiter)
         start = 2
         for row in reader:
             where = f"{path}:{start}"  # the line the row starts on; quoted fields may span lines
@@ -99,3 +100,15 @@ def _iter_csv(path: Path, delimiter: str) -> Iterator[tuple[str, dict[str, Any]]
             if short:
                 raise DataError(f"{where}: field {short[0]!r}: missing (the row has fewer values than the header)")
             yield where, row
+
+
+_DELIMITERS = {",": "a comma", ";": "a semicolon", "\t": "a tab"}
+
+
+def _check_delimiter(path: Path, header: list[str], delimiter: str) -> None:
+    """A header read as one column that holds another delimiter: the file is separated by that one."""
+    other = next((d for d in _DELIMITERS if d != delimiter and len(header) == 1 and d in header[0]), None)
+    if other is not None:
+        raise DataError(f"{path}: the header is one column, {header[0]!r}, holding {_DELIMITERS[other]}: the "
+                        f"delimiter looks wrong; a .csv file is read with commas and a .tsv file with tabs "
+                        f"(rewrite the file with those, or give a tab-separated one the .tsv extension)")

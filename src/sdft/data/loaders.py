@@ -27,6 +27,8 @@ observation turns, images, and ranking (preference) data.
 from __future__ import annotations
 
 import itertools
+import json
+import re
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -155,7 +157,19 @@ def sniff(rec: dict, where: str) -> tuple[str, dict | None]:
     if "question" in rec and "answer" in rec:
         return "alpaca", GSM8K_COLUMNS
     raise DataError(f"{where}: cannot tell the format from the fields {sorted(rec)}; expected 'instruction'/'output' "
-                    "(alpaca), 'question'/'answer', 'conversations' (sharegpt) or 'messages'; pass a format or columns")
+                    "(alpaca), 'question'/'answer', 'conversations' (sharegpt) or 'messages'. Rename the fields to "
+                    "one of these, or describe the file in a dataset_info.json entry and give "
+                    f"PATH/dataset_info.json#NAME as the data, e.g. {_entry_example(rec, where)}")
+
+
+def _entry_example(rec: dict, where: str) -> str:
+    """A dataset_info.json entry mapping this record's likely prompt and answer fields."""
+    by_lower = {k.lower(): k for k in rec}
+    prompt = next((by_lower[n] for n in PROMPT_COLUMNS if n in by_lower), "YOUR_PROMPT_FIELD")
+    response = next((by_lower[n] for n in REFERENCE_COLUMNS if n in by_lower and by_lower[n] != prompt),
+                    "YOUR_ANSWER_FIELD")
+    file_name = Path(re.sub(r"(:\d+|: (record|row) \d+)$", "", where)).name
+    return json.dumps({"NAME": {"file_name": file_name, "columns": {"prompt": prompt, "response": response}}})
 
 
 # ---------------------------------------------------------------- entry points

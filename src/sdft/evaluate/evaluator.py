@@ -115,6 +115,19 @@ class EvalConfig:
         for name in {*names, *self.options}:
             self.benchmark_options(name)
 
+    def ignored(self) -> list[str]:
+        """One line per table (variants, answer_lengths, benchmark_data, options) naming benchmarks
+        that are not evaluated: their entries are ignored (a shared YAML may hold entries for
+        benchmarks a given command does not run, so this is a warning, not an error)."""
+        names = battery.expand(self.benchmarks)
+        lines = []
+        for what in ("variants", "answer_lengths", "benchmark_data", "options"):
+            unused = [n for n in getattr(self, what) if n not in names]
+            if unused:
+                lines.append(f"{what}: {', '.join(unused)} {'is' if len(unused) == 1 else 'are'} not among the "
+                             f"benchmarks evaluated ({', '.join(names)}); ignored")
+        return lines
+
     def answer_length(self, name: str) -> int | None:
         """New-token cap for one benchmark; None leaves the benchmark's own default."""
         return self.answer_lengths.get(name, self.max_new_tokens)

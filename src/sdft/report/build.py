@@ -28,7 +28,6 @@ rebuilding the report does not erase it), else null.
 from __future__ import annotations
 
 import json
-import math
 import re
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from sdft.report.cells import DASH
 from sdft.report.endpoints import endpoints_of, evaluated
 from sdft.report.render import Block, to_html, to_markdown
 from sdft.report_config import ReportConfig
+from sdft.runs import finite
 
 
 def tiny_model_note(run: dict[str, Any]) -> str | None:
@@ -260,17 +260,6 @@ def non_inferiority_lines(summary_obj: dict[str, Any]) -> list[str]:
             for by_ep in (s.get("non_inferiority") or {}).values() for n in by_ep.values()]
 
 
-def _finite(x: Any) -> Any:
-    """NaN (a CI of one item, a missing half-width) is not JSON: null."""
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {str(k): _finite(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_finite(v) for v in x]
-    return x
-
-
 def write_configured(run_dirs: list[str | Path], out_dir: str | Path, cfg: ReportConfig) -> dict[str, Any]:
     """:func:`write_report` with a :class:`~sdft.report_config.ReportConfig`'s settings (``out``
     aside): what `sdft report` and every `sdft run` build."""
@@ -313,5 +302,5 @@ def write_report(run_dirs: list[str | Path], out_dir: str | Path, title: str | N
     md, page = out / "report.md", out / "report.html"
     md.write_text(to_markdown(blocks, out), encoding="utf-8")
     page.write_text(to_html(blocks), encoding="utf-8")
-    summary_path.write_text(json.dumps(_finite(summary_obj), indent=1) + "\n", encoding="utf-8")
+    summary_path.write_text(json.dumps(finite(summary_obj), indent=1) + "\n", encoding="utf-8")
     return {"md": md, "html": page, "summary": summary_path, "decisions": rule, "non_inferiority": margins}

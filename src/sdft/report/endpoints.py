@@ -92,9 +92,11 @@ def check_report(report: Any, benchmarks: list[str], where: str) -> None:
     endpoint, must be an endpoint its run evaluates (a typo would leave the report without a
     decision); ConfigError naming ``where`` otherwise. ``report``: a ReportConfig."""
     from sdft.errors import ConfigError
+    from sdft.evaluate import GROUPS
     from sdft.report_config import ReportConfig
 
-    keys = [e.key for e in endpoints_of(benchmarks, strict=True)]
+    expanded = list(dict.fromkeys(m for b in benchmarks for m in GROUPS.get(b, [b])))  # `safety`: its three
+    keys = [e.key for e in endpoints_of(expanded, strict=True)]
     named = [("report.primary", report.primary)] if report.primary != ReportConfig().primary else []
     named += [(f"report.non_inferiority.{k}", k) for k in report.non_inferiority or {}]
     for field, key in named:
