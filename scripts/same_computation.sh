@@ -2,7 +2,8 @@
 # Does this checkout's code compute what an older copy computed? For a run whose later arms use
 # newer code than its earlier ones (GSM8K v2: primary arms frozen at 74cb8aa, secondaries later).
 #
-#   scripts/same_computation.sh OLD_SRC TRAIN_DIR [OUT]
+#   scripts/same_computation.sh OLD_SRC TRAIN_DIR [OUT]       (from the newer checkout's root;
+#   PY=/path/to/venv/bin/python where it has no .venv of its own)
 #
 # 1. Training: re-runs TRAIN_DIR's fine-tune (its train_config.json) with this checkout's code
 #    until 3 steps are logged, and compares them with TRAIN_DIR/train_log.jsonl (loss, grad norm,
@@ -16,7 +17,7 @@ OLD_SRC=$(realpath "$1"); TRAIN_DIR=$(realpath "$2"); OUT=${3:-$(mktemp -d)}
 EVAL_DATA=${EVAL_DATA:-"advbench=advbench[400:520] gsm8k=gsm8k:train[-300:]"}
 PY=${PY:-.venv/bin/python}
 rm -rf "$OUT/train" "$OUT/new" "$OUT/old"; mkdir -p "$OUT"
-"$PY" - "$TRAIN_DIR" "$OUT/train" > "$OUT/train.log" 2>&1 <<'PY' &
+PYTHONPATH=$PWD/src "$PY" - "$TRAIN_DIR" "$OUT/train" > "$OUT/train.log" 2>&1 <<'PY' &
 import json, sys
 from sdft.train.config import TrainConfig
 from sdft.train.trainer import run_train
