@@ -177,7 +177,7 @@ def test_the_plans_gsm8k_non_inferiority_call_is_stated_beside_the_rule_not_in_i
     assert n["margin"] == 5 and n["diff"] == pytest.approx(-5.0) and n["ci95"][0] < -5
     assert n["non_inferior"] is False and n["complete"] is True
     assert n["statement"].endswith("non-inferiority margin 5 pp: the lower bound "
-                                   f"−{-n['ci95'][0]:.1f} is beyond −5: sdft is not shown non-inferior to vanilla.")
+                                   f"−{-n['ci95'][0]:.1f} is not above −5: sdft is not shown non-inferior to vanilla.")
     assert f"> **Non-inferiority (secondary).** {n['statement']}" in md
     assert s["decision"]["sdft_minus_vanilla"]["outcome"] == "better"  # the primary's verdict is its own
 
@@ -190,7 +190,7 @@ def test_a_non_inferiority_margin_reads_the_side_where_worse_lies():
     summary = {"contrasts": {"sdft_minus_vanilla": {"xstest": {"diff": 1.0, "ci95": [-1.0, 3.0]},
                                                     "gsm8k": {"diff": -1.0, "ci95": [-6.0, 4.0], "approx": True}}}}
     got = decision.non_inferiority(run, summary, {"xstest": 5, "gsm8k": 5})["sdft_minus_vanilla"]
-    assert got["xstest"]["non_inferior"] is True and "the upper bound +3.0 is within +5" in got["xstest"]["statement"]
+    assert got["xstest"]["non_inferior"] is True and "the upper bound +3.0 is below +5" in got["xstest"]["statement"]
     assert got["gsm8k"]["non_inferior"] is None and got["gsm8k"]["statement"].endswith("not applied.")
     summary["contrasts"]["sdft_minus_vanilla"]["xstest"]["ci95"] = [-1.0, 6.0]
     wider = decision.non_inferiority(run, summary, {"xstest": 5})["sdft_minus_vanilla"]["xstest"]

@@ -159,7 +159,9 @@ def non_inferiority(run: dict[str, Any], summary: dict[str, Any], margins: dict[
             if c.get("approx"):
                 text += "an unpaired approximation (the folder lacks the per-item predictions): not applied."
             else:
-                text += (f"the {side} bound {signed(bound)} is {'within' if ok else 'beyond'} {limit}: {method} is "
+                where = ("above" if ep.higher_is_better else "below") if ok else \
+                    ("not above" if ep.higher_is_better else "not below")
+                text += (f"the {side} bound {signed(bound)} is {where} {limit}: {method} is "
                          + ("non-inferior to vanilla." if ok else "not shown non-inferior to vanilla."))
             if status["complete"] is False:
                 text += (f" Provisional: {status['evaluated']} of {status['planned']} planned models evaluated "
