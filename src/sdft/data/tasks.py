@@ -335,20 +335,33 @@ def load_data(spec: str, data_dir: str | Path | None = None) -> list[Example]:
     m = _SLICE.match(spec)
     if m:
         return _sliced(m, load_data(m["spec"], data_dir))
-    if spec.startswith("hf:"):
+    kind = _kind(spec)
+    if kind == "hf":
         return hub_datasets.load_hf(spec)
-    name, _, split = spec.partition(":")
-    if name in TASKS:
+    if kind == "task":
+        name, _, split = spec.partition(":")
         return load_task(name, split or None, data_dir)
-    if "#" in spec and spec.split("#", 1)[0].endswith(".json"):
+    if kind == "registry":
         try:
             root = _data_dir(data_dir)
         except DataError:
             root = None  # the registry's own folder is still searched
         return dataset_info.load_dataset_info(spec, root)
-    if Path(spec).is_file():
+    if kind == "file":
         return loaders.load_file(spec)
     raise _unknown_spec(spec)
+
+
+def _kind(spec: str) -> str | None:
+    """Which reader :func:`load_data` uses for ``spec`` (no slice): hf, task, registry or file;
+    None for none of them."""
+    if spec.startswith("hf:"):
+        return "hf"
+    if spec.partition(":")[0] in TASKS:
+        return "task"
+    if "#" in spec and spec.split("#", 1)[0].endswith(".json"):
+        return "registry"
+    return "file" if Path(spec).is_file() else None
 
 
 def check_spec(spec: str) -> None:
@@ -358,12 +371,11 @@ def check_spec(spec: str) -> None:
     m = _SLICE.match(spec)
     if m:
         return check_spec(m["spec"])
-    name, _, split = spec.partition(":")
-    if spec.startswith("hf:") or ("#" in spec and spec.split("#", 1)[0].endswith(".json")):
-        return None
-    if name in TASKS:
+    kind = _kind(spec)
+    if kind == "task":
+        name, _, split = spec.partition(":")
         _task_split(name, split or None)
-    elif not Path(spec).is_file():
+    elif kind is None:
         raise _unknown_spec(spec)
 
 

@@ -42,6 +42,8 @@ SHARED_OPTIONS = ("allow_code_execution", "num_fewshot", "judge", "refusal_judge
                   "judge_model", "judge_api_key_env")
 # Options that change neither predictions nor scores, so they are not part of a benchmark's settings.
 _NOT_SETTINGS = ("allow_code_execution", "workers", "judge_concurrency")
+# EvalConfig's tables keyed by benchmark name: each name must be known, and be evaluated to count.
+PER_BENCHMARK = ("variants", "answer_lengths", "benchmark_data", "options")
 
 
 @dataclass
@@ -102,9 +104,8 @@ class EvalConfig:
         if self.limit is not None and self.limit < 1:  # (-1 would slice "all but one", 0 nothing)
             raise ConfigError(f"limit: must be a positive number of items (or null for all), got {self.limit}")
         names = battery.expand(self.benchmarks)
-        for what, table in (("variants", self.variants), ("answer_lengths", self.answer_lengths),
-                            ("benchmark_data", self.benchmark_data), ("options", self.options)):
-            unknown = sorted(n for n in table if not battery.known(n))
+        for what in PER_BENCHMARK:
+            unknown = sorted(n for n in getattr(self, what) if not battery.known(n))
             if unknown:
                 raise ConfigError(f"{what}: unknown benchmark(s) {', '.join(unknown)}")
         for name, variant in self.variants.items():
@@ -121,7 +122,7 @@ class EvalConfig:
         benchmarks a given command does not run, so this is a warning, not an error)."""
         names = battery.expand(self.benchmarks)
         lines = []
-        for what in ("variants", "answer_lengths", "benchmark_data", "options"):
+        for what in PER_BENCHMARK:
             unused = [n for n in getattr(self, what) if n not in names]
             if unused:
                 lines.append(f"{what}: {', '.join(unused)} {'is' if len(unused) == 1 else 'are'} not among the "

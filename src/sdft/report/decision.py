@@ -95,9 +95,14 @@ def _sentence(method: str, key: str, c: dict[str, Any], result: str | None, stat
                       f"seeds, ≤ {alpha:g} needed")
         text += f" ({where}): {said}."
     if status["complete"] is False:
-        text += (f" Provisional: {status['evaluated']} of {status['planned']} planned models evaluated "
-                 f"(missing: {', '.join(status['missing'])}).")
+        text += " " + provisional(status)
     return text
+
+
+def provisional(status: dict[str, Any], including: str = "") -> str:
+    """The caveat of a reading made before every planned model (:func:`completeness`) has results."""
+    return (f"Provisional: {status['evaluated']} of {status['planned']} planned models evaluated{including} "
+            f"(missing: {', '.join(status['missing'])}).")
 
 
 def decisions(run: dict[str, Any], summary: dict[str, Any], primary: str | None,
@@ -164,8 +169,7 @@ def non_inferiority(run: dict[str, Any], summary: dict[str, Any], margins: dict[
                 text += (f"the {side} bound {signed(bound)} is {where} {limit}: {method} is "
                          + ("non-inferior to vanilla." if ok else "not shown non-inferior to vanilla."))
             if status["complete"] is False:
-                text += (f" Provisional: {status['evaluated']} of {status['planned']} planned models evaluated "
-                         f"(missing: {', '.join(status['missing'])}).")
+                text += " " + provisional(status)
             out.setdefault(name, {})[key] = {
                 "margin": margin, "diff": c["diff"], "ci95": c["ci95"], "approx": bool(c.get("approx")),
                 "non_inferior": None if c.get("approx") else ok, "statement": text, **status}

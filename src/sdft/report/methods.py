@@ -31,7 +31,7 @@ from typing import Any, Callable
 from sdft.analyze import runfiles
 from sdft.report import arms
 from sdft.report.cells import DASH, signed
-from sdft.report.decision import completeness, outcome, seed_test
+from sdft.report.decision import completeness, outcome, provisional, seed_test
 from sdft.report.endpoints import Endpoint, endpoint, endpoints_of, evaluated, result_of
 
 
@@ -287,9 +287,8 @@ def pending_note(run: dict[str, Any]) -> str | None:
     status = completeness(run, points=True)
     if status["complete"] is not False:
         return None
-    return (f"Provisional: {status['evaluated']} of {status['planned']} planned models evaluated, weight-interpolation "
-            f"points included (missing: {', '.join(status['missing'])}). A method or point without results is not "
-            "in the tables or the Pareto figure yet, and a method is compared over the seeds it has.")
+    return (provisional(status, ", weight-interpolation points included") + " A method or point without results "
+            "is not in the tables or the Pareto figure yet, and a method is compared over the seeds it has.")
 
 
 def summary(run: dict[str, Any], primary: str | None, seed_test_alpha: float | None = None,
