@@ -33,3 +33,18 @@ def test_the_predictor_table_writes_a_true_minus_sign(monkeypatch):
     t = predictors.predictor_table({}, "advbench")
     assert t["rows"][2][3:] == ["−0.250", "−3.0"] and "Pearson −0.9" in t["note"]
     assert not any("-" in c for r in t["rows"] for c in r[2:])
+
+
+def test_the_nll_gap_is_per_fine_tune_from_the_answers_it_trained_on():
+    """PLAN (GSM8K v2): the NLL gap per model. Vanilla, DFT and KL train on the original answers
+    (gap 0); SDFT on the whole distilled set (its distillation's gap); a partial mix, self-replay's
+    added answers and on-policy's samples were never scored (no gap, not a made-up one)."""
+    gaps = {"distill/math": {"original": {"nll_per_token": 1.68},
+                             "gaps": {"original_minus_distilled": {"diff": 0.853}}}}
+    gap = lambda method, **kw: predictors._nll_gap_of({}, {"method": method, "distill_dir": "distill/math", **kw},  # noqa: E731
+                                                      gaps)
+    assert [gap(m) for m in ("vanilla", "dft", "kl")] == [0.0, 0.0, 0.0]
+    assert gap("sdft", mix_ratio=1.0) == pytest.approx(0.853) and gap("sdft", mix_ratio=0.0) == 0.0
+    assert gap("sdft", mix_ratio=0.5) is None and gap("replay") is None and gap("onpolicy") is None
+    # a run that scored no originals has no reference to be zero against
+    assert predictors._nll_gap_of({}, {"method": "vanilla"}, {}) is None

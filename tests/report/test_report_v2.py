@@ -164,6 +164,8 @@ def test_the_final_report_pins_the_plans_decision_seed_level_rows_and_pareto_poi
     # the predictors per fine-tune, the NLL gap block, IFEval's four numbers
     kl = {r[0]: r[2] for r in _table(md, "Forgetting predictors per fine-tune")}
     assert (kl["vanilla-s5"], kl["sdft-s1"], kl["replay-s3"]) == ("0.1400", "0.0300", "0.0700") and len(kl) == 16
+    gap = {r[0]: r[3] for r in _table(md, "Forgetting predictors per fine-tune")}
+    assert (gap["vanilla-s1"], gap["dft-s2"], gap["sdft-s1"], gap["replay-s3"]) == ("+0.000", "+0.000", "+0.853", "—")
     assert "**NLL gap: per-token NLL" in md and "distill/math: gap: original − distilled | +0.853" in md
     assert len(_table(md, "IFEval: instruction following")) == 22  # every model evaluated, interpolation too
 

@@ -2,8 +2,11 @@
 
 Two predictors, both measured before anyone reads a retention score:
 
-- the **NLL gap** of a distillation (:mod:`nll`): how much closer to the seed the training
-  responses are (per distillation, so only rewrite self-distillation has one);
+- the **NLL gap** of the answers each fine-tune trained on (:mod:`nll`): how much closer to the
+  seed they are than the dataset's original answers, per token under the seed model. Rewrite
+  self-distillation's is its distillation's gap; a method that trains on the original answers
+  (vanilla, DFT, KL to the seed) has a gap of zero by definition; self-replay's added answers and
+  on-policy's own samples are not scored, so they have none;
 - the **KL between fine-tune and seed on held-out task prompts**, the predictor of "RL's Razor"
   (Shenfeld et al. 2025): the fine-tune's own answers to the target benchmark's prompts (its
   saved predictions: held out from training), scored token by token as the mean over answer
@@ -33,7 +36,22 @@ def _kl_of(run: dict[str, Any], m: dict[str, Any]) -> float | None:
     return (r or {}).get("kl_per_token")
 
 
+# methods whose task rows are the dataset's original answers: their training responses are the
+# ones the gap is measured from, so their gap is zero by definition (self-replay is not among
+# them: it adds the seed's own answers to other prompts, which no NLL stage scores)
+ON_ORIGINALS = ("vanilla", "dft", "kl")
+
+
 def _nll_gap_of(run: dict[str, Any], m: dict[str, Any], gaps: dict[str, Any]) -> float | None:
+    """The NLL gap of the answers ``m`` trained on: original − distilled for a fine-tune on the
+    whole distilled set, 0 for one on the original answers (where the run measured the originals
+    at all), None where its training answers were not scored (a partial mix, self-replay,
+    on-policy's own samples)."""
+    if m.get("method") in ON_ORIGINALS or (m.get("method") == "sdft" and m.get("mix_ratio") == 0):
+        return 0.0 if any((g.get("original") or {}).get("nll_per_token") is not None
+                          for g in gaps.values()) else None
+    if m.get("method") != "sdft" or m.get("mix_ratio") not in (None, 1, 1.0):
+        return None
     g = gaps.get(m.get("distill_dir") or "") or {}
     return ((g.get("gaps") or {}).get("original_minus_distilled") or {}).get("diff")
 
@@ -106,5 +124,8 @@ def predictor_table(run: dict[str, Any], primary: str | None) -> dict[str, Any] 
     return {"title": "Forgetting predictors per fine-tune", "rows": body,
             "columns": ["model", "method", "KL(fine-tune ‖ seed) per token, task answers", "NLL gap (nats/token)",
                         f"retention change (pp, {table[0]['retention_name'] or '—'})"],
-            "note": f"Correlation with the retention change across methods and training seeds: {said}. A "
-                    "correlation needs at least 3 fine-tunes; with a handful it is a description, not a test."}
+            "note": f"NLL gap: the per-token NLL under the seed of the dataset's original answers minus that of the "
+                    "answers the fine-tune trained on (0 for methods trained on the original answers; — where "
+                    "they were not scored: self-replay's added answers, on-policy's own samples). Correlation with "
+                    f"the retention change across methods and training seeds: {said}. A correlation needs at least "
+                    "3 fine-tunes; with a handful it is a description, not a test."}
