@@ -166,6 +166,9 @@ def test_the_final_report_pins_the_plans_decision_seed_level_rows_and_pareto_poi
     assert (kl["vanilla-s5"], kl["sdft-s1"], kl["replay-s3"]) == ("0.1400", "0.0300", "0.0700") and len(kl) == 16
     gap = {r[0]: r[3] for r in _table(md, "Forgetting predictors per fine-tune")}
     assert (gap["vanilla-s1"], gap["dft-s2"], gap["sdft-s1"], gap["replay-s3"]) == ("+0.000", "+0.000", "+0.853", "—")
+    per_model = {m["label"]: m for m in s["predictors"]["per_model"]}  # the same numbers in summary.json
+    assert per_model["sdft-s1"]["nll_gap"] == pytest.approx(0.853, abs=5e-4) and per_model["replay-s3"]["kl"] == 0.07
+    assert s["predictors"]["correlations"]["kl"]["n"] == 16
     assert "**NLL gap: per-token NLL" in md and "distill/math: gap: original − distilled | +0.853" in md
     assert len(_table(md, "IFEval: instruction following")) == 22  # every model evaluated, interpolation too
 

@@ -12,6 +12,8 @@ run. The report is a list of blocks (see :mod:`render`) rendered as markdown and
       "sdft": {...}},
      "contrasts": {"sdft_minus_vanilla": {name: {"diff", "ci95", "n", "seeds", ...}}},
      "seed_model": {...}, "nll_gap": {distill dir: {...}}, "units": ...,
+     "predictors": {"per_model": [{"label", "method", "kl", "nll_gap", "retention", ...}],
+      "correlations": {"kl"|"nll_gap": {"n", "pearson", "spearman"}}} (where a fine-tune has one),
      "decision": {"sdft_minus_vanilla": {"endpoint", "diff", "ci95", "outcome", "statement", "complete",
       "missing", ...}}, "methods_comparison": {"pareto", "costs", "best", "interpolation": {arm: like a
       method}, "complete": {"complete", "planned", "evaluated", "missing"}} (more than two methods,
@@ -234,6 +236,9 @@ def summary(runs: list[dict[str, Any]], verdict: str | None = None, primary: str
     for r in runs:
         s = arms.run_summary(r, endpoints_of(runfiles.benchmarks_of(r["models"]), strict=True))
         s["nll_gap"] = nll.gaps(r)
+        per_model = predictors.rows(r, primary)
+        if any(m["kl"] is not None or m["nll_gap"] is not None for m in per_model):
+            s["predictors"] = {"per_model": per_model, "correlations": predictors.correlations(per_model)}
         s["decision"] = decision.decisions(r, s, primary, seed_test_alpha, decide)
         if non_inferiority:
             s["non_inferiority"] = decision.non_inferiority(r, s, non_inferiority, decide)
