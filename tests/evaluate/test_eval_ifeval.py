@@ -197,7 +197,26 @@ def test_score_and_compare_commands(tmp_path, capsys):
     _write_predictions(tmp_path / "a2", ["no commas here", 'Intro:\n"quoted"', "not json"])
     assert main(["compare", str(tmp_path / "a2"), str(tmp_path / "b"), "--benchmarks", "ifeval", "--json"]) == 0
     rows = {r["endpoint"]: r for r in json.loads(capsys.readouterr().out)}
-    assert set(rows) == {"ifeval", "ifeval_loose"}
+    assert set(rows) == {"ifeval", "ifeval_loose", "ifeval_inst", "ifeval_inst_loose"}
+    assert rows["ifeval_inst"]["diff"] == pytest.approx(1 / 3)  # one instruction per prompt: as prompt-level
     assert rows["ifeval"]["diff"] == pytest.approx(1 / 3)  # b gains two prompts, loses one
     assert rows["ifeval_loose"]["diff"] == pytest.approx(0.0)  # loose: a had 2, b has 2
     assert rows["ifeval"]["n"] == 3
+
+
+def test_instruction_level_shares_pair_prompts_and_average_to_lm_evals_number():
+    """The instruction-level endpoints: each prompt's share of the instructions, whose mean is the
+    instruction-level accuracy (followed over given, as lm-eval reports it), so a paired
+    difference of two models is the difference of their instruction-level accuracies."""
+    a = [{"id": "1", "follow_strict": [True, False, False], "follow_loose": [True, True, False]},
+         {"id": "2", "follow_strict": [True], "follow_loose": [True]},
+         {"id": "3", "follow_strict": [False, False], "follow_loose": [False, True]},
+         {"id": "4", "predict": "not scored yet"}]
+    b = [{**r, "follow_strict": [True] * len(r["follow_strict"])} for r in a[:3]]
+    items = ifeval.per_item(a)
+    assert [r["id"] for r in items] == ["1", "2", "3"]  # the unscored line is no item
+    for key, follow in ifeval.INSTRUCTION_FIELDS.items():
+        assert sum(r[key] for r in items) / 3 == pytest.approx(ifeval.instruction_level(a[:3], follow)["score"])
+    assert [r["inst_strict"] for r in items] == pytest.approx([0.5, 0.5, 0.0])  # 6 instructions, 2 per prompt
+    shares_b = [r["inst_strict"] for r in ifeval.per_item(b)]
+    assert sum(shares_b) / 3 - sum(r["inst_strict"] for r in items) / 3 == pytest.approx(1.0 - 2 / 6)

@@ -348,7 +348,8 @@ def item_scores(results_dir: str | Path, benchmark: str, label: str | None = Non
     for which lines an item score is read from, used by `sdft compare` and the report. ``label``:
     only the lines with that label (XSTest's ``unsafe`` prompts; a line without one counts as
     ``safe``) instead of the benchmark's own per-item selection; ``field``: the per-item field read
-    (IFEval's ``prompt_loose``, ``refusal_strict``: the strict rule); lines without it are left out.
+    (IFEval's ``prompt_loose`` and instruction-level ``inst_strict`` / ``inst_loose``,
+    ``refusal_strict``: the strict rule); lines without it are left out.
     Read from the predictions, or from a published folder's scores file (:func:`scores_only`)."""
     path = scored_lines_file(results_dir, benchmark)
     if path is None:
@@ -356,14 +357,14 @@ def item_scores(results_dir: str | Path, benchmark: str, label: str | None = Non
 
         raise DataError(f"{bench_folder(results_dir, benchmark) / 'predictions.jsonl'}: no predictions for "
                         f"{benchmark} in {results_dir}")
-    records = [r for r in read_jsonl(path) if field in r]
+    records = list(read_jsonl(path))
     if any("id" not in r for r in records):
         from sdft.data.records import DataError
 
         raise DataError(f"{path}: record {next(i for i, r in enumerate(records, 1) if 'id' not in r)} has no `id`")
     if label is not None:
         records = [r for r in records if (r.get("label") or "safe") == label]
-    else:
+    else:  # may add fields (IFEval's instruction-level shares), so `field` is looked for after it
         records = battery.get(benchmark).per_item(records)
     return {str(r["id"]): float(r[field]) for r in records if isinstance(r.get(field), (int, float))}
 

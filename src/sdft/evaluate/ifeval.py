@@ -32,6 +32,10 @@ followed) and ``prompt_loose``. The results entry gives the four numbers lm-eval
   ratio of followed to given instructions in each replicate (a cluster bootstrap);
 - ``by_instruction``: per instruction id, how many there are and the strict and loose shares.
 
+For paired comparisons (the report's contrasts, ``sdft compare``) :func:`per_item` gives each
+prompt an instruction-level share (``inst_strict`` / ``inst_loose``) whose mean over the prompts
+is the instruction-level accuracy.
+
 The label written on each line is a JSON object (the original prompt, the instruction ids and
 their kwargs), so ``sdft score ifeval FILE`` re-scores a saved file with no data folder.
 
@@ -166,6 +170,25 @@ def by_instruction(records: list[dict]) -> dict[str, dict]:
     return {iid: {"n": n, "strict": s / n, "loose": lo / n} for iid, (n, s, lo) in sorted(counts.items())}
 
 
+# instruction-level per-item fields (:func:`per_item`) and the per-instruction booleans each sums
+INSTRUCTION_FIELDS = {"inst_strict": "follow_strict", "inst_loose": "follow_loose"}
+
+
+def per_item(records: list[dict]) -> list[dict]:
+    """The scored prompts, each with an instruction-level share added per rule: the instructions
+    it followed over the mean number of instructions per prompt, so that the mean of the shares
+    over the prompts is exactly the instruction-level accuracy (followed over given) and a paired
+    comparison of two models on the same prompts resamples prompts, each with all its
+    instructions. (The denominator is fixed at the full set's mean rather than resampled as in
+    :func:`instruction_level`'s ratio; the two intervals differ only to second order.)"""
+    scored = [r for r in records if "follow_strict" in r]
+    if not scored:
+        return []
+    per_prompt = sum(len(r["follow_strict"]) for r in scored) / len(scored)
+    return [{**r, **{f: sum(map(bool, r[key])) / per_prompt for f, key in INSTRUCTION_FIELDS.items() if key in r}}
+            for r in scored]
+
+
 def summary(records: list[dict], seed: int = 0) -> dict:
     """The four IFEval numbers with bootstrap CIs, and the per-instruction breakdown."""
     scored = [r for r in records if "follow_strict" in r]
@@ -177,4 +200,4 @@ def summary(records: list[dict], seed: int = 0) -> dict:
 
 
 IFEVAL = Benchmark("ifeval", "prompt_level_strict_acc", data="ifeval:test", prompt="ifeval", max_new_tokens=1280,
-                   load=load_prompts, label=label, score_many=score_many, summary=summary)
+                   load=load_prompts, label=label, score_many=score_many, per_item=per_item, summary=summary)

@@ -4,10 +4,12 @@ Most benchmarks have one number (results.json ``score``) averaged over all their
 has two: over-refusal on its safe prompts (the ``score``, lower is better) and refusal on its
 unsafe prompts (``extra.refusal_unsafe``, higher is better); its predictions carry the label
 ``safe``/``unsafe``, so each endpoint's per-item scores are the lines with its label. Paired
-comparisons over an endpoint use only those items. IFEval has its prompt-level strict accuracy
-(the ``score``) and its prompt-level loose accuracy (each line's ``prompt_loose``,
-``extra.prompt_loose``); its instruction-level numbers are shown (``sdft.report.ifeval_table``) but
-not paired per item, since the instructions of one prompt share one answer.
+comparisons over an endpoint use only those items. IFEval has four: its prompt-level strict
+accuracy (the ``score``), its prompt-level loose accuracy (each line's ``prompt_loose``,
+``extra.prompt_loose``) and its instruction-level strict and loose accuracies
+(``extra.inst_strict`` / ``inst_loose``), paired per prompt through each prompt's share of the
+instructions (:func:`sdft.evaluate.ifeval.per_item`), since the instructions of one prompt share
+one answer.
 
 The refusal benchmarks also have *strict* endpoints (``advbench_strict``,
 ``advbench_jailbreak_strict``, ``xstest_strict``, ``xstest_unsafe_strict``): the same items scored
@@ -43,6 +45,7 @@ class Endpoint:
 
 TITLES = {"xstest": "xstest over-refusal (safe)", "xstest_unsafe": "xstest refusal (unsafe)",
           "ifeval": "ifeval prompt-level strict", "ifeval_loose": "ifeval prompt-level loose",
+          "ifeval_inst": "ifeval instruction-level strict", "ifeval_inst_loose": "ifeval instruction-level loose",
           "advbench_strict": "advbench (strict rule)", "advbench_jailbreak_strict": "advbench_jailbreak (strict rule)",
           "xstest_strict": "xstest over-refusal (safe, strict rule)",
           "xstest_unsafe_strict": "xstest refusal (unsafe, strict rule)"}
@@ -55,7 +58,9 @@ SEVERAL = {
     "xstest": (Endpoint("xstest", "xstest", label="safe", higher_is_better=False),
                Endpoint("xstest_unsafe", "xstest", label="unsafe", extra="refusal_unsafe")),
     "ifeval": (Endpoint("ifeval", "ifeval"),
-               Endpoint("ifeval_loose", "ifeval", extra="prompt_loose", field="prompt_loose")),
+               Endpoint("ifeval_loose", "ifeval", extra="prompt_loose", field="prompt_loose"),
+               Endpoint("ifeval_inst", "ifeval", extra="inst_strict", field="inst_strict"),
+               Endpoint("ifeval_inst_loose", "ifeval", extra="inst_loose", field="inst_loose")),
 }
 
 
