@@ -164,3 +164,19 @@ def test_a_primary_the_run_did_not_evaluate_falls_back_to_the_mean(run_dir, prim
     assert [p["label"] for p in pts] == ["vanilla", "sdft", "onpolicy", "sdft α=0.5"]
     assert pts == methods.pareto_points(run, None)
     assert [k for k, _ in methods.report_blocks([run], run_dir / "fig", primary)].count("figure") == 1
+
+
+def test_the_mean_of_the_other_endpoints_keeps_each_sign_with_its_endpoint(monkeypatch):
+    """An endpoint with no difference (not evaluated) is left out together with its sign: over-
+    refusal (lower is better) must still count negated when an endpoint before it is missing.
+    IFEval's instruction-level endpoints restate its prompt-level ones, so they are not counted
+    again."""
+    from sdft.report import arms
+    from sdft.report.endpoints import endpoints_of
+
+    change = {"advbench": None, "xstest": 10.0, "xstest_unsafe": 4.0, "ifeval": 2.0, "ifeval_loose": 2.0,
+              "ifeval_inst": 50.0, "ifeval_inst_loose": 50.0}
+    monkeypatch.setattr(arms, "difference", lambda run, a, b, e: None if change[e.key] is None else
+                        {"diff": change[e.key], "ci95": [change[e.key] - 1, change[e.key] + 1]})
+    y = methods._retention({}, {}, [], endpoints_of(["advbench", "xstest", "ifeval"]), None, None)
+    assert y["diff"] == pytest.approx((-10.0 + 4.0 + 2.0 + 2.0) / 4)  # over-refusal up 10 counts as −10

@@ -37,6 +37,7 @@ class Endpoint:
     extra: str | None = None  # results.json `extra` entry that holds this endpoint's summary
     higher_is_better: bool = True
     field: str = "score"  # the prediction line's field holding this endpoint's per-item score
+    in_mean: bool = True  # counted in a mean over endpoints (not a finer grain of another one)
 
     @property
     def title(self) -> str:
@@ -59,8 +60,9 @@ SEVERAL = {
                Endpoint("xstest_unsafe", "xstest", label="unsafe", extra="refusal_unsafe")),
     "ifeval": (Endpoint("ifeval", "ifeval"),
                Endpoint("ifeval_loose", "ifeval", extra="prompt_loose", field="prompt_loose"),
-               Endpoint("ifeval_inst", "ifeval", extra="inst_strict", field="inst_strict"),
-               Endpoint("ifeval_inst_loose", "ifeval", extra="inst_loose", field="inst_loose")),
+               # the same answers counted per instruction: shown and paired, not weighed twice in a mean
+               Endpoint("ifeval_inst", "ifeval", extra="inst_strict", field="inst_strict", in_mean=False),
+               Endpoint("ifeval_inst_loose", "ifeval", extra="inst_loose", field="inst_loose", in_mean=False)),
 }
 
 

@@ -66,12 +66,14 @@ def _retention(run, seed, models, endpoints, target, primary) -> dict[str, Any] 
     if primary is not None and (target is None or primary.key != target.key):
         d = arms.difference(run, [seed], models, primary)
         return d and {**d, "name": primary.title}
-    ds = [d for e in endpoints if (target is None or e.key != target.key)
-          and (d := arms.difference(run, [seed], models, e)) is not None]
-    if not ds:
+    others = [e for e in endpoints if e.in_mean and (target is None or e.key != target.key)]
+    # a change is "better" upwards: lower-is-better endpoints count negated (paired with the
+    # endpoints that have a difference, so a missing one cannot shift the signs of the rest)
+    signed_ds = [(1 if e.higher_is_better else -1, d) for e in others
+                 if (d := arms.difference(run, [seed], models, e)) is not None]
+    if not signed_ds:
         return None
-    # a change is "better" upwards: lower-is-better endpoints count negated
-    signs = [1 if e.higher_is_better else -1 for e in endpoints if (target is None or e.key != target.key)]
+    signs, ds = [s for s, _ in signed_ds], [d for _, d in signed_ds]
     diff = sum(s * d["diff"] for s, d in zip(signs, ds)) / len(ds)
     half = math.sqrt(sum(((d["ci95"][1] - d["ci95"][0]) / 2) ** 2 for d in ds)) / len(ds)
     return {"diff": diff, "ci95": [diff - half, diff + half], "approx": True, "name": "mean of the other endpoints"}
