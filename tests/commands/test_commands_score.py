@@ -1,10 +1,9 @@
-"""`sdft score`: a benchmark that cannot score a predictions file is one line, exit 2."""
+"""`sdft score`: a benchmark that cannot score a predictions file, or a file with none, is one line,
+exit 2."""
 
 from __future__ import annotations
 
 import json
-
-import pytest
 
 from sdft.cli import main
 
@@ -22,9 +21,12 @@ def test_score_cli_checks_that_the_benchmark_scores_files(tmp_path, capsys):
     assert "unknown benchmark 'gsm9k'" in capsys.readouterr().err
 
 
-def test_score_json_of_a_file_with_no_predictions_is_valid_json(tmp_path, capsys):
+def test_a_file_with_no_predictions_is_an_error_naming_it(tmp_path, capsys):
+    """An empty file used to print "accuracy = nan (n=0)" and exit 0, which a script reads as a
+    result; it is most likely the wrong file (an evaluation that never wrote, a typo'd folder)."""
     f = tmp_path / "empty.jsonl"
     f.write_text("")
-    assert main(["score", "gsm8k", str(f), "--json"]) == 0
-    res = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"invalid JSON: {c}"))
-    assert res["n"] == 0 and res["score"] is None and res["ci95"] == [None, None]
+    for extra in ([], ["--json"]):
+        assert main(["score", "gsm8k", str(f), *extra]) == 2
+        captured = capsys.readouterr()
+        assert f"{f}: no predictions in the file" in captured.err and captured.out == ""

@@ -249,6 +249,8 @@ def _read_predictions(path: str | Path) -> list[dict]:
             raise DataError(f"{path}:{i + 1}: a prediction needs `predict` and `label` fields")
         rec.setdefault("id", str(i))
         records.append(rec)
+    if not records:  # a score of nan over n=0 is no result: most likely the wrong file
+        raise DataError(f"{path}: no predictions in the file (it is empty)")
     return records
 
 
