@@ -204,19 +204,44 @@ def test_score_and_compare_commands(tmp_path, capsys):
     assert rows["ifeval"]["n"] == 3
 
 
-def test_instruction_level_shares_pair_prompts_and_average_to_lm_evals_number():
-    """The instruction-level endpoints: each prompt's share of the instructions, whose mean is the
-    instruction-level accuracy (followed over given, as lm-eval reports it), so a paired
-    difference of two models is the difference of their instruction-level accuracies."""
+def test_instruction_level_counts_pair_prompts_and_average_to_lm_evals_number():
+    """The instruction-level endpoints: per prompt the instructions followed and given; over the
+    prompts compared, followed / mean given is an item score whose mean is the instruction-level
+    accuracy (followed over given, as lm-eval reports it)."""
+    from sdft.evaluate.evaluator import per_given
+
     a = [{"id": "1", "follow_strict": [True, False, False], "follow_loose": [True, True, False]},
          {"id": "2", "follow_strict": [True], "follow_loose": [True]},
          {"id": "3", "follow_strict": [False, False], "follow_loose": [False, True]},
          {"id": "4", "predict": "not scored yet"}]
-    b = [{**r, "follow_strict": [True] * len(r["follow_strict"])} for r in a[:3]]
     items = ifeval.per_item(a)
-    assert [r["id"] for r in items] == ["1", "2", "3"]  # the unscored line is no item
+    assert [(r["id"], r["inst_strict"], r["inst_loose"], r["inst_given"]) for r in items] == [
+        ("1", 1, 2, 3), ("2", 1, 1, 1), ("3", 0, 1, 2)]  # the unscored line is no item
     for key, follow in ifeval.INSTRUCTION_FIELDS.items():
-        assert sum(r[key] for r in items) / 3 == pytest.approx(ifeval.instruction_level(a[:3], follow)["score"])
-    assert [r["inst_strict"] for r in items] == pytest.approx([0.5, 0.5, 0.0])  # 6 instructions, 2 per prompt
-    shares_b = [r["inst_strict"] for r in ifeval.per_item(b)]
-    assert sum(shares_b) / 3 - sum(r["inst_strict"] for r in items) / 3 == pytest.approx(1.0 - 2 / 6)
+        [row] = per_given([[r[key] for r in items]], [r["inst_given"] for r in items])
+        assert sum(row) / 3 == pytest.approx(ifeval.instruction_level(a[:3], follow)["score"])
+    # over a subset the factor is the subset's own: prompts 1 and 2 give 4 instructions, 2 followed
+    [row] = per_given([[1, 1]], [3, 1])
+    assert sum(row) / 2 == pytest.approx(2 / 4)
+
+
+def test_compare_pairs_instruction_level_over_the_shared_prompts_only(tmp_path, capsys):
+    """Identical answers on the prompts both folders scored compare as no difference at every
+    level, though one folder scored more prompts (with another mean number of instructions): the
+    review found a −2.5 pp 'difference' when each side was divided by its own file's mean."""
+    from sdft.cli import main
+
+    instructions = [["punctuation:no_comma", "startend:quotation"], ["punctuation:no_comma"],
+                    ["punctuation:no_comma", "detectable_format:json_format"]]  # 5/3 a prompt; the first: 2
+    answers = ['"no commas"', "a, b", "plain"]
+    for name, n in (("all", 3), ("first", 1)):
+        lines = [_record(i, ins, [{}] * len(ins), resp) for i, (ins, resp) in enumerate(zip(instructions, answers))]
+        ifeval.score_many(lines)
+        (tmp_path / name / "ifeval").mkdir(parents=True)
+        (tmp_path / name / "ifeval" / "predictions.jsonl").write_text(
+            "".join(json.dumps(r) + "\n" for r in lines[:n]))
+    assert main(["compare", str(tmp_path / "all"), str(tmp_path / "first"), "--benchmarks", "ifeval", "--json"]) == 0
+    rows = {r["endpoint"]: r for r in json.loads(capsys.readouterr().out)}
+    for key in ("ifeval", "ifeval_inst", "ifeval_inst_loose"):
+        assert rows[key]["n"] == 1 and rows[key]["diff"] == pytest.approx(0.0) and rows[key]["only_a"] == 2
+    assert rows["ifeval_inst"]["mean_a"] == pytest.approx(1.0)  # prompt 1: both instructions followed

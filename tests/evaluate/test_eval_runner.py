@@ -203,6 +203,25 @@ def test_a_scores_file_keeps_the_numbers_and_drops_the_text(tmp_path):
     assert item_scores(tmp_path, "xstest", label="unsafe", field="refusal_strict") == {"xstest/test/1": 0.0}
 
 
+def test_a_line_generated_but_not_yet_scored_is_no_item(tmp_path):
+    """An evaluation stopped between generation and scoring (HumanEval's sandbox) leaves lines with
+    no score: they are not items (HumanEval's per-task grouping used to raise KeyError on them),
+    and an IFEval line with no checker results gets no instruction counts."""
+    from sdft.evaluate.evaluator import item_scores
+
+    he = [{"id": "0", "label": "HumanEval/0", "predict": "x", "score": 1.0},
+          {"id": "1", "label": "HumanEval/1", "predict": "y"}]
+    (tmp_path / "humaneval").mkdir()
+    (tmp_path / "humaneval" / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in he))
+    assert item_scores(tmp_path, "humaneval") == {"HumanEval/0": 1.0}
+    ife = [{"id": "a", "follow_strict": [True, False], "follow_loose": [True, True], "score": 0.0},
+           {"id": "b", "predict": "not scored"}]
+    (tmp_path / "ifeval").mkdir()
+    (tmp_path / "ifeval" / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ife))
+    assert item_scores(tmp_path, "ifeval", field="inst_loose") == {"a": 2.0}
+    assert item_scores(tmp_path, "ifeval", field="inst_given") == {"a": 2.0}
+
+
 def test_benchmark_data_points_a_benchmark_at_other_items(tmp_path, data_dir):
     cfg = EvalConfig(benchmarks=["gsm8k", "advbench"], out=str(tmp_path / "dev"), data_dir=str(data_dir),
                      benchmark_data={"gsm8k": "gsm8k:train[-5:]", "advbench": "advbench[400:403]"})

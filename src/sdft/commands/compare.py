@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
                         "; ".join(f"{k} {a!r} vs {b!r}" for k, (a, b) in d.items()))
     rows = []
     for ep in endpoints_of(names, strict=True):  # the report's endpoints: XSTest's safe and unsafe halves
-        row = compare_results(args.a, args.b, ep.benchmark, label=ep.label, field=ep.field)
+        row = compare_results(args.a, args.b, ep.benchmark, label=ep.label, field=ep.field, per=ep.per)
         if not row["n"]:
             if ep.key != ep.benchmark:  # a second endpoint neither folder has items of (strict rule, ...)
                 continue

@@ -350,8 +350,9 @@ def item_scores(results_dir: str | Path, benchmark: str, label: str | None = Non
     for which lines an item score is read from, used by `sdft compare` and the report. ``label``:
     only the lines with that label (XSTest's ``unsafe`` prompts; a line without one counts as
     ``safe``) instead of the benchmark's own per-item selection; ``field``: the per-item field read
-    (IFEval's ``prompt_loose`` and instruction-level ``inst_strict`` / ``inst_loose``,
-    ``refusal_strict``: the strict rule); lines without it are left out.
+    (IFEval's ``prompt_loose``, its instruction counts ``inst_strict`` / ``inst_loose`` /
+    ``inst_given``, ``refusal_strict``: the strict rule); lines without it, and lines not yet
+    scored, are left out.
     Read from the predictions, or from a published folder's scores file (:func:`scores_only`)."""
     path = scored_lines_file(results_dir, benchmark)
     if path is None:
@@ -364,20 +365,37 @@ def item_scores(results_dir: str | Path, benchmark: str, label: str | None = Non
         from sdft.data.records import DataError
 
         raise DataError(f"{path}: record {next(i for i, r in enumerate(records, 1) if 'id' not in r)} has no `id`")
+    records = [r for r in records if _number(r.get("score"))]  # a line generated, not yet scored, is no item
     if label is not None:
         records = [r for r in records if (r.get("label") or "safe") == label]
-    else:  # may add fields (IFEval's instruction-level shares), so `field` is looked for after it
+    else:  # may add fields (IFEval's instruction counts), so `field` is looked for after it
         records = battery.get(benchmark).per_item(records)
-    return {str(r["id"]): float(r[field]) for r in records if isinstance(r.get(field), (int, float))}
+    return {str(r["id"]): float(r[field]) for r in records if _number(r.get(field))}
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, (int, float))
+
+
+def per_given(rows: list[list[float]], given: list[float]) -> list[list[float]]:
+    """Counts over items (IFEval's instructions followed per prompt) as item scores whose mean is
+    a ratio of sums: each divided by the mean of ``given`` (the instructions each prompt gives,
+    the same for every model) over these items, so a row's mean is its followed over given."""
+    scale = sum(given) / len(given) if given else 0.0
+    return [[v / scale for v in row] for row in rows] if scale else rows
 
 
 def compare_results(dir_a: str | Path, dir_b: str | Path, benchmark: str, seed: int = 0,
-                    label: str | None = None, field: str = "score") -> dict[str, Any]:
+                    label: str | None = None, field: str = "score", per: str | None = None) -> dict[str, Any]:
     """Paired difference B - A on the items both folders scored, with a bootstrap CI (``label``,
-    ``field``: as :func:`item_scores`)."""
+    ``field``: as :func:`item_scores`; ``per``: the field of each item's count that ``field``
+    counts out of, for a ratio of sums, see :func:`per_given`)."""
     a, b = item_scores(dir_a, benchmark, label, field), item_scores(dir_b, benchmark, label, field)
     shared = sorted(set(a) & set(b))
     sa, sb = [a[i] for i in shared], [b[i] for i in shared]
+    if per is not None:  # counts: the ratio of sums over the shared items
+        given = item_scores(dir_a, benchmark, label, per)
+        sa, sb = per_given([sa, sb], [given[i] for i in shared])
     n = len(shared)
     return {"benchmark": benchmark, "label": label, "field": field, "a": str(dir_a), "b": str(dir_b), "n": n,
             "only_a": len(a) - n, "only_b": len(b) - n,

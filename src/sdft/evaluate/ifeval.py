@@ -33,8 +33,8 @@ followed) and ``prompt_loose``. The results entry gives the four numbers lm-eval
 - ``by_instruction``: per instruction id, how many there are and the strict and loose shares.
 
 For paired comparisons (the report's contrasts, ``sdft compare``) :func:`per_item` gives each
-prompt an instruction-level share (``inst_strict`` / ``inst_loose``) whose mean over the prompts
-is the instruction-level accuracy.
+prompt its instruction counts (``inst_strict`` / ``inst_loose`` followed, ``inst_given``), from
+which the instruction-level accuracy of any set of prompts is a mean.
 
 The label written on each line is a JSON object (the original prompt, the instruction ids and
 their kwargs), so ``sdft score ifeval FILE`` re-scores a saved file with no data folder.
@@ -170,23 +170,24 @@ def by_instruction(records: list[dict]) -> dict[str, dict]:
     return {iid: {"n": n, "strict": s / n, "loose": lo / n} for iid, (n, s, lo) in sorted(counts.items())}
 
 
-# instruction-level per-item fields (:func:`per_item`) and the per-instruction booleans each sums
+# instruction-level per-item fields (:func:`per_item`): the instructions followed under each rule
+# (the per-instruction booleans summed), and how many the prompt gives
 INSTRUCTION_FIELDS = {"inst_strict": "follow_strict", "inst_loose": "follow_loose"}
+GIVEN = "inst_given"
 
 
 def per_item(records: list[dict]) -> list[dict]:
-    """The scored prompts, each with an instruction-level share added per rule: the instructions
-    it followed over the mean number of instructions per prompt, so that the mean of the shares
-    over the prompts is exactly the instruction-level accuracy (followed over given) and a paired
-    comparison of two models on the same prompts resamples prompts, each with all its
-    instructions. (The denominator is fixed at the full set's mean rather than resampled as in
-    :func:`instruction_level`'s ratio; the two intervals differ only to second order.)"""
-    scored = [r for r in records if "follow_strict" in r]
-    if not scored:
-        return []
-    per_prompt = sum(len(r["follow_strict"]) for r in scored) / len(scored)
-    return [{**r, **{f: sum(map(bool, r[key])) / per_prompt for f, key in INSTRUCTION_FIELDS.items() if key in r}}
-            for r in scored]
+    """The scored prompts, each with its instruction counts added: ``inst_strict`` /
+    ``inst_loose`` (followed) and ``inst_given``. Over any set of prompts the instruction-level
+    accuracy is followed over given, so a paired comparison divides each prompt's count by the
+    mean of ``inst_given`` over the prompts both sides scored (one factor for both, since the
+    instructions belong to the prompt: :func:`sdft.evaluate.evaluator.per_given`); it resamples
+    prompts, each with all its instructions. (The denominator is fixed at the compared set's mean
+    rather than resampled as in :func:`instruction_level`'s ratio; the two intervals differ only
+    to second order.)"""
+    return [{**r, GIVEN: len(r["follow_strict"]),
+             **{f: sum(map(bool, r[key])) for f, key in INSTRUCTION_FIELDS.items() if key in r}}
+            for r in records if "follow_strict" in r]
 
 
 def summary(records: list[dict], seed: int = 0) -> dict:

@@ -55,7 +55,7 @@ from sdft.evaluate.stats import (
 from sdft.experiment import from_record
 from sdft.planning import main_labels, point_labels
 from sdft.report.cells import signed
-from sdft.report.endpoints import Endpoint, model_scores, result_of, shared_ids
+from sdft.report.endpoints import Endpoint, paired_rows, result_of
 
 UNITS = "scores in percent, changes and contrasts in percentage points, 95% CIs"
 
@@ -124,14 +124,6 @@ def seed_tag(m: dict[str, Any]) -> str:
     return str(m["train_seed"]) if m.get("train_seed") is not None else m["label"]
 
 
-def _rows(run, models, ep) -> tuple[list[list[float]], list[str]] | None:
-    scores = [model_scores(run, m, ep) for m in models]
-    if any(s is None for s in scores):
-        return None
-    ids = shared_ids(scores)
-    return ([[s[i] for i in ids] for s in scores], ids) if ids else None
-
-
 def _half(ci: Any) -> float:
     return (ci[1] - ci[0]) / 2 if ci and None not in ci else float("nan")
 
@@ -184,7 +176,7 @@ def _arm_mean(run, models, ep):
         ci = [_percent(c) for c in r["ci95"]] if r.get("ci95") and None not in r["ci95"] else None
         return {"mean": _percent(r["score"]), "ci95": ci, "n": r.get("n"), "approx": False,
                 "per_seed": {tags[0]: _percent(r["score"])}}
-    rows = _rows(run, models, ep)
+    rows = paired_rows(run, models, ep)
     if rows is None:
         mean, half = _approx(results)
         return {"mean": _percent(mean), "ci95": [_percent(mean - half), _percent(mean + half)],
@@ -202,7 +194,7 @@ def _difference(run, base, other, ep):
         return None
     tags = [seed_tag(m) for m in other]
     seeds = [len(base), len(other)]
-    rows = _rows(run, base + other, ep)
+    rows = paired_rows(run, base + other, ep)
     if rows is None:
         (ma, ha), (mb, hb) = _approx(ra), _approx(rb)
         d, half = mb - ma, math.sqrt(ha * ha + hb * hb)

@@ -7,9 +7,12 @@ unsafe prompts (``extra.refusal_unsafe``, higher is better); its predictions car
 comparisons over an endpoint use only those items. IFEval has four: its prompt-level strict
 accuracy (the ``score``), its prompt-level loose accuracy (each line's ``prompt_loose``,
 ``extra.prompt_loose``) and its instruction-level strict and loose accuracies
-(``extra.inst_strict`` / ``inst_loose``), paired per prompt through each prompt's share of the
-instructions (:func:`sdft.evaluate.ifeval.per_item`), since the instructions of one prompt share
-one answer.
+(``extra.inst_strict`` / ``inst_loose``), paired per prompt (the instructions of one prompt share
+one answer) through each prompt's counts of instructions followed and given
+(:func:`sdft.evaluate.ifeval.per_item`): over the prompts compared, followed / mean given is an
+item score whose mean is the instruction-level accuracy (:func:`paired_rows`). ``n`` of these
+endpoints counts instructions in a model's own results.json entry and prompts in a paired
+comparison.
 
 The refusal benchmarks also have *strict* endpoints (``advbench_strict``,
 ``advbench_jailbreak_strict``, ``xstest_strict``, ``xstest_unsafe_strict``): the same items scored
@@ -22,7 +25,7 @@ rule has no strict result (re-score its predictions to get one).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sdft.analyze import runfiles
@@ -38,6 +41,7 @@ class Endpoint:
     higher_is_better: bool = True
     field: str = "score"  # the prediction line's field holding this endpoint's per-item score
     in_mean: bool = True  # counted in a mean over endpoints (not a finer grain of another one)
+    per: str | None = None  # `field` is a count out of this line field's: the score is a ratio of sums
 
     @property
     def title(self) -> str:
@@ -61,8 +65,10 @@ SEVERAL = {
     "ifeval": (Endpoint("ifeval", "ifeval"),
                Endpoint("ifeval_loose", "ifeval", extra="prompt_loose", field="prompt_loose"),
                # the same answers counted per instruction: shown and paired, not weighed twice in a mean
-               Endpoint("ifeval_inst", "ifeval", extra="inst_strict", field="inst_strict", in_mean=False),
-               Endpoint("ifeval_inst_loose", "ifeval", extra="inst_loose", field="inst_loose", in_mean=False)),
+               Endpoint("ifeval_inst", "ifeval", extra="inst_strict", field="inst_strict", in_mean=False,
+                        per="inst_given"),
+               Endpoint("ifeval_inst_loose", "ifeval", extra="inst_loose", field="inst_loose", in_mean=False,
+                        per="inst_given")),
 }
 
 
@@ -138,10 +144,29 @@ def model_scores(run: dict[str, Any], model: dict[str, Any], ep: Endpoint) -> di
     if eval_dir is None or evaluator.scored_lines_file(eval_dir, ep.benchmark) is None:
         return None
     cache = run.setdefault("_item_scores", {})  # the tables, figures and summary ask for the same ones
-    key = (str(eval_dir), ep.key)
+    key = (str(eval_dir), ep.key, ep.field)
     if key not in cache:
         cache[key] = evaluator.item_scores(eval_dir, ep.benchmark, ep.label, ep.field)
     return cache[key]
+
+
+def paired_rows(run: dict[str, Any], models: list[dict[str, Any]],
+                ep: Endpoint) -> tuple[list[list[float]], list[str]] | None:
+    """The models' item scores on ``ep`` over the items all of them scored, one row per model in
+    ``models``' order, and those ids; None when a model has no scores or no item is shared. A
+    ratio-of-sums endpoint (``ep.per``) has its counts divided by the mean count given over
+    these items (:func:`sdft.evaluate.evaluator.per_given`)."""
+    scores = [model_scores(run, m, ep) for m in models]
+    if any(s is None for s in scores):
+        return None
+    ids = shared_ids(scores)
+    if not ids:
+        return None
+    rows = [[s[i] for i in ids] for s in scores]
+    if ep.per is not None:
+        given = model_scores(run, models[0], replace(ep, field=ep.per)) or {}
+        rows = evaluator.per_given(rows, [given.get(i, 0.0) for i in ids])
+    return rows, ids
 
 
 def shared_ids(scores: list[dict[str, float]]) -> list[str]:

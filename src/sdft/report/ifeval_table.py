@@ -1,8 +1,9 @@
 """The report's IFEval tables: its four numbers per model, and which instructions each follows.
 
 lm-eval reports IFEval as four accuracies (prompt- and instruction-level, strict and loose); the
-score table shows only the first. Here every evaluated model gets a row with all four and their
-CIs (instruction-level CIs resample prompts; see :mod:`sdft.evaluate.ifeval`), and a second table
+score and change tables show them as four endpoints among the others. Here they stand together,
+a row per evaluated model with all four, their CIs (instruction-level CIs resample prompts; see
+:mod:`sdft.evaluate.ifeval`) and the answers cut at the length limit, and a second table
 gives the strict share followed per instruction id, model by model, so a drop can be traced to
 the instructions it comes from (lengths, formats, languages, ...).
 """
