@@ -74,10 +74,10 @@ def test_reader_names_the_record_and_field_of_bad_kwargs(tmp_path):
     good = {"key": 1, "prompt": "Hi", "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]}
     bad = {**good, "key": 2, "kwargs": []}
     path.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
-    from sdft.data.tasks import _ifeval
+    from sdft.data.readers import read_ifeval
 
     with pytest.raises(DataError, match=r"input_data.jsonl:2: field 'kwargs'"):
-        _ifeval(path, "ifeval", "test")
+        read_ifeval(path, "ifeval", "test")
 
 
 @pytest.mark.parametrize("iid,kwargs,response,strict,loose", CRAFTED,
