@@ -305,3 +305,20 @@ def test_the_interpolation_points_over_seeds_are_one_row_in_the_tables(final):
     loaded = load_run(run)
     models = [r["model"] for r in forest_rows(loaded, benchmarks_of(loaded["models"])) if r["endpoint"] == "gsm8k"]
     assert models[-1] == "vanilla α=0.5 (5 seeds)" and len(models) == 5
+
+
+def test_the_benchmark_figure_draws_one_bar_per_method_not_per_fine_tune(final):
+    """22 models (seed, 5 + 5 + 3 + 3 fine-tunes, 5 interpolation points) made 22 bars a benchmark,
+    4,400 pixels wide; a method trained with several seeds is one bar, its seeds' mean."""
+    from sdft.analyze.runfiles import load_run
+    from sdft.report import arms, tables
+    from sdft.report.endpoints import endpoint
+
+    run = load_run(final[0])
+    bars = tables.score_bars(run, ["advbench", "gsm8k"])
+    assert [b["label"] for b in bars] == ["seed", "vanilla (mean of 5 seeds)", "sdft (mean of 5 seeds)",
+                                          "dft (mean of 3 seeds)", "replay (mean of 3 seeds)",
+                                          "vanilla α=0.5 (mean of 5 seeds)"]
+    vanilla = [m for m in run["models"] if m["method"] == "vanilla" and m.get("alpha") is None]
+    assert bars[1]["scores"]["gsm8k"] == arms.arm_mean(run, vanilla, endpoint("gsm8k"))
+    assert bars[0]["scores"]["advbench"]["mean"] == pytest.approx(90.0)

@@ -121,7 +121,7 @@ def forest_rows(run: dict[str, Any], benchmarks: list[str]) -> list[dict[str, An
 
 def _run_figures(run: dict[str, Any], analysis: dict[str, Any] | None, out: Path) -> dict[str, list[Path]]:
     benchmarks = runfiles.benchmarks_of(run["models"])
-    found = figs.all_figures(run["models"], benchmarks, analysis, out)
+    found = figs.all_figures(run["models"], tables.score_bars(run, benchmarks), benchmarks, analysis, out)
     found["forest"] = figs.forest_plot(forest_rows(run, benchmarks), out / "forest")
     found["loss"] = curves.loss_curves(runfiles.train_logs(run), {m["label"]: m["method"] for m in run["models"]},
                                        out / "loss_curves")

@@ -4,7 +4,8 @@ helpers and the similarity histograms).
 - :func:`sweep_figure`: every benchmark score and every shift measure against sample size or
   mix ratio, one line per method, the seed as a dotted level (paper Figs. 5-8); drawn only for
   a sweep of three points or more.
-- :func:`benchmark_bars`: per-benchmark bars per model with 95% CI whiskers.
+- :func:`benchmark_bars`: per-benchmark bars per model (per method, for one trained with
+  several seeds) with 95% CI whiskers.
 - :func:`forest_plot`: every model's (or seeded method's) change vs the seed per endpoint, with
   its CI, in percentage points as in the tables.
 
@@ -107,33 +108,35 @@ def sweep_figure(models: list[dict[str, Any]], analysis: dict[str, Any] | None, 
     return save(fig, out_base)
 
 
-def benchmark_bars(models: list[dict[str, Any]], benchmarks: list[str], out_base: str | Path) -> list[Path]:
-    """Grouped bars: one group per benchmark, one bar per model, whiskers at the 95% CI."""
-    models = [m for m in models if any(b in (m.get("results") or {}) for b in benchmarks)]
-    if not models or not benchmarks:
+def benchmark_bars(bars: list[dict[str, Any]], benchmarks: list[str], out_base: str | Path) -> list[Path]:
+    """Grouped bars: one group per benchmark, one bar per entry of ``bars`` ({"label", "scores":
+    {benchmark: {"mean", "ci95"}}}, percent: a model, or a method's mean over its training
+    seeds), whiskers at the 95% CI."""
+    bars = [b for b in bars if any(k in b["scores"] for k in benchmarks)]
+    if not bars or not benchmarks:
         return []
     from matplotlib.figure import Figure
 
-    width = 0.8 / len(models)
-    fig = Figure(figsize=(max(6.0, 1.1 * len(benchmarks) * max(1, len(models) / 3)), 3.6), layout="constrained")
+    width = 0.8 / len(bars)
+    fig = Figure(figsize=(max(6.0, 1.1 * len(benchmarks) * max(1, len(bars) / 3)), 3.6), layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
-    for i, m in enumerate(models):
+    for i, bar in enumerate(bars):
         xs, ys, lo, hi = [], [], [], []
         for j, b in enumerate(benchmarks):
-            r = (m.get("results") or {}).get(b)
-            if not r or r.get("score") is None:
+            r = bar["scores"].get(b)
+            if not r or r.get("mean") is None or math.isnan(r["mean"]):
                 continue
-            y = 100 * r["score"]
-            ci = r.get("ci95") or [r["score"], r["score"]]
+            y = r["mean"]
+            ci = r.get("ci95") or [y, y]
             xs.append(j - 0.4 + width * (i + 0.5))
             ys.append(y)
-            lo.append(max(0.0, y - 100 * ci[0]))
-            hi.append(max(0.0, 100 * ci[1] - y))
-        ax.bar(xs, ys, width=width, color=f"C{i}", label=m["label"], yerr=[lo, hi], capsize=2,
+            lo.append(max(0.0, y - ci[0]))
+            hi.append(max(0.0, ci[1] - y))
+        ax.bar(xs, ys, width=width, color=f"C{i}", label=bar["label"], yerr=[lo, hi], capsize=2,
                error_kw={"elinewidth": 0.8})
     ax.set_xticks(range(len(benchmarks)), benchmarks, rotation=20, ha="right", fontsize=8)
     ax.set_ylabel("score (%)")
-    ax.legend(fontsize=8, ncols=min(len(models), 6), loc="upper center", bbox_to_anchor=(0.5, -0.25))
+    ax.legend(fontsize=8, ncols=min(len(bars), 6), loc="upper center", bbox_to_anchor=(0.5, -0.25))
     return save(fig, out_base)
 
 
@@ -175,11 +178,12 @@ def forest_plot(rows: list[dict[str, Any]], out_base: str | Path) -> list[Path]:
     return save(fig, out_base)
 
 
-def all_figures(models: list[dict[str, Any]], benchmarks: list[str], analysis: dict[str, Any] | None,
-                out_dir: str | Path) -> dict[str, list[Path]]:
-    """Every figure the saved numbers allow, keyed by name; missing inputs give no figure."""
+def all_figures(models: list[dict[str, Any]], bars: list[dict[str, Any]], benchmarks: list[str],
+                analysis: dict[str, Any] | None, out_dir: str | Path) -> dict[str, list[Path]]:
+    """Every figure the saved numbers allow, keyed by name; missing inputs give no figure.
+    ``bars``: :func:`benchmark_bars`' entries."""
     out_dir = Path(out_dir)
-    figs = {"benchmarks": benchmark_bars(models, benchmarks, out_dir / "benchmarks")}
+    figs = {"benchmarks": benchmark_bars(bars, benchmarks, out_dir / "benchmarks")}
     if analysis and analysis.get("pairs"):
         figs["similarity"] = similarity_histograms(analysis["pairs"], out_dir / "similarity_hist")
     for axis in SWEEP_AXES:

@@ -62,7 +62,8 @@ def row_groups(run: dict[str, Any]) -> Iterator[tuple[str, list[dict[str, Any]]]
     yield from arms.sweep_groups(run)
 
 
-def _group_label(run, name, models, multi) -> str:
+def group_label(run, name, models, multi) -> str:
+    """A :func:`row_groups` entry's name in the tables: a seeded method's mean, or the model."""
     return _arm_label(run, name, models, multi) if len(models) > 1 else model_label(run, models[0], multi)
 
 
@@ -74,7 +75,7 @@ def _score_rows(runs, endpoints: list[Endpoint]) -> list[list[Any]]:
                 cells = [score_cell(result_of(models[0], ep)) for ep in endpoints]
             else:
                 cells = [mean_cell(arms.arm_mean(run, models, ep)) for ep in endpoints]
-            rows.append([_group_label(run, name, models, multi)] + cells)
+            rows.append([group_label(run, name, models, multi)] + cells)
     return rows
 
 
@@ -88,6 +89,18 @@ def score_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[str, 
     if any(arms.is_seeded(r) for r in runs):
         out["note"] = SEEDS_NOTE
     return out
+
+
+def score_bars(run: dict[str, Any], benchmarks: list[str]) -> list[dict[str, Any]]:
+    """The score table's rows for :func:`sdft.report.figures.benchmark_bars`: {"label", "scores":
+    {benchmark: {"mean", "ci95"} in percent}} per :func:`row_groups` entry, so a seeded run draws
+    one bar per method (its seeds' mean, two-level CI), not one per fine-tune."""
+    bars = []
+    for name, models in row_groups(run):
+        scores = {b: m for b in benchmarks if (m := arms.arm_mean(run, models, endpoint(b))) is not None}
+        if scores:
+            bars.append({"label": group_label(run, name, models, False), "scores": scores})
+    return bars
 
 
 def safety_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[str, Any] | None:
@@ -177,7 +190,7 @@ def _delta_rows(runs, endpoints: list[Endpoint], base_of) -> list[list[Any]]:
             base = base_of(run, models)
             if base is None:
                 continue
-            label = _group_label(run, name, models, multi)
+            label = group_label(run, name, models, multi)
             if len(models) > 1:
                 label = label.replace(" (mean of", " − " + base["label"] + " (mean of", 1)
             else:
@@ -275,7 +288,7 @@ def forgetting_table(runs: list[dict[str, Any]], benchmarks: list[str]) -> dict[
         for name, models in row_groups(run):
             if models[0] is seed:
                 continue
-            row = [_group_label(run, name, models, multi)]
+            row = [group_label(run, name, models, multi)]
             for cap, names in caps.items():
                 if len(models) == 1:  # the scores' difference, as the report always showed it
                     m = models[0]
