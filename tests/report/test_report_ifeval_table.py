@@ -19,14 +19,14 @@ def test_report_tables_show_four_numbers_and_the_breakdown():
     recs = [_record(0, ["punctuation:no_comma"], [{}], "a b"), _record(1, ["startend:quotation"], [{}], "x")]
     ifeval.score_many(recs)
     res = {**ifeval.summary(recs), "truncated": 1, "generation": {"max_new_tokens": 512}}
-    runs = [{"name": "r", "models": [{"label": "seed", "results": {"ifeval": res}},
-                                     {"label": "vanilla", "results": {"gsm8k": {"score": 0.1}}}]}]
-    numbers, breakdown = ifeval_table.tables(runs)
+    runs = [{"name": "r", "manifest": {}, "models": [{"label": "seed", "method": "seed", "results": {"ifeval": res}},
+                                     {"label": "vanilla", "method": "vanilla", "results": {"gsm8k": {"score": 0.1}}}]}]
+    numbers, breakdown = ifeval_table.tables_of(runs)
     assert numbers["rows"][0][0] == "seed" and len(numbers["rows"]) == 1
     assert numbers["rows"][0][1]["text"] == "50.0" and numbers["rows"][0][-1] == "1"
     assert "512 new tokens" in numbers["note"]
     assert breakdown["rows"] == [["punctuation:no_comma", "1", "100.0"], ["startend:quotation", "1", "0.0"]]
-    assert ifeval_table.tables([{"name": "r", "models": []}]) == []
+    assert ifeval_table.tables_of([{"name": "r", "manifest": {}, "models": []}]) == []
 
 
 def _entry(score, by=None, **extra):
@@ -39,9 +39,10 @@ def test_several_runs_missing_numbers_and_instructions_one_model_lacks():
                inst_strict={"score": 0.6, "ci95": [0.5, 0.7]})
     b = _entry(0.75, {"length:max": {"n": 4, "strict": 0.5, "loose": 0.5},
                       "format:json": {"n": 2, "strict": 1.0, "loose": 1.0}})
-    runs = [{"name": "r1", "models": [{"label": "seed", "results": {"ifeval": a}}]},
-            {"name": "r2", "models": [{"label": "seed", "results": {"ifeval": b}}, {"label": "x", "results": None}]}]
-    numbers, breakdown = ifeval_table.tables(runs)
+    seed = lambda res: {"label": "seed", "method": "seed", "results": {"ifeval": res}}  # noqa: E731
+    runs = [{"name": "r1", "manifest": {}, "models": [seed(a)]},
+            {"name": "r2", "manifest": {}, "models": [seed(b), {"label": "x", "method": "vanilla", "results": None}]}]
+    numbers, breakdown = ifeval_table.tables_of(runs)
     assert numbers["columns"] == ["model", "prompt-level strict", "instruction-level strict", "prompt-level loose",
                                   "instruction-level loose", "answers cut"]
     assert [r[0] for r in numbers["rows"]] == ["r1/seed", "r2/seed"]  # several runs: the run names the row
@@ -54,5 +55,20 @@ def test_several_runs_missing_numbers_and_instructions_one_model_lacks():
 
 
 def test_no_breakdown_without_per_instruction_results():
-    runs = [{"name": "r", "models": [{"label": "seed", "results": {"ifeval": _entry(0.5)}}]}]
-    assert [t["title"] for t in ifeval_table.tables(runs)] == ["IFEval: instruction following (%, 95% CI)"]
+    seed = {"label": "seed", "method": "seed", "results": {"ifeval": _entry(0.5)}}
+    runs = [{"name": "r", "manifest": {}, "models": [seed]}]
+    assert [t["title"] for t in ifeval_table.tables_of(runs)] == ["IFEval: instruction following (%, 95% CI)"]
+
+
+def test_a_method_trained_with_several_seeds_is_one_row_and_one_column():
+    """GSM8K v2 has 22 models: a row (and a breakdown column) each made a table no one reads; a
+    seeded method is its seeds' mean, as in the score table, with the cut answers summed."""
+    by = lambda s: {"length:max": {"n": 4, "strict": s, "loose": s}}  # noqa: E731
+    models = [{"label": "seed", "method": "seed", "results": {"ifeval": {**_entry(0.5, by(0.5)), "truncated": 2}}}]
+    models += [{"label": f"vanilla-s{i}", "method": "vanilla", "train_seed": i,
+                "results": {"ifeval": {**_entry(s, by(s)), "truncated": 1}}} for i, s in ((1, 0.25), (2, 0.75))]
+    numbers, breakdown = ifeval_table.tables_of([{"name": "r", "manifest": {}, "models": models}])
+    assert [r[0] for r in numbers["rows"]] == ["seed", "vanilla (mean of 2 seeds)"]
+    assert numbers["rows"][1][1]["text"] == "50.0" and numbers["rows"][1][-1] == "2"  # mean of 25 and 75; 1 + 1 cut
+    assert "summed over a method's seeds" in numbers["note"]
+    assert breakdown["rows"] == [["length:max", "4", "50.0", "50.0"]]

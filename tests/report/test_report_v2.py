@@ -170,7 +170,12 @@ def test_the_final_report_pins_the_plans_decision_seed_level_rows_and_pareto_poi
     assert per_model["sdft-s1"]["nll_gap"] == pytest.approx(0.853, abs=5e-4) and per_model["replay-s3"]["kl"] == 0.07
     assert s["predictors"]["correlations"]["kl"]["n"] == 16
     assert "**NLL gap: per-token NLL" in md and "distill/math: gap: original − distilled | +0.853" in md
-    assert len(_table(md, "IFEval: instruction following")) == 22  # every model evaluated, interpolation too
+    ife = _table(md, "IFEval: instruction following", header=True)  # a row per method, interpolation too
+    assert [r[0] for r in ife] == ["model", "seed", "vanilla (mean of 5 seeds)", "sdft (mean of 5 seeds)",
+                                   "dft (mean of 3 seeds)", "replay (mean of 3 seeds)",
+                                   "vanilla α=0.5 (mean of 5 seeds)"]
+    assert ife[2][2].startswith("62.5 <sub>[") and ife[2][-1] == "0"  # instruction-level strict; answers cut
+    assert len(_table(md, "IFEval by instruction", header=True)[0]) == 2 + 6
 
 
 def test_the_plans_gsm8k_non_inferiority_call_is_stated_beside_the_rule_not_in_it(final):

@@ -167,7 +167,7 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
 
     blocks.append(("h2", "Results"))
     results = [tables.score_table(runs, benchmarks), tables.safety_table(runs, benchmarks), tables.judge_table(runs),
-               *ifeval_table.tables(runs)]
+               *ifeval_table.tables_of(runs)]
     results += [tables.contrast_table(r, runfiles.benchmarks_of(r["models"]), primary, multi) for r in runs]
     results += [arms.seed_level_table(r, endpoints_of(runfiles.benchmarks_of(r["models"]), strict=True), primary,
                                        multi) for r in runs]
