@@ -57,3 +57,24 @@ def test_check_report_reads_a_benchmark_group_as_its_benchmarks():
     check_report(ReportConfig(primary="xstest_unsafe"), ["gsm8k", "safety"], "x.yaml")  # `safety` holds xstest
     with pytest.raises(ConfigError, match=r"x.yaml: report.primary: 'advbnech' is not an endpoint .*\(gsm8k, adv"):
         check_report(ReportConfig(primary="advbnech"), ["gsm8k", "safety"], "x.yaml")
+
+
+def test_instruction_level_contrasts_use_the_prompts_both_models_scored(tmp_path):
+    """IFEval's instruction-level change is followed over given on the shared prompts: the seed
+    scored three prompts (2, 1 and 2 instructions), the fine-tune only the first two (3 given,
+    the seed followed 2, the fine-tune 3): +33.3 pp, though the seed's own file averages 5/3
+    instructions a prompt."""
+    follow = {"seed": [[True, False], [True], [False, True]], "vanilla": [[True, True], [True]]}
+    models = [{"label": k, "method": k, "eval_dir": f"eval/{k}"} for k in follow]
+    tmp_path.joinpath("manifest.json").write_text(json.dumps({"name": "ife", "models": models}))
+    for label, prompts in follow.items():
+        folder = tmp_path / "eval" / label / "ifeval"
+        folder.mkdir(parents=True)
+        lines = [{"id": f"ifeval/test/{i}", "follow_strict": f, "follow_loose": f, "score": float(all(f))}
+                 for i, f in enumerate(prompts)]
+        folder.joinpath("predictions.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+        (tmp_path / "eval" / label / "results.json").write_text(json.dumps({"benchmarks": {"ifeval": {
+            "score": 0.5, "ci95": [0, 1], "n": len(prompts), "extra": {"inst_strict": {"score": 0.5}}}}}))
+    run = load_run(tmp_path)
+    d = arms.difference(run, [run["models"][0]], [run["models"][1]], endpoint("ifeval_inst"))
+    assert d["n"] == 2 and d["diff"] == pytest.approx(100 * (3 - 2) / 3) and not d["approx"]
