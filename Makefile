@@ -8,7 +8,7 @@ demo: setup
 	.venv/bin/sdft run configs/demo.yaml
 
 test: setup
-	.venv/bin/python -m pytest -q
+	.venv/bin/python -m pytest -q --durations=15
 
 test-fast: setup
 	.venv/bin/python -m pytest -q -m "not slow"
