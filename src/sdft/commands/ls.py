@@ -10,7 +10,7 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--all", action="store_true", help="also print each config's methods and data")
+    parser.add_argument("--all", action="store_true", help="also print each config's model, data and methods")
 
 
 def run(args: argparse.Namespace) -> int:
