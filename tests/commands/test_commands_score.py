@@ -30,3 +30,29 @@ def test_a_file_with_no_predictions_is_an_error_naming_it(tmp_path, capsys):
         assert main(["score", "gsm8k", str(f), *extra]) == 2
         captured = capsys.readouterr()
         assert f"{f}: no predictions in the file" in captured.err and captured.out == ""
+
+
+def test_a_missing_file_or_a_folder_is_one_line_naming_it(tmp_path, capsys):
+    """Both were tracebacks (FileNotFoundError, IsADirectoryError)."""
+    assert main(["score", "advbench", str(tmp_path / "nosuch.jsonl")]) == 2
+    assert f"{tmp_path / 'nosuch.jsonl'}: no such predictions file" in capsys.readouterr().err
+    _write(tmp_path / "predictions.jsonl", [{"predict": "x", "label": ""}])
+    assert main(["score", "advbench", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path}: is a folder" in err and f"did you mean {tmp_path / 'predictions.jsonl'}" in err
+    assert "Traceback" not in err
+
+
+def test_predict_and_label_must_be_text_and_ids_unique(tmp_path, capsys):
+    """`"predict": 123` or a list label reached the scorers (AttributeError in the call matcher)."""
+    call = "get_weather(city='Paris')"
+    for bad, field in (({"predict": 123, "label": call}, "predict"), ({"predict": call, "label": [call]}, "label")):
+        f = _write(tmp_path / "p.jsonl", [{"predict": call, "label": call}, bad])
+        assert main(["score", "openfunction", str(f)]) == 2
+        assert f"{f}:2: field `{field}`: expected text" in capsys.readouterr().err
+    f = _write(tmp_path / "p.jsonl", [{"id": "a", "predict": call, "label": call},
+                                     {"id": "b", "predict": "", "label": call},
+                                     {"id": "a", "predict": "", "label": call}])
+    assert main(["score", "openfunction", str(f)]) == 2
+    assert f"{f}:3: id 'a' is also on line 1" in capsys.readouterr().err
+

@@ -240,14 +240,32 @@ def _dtype_used(generator, cfg: EvalConfig) -> str:
 
 
 def _read_predictions(path: str | Path) -> list[dict]:
-    """Our predictions.jsonl or LLaMA-Factory's generated_predictions.jsonl (no ids: line numbers)."""
+    """Our predictions.jsonl or LLaMA-Factory's generated_predictions.jsonl (no ids: line numbers).
+    Every scorer reads ``predict`` and ``label`` as text (IFEval's label is a JSON string), so
+    another type is an error naming the line; so is an id given twice (which line's score is it?)."""
     from sdft.data.records import DataError
 
-    records = []
-    for i, rec in enumerate(read_jsonl(path)):
-        if "predict" not in rec or "label" not in rec:
-            raise DataError(f"{path}:{i + 1}: a prediction needs `predict` and `label` fields")
-        rec.setdefault("id", str(i))
+    path = Path(path)
+    if path.is_dir():
+        inside = next((p for p in (path / "predictions.jsonl", path / "generated_predictions.jsonl") if p.is_file()),
+                      None)
+        raise DataError(f"{path}: is a folder, not a predictions file"
+                        + (f"; did you mean {inside}?" if inside else ""))
+    if not path.is_file():
+        raise DataError(f"{path}: no such predictions file")
+    records, seen = [], {}
+    for i, rec in enumerate(read_jsonl(path), 1):
+        for key in ("predict", "label"):
+            if key not in rec:
+                raise DataError(f"{path}:{i}: a prediction needs `predict` and `label` fields")
+            if not isinstance(rec[key], str):
+                raise DataError(f"{path}:{i}: field `{key}`: expected text, got {type(rec[key]).__name__} "
+                                f"{str(rec[key])[:60]!r}")
+        rec.setdefault("id", str(i - 1))
+        if str(rec["id"]) in seen:
+            raise DataError(f"{path}:{i}: id {rec['id']!r} is also on line {seen[str(rec['id'])]}; "
+                            "each prediction needs its own id")
+        seen[str(rec["id"])] = i
         records.append(rec)
     if not records:  # a score of nan over n=0 is no result: most likely the wrong file
         raise DataError(f"{path}: no predictions in the file (it is empty)")
