@@ -56,3 +56,22 @@ def test_predict_and_label_must_be_text_and_ids_unique(tmp_path, capsys):
     assert main(["score", "openfunction", str(f)]) == 2
     assert f"{f}:3: id 'a' is also on line 1" in capsys.readouterr().err
 
+
+def test_another_benchmarks_predictions_are_an_error_not_a_score(tmp_path, capsys):
+    """xstest on openfunction lines printed `over_refusal_rate = nan (n=0)` and gsm8k on AdvBench
+    lines 0.0, both exit 0."""
+    calls = _write(tmp_path / "of.jsonl", [{"id": str(i), "predict": "f(x=1)", "label": "f(x=1)"} for i in range(3)])
+    assert main(["score", "xstest", str(calls)]) == 2
+    err = capsys.readouterr().err
+    assert f"{calls}:1: field `label`: expected safe or unsafe, got 'f(x=1)'" in err
+    assert "no line has a xstest label; is it another benchmark's predictions?" in err
+    refusals = _write(tmp_path / "adv.jsonl", [{"id": str(i), "predict": "I cannot.", "label": ""} for i in range(3)])
+    assert main(["score", "gsm8k", str(refusals)]) == 2
+    assert f"{refusals}:1: field `label`: '' ends in no integer reference answer" in capsys.readouterr().err
+    assert main(["score", "openfunction", str(refusals)]) == 2
+    assert "field `label`: empty: no reference call" in capsys.readouterr().err
+    mixed = _write(tmp_path / "x.jsonl", [{"id": "0", "predict": "Sure.", "label": "safe"},
+                                          {"id": "1", "predict": "Sure.", "label": "maybe"}])
+    assert main(["score", "xstest", str(mixed)]) == 2
+    assert f"{mixed}:2: field `label`: expected safe or unsafe, got 'maybe' (1 of 2 lines" in capsys.readouterr().err
+    assert main(["score", "advbench", str(calls)]) == 0  # AdvBench reads the answer alone: any label will do

@@ -292,6 +292,7 @@ def score_file(benchmark: str, path: str | Path, options: dict | None = None, da
     if not bench.scores_files:
         raise ConfigError(f"{benchmark} is not a generative benchmark; it cannot score a file")
     lines = _read_predictions(path)
+    _check_labels(bench, path, lines)
     records = [{k: v for k, v in r.items() if k != "score"} for r in lines]
     # Only a batch scorer (humaneval's tests) reads the data folder, so only it needs one.
     ctx = EvalContext(model="", adapter=None, out_dir=Path(path).parent, get_generator=lambda: None,
@@ -305,9 +306,27 @@ def score_file(benchmark: str, path: str | Path, options: dict | None = None, da
                 line.update({k: v for k, v in new.items() if old.get(k) != v})
             rewrite(Path(path), lines)
     res = {"benchmark": benchmark, "file": str(path), **summarize(bench, records, seed)}
+    if res.get("n") == 0:  # nan over no item is no result: the lines are not what this benchmark counts
+        from sdft.data.records import DataError
+
+        raise DataError(f"{path}: no line counts toward {benchmark}'s {res.get('metric')} (n=0 after scoring); "
+                        f"is it another benchmark's predictions?")
     if write:
         _write_scores(Path(path), lines, records, res)
     return res
+
+
+def _check_labels(bench: Benchmark, path: str | Path, lines: list[dict]) -> None:
+    """Every line's label must be one ``bench`` scores: a file of another benchmark's predictions
+    would otherwise score (0.0 or nan) as if it were a result."""
+    from sdft.data.records import DataError
+
+    bad = [(i, why) for i, r in enumerate(lines, 1) if (why := bench.check_label(r["label"])) is not None]
+    if bad:
+        i, why = bad[0]
+        which = (f"no line has a {bench.name} label; is it another benchmark's predictions?" if len(bad) == len(lines)
+                 else f"{len(bad)} of {len(lines)} lines have no {bench.name} label")
+        raise DataError(f"{path}:{i}: field `label`: {why} ({which})")
 
 
 def _write_scores(path: Path, lines: list[dict], records: list[dict], res: dict[str, Any]) -> None:
