@@ -284,7 +284,9 @@ def score_file(benchmark: str, path: str | Path, options: dict | None = None, da
     into the benchmark's entry of the folder's results.json (``<dir>/<benchmark>/predictions.jsonl``
     next to ``<dir>/results.json``), so files scored before a metric existed (the strict refusal
     rule) gain it. The score itself must come out as saved: a line or an entry whose score
-    would change is a DataError, and nothing is written."""
+    would change is a DataError, and nothing is written. The result then has ``written``: the file,
+    the per-item fields it gained, the results.json updated (None without an entry) and its new
+    ``extra`` keys."""
     from sdft.data.tasks import data_dir as default_data_dir
     from sdft.evaluate.generative import rewrite, score_records, summarize
 
@@ -312,7 +314,7 @@ def score_file(benchmark: str, path: str | Path, options: dict | None = None, da
         raise DataError(f"{path}: no line counts toward {benchmark}'s {res.get('metric')} (n=0 after scoring); "
                         f"is it another benchmark's predictions?")
     if write:
-        _write_scores(Path(path), lines, records, res)
+        res["written"] = _write_scores(Path(path), lines, records, res)
     return res
 
 
@@ -329,24 +331,30 @@ def _check_labels(bench: Benchmark, path: str | Path, lines: list[dict]) -> None
         raise DataError(f"{path}:{i}: field `label`: {why} ({which})")
 
 
-def _write_scores(path: Path, lines: list[dict], records: list[dict], res: dict[str, Any]) -> None:
-    """:func:`score_file`'s ``write``: the per-item fields into ``path``, ``extra`` into results.json."""
+def _write_scores(path: Path, lines: list[dict], records: list[dict], res: dict[str, Any]) -> dict[str, Any]:
+    """:func:`score_file`'s ``write``: the per-item fields into ``path``, ``extra`` into results.json.
+    Returns what was written: {"file", "fields_added", "results" (None: no entry), "extra_added"}."""
     from sdft.data.records import DataError
     from sdft.evaluate.generative import rewrite
 
     for i, (line, new) in enumerate(zip(lines, records), 1):
-        if "score" in line and float(line["score"]) != float(new["score"]):
-            raise DataError(f"{path}:{i}: score {line['score']} would become {new['score']}; not written")
+        if "score" in line and not (_number(line["score"]) and float(line["score"]) == float(new["score"])):
+            raise DataError(f"{path}:{i}: score {line['score']!r} would become {new['score']}; not written")
     results_path = path.parent.parent / "results.json"
     results = json.loads(results_path.read_text(encoding="utf-8")) if results_path.is_file() else None
     entry = ((results or {}).get("benchmarks") or {}).get(res["benchmark"])
-    if entry is not None and not abs(float(entry.get("score", "nan")) - res["score"]) < 1e-12:
-        raise DataError(f"{results_path}: {res['benchmark']} score {entry.get('score')} would become "
+    if entry is not None and not (_number(saved := entry.get("score", float("nan")))
+                                  and abs(float(saved) - res["score"]) < 1e-12):
+        raise DataError(f"{results_path}: {res['benchmark']} score {entry.get('score')!r} would become "
                         f"{res['score']}; not written")
+    added = sorted({k for line, new in zip(lines, records) for k in new if k not in line})
     rewrite(path, [{**line, **new} for line, new in zip(lines, records)])
+    written = {"file": str(path), "fields_added": added, "results": None, "extra_added": []}
     if entry is not None:
+        written.update(results=str(results_path), extra_added=sorted(set(res["extra"]) - set(entry.get("extra") or {})))
         entry["extra"] = res["extra"]
         write_json(results_path, results)
+    return written
 
 
 SCORES_FILE = "scores.jsonl"
