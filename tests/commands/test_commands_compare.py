@@ -96,3 +96,24 @@ def test_compare_warns_about_settings_that_differ_and_still_compares(tmp_path, c
     row = json.loads(capsys.readouterr().out)[0]
     assert row["settings_differ"] == {"max_new_tokens": [256, 512], "seed": [0, 1]}
     assert row["diff"] == 0.5
+
+
+def test_an_unfinished_evaluation_is_compared_on_the_settings_asked_for(tmp_path, capsys):
+    """A's results.json holds the values used (dtype resolved to bfloat16, variant named), B's
+    settings.json those asked for (auto, None): compared crosswise, they read as a difference."""
+    a = tmp_path / "a"
+    _eval_folder(a, [1, 0])
+    results = json.loads((a / "results.json").read_text())
+    results["benchmarks"]["gsm8k"]["variant"] = "default"
+    (a / "results.json").write_text(json.dumps(results))
+    b = _eval_folder(tmp_path / "b", [1, None], results=False)  # still generating: settings.json only
+    asked = results["benchmarks"]["gsm8k"]["settings"]
+    (tmp_path / "b" / "gsm8k" / "settings.json").write_text(json.dumps(asked))
+    assert main(["compare", str(a), b]) == 0
+    assert "other settings" not in capsys.readouterr().err
+    (tmp_path / "b" / "gsm8k" / "settings.json").write_text(json.dumps({**asked, "max_new_tokens": 512}))
+    assert main(["compare", str(a), b]) == 0
+    err = capsys.readouterr().err
+    assert "other settings (as asked for: an evaluation is unfinished): max_new_tokens None vs 512" in err
+    assert "dtype" not in err and "variant" not in err
+
