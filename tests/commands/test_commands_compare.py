@@ -117,3 +117,13 @@ def test_an_unfinished_evaluation_is_compared_on_the_settings_asked_for(tmp_path
     assert "other settings (as asked for: an evaluation is unfinished): max_new_tokens None vs 512" in err
     assert "dtype" not in err and "variant" not in err
 
+
+def test_compare_warns_when_the_folders_share_only_part_of_their_items(tmp_path, capsys):
+    a = _eval_folder(tmp_path / "a", [1, 0, 1, 1])
+    b = _eval_folder(tmp_path / "b", [1, 1, None, None])  # B scored 2 of A's 4: n=2 must not pass for all
+    assert main(["compare", a, b]) == 0
+    captured = capsys.readouterr()
+    assert f"gsm8k: compared on the 2 items both scored; 2 scored only in {a}, 0 only in {b}" in captured.err
+    assert main(["compare", a, a]) == 0
+    assert "compared on the" not in capsys.readouterr().err
+

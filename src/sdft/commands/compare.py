@@ -12,7 +12,9 @@ accuracy (paired over prompts). The refusal benchmarks add their strict-rule row
 Folders evaluated with other settings (answer length, seed, dtype, variant, limit, ...; the model
 aside) are still compared, with a warning naming the settings; ``--json`` gives them in each
 row's ``settings_differ`` ({setting: [A's, B's]}). Where one evaluation is unfinished (no
-results.json entry yet), the settings asked for are compared on both sides.
+results.json entry yet), the settings asked for are compared on both sides. Folders that scored
+only some of each other's items are compared on the shared ones, with a warning giving how many
+each side has that the other lacks (``only_a`` / ``only_b`` in ``--json``).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
             log.warning("%s: %s and %s were made with other settings%s: %s", n, args.a, args.b,
                         " (as asked for: an evaluation is unfinished)" if asked_only else "",
                         "; ".join(f"{k} {a!r} vs {b!r}" for k, (a, b) in differ[n].items()))
-    rows = []
+    rows, warned = [], set()
     for ep in endpoints_of(names, strict=True):  # the report's endpoints: XSTest's safe and unsafe halves
         row = compare_results(args.a, args.b, ep.benchmark, label=ep.label, field=ep.field, per=ep.per)
         if not row["n"]:
@@ -66,6 +68,11 @@ def run(args: argparse.Namespace) -> int:
                    "is an evaluation unfinished? Run its `sdft eval` again to finish it")
             raise DataError(f"{ep.benchmark}: no item scored in both {args.a} ({row['only_a']} scored) and "
                             f"{args.b} ({row['only_b']} scored); {why}")
+        overlap = (ep.benchmark, ep.label, row["n"], row["only_a"], row["only_b"])
+        if (row["only_a"] or row["only_b"]) and overlap not in warned:  # else n passes for the whole benchmark
+            warned.add(overlap)  # (IFEval's four endpoints share their items: one warning)
+            log.warning("%s: compared on the %d items both scored; %d scored only in %s, %d only in %s",
+                        ep.title, row["n"], row["only_a"], args.a, row["only_b"], args.b)
         rows.append({"endpoint": ep.key, "title": ep.title, "better": "higher" if ep.higher_is_better else "lower",
                      **row, "settings_differ": differ[ep.benchmark]})
     if args.json:
