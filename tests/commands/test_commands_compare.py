@@ -127,3 +127,13 @@ def test_compare_warns_when_the_folders_share_only_part_of_their_items(tmp_path,
     assert main(["compare", a, a]) == 0
     assert "compared on the" not in capsys.readouterr().err
 
+
+def test_a_score_that_is_not_a_number_is_an_error_naming_the_line(tmp_path, capsys):
+    """It was dropped silently, so n shrank without a word."""
+    a = _eval_folder(tmp_path / "a", [1, 0])
+    b = _eval_folder(tmp_path / "b", [1, 0])
+    path = tmp_path / "b" / "gsm8k" / "predictions.jsonl"
+    lines = path.read_text().splitlines()
+    path.write_text(lines[0] + "\n" + lines[1].replace("0.0", '"yes"') + "\n")
+    assert main(["compare", a, b]) == 2
+    assert f"{path}:2: field `score`: expected a number, got 'yes'" in capsys.readouterr().err

@@ -399,17 +399,18 @@ def item_scores(results_dir: str | Path, benchmark: str, label: str | None = Non
     ``inst_given``, ``refusal_strict``: the strict rule); lines without it, and lines not yet
     scored, are left out.
     Read from the predictions, or from a published folder's scores file (:func:`scores_only`)."""
+    from sdft.data.records import DataError
+
     path = scored_lines_file(results_dir, benchmark)
     if path is None:
-        from sdft.data.records import DataError
-
         raise DataError(f"{bench_folder(results_dir, benchmark) / 'predictions.jsonl'}: no predictions for "
                         f"{benchmark} in {results_dir}")
     records = list(read_jsonl(path))
-    if any("id" not in r for r in records):
-        from sdft.data.records import DataError
-
-        raise DataError(f"{path}: record {next(i for i, r in enumerate(records, 1) if 'id' not in r)} has no `id`")
+    for i, r in enumerate(records, 1):
+        if "id" not in r:
+            raise DataError(f"{path}: record {i} has no `id`")
+        if r.get("score") is not None and not _number(r["score"]):  # else dropped unseen, and n shrinks
+            raise DataError(f"{path}:{i}: field `score`: expected a number, got {r['score']!r}")
     records = [r for r in records if _number(r.get("score"))]  # a line generated, not yet scored, is no item
     if label is not None:
         records = [r for r in records if (r.get("label") or "safe") == label]
