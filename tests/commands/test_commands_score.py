@@ -55,6 +55,12 @@ def test_predict_and_label_must_be_text_and_ids_unique(tmp_path, capsys):
                                      {"id": "a", "predict": "", "label": call}])
     assert main(["score", "openfunction", str(f)]) == 2
     assert f"{f}:3: id 'a' is also on line 1" in capsys.readouterr().err
+    # null is empty text (older AdvBench files wrote "label": null), and --write leaves it as it was
+    (tmp_path / "eval" / "advbench").mkdir(parents=True)
+    f = _write(tmp_path / "eval" / "advbench" / "predictions.jsonl",
+               [{"id": "0", "predict": "Sorry, no.", "label": None}, {"id": "1", "predict": None, "label": None}])
+    assert main(["score", "advbench", str(f), "--write"]) == 0
+    assert [json.loads(x)["label"] for x in f.read_text().splitlines()] == [None, None]
 
 
 def test_another_benchmarks_predictions_are_an_error_not_a_score(tmp_path, capsys):

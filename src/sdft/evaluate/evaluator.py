@@ -241,8 +241,9 @@ def _dtype_used(generator, cfg: EvalConfig) -> str:
 
 def _read_predictions(path: str | Path) -> list[dict]:
     """Our predictions.jsonl or LLaMA-Factory's generated_predictions.jsonl (no ids: line numbers).
-    Every scorer reads ``predict`` and ``label`` as text (IFEval's label is a JSON string), so
-    another type is an error naming the line; so is an id given twice (which line's score is it?)."""
+    Every scorer reads ``predict`` and ``label`` as text (IFEval's label is a JSON string; null,
+    as in older AdvBench files, is empty text), so another type is an error naming the line; so
+    is an id given twice (which line's score is it?)."""
     from sdft.data.records import DataError
 
     path = Path(path)
@@ -258,7 +259,7 @@ def _read_predictions(path: str | Path) -> list[dict]:
         for key in ("predict", "label"):
             if key not in rec:
                 raise DataError(f"{path}:{i}: a prediction needs `predict` and `label` fields")
-            if not isinstance(rec[key], str):
+            if rec[key] is not None and not isinstance(rec[key], str):
                 raise DataError(f"{path}:{i}: field `{key}`: expected text, got {type(rec[key]).__name__} "
                                 f"{str(rec[key])[:60]!r}")
         rec.setdefault("id", str(i - 1))
@@ -295,7 +296,9 @@ def score_file(benchmark: str, path: str | Path, options: dict | None = None, da
         raise ConfigError(f"{benchmark} is not a generative benchmark; it cannot score a file")
     lines = _read_predictions(path)
     _check_labels(bench, path, lines)
-    records = [{k: v for k, v in r.items() if k != "score"} for r in lines]
+    # scored as text: null is empty (the file keeps its null: _write_scores adds fields only)
+    records = [{**{k: v for k, v in r.items() if k != "score"}, "predict": r["predict"] or "",
+                "label": r["label"] or ""} for r in lines]
     # Only a batch scorer (humaneval's tests) reads the data folder, so only it needs one.
     ctx = EvalContext(model="", adapter=None, out_dir=Path(path).parent, get_generator=lambda: None,
                       data_dir=default_data_dir(data_dir) if bench.score_many else None, progress=progress,
@@ -323,7 +326,7 @@ def _check_labels(bench: Benchmark, path: str | Path, lines: list[dict]) -> None
     would otherwise score (0.0 or nan) as if it were a result."""
     from sdft.data.records import DataError
 
-    bad = [(i, why) for i, r in enumerate(lines, 1) if (why := bench.check_label(r["label"])) is not None]
+    bad = [(i, why) for i, r in enumerate(lines, 1) if (why := bench.check_label(r["label"] or "")) is not None]
     if bad:
         i, why = bad[0]
         which = (f"no line has a {bench.name} label; is it another benchmark's predictions?" if len(bad) == len(lines)
@@ -348,7 +351,8 @@ def _write_scores(path: Path, lines: list[dict], records: list[dict], res: dict[
         raise DataError(f"{results_path}: {res['benchmark']} score {entry.get('score')!r} would become "
                         f"{res['score']}; not written")
     added = sorted({k for line, new in zip(lines, records) for k in new if k not in line})
-    rewrite(path, [{**line, **new} for line, new in zip(lines, records)])
+    rewrite(path, [{**line, **{k: v for k, v in new.items() if k not in ("predict", "label")}}
+                   for line, new in zip(lines, records)])
     written = {"file": str(path), "fields_added": added, "results": None, "extra_added": []}
     if entry is not None:
         written.update(results=str(results_path), extra_added=sorted(set(res["extra"]) - set(entry.get("extra") or {})))
