@@ -71,6 +71,24 @@ def test_a_corrupt_results_file_names_itself(tmp_path):
         runfiles.load_run(d)
 
 
+@pytest.mark.parametrize("entry, message", [
+    ({"score": "high"}, r"benchmarks\.gsm8k\.score: expected a number, got 'high'"),
+    ({"score": 0.5, "ci95": ["a", 1]}, r"benchmarks\.gsm8k\.ci95: expected \[low, high\] numbers"),
+    ({"score": 0.5, "ci95": 0.1}, r"benchmarks\.gsm8k\.ci95: expected \[low, high\] numbers"),
+    ({"score": 0.5, "extra": {"ast_match": {"score": True}}}, r"benchmarks\.gsm8k\.extra\.ast_match\.score"),
+    ("0.5", r"benchmarks\.gsm8k: expected an object"),
+])
+def test_a_results_entry_whose_score_is_not_a_number_names_the_file_and_benchmark(tmp_path, entry, message):
+    """`"score": "high"` loaded, and the report's tables raised TypeError formatting it."""
+    d = _run(tmp_path, {"models": [{"label": "seed", "eval_dir": "eval/seed"}]})
+    path = _write(d / "eval" / "seed" / "results.json", json.dumps({"benchmarks": {"gsm8k": entry}}))
+    with pytest.raises(DataError, match=message) as err:
+        runfiles.load_run(d)
+    assert str(err.value).startswith(f"{path}: ")
+    _write(path, json.dumps({"benchmarks": {"gsm8k": {"score": None, "ci95": [0.1, None]}}}))  # null: none
+    assert runfiles.load_run(d)["models"][0]["results"]["gsm8k"]["score"] is None
+
+
 def test_predictions_are_keyed_by_id_and_a_record_without_one_is_an_error(tmp_path):
     run = runfiles.load_run(RUNS / "demo")
     preds = runfiles.model_predictions(run, runfiles.find_model(run, "seed"), "advbench")

@@ -80,3 +80,21 @@ def test_bad_arguments_exit_2_with_a_line_naming_the_problem_and_no_traceback(tm
     err = capsys.readouterr().err
     assert err.startswith("sdft analyze: error:") and message in err and "Traceback" not in err
     assert not (DEMO / "analysis").exists()  # the shared fixture stays unwritten
+
+
+@pytest.mark.parametrize("args, message", [
+    (lambda t: ["--measures", "bleu4,bogus"], "measures: unknown similarity measure(s) 'bogus'; "
+                                              "choose from bleu4, rouge_l, cosine"),
+    (lambda t: ["--benchmark", "bogus"], "unknown benchmark 'bogus'; known: gsm8k"),
+    (lambda t: ["--tuned", f"v={t / 'nosuch'}"], "--tuned v: eval folder {t}/nosuch: no such folder"),
+    (lambda t: ["--tuned", f"v={DEMO / 'eval' / 'vanilla'}@{t / 'nosuch'}"], "--tuned v: adapter folder "),
+])
+def test_a_bad_measure_benchmark_or_folder_is_an_error_before_anything_is_written(tmp_path, capsys, args, message):
+    """A bad measure raised ValueError after the embedding model loaded; --benchmark bogus said the
+    seed had no predictions for it; a missing --tuned folder was "skipped" with exit 0."""
+    out = tmp_path / "out"
+    assert main(["analyze", "--seed-eval", str(DEMO / "eval" / "seed"), "--tuned", f"s={DEMO / 'eval' / 'sdft'}",
+                 "--out", str(out), *args(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message.replace("{t}", str(tmp_path)) in err and "Traceback" not in err
+    assert not (out / "analysis.json").exists()

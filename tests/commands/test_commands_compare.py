@@ -96,3 +96,44 @@ def test_compare_warns_about_settings_that_differ_and_still_compares(tmp_path, c
     row = json.loads(capsys.readouterr().out)[0]
     assert row["settings_differ"] == {"max_new_tokens": [256, 512], "seed": [0, 1]}
     assert row["diff"] == 0.5
+
+
+def test_an_unfinished_evaluation_is_compared_on_the_settings_asked_for(tmp_path, capsys):
+    """A's results.json holds the values used (dtype resolved to bfloat16, variant named), B's
+    settings.json those asked for (auto, None): compared crosswise, they read as a difference."""
+    a = tmp_path / "a"
+    _eval_folder(a, [1, 0])
+    results = json.loads((a / "results.json").read_text())
+    results["benchmarks"]["gsm8k"]["variant"] = "default"
+    (a / "results.json").write_text(json.dumps(results))
+    b = _eval_folder(tmp_path / "b", [1, None], results=False)  # still generating: settings.json only
+    asked = results["benchmarks"]["gsm8k"]["settings"]
+    (tmp_path / "b" / "gsm8k" / "settings.json").write_text(json.dumps(asked))
+    assert main(["compare", str(a), b]) == 0
+    assert "other settings" not in capsys.readouterr().err
+    (tmp_path / "b" / "gsm8k" / "settings.json").write_text(json.dumps({**asked, "max_new_tokens": 512}))
+    assert main(["compare", str(a), b]) == 0
+    err = capsys.readouterr().err
+    assert "other settings (as asked for: an evaluation is unfinished): max_new_tokens None vs 512" in err
+    assert "dtype" not in err and "variant" not in err
+
+
+def test_compare_warns_when_the_folders_share_only_part_of_their_items(tmp_path, capsys):
+    a = _eval_folder(tmp_path / "a", [1, 0, 1, 1])
+    b = _eval_folder(tmp_path / "b", [1, 1, None, None])  # B scored 2 of A's 4: n=2 must not pass for all
+    assert main(["compare", a, b]) == 0
+    captured = capsys.readouterr()
+    assert f"gsm8k: compared on the 2 items both scored; 2 scored only in {a}, 0 only in {b}" in captured.err
+    assert main(["compare", a, a]) == 0
+    assert "compared on the" not in capsys.readouterr().err
+
+
+def test_a_score_that_is_not_a_number_is_an_error_naming_the_line(tmp_path, capsys):
+    """It was dropped silently, so n shrank without a word."""
+    a = _eval_folder(tmp_path / "a", [1, 0])
+    b = _eval_folder(tmp_path / "b", [1, 0])
+    path = tmp_path / "b" / "gsm8k" / "predictions.jsonl"
+    lines = path.read_text().splitlines()
+    path.write_text(lines[0] + "\n" + lines[1].replace("0.0", '"yes"') + "\n")
+    assert main(["compare", a, b]) == 2
+    assert f"{path}:2: field `score`: expected a number, got 'yes'" in capsys.readouterr().err

@@ -107,6 +107,9 @@ def test_score_write_adds_the_strict_field_to_an_old_folder_keeping_scores(tmp_p
     results = {"benchmarks": {"advbench": {"score": 2 / 3, "n": 3, "extra": {}}}}
     (tmp_path / "eval" / "results.json").write_text(json.dumps(results))
     assert main(["score", "advbench", str(path), "--write"]) == 0
+    # it says what it wrote: before, --write printed nothing about the file or results.json
+    assert (f"wrote {path} (added: refusal_strict) and {tmp_path / 'eval' / 'results.json'} extra "
+            "(added: refusal_strict)") in capsys.readouterr().out
     lines = [json.loads(x) for x in path.read_text().splitlines()]
     assert [r["refusal_strict"] for r in lines] == [1.0, 0.0, 0.0] and [r["score"] for r in lines] == [1.0, 1.0, 0.0]
     entry = json.loads((tmp_path / "eval" / "results.json").read_text())["benchmarks"]["advbench"]

@@ -31,3 +31,13 @@ class AnalyzeConfig:
     figures: bool = True
 
     RENAMED: ClassVar[dict[str, str]] = {"seed": "seed_eval"}  # configs and flags of before
+
+    def __post_init__(self):
+        # Checked here, so a typo fails when the config is read, not after the embedding model loaded.
+        from sdft.analyze.similarity import MEASURES
+        from sdft.errors import ConfigError
+
+        unknown = [m for m in self.measures if m not in MEASURES]
+        if unknown:
+            raise ConfigError(f"measures: unknown similarity measure(s) {', '.join(map(repr, unknown))}; "
+                              f"choose from {', '.join(MEASURES)}")

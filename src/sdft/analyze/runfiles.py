@@ -28,6 +28,37 @@ def read_json_opt(path: str | Path) -> Any:
     return read_json(path) if Path(path).is_file() else None
 
 
+def read_results(path: str | Path) -> dict[str, Any]:
+    """The ``benchmarks`` of a results.json ({} when there is none); an entry's ``score`` and
+    ``ci95`` (and those of its ``extra`` metrics) must be numbers (null: none), else a DataError
+    naming the file and the benchmark, not a TypeError deep in the report's tables."""
+    res = read_json_opt(path)
+    if res is None:
+        return {}
+    benchmarks = res.get("benchmarks") if isinstance(res, dict) else None
+    if not isinstance(benchmarks or {}, dict):
+        raise DataError(f"{path}: `benchmarks`: expected an object of benchmark entries")
+    for name, entry in (benchmarks or {}).items():
+        if not isinstance(entry, dict):
+            raise DataError(f"{path}: benchmarks.{name}: expected an object, got {entry!r}")
+        extra = entry.get("extra") if isinstance(entry.get("extra"), dict) else {}
+        for where, e in ((name, entry), *((f"{name}.extra.{k}", v) for k, v in extra.items() if isinstance(v, dict))):
+            _check_numbers(path, where, e)
+    return benchmarks or {}
+
+
+def _number(x: Any) -> bool:
+    return x is None or (isinstance(x, (int, float)) and not isinstance(x, bool))
+
+
+def _check_numbers(path: str | Path, where: str, entry: dict[str, Any]) -> None:
+    if not _number(entry.get("score")):
+        raise DataError(f"{path}: benchmarks.{where}.score: expected a number, got {entry['score']!r}")
+    ci = entry.get("ci95")
+    if ci is not None and not (isinstance(ci, list) and len(ci) == 2 and all(map(_number, ci))):
+        raise DataError(f"{path}: benchmarks.{where}.ci95: expected [low, high] numbers, got {ci!r}")
+
+
 def load_run(run_dir: str | Path) -> dict[str, Any]:
     """{"dir", "name", "manifest", "models": [manifest entry + "results"]} for one run."""
     d = Path(run_dir)
@@ -43,8 +74,7 @@ def load_run(run_dir: str | Path) -> dict[str, Any]:
             raise DataError(f"{mpath}: models[{i}]: each model needs a `label`")
         m = dict(m)
         m.setdefault("method", m["label"])
-        res = read_json_opt(d / m["eval_dir"] / "results.json") if m.get("eval_dir") else None
-        m["results"] = (res or {}).get("benchmarks") or {}
+        m["results"] = read_results(d / m["eval_dir"] / "results.json") if m.get("eval_dir") else {}
         models.append(m)
     return {"dir": d, "name": manifest.get("name") or d.name, "manifest": manifest, "models": models}
 
@@ -140,8 +170,8 @@ def trajectory(run: dict[str, Any]) -> list[dict[str, Any]]:
     for t in run["manifest"].get("trajectory") or []:
         if not isinstance(t, dict) or not t.get("eval_dir") or (t.get("label"), t.get("step")) in seen:
             continue
-        res = read_json_opt(path_in(run, t["eval_dir"]) / "results.json")
-        if res and res.get("benchmarks"):
+        res = read_results(path_in(run, t["eval_dir"]) / "results.json")
+        if res:
             seen.add((t.get("label"), t.get("step")))
-            out.append({**t, "results": res["benchmarks"]})
+            out.append({**t, "results": res})
     return out

@@ -58,4 +58,15 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {key} = {ex['score']:.4f}  (95% CI [{ex['ci95'][0]:.4f}, {ex['ci95'][1]:.4f}])")
         else:
             print(f"  {key}: {ex}")
+    if (w := res.get("written")) is not None:
+        print(_written_line(w))
     return 0
+
+
+def _written_line(w: dict) -> str:
+    """What --write changed, in one line: the file's new per-item fields and results.json's extra."""
+    added = lambda keys: f" (added: {', '.join(keys)})" if keys else " (no field added)"  # noqa: E731
+    line = f"wrote {w['file']}{added(w['fields_added'])}"
+    if w["results"]:
+        return line + f" and {w['results']} extra{added(w['extra_added'])}"
+    return line + "; no results.json entry beside it to update"

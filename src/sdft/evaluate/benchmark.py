@@ -59,6 +59,8 @@ class Benchmark:
     load(ctx, data) -> examples: :func:`~sdft.evaluate.generative.load_items` (ctx.data, else ``data``)
     label(example) -> str: the reference written on each line (``example.response``)
     score(predict, label) -> float: from the two strings alone, so saved files re-score
+    check_label(label) -> why or None: why a saved line's label is not one this benchmark scores
+        (checked when a file is scored, so another benchmark's file is an error, not a score)
     extra(predict, label) -> {key: float}: per-item side metrics (none)
     score_many(records, ctx): scores a batch in place instead of ``score`` (humaneval's sandbox)
     per_item(records) -> records: what the mean is over (every record)
@@ -79,6 +81,7 @@ class Benchmark:
     load: Callable[[EvalContext, str], list[Example]] = load_items
     label: Callable[[Example], str] = lambda ex: ex.response
     score: Callable[[str, str], float] | None = None
+    check_label: Callable[[str], str | None] = lambda label: None
     extra: Callable[[str, str], dict[str, float]] = lambda predict, label: {}
     score_many: Callable[[list[dict], EvalContext], None] | None = None
     per_item: Callable[[list[dict]], list[dict]] = lambda records: records

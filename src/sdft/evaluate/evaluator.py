@@ -240,14 +240,33 @@ def _dtype_used(generator, cfg: EvalConfig) -> str:
 
 
 def _read_predictions(path: str | Path) -> list[dict]:
-    """Our predictions.jsonl or LLaMA-Factory's generated_predictions.jsonl (no ids: line numbers)."""
+    """Our predictions.jsonl or LLaMA-Factory's generated_predictions.jsonl (no ids: line numbers).
+    Every scorer reads ``predict`` and ``label`` as text (IFEval's label is a JSON string; null,
+    as in older AdvBench files, is empty text), so another type is an error naming the line; so
+    is an id given twice (which line's score is it?)."""
     from sdft.data.records import DataError
 
-    records = []
-    for i, rec in enumerate(read_jsonl(path)):
-        if "predict" not in rec or "label" not in rec:
-            raise DataError(f"{path}:{i + 1}: a prediction needs `predict` and `label` fields")
-        rec.setdefault("id", str(i))
+    path = Path(path)
+    if path.is_dir():
+        inside = next((p for p in (path / "predictions.jsonl", path / "generated_predictions.jsonl") if p.is_file()),
+                      None)
+        raise DataError(f"{path}: is a folder, not a predictions file"
+                        + (f"; did you mean {inside}?" if inside else ""))
+    if not path.is_file():
+        raise DataError(f"{path}: no such predictions file")
+    records, seen = [], {}
+    for i, rec in enumerate(read_jsonl(path), 1):
+        for key in ("predict", "label"):
+            if key not in rec:
+                raise DataError(f"{path}:{i}: a prediction needs `predict` and `label` fields")
+            if rec[key] is not None and not isinstance(rec[key], str):
+                raise DataError(f"{path}:{i}: field `{key}`: expected text, got {type(rec[key]).__name__} "
+                                f"{str(rec[key])[:60]!r}")
+        rec.setdefault("id", str(i - 1))
+        if str(rec["id"]) in seen:
+            raise DataError(f"{path}:{i}: id {rec['id']!r} is also on line {seen[str(rec['id'])]}; "
+                            "each prediction needs its own id")
+        seen[str(rec["id"])] = i
         records.append(rec)
     if not records:  # a score of nan over n=0 is no result: most likely the wrong file
         raise DataError(f"{path}: no predictions in the file (it is empty)")
@@ -266,7 +285,9 @@ def score_file(benchmark: str, path: str | Path, options: dict | None = None, da
     into the benchmark's entry of the folder's results.json (``<dir>/<benchmark>/predictions.jsonl``
     next to ``<dir>/results.json``), so files scored before a metric existed (the strict refusal
     rule) gain it. The score itself must come out as saved: a line or an entry whose score
-    would change is a DataError, and nothing is written."""
+    would change is a DataError, and nothing is written. The result then has ``written``: the file,
+    the per-item fields it gained, the results.json updated (None without an entry) and its new
+    ``extra`` keys."""
     from sdft.data.tasks import data_dir as default_data_dir
     from sdft.evaluate.generative import rewrite, score_records, summarize
 
@@ -274,7 +295,10 @@ def score_file(benchmark: str, path: str | Path, options: dict | None = None, da
     if not bench.scores_files:
         raise ConfigError(f"{benchmark} is not a generative benchmark; it cannot score a file")
     lines = _read_predictions(path)
-    records = [{k: v for k, v in r.items() if k != "score"} for r in lines]
+    _check_labels(bench, path, lines)
+    # scored as text: null is empty (the file keeps its null: _write_scores adds fields only)
+    records = [{**{k: v for k, v in r.items() if k != "score"}, "predict": r["predict"] or "",
+                "label": r["label"] or ""} for r in lines]
     # Only a batch scorer (humaneval's tests) reads the data folder, so only it needs one.
     ctx = EvalContext(model="", adapter=None, out_dir=Path(path).parent, get_generator=lambda: None,
                       data_dir=default_data_dir(data_dir) if bench.score_many else None, progress=progress,
@@ -287,29 +311,54 @@ def score_file(benchmark: str, path: str | Path, options: dict | None = None, da
                 line.update({k: v for k, v in new.items() if old.get(k) != v})
             rewrite(Path(path), lines)
     res = {"benchmark": benchmark, "file": str(path), **summarize(bench, records, seed)}
+    if res.get("n") == 0:  # nan over no item is no result: the lines are not what this benchmark counts
+        from sdft.data.records import DataError
+
+        raise DataError(f"{path}: no line counts toward {benchmark}'s {res.get('metric')} (n=0 after scoring); "
+                        f"is it another benchmark's predictions?")
     if write:
-        _write_scores(Path(path), lines, records, res)
+        res["written"] = _write_scores(Path(path), lines, records, res)
     return res
 
 
-def _write_scores(path: Path, lines: list[dict], records: list[dict], res: dict[str, Any]) -> None:
-    """:func:`score_file`'s ``write``: the per-item fields into ``path``, ``extra`` into results.json."""
+def _check_labels(bench: Benchmark, path: str | Path, lines: list[dict]) -> None:
+    """Every line's label must be one ``bench`` scores: a file of another benchmark's predictions
+    would otherwise score (0.0 or nan) as if it were a result."""
+    from sdft.data.records import DataError
+
+    bad = [(i, why) for i, r in enumerate(lines, 1) if (why := bench.check_label(r["label"] or "")) is not None]
+    if bad:
+        i, why = bad[0]
+        which = (f"no line has a {bench.name} label; is it another benchmark's predictions?" if len(bad) == len(lines)
+                 else f"{len(bad)} of {len(lines)} lines have no {bench.name} label")
+        raise DataError(f"{path}:{i}: field `label`: {why} ({which})")
+
+
+def _write_scores(path: Path, lines: list[dict], records: list[dict], res: dict[str, Any]) -> dict[str, Any]:
+    """:func:`score_file`'s ``write``: the per-item fields into ``path``, ``extra`` into results.json.
+    Returns what was written: {"file", "fields_added", "results" (None: no entry), "extra_added"}."""
     from sdft.data.records import DataError
     from sdft.evaluate.generative import rewrite
 
     for i, (line, new) in enumerate(zip(lines, records), 1):
-        if "score" in line and float(line["score"]) != float(new["score"]):
-            raise DataError(f"{path}:{i}: score {line['score']} would become {new['score']}; not written")
+        if "score" in line and not (_number(line["score"]) and float(line["score"]) == float(new["score"])):
+            raise DataError(f"{path}:{i}: score {line['score']!r} would become {new['score']}; not written")
     results_path = path.parent.parent / "results.json"
     results = json.loads(results_path.read_text(encoding="utf-8")) if results_path.is_file() else None
     entry = ((results or {}).get("benchmarks") or {}).get(res["benchmark"])
-    if entry is not None and not abs(float(entry.get("score", "nan")) - res["score"]) < 1e-12:
-        raise DataError(f"{results_path}: {res['benchmark']} score {entry.get('score')} would become "
+    if entry is not None and not (_number(saved := entry.get("score", float("nan")))
+                                  and abs(float(saved) - res["score"]) < 1e-12):
+        raise DataError(f"{results_path}: {res['benchmark']} score {entry.get('score')!r} would become "
                         f"{res['score']}; not written")
-    rewrite(path, [{**line, **new} for line, new in zip(lines, records)])
+    added = sorted({k for line, new in zip(lines, records) for k in new if k not in line})
+    rewrite(path, [{**line, **{k: v for k, v in new.items() if k not in ("predict", "label")}}
+                   for line, new in zip(lines, records)])
+    written = {"file": str(path), "fields_added": added, "results": None, "extra_added": []}
     if entry is not None:
+        written.update(results=str(results_path), extra_added=sorted(set(res["extra"]) - set(entry.get("extra") or {})))
         entry["extra"] = res["extra"]
         write_json(results_path, results)
+    return written
 
 
 SCORES_FILE = "scores.jsonl"
@@ -354,17 +403,18 @@ def item_scores(results_dir: str | Path, benchmark: str, label: str | None = Non
     ``inst_given``, ``refusal_strict``: the strict rule); lines without it, and lines not yet
     scored, are left out.
     Read from the predictions, or from a published folder's scores file (:func:`scores_only`)."""
+    from sdft.data.records import DataError
+
     path = scored_lines_file(results_dir, benchmark)
     if path is None:
-        from sdft.data.records import DataError
-
         raise DataError(f"{bench_folder(results_dir, benchmark) / 'predictions.jsonl'}: no predictions for "
                         f"{benchmark} in {results_dir}")
     records = list(read_jsonl(path))
-    if any("id" not in r for r in records):
-        from sdft.data.records import DataError
-
-        raise DataError(f"{path}: record {next(i for i, r in enumerate(records, 1) if 'id' not in r)} has no `id`")
+    for i, r in enumerate(records, 1):
+        if "id" not in r:
+            raise DataError(f"{path}: record {i} has no `id`")
+        if r.get("score") is not None and not _number(r["score"]):  # else dropped unseen, and n shrinks
+            raise DataError(f"{path}:{i}: field `score`: expected a number, got {r['score']!r}")
     records = [r for r in records if _number(r.get("score"))]  # a line generated, not yet scored, is no item
     if label is not None:
         records = [r for r in records if (r.get("label") or "safe") == label]

@@ -36,6 +36,12 @@ def has_number(ex: Example) -> str | None:
     return None
 
 
+def reference_number(label: str) -> str | None:
+    """A saved line's reference must end in an integer too (AdvBench's empty labels do not)."""
+    return None if last_number(label) is not None else f"{label[:60]!r} ends in no integer reference answer"
+
+
 GSM8K = Benchmark("gsm8k", "accuracy", data="gsm8k:test", prompt="math", variants=("cot", "paper"),
-                  max_new_tokens=512, load=partial(load_items, check=has_number), score=score)
+                  max_new_tokens=512, load=partial(load_items, check=has_number), score=score,
+                  check_label=reference_number)
 MULTIARITH = replace(GSM8K, name="multiarith", data="multiarith:test")

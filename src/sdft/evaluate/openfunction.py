@@ -21,5 +21,10 @@ def extra(predict: str, label: str) -> dict[str, float]:
     return {"ast_match": float(call_matches(predict, label))}
 
 
+def check_label(label: str) -> str | None:
+    return None if label.strip() else "empty: no reference call"
+
+
 OPENFUNCTION = Benchmark("openfunction", "paper_match", data="openfunction:test", prompt="openfunction",
-                         variants=("plain",), score=score, extra=extra, extra_metrics=("ast_match",))
+                         variants=("plain",), score=score, extra=extra, extra_metrics=("ast_match",),
+                         check_label=check_label)

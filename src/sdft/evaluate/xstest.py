@@ -60,6 +60,11 @@ def check_label(ex: Example) -> str | None:
     return None
 
 
+def check_saved_label(label: str) -> str | None:
+    """A saved line counts toward the safe or the unsafe rate only by its label."""
+    return None if label in ("safe", "unsafe") else f"expected safe or unsafe, got {label[:60]!r}"
+
+
 def score(predict: str, label: str = "") -> float:
     return float(is_full_refusal(predict))
 
@@ -92,5 +97,5 @@ def summary(records: list[dict], seed: int = 0) -> dict:
 
 XSTEST = Benchmark("xstest", "over_refusal_rate", data="xstest:test", prompt="xstest", max_new_tokens=128,
                    options=RefusalOptions, load=partial(load_items, need_reference=False, check=check_label),
-                   label=lambda ex: _label(ex) or "safe", score=score, extra=extra,
+                   label=lambda ex: _label(ex) or "safe", check_label=check_saved_label, score=score, extra=extra,
                    per_item=per_item, summary=summary, judge=judge_records)
