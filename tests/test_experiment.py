@@ -133,6 +133,11 @@ def test_unknown_keys_and_pipeline_fields_are_named(tmp_path):
     # random.sample in the first stage (a traceback in the dry run)
     ({"sample": 0}, r"x.yaml: sample: must be a positive number of examples \(or null for all\), got 0"),
     ({"sample": -3}, r"x.yaml: sample: must be a positive"),
+    # int(3.7) silently sampled 3 examples
+    ({"sample": 3.7}, r"x.yaml: `sample` expects int, got 3.7"),
+    ({"train": {"batch_size": 2.5}}, r"x.yaml: train: `batch_size` expects int, got 2.5"),
+    ({"seeds": [1, 2.5]}, r"x.yaml: `seeds` expects int, got 2.5"),
+    ({"sample": float("inf")}, r"x.yaml: `sample` expects int, got inf"),
     ({"sweeps": {"sample_sizes": [100, -1]}}, r"x.yaml: sweeps.sample_sizes: \[100, -1\] must be positive"),
     # the checks `sdft distill` made only when it ran, now in DistillConfig
     ({"distill": {"mix_ratio": 1.5}}, r"x.yaml: distill: `mix_ratio` must be within \[0, 1\], got 1.5"),
@@ -155,6 +160,10 @@ def test_unknown_keys_and_pipeline_fields_are_named(tmp_path):
 def test_values_that_failed_later_or_misled_are_errors_when_read(tmp_path, values, message):
     with pytest.raises(ConfigError, match=message):
         load_experiment(_write(tmp_path, values))
+
+
+def test_an_integral_float_for_an_int_field_is_that_int(tmp_path):
+    assert load_experiment(_write(tmp_path, {"sample": 3.0})).sample == 3
 
 
 def test_the_analysis_benchmark_left_unset_is_one_the_run_evaluates(tmp_path):

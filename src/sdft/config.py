@@ -69,6 +69,8 @@ def _coerce(value: Any, tp: Any, name: str, where: str) -> Any:
         if base in (int, float):
             if isinstance(value, bool):
                 raise ValueError
+            if base is int and isinstance(value, float) and not value.is_integer():
+                raise ValueError  # int(3.7) would silently be 3
             return base(value)
         if base is str:
             if isinstance(value, (dict, list)):
@@ -93,7 +95,7 @@ def _coerce(value: Any, tp: Any, name: str, where: str) -> Any:
             return {k: _coerce(v, inner, f"{name}.{k}", where) for k, v in value.items()}
     except ConfigError:
         raise
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # (int(.inf) overflows)
         raise ConfigError(f"{where}: `{name}` expects {getattr(base, '__name__', base)}, got {value!r}") from None
     return value
 
