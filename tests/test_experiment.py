@@ -133,6 +133,8 @@ def test_unknown_keys_and_pipeline_fields_are_named(tmp_path):
     # random.sample in the first stage (a traceback in the dry run)
     ({"sample": 0}, r"x.yaml: sample: must be a positive number of examples \(or null for all\), got 0"),
     ({"sample": -3}, r"x.yaml: sample: must be a positive"),
+    # the same stages planned twice
+    ({"methods": ["vanilla", "sdft", "sdft"]}, r"x.yaml: `methods` names sdft more than once: \['vanilla', "),
     # int(3.7) silently sampled 3 examples
     ({"sample": 3.7}, r"x.yaml: `sample` expects int, got 3.7"),
     ({"train": {"batch_size": 2.5}}, r"x.yaml: train: `batch_size` expects int, got 2.5"),

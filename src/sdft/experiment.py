@@ -227,6 +227,9 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
     bad = sorted(set(cfg.methods) - set(METHODS))
     if bad or not cfg.methods:
         raise ConfigError(f"{path}: `methods` must be a non-empty subset of {list(METHODS)}, got {cfg.methods}")
+    twice = sorted({m for m in cfg.methods if cfg.methods.count(m) > 1})
+    if twice:  # (each would plan the same stages twice)
+        raise ConfigError(f"{path}: `methods` names {', '.join(twice)} more than once: {cfg.methods}")
     if len(set(cfg.seeds)) != len(cfg.seeds):
         raise ConfigError(f"{path}: `seeds` has duplicates: {cfg.seeds}")
     for m, chosen in cfg.method_seeds.items():
