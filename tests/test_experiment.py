@@ -194,3 +194,22 @@ def test_validate_and_the_dry_run_report_a_bad_value_in_one_line(tmp_path, capsy
         assert main(["run", str(bad), "--dry-run"]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 2 and all(words in line for line in err), err
+
+
+def test_an_error_an_override_causes_names_the_override_not_the_file(tmp_path, capsys):
+    from sdft.cli import main
+
+    good = _write(tmp_path, {})
+    for argv, words in ((["train.lr=abc"], "train.lr=abc (command-line override of "),
+                        (["seed=3", "train.lrr=1"], "train.lrr=1 (command-line override of "),
+                        (["sample=-1", "train.lr=abc"], "train.lr=abc (command-line override of ")):
+        assert main(["run", str(good), *argv, "--dry-run"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert words in err and not err.startswith(f"sdft run: error: {good}"), err
+    with pytest.raises(ConfigError, match=r"train.lr=abc \(command-line override of .*x.yaml\): train: `lr` expects "
+                                          r"float, got 'abc'"):
+        load_experiment(good, {"train": {"lr": "abc"}})
+    # the file's own error is still the file's
+    bad = _write(tmp_path, {"sample": -1})
+    with pytest.raises(ConfigError, match=r"^\S*x.yaml: sample: must be a positive"):
+        load_experiment(bad, {"seed": 3})

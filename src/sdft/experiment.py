@@ -200,9 +200,52 @@ def parse_overrides(items: list[str], where: str = "overrides") -> dict[str, Any
     return out
 
 
-def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
+def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None,
+                    origins: dict[str, str] | None = None) -> ExperimentConfig:
     """Read and fully validate a config (its ``base:`` chain, then ``overrides`` on top): unknown
-    keys anywhere are errors naming the key."""
+    keys anywhere are errors naming the key. An error the file alone does not have names the
+    override that causes it, as ``origins`` spells it (dotted key -> ``train.lr=abc``, ``--out X``)."""
+    try:
+        return _load(path, overrides)
+    except ConfigError as e:
+        if not overrides:
+            raise
+        error = e
+    try:
+        _load(path)
+    except ConfigError:
+        raise error from None  # the file itself is wrong (too)
+    given = origins or {k: f"{k}={v}" for k, v in _leaves(overrides)}
+    culprits = []
+    for key, text in given.items():
+        single: dict[str, Any] = {}
+        *parents, leaf = key.split(".")
+        node, value = single, overrides
+        for p in parents:
+            node, value = node.setdefault(p, {}), value.get(p, {}) if isinstance(value, dict) else {}
+        if not isinstance(value, dict) or leaf not in value:
+            continue
+        node[leaf] = value[leaf]
+        try:
+            _load(path, single)
+        except ConfigError as e:
+            culprits.append((text, str(e) == str(error)))
+    # the override that alone gives this very error, else each that fails alone, else all together
+    blamed = ", ".join([t for t, same in culprits if same] or [t for t, _ in culprits] or list(given.values()))
+    message = str(error).removeprefix(f"{path}: ")
+    raise ConfigError(f"{blamed} (command-line override{'s' if ',' in blamed else ''} of {path}): {message}") \
+        from None
+
+
+def _leaves(mapping: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """``(dotted key, value)`` of every non-mapping value of a nested mapping."""
+    out = []
+    for k, v in mapping.items():
+        out += _leaves(v, f"{prefix}{k}.") if isinstance(v, dict) and v else [(f"{prefix}{k}", v)]
+    return out
+
+
+def _load(path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
     data = merge_mappings(read_config(path), overrides or {})
     # (read before the section becomes an AnalyzeConfig, whose default cannot tell "not set")
     analyze = data.get("analyze")

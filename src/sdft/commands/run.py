@@ -39,8 +39,11 @@ def run(args: argparse.Namespace) -> int:
     from sdft.pipeline import Stages, run_experiment
 
     overrides = parse_overrides(args.overrides)
-    overrides.update({k: v for k, v in (("out", args.out), ("data_dir", args.data_dir)) if v})
-    cfg = load_experiment(args.config, overrides)
+    origins = {item.partition("=")[0].strip(): item for item in args.overrides}  # (to name one in an error)
+    for key, flag in (("out", args.out), ("data_dir", args.data_dir)):
+        if flag:
+            overrides[key], origins[key] = flag, f"--{key.replace('_', '-')} {flag}"
+    cfg = load_experiment(args.config, overrides, origins)
     only = [x.strip() for x in (args.only or "").split(",") if x.strip()]
     if args.dry_run:
         from sdft.dryrun import describe, print_plan
