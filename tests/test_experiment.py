@@ -137,6 +137,8 @@ def test_unknown_keys_and_pipeline_fields_are_named(tmp_path):
     ({"methods": ["vanilla", "sdft", "sdft"]}, r"x.yaml: `methods` names sdft more than once: \['vanilla', "),
     # a data folder the config names: the data loaders said "(from --data-dir)"
     ({"data_dir": "/nonexistent"}, r"x.yaml: data_dir: /nonexistent is not a folder"),
+    # "8 stages in /etc/passwd"
+    ({"out": "/etc/passwd"}, r"x.yaml: out: /etc/passwd is an existing file, not a run folder"),
     # int(3.7) silently sampled 3 examples
     ({"sample": 3.7}, r"x.yaml: `sample` expects int, got 3.7"),
     ({"train": {"batch_size": 2.5}}, r"x.yaml: train: `batch_size` expects int, got 2.5"),
@@ -205,7 +207,8 @@ def test_an_error_an_override_causes_names_the_override_not_the_file(tmp_path, c
     for argv, words in ((["train.lr=abc"], "train.lr=abc (command-line override of "),
                         (["seed=3", "train.lrr=1"], "train.lrr=1 (command-line override of "),
                         (["sample=-1", "train.lr=abc"], "train.lr=abc (command-line override of "),
-                        (["--data-dir", "/nonexistent"], "--data-dir /nonexistent (command-line override of ")):
+                        (["--data-dir", "/nonexistent"], "--data-dir /nonexistent (command-line override of "),
+                        (["--out", str(good)], f"--out {good} (command-line override of ")):
         assert main(["run", str(good), *argv, "--dry-run"]) == 2
         err = capsys.readouterr().err.strip()
         assert words in err and not err.startswith(f"sdft run: error: {good}"), err

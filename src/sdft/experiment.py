@@ -264,6 +264,8 @@ def _load(path: str | Path, overrides: dict[str, Any] | None = None) -> Experime
     if cfg.data_dir is not None and not Path(cfg.data_dir).expanduser().is_dir():
         # (checked here so that the error names this key; the data loaders would blame --data-dir)
         raise ConfigError(f"{path}: data_dir: {cfg.data_dir} is not a folder (the shared datasets' folder)")
+    if cfg.run_dir.exists() and not cfg.run_dir.is_dir():
+        raise ConfigError(f"{path}: out: {cfg.run_dir} is an existing file, not a run folder")
     if cfg.sample is not None and cfg.sample < 1:  # (random.sample would fail in the first stage)
         raise ConfigError(f"{path}: sample: must be a positive number of examples (or null for all), "
                           f"got {cfg.sample}")
