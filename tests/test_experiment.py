@@ -139,6 +139,10 @@ def test_unknown_keys_and_pipeline_fields_are_named(tmp_path):
     ({"data_dir": "/nonexistent"}, r"x.yaml: data_dir: /nonexistent is not a folder"),
     # "8 stages in /etc/passwd"
     ({"out": "/etc/passwd"}, r"x.yaml: out: /etc/passwd is an existing file, not a run folder"),
+    # answer caps: the dry run planned "<= -120 tok: ~-1 s"
+    ({"eval": {"answer_lengths": {"advbench": -1}}},
+     r"x.yaml: eval: answer_lengths.advbench: must be a positive number of tokens, got -1"),
+    ({"trajectory": {"eval": {"max_new_tokens": 0}}}, r"x.yaml: trajectory.eval: max_new_tokens: must be a positive"),
     # int(3.7) silently sampled 3 examples
     ({"sample": 3.7}, r"x.yaml: `sample` expects int, got 3.7"),
     ({"train": {"batch_size": 2.5}}, r"x.yaml: train: `batch_size` expects int, got 2.5"),
