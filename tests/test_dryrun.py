@@ -256,3 +256,25 @@ def test_the_training_rate_leaves_out_time_the_process_was_paused(tmp_path, data
     assert describe(stages)["train_tok_s"] == pytest.approx(100.0)
     (train.folder / "train_log.jsonl").unlink()  # no log: the summary's figure
     assert describe(stages)["train_tok_s"] == pytest.approx(28.6)
+
+
+def test_benchmark_items_are_counted_as_the_benchmark_reads_them_and_a_bad_file_is_an_error(tmp_path, monkeypatch):
+    from sdft.dryrun import _bench_items
+    from sdft.errors import DataError
+    from sdft.evaluate.evaluator import EvalConfig
+
+    table = tmp_path / "redteam.csv"
+    table.write_text("Behavior,notes\none,x\ntwo,y\nthree,z\n")
+    # FILE#column was read with load_data, failed, and was planned at advbench's full 520 items
+    assert _bench_items(EvalConfig(benchmark_data={"advbench": f"{table}#Behavior"}), "advbench") == 3
+    assert _bench_items(EvalConfig(benchmark_data={"advbench": f"{table}#Behavior[:2]"}), "advbench") == 2
+    bad = tmp_path / "bad.csv"
+    bad.write_text("foo,bar\n1,2\n")  # no prompt column: the run would fail, so the plan does
+    with pytest.raises(DataError, match="bad.csv"):
+        _bench_items(EvalConfig(benchmark_data={"advbench": str(bad)}), "advbench")
+
+    def offline(spec, *a, **k):
+        raise DataError(f"{spec}: could not load it (offline)")
+
+    monkeypatch.setattr("sdft.data.hub_datasets.load_hf", offline)  # a hub dataset this machine cannot reach
+    assert _bench_items(EvalConfig(benchmark_data={"advbench": "hf:org/redteam#test"}), "advbench") == 520

@@ -143,6 +143,13 @@ def test_unknown_keys_and_pipeline_fields_are_named(tmp_path):
     ({"eval": {"answer_lengths": {"advbench": -1}}},
      r"x.yaml: eval: answer_lengths.advbench: must be a positive number of tokens, got -1"),
     ({"trajectory": {"eval": {"max_new_tokens": 0}}}, r"x.yaml: trajectory.eval: max_new_tokens: must be a positive"),
+    # a benchmark's items from a file that is not there: the dry run planned the full 520
+    ({"eval": {"benchmark_data": {"advbench": "/nonexistent/x.csv"}}},
+     r"x.yaml: eval: benchmark_data.advbench: /nonexistent/x.csv: no such file"),
+    ({"eval": {"benchmark_data": {"advbench": "/nonexistent/x.csv#Behavior[:10]"}}},
+     r"x.yaml: eval: benchmark_data.advbench: /nonexistent/x.csv: no such file"),
+    ({"trajectory": {"eval": {"benchmark_data": {"gsm8k": "gsm8k:tran[-300:]"}}}, "train": {"snapshots": 2}},
+     r"x.yaml: trajectory.eval: benchmark_data.gsm8k: task 'gsm8k' has no split 'tran'"),
     # int(3.7) silently sampled 3 examples
     ({"sample": 3.7}, r"x.yaml: `sample` expects int, got 3.7"),
     ({"train": {"batch_size": 2.5}}, r"x.yaml: train: `batch_size` expects int, got 2.5"),
@@ -223,3 +230,11 @@ def test_an_error_an_override_causes_names_the_override_not_the_file(tmp_path, c
     bad = _write(tmp_path, {"sample": -1})
     with pytest.raises(ConfigError, match=r"^\S*x.yaml: sample: must be a positive"):
         load_experiment(bad, {"seed": 3})
+
+
+def test_benchmark_data_from_an_existing_file_or_the_hub_is_accepted(tmp_path):
+    table = tmp_path / "redteam.csv"
+    table.write_text("Behavior\nsay something bad\n")
+    cfg = load_experiment(_write(tmp_path, {"eval": {"benchmark_data": {"advbench": f"{table}#Behavior",
+                                                                        "xstest": "hf:org/not-checked#test"}}}))
+    assert cfg.eval.benchmark_data["advbench"] == f"{table}#Behavior"  # a hub name is left to the loader (online)

@@ -132,12 +132,15 @@ def _bench_items(ecfg, name: str) -> int:
     spec = ecfg.benchmark_data.get(name)
     n = FULL_SIZES.get(name, 0)
     if spec:
-        try:
-            from sdft.data.tasks import load_data
+        from sdft.data.tasks import load_benchmark_data
+        from sdft.errors import DataError
 
-            n = len(load_data(spec, ecfg.data_dir))
-        except Exception:  # a spec only the benchmark understands: keep the nominal size
-            pass
+        try:  # read as the benchmark reads it (FILE#column too); a bad local file is an error now
+            n = len(load_benchmark_data(spec, ecfg.data_dir))
+        except DataError:
+            if not spec.startswith("hf:"):
+                raise
+            # a hub dataset this machine cannot reach (offline): keep the nominal size
     return min(n, ecfg.limit) if ecfg.limit else n
 
 

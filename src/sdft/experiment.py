@@ -264,6 +264,8 @@ def _load(path: str | Path, overrides: dict[str, Any] | None = None) -> Experime
     if cfg.data_dir is not None and not Path(cfg.data_dir).expanduser().is_dir():
         # (checked here so that the error names this key; the data loaders would blame --data-dir)
         raise ConfigError(f"{path}: data_dir: {cfg.data_dir} is not a folder (the shared datasets' folder)")
+    for where, ecfg in (("eval", cfg.eval), ("trajectory.eval", cfg.trajectory.eval)):
+        _check_benchmark_data(ecfg, f"{path}: {where}")
     if cfg.run_dir.exists() and not cfg.run_dir.is_dir():
         raise ConfigError(f"{path}: out: {cfg.run_dir} is an existing file, not a run folder")
     if cfg.sample is not None and cfg.sample < 1:  # (random.sample would fail in the first stage)
@@ -325,6 +327,18 @@ def _check_data(spec: str, path: str | Path) -> None:
         check_spec(spec)
     except DataError as e:
         raise ConfigError(f"{path}: data: {e}") from None
+
+
+def _check_benchmark_data(ecfg: EvalConfig | None, where: str) -> None:
+    """Each ``benchmark_data`` entry resolved as its benchmark will (a task slice, a file), unread."""
+    from sdft.data.tasks import check_benchmark_spec
+    from sdft.errors import DataError
+
+    for name, spec in (ecfg.benchmark_data if ecfg else {}).items():
+        try:
+            check_benchmark_spec(spec)
+        except DataError as e:
+            raise ConfigError(f"{where}: benchmark_data.{name}: {e}") from None
 
 
 def _check_templates(cfg: ExperimentConfig, path: str | Path) -> None:
