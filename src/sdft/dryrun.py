@@ -36,6 +36,7 @@ from typing import Any
 
 import yaml
 
+from sdft.errors import ConfigError
 from sdft.stages import marked_done
 
 GEN_TOK_S = 150.0  # useful tokens/s, batched generation, SmolLM2-135M, 2 CPU cores (README "Speed")
@@ -91,6 +92,10 @@ def _read_json(path: Path) -> Any:
 def _rates(run_dir: Path, gen: float | None, train: float | None) -> tuple[float, str, float, str]:
     def positive(x: Any) -> bool:
         return isinstance(x, (int, float)) and x > 0
+
+    for flag, rate in (("--gen-tok-s", gen), ("--train-tok-s", train)):
+        if rate is not None and not (positive(rate) and math.isfinite(rate)):  # (0 fell back to the default)
+            raise ConfigError(f"{flag}: must be a positive number of tokens per second, got {rate}")
 
     g = [d["generation"]["tokens_per_s"] for p in run_dir.glob("distill/*/distill_report.json")
          if isinstance(d := _read_json(p), dict) and positive((d.get("generation") or {}).get("tokens_per_s"))]
@@ -210,7 +215,7 @@ def _train(st, stages, train_rate: float) -> tuple[str, str, float]:
 def describe(stages, gen_tok_s: float | None = None, train_tok_s: float | None = None) -> dict[str, Any]:
     """The plan as data: one row per stage (name, folder, status, progress, work left, seconds)."""
     gen_rate, gen_src, train_rate, train_src = _rates(stages.dir, gen_tok_s, train_tok_s)
-    per_item = {} if gen_tok_s else _seconds_per_item(stages.dir)
+    per_item = {} if gen_tok_s is not None else _seconds_per_item(stages.dir)
     rows = []
     listed = stages.main()
     for v in stages.trained:  # trajectory points of fine-tunes already trained are known now
