@@ -25,6 +25,8 @@ from sdft.distill.run import DistillConfig
 from sdft.errors import ConfigError
 from sdft.evaluate.evaluator import EvalConfig
 from sdft.models import DEFAULT_MODEL
+from sdft.overrides import blame
+from sdft.overrides import parse_overrides as parse_overrides  # re-exported: `sdft run` and logs import it here
 from sdft.report_config import ReportConfig
 from sdft.train.config import TrainConfig
 
@@ -176,30 +178,6 @@ def _section(cls: type, values: Any, where: str):
         raise ConfigError(f"{where}: {e}") from None
 
 
-def parse_overrides(items: list[str], where: str = "overrides") -> dict[str, Any]:
-    """``key.sub=value`` strings as a nested mapping; values are YAML scalars or flow
-    collections (``train.lr=2e-4``, ``seeds=[1,2]``, ``eval.benchmarks=[gsm8k]``)."""
-    import yaml
-
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip() or any(not p for p in key.strip().split(".")):
-            raise ConfigError(f"{where}: expected KEY.SUB=VALUE, got {item!r}")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{where}: {item!r}: the value is not valid YAML: {e}") from None
-        node = out
-        *parents, leaf = key.strip().split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"{where}: {item!r} sets a key under {p!r}, which another override set to a value")
-        node[leaf] = value
-    return out
-
-
 def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None,
                     origins: dict[str, str] | None = None) -> ExperimentConfig:
     """Read and fully validate a config (its ``base:`` chain, then ``overrides`` on top): unknown
@@ -210,39 +188,7 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None,
     except ConfigError as e:
         if not overrides:
             raise
-        error = e
-    try:
-        _load(path)
-    except ConfigError:
-        raise error from None  # the file itself is wrong (too)
-    given = origins or {k: f"{k}={v}" for k, v in _leaves(overrides)}
-    culprits = []
-    for key, text in given.items():
-        single: dict[str, Any] = {}
-        *parents, leaf = key.split(".")
-        node, value = single, overrides
-        for p in parents:
-            node, value = node.setdefault(p, {}), value.get(p, {}) if isinstance(value, dict) else {}
-        if not isinstance(value, dict) or leaf not in value:
-            continue
-        node[leaf] = value[leaf]
-        try:
-            _load(path, single)
-        except ConfigError as e:
-            culprits.append((text, str(e) == str(error)))
-    # the override that alone gives this very error, else each that fails alone, else all together
-    blamed = ", ".join([t for t, same in culprits if same] or [t for t, _ in culprits] or list(given.values()))
-    message = str(error).removeprefix(f"{path}: ")
-    raise ConfigError(f"{blamed} (command-line override{'s' if ',' in blamed else ''} of {path}): {message}") \
-        from None
-
-
-def _leaves(mapping: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    """``(dotted key, value)`` of every non-mapping value of a nested mapping."""
-    out = []
-    for k, v in mapping.items():
-        out += _leaves(v, f"{prefix}{k}.") if isinstance(v, dict) and v else [(f"{prefix}{k}", v)]
-    return out
+        raise blame(e, path, overrides, origins, _load) from None
 
 
 def _load(path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
