@@ -256,3 +256,49 @@ def test_the_training_rate_leaves_out_time_the_process_was_paused(tmp_path, data
     assert describe(stages)["train_tok_s"] == pytest.approx(100.0)
     (train.folder / "train_log.jsonl").unlink()  # no log: the summary's figure
     assert describe(stages)["train_tok_s"] == pytest.approx(28.6)
+
+
+def test_benchmark_items_are_counted_as_the_benchmark_reads_them_and_a_bad_file_is_an_error(tmp_path, monkeypatch):
+    from sdft.dryrun import _bench_items
+    from sdft.errors import DataError
+    from sdft.evaluate.evaluator import EvalConfig
+
+    table = tmp_path / "redteam.csv"
+    table.write_text("Behavior,notes\none,x\ntwo,y\nthree,z\n")
+    # FILE#column was read with load_data, failed, and was planned at advbench's full 520 items
+    assert _bench_items(EvalConfig(benchmark_data={"advbench": f"{table}#Behavior"}), "advbench") == 3
+    assert _bench_items(EvalConfig(benchmark_data={"advbench": f"{table}#Behavior[:2]"}), "advbench") == 2
+    bad = tmp_path / "bad.csv"
+    bad.write_text("foo,bar\n1,2\n")  # no prompt column: the run would fail, so the plan does
+    with pytest.raises(DataError, match="bad.csv"):
+        _bench_items(EvalConfig(benchmark_data={"advbench": str(bad)}), "advbench")
+
+    def offline(spec, *a, **k):
+        raise DataError(f"{spec}: could not load it (offline)")
+
+    monkeypatch.setattr("sdft.data.hub_datasets.load_hf", offline)  # a hub dataset this machine cannot reach
+    assert _bench_items(EvalConfig(benchmark_data={"advbench": "hf:org/redteam#test"}), "advbench") == 520
+
+
+@pytest.mark.parametrize("flag", ["--gen-tok-s", "--train-tok-s"])
+@pytest.mark.parametrize("value", ["-5", "0", "nan", "fast"])
+def test_a_rate_flag_must_be_a_positive_number(flag, value, tmp_path, capsys):
+    """-5 estimated "~-3890 s"; 0 fell back to the default without a word."""
+    from sdft.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", str(SMOLLM2_DEMO), f"out={tmp_path}", "--dry-run", flag, value])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}: " in err and value in err and "Traceback" not in err
+
+
+def test_describe_refuses_a_rate_that_is_not_positive(tmp_path, data_dir):
+    from sdft.config import ConfigError
+    from sdft.dryrun import describe
+
+    stages = Stages(load_experiment(SMOLLM2_DEMO, {"out": str(tmp_path)}))
+    with pytest.raises(ConfigError, match=r"--gen-tok-s: must be a positive number of tokens per second, got 0"):
+        describe(stages, gen_tok_s=0)
+    with pytest.raises(ConfigError, match=r"--train-tok-s: must be a positive"):
+        describe(stages, train_tok_s=-1.0)

@@ -133,6 +133,28 @@ def test_unknown_keys_and_pipeline_fields_are_named(tmp_path):
     # random.sample in the first stage (a traceback in the dry run)
     ({"sample": 0}, r"x.yaml: sample: must be a positive number of examples \(or null for all\), got 0"),
     ({"sample": -3}, r"x.yaml: sample: must be a positive"),
+    # the same stages planned twice
+    ({"methods": ["vanilla", "sdft", "sdft"]}, r"x.yaml: `methods` names sdft more than once: \['vanilla', "),
+    # a data folder the config names: the data loaders said "(from --data-dir)"
+    ({"data_dir": "/nonexistent"}, r"x.yaml: data_dir: /nonexistent is not a folder"),
+    # "8 stages in /etc/passwd"
+    ({"out": "/etc/passwd"}, r"x.yaml: out: /etc/passwd is an existing file, not a run folder"),
+    # answer caps: the dry run planned "<= -120 tok: ~-1 s"
+    ({"eval": {"answer_lengths": {"advbench": -1}}},
+     r"x.yaml: eval: answer_lengths.advbench: must be a positive number of tokens, got -1"),
+    ({"trajectory": {"eval": {"max_new_tokens": 0}}}, r"x.yaml: trajectory.eval: max_new_tokens: must be a positive"),
+    # a benchmark's items from a file that is not there: the dry run planned the full 520
+    ({"eval": {"benchmark_data": {"advbench": "/nonexistent/x.csv"}}},
+     r"x.yaml: eval: benchmark_data.advbench: /nonexistent/x.csv: no such file"),
+    ({"eval": {"benchmark_data": {"advbench": "/nonexistent/x.csv#Behavior[:10]"}}},
+     r"x.yaml: eval: benchmark_data.advbench: /nonexistent/x.csv: no such file"),
+    ({"trajectory": {"eval": {"benchmark_data": {"gsm8k": "gsm8k:tran[-300:]"}}}, "train": {"snapshots": 2}},
+     r"x.yaml: trajectory.eval: benchmark_data.gsm8k: task 'gsm8k' has no split 'tran'"),
+    # int(3.7) silently sampled 3 examples
+    ({"sample": 3.7}, r"x.yaml: `sample` expects int, got 3.7"),
+    ({"train": {"batch_size": 2.5}}, r"x.yaml: train: `batch_size` expects int, got 2.5"),
+    ({"seeds": [1, 2.5]}, r"x.yaml: `seeds` expects int, got 2.5"),
+    ({"sample": float("inf")}, r"x.yaml: `sample` expects int, got inf"),
     ({"sweeps": {"sample_sizes": [100, -1]}}, r"x.yaml: sweeps.sample_sizes: \[100, -1\] must be positive"),
     # the checks `sdft distill` made only when it ran, now in DistillConfig
     ({"distill": {"mix_ratio": 1.5}}, r"x.yaml: distill: `mix_ratio` must be within \[0, 1\], got 1.5"),
@@ -155,6 +177,10 @@ def test_unknown_keys_and_pipeline_fields_are_named(tmp_path):
 def test_values_that_failed_later_or_misled_are_errors_when_read(tmp_path, values, message):
     with pytest.raises(ConfigError, match=message):
         load_experiment(_write(tmp_path, values))
+
+
+def test_an_integral_float_for_an_int_field_is_that_int(tmp_path):
+    assert load_experiment(_write(tmp_path, {"sample": 3.0})).sample == 3
 
 
 def test_the_analysis_benchmark_left_unset_is_one_the_run_evaluates(tmp_path):
@@ -183,3 +209,32 @@ def test_validate_and_the_dry_run_report_a_bad_value_in_one_line(tmp_path, capsy
         assert main(["run", str(bad), "--dry-run"]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 2 and all(words in line for line in err), err
+
+
+def test_an_error_an_override_causes_names_the_override_not_the_file(tmp_path, capsys):
+    from sdft.cli import main
+
+    good = _write(tmp_path, {})
+    for argv, words in ((["train.lr=abc"], "train.lr=abc (command-line override of "),
+                        (["seed=3", "train.lrr=1"], "train.lrr=1 (command-line override of "),
+                        (["sample=-1", "train.lr=abc"], "train.lr=abc (command-line override of "),
+                        (["--data-dir", "/nonexistent"], "--data-dir /nonexistent (command-line override of "),
+                        (["--out", str(good)], f"--out {good} (command-line override of ")):
+        assert main(["run", str(good), *argv, "--dry-run"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert words in err and not err.startswith(f"sdft run: error: {good}"), err
+    with pytest.raises(ConfigError, match=r"train.lr=abc \(command-line override of .*x.yaml\): train: `lr` expects "
+                                          r"float, got 'abc'"):
+        load_experiment(good, {"train": {"lr": "abc"}})
+    # the file's own error is still the file's
+    bad = _write(tmp_path, {"sample": -1})
+    with pytest.raises(ConfigError, match=r"^\S*x.yaml: sample: must be a positive"):
+        load_experiment(bad, {"seed": 3})
+
+
+def test_benchmark_data_from_an_existing_file_or_the_hub_is_accepted(tmp_path):
+    table = tmp_path / "redteam.csv"
+    table.write_text("Behavior\nsay something bad\n")
+    cfg = load_experiment(_write(tmp_path, {"eval": {"benchmark_data": {"advbench": f"{table}#Behavior",
+                                                                        "xstest": "hf:org/not-checked#test"}}}))
+    assert cfg.eval.benchmark_data["advbench"] == f"{table}#Behavior"  # a hub name is left to the loader (online)

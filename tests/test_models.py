@@ -97,7 +97,7 @@ def test_an_unknown_model_name_offline_is_one_clear_error(monkeypatch, capsys):
     asked = _hub_says(monkeypatch, ConnectionError("[Errno -2] Name or service not known"))
     assert cli_main(["models", "prepare", "nosuch-model"]) == 2
     err = capsys.readouterr().err
-    assert err == ("sdft models: error: --model nosuch-model: not an alias (smollm2-135m, qwen2.5-coder-0.5b), "
+    assert err == ("sdft models: error: model nosuch-model: not an alias (smollm2-135m, qwen2.5-coder-0.5b), "
                    "not a local model folder or .gguf file, and not in the Hugging Face cache; the Hugging Face "
                    "hub could not be reached to look it up ([Errno -2] Name or service not known)\n")
     assert asked == ["nosuch-model"]  # asked once, no retries
@@ -109,7 +109,7 @@ def test_a_model_the_hub_does_not_have_and_one_it_has(monkeypatch):
     missing = RepositoryNotFoundError.__new__(RepositoryNotFoundError)  # its __init__ wants an HTTP response
     missing.args = ("404 Client Error: Repository Not Found",)
     _hub_says(monkeypatch, missing)
-    with pytest.raises(models.ModelError, match=r"--model me/typo: not an alias .* the hub has no model 'me/typo' "
+    with pytest.raises(models.ModelError, match=r"^model me/typo: not an alias .* the hub has no model 'me/typo' "
                                                 r"\(or it is private or gated"):
         models.materialize(models.resolve("me/typo"))
     asked = _hub_says(monkeypatch, None)

@@ -69,6 +69,8 @@ def _coerce(value: Any, tp: Any, name: str, where: str) -> Any:
         if base in (int, float):
             if isinstance(value, bool):
                 raise ValueError
+            if base is int and isinstance(value, float) and not value.is_integer():
+                raise ValueError  # int(3.7) would silently be 3
             return base(value)
         if base is str:
             if isinstance(value, (dict, list)):
@@ -93,7 +95,7 @@ def _coerce(value: Any, tp: Any, name: str, where: str) -> Any:
             return {k: _coerce(v, inner, f"{name}.{k}", where) for k, v in value.items()}
     except ConfigError:
         raise
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # (int(.inf) overflows)
         raise ConfigError(f"{where}: `{name}` expects {getattr(base, '__name__', base)}, got {value!r}") from None
     return value
 
@@ -130,14 +132,47 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "config") 
     return cls(**kwargs)
 
 
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: Any, line: int, first: int):
+        super().__init__(f"line {line}: key {key!r} is given twice (first on line {first})")
+        self.key, self.line, self.first = key, line, first
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a mapping giving one key twice is an error: YAML's
+    last-one-wins would silently drop the first value (``seed: 42`` ... ``seed: 43``)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            first: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base`: its keys may be overridden
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                try:
+                    if key in first:
+                        raise _DuplicateKey(key, line, first[key])
+                except TypeError:  # an unhashable key: PyYAML's own error says so below
+                    continue
+                first[key] = line
+        return super().construct_mapping(node, deep)
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+    except _DuplicateKey as e:
+        raise ConfigError(f"{path}: {e}; give it once") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: invalid YAML: {e}") from None
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a config file (name a .yaml file in it)") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read the config: {getattr(e, 'strerror', None) or e}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

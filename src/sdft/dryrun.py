@@ -36,6 +36,7 @@ from typing import Any
 
 import yaml
 
+from sdft.errors import ConfigError
 from sdft.stages import marked_done
 
 GEN_TOK_S = 150.0  # useful tokens/s, batched generation, SmolLM2-135M, 2 CPU cores (README "Speed")
@@ -92,6 +93,10 @@ def _rates(run_dir: Path, gen: float | None, train: float | None) -> tuple[float
     def positive(x: Any) -> bool:
         return isinstance(x, (int, float)) and x > 0
 
+    for flag, rate in (("--gen-tok-s", gen), ("--train-tok-s", train)):
+        if rate is not None and not (positive(rate) and math.isfinite(rate)):  # (0 fell back to the default)
+            raise ConfigError(f"{flag}: must be a positive number of tokens per second, got {rate}")
+
     g = [d["generation"]["tokens_per_s"] for p in run_dir.glob("distill/*/distill_report.json")
          if isinstance(d := _read_json(p), dict) and positive((d.get("generation") or {}).get("tokens_per_s"))]
     t = []
@@ -132,12 +137,15 @@ def _bench_items(ecfg, name: str) -> int:
     spec = ecfg.benchmark_data.get(name)
     n = FULL_SIZES.get(name, 0)
     if spec:
-        try:
-            from sdft.data.tasks import load_data
+        from sdft.data.tasks import load_benchmark_data
+        from sdft.errors import DataError
 
-            n = len(load_data(spec, ecfg.data_dir))
-        except Exception:  # a spec only the benchmark understands: keep the nominal size
-            pass
+        try:  # read as the benchmark reads it (FILE#column too); a bad local file is an error now
+            n = len(load_benchmark_data(spec, ecfg.data_dir))
+        except DataError:
+            if not spec.startswith("hf:"):
+                raise
+            # a hub dataset this machine cannot reach (offline): keep the nominal size
     return min(n, ecfg.limit) if ecfg.limit else n
 
 
@@ -207,7 +215,7 @@ def _train(st, stages, train_rate: float) -> tuple[str, str, float]:
 def describe(stages, gen_tok_s: float | None = None, train_tok_s: float | None = None) -> dict[str, Any]:
     """The plan as data: one row per stage (name, folder, status, progress, work left, seconds)."""
     gen_rate, gen_src, train_rate, train_src = _rates(stages.dir, gen_tok_s, train_tok_s)
-    per_item = {} if gen_tok_s else _seconds_per_item(stages.dir)
+    per_item = {} if gen_tok_s is not None else _seconds_per_item(stages.dir)
     rows = []
     listed = stages.main()
     for v in stages.trained:  # trajectory points of fine-tunes already trained are known now

@@ -25,6 +25,8 @@ from sdft.distill.run import DistillConfig
 from sdft.errors import ConfigError
 from sdft.evaluate.evaluator import EvalConfig
 from sdft.models import DEFAULT_MODEL
+from sdft.overrides import blame
+from sdft.overrides import parse_overrides as parse_overrides  # re-exported: `sdft run` and logs import it here
 from sdft.report_config import ReportConfig
 from sdft.train.config import TrainConfig
 
@@ -176,33 +178,20 @@ def _section(cls: type, values: Any, where: str):
         raise ConfigError(f"{where}: {e}") from None
 
 
-def parse_overrides(items: list[str], where: str = "overrides") -> dict[str, Any]:
-    """``key.sub=value`` strings as a nested mapping; values are YAML scalars or flow
-    collections (``train.lr=2e-4``, ``seeds=[1,2]``, ``eval.benchmarks=[gsm8k]``)."""
-    import yaml
-
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip() or any(not p for p in key.strip().split(".")):
-            raise ConfigError(f"{where}: expected KEY.SUB=VALUE, got {item!r}")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{where}: {item!r}: the value is not valid YAML: {e}") from None
-        node = out
-        *parents, leaf = key.strip().split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"{where}: {item!r} sets a key under {p!r}, which another override set to a value")
-        node[leaf] = value
-    return out
-
-
-def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
+def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None,
+                    origins: dict[str, str] | None = None) -> ExperimentConfig:
     """Read and fully validate a config (its ``base:`` chain, then ``overrides`` on top): unknown
-    keys anywhere are errors naming the key."""
+    keys anywhere are errors naming the key. An error the file alone does not have names the
+    override that causes it, as ``origins`` spells it (dotted key -> ``train.lr=abc``, ``--out X``)."""
+    try:
+        return _load(path, overrides)
+    except ConfigError as e:
+        if not overrides:
+            raise
+        raise blame(e, path, overrides, origins, _load) from None
+
+
+def _load(path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
     data = merge_mappings(read_config(path), overrides or {})
     # (read before the section becomes an AnalyzeConfig, whose default cannot tell "not set")
     analyze = data.get("analyze")
@@ -218,6 +207,13 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
     if not cfg.data:
         raise ConfigError(f"{path}: `data` is required (the training data: a task name or a file)")
     _check_data(cfg.data, path)
+    if cfg.data_dir is not None and not Path(cfg.data_dir).expanduser().is_dir():
+        # (checked here so that the error names this key; the data loaders would blame --data-dir)
+        raise ConfigError(f"{path}: data_dir: {cfg.data_dir} is not a folder (the shared datasets' folder)")
+    for where, ecfg in (("eval", cfg.eval), ("trajectory.eval", cfg.trajectory.eval)):
+        _check_benchmark_data(ecfg, f"{path}: {where}")
+    if cfg.run_dir.exists() and not cfg.run_dir.is_dir():
+        raise ConfigError(f"{path}: out: {cfg.run_dir} is an existing file, not a run folder")
     if cfg.sample is not None and cfg.sample < 1:  # (random.sample would fail in the first stage)
         raise ConfigError(f"{path}: sample: must be a positive number of examples (or null for all), "
                           f"got {cfg.sample}")
@@ -227,6 +223,9 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
     bad = sorted(set(cfg.methods) - set(METHODS))
     if bad or not cfg.methods:
         raise ConfigError(f"{path}: `methods` must be a non-empty subset of {list(METHODS)}, got {cfg.methods}")
+    twice = sorted({m for m in cfg.methods if cfg.methods.count(m) > 1})
+    if twice:  # (each would plan the same stages twice)
+        raise ConfigError(f"{path}: `methods` names {', '.join(twice)} more than once: {cfg.methods}")
     if len(set(cfg.seeds)) != len(cfg.seeds):
         raise ConfigError(f"{path}: `seeds` has duplicates: {cfg.seeds}")
     for m, chosen in cfg.method_seeds.items():
@@ -274,6 +273,18 @@ def _check_data(spec: str, path: str | Path) -> None:
         check_spec(spec)
     except DataError as e:
         raise ConfigError(f"{path}: data: {e}") from None
+
+
+def _check_benchmark_data(ecfg: EvalConfig | None, where: str) -> None:
+    """Each ``benchmark_data`` entry resolved as its benchmark will (a task slice, a file), unread."""
+    from sdft.data.tasks import check_benchmark_spec
+    from sdft.errors import DataError
+
+    for name, spec in (ecfg.benchmark_data if ecfg else {}).items():
+        try:
+            check_benchmark_spec(spec)
+        except DataError as e:
+            raise ConfigError(f"{where}: benchmark_data.{name}: {e}") from None
 
 
 def _check_templates(cfg: ExperimentConfig, path: str | Path) -> None:

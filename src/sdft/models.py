@@ -161,7 +161,7 @@ def check_hub_model(repo: str, timeout_s: float = 5.0) -> None:
 
     if isinstance(try_to_load_from_cache(repo, "config.json"), str):
         return
-    what = (f"--model {repo}: not an alias ({', '.join(ALIASES)}), not a local model folder or .gguf file, "
+    what = (f"model {repo}: not an alias ({', '.join(ALIASES)}), not a local model folder or .gguf file, "
             f"and not in the Hugging Face cache")
     if constants.is_offline_mode():
         raise ModelError(f"{what}; HF_HUB_OFFLINE is set, so the hub was not asked")

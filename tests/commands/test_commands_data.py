@@ -46,3 +46,28 @@ def test_unknown_fields_suggest_what_a_cli_user_can_do_and_the_suggestion_works(
     assert main(["data", "show", f"{tmp_path / 'dataset_info.json'}#NAME"]) == 0
     shown = json.loads(capsys.readouterr().out.splitlines()[0])
     assert (shown["instruction"], shown["response"]) == ("What is 2+2?", "4")
+
+
+def test_data_dir_may_follow_the_action_too(tmp_path, capsys):
+    """`sdft data list --data-dir X` was "unrecognized arguments": the flag worked only before the action."""
+    (tmp_path / "gsm8k").mkdir()
+    (tmp_path / "gsm8k" / "gsm8k_test.json").write_text('[{"question": "1+1?", "answer": "The answer is 2."}]')
+    assert main(["data", "list", "--data-dir", str(tmp_path)]) == 0
+    assert f"data folder: {tmp_path}" in capsys.readouterr().out
+    assert main(["data", "show", "gsm8k:test", "--data-dir", str(tmp_path)]) == 0
+    assert json.loads(capsys.readouterr().out)["id"] == "gsm8k/test/0"
+    # given before the action and not after it, it is kept (not overwritten by the action's default)
+    assert main(["data", "--data-dir", str(tmp_path), "check", "gsm8k:test"]) == 0
+    assert "gsm8k:test: 1 records" in capsys.readouterr().out
+
+
+def test_show_refuses_a_negative_limit(data_dir, capsys):
+    """--limit -1 printed all but the last record; 0 prints all, as its help says."""
+    import pytest
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["data", "show", "winogrande:train_xs", "--limit", "-1"])
+    assert exit_.value.code == 2
+    assert "argument --limit: must be 0 (all) or a positive number of records, got -1" in capsys.readouterr().err
+    assert main(["data", "--data-dir", str(data_dir), "show", "multiarith", "--limit", "0"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 180  # 0: all, as documented

@@ -58,7 +58,8 @@ def test_a_folder_another_run_writes_is_refused_without_running(tmp_path, monkey
 
 
 @pytest.mark.parametrize("args, message", [
-    (["train.lrr=1"], "demo_smollm2.yaml: train: unknown key(s) 'lrr'"),
+    (["train.lrr=1"], "train.lrr=1 (command-line override of "),  # not the file, which is fine
+    (["train.lrr=1"], "demo_smollm2.yaml): train: unknown key(s) 'lrr'"),
     (["nonsense"], "overrides: expected KEY.SUB=VALUE, got 'nonsense'"),
     (["--only", "nosuch"], "--only: no model labelled nosuch; this config has seed, vanilla, sdft"),
 ])

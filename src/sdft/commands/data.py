@@ -20,16 +20,31 @@ from sdft.errors import DataError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", default=None,
-                        help=f"data folder (default: ${tasks.ENV_VAR}, else shared/data beside the checkout)")
+    data_dir_help = f"data folder (default: ${tasks.ENV_VAR}, else shared/data beside the checkout)"
+    parser.add_argument("--data-dir", default=None, help=data_dir_help)
     sub = parser.add_subparsers(dest="action", required=True, metavar="{list,show,check}")
-    p = sub.add_parser("list", help="the task table with record counts")
-    p.add_argument("--no-counts", action="store_true", help="skip reading the files (only show whether they exist)")
-    p = sub.add_parser("show", help="print records of SPEC as JSON lines")
-    p.add_argument("spec")
-    p.add_argument("--limit", type=int, default=3, help="records to print (default 3; 0 for all)")
-    p = sub.add_parser("check", help="validate SPEC and print counts")
-    p.add_argument("spec")
+    listing = sub.add_parser("list", help="the task table with record counts")
+    listing.add_argument("--no-counts", action="store_true",
+                         help="skip reading the files (only show whether they exist)")
+    show = sub.add_parser("show", help="print records of SPEC as JSON lines")
+    show.add_argument("spec")
+    show.add_argument("--limit", type=_limit, default=3, help="records to print (default 3; 0 for all)")
+    check = sub.add_parser("check", help="validate SPEC and print counts")
+    check.add_argument("spec")
+    for p in (listing, show, check):  # `sdft data list --data-dir X` as well as `sdft data --data-dir X list`
+        # (SUPPRESS: left out, it does not overwrite the value given before the action)
+        p.add_argument("--data-dir", default=argparse.SUPPRESS, help=data_dir_help)
+
+
+def _limit(text: str) -> int:
+    """``--limit``: a count, 0 for all; a negative one is refused (it sliced off the last records)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of records, got {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (all) or a positive number of records, got {n}")
+    return n
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ affects (the run folder's layout is described in :mod:`sdft.pipeline`). Override
 from __future__ import annotations
 
 import argparse
+import math
 
 from sdft.locks import add_wait_argument, output_lock
 
@@ -28,10 +29,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print the resolved config and the stage plan "
                         "(cached / partial / to run, estimated time) without loading a model")
     add_wait_argument(parser)
-    parser.add_argument("--gen-tok-s", type=float, metavar="RATE",
+    parser.add_argument("--gen-tok-s", type=_rate, metavar="RATE",
                         help="--dry-run: generation tokens/s to estimate with")
-    parser.add_argument("--train-tok-s", type=float, metavar="RATE",
+    parser.add_argument("--train-tok-s", type=_rate, metavar="RATE",
                         help="--dry-run: training tokens/s to estimate with")
+
+
+def _rate(text: str) -> float:
+    """A tokens/s flag: a positive number (-5 estimated "~-3890 s"; 0 fell back to the default)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected tokens per second, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number of tokens per second, got {text}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,8 +51,11 @@ def run(args: argparse.Namespace) -> int:
     from sdft.pipeline import Stages, run_experiment
 
     overrides = parse_overrides(args.overrides)
-    overrides.update({k: v for k, v in (("out", args.out), ("data_dir", args.data_dir)) if v})
-    cfg = load_experiment(args.config, overrides)
+    origins = {item.partition("=")[0].strip(): item for item in args.overrides}  # (to name one in an error)
+    for key, flag in (("out", args.out), ("data_dir", args.data_dir)):
+        if flag:
+            overrides[key], origins[key] = flag, f"--{key.replace('_', '-')} {flag}"
+    cfg = load_experiment(args.config, overrides, origins)
     only = [x.strip() for x in (args.only or "").split(",") if x.strip()]
     if args.dry_run:
         from sdft.dryrun import describe, print_plan

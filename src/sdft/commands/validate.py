@@ -3,12 +3,14 @@
     sdft validate configs/demo.yaml
     sdft validate configs/*.yaml
 
-An unknown key or a bad value exits 2 with one line naming the file and the key.
+Every file named is checked and gets its own line: ``ok`` on stdout, or the error (naming the
+file and the key) on stderr. The exit status is 2 if any file failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,12 +18,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sdft.errors import SdftError
     from sdft.experiment import load_experiment
     from sdft.report.endpoints import check_report
 
+    failed = 0
     for path in args.config:
-        cfg = load_experiment(path)
-        check_report(cfg.report, cfg.eval.benchmarks, str(path))
+        try:
+            cfg = load_experiment(path)
+            check_report(cfg.report, cfg.eval.benchmarks, str(path))
+        except SdftError as e:  # the next file is still checked (`sdft validate configs/*.yaml`)
+            failed += 1
+            print(f"sdft validate: error: {e}", file=sys.stderr)
+            continue
         print(f"{path}: ok ({cfg.name}: {cfg.model} on {cfg.data}, methods {', '.join(cfg.methods)}, "
               f"run folder {cfg.run_dir})")
-    return 0
+    if failed and len(args.config) > 1:
+        print(f"sdft validate: {failed} of {len(args.config)} configs have errors", file=sys.stderr)
+    return 2 if failed else 0

@@ -231,6 +231,22 @@ def _is_registry(path: str) -> bool:
     return isinstance(obj, dict) and bool(obj) and all(isinstance(v, dict) for v in obj.values())
 
 
+def check_benchmark_spec(spec: str) -> None:
+    """What :func:`load_benchmark_data` would read for ``spec``, checked without reading it
+    (`sdft validate`): a task's name and split, or an existing file (``FILE#column`` too); its
+    DataError otherwise. A registry entry or an ``hf:`` dataset is left to the loader (a hub
+    dataset may be reachable only from another machine)."""
+    m = _SLICE.match(spec)
+    if m:
+        return check_benchmark_spec(m["spec"])
+    path = spec.partition("#")[0]
+    if spec.startswith("hf:") or Path(path).is_file():
+        return
+    if _kind(spec) is None and ("/" in path or Path(path).suffix):  # meant as a file
+        raise DataError(f"{path}: no such file")
+    check_spec(spec)
+
+
 def load_benchmark_data(spec: str, data_dir: str | Path | None = None, need_reference: bool = False,
                         check: Callable[[Example], str | None] | None = None) -> list[Example]:
     """A benchmark's items (``EvalConfig.benchmark_data``): what :func:`load_data` reads, except

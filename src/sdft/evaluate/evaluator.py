@@ -103,6 +103,11 @@ class EvalConfig:
         # read rather than after the first benchmarks have run.
         if self.limit is not None and self.limit < 1:  # (-1 would slice "all but one", 0 nothing)
             raise ConfigError(f"limit: must be a positive number of items (or null for all), got {self.limit}")
+        lengths = {"max_new_tokens": self.max_new_tokens,
+                   **{f"answer_lengths.{k}": v for k, v in self.answer_lengths.items()}}
+        for what, n in lengths.items():  # (a negative cap was planned as "~-1 s")
+            if n is not None and n < 1:
+                raise ConfigError(f"{what}: must be a positive number of tokens, got {n}")
         names = battery.expand(self.benchmarks)
         for what in PER_BENCHMARK:
             unknown = sorted(n for n in getattr(self, what) if not battery.known(n))
