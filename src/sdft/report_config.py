@@ -28,7 +28,7 @@ class ReportConfig:
         margin (below plus it where lower is better); stated beside the decision rule, apart from it
     flip_items: most flipped items shown per benchmark in report.html's flip browser (0 = no browser)
     verdict: a person's reading of the results, shown at the top and saved in summary.json
-        (default: the one already in OUT/summary.json, if any)
+        (default: the one already in OUT/summary.json, else the run's own RUN_DIR/report/summary.json)
     """
 
     out: str | None = None
