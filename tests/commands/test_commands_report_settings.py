@@ -30,6 +30,13 @@ def _set_run_report(run: Path, section: dict) -> None:
     (run / "manifest.json").write_text(json.dumps(manifest))
 
 
+def test_a_bad_value_names_where_it_is_once(demo, tmp_path, capsys):
+    assert main(["report", str(demo), "--seed-test-alpha", "x", "--no-figures"]) == 2
+    err = capsys.readouterr().err
+    assert err == "sdft report: error: flags: `seed_test_alpha` expects float, got 'x'\n"
+    assert not (demo / "report" / "report.md").exists()
+
+
 def test_a_rebuild_into_another_folder_keeps_the_runs_verdict(demo, tmp_path):
     assert main(["report", str(demo), "--no-figures", "--verdict", "No difference detected."]) == 0
     assert main(["report", str(demo), "--no-figures", "--out", str(tmp_path / "o")]) == 0

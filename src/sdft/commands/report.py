@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     fixed = read_config(args.config) if args.config else None
     if fixed is None and len(args.run_dirs) == 1:
         fixed = _run_settings(Path(args.run_dirs[0]))
-    cfg = from_args(ReportConfig, args, fixed, where=args.config or "sdft report")
+    cfg = from_args(ReportConfig, args, fixed, where=args.config or "flags")
     _check_endpoints(cfg, args.run_dirs)
     out = cfg.out or (Path(args.run_dirs[0]) / "report" if len(args.run_dirs) == 1 else Path("report"))
     paths = write_configured(args.run_dirs, out, cfg)
