@@ -34,7 +34,16 @@ def test_a_bad_value_names_where_it_is_once(demo, tmp_path, capsys):
     assert main(["report", str(demo), "--seed-test-alpha", "x", "--no-figures"]) == 2
     err = capsys.readouterr().err
     assert err == "sdft report: error: flags: `seed_test_alpha` expects float, got 'x'\n"
-    assert not (demo / "report" / "report.md").exists()
+    assert not (demo / "report").exists()  # nor its run.log
+
+
+def test_a_refused_setting_appends_nothing_to_the_runs_log_nor_makes_the_out_folder(demo, tmp_path):
+    assert main(["report", str(demo), "--no-figures"]) == 0
+    log = (demo / "report" / "run.log").read_text()
+    for bad in (["--primary", "nope"], ["--flip-items", "many"]):
+        assert main(["report", str(demo), *bad]) == 2
+        assert main(["report", str(demo), *bad, "--out", str(tmp_path / "o")]) == 2
+    assert (demo / "report" / "run.log").read_text() == log and not (tmp_path / "o").exists()
 
 
 def test_a_rebuild_into_another_folder_keeps_the_runs_verdict(demo, tmp_path):

@@ -28,14 +28,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser, ReportConfig)
 
 
-def run(args: argparse.Namespace) -> int:
-    from sdft.report.build import write_configured
-
+def check_args(args: argparse.Namespace) -> ReportConfig:
+    """The report's settings, checked against the runs: called before run.log is opened, so a
+    refused setting writes nothing (no log line in the run folder, no ``--out`` folder). Kept on
+    ``args``."""
     fixed = read_config(args.config) if args.config else None
     if fixed is None and len(args.run_dirs) == 1:
         fixed = _run_settings(Path(args.run_dirs[0]))
     cfg = from_args(ReportConfig, args, fixed, where=args.config or "flags")
     _check_endpoints(cfg, args.run_dirs)
+    args.report_config = cfg
+    return cfg
+
+
+def run(args: argparse.Namespace) -> int:
+    from sdft.report.build import write_configured
+
+    cfg = getattr(args, "report_config", None) or check_args(args)
     out = cfg.out or (Path(args.run_dirs[0]) / "report" if len(args.run_dirs) == 1 else Path("report"))
     paths = write_configured(args.run_dirs, out, cfg)
     print(f"wrote {paths['md']}, {paths['html']} and {paths['summary']}")
