@@ -30,11 +30,31 @@ def _set_run_report(run: Path, section: dict) -> None:
     (run / "manifest.json").write_text(json.dumps(manifest))
 
 
+def test_the_runs_own_section_is_the_base_under_the_config_file_and_the_flags(demo, tmp_path):
+    _set_run_report(demo, {"title": "From the run", "primary": "gsm8k", "non_inferiority": {"gsm8k": 5}})
+    config = tmp_path / "r.yaml"
+    config.write_text(f"figures: false\nout: {tmp_path / 'o'}\nnon_inferiority: {{advbench: 10}}\n")
+    assert main(["report", str(demo), "--config", str(config)]) == 0
+    md, summary = (tmp_path / "o" / "report.md").read_text(), json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert md.startswith("# From the run") and not (tmp_path / "o" / "figures").exists()
+    assert summary["decision"]["sdft_minus_vanilla"]["endpoint"] == "gsm8k"  # the run's primary kept
+    assert set(summary["non_inferiority"]["sdft_minus_vanilla"]) == {"gsm8k", "advbench"}  # merged, as `base:`
+    assert main(["report", str(demo), "--config", str(config), "--title", "From the flag",
+                 "--non-inferiority", "advbench=3"]) == 0
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert (tmp_path / "o" / "report.md").read_text().startswith("# From the flag")
+    assert summary["non_inferiority"]["sdft_minus_vanilla"]["advbench"]["margin"] == 3
+    assert set(summary["non_inferiority"]["sdft_minus_vanilla"]) == {"advbench"}  # a flag: the whole value
+
+
 def test_a_bad_value_names_where_it_is_once(demo, tmp_path, capsys):
     assert main(["report", str(demo), "--seed-test-alpha", "x", "--no-figures"]) == 2
     err = capsys.readouterr().err
     assert err == "sdft report: error: flags: `seed_test_alpha` expects float, got 'x'\n"
-    assert not (demo / "report").exists()  # nor its run.log
+    assert main(["report", str(demo), "--seed-test-alpha", "2", "--no-figures"]) == 2
+    assert capsys.readouterr().err == "sdft report: error: flags: seed_test_alpha: 2.0 is not a level between 0 " \
+                                      "and 1\n"
+    assert not (demo / "report").exists()
 
 
 def test_a_refused_setting_appends_nothing_to_the_runs_log_nor_makes_the_out_folder(demo, tmp_path):
