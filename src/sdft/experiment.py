@@ -25,7 +25,7 @@ from sdft.distill.run import DistillConfig
 from sdft.errors import ConfigError
 from sdft.evaluate.evaluator import EvalConfig
 from sdft.models import DEFAULT_MODEL
-from sdft.report_config import ReportConfig
+from sdft.report_config import ReportConfig, check_decide
 from sdft.train.config import TrainConfig
 
 # vanilla: SFT on the task's answers; sdft: rewrite self-distillation (SFT on the seed's rewrites,
@@ -257,10 +257,7 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
     if cfg.trajectory.eval is not None and not cfg.train.snapshots:
         raise ConfigError(f"{path}: trajectory needs train.snapshots (how many points along training to save)")
     _check_templates(cfg, path)
-    decided = [m for m in cfg.methods if m != "vanilla"]
-    if cfg.report.decide is not None and (not cfg.report.decide or set(cfg.report.decide) - set(decided)):
-        raise ConfigError(f"{path}: report.decide: {cfg.report.decide} must name methods of this config other "
-                          f"than vanilla (each is decided against it): {', '.join(decided) or 'none'}")
+    check_decide(cfg.report.decide, cfg.methods, f"{path}: report.decide")
     cfg.analyze = _analyzed(cfg, analyze_set, path)
     return cfg
 

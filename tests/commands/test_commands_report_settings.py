@@ -30,6 +30,28 @@ def _set_run_report(run: Path, section: dict) -> None:
     (run / "manifest.json").write_text(json.dumps(manifest))
 
 
+@pytest.mark.parametrize("bad", [["--decide", "nope"], ["--decide", "vanilla"], ["--decide", "dft"],
+                                 ["--decide", "[]"]])
+def test_a_decide_flag_naming_no_fine_tuned_method_is_refused_and_nothing_is_written(demo, tmp_path, capsys, bad):
+    before = _files(demo)
+    assert main(["report", str(demo), *bad, "--no-figures", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sdft report: error: --decide: ") and "must name methods of the fine-tunes reported " \
+        "other than vanilla (each is decided against it): sdft\n" in err
+    assert _files(demo) == before and not (tmp_path / "o").exists()
+
+
+def test_decide_in_a_config_file_and_in_the_runs_own_section_is_checked_naming_where_it_is(demo, tmp_path, capsys):
+    config = tmp_path / "r.yaml"
+    config.write_text("decide: [nope]\n")
+    assert main(["report", str(demo), "--config", str(config), "--no-figures"]) == 2
+    assert f"sdft report: error: {config}: decide: ['nope'] must name methods" in capsys.readouterr().err
+    _set_run_report(demo, {"decide": ["vanilla"]})
+    assert main(["report", str(demo), "--no-figures"]) == 2
+    assert f"{demo / 'manifest.json'}: report.decide: ['vanilla'] must name" in capsys.readouterr().err
+    assert not (demo / "report").exists()
+
+
 def test_the_runs_own_section_is_the_base_under_the_config_file_and_the_flags(demo, tmp_path):
     _set_run_report(demo, {"title": "From the run", "primary": "gsm8k", "non_inferiority": {"gsm8k": 5}})
     config = tmp_path / "r.yaml"
@@ -60,7 +82,7 @@ def test_a_bad_value_names_where_it_is_once(demo, tmp_path, capsys):
 def test_a_refused_setting_appends_nothing_to_the_runs_log_nor_makes_the_out_folder(demo, tmp_path):
     assert main(["report", str(demo), "--no-figures"]) == 0
     log = (demo / "report" / "run.log").read_text()
-    for bad in (["--primary", "nope"], ["--flip-items", "many"]):
+    for bad in (["--primary", "nope"], ["--decide", "nope"], ["--flip-items", "many"]):
         assert main(["report", str(demo), *bad]) == 2
         assert main(["report", str(demo), *bad, "--out", str(tmp_path / "o")]) == 2
     assert (demo / "report" / "run.log").read_text() == log and not (tmp_path / "o").exists()

@@ -21,7 +21,7 @@ from pathlib import Path
 from sdft.config import add_arguments as add_config_arguments
 from sdft.config import from_dict, merge_mappings, read_config
 from sdft.errors import ConfigError
-from sdft.report_config import ReportConfig
+from sdft.report_config import ReportConfig, check_decide
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,9 +93,10 @@ def _run_settings(run_dir: Path) -> dict | None:
 
 def _check_runs(cfg: ReportConfig, source: dict[str, str], run_dirs: list[str]) -> None:
     """``primary`` and the non-inferiority endpoints must be endpoints of what the runs evaluate
-    (their results, and the benchmarks their configs plan): a typo would leave no decision."""
+    (their results, and the benchmarks their configs plan): a typo would leave no decision; and
+    ``decide`` must name methods the runs fine-tuned, by `sdft validate`'s rule."""
     from sdft.analyze.runfiles import benchmarks_of, load_run
-    from sdft.experiment import from_record
+    from sdft.experiment import METHODS, from_record
     from sdft.report.endpoints import check_report
 
     runs = [load_run(d) for d in run_dirs]  # not a run folder: its error, before anything is written
@@ -107,3 +108,5 @@ def _check_runs(cfg: ReportConfig, source: dict[str, str], run_dirs: list[str]) 
             pass  # a manifest an older version wrote: its results alone
     if benchmarks:
         check_report(cfg, benchmarks, ", ".join(map(str, run_dirs)))
+    tuned = [m["method"] for r in runs for m in r["models"] if m["method"] in METHODS]
+    check_decide(cfg.decide, tuned, source.get("decide", "decide"), of="the fine-tunes reported")
