@@ -52,6 +52,19 @@ def test_decide_in_a_config_file_and_in_the_runs_own_section_is_checked_naming_w
     assert not (demo / "report").exists()
 
 
+def test_the_bracketed_decide_and_braced_margins_of_the_help_are_read_as_the_yaml_keys_are(demo, tmp_path, capsys):
+    out = tmp_path / "o"
+    assert main(["report", str(demo), "--decide", "[sdft]", "--non-inferiority", "{gsm8k: 5}", "--no-figures",
+                 "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary["decision"]) == ["sdft_minus_vanilla"]
+    assert summary["non_inferiority"]["sdft_minus_vanilla"]["gsm8k"]["margin"] == 5
+    assert main(["report", str(demo), "--decide", "sdft", "--non-inferiority", "gsm8k=5", "--no-figures",
+                 "--out", str(out)]) == 0  # the KEY=VALUE form still reads
+    assert main(["report", str(demo), "--non-inferiority", "{gsm8k: [5}", "--out", str(out)]) == 2
+    assert "`non_inferiority` expects dict" in capsys.readouterr().err
+
+
 def test_the_runs_own_section_is_the_base_under_the_config_file_and_the_flags(demo, tmp_path):
     _set_run_report(demo, {"title": "From the run", "primary": "gsm8k", "non_inferiority": {"gsm8k": 5}})
     config = tmp_path / "r.yaml"
