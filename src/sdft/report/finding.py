@@ -94,7 +94,7 @@ def sentence(summary_run: dict[str, Any], config: dict[str, Any], primary: str |
 
 
 def finding_lines(runs: list[dict[str, Any]], summary_obj: dict[str, Any], primary: str | None) -> list[str]:
-    """One sentence per run that has one (prefixed with the run name when several)."""
+    """One finding per run that has one (prefixed with the run name when several)."""
     if not runs:
         return []
     per_run = summary_obj.get("runs") or {runs[0]["name"]: summary_obj}
