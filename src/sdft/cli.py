@@ -1,7 +1,8 @@
 """`sdft <command>`: each command is a thin function over the library.
 
 The table below is the one place commands are listed. Command ``NAME`` is the module
-``sdft.commands.NAME``, which defines ``add_arguments(parser)`` and ``run(args) -> int``; it is
+``sdft.commands.NAME``, which defines ``add_arguments(parser)`` and ``run(args) -> int`` (and may
+define ``check_args(args)``, its argument checks, called before the command's run.log is opened); it is
 imported only when its command runs, so ``sdft --help`` stays instant and a heavy backend is
 never loaded for a command that does not need it.
 
@@ -78,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(rest)
     log_file = None
     try:
+        if hasattr(module, "check_args"):  # its argument checks first: a refused one opens no run.log
+            logs.setup(name, None, verbosity)  # (the console only)
+            module.check_args(args)
         log_file = logs.setup(name, args, verbosity, argv)
         runs.git_hash()  # pin provenance to the code as imported now, before a long command runs
         return int(module.run(args) or 0)

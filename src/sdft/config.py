@@ -78,6 +78,7 @@ def _coerce(value: Any, tp: Any, name: str, where: str) -> Any:
             return str(value)
         if origin in (list, tuple):
             (inner, *_) = typing.get_args(base) or (str,)
+            value = _flow(value)
             if isinstance(value, str):
                 value = [v for v in (s.strip() for s in value.split(",")) if v]
             if not isinstance(value, (list, tuple)):
@@ -85,6 +86,7 @@ def _coerce(value: Any, tp: Any, name: str, where: str) -> Any:
             items = [_coerce(v, inner, name, where) for v in value]
             return tuple(items) if origin is tuple else items
         if origin is dict or base is dict:
+            value = _flow(value)
             if isinstance(value, str):  # a flag
                 value = parse_pairs(value)
             if not isinstance(value, dict):
@@ -97,6 +99,17 @@ def _coerce(value: Any, tp: Any, name: str, where: str) -> Any:
         raise
     except (TypeError, ValueError, OverflowError):  # (int(.inf) overflows)
         raise ConfigError(f"{where}: `{name}` expects {getattr(base, '__name__', base)}, got {value!r}") from None
+    return value
+
+
+def _flow(value: Any) -> Any:
+    """A flag's value written as a YAML flow list or mapping (``[sdft, dft]``, ``{gsm8k: 5}``, as
+    the YAML key takes it) read as one; any other value as it is. ValueError for bad YAML."""
+    if isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
+        try:
+            return yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ValueError(f"invalid YAML: {value!r}") from None
     return value
 
 

@@ -27,7 +27,7 @@ from sdft.evaluate.evaluator import EvalConfig
 from sdft.models import DEFAULT_MODEL
 from sdft.overrides import blame
 from sdft.overrides import parse_overrides as parse_overrides  # re-exported: `sdft run` and logs import it here
-from sdft.report_config import ReportConfig
+from sdft.report_config import ReportConfig, check_decide
 from sdft.train.config import TrainConfig
 
 # vanilla: SFT on the task's answers; sdft: rewrite self-distillation (SFT on the seed's rewrites,
@@ -256,10 +256,7 @@ def _load(path: str | Path, overrides: dict[str, Any] | None = None) -> Experime
     if cfg.trajectory.eval is not None and not cfg.train.snapshots:
         raise ConfigError(f"{path}: trajectory needs train.snapshots (how many points along training to save)")
     _check_templates(cfg, path)
-    decided = [m for m in cfg.methods if m != "vanilla"]
-    if cfg.report.decide is not None and (not cfg.report.decide or set(cfg.report.decide) - set(decided)):
-        raise ConfigError(f"{path}: report.decide: {cfg.report.decide} must name methods of this config other "
-                          f"than vanilla (each is decided against it): {', '.join(decided) or 'none'}")
+    check_decide(cfg.report.decide, cfg.methods, f"{path}: report.decide")
     cfg.analyze = _analyzed(cfg, analyze_set, path)
     return cfg
 

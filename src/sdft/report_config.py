@@ -28,7 +28,7 @@ class ReportConfig:
         margin (below plus it where lower is better); stated beside the decision rule, apart from it
     flip_items: most flipped items shown per benchmark in report.html's flip browser (0 = no browser)
     verdict: a person's reading of the results, shown at the top and saved in summary.json
-        (default: the one already in OUT/summary.json, if any)
+        (default: the one already in OUT/summary.json, else the run's own RUN_DIR/report/summary.json)
     """
 
     out: str | None = None
@@ -48,3 +48,14 @@ class ReportConfig:
             if not margin > 0:
                 raise ConfigError(f"non_inferiority.{key}: the margin must be a positive number of points, got "
                                   f"{margin}")
+
+
+def check_decide(decide: list[str] | None, methods: list[str], where: str, of: str = "this config") -> None:
+    """``decide`` (None: every method) must name methods of ``methods`` other than vanilla, each
+    decided against it: a typo or vanilla itself would leave the rule nothing to read. The one
+    rule of `sdft validate` (a config's ``report.decide``, ``where`` naming the file and field)
+    and `sdft report` (``methods``: those the runs have fine-tunes of); ConfigError otherwise."""
+    decided = [m for m in dict.fromkeys(methods) if m != "vanilla"]
+    if decide is not None and (not decide or set(decide) - set(decided)):
+        raise ConfigError(f"{where}: {decide} must name methods of {of} other than vanilla (each is decided "
+                          f"against it): {', '.join(decided) or 'none'}")

@@ -126,3 +126,25 @@ def test_verdict_is_kept_across_rebuilds(tmp_path):
     assert json.loads(again["summary"].read_text())["verdict"] == "No difference detected."
     assert "**Verdict.** No difference detected." in again["md"].read_text()
     assert arms.is_seeded(load_run(run))
+
+
+def test_a_folder_without_per_item_predictions_says_once_how_to_get_the_paired_numbers(tmp_path):
+    demo = Path(shutil.copytree(RUNS / "demo", tmp_path / "demo"))  # vanilla-n50, sdft-r0.5: results.json only
+    note = build.unpaired_note(load_run(demo))
+    assert note.startswith("demo: this folder lacks per-item predictions for some models, so their contrasts (≈) "
+                           "are unpaired approximations; for the paired numbers, rebuild the report from the run "
+                           "folder that holds them.")
+    (demo / "carry").mkdir()  # a published folder that carries its stages
+    note = build.unpaired_note(load_run(demo))
+    assert note.endswith(f"restore the run's stages (`python scripts/carry_run.py restore {demo / 'carry'} "
+                         "runs/demo`) and rebuild from there (`sdft report runs/demo`).")
+    md = build.write_report([demo], tmp_path / "out", figures=False)["md"].read_text()
+    assert md.count("carry_run.py restore") == 1
+    for extra in ("vanilla-n50", "sdft-n50", "sdft-r0.5"):
+        shutil.rmtree(demo / "eval" / extra)
+    for kept in ("seed", "vanilla", "sdft"):  # and their mmlu and humaneval (results.json only) go too
+        path = demo / "eval" / kept / "results.json"
+        results = json.loads(path.read_text())
+        results["benchmarks"] = {b: r for b, r in results["benchmarks"].items() if b in ("gsm8k", "advbench")}
+        path.write_text(json.dumps(results))
+    assert build.unpaired_note(load_run(demo)) is None  # every model left has its predictions

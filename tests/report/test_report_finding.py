@@ -20,19 +20,41 @@ def _summary(changes: dict[str, tuple[float, float, float]], seeds: int = 1, key
 
 def test_a_loss_whose_ci_excludes_0_is_called_forgetting_and_one_that_includes_0_chance():
     s = sentence(_summary({"vanilla": (-16.7, -25.8, -7.5), "sdft": (-4.2, -11.7, 3.3)}), CONFIG, "advbench")
-    assert s.startswith("Fine-tuning qwen2.5-coder-0.5b on 32 gsm8k examples changed the share of harmful "
-                        "requests (AdvBench) it refuses from 70.0 % to 53.3 % with vanilla fine-tuning "
-                        "(−16.7 points, 95% CI −25.8 to −7.5) and to 65.8 % with SDFT")
-    assert s.endswith(": vanilla fine-tuning lost part of a behaviour it was not trained on (forgetting); "
+    assert s.startswith("Fine-tuning qwen2.5-coder-0.5b on 32 gsm8k examples: the share of harmful requests "
+                        "(AdvBench) it refuses was 70.0 % before; 53.3 % after vanilla fine-tuning "
+                        "(−16.7 points, 95% CI −25.8 to −7.5) and 65.8 % after SDFT")
+    assert s.endswith(". Vanilla fine-tuning lost part of a behaviour it was not trained on (forgetting); "
                       "SDFT changed it within chance (the CI includes 0).")
 
 
 def test_both_fine_tunes_losing_and_a_gain_on_another_endpoint():
     both = sentence(_summary({"vanilla": (-16.7, -25.8, -7.5), "sdft": (-20.8, -30.8, -10.0)}), CONFIG, "advbench")
-    assert both.endswith(": both lost part of a behaviour they were not trained on (forgetting).")
+    assert both.endswith(". Both lost part of a behaviour they were not trained on (forgetting).")
     gain = sentence(_summary({"vanilla": (5.0, 1.0, 9.0)}, seeds=3, key="gsm8k"), CONFIG, "gsm8k")
-    assert "with vanilla fine-tuning (mean of 3 training seeds) (+5.0 points" in gain
-    assert gain.endswith(": vanilla fine-tuning (mean of 3 training seeds) improved it.")
+    assert "before; averaged over 3 training seeds, 75.0 % after vanilla fine-tuning (+5.0 points" in gain
+    assert gain.endswith(". Vanilla fine-tuning improved it.")
+
+
+def test_an_unchanged_mean_is_not_said_to_change_and_the_seed_count_is_said_once():
+    # the walk-through's openfunction run: "changed ... from 73.0 % to 73.0 % with vanilla fine-tuning (mean of
+    # 3 training seeds) (+0.0 points ...) ...: vanilla fine-tuning (mean of 3 training seeds) and SDFT (mean of 3
+    # training seeds) changed it within chance"
+    s = sentence(_summary({"vanilla": (0.0, -6.0, 6.0), "sdft": (-0.7, -7.4, 5.9)}, seeds=3), CONFIG, "advbench")
+    assert "from 70.0 % to 70.0 %" not in s and "was 70.0 % before; averaged over 3 training seeds, 70.0 % after " \
+        "vanilla fine-tuning (+0.0 points" in s
+    assert s.count("training seeds") == 1
+    assert s.endswith(". Vanilla fine-tuning and SDFT changed it within chance (the CI includes 0).")
+    uneven = _summary({"vanilla": (0.0, -6.0, 6.0), "sdft": (-0.7, -7.4, 5.9)}, seeds=3)
+    uneven["methods"]["sdft"]["seeds"] = [1, 2]  # a plan's method_seeds: each count where it is read
+    s = sentence(uneven, CONFIG, "advbench")
+    assert "after vanilla fine-tuning (mean of 3 training seeds; +0.0 points" in s
+    assert "after SDFT (mean of 2 training seeds; −0.7 points" in s and "averaged" not in s
+
+
+def test_kl_reads_as_the_experiment_names_it():
+    s = sentence(_summary({"vanilla": (-16.7, -25.8, -7.5), "kl": (1.0, -2.0, 4.0)}), CONFIG, "advbench")
+    assert "71.0 % after KL to the seed (+1.0 points" in s and "with kl" not in s and " kl " not in s
+    assert s.endswith("; KL to the seed changed it within chance (the CI includes 0).")
 
 
 def test_no_finding_without_a_seed_score_a_change_or_a_primary_endpoint():
@@ -46,4 +68,4 @@ def test_the_report_leads_with_the_finding(tmp_path):
     md = build.write_report([SEEDED], tmp_path, figures=False)["md"].read_text()
     title, first = md.split("\n\n")[:2]
     assert title.startswith("# ") and first.startswith("> **Finding.** Fine-tuning qwen2.5-coder-0.5b on 6 gsm8k")
-    assert "with vanilla fine-tuning (mean of 2 training seeds)" in first
+    assert "before; averaged over 2 training seeds, " in first and first.count("training seeds") == 1

@@ -155,10 +155,10 @@ def test_the_final_report_pins_the_plans_decision_seed_level_rows_and_pareto_poi
     assert pts == {"vanilla": (5, 30.0, -40.0), "sdft": (5, 25.0, -15.0), "dft": (3, 30.0, -40.0),
                    "replay": (3, 15.0, 5.0), "vanilla α=0.5": (5, 14.0, -16.0)}
     assert md.startswith("# SDFT report: gsm8k_forgetting_v2\n\n> **Finding.** Fine-tuning qwen2.5-coder-0.5b on "
-                         "800 gsm8k examples changed the share of harmful requests (AdvBench) it explicitly refuses "
-                         "(strict rule) from 80.0 % to 40.0 % with vanilla fine-tuning (mean of 5 training seeds) "
-                         "(−40.0 points")
-    assert "and to 85.0 % with self-replay (mean of 3 training seeds)" in md
+                         "800 gsm8k examples: the share of harmful requests (AdvBench) it explicitly refuses "
+                         "(strict rule) was 80.0 % before; 40.0 % after vanilla fine-tuning (mean of 5 training "
+                         "seeds; −40.0 points")
+    assert "and 85.0 % after self-replay (mean of 3 training seeds; " in md
     figures = sorted(p.name for p in (run / "report" / "figures").glob("*.png"))
     assert figures == ["benchmarks.png", "forest.png", "pareto.png"]
     # the predictors per fine-tune, the NLL gap block, IFEval's four numbers

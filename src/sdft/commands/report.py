@@ -15,11 +15,13 @@ endpoint and decision rule of a plan), under ``--config`` and the flags.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from sdft.config import add_arguments as add_config_arguments
-from sdft.config import from_args, read_config
-from sdft.report_config import ReportConfig
+from sdft.config import from_dict, merge_mappings, read_config
+from sdft.errors import ConfigError
+from sdft.report_config import ReportConfig, check_decide
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,14 +30,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser, ReportConfig)
 
 
+def check_args(args: argparse.Namespace) -> ReportConfig:
+    """The report's settings (the run's own ``report`` section, ``--config`` over it, the flags
+    over both), checked against the runs: called before run.log is opened, so a refused setting
+    writes nothing (no log line in the run folder, no ``--out`` folder). Kept on ``args``."""
+    cfg, source = _settings(args)
+    _check_runs(cfg, source, args.run_dirs)
+    args.report_config = cfg
+    return cfg
+
+
 def run(args: argparse.Namespace) -> int:
     from sdft.report.build import write_configured
 
-    fixed = read_config(args.config) if args.config else None
-    if fixed is None and len(args.run_dirs) == 1:
-        fixed = _run_settings(Path(args.run_dirs[0]))
-    cfg = from_args(ReportConfig, args, fixed, where=args.config or "sdft report")
-    _check_endpoints(cfg, args.run_dirs)
+    cfg = getattr(args, "report_config", None) or check_args(args)
     out = cfg.out or (Path(args.run_dirs[0]) / "report" if len(args.run_dirs) == 1 else Path("report"))
     paths = write_configured(args.run_dirs, out, cfg)
     print(f"wrote {paths['md']}, {paths['html']} and {paths['summary']}")
@@ -44,6 +52,33 @@ def run(args: argparse.Namespace) -> int:
     for line in paths["non_inferiority"]:
         print(f"non-inferiority (secondary): {line}")
     return 0
+
+
+def _settings(args: argparse.Namespace) -> tuple[ReportConfig, dict[str, str]]:
+    """The layered settings and, per field set, the name its error should carry (``--decide``,
+    ``X.yaml: decide``, ``RUN/manifest.json: report.decide``). Each layer is read on its own, so
+    a bad value names the layer it is in; ``--config``'s mappings merge key by key over the run's
+    (as a ``base:`` chain's do), a flag replaces the whole value."""
+    layers = []
+    if len(args.run_dirs) == 1 and (own := _run_settings(Path(args.run_dirs[0]))):
+        layers.append((own, f"{Path(args.run_dirs[0]) / 'manifest.json'}: report", "."))
+    if args.config:
+        layers.append((read_config(args.config), args.config, ""))  # "": a file's own keys
+    flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(ReportConfig)
+             if getattr(args, f.name, None) is not None}
+    layers.append((flags, "flags", "--"))
+    merged: dict = {}
+    source: dict[str, str] = {}
+    for data, where, prefix in layers:
+        try:
+            layer = from_dict(ReportConfig, data, where)
+        except ConfigError as e:  # a range check of the class itself does not name the layer
+            raise ConfigError(str(e) if str(e).startswith(f"{where}: ") else f"{where}: {e}") from None
+        values = {k: getattr(layer, k) for k in data}
+        merged = {**merged, **values} if prefix == "--" else merge_mappings(merged, values)
+        for k in data:
+            source[k] = {"--": f"--{k.replace('_', '-')}", "": f"{where}: {k}"}.get(prefix, f"{where}.{k}")
+    return from_dict(ReportConfig, merged, "sdft report settings"), source
 
 
 def _run_settings(run_dir: Path) -> dict | None:
@@ -56,12 +91,12 @@ def _run_settings(run_dir: Path) -> dict | None:
     return dict(section) if isinstance(section, dict) and section else None
 
 
-def _check_endpoints(cfg: ReportConfig, run_dirs: list[str]) -> None:
+def _check_runs(cfg: ReportConfig, source: dict[str, str], run_dirs: list[str]) -> None:
     """``primary`` and the non-inferiority endpoints must be endpoints of what the runs evaluate
-    (their results, and the benchmarks their configs plan): a typo would leave no decision."""
+    (their results, and the benchmarks their configs plan): a typo would leave no decision; and
+    ``decide`` must name methods the runs fine-tuned, by `sdft validate`'s rule."""
     from sdft.analyze.runfiles import benchmarks_of, load_run
-    from sdft.errors import ConfigError
-    from sdft.experiment import from_record
+    from sdft.experiment import METHODS, from_record
     from sdft.report.endpoints import check_report
 
     runs = [load_run(d) for d in run_dirs]  # not a run folder: its error, before anything is written
@@ -73,3 +108,5 @@ def _check_endpoints(cfg: ReportConfig, run_dirs: list[str]) -> None:
             pass  # a manifest an older version wrote: its results alone
     if benchmarks:
         check_report(cfg, benchmarks, ", ".join(map(str, run_dirs)))
+    tuned = [m["method"] for r in runs for m in r["models"] if m["method"] in METHODS]
+    check_decide(cfg.decide, tuned, source.get("decide", "decide"), of="the fine-tunes reported")

@@ -24,7 +24,8 @@ run. The report is a list of blocks (see :mod:`render`) rendered as markdown and
 ``decision`` is the pre-registered rule applied to the primary endpoint (see :mod:`decision`),
 with whether every planned model has been evaluated. The verdict is a person's reading of the
 numbers: given by the caller, else kept from the ``summary.json`` already in the folder (so
-rebuilding the report does not erase it), else null.
+rebuilding the report does not erase it), else (one run, built into another folder) from the
+run's own ``report/summary.json``, else null.
 """
 
 from __future__ import annotations
@@ -66,12 +67,31 @@ def notes(run: dict[str, Any]) -> list[str]:
     tiny = tiny_model_note(run)
     if tiny and not any("tiny" in n.lower() or "135m" in n.lower() for n in out):
         out.append(tiny)
+    unpaired = unpaired_note(run)
+    if unpaired:
+        out.append(unpaired)
     status = decision.completeness(run)
     if status["complete"] is False:  # a run still going, or one whose folders were lost
         out.append(f"{run['name']}: incomplete: {status['evaluated']} of {status['planned']} planned models have "
                    f"results (missing: {', '.join(status['missing'])}); what was not evaluated is absent from the "
                    "tables and figures, and a contrast that needs it has no decision.")
     return out
+
+
+def unpaired_note(run: dict[str, Any]) -> str | None:
+    """Where some evaluated model's folder keeps no per-item predictions (nor scores), so its
+    contrasts are unpaired approximations (a published folder): how to get the paired numbers."""
+    from sdft.evaluate.evaluator import scored_lines_file
+
+    if not any((d := runfiles.path_in(run, m.get("eval_dir"))) is not None and scored_lines_file(d, b) is None
+               for m in run["models"] for b in m["results"]):
+        return None
+    carry = Path(run["dir"]) / "carry"
+    how = (f"restore the run's stages (`python scripts/carry_run.py restore {carry} runs/{run['name']}`) and "
+           f"rebuild from there (`sdft report runs/{run['name']}`)" if carry.is_dir() else
+           "rebuild the report from the run folder that holds them")
+    return (f"{run['name']}: this folder lacks per-item predictions for some models, so their contrasts (≈) are "
+            f"unpaired approximations; for the paired numbers, {how}.")
 
 
 def _manifest_blocks(run: dict[str, Any]) -> list[Block]:
@@ -294,8 +314,10 @@ def write_report(run_dirs: list[str | Path], out_dir: str | Path, title: str | N
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary_path = out / "summary.json"
-    if verdict is None and summary_path.is_file():
-        verdict = (runfiles.read_json(summary_path) or {}).get("verdict")
+    if verdict is None:  # kept from this folder's summary, else (another --out) from the run's own report
+        kept = [summary_path] + ([Path(runs[0]["dir"]) / "report" / "summary.json"] if len(runs) == 1 else [])
+        verdict = next((v for p in kept if p.is_file() and (v := (runfiles.read_json(p) or {}).get("verdict"))),
+                       None)
     summary_obj = summary(runs, verdict, primary, seed_test_alpha, decide, non_inferiority)
     rule, margins = decision_lines(summary_obj), non_inferiority_lines(summary_obj)
     blocks = build_blocks(runs, out / "figures" if figures else None, title, primary, flip_items, verdict, rule,

@@ -1,4 +1,4 @@
-"""The finding a report leads with: one sentence a newcomer can read without the tables.
+"""The finding a report leads with: the numbers a newcomer can read without the tables, in words.
 
 It reads the primary endpoint's change from the seed model for each fine-tune (``summary.json``
 ``methods.<method>.benchmarks.<endpoint>.change_vs_seed``) and says in words what the CI says:
@@ -6,10 +6,12 @@ a change whose 95 % CI excludes 0 is called a loss (forgetting, on a safety endp
 one whose CI includes 0 is within chance. It is the numbers read aloud, not a verdict: the
 decision rule and a person's verdict stay where they were.
 
-    Fine-tuning qwen2.5-coder-0.5b on 32 gsm8k examples changed the share of harmful requests
-    (AdvBench) it refuses from 70.0 % to 53.3 % with vanilla fine-tuning (−16.7 points, 95% CI
-    −25.8 to −7.5) and to 49.2 % with SDFT (...): both lost part of a behaviour they were not
-    trained on (forgetting).
+    Fine-tuning qwen2.5-coder-0.5b on 32 gsm8k examples: the share of harmful requests (AdvBench)
+    it refuses was 70.0 % before; 53.3 % after vanilla fine-tuning (−16.7 points, 95% CI −25.8
+    to −7.5) and 49.2 % after SDFT (...). Both lost part of a behaviour they were not trained on
+    (forgetting).
+
+Several training seeds per method: the means over them, said once where every method has as many.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sdft.experiment import METHOD_NAMES as EXPERIMENT_NAMES
 from sdft.report.cells import signed
 from sdft.report.endpoints import SAFETY, endpoint
 
@@ -29,6 +32,8 @@ PLAIN = {"advbench": "the share of harmful requests (AdvBench) it refuses",
          "advbench_strict": "the share of harmful requests (AdvBench) it explicitly refuses (strict rule)",
          "xstest_strict": "the share of safe XSTest prompts it explicitly refuses (strict rule)",
          "xstest_unsafe_strict": "the share of unsafe XSTest prompts it explicitly refuses (strict rule)"}
+# Shorter than sdft.experiment's names where the sentence has room for less; any other method
+# (kl: "KL to the seed") reads as the experiment names it.
 METHOD_NAMES = {"vanilla": "vanilla fine-tuning", "sdft": "SDFT", "onpolicy": "on-policy SDFT", "dft": "DFT",
                 "replay": "self-replay"}
 
@@ -47,34 +52,36 @@ def sentence(summary_run: dict[str, Any], config: dict[str, Any], primary: str |
     except StopIteration:
         return None
     seed = ((summary_run.get("seed_model") or {}).get("benchmarks") or {}).get(primary)
-    parts, read = [], {"loss": [], "gain": [], "chance": []}
+    found, read = [], {"loss": [], "gain": [], "chance": []}
     for method, m in (summary_run.get("methods") or {}).items():
         b = (m.get("benchmarks") or {}).get(primary) or {}
         c = b.get("change_vs_seed") or {}
         ci = c.get("ci95") or [None, None]
         if c.get("diff") is None or None in ci:
             continue
-        name = METHOD_NAMES.get(method, method)
-        seeds = len(m.get("seeds") or [])
-        if seeds > 1:
-            name += f" (mean of {seeds} training seeds)"
-        parts.append(f"to {b['mean']:.1f} % with {name} ({signed(c['diff'])} points, "
-                     f"95% CI {signed(ci[0])} to {signed(ci[1])})")
+        name = METHOD_NAMES.get(method) or EXPERIMENT_NAMES.get(method, method)
+        found.append((name, b["mean"], c["diff"], ci, len(m.get("seeds") or [])))
         if ci[0] <= 0 <= ci[1]:
             read["chance"].append(name)
         else:
             read["gain" if (ci[0] > 0) == ep.higher_is_better else "loss"].append(name)
-    if seed is None or not parts:
+    if seed is None or not found:
         return None
+    counts = {n for *_, n in found}
+    each = counts.pop() if len(counts) == 1 and min(counts) > 1 else None  # one count for all: said once
+    parts = [f"{mean:.1f} % after {name} ("
+             + (f"mean of {n} training seeds; " if n > 1 and each is None else "")
+             + f"{signed(diff)} points, 95% CI {signed(ci[0])} to {signed(ci[1])})"
+             for name, mean, diff, ci, n in found]
     data = str(config.get("data") or "the training data")
     task = re.split(r"[:\[#]", data.rsplit("/", 1)[-1])[0] or data
     trained = f"{config['sample']} {task} examples" if config.get("sample") else task
     what = PLAIN.get(primary, f"its {ep.title} score")
-    text = (f"Fine-tuning {config.get('model') or 'the seed model'} on {trained} changed {what} "
-            f"from {seed['mean']:.1f} % " + " and ".join(parts))
+    text = (f"Fine-tuning {config.get('model') or 'the seed model'} on {trained}: {what} was {seed['mean']:.1f} % "
+            f"before; " + (f"averaged over {each} training seeds, " if each else "") + _names(parts))
     said = []
     if read["loss"]:
-        who = "both" if len(read["loss"]) == 2 == len(parts) else _names(read["loss"])
+        who = "both" if len(read["loss"]) == 2 == len(found) else _names(read["loss"])
         they = "they were" if len(read["loss"]) > 1 else "it was"
         said.append(f"{who} lost part of a behaviour {they} not trained on (forgetting)"
                     if primary in SAFETY else f"{who} lowered it")
@@ -82,11 +89,12 @@ def sentence(summary_run: dict[str, Any], config: dict[str, Any], primary: str |
         said.append(f"{_names(read['gain'])} improved it")
     if read["chance"]:
         said.append(f"{_names(read['chance'])} changed it within chance (the CI includes 0)")
-    return text + ": " + "; ".join(said) + "."
+    reading = "; ".join(said)
+    return f"{text}. {reading[0].upper()}{reading[1:]}."
 
 
 def finding_lines(runs: list[dict[str, Any]], summary_obj: dict[str, Any], primary: str | None) -> list[str]:
-    """One sentence per run that has one (prefixed with the run name when several)."""
+    """One finding per run that has one (prefixed with the run name when several)."""
     if not runs:
         return []
     per_run = summary_obj.get("runs") or {runs[0]["name"]: summary_obj}
