@@ -7,7 +7,7 @@ DEST keeps the run folder's layout, so `sdft report DEST --out ...` rebuilds the
 with the same paired CIs and seed-level tests. What is copied: the manifest, the report and its
 figures, the analysis, each model's results.json, each fine-tune's summary, config, log and loss
 curve, and each distillation's report; each benchmark's predictions become a ``scores.jsonl``
-without their text (:func:`sdft.evaluate.evaluator.scores_only`: ids, per-item scores, flags),
+without their text (:func:`sdft.evaluate.saved.scores_only`: ids, per-item scores, flags),
 which is all the paired statistics read. The report's ``summary.json`` (the numbers a verdict is
 written from) is also put at DEST's top level, where an experiment's results folder names it
 (``docs/results/<experiment>/summary.json``). The predictions' text, distilled answers, adapters
@@ -22,7 +22,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from sdft.evaluate.evaluator import SCORES_FILE, scores_only
+from sdft.evaluate.saved import SCORES_FILE, scores_only
 from sdft.runs import read_jsonl
 
 PER_DIR = {

@@ -208,7 +208,7 @@ def test_instruction_level_counts_pair_prompts_and_average_to_lm_evals_number():
     """The instruction-level endpoints: per prompt the instructions followed and given; over the
     prompts compared, followed / mean given is an item score whose mean is the instruction-level
     accuracy (followed over given, as lm-eval reports it)."""
-    from sdft.evaluate.evaluator import per_given
+    from sdft.evaluate.saved import per_given
 
     a = [{"id": "1", "follow_strict": [True, False, False], "follow_loose": [True, True, False]},
          {"id": "2", "follow_strict": [True], "follow_loose": [True]},

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from sdft.evaluate import openfunction
-from sdft.evaluate.evaluator import EvalConfig, run_eval, score_file
+from sdft.evaluate.evaluator import EvalConfig, run_eval
+from sdft.evaluate.saved import score_file
 from sdft.generation.fake import FakeGenerator
 
 REF = 'coffee_shop.find_nearby(location="San Francisco", amenities="Wi-Fi")'

@@ -9,7 +9,8 @@ import math
 import pytest
 
 from sdft.evaluate import refusal_judge as rj
-from sdft.evaluate.evaluator import EvalConfig, run_eval, score_file
+from sdft.evaluate.evaluator import EvalConfig, run_eval
+from sdft.evaluate.saved import score_file
 from sdft.evaluate.stats import cohen_kappa, kappa_ci
 from sdft.generation.fake import FakeGenerator
 from sdft.runs import read_jsonl

@@ -9,7 +9,8 @@ import pytest
 
 from sdft.cli import main
 from sdft.config import ConfigError
-from sdft.evaluate.evaluator import EvalConfig, compare_results, run_eval
+from sdft.evaluate.evaluator import EvalConfig, run_eval
+from sdft.evaluate.saved import compare_results
 from sdft.generation.fake import FakeGenerator
 from sdft.runs import read_jsonl
 
@@ -178,14 +179,14 @@ def test_xstest_over_refusal_and_contrast_refusal(tmp_path, data_dir):
     # AdvBench's keyword-anywhere rule counts the compliant answers' "illegal" as refusals.
     assert entry["extra"]["keyword_safe"]["score"] == 1.0
     # Paired comparisons run over the safe prompts.
-    from sdft.evaluate.evaluator import item_scores
+    from sdft.evaluate.saved import item_scores
 
     assert len(item_scores(tmp_path / "x", "xstest")) == 250
 
 
 def test_a_scores_file_keeps_the_numbers_and_drops_the_text(tmp_path):
     """What scripts/publish_run.py publishes instead of predictions: item_scores reads it alike."""
-    from sdft.evaluate.evaluator import SCORES_FILE, item_scores, scores_only
+    from sdft.evaluate.saved import SCORES_FILE, item_scores, scores_only
 
     gsm = [{"id": "gsm8k/test/1", "prompt": "p", "predict": "18", "label": "Joan is 20 + 5 = 25 years old.",
             "num_tokens": 3, "finish_reason": "stop", "score": 1.0}]
@@ -207,7 +208,7 @@ def test_a_line_generated_but_not_yet_scored_is_no_item(tmp_path):
     """An evaluation stopped between generation and scoring (HumanEval's sandbox) leaves lines with
     no score: they are not items (HumanEval's per-task grouping used to raise KeyError on them),
     and an IFEval line with no checker results gets no instruction counts."""
-    from sdft.evaluate.evaluator import item_scores
+    from sdft.evaluate.saved import item_scores
 
     he = [{"id": "0", "label": "HumanEval/0", "predict": "x", "score": 1.0},
           {"id": "1", "label": "HumanEval/1", "predict": "y"}]

@@ -8,7 +8,7 @@ import pytest
 
 from sdft.cli import main
 from sdft.evaluate import advbench, humaneval
-from sdft.evaluate.evaluator import score_file
+from sdft.evaluate.saved import score_file
 
 
 def _write(path, rows):

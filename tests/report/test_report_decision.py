@@ -51,7 +51,7 @@ def test_the_decision_rule_on_each_side_of_zero():
 
 
 def test_strict_rule_as_the_primary_endpoint_after_rescoring(tmp_path, capsys):
-    from sdft.evaluate.evaluator import score_file
+    from sdft.evaluate.saved import score_file
 
     run = tmp_path / "seeded"
     shutil.copytree(SEEDED, run)

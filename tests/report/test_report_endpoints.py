@@ -28,7 +28,7 @@ def _write_run(root, samples):
 
 
 def test_humaneval_is_compared_per_task_as_sdft_compare_does(tmp_path):
-    """Two samples per task: the report's items are the 3 tasks (sdft.evaluate.evaluator.item_scores
+    """Two samples per task: the report's items are the 3 tasks (sdft.evaluate.saved.item_scores
     averages a task's samples), not the 6 samples."""
     tasks = ["HumanEval/0", "HumanEval/1", "HumanEval/2"]
     _write_run(tmp_path, {"seed": [(t, s) for t, pair in zip(tasks, [(1, 0), (0, 0), (1, 1)]) for s in pair],

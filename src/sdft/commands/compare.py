@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sdft import evaluate as battery
-    from sdft.evaluate.evaluator import compare_results, scored_lines_file
+    from sdft.evaluate.saved import compare_results, scored_lines_file
     from sdft.report.endpoints import endpoints_of
     from sdft.runs import finite
 
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
 def _check_folder(folder: str) -> None:
     """A results folder: results.json, or the predictions of an evaluation still running."""
     from sdft import evaluate as battery
-    from sdft.evaluate.evaluator import scored_lines_file
+    from sdft.evaluate.saved import scored_lines_file
 
     path = Path(folder)
     if not path.is_dir():

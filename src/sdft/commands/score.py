@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sdft.evaluate.evaluator import score_file
+    from sdft.evaluate.saved import score_file
 
     judge = {k: v for k, v in (("refusal_judge", args.refusal_judge), ("judge_model", args.judge_model),
                                ("judge_base_url", args.judge_base_url),

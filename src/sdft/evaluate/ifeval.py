@@ -181,7 +181,7 @@ def per_item(records: list[dict]) -> list[dict]:
     ``inst_loose`` (followed) and ``inst_given``. Over any set of prompts the instruction-level
     accuracy is followed over given, so a paired comparison divides each prompt's count by the
     mean of ``inst_given`` over the prompts both sides scored (one factor for both, since the
-    instructions belong to the prompt: :func:`sdft.evaluate.evaluator.per_given`); it resamples
+    instructions belong to the prompt: :func:`sdft.evaluate.saved.per_given`); it resamples
     prompts, each with all its instructions. (The denominator is fixed at the compared set's mean
     rather than resampled as in :func:`instruction_level`'s ratio; the two intervals differ only
     to second order.)"""

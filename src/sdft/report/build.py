@@ -81,7 +81,7 @@ def notes(run: dict[str, Any]) -> list[str]:
 def unpaired_note(run: dict[str, Any]) -> str | None:
     """Where some evaluated model's folder keeps no per-item predictions (nor scores), so its
     contrasts are unpaired approximations (a published folder): how to get the paired numbers."""
-    from sdft.evaluate.evaluator import scored_lines_file
+    from sdft.evaluate.saved import scored_lines_file
 
     if not any((d := runfiles.path_in(run, m.get("eval_dir"))) is not None and scored_lines_file(d, b) is None
                for m in run["models"] for b in m["results"]):

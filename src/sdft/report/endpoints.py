@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sdft.analyze import runfiles
-from sdft.evaluate import evaluator
+from sdft.evaluate import saved
 
 
 @dataclass(frozen=True)
@@ -137,16 +137,16 @@ def result_of(model: dict[str, Any], ep: Endpoint) -> dict[str, Any] | None:
 
 
 def model_scores(run: dict[str, Any], model: dict[str, Any], ep: Endpoint) -> dict[str, float] | None:
-    """{item id: score} of one model on ``ep`` (read by :func:`sdft.evaluate.evaluator.item_scores`,
+    """{item id: score} of one model on ``ep`` (read by :func:`sdft.evaluate.saved.item_scores`,
     which holds the rule of which lines count), or None when neither its predictions nor a
     published scores file were saved."""
     eval_dir = runfiles.path_in(run, model.get("eval_dir"))
-    if eval_dir is None or evaluator.scored_lines_file(eval_dir, ep.benchmark) is None:
+    if eval_dir is None or saved.scored_lines_file(eval_dir, ep.benchmark) is None:
         return None
     cache = run.setdefault("_item_scores", {})  # the tables, figures and summary ask for the same ones
     key = (str(eval_dir), ep.key, ep.field)
     if key not in cache:
-        cache[key] = evaluator.item_scores(eval_dir, ep.benchmark, ep.label, ep.field)
+        cache[key] = saved.item_scores(eval_dir, ep.benchmark, ep.label, ep.field)
     return cache[key]
 
 
@@ -155,7 +155,7 @@ def paired_rows(run: dict[str, Any], models: list[dict[str, Any]],
     """The models' item scores on ``ep`` over the items all of them scored, one row per model in
     ``models``' order, and those ids; None when a model has no scores or no item is shared. A
     ratio-of-sums endpoint (``ep.per``) has its counts divided by the mean count given over
-    these items (:func:`sdft.evaluate.evaluator.per_given`)."""
+    these items (:func:`sdft.evaluate.saved.per_given`)."""
     scores = [model_scores(run, m, ep) for m in models]
     if any(s is None for s in scores):
         return None
@@ -165,7 +165,7 @@ def paired_rows(run: dict[str, Any], models: list[dict[str, Any]],
     rows = [[s[i] for i in ids] for s in scores]
     if ep.per is not None:
         given = model_scores(run, models[0], replace(ep, field=ep.per)) or {}
-        rows = evaluator.per_given(rows, [given.get(i, 0.0) for i in ids])
+        rows = saved.per_given(rows, [given.get(i, 0.0) for i in ids])
     return rows, ids
 
 
