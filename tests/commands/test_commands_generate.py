@@ -152,3 +152,12 @@ def test_a_limit_below_one_exits_2(tmp_path, capsys):
         assert main([*args, "--limit", bad]) == 2
         assert f"limit: must be a positive number of examples (or unset for all), got {bad}" in capsys.readouterr().err
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_a_bad_flag_value_names_the_flag_once(tmp_path, capsys):
+    """The error used to read "sdft generate: error: sdft generate: `temperature` expects float"."""
+    assert main(["generate", "--model", "smollm2-135m", "--data", "gsm8k:test[:1]", "--out", str(tmp_path / "o.jsonl"),
+                 "--temperature", "abc"]) == 2
+    err = capsys.readouterr().err
+    assert "sdft generate: error: flags: `temperature` expects float, got 'abc'" in err
+    assert err.count("sdft generate") == 1 and not (tmp_path / "o.jsonl").exists()

@@ -31,6 +31,6 @@ def run(args: argparse.Namespace) -> int:
     from sdft.analyze.run import run_analyze
 
     cfg = from_args(AnalyzeConfig, args, read_config(args.config) if args.config else None,
-                    where=args.config or "sdft analyze")
+                    where=args.config or "flags")
     run_analyze(cfg, args.run_dir)
     return 0

@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     from sdft.runs import done_ids, provenance, write_json
 
     yaml_data = C.read_config(args.config) if args.config else None
-    cfg = C.from_args(GenerateConfig, args, yaml_data, where=args.config or "sdft generate")
+    cfg = C.from_args(GenerateConfig, args, yaml_data, where=args.config or "flags")
     for name in ("data", "out"):
         if not getattr(cfg, name):
             raise ConfigError(f"sdft generate: `{name}` is required (--{name})")
