@@ -135,6 +135,8 @@ def test_unknown_keys_and_pipeline_fields_are_named(tmp_path):
     ({"sample": -3}, r"x.yaml: sample: must be a positive"),
     # the same stages planned twice
     ({"methods": ["vanilla", "sdft", "sdft"]}, r"x.yaml: `methods` names sdft more than once: \['vanilla', "),
+    ({"eval": {"benchmarks": ["gsm8k", "advbench", "gsm8k"]}}, r"x.yaml: `eval.benchmarks` names gsm8k more than once"),
+    ({"sweeps": {"interpolation": [0.5, 0.25, 0.5]}}, r"x.yaml: `sweeps.interpolation` names 0.5 more than once"),
     # a data folder the config names: the data loaders said "(from --data-dir)"
     ({"data_dir": "/nonexistent"}, r"x.yaml: data_dir: /nonexistent is not a folder"),
     # "8 stages in /etc/passwd"

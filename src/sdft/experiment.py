@@ -223,11 +223,14 @@ def _load(path: str | Path, overrides: dict[str, Any] | None = None) -> Experime
     bad = sorted(set(cfg.methods) - set(METHODS))
     if bad or not cfg.methods:
         raise ConfigError(f"{path}: `methods` must be a non-empty subset of {list(METHODS)}, got {cfg.methods}")
-    twice = sorted({m for m in cfg.methods if cfg.methods.count(m) > 1})
-    if twice:  # (each would plan the same stages twice)
-        raise ConfigError(f"{path}: `methods` names {', '.join(twice)} more than once: {cfg.methods}")
-    if len(set(cfg.seeds)) != len(cfg.seeds):
-        raise ConfigError(f"{path}: `seeds` has duplicates: {cfg.seeds}")
+    # a value given twice would plan the same stages (or report the same column) twice
+    sw = cfg.sweeps
+    for key, values in (("methods", cfg.methods), ("seeds", cfg.seeds), ("eval.benchmarks", cfg.eval.benchmarks),
+                        ("sweeps.templates", sw.templates), ("sweeps.sample_sizes", sw.sample_sizes),
+                        ("sweeps.mix_ratios", sw.mix_ratios), ("sweeps.interpolation", sw.interpolation),
+                        ("sweeps.interpolation_of", sw.interpolation_of)):
+        if twice := sorted({str(v) for v in values if list(values).count(v) > 1}):
+            raise ConfigError(f"{path}: `{key}` names {', '.join(twice)} more than once: {list(values)}")
     for m, chosen in cfg.method_seeds.items():
         if m not in cfg.methods:
             raise ConfigError(f"{path}: method_seeds: {m!r} is not one of the methods {cfg.methods}")
