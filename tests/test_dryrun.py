@@ -302,3 +302,17 @@ def test_describe_refuses_a_rate_that_is_not_positive(tmp_path, data_dir):
         describe(stages, gen_tok_s=0)
     with pytest.raises(ConfigError, match=r"--train-tok-s: must be a positive"):
         describe(stages, train_tok_s=-1.0)
+
+
+@pytest.mark.parametrize("model, gen, source", [
+    ("qwen2.5-coder-0.5b", 67.0, "default: Qwen2.5-Coder-0.5B, float32, 2-core AMD EPYC"),
+    ("Qwen/Qwen2.5-Coder-0.5B-Instruct", 67.0, "default: Qwen2.5-Coder-0.5B"),  # its hub id, for online users
+    ("smollm2-135m", 150.0, "default: SmolLM2-135M on 2 CPU cores"),
+    ("meta-llama/Llama-2-7b-chat-hf", 150.0, "(no measurement of meta-llama/Llama-2-7b-chat-hf: a bigger model"),
+])
+def test_a_plan_with_nothing_measured_uses_its_models_rates(model, gen, source, tmp_path, data_dir):
+    """The Qwen configs were planned at SmolLM2's rates (150 and 180 tok/s), twice too fast."""
+    from sdft.dryrun import describe
+
+    plan = describe(Stages(load_experiment(SMOLLM2_DEMO, {"out": str(tmp_path), "model": model})))
+    assert plan["gen_tok_s"] == gen and source in plan["gen_rate_from"] and source in plan["train_rate_from"]

@@ -22,8 +22,8 @@ and GGUF conversion are not counted):
 Rates: ``--gen-tok-s`` / ``--train-tok-s``, else the median of what this run folder's stages
 measured (distill_report.json, the evaluations' results.json, and each training's
 train_log.jsonl: the median rate of its last 20 logged intervals, so time paused does not count;
-train_summary.json where there is no log), else :data:`GEN_TOK_S` /
-:data:`TRAIN_TOK_S`, this project's measurements for SmolLM2-135M on 2 CPU cores.
+train_summary.json where there is no log), else :data:`DEFAULT_RATES`, this project's
+measurements for its packaged models on 2 CPU cores (SmolLM2-135M's for any other model).
 """
 
 from __future__ import annotations
@@ -41,6 +41,12 @@ from sdft.stages import marked_done
 
 GEN_TOK_S = 150.0  # useful tokens/s, batched generation, SmolLM2-135M, 2 CPU cores (README "Speed")
 TRAIN_TOK_S = 180.0  # training tokens/s, LoRA r=8 q,v, SmolLM2-135M, 2 CPU cores (README "Speed")
+# Per packaged model: (generation, training) tokens/s and where they were measured. Qwen's are the
+# slower of the two CPUs this project runs on (float32 on a 2-core AMD EPYC, issue 32; an Intel
+# Xeon with AMX did 74 and 106 in float32), so a plan errs long; any other model gets SmolLM2's,
+# which a bigger model will not reach.
+DEFAULT_RATES = {"smollm2-135m": (GEN_TOK_S, TRAIN_TOK_S, "default: SmolLM2-135M on 2 CPU cores"),
+                 "qwen2.5-coder-0.5b": (67.0, 54.6, "default: Qwen2.5-Coder-0.5B, float32, 2-core AMD EPYC")}
 LOGLIK_ITEM_TOKENS = 64  # generated-token equivalent of scoring one multiple-choice item
 TEMPLATE_TOKENS = 32  # chat-template tokens around one training example
 DEFAULT_ANSWER_TOKENS = 512  # a generative benchmark's answer cap when the config sets none
@@ -89,7 +95,19 @@ def _read_json(path: Path) -> Any:
         return None
 
 
-def _rates(run_dir: Path, gen: float | None, train: float | None) -> tuple[float, str, float, str]:
+def _default_rates(model: str | None) -> tuple[float, float, str]:
+    from sdft.models import ALIAS_HUB_IDS, DEFAULT_MODEL
+
+    spec = model or DEFAULT_MODEL
+    alias = next((a for a, hub in ALIAS_HUB_IDS.items() if spec in (a, hub)), None)
+    if alias in DEFAULT_RATES:
+        return DEFAULT_RATES[alias]
+    return GEN_TOK_S, TRAIN_TOK_S, f"default: SmolLM2-135M on 2 CPU cores (no measurement of {spec}: a bigger " \
+                                   "model is slower)"
+
+
+def _rates(run_dir: Path, gen: float | None, train: float | None,
+           model: str | None = None) -> tuple[float, str, float, str]:
     def positive(x: Any) -> bool:
         return isinstance(x, (int, float)) and x > 0
 
@@ -106,10 +124,11 @@ def _rates(run_dir: Path, gen: float | None, train: float | None) -> tuple[float
             rate = d.get("tokens_per_s")
         if positive(rate):
             t.append(rate)
+    default_gen, default_train, default_src = _default_rates(model)
     gen_rate, gen_src = (gen, "--gen-tok-s") if gen else (statistics.median(g), "measured in this run") if g \
-        else (GEN_TOK_S, "default: SmolLM2-135M on 2 CPU cores")
+        else (default_gen, default_src)
     train_rate, train_src = (train, "--train-tok-s") if train else (statistics.median(t), "measured in this run") \
-        if t else (TRAIN_TOK_S, "default: SmolLM2-135M on 2 CPU cores")
+        if t else (default_train, default_src)
     return gen_rate, gen_src, train_rate, train_src
 
 
@@ -214,7 +233,7 @@ def _train(st, stages, train_rate: float) -> tuple[str, str, float]:
 
 def describe(stages, gen_tok_s: float | None = None, train_tok_s: float | None = None) -> dict[str, Any]:
     """The plan as data: one row per stage (name, folder, status, progress, work left, seconds)."""
-    gen_rate, gen_src, train_rate, train_src = _rates(stages.dir, gen_tok_s, train_tok_s)
+    gen_rate, gen_src, train_rate, train_src = _rates(stages.dir, gen_tok_s, train_tok_s, stages.cfg.model)
     per_item = {} if gen_tok_s is not None else _seconds_per_item(stages.dir)
     rows = []
     listed = stages.main()
