@@ -109,3 +109,11 @@ def test_a_rebuild_into_another_folder_keeps_the_runs_verdict(demo, tmp_path):
     assert main(["report", str(demo), "--no-figures", "--out", str(tmp_path / "o"), "--verdict", "Later."]) == 0
     assert main(["report", str(demo), "--no-figures", "--out", str(tmp_path / "o")]) == 0  # OUT's own comes first
     assert json.loads((tmp_path / "o" / "summary.json").read_text())["verdict"] == "Later."
+
+
+def test_a_run_folder_given_twice_is_refused(demo, tmp_path, capsys):
+    """`sdft report X X` listed every model of X twice."""
+    before = _files(demo)
+    assert main(["report", str(demo), str(demo) + "/", "--no-figures", "--out", str(tmp_path / "o")]) == 2
+    assert f"run folder given more than once: {demo}" in capsys.readouterr().err
+    assert _files(demo) == before and not (tmp_path / "o").exists()

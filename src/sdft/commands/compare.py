@@ -1,8 +1,8 @@
 """Paired comparison of two results folders: B - A on the items both scored, with a CI.
 
 XSTest gives two rows, as in the report: over-refusal of its safe prompts (lower is better) and
-refusal of its unsafe prompts (higher is better); IFEval two: prompt-level strict and loose
-accuracy (paired over prompts). The refusal benchmarks add their strict-rule rows
+refusal of its unsafe prompts (higher is better); IFEval four: prompt- and instruction-level,
+strict and loose (paired over prompts). The refusal benchmarks add their strict-rule rows
 (``advbench_strict``, ``xstest_strict``, ...) when both folders' predictions carry the per-item
 ``refusal_strict`` field (files scored before the rule existed do not: re-score them).
 
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(finite(rows), indent=2, allow_nan=False))
         return 0
     width = max([len("endpoint")] + [len(r["title"]) for r in rows])
-    print(f"{'endpoint':<{width}} {'A':>7} {'B':>7} {'B-A':>7}  {'95% CI':<18} {'n':>5}  better")
+    print(f"{'endpoint':<{width}} {'A':>7} {'B':>7} {'B-A':>7}  {'95% CI':<18} {'n':>5}  better if")
     for r in rows:
         print(f"{r['title']:<{width}} {r['mean_a']:7.3f} {r['mean_b']:7.3f} {r['diff']:+7.3f}  "
               f"[{r['ci95'][0]:+.3f}, {r['ci95'][1]:+.3f}] {r['n']:>5}  {r['better']}")

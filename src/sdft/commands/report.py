@@ -34,6 +34,9 @@ def check_args(args: argparse.Namespace) -> ReportConfig:
     """The report's settings (the run's own ``report`` section, ``--config`` over it, the flags
     over both), checked against the runs: called before run.log is opened, so a refused setting
     writes nothing (no log line in the run folder, no ``--out`` folder). Kept on ``args``."""
+    resolved = [Path(d).resolve() for d in args.run_dirs]
+    if twice := sorted({str(d) for d, r in zip(args.run_dirs, resolved) if resolved.count(r) > 1}):
+        raise ConfigError(f"run folder given more than once: {', '.join(twice)} (its models would be listed twice)")
     cfg, source = _settings(args)
     _check_runs(cfg, source, args.run_dirs)
     args.report_config = cfg
