@@ -57,6 +57,15 @@ def test_kl_reads_as_the_experiment_names_it():
     assert s.endswith("; KL to the seed changed it within chance (the CI includes 0).")
 
 
+def test_an_unpaired_change_is_marked_as_the_tables_mark_it():
+    """A folder without per-item predictions (a published one) gives an unpaired approximation; the
+    finding quoted its CI as if paired."""
+    summary = _summary({"vanilla": (-16.7, -25.8, -7.5), "sdft": (-4.2, -11.7, 3.3)})
+    summary["methods"]["vanilla"]["benchmarks"]["advbench"]["change_vs_seed"]["approx"] = True
+    s = sentence(summary, CONFIG, "advbench")
+    assert "(−16.7 points, 95% CI −25.8 to −7.5 ≈, unpaired)" in s and "−11.7 to +3.3)" in s
+
+
 def test_no_finding_without_a_seed_score_a_change_or_a_primary_endpoint():
     s = _summary({"vanilla": (-16.7, -25.8, -7.5)})
     assert sentence({**s, "seed_model": None}, CONFIG, "advbench") is None

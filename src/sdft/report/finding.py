@@ -60,19 +60,20 @@ def sentence(summary_run: dict[str, Any], config: dict[str, Any], primary: str |
         if c.get("diff") is None or None in ci:
             continue
         name = METHOD_NAMES.get(method) or EXPERIMENT_NAMES.get(method, method)
-        found.append((name, b["mean"], c["diff"], ci, len(m.get("seeds") or [])))
+        found.append((name, b["mean"], c["diff"], ci, len(m.get("seeds") or []), bool(c.get("approx"))))
         if ci[0] <= 0 <= ci[1]:
             read["chance"].append(name)
         else:
             read["gain" if (ci[0] > 0) == ep.higher_is_better else "loss"].append(name)
     if seed is None or not found:
         return None
-    counts = {n for *_, n in found}
+    counts = {n for *_, n, _ in found}
     each = counts.pop() if len(counts) == 1 and min(counts) > 1 else None  # one count for all: said once
+    # an unpaired approximation (a folder without per-item predictions) is marked as the tables mark it
     parts = [f"{mean:.1f} % after {name} ("
              + (f"mean of {n} training seeds; " if n > 1 and each is None else "")
-             + f"{signed(diff)} points, 95% CI {signed(ci[0])} to {signed(ci[1])})"
-             for name, mean, diff, ci, n in found]
+             + f"{signed(diff)} points, 95% CI {signed(ci[0])} to {signed(ci[1])}{' ≈, unpaired' if approx else ''})"
+             for name, mean, diff, ci, n, approx in found]
     data = str(config.get("data") or "the training data")
     task = re.split(r"[:\[#]", data.rsplit("/", 1)[-1])[0] or data
     trained = f"{config['sample']} {task} examples" if config.get("sample") else task
