@@ -52,6 +52,28 @@ def test_console_level_and_run_log(tmp_path, capsys):
     logs.setup("train", None)  # no folder: console only
 
 
+def test_a_library_that_prints_its_own_warnings_is_not_shown_twice(tmp_path, capsys):
+    """huggingface_hub attaches a console handler to its logger and still propagates: offline,
+    `sdft data check hf:...` printed every retry line twice, once raw and once with our prefix."""
+    import argparse
+    import sys
+
+    lib = logging.getLogger("chattylib")
+    own = logging.StreamHandler(sys.stderr)  # (resolved now: capsys has replaced sys.stderr)
+    lib.addHandler(own)
+    try:
+        path = logs.setup("train", argparse.Namespace(out=str(tmp_path / "o"), config=None), 0, ["train"])
+        logging.getLogger("chattylib.http").warning("retrying in 1s")
+        logging.getLogger("quietlib").warning("no handler of its own")
+        err = capsys.readouterr().err
+        assert err.count("retrying in 1s") == 1 and "[sdft train] retrying" not in err
+        assert "[sdft train] no handler of its own" in err
+        assert "retrying in 1s" in path.read_text()  # run.log keeps it
+    finally:
+        lib.removeHandler(own)
+        logs.teardown()
+
+
 def test_report_defaults_to_the_run_folder_and_logs_there(tmp_path, capsys):
     run = tmp_path / "demo"
     shutil.copytree(FIX / "demo", run)

@@ -50,7 +50,23 @@ class _ConsoleFilter(logging.Filter):
         if getattr(record, "file_only", False):
             return False
         ours = record.name == "sdft" or record.name.startswith("sdft.")
-        return record.levelno >= (self.sdft_level if ours else logging.WARNING)
+        if ours:
+            return record.levelno >= self.sdft_level
+        return record.levelno >= logging.WARNING and not _printed_on_the_way(record.name)
+
+
+def _printed_on_the_way(name: str) -> bool:
+    """Whether a library's record already reached a console handler of its own before the root's
+    (huggingface_hub and datasets attach one to their loggers and still propagate): the console
+    then shows it once, not again with our prefix. run.log keeps it either way."""
+    logger: logging.Logger | None = logging.getLogger(name)
+    while logger is not None and logger is not logging.getLogger():
+        if any(type(h) is logging.StreamHandler and not getattr(h, _MARK, False) for h in logger.handlers):
+            return True
+        if not logger.propagate:
+            break
+        logger = logger.parent
+    return False
 
 
 def setup(command: str, args: argparse.Namespace | None = None, verbosity: int = 0,
