@@ -69,7 +69,9 @@ def test_no_run_folder_is_a_usage_error():
 def test_an_unknown_primary_endpoint_is_refused_as_validate_refuses_it(demo, capsys):
     assert main(["report", str(demo), "--primary", "advbnech", "--no-figures"]) == 2
     err = capsys.readouterr().err
-    assert f"{demo}: report.primary: 'advbnech' is not an endpoint of the evaluated benchmarks (gsm8k, " in err
+    assert "error: --primary: 'advbnech' is not an endpoint of the evaluated benchmarks (gsm8k, " in err
+    assert main(["report", str(demo), "--non-inferiority", "gsm=5", "--no-figures"]) == 2  # the flag is named
+    assert "error: --non-inferiority gsm: 'gsm' is not an endpoint" in capsys.readouterr().err
     assert not (demo / "report" / "report.md").exists()
     assert main(["report", str(demo), "--primary", "gsm8k", "--no-figures"]) == 0  # an evaluated one
 

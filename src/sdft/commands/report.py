@@ -110,6 +110,7 @@ def _check_runs(cfg: ReportConfig, source: dict[str, str], run_dirs: list[str]) 
         except (ConfigError, TypeError, AttributeError):
             pass  # a manifest an older version wrote: its results alone
     if benchmarks:
-        check_report(cfg, benchmarks, ", ".join(map(str, run_dirs)))
+        check_report(cfg, benchmarks, ", ".join(map(str, run_dirs)),
+                     {k: source[k] for k in ("primary", "non_inferiority") if k in source})
     tuned = [m["method"] for r in runs for m in r["models"] if m["method"] in METHODS]
     check_decide(cfg.decide, tuned, source.get("decide", "decide"), of="the fine-tunes reported")

@@ -100,21 +100,25 @@ def evaluated(benchmarks: list[str], models: list[dict[str, Any]]) -> list[Endpo
             if e.field != "refusal_strict" or any(result_of(m, e) for m in models)]
 
 
-def check_report(report: Any, benchmarks: list[str], where: str) -> None:
+def check_report(report: Any, benchmarks: list[str], where: str, names: dict[str, str] | None = None) -> None:
     """A config's ``report.primary`` other than the default, and each ``report.non_inferiority``
     endpoint, must be an endpoint its run evaluates (a typo would leave the report without a
-    decision); ConfigError naming ``where`` otherwise. ``report``: a ReportConfig."""
+    decision); ConfigError naming ``where`` otherwise, or the setting's own source where ``names``
+    gives one (``{"primary": "--primary"}``: `sdft report`'s flags). ``report``: a ReportConfig."""
     from sdft.errors import ConfigError
     from sdft.evaluate import GROUPS
     from sdft.report_config import ReportConfig
 
     expanded = list(dict.fromkeys(m for b in benchmarks for m in GROUPS.get(b, [b])))  # `safety`: its three
     keys = [e.key for e in endpoints_of(expanded, strict=True)]
-    named = [("report.primary", report.primary)] if report.primary != ReportConfig().primary else []
-    named += [(f"report.non_inferiority.{k}", k) for k in report.non_inferiority or {}]
+    names = names or {}
+    named = [(names.get("primary") or f"{where}: report.primary", report.primary)] \
+        if report.primary != ReportConfig().primary else []
+    named += [(f"{names['non_inferiority']} {k}" if names.get("non_inferiority")
+               else f"{where}: report.non_inferiority.{k}", k) for k in report.non_inferiority or {}]
     for field, key in named:
         if key is not None and key not in keys:
-            raise ConfigError(f"{where}: {field}: {key!r} is not an endpoint of the evaluated benchmarks "
+            raise ConfigError(f"{field}: {key!r} is not an endpoint of the evaluated benchmarks "
                               f"({', '.join(keys)})")
 
 
