@@ -31,7 +31,7 @@ def test_plan_trains_each_method_once_per_seed(tmp_path):
     assert got == [("seed", "seed", None), ("vanilla-s1", "vanilla", 1), ("sdft-s1", "sdft", 1),
                    ("vanilla-s2", "vanilla", 2), ("sdft-s2", "sdft", 2), ("sdft-r0.5", "sdft", 1)]
     p.write_text(yaml.safe_dump({"name": "s", "data": "gsm8k", "seeds": [1, 1]}))
-    with pytest.raises(ConfigError, match="duplicates"):
+    with pytest.raises(ConfigError, match=r"`seeds` names 1 more than once: \[1, 1\]"):
         load_experiment(p)
 
 
