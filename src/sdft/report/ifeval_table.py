@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sdft.report import arms, tables
-from sdft.report.cells import DASH, mean_cell, pct, score_cell
-from sdft.report.endpoints import endpoint, result_of
+from sdft.report import tables
+from sdft.report.cells import DASH, pct
+from sdft.report.endpoints import endpoint
 
 NUMBERS = (("prompt-level strict", "ifeval"), ("instruction-level strict", "ifeval_inst"),
            ("prompt-level loose", "ifeval_loose"), ("instruction-level loose", "ifeval_inst_loose"))
@@ -29,19 +29,13 @@ def _groups(runs: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str, list[
             if all((m.get("results") or {}).get("ifeval") for m in models)]
 
 
-def _cell(run: dict[str, Any], models: list[dict[str, Any]], key: str) -> Any:
-    if len(models) == 1:
-        return score_cell(result_of(models[0], endpoint(key)))
-    return mean_cell(arms.arm_mean(run, models, endpoint(key)))
-
-
 def tables_of(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The two tables, or none when no model was evaluated on IFEval."""
     groups = _groups(runs)
     if not groups:
         return []
     entries = [[m["results"]["ifeval"] for m in models] for _, _, models in groups]
-    rows = [[label] + [_cell(run, models, key) for _, key in NUMBERS]
+    rows = [[label] + tables.score_cells(run, models, [endpoint(key) for _, key in NUMBERS])
             + [str(sum(res.get("truncated") or 0 for res in group)) if all("truncated" in res for res in group)
                else DASH]
             for (run, label, models), group in zip(groups, entries)]

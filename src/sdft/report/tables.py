@@ -67,16 +67,17 @@ def group_label(run, name, models, multi) -> str:
     return _arm_label(run, name, models, multi) if len(models) > 1 else model_label(run, models[0], multi)
 
 
+def score_cells(run: dict[str, Any], models: list[dict[str, Any]], endpoints: list[Endpoint]) -> list[Any]:
+    """A :func:`row_groups` entry's score per endpoint: a model's own, or a seeded method's mean."""
+    if len(models) == 1:
+        return [score_cell(result_of(models[0], ep)) for ep in endpoints]
+    return [mean_cell(arms.arm_mean(run, models, ep)) for ep in endpoints]
+
+
 def _score_rows(runs, endpoints: list[Endpoint]) -> list[list[Any]]:
-    multi, rows = len(runs) > 1, []
-    for run in runs:
-        for name, models in row_groups(run):
-            if len(models) == 1:
-                cells = [score_cell(result_of(models[0], ep)) for ep in endpoints]
-            else:
-                cells = [mean_cell(arms.arm_mean(run, models, ep)) for ep in endpoints]
-            rows.append([group_label(run, name, models, multi)] + cells)
-    return rows
+    multi = len(runs) > 1
+    return [[group_label(run, name, models, multi)] + score_cells(run, models, endpoints)
+            for run in runs for name, models in row_groups(run)]
 
 
 SEEDS_NOTE = ("A method trained with several seeds: mean over its seeds, 95% CI from a two-level bootstrap "
