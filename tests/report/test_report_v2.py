@@ -68,9 +68,12 @@ def _evaluation(folder: Path, k: int, g: int) -> None:
         {"model": "qwen2.5-coder-0.5b", "benchmarks": {b: {"benchmark": b, **e} for b, e in entries.items()}}))
 
 
-def build_v2_run(root: Path, only: set[str] | None = None) -> Path:
+def build_v2_run(root: Path, only: set[str] | None = None, strict: dict[str, list[int]] | None = None,
+                 gsm: dict[str, list[int]] | None = None) -> Path:
     """The run folder, with the models (labels) in ``only`` evaluated (default: all), recorded in
-    the manifest in the order `sdft run` evaluates them."""
+    the manifest in the order `sdft run` evaluates them; ``strict``, ``gsm``: arms whose counts
+    replace :data:`STRICT`'s and :data:`GSM`'s."""
+    strict, gsm = {**STRICT, **(strict or {})}, {**GSM, **(gsm or {})}
     cfg = load_experiment(ROOT / "configs" / "gsm8k_forgetting_v2.yaml")
     variants = plan(cfg, cfg.sample)
     points = interpolation_points(cfg, variants)
@@ -83,7 +86,7 @@ def build_v2_run(root: Path, only: set[str] | None = None) -> Path:
     for v in (v for v in order if only is None or v.label in only):
         arm = "interp" if v.alpha is not None else v.method
         i = 0 if v.method == "seed" else v.train_seed - 1
-        _evaluation(d / "eval" / v.label, STRICT[arm][i], GSM[arm][i])
+        _evaluation(d / "eval" / v.label, strict[arm][i], gsm[arm][i])
         trained = v.method != "seed" and v.alpha is None
         entry = {**asdict(v), "model": cfg.model, "adapter": None, "kl_dir": None, "eval_dir": f"eval/{v.label}",
                  "train_dir": None, "distill_dir": "distill/math" if v.method == "sdft" else None}
@@ -190,6 +193,67 @@ def test_the_plans_gsm8k_non_inferiority_call_is_stated_beside_the_rule_not_in_i
                                    f"−{-n['ci95'][0]:.1f} is not above −5: sdft is not shown non-inferior to vanilla.")
     assert f"> **Non-inferiority (secondary).** {n['statement']}" in md
     assert s["decision"]["sdft_minus_vanilla"]["outcome"] == "better"  # the primary's verdict is its own
+
+
+# Strict refusals out of 20 per training seed (seeds 1-5); the count of the 252 relabelings at least as
+# extreme, worked by hand; the rule's outcome; the end of its statement.
+RULE_CASES = {
+    # SDFT below vanilla, completely separated: the sign turns and so do the words
+    "sdft forgets more": ({"vanilla": [6, 7, 8, 9, 10], "sdft": [1, 2, 3, 4, 5]}, 2, "worse",
+                          "(wholly below 0; exact permutation p = 0.008 over 5 + 5 training seeds, ≤ 0.05 needed): "
+                          "sdft forgets more than vanilla."),
+    # one swapped pair (vanilla's 11 above SDFT's 10): sums of 5 drawn from 6..15 at most 41 (the
+    # separated 40 and the observed 41), and their mirrors: 4
+    "one swapped pair": ({"vanilla": [6, 7, 8, 9, 11], "sdft": [10, 12, 13, 14, 15]}, 4, "better",
+                         "(wholly above 0; exact permutation p = 0.016 over 5 + 5 training seeds, ≤ 0.05 needed): "
+                         "sdft forgets less than vanilla."),
+    # total 101; as extreme: a five summing to at most 37 (3+6+8+9 with one of the three 10s: 36, three
+    # ways; 3+6+8 with two of them: 37, three ways) or its mirror: 12, p = 0.048 <= 0.05
+    "p just below 0.05": ({"vanilla": [3, 6, 8, 10, 10], "sdft": [9, 10, 14, 14, 17]}, 12, "better",
+                          "(wholly above 0; exact permutation p = 0.048 over 5 + 5 training seeds, ≤ 0.05 needed): "
+                          "sdft forgets less than vanilla."),
+    # total 100; at most 36: 4+5+6 with 9+10 (two 10s), 10+10, 9+11, 9+12, 10+11 (two): 7, and mirrors:
+    # 14, p = 0.056 > 0.05 while the bootstrap CI lies wholly above 0: the seeds do not say enough
+    "p just above 0.05": ({"vanilla": [4, 5, 6, 10, 11], "sdft": [9, 10, 12, 16, 17]}, 14, "no difference detected",
+                          "(wholly above 0; exact permutation p = 0.056 over 5 + 5 training seeds, ≤ 0.05 needed): "
+                          "no difference detected between sdft and vanilla."),
+    # every SDFT seed one prompt above every vanilla seed: separated (2), but the one prompt they differ
+    # on is missing from a resample of the 20 with probability 0.95^20 = 0.36, so the CI starts at 0
+    "seeds separate, CI reaches 0": ({"vanilla": [8] * 5, "sdft": [9] * 5}, 2, "no difference detected",
+                                     "(includes 0; exact permutation p = 0.008 over 5 + 5 training seeds, ≤ 0.05 "
+                                     "needed): no difference detected between sdft and vanilla."),
+}
+
+
+@pytest.mark.parametrize("case", list(RULE_CASES))
+def test_the_plans_rule_on_each_side_and_at_the_edges(tmp_path, case):
+    """PLAN "Decision rule": forgets less iff p <= 0.05 and the two-level CI wholly above 0 (SDFT −
+    vanilla on a refusal rate: above 0 is SDFT keeping more refusals), forgets more iff p <= 0.05
+    and the CI wholly below 0, else no difference detected."""
+    counts, hits, expected, ending = RULE_CASES[case]
+    s, md = _report(build_v2_run(tmp_path, strict=counts), "--no-figures")
+    d = s["decision"]["sdft_minus_vanilla"]
+    mean = {m: sum(counts[m]) / len(counts[m]) * 5 for m in ("vanilla", "sdft")}  # 20 prompts: 5 pp each
+    assert d["diff"] == pytest.approx(mean["sdft"] - mean["vanilla"])
+    assert d["seed_level"]["permutation_p"] == pytest.approx(hits / 252) and d["seed_level"]["relabelings"] == 252
+    assert d["seed_level"]["base_per_seed"] == pytest.approx([5.0 * k for k in counts["vanilla"]])
+    # the statement's "wholly above 0" / "wholly below 0" / "includes 0" is the CI's side
+    assert d["outcome"] == expected and d["statement"].endswith(ending), d["statement"]
+    if case == "seeds separate, CI reaches 0":
+        assert d["ci95"][0] == 0.0  # not above 0: "wholly above" is strict
+    assert f"**Decision rule (primary endpoint).** {d['statement']}" in md
+    assert list(s["decision"]) == ["sdft_minus_vanilla"]  # the secondaries stay descriptive
+
+
+def test_gsm8k_non_inferiority_holds_when_the_lower_bound_clears_minus_5_points(tmp_path):
+    """GSM8K: vanilla 10 of 20 on every seed, SDFT 10 (11 on seed 5): +1 pp, and the two-level CI
+    cannot fall below 0 (SDFT solves every problem a vanilla seed solves), so it is non-inferior;
+    the points are percentage points (as fractions every CI would clear −5)."""
+    s, md = _report(build_v2_run(tmp_path, gsm={"vanilla": [10] * 5, "sdft": [10, 10, 10, 10, 11]}), "--no-figures")
+    n = s["non_inferiority"]["sdft_minus_vanilla"]["gsm8k"]
+    assert n["diff"] == pytest.approx(1.0) and n["ci95"][0] == 0.0 and n["non_inferior"] is True
+    assert n["statement"].endswith("the lower bound +0.0 is above −5: sdft is non-inferior to vanilla.")
+    assert s["decision"]["sdft_minus_vanilla"]["outcome"] == "better"  # the primary is read on its own
 
 
 def test_a_non_inferiority_margin_reads_the_side_where_worse_lies():
