@@ -123,3 +123,19 @@ def test_the_report_section_of_a_run_config_reaches_sdft_report(tmp_path, capsys
     assert main(["report", str(run), "--no-figures", "--primary", "advbench"]) == 0
     d = json.loads((run / "report" / "summary.json").read_text())["decision"]["sdft_minus_vanilla"]
     assert d["endpoint"] == "advbench" and d["rule"] == decision.rule(0.05)
+
+
+def test_a_bound_near_its_limit_does_not_print_as_the_limit():
+    """One decimal made a lower bound of 0.04 read "[+0.0, ...] (wholly above 0)", and one of −4.97
+    "the lower bound −5.0 is above −5": such a bound gets the decimals that show its side."""
+    assert decision.bound(0.04) == "+0.04" and decision.bound(-0.001) == "−0.001" and decision.bound(0.0) == "+0.0"
+    assert decision.bound(12.345) == "+12.3" and decision.bound(-4.97, -5) == "−4.97"
+    assert decision.bound(-5.0, -5) == "−5.0" and decision.bound(-5.04, -5) == "−5.04"
+    run = load_run(SEEDED)
+    summary = {"contrasts": {"sdft_minus_vanilla": {"advbench_strict": _contrast([0.04, 9.0], 0.008)}}}
+    d = decision.decisions(run, summary, "advbench_strict", seed_test_alpha=0.05)["sdft_minus_vanilla"]
+    assert d["outcome"] == "better" and "95% CI [+0.04, +9.0] (wholly above 0;" in d["statement"]
+    for lo, said in ((-4.97, "the lower bound −4.97 is above −5: sdft is non-inferior"),
+                     (-5.0, "the lower bound −5.0 is not above −5: sdft is not shown non-inferior")):
+        summary = {"contrasts": {"sdft_minus_vanilla": {"gsm8k": {"diff": 0.0, "ci95": [lo, 4.0]}}}}
+        assert said in decision.non_inferiority(run, summary, {"gsm8k": 5})["sdft_minus_vanilla"]["gsm8k"]["statement"]

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from sdft.report.arms import planned
-from sdft.report.cells import signed
+from sdft.report.cells import number, signed
 from sdft.report.endpoints import SAFETY, endpoint
 
 OUTCOMES = ("better", "worse", "no difference detected")
@@ -73,6 +73,17 @@ def completeness(run: dict[str, Any], methods: set[str] | None = None, points: b
     return {"complete": not missing, "planned": len(plan), "evaluated": len(plan) - len(missing), "missing": missing}
 
 
+def bound(x: float, limit: float = 0.0) -> str:
+    """A CI bound read against ``limit`` (0 for the rule, the margin for non-inferiority): one
+    decimal, or as many more (up to four) as it takes for a bound off the limit not to print as the
+    limit ("+0.0" beside "wholly above 0" for a bound of 0.04)."""
+    for digits in range(1, 5):
+        text = number(x, f"+.{digits}f")
+        if x == limit or float(text.replace("−", "-")) != limit:
+            break
+    return text
+
+
 def _sentence(method: str, key: str, c: dict[str, Any], result: str | None, status: dict[str, Any],
               alpha: float | None = None) -> str:
     better, worse = ("forgets less than", "forgets more than") if key in SAFETY else ("scores higher than",
@@ -81,7 +92,7 @@ def _sentence(method: str, key: str, c: dict[str, Any], result: str | None, stat
     said = {"better": f"{method} {better} vanilla", "worse": f"{method} {worse} vanilla",
             OUTCOMES[2]: f"no difference detected between {method} and vanilla"}.get(result)
     where = "wholly above 0" if lo > 0 else "wholly below 0" if hi < 0 else "includes 0"
-    text = f"{endpoint(key).title}, {method} − vanilla: {signed(c['diff'])} pp, 95% CI [{signed(lo)}, {signed(hi)}]"
+    text = f"{endpoint(key).title}, {method} − vanilla: {signed(c['diff'])} pp, 95% CI [{bound(lo)}, {bound(hi)}]"
     if c.get("approx"):
         text += " (an unpaired approximation: the folder lacks the per-item predictions): the rule is not applied."
     elif alpha is not None and result is None:
@@ -155,7 +166,7 @@ def non_inferiority(run: dict[str, Any], summary: dict[str, Any], margins: dict[
                 continue
             ep = endpoint(key)
             lo, hi = c["ci95"]
-            bound, side = (lo, "lower") if ep.higher_is_better else (hi, "upper")
+            edge, side = (lo, "lower") if ep.higher_is_better else (hi, "upper")
             ok = lo > -margin if ep.higher_is_better else hi < margin
             status = completeness(run, {"vanilla", method})
             limit = f"{'−' if ep.higher_is_better else '+'}{margin:g}"
@@ -166,7 +177,8 @@ def non_inferiority(run: dict[str, Any], summary: dict[str, Any], margins: dict[
             else:
                 where = ("above" if ep.higher_is_better else "below") if ok else \
                     ("not above" if ep.higher_is_better else "not below")
-                text += (f"the {side} bound {signed(bound)} is {where} {limit}: {method} is "
+                text += (f"the {side} bound {bound(edge, -margin if ep.higher_is_better else margin)} is {where} "
+                         f"{limit}: {method} is "
                          + ("non-inferior to vanilla." if ok else "not shown non-inferior to vanilla."))
             if status["complete"] is False:
                 text += " " + provisional(status)
