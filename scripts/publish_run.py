@@ -6,13 +6,16 @@
 DEST keeps the run folder's layout, so `sdft report DEST --out ...` rebuilds the report from it
 with the same paired CIs and seed-level tests. What is copied: the manifest, the report and its
 figures, the analysis, each model's results.json, each fine-tune's summary, config, log and loss
-curve, and each distillation's report; each benchmark's predictions become a ``scores.jsonl``
-without their text (:func:`sdft.evaluate.saved.scores_only`: ids, per-item scores, flags),
+curve and its KL to the seed, each distillation's report and its per-example NLL (``nll.jsonl``:
+ids and numbers, from which the NLL gap's paired CI is computed); each benchmark's predictions
+become a ``scores.jsonl`` without their text (:func:`sdft.evaluate.saved.scores_only`: ids, per-item scores, flags),
 which is all the paired statistics read. The report's ``summary.json`` (the numbers a verdict is
 written from) is also put at DEST's top level, where an experiment's results folder names it
 (``docs/results/<experiment>/summary.json``). The predictions' text, distilled answers, adapters
 and checkpoints stay behind: they are large, and they quote the datasets (AdvBench goals,
-jailbroken answers) that this repository does not redistribute.
+jailbroken answers) that this repository does not redistribute. For the same reason a report whose
+HTML page holds the per-item flip browser (prompts and answers quoted verbatim; `sdft run` builds
+it by default) is not published: rebuild it first with `sdft report RUN --flip-items 0`.
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ from sdft.runs import read_jsonl
 PER_DIR = {
     "eval_dir": ["results.json"],
     "train_dir": ["train_summary.json", "train_config.json", "train_log.jsonl", "loss.png"],
-    "distill_dir": ["distill_report.json"],
+    "distill_dir": ["distill_report.json", "nll.jsonl"],  # nll.jsonl: ids and numbers, the NLL gap's paired CI
     "kl_dir": ["kl_to_seed.json"],  # the KL-to-seed predictor: ids and numbers, no text
 }
+FLIPS_HEADING = "Per-item flips"  # the report's section of quoted items (sdft.report.build)
 
 
 def publish(run: Path, dest: Path) -> list[Path]:
@@ -68,6 +72,12 @@ def main(argv: list[str]) -> int:
     run, dest = Path(argv[0]), Path(argv[1])
     if not (run / "manifest.json").is_file():
         print(f"{run}: no manifest.json (not an `sdft run` folder)", file=sys.stderr)
+        return 2
+    quoting = [p for p in (run / "report" / "report.md", run / "report" / "report.html")
+               if p.is_file() and FLIPS_HEADING in p.read_text(encoding="utf-8")]
+    if quoting:
+        print(f"{quoting[0]}: its per-item flip browser quotes prompts and answers verbatim, which are not published; "
+              f"rebuild the report without it first: sdft report {run} --flip-items 0", file=sys.stderr)
         return 2
     copied = publish(run, dest)
     size = sum(p.stat().st_size for p in copied)

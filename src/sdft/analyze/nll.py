@@ -4,8 +4,8 @@ Reads the ``nll`` block of ``distill_report.json`` (per-token NLL of the origina
 kept-rewrite and kept-original responses under the seed model, each a ratio of summed NLL to
 summed tokens with a bootstrap CI; see :mod:`sdft.distill.gap`). The gaps, original − distilled
 and kept originals − kept rewrites (the same examples, so a paired comparison), get a bootstrap
-CI over examples when the per-example ``nll.jsonl`` is beside the report; a published folder
-keeps only the report, so there the gaps are point estimates. Units: nats per token.
+CI over examples when the per-example ``nll.jsonl`` is beside the report (scripts/publish_run.py
+publishes it: ids and numbers); without it the gaps are point estimates. Units: nats per token.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ def nll_table(runs: list[dict[str, Any]], gaps: dict[str, dict[str, Any]]) -> di
             "note": "Measured in the training context on a sample of the distilled examples; lower = closer to the "
                     "seed model's own distribution, which is what SDFT's distilled set is meant to be. A positive gap "
                     "means the distilled responses are closer. Gap CIs: paired bootstrap over examples from nll.jsonl "
-                    "(absent in a published folder)."}
+                    "(published with it; without it, no CI)."}
 
 
 def _kept_share(r: dict[str, Any]) -> float | None:
