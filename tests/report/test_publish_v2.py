@@ -118,8 +118,9 @@ def test_a_report_rebuilt_from_the_published_folder_alone_keeps_the_paired_numbe
     """The primary's paired CI, the seed-level test, the non-inferiority call and the predictors
     are read again from scores.jsonl / kl_to_seed.json / distill_report.json alone."""
     run, dest, s = published
-    assert main(["report", str(dest), "--out", str(tmp_path / "again"), "--no-figures"]) == 0
+    assert main(["report", str(dest), "--out", str(tmp_path / "again")]) == 0
     again = json.loads((tmp_path / "again" / "summary.json").read_text())
+    assert {"pareto.png", "forest.png", "benchmarks.png"} <= {p.name for p in (tmp_path / "again/figures").glob("*")}
     for key in ("decision", "non_inferiority", "contrasts", "methods"):
         assert again[key] == s[key], key
     assert again["predictors"]["per_model"] == s["predictors"]["per_model"]
