@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 from sdft.evaluate.saved import SCORES_FILE, scores_only
+from sdft.report.flips import HEADING as FLIPS_HEADING
 from sdft.runs import read_jsonl
 
 PER_DIR = {
@@ -34,7 +35,6 @@ PER_DIR = {
     "distill_dir": ["distill_report.json", "nll.jsonl"],  # nll.jsonl: ids and numbers, the NLL gap's paired CI
     "kl_dir": ["kl_to_seed.json"],  # the KL-to-seed predictor: ids and numbers, no text
 }
-FLIPS_HEADING = "Per-item flips"  # the report's section of quoted items (sdft.report.build)
 
 
 def publish(run: Path, dest: Path) -> list[Path]:

@@ -204,7 +204,7 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
     browsers = [(r, b) for r in runs if flip_items > 0
                 and (b := flips.browser(r, runfiles.benchmarks_of(r["models"]), flip_items))]
     if browsers:
-        blocks.append(("h2", "Per-item flips"))
+        blocks.append(("h2", flips.HEADING))
         blocks.append(("p", f"Items whose score differs between the seed model and the fine-tunes (for methods trained "
                             f"with several seeds, each method's first seed), at most {flip_items} per benchmark, those "
                             "where the fine-tunes disagree first. Prompts and answers are quoted verbatim, including "

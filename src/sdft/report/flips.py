@@ -22,6 +22,7 @@ from sdft.analyze import runfiles
 from sdft.report import arms
 from sdft.report.endpoints import endpoint
 
+HEADING = "Per-item flips"  # the report section that quotes prompts and answers (publish_run refuses it)
 MAX_CHARS = 1500  # per prompt or answer: enough to judge an answer, and the page stays small
 
 
