@@ -3,7 +3,8 @@
 # newer code than its earlier ones (GSM8K v2: primary arms frozen at 74cb8aa, secondaries later).
 #
 #   scripts/same_computation.sh OLD_SRC TRAIN_DIR [OUT]       (from the newer checkout's root;
-#   PY=/path/to/venv/bin/python where it has no .venv of its own)
+#   PY=/path/to/venv/bin/python where it has no .venv of its own; TRAIN_DIR's recorded data
+#   paths are read relative to the folder its run was launched from)
 #
 # 1. Training: re-runs TRAIN_DIR's fine-tune (its train_config.json) with this checkout's code
 #    until 3 steps are logged, and compares them with TRAIN_DIR/train_log.jsonl (loss, grad norm,
@@ -19,9 +20,18 @@ PY=${PY:-.venv/bin/python}
 rm -rf "$OUT/train" "$OUT/new" "$OUT/old"; mkdir -p "$OUT"
 PYTHONPATH=$PWD/src "$PY" - "$TRAIN_DIR" "$OUT/train" > "$OUT/train.log" 2>&1 <<'PY' &
 import json, sys
+from pathlib import Path
 from sdft.train.config import TrainConfig
 from sdft.train.trainer import run_train
-cfg = json.load(open(f"{sys.argv[1]}/train_config.json"))["config"]
+train_dir = Path(sys.argv[1])
+cfg = json.load(open(train_dir / "train_config.json"))["config"]
+# The run recorded its paths relative to the folder it was launched from: TRAIN_DIR minus the
+# recorded `out`. Resolving them there lets the check run from any checkout's root.
+out = Path(cfg["out"])
+root = train_dir if out.is_absolute() else train_dir.parents[len(out.parts) - 1]
+for key in ("data", "replay_data"):
+    if cfg.get(key) and not Path(cfg[key]).is_absolute() and (root / cfg[key]).exists():
+        cfg[key] = str(root / cfg[key])
 run_train(TrainConfig(**{**cfg, "out": sys.argv[2]}))
 PY
 pid=$!
