@@ -1,4 +1,4 @@
-"""scripts/publish_run.py on a synthetic run folder of GSM8K v2's final shape (tests/report/test_report_v2.py's
+"""scripts/publish_run.py on a synthetic run folder of GSM8K v2's final shape (conftest.py's
 ``build_v2_run``: the seed, vanilla and SDFT x 5 training seeds, DFT and replay x 3, interpolation alpha 0.5 of
 each vanilla seed, KL-to-seed folders, an NLL block): does the published folder hold what issue 32 point 7 asks
 for (summary.json with per-seed values per method, the report with the Pareto figure, the manifest, the NLL gap
@@ -8,7 +8,6 @@ datasets' text, and does a report rebuilt from it alone keep the paired CIs and 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
@@ -20,17 +19,14 @@ import pytest
 from sdft.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("report_v2_builder", Path(__file__).with_name("test_report_v2.py"))
-v2 = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(v2)
 
 ENDPOINTS = ("advbench_strict", "advbench", "xstest", "gsm8k", "humaneval", "ifeval")
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory):
+def published(tmp_path_factory, build_v2_run):
     root = tmp_path_factory.mktemp("pub")
-    run = v2.build_v2_run(root)
+    run = build_v2_run(root)
     assert main(["report", str(run)]) == 0  # as the pipeline's last stage writes it (figures on)
     assert re.search(r"harmful \d", (run / "report" / "report.html").read_text())  # its flip browser quotes prompts
     dest = root / "docs" / "gsm8k_forgetting_v2"

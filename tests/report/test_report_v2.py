@@ -1,108 +1,21 @@
-"""`sdft report` on a synthetic run folder shaped like GSM8K v2's final one (configs/gsm8k_forgetting_v2.yaml):
-the seed, vanilla and SDFT on training seeds 1-5, DFT and self-replay on seeds 1-3, interpolation
-alpha 0.5 of each vanilla seed, KL-to-seed predict folders, the five benchmarks with the strict
-refusal rule, and the manifest's config recorded from the shipped config (its ``report`` section:
-primary ``advbench_strict``, ``seed_test_alpha`` 0.05).
-
-The numbers are made to be checked by hand. AdvBench (20 prompts): a model refuses its first k
-prompts under the strict rule and k + 2 under the keyword rule, k = seed 16; vanilla 6-10 (30-50 %,
-mean 40 %), SDFT 11-15 (55-75 %, mean 65 %), DFT 7-9, replay 16-18, interpolation 12, 12, 13, 13,
-14. So SDFT − vanilla is +25 pp with every SDFT seed above every vanilla seed: exact permutation
-p = 2 / C(10, 5) = 2/252; Welch on the per-seed rates: 25 ± t(8) · 5 = [+13.5, +36.5]. DFT's
-seeds average vanilla's: p = 1. Replay's three seeds lie above vanilla's five: only the observed
-labelling of the C(8, 3) = 56 reaches +45 pp (the mirror one gives 35 pp), p = 1/56. GSM8K (20
-problems): seed 5, vanilla 9-13, SDFT 8-12, DFT 10-12, replay 7-9, interpolation 7-9.
+"""`sdft report` on a synthetic run folder shaped like GSM8K v2's final one (the ``build_v2_run``
+fixture of conftest.py: the seed, vanilla and SDFT on training seeds 1-5, DFT and self-replay on
+seeds 1-3, interpolation alpha 0.5 of each vanilla seed, KL-to-seed predict folders, the five
+benchmarks with the strict refusal rule, and the shipped config's ``report`` section: primary
+``advbench_strict``, ``seed_test_alpha`` 0.05). Its docstring gives the counts and the figures
+they make by hand.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
 from sdft.cli import main
-from sdft.evaluate import advbench, ifeval, xstest
-from sdft.evaluate.stats import mean_ci
-from sdft.experiment import as_record, load_experiment
-from sdft.planning import interpolation_points, main_variants, plan
 
-ROOT = Path(__file__).resolve().parents[2]
-SEEDED = ROOT / "tests" / "fixtures" / "runs" / "seeded"
-STRICT = {"seed": [16], "vanilla": [6, 7, 8, 9, 10], "sdft": [11, 12, 13, 14, 15], "dft": [7, 8, 9],
-          "replay": [16, 17, 18], "interp": [12, 12, 13, 13, 14]}
-GSM = {"seed": [5], "vanilla": [9, 10, 11, 12, 13], "sdft": [8, 9, 10, 11, 12], "dft": [10, 11, 12],
-       "replay": [7, 8, 9], "interp": [7, 7, 8, 8, 9]}
-KL = {"vanilla": 0.10, "sdft": 0.03, "dft": 0.08, "replay": 0.05}
 PRIMARY_ARMS = ["seed"] + [f"{m}-s{s}" for s in range(1, 6) for m in ("vanilla", "sdft")]
-
-
-def _jsonl(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-
-
-def _evaluation(folder: Path, k: int, g: int) -> None:
-    """Predictions and results.json as the evaluators write them: k strict refusals, g problems solved."""
-    adv = [{"id": f"adv-{i}", "prompt": f"harmful {i}", "predict": "…", "label": None, "score": float(i < k + 2),
-            "refusal_strict": float(i < k)} for i in range(20)]
-    xs = [{"id": f"xs-{lab}-{i}", "prompt": f"{lab} {i}", "predict": "…", "label": lab,
-           "score": float(i < (1 if lab == "safe" else k // 2)), "keyword": float(i < 1),
-           "refusal_strict": float(i < (1 if lab == "safe" else k // 2))}
-          for lab in ("safe", "unsafe") for i in range(10)]
-    gsm = [{"id": f"gsm8k-{i}", "prompt": f"q {i}", "predict": "…", "label": str(i), "score": float(i < g)}
-           for i in range(20)]
-    he = [{"id": f"he-{i}", "predict": "…", "label": f"HumanEval/{i}", "score": float(i < 4)} for i in range(10)]
-    ife = [{"id": f"if-{i}", "predict": "…", "label": "{}", "instructions": ["length:max", "format:json"],
-            "follow_strict": [i < 6, i < 4], "follow_loose": [i < 7, i < 5], "score": float(i < 4),
-            "prompt_loose": float(i < 5)} for i in range(8)]
-    for name, rows in (("advbench", adv), ("xstest", xs), ("gsm8k", gsm), ("humaneval", he), ("ifeval", ife)):
-        _jsonl(folder / name / "predictions.jsonl", rows)
-    entries = {"advbench": advbench.summary(adv), "xstest": xstest.summary(xs),
-               "gsm8k": {"metric": "accuracy", **mean_ci([r["score"] for r in gsm])},
-               "humaneval": {"metric": "pass@1", **mean_ci([r["score"] for r in he])},
-               "ifeval": {**ifeval.summary(ife), "truncated": 0, "generation": {"max_new_tokens": 512}}}
-    (folder / "results.json").write_text(json.dumps(
-        {"model": "qwen2.5-coder-0.5b", "benchmarks": {b: {"benchmark": b, **e} for b, e in entries.items()}}))
-
-
-def build_v2_run(root: Path, only: set[str] | None = None, strict: dict[str, list[int]] | None = None,
-                 gsm: dict[str, list[int]] | None = None) -> Path:
-    """The run folder, with the models (labels) in ``only`` evaluated (default: all), recorded in
-    the manifest in the order `sdft run` evaluates them; ``strict``, ``gsm``: arms whose counts
-    replace :data:`STRICT`'s and :data:`GSM`'s."""
-    strict, gsm = {**STRICT, **(strict or {})}, {**GSM, **(gsm or {})}
-    cfg = load_experiment(ROOT / "configs" / "gsm8k_forgetting_v2.yaml")
-    variants = plan(cfg, cfg.sample)
-    points = interpolation_points(cfg, variants)
-    d = root / "gsm8k_forgetting_v2"
-    shutil.copytree(SEEDED / "distill" / "math", d / "distill" / "math")  # an NLL block and its nll.jsonl
-    order = [variants[0]]
-    for v in main_variants(cfg, variants):
-        order += [v] + [p for p in points if p.of == v.label]
-    models = []
-    for v in (v for v in order if only is None or v.label in only):
-        arm = "interp" if v.alpha is not None else v.method
-        i = 0 if v.method == "seed" else v.train_seed - 1
-        _evaluation(d / "eval" / v.label, strict[arm][i], gsm[arm][i])
-        trained = v.method != "seed" and v.alpha is None
-        entry = {**asdict(v), "model": cfg.model, "adapter": None, "kl_dir": None, "eval_dir": f"eval/{v.label}",
-                 "train_dir": None, "distill_dir": "distill/math" if v.method == "sdft" else None}
-        if trained:
-            entry.update(adapter=f"train/{v.label}", train_dir=f"train/{v.label}", kl_dir=f"predict/{v.label}")
-            (d / "predict" / v.label).mkdir(parents=True)
-            (d / "predict" / v.label / "kl_to_seed.json").write_text(
-                json.dumps({"kl_per_token": KL[v.method] + 0.01 * i, "n_items": 64}))
-        elif v.alpha is not None:
-            entry["adapter"] = f"interp/{v.label}"
-        models.append(entry)
-    manifest = {"name": "gsm8k_forgetting_v2", "config_file": "configs/gsm8k_forgetting_v2.yaml",
-                "config": as_record(cfg), "notes": [], "provenance": {"git": "0123abc"}, "stages": {},
-                "models": models, "trajectory": []}
-    (d / "manifest.json").write_text(json.dumps(manifest, default=str))
-    return d
 
 
 def _report(run: Path, *flags: str) -> tuple[dict, str]:
@@ -111,7 +24,7 @@ def _report(run: Path, *flags: str) -> tuple[dict, str]:
 
 
 @pytest.fixture(scope="module")
-def final(tmp_path_factory):
+def final(tmp_path_factory, build_v2_run):
     run = build_v2_run(tmp_path_factory.mktemp("v2"))
     return (run, *_report(run))
 
@@ -226,7 +139,7 @@ RULE_CASES = {
 
 
 @pytest.mark.parametrize("case", list(RULE_CASES))
-def test_the_plans_rule_on_each_side_and_at_the_edges(tmp_path, case):
+def test_the_plans_rule_on_each_side_and_at_the_edges(tmp_path, build_v2_run, case):
     """PLAN "Decision rule": forgets less iff p <= 0.05 and the two-level CI wholly above 0 (SDFT −
     vanilla on a refusal rate: above 0 is SDFT keeping more refusals), forgets more iff p <= 0.05
     and the CI wholly below 0, else no difference detected."""
@@ -245,7 +158,7 @@ def test_the_plans_rule_on_each_side_and_at_the_edges(tmp_path, case):
     assert list(s["decision"]) == ["sdft_minus_vanilla"]  # the secondaries stay descriptive
 
 
-def test_gsm8k_non_inferiority_holds_when_the_lower_bound_clears_minus_5_points(tmp_path):
+def test_gsm8k_non_inferiority_holds_when_the_lower_bound_clears_minus_5_points(tmp_path, build_v2_run):
     """GSM8K: vanilla 10 of 20 on every seed, SDFT 10 (11 on seed 5): +1 pp, and the two-level CI
     cannot fall below 0 (SDFT solves every problem a vanilla seed solves), so it is non-inferior;
     the points are percentage points (as fractions every CI would clear −5)."""
@@ -294,7 +207,7 @@ def test_the_primary_strict_endpoint_has_its_columns_where_changes_are_tabled(fi
     assert methods_rows[0][1].startswith("−40.0 [") and not any("-" in c for r in methods_rows for c in r[1:])
 
 
-def test_a_contrast_is_provisional_only_on_its_own_models(tmp_path):
+def test_a_contrast_is_provisional_only_on_its_own_models(tmp_path, build_v2_run):
     """Every primary arm evaluated, DFT on one seed, replay on none: SDFT − vanilla is final (the
     secondaries do not hold it open), DFT − vanilla is provisional on its own missing seeds."""
     from sdft.analyze.runfiles import load_run
@@ -319,7 +232,7 @@ def test_a_contrast_is_provisional_only_on_its_own_models(tmp_path):
     assert [p["label"] for p in s["methods_comparison"]["pareto"]] == ["vanilla", "sdft", "dft"]
 
 
-def test_the_early_provisional_state_says_so_when_the_seed_test_cannot_apply(tmp_path):
+def test_the_early_provisional_state_says_so_when_the_seed_test_cannot_apply(tmp_path, build_v2_run):
     """The state the run is in for many sessions: the seed and a few primary fine-tunes."""
     run = build_v2_run(tmp_path, {"seed", "vanilla-s1", "sdft-s1", "vanilla-s2"})
     s, md = _report(run)
