@@ -231,3 +231,37 @@ def test_a_lora_target_the_seed_model_lacks_stops_the_run_before_its_first_stage
     err = capsys.readouterr().err.strip()
     assert "tiny.yaml: train: `lora_targets`: v_prj matches no module of" in err and len(err.splitlines()) == 1, err
     assert not (Path(cfg["out"]) / "eval").exists() and not (Path(cfg["out"]) / "distill").exists()
+
+
+@pytest.mark.slow
+def test_a_blind_run_shows_no_score_until_a_plain_run_of_the_same_config(tiny_config, capsys):
+    from sdft.trackers import read_scalars
+
+    path, cfg = tiny_config
+    cfg["train"]["report_to"] = "tensorboard"
+    cfg["eval"]["benchmarks"] = ["advbench"]
+    path.write_text(yaml.safe_dump(cfg))
+    run = Path(cfg["out"])
+    assert cli_main(["run", str(path), "--blind"]) == 0
+    out, err = capsys.readouterr()
+    assert "%" not in out and "advbench" not in out  # no closing score table
+    assert f"blind run: 3 models evaluated, no score shown and no report built; when the plan says, `sdft report " \
+           f"{run}`" in err
+    assert not (run / "report").exists() and (run / "analysis" / "analysis.json").exists()
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert all((run / m["eval_dir"] / "results.json").exists() for m in manifest["models"])
+    tb = read_scalars(run / "tensorboard" / "vanilla")
+    assert "train/loss" in tb and not any(k.startswith("eval/") for k in tb)  # curves yes, scores no
+    # the same config without --blind recomputes nothing, then shows the scores and builds the report
+    assert cli_main(["run", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert ": running" not in err and "advbench" in out and "%" in out
+    assert (run / "report" / "summary.json").exists()
+    assert [s for s, _ in read_scalars(run / "tensorboard" / "vanilla")["eval/advbench"]] == [2]
+    # a hub push would publish the scores in its model card: refused before any stage
+    cfg["train"]["push_to_hub"] = "me/tiny"
+    path.write_text(yaml.safe_dump(cfg))
+    assert cli_main(["run", str(path), "--blind"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"sdft run: error: {path}: a blind run shows no score, and train.push_to_hub would publish them in the "
+        "model cards; unset it or run without --blind")

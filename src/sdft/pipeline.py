@@ -317,9 +317,14 @@ class Stages:
         return out
 
 
-def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str] | None = None) -> Path:
+def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str] | None = None,
+                   blind: bool = False) -> Path:
     """Run (or resume) every stage of ``cfg``; ``only`` restricts the fine-tunes to those labels
-    (the seed model is always evaluated), e.g. to calibrate one of them on a dev slice first."""
+    (the seed model is always evaluated), e.g. to calibrate one of them on a dev slice first.
+    ``blind``: every stage runs and writes its files, but no score is shown: no closing score
+    table, no report built, no evaluation scores sent to TensorBoard (a pre-registered run whose
+    numbers stay unread until its plan says; a hub push, whose model card carries the scores, is
+    refused)."""
     from sdft import trackers
     from sdft.analyze.config import AnalyzeConfig
     from sdft.analyze.run import run_analyze
@@ -328,6 +333,10 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
     from sdft.report.build import write_configured
 
     stages = Stages(cfg, config_path, only)
+    pushes = [f"train.{k}" for k in ("push_to_hub", "push_merged") if getattr(cfg.train, k)]
+    if blind and pushes:  # a pushed fine-tune's model card carries its scores
+        raise ConfigError(f"{config_path or cfg.name}: a blind run shows no score, and {' and '.join(pushes)} "
+                          "would publish them in the model cards; unset it or run without --blind")
     if stages.trained:  # lora_targets against the seed model's modules now, not when the first fine-tune starts
         try:
             replace(cfg.train, model=cfg.model).validate_targets_unloaded()
@@ -346,7 +355,7 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
         run.save()
 
     def log_eval(st: Stage, step: int) -> None:  # its scores at ``step`` of its model's curves
-        if stages.tensorboard:
+        if stages.tensorboard and not blind:
             trackers.log_once(stages.tensorboard / st.variant.label, st.key, st.name, trackers.eval_scalars(st.folder),
                               step)
 
@@ -387,6 +396,11 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
     # 3. Shift analysis and the report: cheap, always rebuilt from the saved files.
     acfg = stage_config(AnalyzeConfig, cfg.analyze, f"{config_path}: analyze", out=str(run.dir / "analysis"))
     run.after("analyze", "analysis", lambda: run_analyze(acfg, run.dir))
+    if blind:
+        done = sum((run.dir / m["eval_dir"] / "results.json").exists() for m in run.manifest["models"])
+        log.info("blind run: %d models evaluated, no score shown and no report built; when the plan says, "
+                 "`sdft report %s`", done, run.dir)
+        return run.dir
     # (the verdict, a person's sentence, stays the one summary.json already holds unless set)
     report = run.after("report", "report", lambda: write_configured([run.dir], run.dir / "report", cfg.report))
     print_summary(run.dir, run.manifest["models"], run.manifest["notes"])
