@@ -40,11 +40,12 @@ def test_a_run_hands_the_config_and_labels_to_the_pipeline(tmp_path, monkeypatch
 
     calls = []
     monkeypatch.setattr(sdft.pipeline, "run_experiment",
-                        lambda cfg, path, only=None: calls.append((Path(cfg.run_dir), path, only, cfg.train.lr)))
+                        lambda cfg, path, only=None, blind=False: calls.append((Path(cfg.run_dir), path, only,
+                                                                                cfg.train.lr, blind)))
     assert main(["run", str(CONFIG), "train.lr=3e-4", "--out", str(tmp_path / "r"), "--only", "sdft"]) == 0
-    assert calls == [(tmp_path / "r", str(CONFIG), ["sdft"], 3e-4)]
-    assert main(["run", str(CONFIG), "--out", str(tmp_path / "r")]) == 0
-    assert calls[1][2] is None  # no --only: every model
+    assert calls == [(tmp_path / "r", str(CONFIG), ["sdft"], 3e-4, False)]
+    assert main(["run", str(CONFIG), "--out", str(tmp_path / "r"), "--blind"]) == 0
+    assert calls[1][2] is None and calls[1][4] is True  # no --only: every model; --blind handed on
 
 
 def test_a_folder_another_run_writes_is_refused_without_running(tmp_path, monkeypatch, capsys):
