@@ -18,25 +18,39 @@ OLD_SRC=$(realpath "$1"); TRAIN_DIR=$(realpath "$2"); OUT=${3:-$(mktemp -d)}
 EVAL_DATA=${EVAL_DATA:-"advbench=advbench[400:520] gsm8k=gsm8k:train[-300:]"}
 PY=${PY:-.venv/bin/python}
 rm -rf "$OUT/train" "$OUT/new" "$OUT/old"; mkdir -p "$OUT"
-PYTHONPATH=$PWD/src "$PY" - "$TRAIN_DIR" "$OUT/train" > "$OUT/train.log" 2>&1 <<'PY' &
+# The run recorded its paths relative to the folder it was launched from: TRAIN_DIR minus the
+# recorded `out` (TRAIN_DIR as given, else its real path). Resolved here, in the foreground, so a
+# run folder that moved stops with a message instead of a training job that dies unseen.
+"$PY" - "$2" "$TRAIN_DIR" "$OUT/train_config.json" <<'PY'
 import json, sys
 from pathlib import Path
+given, real, dest = Path(sys.argv[1]).absolute(), Path(sys.argv[2]), Path(sys.argv[3])
+cfg = json.loads((real / "train_config.json").read_text())["config"]
+out = Path(cfg["out"])
+roots = [] if out.is_absolute() else [d.parents[len(out.parts) - 1] for d in (given, real)
+                                      if len(d.parts) > len(out.parts) and d.parts[-len(out.parts):] == out.parts]
+for key in ("data", "replay_data"):
+    path = cfg.get(key)
+    if not path or Path(path).is_absolute() or Path(path).exists():
+        continue
+    found = [r / path for r in roots if (r / path).exists()]
+    if not found and "/" not in path:  # a registry name (replay_data: dolly), not a file
+        continue
+    if not found:
+        sys.exit(f"{real / 'train_config.json'}: config.{key} {path!r} is relative to the folder the run was "
+                 f"launched from, and it is not under {' or '.join(map(str, roots)) or 'a folder that TRAIN_DIR names'}")
+    cfg[key] = str(found[0])
+dest.write_text(json.dumps(cfg))
+PY
+PYTHONPATH=$PWD/src "$PY" - "$OUT/train_config.json" "$OUT/train" > "$OUT/train.log" 2>&1 <<'PY' &
+import json, sys
 from sdft.train.config import TrainConfig
 from sdft.train.trainer import run_train
-train_dir = Path(sys.argv[1])
-cfg = json.load(open(train_dir / "train_config.json"))["config"]
-# The run recorded its paths relative to the folder it was launched from: TRAIN_DIR minus the
-# recorded `out`. Resolving them there lets the check run from any checkout's root.
-out = Path(cfg["out"])
-root = train_dir if out.is_absolute() else train_dir.parents[len(out.parts) - 1]
-for key in ("data", "replay_data"):
-    if cfg.get(key) and not Path(cfg[key]).is_absolute() and (root / cfg[key]).exists():
-        cfg[key] = str(root / cfg[key])
-run_train(TrainConfig(**{**cfg, "out": sys.argv[2]}))
+run_train(TrainConfig(**{**json.load(open(sys.argv[1])), "out": sys.argv[2]}))
 PY
 pid=$!
 until [ "$(wc -l 2>/dev/null < "$OUT/train/train_log.jsonl" || echo 0)" -ge 3 ]; do
-  kill -0 $pid 2>/dev/null || { echo "training stopped before 3 steps"; exit 1; }; sleep 2
+  kill -0 $pid 2>/dev/null || { echo "training stopped before 3 steps (see $OUT/train.log)"; exit 1; }; sleep 2
 done
 kill $pid; wait $pid 2>/dev/null || true
 model=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['config']['model'])" "$TRAIN_DIR/train_config.json")

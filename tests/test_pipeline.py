@@ -244,10 +244,13 @@ def test_a_blind_run_shows_no_score_until_a_plain_run_of_the_same_config(tiny_co
     run = Path(cfg["out"])
     assert cli_main(["run", str(path), "--blind"]) == 0
     out, err = capsys.readouterr()
-    assert "%" not in out and "advbench" not in out  # no closing score table
-    assert f"blind run: 3 models evaluated, no score shown and no report built; when the plan says, `sdft report " \
-           f"{run}`" in err
-    assert not (run / "report").exists() and (run / "analysis" / "analysis.json").exists()
+    # nothing on the console but the trainer's loss lines and the config's notes: no score table, no
+    # analysis lines (its measures are computed on the test answers)
+    assert [line for line in out.splitlines() if line.strip() and not line.startswith("{")] == [
+        "Note: tiny random model"]
+    assert "blind run: 3 models evaluated, no score shown, no analysis or report built; when the plan says, " \
+           f"`sdft run` without --blind or `sdft report {run}`" in err
+    assert not (run / "report").exists() and not (run / "analysis").exists()
     manifest = json.loads((run / "manifest.json").read_text())
     assert all((run / m["eval_dir"] / "results.json").exists() for m in manifest["models"])
     tb = read_scalars(run / "tensorboard" / "vanilla")
@@ -256,7 +259,9 @@ def test_a_blind_run_shows_no_score_until_a_plain_run_of_the_same_config(tiny_co
     assert cli_main(["run", str(path)]) == 0
     out, err = capsys.readouterr()
     assert ": running" not in err and "advbench" in out and "%" in out
-    assert (run / "report" / "summary.json").exists()
+    assert (run / "report" / "summary.json").exists() and (run / "analysis" / "analysis.json").exists()
+    assert cli_main(["run", str(path), "--blind"]) == 0  # a report left from before is named as such
+    assert "no analysis or report built (the report/ folder there is from an earlier run)" in capsys.readouterr().err
     assert [s for s, _ in read_scalars(run / "tensorboard" / "vanilla")["eval/advbench"]] == [2]
     # a hub push would publish the scores in its model card: refused before any stage
     cfg["train"]["push_to_hub"] = "me/tiny"

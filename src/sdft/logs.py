@@ -193,5 +193,10 @@ def print_summary(run_dir: Path, models: list[dict[str, Any]], notes: list[str])
     for label, scores in rows:
         cells = "".join(f"  {100 * scores[b]:17.1f}%" if b in scores else f"  {'-':>18}" for b in benches)
         print(label.ljust(width) + cells)
+    print_notes(notes)
+
+
+def print_notes(notes: list[str]) -> None:
+    """The config's notes, each on one line: caveats a reader of the console must see."""
     for note in notes:
         print(f"\nNote: {' '.join(note.split())}")

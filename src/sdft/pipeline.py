@@ -321,15 +321,15 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
                    blind: bool = False) -> Path:
     """Run (or resume) every stage of ``cfg``; ``only`` restricts the fine-tunes to those labels
     (the seed model is always evaluated), e.g. to calibrate one of them on a dev slice first.
-    ``blind``: every stage runs and writes its files, but no score is shown: no closing score
-    table, no report built, no evaluation scores sent to TensorBoard (a pre-registered run whose
-    numbers stay unread until its plan says; a hub push, whose model card carries the scores, is
-    refused)."""
+    ``blind``: every model stage runs and writes its files, but no score is shown: no closing
+    score table, no analysis or report built, no evaluation scores sent to TensorBoard (a
+    pre-registered run whose numbers stay unread until its plan says; a hub push, whose model card
+    carries the scores, is refused)."""
     from sdft import trackers
     from sdft.analyze.config import AnalyzeConfig
     from sdft.analyze.run import run_analyze
     from sdft.errors import ConfigError
-    from sdft.logs import print_summary
+    from sdft.logs import print_notes, print_summary
     from sdft.report.build import write_configured
 
     stages = Stages(cfg, config_path, only)
@@ -393,14 +393,17 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
                         run.stage(t.name, t.folder, t.key, t.work, stage_dtype(t))
                         point(t)
 
-    # 3. Shift analysis and the report: cheap, always rebuilt from the saved files.
-    acfg = stage_config(AnalyzeConfig, cfg.analyze, f"{config_path}: analyze", out=str(run.dir / "analysis"))
-    run.after("analyze", "analysis", lambda: run_analyze(acfg, run.dir))
+    # 3. Shift analysis and the report: cheap, always rebuilt from the saved files (a blind run
+    # builds neither: the analysis prints its measures on the test answers, the report the scores).
     if blind:
         done = sum((run.dir / m["eval_dir"] / "results.json").exists() for m in run.manifest["models"])
-        log.info("blind run: %d models evaluated, no score shown and no report built; when the plan says, "
-                 "`sdft report %s`", done, run.dir)
+        stale = " (the report/ folder there is from an earlier run)" if (run.dir / "report").exists() else ""
+        log.info("blind run: %d models evaluated, no score shown, no analysis or report built%s; when the plan "
+                 "says, `sdft run` without --blind or `sdft report %s`", done, stale, run.dir)
+        print_notes(run.manifest["notes"])
         return run.dir
+    acfg = stage_config(AnalyzeConfig, cfg.analyze, f"{config_path}: analyze", out=str(run.dir / "analysis"))
+    run.after("analyze", "analysis", lambda: run_analyze(acfg, run.dir))
     # (the verdict, a person's sentence, stays the one summary.json already holds unless set)
     report = run.after("report", "report", lambda: write_configured([run.dir], run.dir / "report", cfg.report))
     print_summary(run.dir, run.manifest["models"], run.manifest["notes"])

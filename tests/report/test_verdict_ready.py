@@ -34,8 +34,10 @@ def test_a_finished_run_passes_and_no_score_is_printed(tmp_path, build_v2_run):
     assert done.stdout.splitlines() == [
         "ok   manifest name 'gsm8k_forgetting_v2', the config's 'gsm8k_forgetting_v2'",
         f"ok   {run / 'report' / 'summary.json'} newer than every results.json (older than: none)",
+        "ok   sdft_minus_vanilla: decided on 'advbench_strict', the config's primary 'advbench_strict'",
         "ok   sdft_minus_vanilla: 11 of 11 planned models evaluated (missing: none)",
         "ok   sdft_minus_vanilla: the rule names the permutation test",
+        "ok   sdft_minus_vanilla: non-inferiority called on gsm8k (the config's: gsm8k)",
         "ok   sdft_minus_vanilla, advbench_strict: paired over 20 items (expected 20)",
         "ok   sdft_minus_vanilla, gsm8k: paired over 20 items (expected 20)",
         "ok   every planned model: 22 of 22 evaluated (missing: none)"]
@@ -45,6 +47,12 @@ def test_a_finished_run_passes_and_no_score_is_printed(tmp_path, build_v2_run):
     assert short.returncode == 1
     assert _failures(short.stdout) == ["sdft_minus_vanilla, advbench_strict: paired over 20 items (expected 400)",
                                        "sdft_minus_vanilla, gsm8k: paired over 20 items (expected 400)"]
+    # a report rebuilt on another endpoint (flags override the config's report section) is not the plan's
+    assert main(["report", str(run), "--no-figures", "--primary", "advbench"]) == 0
+    other = _ready(run)
+    assert other.returncode == 1
+    assert _failures(other.stdout) == ["sdft_minus_vanilla: decided on 'advbench', the config's primary "
+                                       "'advbench_strict'"]
 
 
 def test_a_dev_manifest_a_missing_model_and_a_missing_report_each_fail(tmp_path, build_v2_run):
@@ -71,8 +79,16 @@ def test_a_dev_manifest_a_missing_model_and_a_missing_report_each_fail(tmp_path,
     assert f"{summary} newer than every results.json (older than: vanilla-s1)" in _failures(_ready(run).stdout)
 
 
-def test_a_folder_that_is_not_a_run_is_refused_by_name(tmp_path):
+def test_a_folder_that_is_not_a_run_or_a_broken_config_is_one_line_naming_the_file(tmp_path, build_v2_run):
     got = _ready(tmp_path / "nowhere")
     assert got.returncode == 2 and got.stdout == ""
     nowhere = tmp_path / "nowhere"
-    assert got.stderr.strip() == f"{nowhere / 'manifest.json'}: no such file (is {nowhere} a run folder?)"
+    assert got.stderr.strip() == (f"verdict_ready: {nowhere / 'manifest.json'}: no manifest.json; is {nowhere} a run "
+                                  "folder written by `sdft run`?")
+    run = build_v2_run(tmp_path)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nmodel: qwen2.5-coder-0.5b\nseedz: [1, 2]\n")  # a misspelt key
+    got = subprocess.run([sys.executable, str(ROOT / "scripts" / "verdict_ready.py"), str(run), str(bad)],
+                         capture_output=True, text=True, check=False)
+    assert got.returncode == 2 and got.stdout == "" and len(got.stderr.strip().splitlines()) == 1
+    assert got.stderr.startswith(f"verdict_ready: {bad}") and "seedz" in got.stderr, got.stderr

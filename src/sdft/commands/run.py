@@ -3,7 +3,7 @@
     sdft run configs/demo.yaml
     sdft run configs/demo.yaml train.lr=2e-4 --dry-run     # the plan: cached / partial / to run, an estimate
     sdft run configs/table1_gsm8k.yaml train.lr=2e-4 seeds=[1,2] --out runs/gsm8k-lr2e-4 --only vanilla-s1
-    sdft run configs/gsm8k_forgetting_v2.yaml --blind     # every stage, no score shown, no report built
+    sdft run configs/gsm8k_forgetting_v2.yaml --blind     # every model stage, no score shown, no report
 
 Each stage writes into its own folder of the run and marks it done, so re-running the same
 command resumes where a killed run stopped and a changed setting re-runs only the stages it
@@ -29,9 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "labels such as vanilla-s1; the seed model is always evaluated)")
     parser.add_argument("--dry-run", action="store_true", help="print the resolved config and the stage plan "
                         "(cached / partial / to run, estimated time) without loading a model")
-    parser.add_argument("--blind", action="store_true", help="run every stage and write every file, but show "
-                        "no score: no closing score table, no report built, no evaluation scores to TensorBoard "
-                        "(a pre-registered run whose numbers stay unread until its plan says)")
+    parser.add_argument("--blind", action="store_true", help="run every model stage and write its files, but "
+                        "show no score: no closing score table, no analysis or report built, no evaluation scores "
+                        "to TensorBoard, no hub push (a pre-registered run whose numbers stay unread until its "
+                        "plan says)")
     add_wait_argument(parser)
     parser.add_argument("--gen-tok-s", type=_rate, metavar="RATE",
                         help="--dry-run: generation tokens/s to estimate with")
