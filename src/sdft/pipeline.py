@@ -396,7 +396,7 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
     # 3. Shift analysis and the report: cheap, always rebuilt from the saved files (a blind run
     # builds neither: the analysis prints its measures on the test answers, the report the scores).
     if blind:
-        done = sum((run.dir / m["eval_dir"] / "results.json").exists() for m in run.manifest["models"])
+        done = len(run.manifest["models"])  # a model is recorded once its evaluation is done
         stale = " (the report/ folder there is from an earlier run)" if (run.dir / "report").exists() else ""
         log.info("blind run: %d models evaluated, no score shown, no analysis or report built%s; when the plan "
                  "says, `sdft run` without --blind or `sdft report %s`", done, stale, run.dir)
