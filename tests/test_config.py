@@ -33,3 +33,17 @@ def test_a_folder_or_an_unreadable_file_is_one_line_not_a_traceback(tmp_path):
         load_yaml(binary)
     with pytest.raises(ConfigError, match=r"nope.yaml: no such config file"):
         load_yaml(tmp_path / "nope.yaml")
+
+
+def test_a_yaml_syntax_error_is_one_line_naming_the_file_line_and_column(tmp_path):
+    p = tmp_path / "x.yaml"
+    p.write_text("name: x\ntrain:\n  lr: [1e-4\n")  # an unclosed list
+    with pytest.raises(ConfigError) as e:
+        load_yaml(p)
+    message = str(e.value)
+    assert "\n" not in message
+    assert message.startswith(f"{p}: line 4, column 1: invalid YAML: ")
+    assert "expected ',' or ']'" in message
+    p.write_text("name: x\n\tseed: 1\n")  # a tab where YAML forbids one
+    with pytest.raises(ConfigError, match=r"x.yaml: line 2, column 1: invalid YAML: found character '\\t'"):
+        load_yaml(p)

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import yaml
 
 from sdft.errors import ConfigError as ConfigError  # re-exported: the old import path keeps working
+from sdft.errors import yaml_error
 
 T = TypeVar("T")
 
@@ -179,7 +180,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     except _DuplicateKey as e:
         raise ConfigError(f"{path}: {e}; give it once") from None
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: invalid YAML: {e}") from None
+        raise ConfigError(f"{path}: {yaml_error(e)}") from None
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
     except IsADirectoryError:

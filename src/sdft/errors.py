@@ -36,3 +36,19 @@ class SandboxError(SdftError, RuntimeError):
 class OutputError(SdftError, RuntimeError):
     """An output cannot be written: another sdft process is writing it, or the file system refused
     (no space, permission, read-only). The message names the file and how to resume."""
+
+
+def yaml_error(e: Exception, *, position: bool = True) -> str:
+    """One line for a YAML parse error: where (1-based line and column) and what is wrong.
+
+    PyYAML's own text spans several lines (it quotes the source under a caret), which would break
+    the one line the CLI prints. ``position=False`` leaves the place out, for a one-line value.
+    """
+    mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+    problem = getattr(e, "problem", None)
+    if mark is None or not problem:
+        return "invalid YAML: " + " ".join(str(e).split())
+    context = getattr(e, "context", None)
+    what = f"{problem} ({context})" if context else problem
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if position else ""
+    return f"{where}invalid YAML: {what}"

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import yaml
 
-from sdft.errors import ConfigError
+from sdft.errors import ConfigError, yaml_error
 
 
 def parse_overrides(items: list[str], where: str = "overrides") -> dict[str, Any]:
@@ -27,7 +27,7 @@ def parse_overrides(items: list[str], where: str = "overrides") -> dict[str, Any
         try:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError as e:
-            raise ConfigError(f"{where}: {item!r}: the value is not valid YAML: {e}") from None
+            raise ConfigError(f"{where}: {item!r}: the value is {yaml_error(e, position=False)}") from None
         node = out
         *parents, leaf = key.strip().split(".")
         for p in parents:

@@ -62,12 +62,14 @@ def test_a_folder_another_run_writes_is_refused_without_running(tmp_path, monkey
     (["train.lrr=1"], "train.lrr=1 (command-line override of "),  # not the file, which is fine
     (["train.lrr=1"], "demo_smollm2.yaml): train: unknown key(s) 'lrr'"),
     (["nonsense"], "overrides: expected KEY.SUB=VALUE, got 'nonsense'"),
+    (["train.lr=[1e-4"], "overrides: 'train.lr=[1e-4': the value is invalid YAML: expected ',' or ']'"),
     (["--only", "nosuch"], "--only: no model labelled nosuch; this config has seed, vanilla, sdft"),
 ])
 def test_bad_arguments_exit_2_with_one_line_naming_the_problem(tmp_path, capsys, args, message):
     assert main(["run", str(CONFIG), "--dry-run", "--out", str(tmp_path / "r"), *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("sdft run: error:") and message in err and "Traceback" not in err
+    assert err.count("\n") == 1, err  # one line
 
 
 def test_a_missing_config_file_is_named(tmp_path, capsys):

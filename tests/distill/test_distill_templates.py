@@ -9,6 +9,7 @@ import pytest
 from sdft import models
 from sdft.data.records import Example
 from sdft.distill.templates import TEMPLATES, load_template
+from sdft.errors import ConfigError
 
 USER = "<|im_start|>user"
 EX = Example(id="gsm8k/train/0", instruction="Tom has 3 apples and buys 4 more. How many?",
@@ -55,3 +56,12 @@ def test_each_task_entry_names_its_template():
                    "magicoder": "using", "x": "using", None: "using"}
     assert template_for("gsm8k", "refer") == "refer"
     assert {t.template for t in TASKS.values()} <= set(TEMPLATES)
+
+
+def test_a_template_file_with_a_yaml_syntax_error_is_one_line_naming_where(tmp_path):
+    p = tmp_path / "t.yaml"
+    p.write_text("user: |\n  {{ instruction }}\nsystem: [oops\n")
+    with pytest.raises(ConfigError) as e:
+        load_template(str(p))
+    assert "\n" not in str(e.value)
+    assert str(e.value).startswith(f"{p}: line 4, column 1: invalid YAML: ")

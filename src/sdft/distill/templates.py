@@ -29,7 +29,7 @@ import yaml
 from sdft import prompts
 from sdft.data.records import Example
 from sdft.data.tasks import DEFAULT_TEMPLATE, task_entry
-from sdft.errors import ConfigError
+from sdft.errors import ConfigError, yaml_error
 from sdft.generation.base import Request
 
 # name -> file under sdft/prompts/
@@ -86,7 +86,7 @@ def _from_yaml(name: str, text: str, where: str) -> Template:
     try:
         d = yaml.safe_load(text) or {}
     except yaml.YAMLError as e:
-        raise ConfigError(f"{where}: invalid YAML: {e}") from None
+        raise ConfigError(f"{where}: {yaml_error(e)}") from None
     if not isinstance(d, dict):
         raise ConfigError(f"{where}: expected a mapping with keys system, user, prefill")
     unknown = sorted(set(d) - {"system", "user", "prefill"})
