@@ -39,6 +39,20 @@ def test_invalid_json_names_file_and_line(tmp_path):
         list(read_jsonl(path))
 
 
+def test_a_jsonl_file_in_another_encoding_names_the_line_not_a_decode_traceback(tmp_path):
+    utf16 = tmp_path / "preds.jsonl"  # what PowerShell 5's `>` writes
+    utf16.write_text('{"id": "a", "answer": "x"}\n', encoding="utf-16")
+    with pytest.raises(DataError, match=r"preds.jsonl:1: the file looks UTF-16 encoded .*must be UTF-8"):
+        list(read_jsonl(utf16))
+    cp1252 = tmp_path / "cp.jsonl"
+    cp1252.write_bytes('{"id": "a"}\r\n{"id": "caf\u00e9"}\r\n'.encode("cp1252"))
+    with pytest.raises(DataError, match=r"cp.jsonl:2: not valid UTF-8 \(byte 0xe9 at column 12\)"):
+        list(read_jsonl(cp1252))
+    crlf = tmp_path / "crlf.jsonl"  # Windows line ends and UTF-8 are fine
+    crlf.write_bytes('{"id": "a"}\r\n\r\n{"id": "caf\u00e9"}\r\n'.encode("utf-8"))
+    assert [r["id"] for r in read_jsonl(crlf)] == ["a", "caf\u00e9"]
+
+
 @dataclasses.dataclass
 class _Cfg:
     """Example.

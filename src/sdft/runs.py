@@ -42,9 +42,22 @@ def parse_jsonl_lines(lines: Iterable[str], path: str | Path) -> Iterator[tuple[
 def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
     """Yield records; a malformed line is an error naming the file and line."""
     path = Path(path)
-    with path.open(encoding="utf-8") as f:
-        for _, rec in parse_jsonl_lines(f, path):
+    with path.open("rb") as f:
+        for _, rec in parse_jsonl_lines(_utf8_lines(f, path), path):
             yield rec
+
+
+def _utf8_lines(f: Any, path: Path) -> Iterator[str]:
+    """The binary file's lines decoded as UTF-8; another encoding (a UTF-16 file from a Windows
+    shell's redirect, cp1252) is an error naming the line, not a decode traceback."""
+    for lineno, raw in enumerate(f, 1):
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            utf16 = lineno == 1 and raw[:2] in (b"\xff\xfe", b"\xfe\xff")
+            what = "the file looks UTF-16 encoded (a byte-order mark)" if utf16 else (
+                f"not valid UTF-8 (byte {raw[e.start]:#04x} at column {e.start + 1})")
+            raise DataError(f"{path}:{lineno}: {what}; JSON Lines files must be UTF-8: re-save it as UTF-8") from None
 
 
 def repair_jsonl(path: str | Path) -> None:

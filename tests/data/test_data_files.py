@@ -50,3 +50,36 @@ def test_a_csv_header_read_as_one_column_holding_another_delimiter_says_the_deli
         list(files.iter_records(path))
     (tmp_path / "ok.csv").write_text("prompt\nwhat; and why?\n")  # a semicolon in a value is fine
     assert [r for _, r in files.iter_records(tmp_path / "ok.csv")] == [{"prompt": "what; and why?"}]
+
+
+def test_a_gz_file_that_is_not_gzip_or_is_cut_short_is_a_data_error(tmp_path):
+    import gzip
+
+    plain = tmp_path / "plain.jsonl.gz"  # named .gz but never compressed
+    plain.write_text(GOOD + "\n")
+    with pytest.raises(DataError, match=r"plain\.jsonl\.gz: not a complete gzip file \(.*\); download or compress"):
+        list(files.iter_records(plain))
+    whole = gzip.compress(((GOOD + "\n") * 200).encode())
+    cut = tmp_path / "cut.jsonl.gz"  # an interrupted download
+    cut.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(DataError, match=r"cut\.jsonl\.gz: not a complete gzip file"):
+        list(files.iter_records(cut))
+
+
+def test_a_parquet_file_that_is_a_git_lfs_pointer_says_so(tmp_path):
+    pointer = tmp_path / "train.parquet"  # what a clone without git-lfs leaves
+    pointer.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:" + "0" * 64 + "\nsize 1234\n")
+    with pytest.raises(DataError, match=r"train\.parquet: not a readable Parquet file \(.*\); it is a Git LFS "
+                                         r"pointer, not the data: run `git lfs pull`"):
+        list(files.iter_records(pointer))
+    damaged = tmp_path / "damaged.parquet"
+    damaged.write_bytes(b"PAR1" + b"\x00" * 40)
+    with pytest.raises(DataError, match=r"damaged\.parquet: not a readable Parquet file .*partial download"):
+        list(files.iter_records(damaged))
+
+
+def test_a_csv_cell_longer_than_the_csv_modules_default_cap_is_read(tmp_path):
+    long = "x" * 300_000  # csv's default cap is 131,072 characters a field
+    p = tmp_path / "long.csv"
+    p.write_text(f'instruction,output\n"{long}",y\n')
+    assert [rec for _, rec in files.iter_records(p)] == [{"instruction": long, "output": "y"}]

@@ -24,8 +24,12 @@ def _read_text(path: Path) -> str:
     """The file's text (gunzipped for ``.gz``). Data files must be UTF-8 (a BOM is dropped: it
     would otherwise glue itself to the first key or CSV column); anything else is a DataError
     naming the file, and the line and byte where decoding broke, instead of a decode traceback."""
-    with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
-        raw = f.read()
+    try:
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
+            raw = f.read()
+    except (gzip.BadGzipFile, EOFError) as e:  # not gzip at all, or cut short (an interrupted download)
+        raise DataError(f"{path}: not a complete gzip file ({e or 'it ends early'}); "
+                        "download or compress it again") from None
     # UTF-16 (what some Windows editors save) decodes as "valid" UTF-8 full of NULs when it has no
     # BOM: its ASCII text puts a NUL in every other byte. JSON or CSV text never holds a raw NUL,
     # so a few NULs elsewhere mean a damaged (or binary) file, not another encoding.
@@ -61,9 +65,17 @@ def iter_records(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
         yield from _iter_csv(path, "\t" if ext == ".tsv" else ",")
         return
     if ext == ".parquet":
+        import pyarrow
         import pyarrow.parquet as pq
 
-        for i, rec in enumerate(pq.read_table(path).to_pylist()):
+        try:
+            table = pq.read_table(path)
+        except pyarrow.ArrowException as e:
+            lfs = path.read_bytes()[:64].startswith(b"version https://git-lfs")
+            hint = ("it is a Git LFS pointer, not the data: run `git lfs pull` in its repository" if lfs
+                    else "a damaged or partial download?")
+            raise DataError(f"{path}: not a readable Parquet file ({e}); {hint}") from None
+        for i, rec in enumerate(table.to_pylist()):
             yield f"{path}: row {i}", rec
         return
     text = _read_text(path)
@@ -83,7 +95,14 @@ def iter_records(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
         yield f"{path}:{lineno}", rec
 
 
+# csv's default cap on one field (131,072 characters) is below a long document or code file in one
+# cell; the whole file is in memory already, so the cap guards nothing here.
+_CSV_FIELD_LIMIT = 2**31 - 1
+
+
 def _iter_csv(path: Path, delimiter: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    if csv.field_size_limit() < _CSV_FIELD_LIMIT:
+        csv.field_size_limit(_CSV_FIELD_LIMIT)
     # newline="": quoted fields may hold line breaks, which csv reads itself.
     with io.StringIO(_read_text(path), newline="") as f:
         reader = csv.DictReader(f, delimiter=delimiter)
@@ -91,8 +110,14 @@ def _iter_csv(path: Path, delimiter: str) -> Iterator[tuple[str, dict[str, Any]]
             raise DataError(f"{path}: empty CSV file (a header row is required)")
         _check_delimiter(path, reader.fieldnames, delimiter)
         start = 2
-        for row in reader:
+        while True:
             where = f"{path}:{start}"  # the line the row starts on; quoted fields may span lines
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:
+                raise DataError(f"{where}: not valid CSV ({e})") from None
             start = reader.line_num + 1
             if None in row:
                 raise DataError(f"{where}: more values than header columns ({', '.join(reader.fieldnames)})")
