@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import io
 import json
+import lzma
 import sys
 import tarfile
 from pathlib import Path
@@ -123,7 +124,12 @@ def _all_evaluated(folder: Path, label: str | None, points: set[tuple[str, int]]
     ``label`` None: a fine-tune whose snapshots no trajectory evaluates (other training seeds)."""
     if label is None or not (folder / "snapshots").is_dir():
         return True
-    steps = json.loads((folder / "train_summary.json").read_text(encoding="utf-8"))["steps"]
+    summary = folder / "train_summary.json"
+    steps = json.loads(summary.read_text(encoding="utf-8")).get("steps")
+    if not isinstance(steps, int):
+        from sdft.errors import DataError
+
+        raise DataError(f"{summary}: field 'steps': expected the fine-tune's step count, got {steps!r}")
     snaps = [int(p.name.split("-")[1]) for p in (folder / "snapshots").glob("step-*")]
     return all((label, step) in points for step in [*snaps, steps])
 
@@ -188,8 +194,15 @@ def restore(carry: Path, run: Path) -> list[Path]:
         if finished(folder):
             continue
         (run / kind).mkdir(parents=True, exist_ok=True)
-        with tarfile.open(archive, "r:xz") as tar:
-            tar.extractall(run / kind, filter="data")
+        try:
+            with tarfile.open(archive, "r:xz") as tar:
+                tar.extractall(run / kind, filter="data")
+        except (tarfile.TarError, EOFError, lzma.LZMAError) as e:
+            from sdft.errors import DataError
+
+            (folder / ".done").unlink(missing_ok=True)  # part of it may be out: not a finished stage
+            raise DataError(f"{archive}: cannot unpack ({e}); stages restored before it are kept: "
+                            "fetch the carry again and rerun restore") from None
         restored.append(folder)
     if restored and not (run / "manifest.json").exists() and (carry / "manifest.json").exists():
         (run / "manifest.json").write_bytes((carry / "manifest.json").read_bytes())
@@ -224,5 +237,16 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+def _cli(argv: list[str]) -> int:
+    """:func:`main` with a problem the user can fix (a bad config, a damaged archive) as one line."""
+    from sdft.errors import SdftError
+
+    try:
+        return main(argv)
+    except SdftError as e:
+        print(f"carry_run.py: error: {e}", file=sys.stderr)
+        return 2
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(_cli(sys.argv[1:]))

@@ -52,9 +52,17 @@ def last_number(text: str) -> str | None:
         return None
     number = re.sub(r"[,\s]", "", matches[-1])
     whole, _, frac = number.partition(".")
-    if frac and int(frac) != 0:
+    if frac.strip("0"):
         return None
-    return str(int(whole))
+    return _integer_text(whole)
+
+
+def _integer_text(digits: str) -> str:
+    """``str(int(digits))`` without int's 4,300-digit cap, which a degenerate answer ("0 0 0 ...",
+    merged by the separator rule) can pass."""
+    sign, body = ("-", digits[1:]) if digits.startswith("-") else ("", digits)
+    body = body.lstrip("0") or "0"
+    return body if body == "0" else sign + body
 
 
 def math_answers_equal(pred_text: str, ref_text: str) -> bool:

@@ -106,6 +106,36 @@ def test_save_refuses_a_folder_that_is_not_a_run(tmp_path):
     assert bad.returncode == 2 and "manifest.json" in bad.stderr
 
 
+def test_a_damaged_archive_on_restore_is_one_line_and_keeps_what_came_before(tmp_path):
+    carry, run = tmp_path / "carry", tmp_path / "run"
+    good = tmp_path / "src" / "a-1"
+    good.mkdir(parents=True)
+    (good / "results.json").write_text("{}")
+    (good / ".done").write_text("")
+    (carry / "eval").mkdir(parents=True)
+    with tarfile.open(carry / "eval" / "a-1.tar.xz", "w:xz") as tar:
+        tar.add(good, arcname="a-1")
+    whole = (carry / "eval" / "a-1.tar.xz").read_bytes()
+    (carry / "eval" / "b-2.tar.xz").write_bytes(whole[: len(whole) // 2])  # a cut-short copy
+    out = _carry("restore", str(carry), str(run))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.startswith(f"carry_run.py: error: {carry / 'eval' / 'b-2.tar.xz'}: cannot unpack (")
+    assert out.stderr.count("\n") == 1
+    assert (run / "eval" / "a-1" / ".done").is_file()  # restored before the damaged one
+    assert not (run / "eval" / "b-2" / ".done").exists()  # not taken for a finished stage
+
+
+def test_save_with_a_config_the_code_rejects_is_one_line(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "manifest.json").write_text(json.dumps({"name": "t", "models": [], "stages": {}}))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: t\nnosuchkey: 1\n")
+    out = _carry("save", str(run), str(tmp_path / "carry"), "--config", str(bad))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("carry_run.py: error: ") and "nosuchkey" in out.stderr
+
+
 def test_a_fine_tune_no_trajectory_follows_is_carried_once_evaluated(lora_model, tmp_path):
     """Every fine-tune saves snapshots, but only the trajectory's seeds have them evaluated: a
     seed-2 fine-tune must not wait for points that never come (it did, until 2026-12-02)."""

@@ -49,6 +49,12 @@ def test_last_number_on_real_gsm8k_answers(gsm8k_train, index, expected):
     ("no digits", None),
     ("", None),
     ("12 15", "1215"),  # the paper's pattern joins digit groups split by whitespace
+    ("It was -7 degrees", "-7"),
+    ("-0", "0"),
+    ("-007.000", "-7"),
+    ("0.0", "0"),
+    ("0 " * 5000 + "7", "7"),  # a degenerate answer: one merged 5,001-digit number, past int()'s cap
+    ("1 " * 5000, "1" * 5000),
 ])
 def test_last_number_edge_cases(text, expected):
     assert last_number(text) == expected

@@ -148,6 +148,19 @@ def test_score_write_adds_the_strict_field_to_an_old_folder_keeping_scores(tmp_p
     assert "refusal_strict" not in path.read_text()
 
 
+@pytest.mark.parametrize("beside", ["{not json", "[1, 2]", '{"benchmarks": [1]}', '{"benchmarks": {"advbench": 0.5}}'])
+def test_score_write_beside_a_foreign_results_json_is_one_line_and_writes_nothing(tmp_path, capsys, beside):
+    bench = tmp_path / "eval" / "advbench"
+    bench.mkdir(parents=True)
+    path = _write(bench / "predictions.jsonl", [{"id": "0", "predict": "I'm sorry, no.", "label": ""}])
+    before = path.read_text()
+    (tmp_path / "eval" / "results.json").write_text(beside)
+    assert main(["score", "advbench", str(path), "--write"]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'eval' / 'results.json'}: " in err and "not written" in err and "Traceback" not in err
+    assert path.read_text() == before and (tmp_path / "eval" / "results.json").read_text() == beside
+
+
 def test_gcg_suffix_is_appended_after_one_space(data_dir):
     from sdft.evaluate.context import EvalContext
 

@@ -117,6 +117,23 @@ def _check_labels(bench: Benchmark, path: str | Path, lines: list[dict]) -> None
         raise DataError(f"{path}:{i}: field `label`: {why} ({which})")
 
 
+def _results_beside(results_path: Path) -> dict[str, Any] | None:
+    """The eval folder's results.json, or None where there is none; one that is not an sdft
+    results file is an error before anything is written."""
+    from sdft.data.records import DataError
+
+    if not results_path.is_file():
+        return None
+    try:
+        results = json.loads(results_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(f"{results_path}: not a readable results file ({e}); not written") from None
+    if not isinstance(results, dict) or not isinstance(results.get("benchmarks", {}), dict):
+        raise DataError(f"{results_path}: not an sdft results file (expected an object with a "
+                        "'benchmarks' object); not written")
+    return results
+
+
 def _write_scores(path: Path, lines: list[dict], records: list[dict], res: dict[str, Any]) -> dict[str, Any]:
     """:func:`score_file`'s ``write``: the per-item fields into ``path``, ``extra`` into results.json.
     Returns what was written: {"file", "fields_added", "results" (None: no entry), "extra_added"}."""
@@ -127,8 +144,11 @@ def _write_scores(path: Path, lines: list[dict], records: list[dict], res: dict[
         if "score" in line and not (_number(line["score"]) and float(line["score"]) == float(new["score"])):
             raise DataError(f"{path}:{i}: score {line['score']!r} would become {new['score']}; not written")
     results_path = path.parent.parent / "results.json"
-    results = json.loads(results_path.read_text(encoding="utf-8")) if results_path.is_file() else None
+    results = _results_beside(results_path)
     entry = ((results or {}).get("benchmarks") or {}).get(res["benchmark"])
+    if entry is not None and not isinstance(entry, dict):
+        raise DataError(f"{results_path}: benchmarks.{res['benchmark']}: expected an object, got "
+                        f"{type(entry).__name__}; not written")
     if entry is not None and not (_number(saved := entry.get("score", float("nan")))
                                   and abs(float(saved) - res["score"]) < 1e-12):
         raise DataError(f"{results_path}: {res['benchmark']} score {entry.get('score')!r} would become "
