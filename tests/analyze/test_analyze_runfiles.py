@@ -77,6 +77,7 @@ def test_a_corrupt_results_file_names_itself(tmp_path):
     ({"score": 0.5, "ci95": 0.1}, r"benchmarks\.gsm8k\.ci95: expected \[low, high\] numbers"),
     ({"score": 0.5, "extra": {"ast_match": {"score": True}}}, r"benchmarks\.gsm8k\.extra\.ast_match\.score"),
     ("0.5", r"benchmarks\.gsm8k: expected an object"),
+    ({"score": 0.5, "extra": [0.9]}, r"benchmarks\.gsm8k\.extra: expected an object of metrics, got \[0\.9\]"),
 ])
 def test_a_results_entry_whose_score_is_not_a_number_names_the_file_and_benchmark(tmp_path, entry, message):
     """`"score": "high"` loaded, and the report's tables raised TypeError formatting it."""

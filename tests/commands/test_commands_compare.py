@@ -137,3 +137,16 @@ def test_a_score_that_is_not_a_number_is_an_error_naming_the_line(tmp_path, caps
     path.write_text(lines[0] + "\n" + lines[1].replace("0.0", '"yes"') + "\n")
     assert main(["compare", a, b]) == 2
     assert f"{path}:2: field `score`: expected a number, got 'yes'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("field, value", [("settings", ["hf"]), ("generation", "greedy")])
+def test_a_hand_edited_results_entry_is_one_line_naming_the_file(tmp_path, capsys, field, value):
+    a = _eval_folder(tmp_path / "a", [1, 0])
+    b = _eval_folder(tmp_path / "b", [1, 0])
+    results = tmp_path / "b" / "results.json"
+    data = json.loads(results.read_text())
+    data["benchmarks"]["gsm8k"][field] = value
+    results.write_text(json.dumps(data))
+    assert main(["compare", a, b]) == 2
+    err = capsys.readouterr().err
+    assert f"{results}: gsm8k's {field}: expected an object, got {value!r}" in err and "Traceback" not in err

@@ -29,6 +29,15 @@ def test_dataset_info_errors_name_entry_and_tried_paths():
         dataset_info.load_dataset_info(f"{FIX / 'dataset_info.json'}#nope")
 
 
+@pytest.mark.parametrize("field, value", [("columns", ["instruction", "output"]), ("columns", {"prompt": ["q"]}),
+                                          ("tags", "human")])
+def test_columns_or_tags_of_the_wrong_shape_name_the_entry_and_field(tmp_path, field, value):
+    (tmp_path / "qa.json").write_text(json.dumps([{"q": "x", "a": "y"}]))
+    (tmp_path / "dataset_info.json").write_text(json.dumps({"qa": {"file_name": "qa.json", field: value}}))
+    with pytest.raises(DataError, match=rf"dataset_info.json: entry 'qa': field '{field}': expected an object mapping"):
+        dataset_info.load_dataset_info(f"{tmp_path / 'dataset_info.json'}#qa")
+
+
 def test_sdft_dataset_info_resolves_into_this_data_layout(data_dir):
     info = data_dir / "sdft_config" / "dataset_info.json"
     adv = tasks.load_data(f"{info}#advbench", data_dir)  # harmful_behaviors.csv lives in advbench/

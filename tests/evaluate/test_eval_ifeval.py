@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -141,6 +142,19 @@ def test_language_checks_are_reproducible():
 def test_bad_label_is_a_clear_error():
     with pytest.raises(DataError, match="record 'x': field 'label'"):
         ifeval.score_many([{"id": "x", "predict": "hi", "label": "gsm8k answer"}])
+
+
+@pytest.mark.parametrize("ids, kwargs, message", [
+    ('["punctuation:no_comma"]', [{}], "instruction_id_list: expected a non-empty list of ids, got '"),  # a CSV cell
+    (["punctuation:no_comma", "length_constraints:number_words"], [{}], "kwargs: expected one object per "
+                                                                        "instruction (2)"),
+    (["punctuation:no_comma"], ["{}"], "kwargs: expected one object per instruction (1)"),
+    (["punctuation:no_comas"], [{}], "instruction id(s) 'punctuation:no_comas' are not IFEval's"),
+])
+def test_a_label_lm_evals_checkers_would_crash_on_names_the_record_and_field(ids, kwargs, message):
+    label = json.dumps({"prompt": "Write.", "instruction_id_list": ids, "kwargs": kwargs})
+    with pytest.raises(DataError, match=re.escape(f"record 'x': field 'label': {message}")):
+        ifeval.score_many([{"id": "x", "predict": "hi", "label": label}])
 
 
 def test_checkers_run_offline_from_resources_written_outside_the_packages(tmp_path):

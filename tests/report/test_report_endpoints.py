@@ -78,3 +78,20 @@ def test_instruction_level_contrasts_use_the_prompts_both_models_scored(tmp_path
     run = load_run(tmp_path)
     d = arms.difference(run, [run["models"][0]], [run["models"][1]], endpoint("ifeval_inst"))
     assert d["n"] == 2 and d["diff"] == pytest.approx(100 * (3 - 2) / 3) and not d["approx"]
+
+
+@pytest.mark.parametrize("key, benchmark, extra", [
+    ("xstest_unsafe", "xstest", "refusal_unsafe"), ("xstest_unsafe_strict", "xstest", "strict_unsafe"),
+    ("ifeval_inst_loose", "ifeval", "inst_loose"), ("advbench_strict", "advbench", "refusal_strict"),
+    ("gsm8k", "gsm8k", None),
+    ("xstest_v2", "xstest_v2", None),  # a benchmark named like XSTest's endpoints is its own, one score
+    ("ifeval_ja", "ifeval_ja", None),
+])
+def test_endpoint_by_key(key, benchmark, extra):
+    ep = endpoint(key)
+    assert (ep.key, ep.benchmark, ep.extra) == (key, benchmark, extra)
+
+
+def test_a_strict_endpoint_of_a_benchmark_without_the_rule_is_unknown():
+    with pytest.raises(StopIteration):
+        endpoint("gsm8k_strict")

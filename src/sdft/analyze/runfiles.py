@@ -41,7 +41,9 @@ def read_results(path: str | Path) -> dict[str, Any]:
     for name, entry in (benchmarks or {}).items():
         if not isinstance(entry, dict):
             raise DataError(f"{path}: benchmarks.{name}: expected an object, got {entry!r}")
-        extra = entry.get("extra") if isinstance(entry.get("extra"), dict) else {}
+        extra = entry.get("extra") or {}
+        if not isinstance(extra, dict):
+            raise DataError(f"{path}: benchmarks.{name}.extra: expected an object of metrics, got {extra!r}"[:300])
         for where, e in ((name, entry), *((f"{name}.extra.{k}", v) for k, v in extra.items() if isinstance(v, dict))):
             _check_numbers(path, where, e)
     return benchmarks or {}

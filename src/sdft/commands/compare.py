@@ -118,7 +118,10 @@ def _saved_settings(results_dir: str | Path, benchmark: str) -> tuple[dict[str, 
         saved = entry.get("settings")
         if saved is None and (path := bench_folder(results_dir, benchmark) / "settings.json").is_file():
             saved = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, AttributeError) as e:
+        for field, value in (("settings", saved), ("generation", entry.get("generation"))):
+            if not isinstance(value or {}, dict):
+                raise DataError(f"{path}: {benchmark}'s {field}: expected an object, got {value!r}"[:300])
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as e:
         raise DataError(f"{path}: not a results file ({e})") from None
     asked = {k: v for k, v in (saved or {}).items() if k not in _MODEL_SETTINGS}
     if not entry:

@@ -130,10 +130,29 @@ def _doc(record: dict[str, Any]) -> dict[str, Any]:
         doc = json.loads(record.get("label") or "")
     except (json.JSONDecodeError, TypeError):
         doc = None
+    where = f"record {record.get('id')!r}: field 'label'"
     if not isinstance(doc, dict) or not {"instruction_id_list", "kwargs", "prompt"} <= set(doc):
-        raise DataError(f"record {record.get('id')!r}: field 'label': expected IFEval's JSON object with prompt, "
+        raise DataError(f"{where}: expected IFEval's JSON object with prompt, "
                         f"instruction_id_list and kwargs, got {str(record.get('label'))[:80]!r}") from None
+    ids, kwargs = doc["instruction_id_list"], doc["kwargs"]
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+        raise DataError(f"{where}: instruction_id_list: expected a non-empty list of ids, got {ids!r}"[:300])
+    if not isinstance(kwargs, list) or len(kwargs) != len(ids) or not all(isinstance(k, dict) for k in kwargs):
+        raise DataError(f"{where}: kwargs: expected one object per instruction ({len(ids)}), got {kwargs!r}"[:300])
+    unknown = [i for i in ids if i not in _known_ids()]
+    if unknown:
+        raise DataError(f"{where}: instruction id(s) {', '.join(map(repr, unknown))} are not IFEval's "
+                        f"(lm-eval's checkers know {len(_known_ids())}, e.g. 'punctuation:no_comma')")
     return {"key": record.get("id"), **doc}
+
+
+@lru_cache(maxsize=1)
+def _known_ids() -> frozenset[str]:
+    """The instruction ids lm-eval's checkers know (imported offline through :func:`checkers`)."""
+    checkers()
+    from lm_eval.tasks.ifeval.instructions_registry import INSTRUCTION_DICT
+
+    return frozenset(INSTRUCTION_DICT)
 
 
 def score_many(records: list[dict], ctx: EvalContext | None = None) -> None:

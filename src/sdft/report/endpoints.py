@@ -124,18 +124,18 @@ def check_report(report: Any, benchmarks: list[str], where: str, names: dict[str
 
 def endpoint(key: str) -> Endpoint:
     """The endpoint named ``key`` (a benchmark name, ``xstest_unsafe``, ``ifeval_loose``, or a
-    refusal endpoint with ``_strict``); StopIteration for an unknown key."""
-    base = key.removesuffix(STRICT)
-    base = next((b for b in SEVERAL if base.startswith(b)), base)
-    return next(e for e in endpoints_of([base], strict=True) if e.key == key)
+    refusal endpoint with ``_strict``; any other key is a benchmark's one score, so a benchmark
+    whose name merely starts like one of :data:`SEVERAL`'s, ``xstest_v2``, is its own);
+    StopIteration for a ``_strict`` key of a benchmark without the rule."""
+    return next(e for e in endpoints_of([*SEVERAL, key.removesuffix(STRICT)], strict=True) if e.key == key)
 
 
 def result_of(model: dict[str, Any], ep: Endpoint) -> dict[str, Any] | None:
     """{"score", "ci95", "n"} of one model on ``ep`` from its results.json (fractions), or None."""
     r = (model.get("results") or {}).get(ep.benchmark)
-    if r and ep.extra:
+    if isinstance(r, dict) and ep.extra:
         r = (r.get("extra") or {}).get(ep.extra)
-    if not r or not isinstance(r.get("score"), (int, float)):
+    if not isinstance(r, dict) or not isinstance(r.get("score"), (int, float)):
         return None
     return {"score": float(r["score"]), "ci95": r.get("ci95"), "n": r.get("n")}
 
