@@ -27,7 +27,7 @@ COMMANDS: dict[str, str] = {
     "report": "build report.md and a self-contained report.html from run folders",
     "run": "run an experiment config end to end (resumable)",
     "ls": "list the shipped experiment configs",
-    "validate": "check an experiment config without running it",
+    "validate": "check experiment configs without running them",
     "distill": "rewrite reference answers with the seed model; keep faithful rewrites",
     "train": "fine-tune (LoRA or full) on a task set or a distilled set; SFT or on-policy SDFT",
     "eval": "evaluate a model (+ adapter) on the paper's benchmark battery",

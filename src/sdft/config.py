@@ -247,7 +247,8 @@ def _add_flag(parser, cls: type, f: dataclasses.Field, name: str, dest: str, req
         f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
     help_text = field_help(cls).get(f.name, "")
     if default not in (None, "", [], ()):
-        help_text += f" (default: {default})"
+        shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else default
+        help_text += f" (default: {shown})"  # a list as the flag takes it: a,b
     help_text = help_text.replace("%", "%%")  # argparse %-formats help: "95 % CI" would raise
     if base is bool:
         parser.add_argument(flag, dest=dest, default=None, action=argparse.BooleanOptionalAction, help=help_text)

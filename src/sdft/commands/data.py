@@ -6,7 +6,8 @@
 
 SPEC is a task name, ``task:split``, a file (alpaca / sharegpt / messages records in JSON,
 JSON Lines or CSV), ``path/to/dataset_info.json#entry[,entry...]`` or
-``hf:org/name[:config][@revision][#split]``.
+``hf:org/name[:config][@revision][#split]``; any of them may end in a Python slice of its records,
+``[start:stop]`` (``gsm8k:train[-300:]``, ``advbench[400:520]``), the ids staying the dataset's own.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@
 Writes OUT/results.json (score, n, 95% bootstrap CI, prompt variant, generation settings,
 versions, wall time per benchmark) and OUT/<benchmark>/predictions.jsonl; re-running the same
 command resumes; with an --adapter folder written by `sdft train` (and no --limit), its model
-card (README.md) gets these scores. humaneval runs model-written code and needs --allow-code-execution.
+card (README.md) gets these scores. humaneval runs model-written code and needs --allow-code-execution
+(or SDFT_ALLOW_CODE_EXECUTION=1 in the environment).
 Per-benchmark options (humaneval samples, mmlu batch_size, ...) are YAML only: `options:` in
 the --config file, each checked against that benchmark's options class.
 Benchmarks: gsm8k multiarith openfunction humaneval advbench advbench_jailbreak xstest ifeval alpaca_eval

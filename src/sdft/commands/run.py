@@ -30,9 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print the resolved config and the stage plan "
                         "(cached / partial / to run, estimated time) without loading a model")
     parser.add_argument("--blind", action="store_true", help="run every model stage and write its files, but "
-                        "show no score: no closing score table, no analysis or report built, no evaluation scores "
-                        "to TensorBoard, no hub push (a pre-registered run whose numbers stay unread until its "
-                        "plan says)")
+                        "show no score (a pre-registered run whose numbers stay unread until its plan says): no "
+                        "closing score table, no analysis or report built, no evaluation scores to TensorBoard, no "
+                        "fine-tune pushed (train.push_to_hub and push_merged are refused, the model card carrying "
+                        "scores; a distilled set's push still runs)")
     add_wait_argument(parser)
     parser.add_argument("--gen-tok-s", type=_rate, metavar="RATE",
                         help="--dry-run: generation tokens/s to estimate with")

@@ -48,7 +48,8 @@ class DistillConfig:
     data_dir: folder of the shared datasets (default: $SDFT_DATA_DIR or ../shared/data)
     out: output folder (rewrites.jsonl, distilled.jsonl, distill_report.json)
     How:
-    template: using, refer, math, or a template file (default: the paper's choice per task)
+    template: using, refer, math (or using_system, refer_system, math_system: the instruction replaces
+        the model's own system prompt), or a template file (default: the paper's choice per task)
     check: faithfulness check: math, function_call, code, none (default: per task)
     sample: seeded random subsample of N examples, kept in input order (the paper uses 2000)
     limit: keep only the first N examples (after sampling), for quick trials
