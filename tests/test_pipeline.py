@@ -48,6 +48,14 @@ def test_tiny_run_end_to_end_then_resume_and_partial_rerun(tiny_config, capsys, 
             return f"https://huggingface.co/{repo_id}/commit/1"
 
     monkeypatch.setattr(huggingface_hub, "HfApi", Api)
+    # The random model's 8-token rewrites are all cut by the length limit and rejected, so the SDFT
+    # set would equal the vanilla one and could not show which it trained on: keep every other one.
+    import sdft.distill.run
+
+    reason = sdft.distill.run.rejection_reason
+    monkeypatch.setattr(sdft.distill.run, "rejection_reason",
+                        lambda rewrite, finish, reference, check: "ok" if rewrite and len(reference) % 2 == 0
+                        else reason(rewrite, finish, reference, check))
     path, cfg = tiny_config
     cfg["train"] |= {"report_to": "tensorboard", "push_to_hub": "me/tiny"}
     cfg["report"] = {"primary": "advbench_strict", "title": "Tiny run"}  # a plan's endpoint, read by the report
@@ -85,6 +93,9 @@ def test_tiny_run_end_to_end_then_resume_and_partial_rerun(tiny_config, capsys, 
     distilled = {r["id"]: r for r in map(json.loads, next((run / "distill").glob("*/distilled.jsonl")).open())}
     assert [r["id"] for r in sdft_rows] == [r["id"] for r in vanilla_rows] == list(distilled)
     assert all(r["output"] == distilled[r["id"]]["response"] for r in sdft_rows)
+    kept = [r["id"] for r in distilled.values() if r["kept"]]
+    assert 0 < len(kept) < len(distilled)  # both kinds of row, so the check above can fail
+    assert all(r["output"] != originals[r["id"]] for r in sdft_rows if r["id"] in kept)
     analysis = json.loads((run / "analysis" / "analysis.json").read_text())
     assert set(analysis["pairs"]) == {"vanilla", "sdft"}
     html = (run / "report" / "report.html").read_text()

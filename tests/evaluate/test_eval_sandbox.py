@@ -88,6 +88,14 @@ def test_huge_allocation_fails():
     assert res.status in ("failed", "timeout")
 
 
+def test_the_memory_limit_is_what_stops_an_allocation_the_machine_could_serve():
+    """50 GiB fails on most machines with or without the limit; 1.5 GiB fails only under it."""
+    program = "x = bytearray(1536 * 1024 ** 2)\nx[-1] = 1\n"
+    capped = run_program(program, LIMITS)  # memory_mb=1024
+    assert (capped.passed, capped.status) == (False, "failed") and "MemoryError" in capped.stderr
+    assert run_program(program, Limits(timeout_s=20.0, memory_mb=4096)).passed
+
+
 def test_write_outside_temp_dir_is_refused(tmp_path):
     target = tmp_path / "escaped.txt"
     inside = "open('inside.txt', 'w').write('fine')\n"

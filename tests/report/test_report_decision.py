@@ -40,6 +40,19 @@ def test_the_decision_rule_reads_the_primary_contrast_and_the_runs_completeness(
     assert d["endpoint"] == "xstest" and d["outcome"] == decision.outcome(d["ci95"], higher_is_better=False)
 
 
+@pytest.mark.parametrize("primary, ci95, expected", [
+    ("xstest", [2.0, 8.0], "worse"),  # over-refusal rose: lower is better
+    ("xstest", [-8.0, -2.0], "better"),
+    ("advbench", [2.0, 8.0], "better"),
+    ("xstest_unsafe", [2.0, 8.0], "better"),  # refusal of unsafe prompts: higher is better
+])
+def test_decisions_read_each_primary_on_its_own_side_of_zero(primary, ci95, expected):
+    """The seeded fixture's own XSTest contrast is exactly 0, so it cannot tell the sides apart."""
+    summary = {"contrasts": {"sdft_minus_vanilla": {primary: {"diff": sum(ci95) / 2, "ci95": ci95}}}}
+    d = decision.decisions(load_run(SEEDED), summary, primary)["sdft_minus_vanilla"]
+    assert (d["endpoint"], d["outcome"]) == (primary, expected)
+
+
 def test_the_decision_rule_on_each_side_of_zero():
     assert decision.outcome([0.5, 9.0]) == "better" and decision.outcome([-9.0, -0.5]) == "worse"
     assert decision.outcome([-9.0, 0.5]) == decision.outcome([0.0, 3.0]) == "no difference detected"

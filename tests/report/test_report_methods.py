@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from sdft.analyze import runfiles
 from sdft.analyze.runfiles import load_run
-from sdft.report import methods
+from sdft.report import arms, methods
 from sdft.report.endpoints import endpoint
 
 COST = {"tokens_forwarded": 1000, "forward_passes": 10, "backward_passes": 10, "wall_s": 20.0,
@@ -84,6 +85,13 @@ def test_pareto_retention_without_a_primary_is_the_mean_of_the_other_endpoints(r
         assert p["y_name"] == "mean of the other endpoints" and p["y_approx"]
         lo, hi = p["y_ci"]
         assert lo < p["y"] < hi and p["y"] == pytest.approx((hi + lo) / 2)
+        # y itself: every endpoint but the target's (gsm8k), over-refusal counted downwards
+        seed, ms = runfiles.find_model(run, "seed"), arms.main_arms(run)["onpolicy"]
+        signed = {"advbench": 1, "xstest": -1, "xstest_unsafe": 1, "humaneval": 1}
+        want = sum(sign * arms.difference(run, [seed], ms, endpoint(k))["diff"] for k, sign in signed.items()) / 4
+        assert p["y"] == pytest.approx(want)
+        assert p["y"] != pytest.approx(sum(arms.difference(run, [seed], ms, endpoint(k))["diff"]
+                                           for k in [*signed, "gsm8k"]) / 5)  # the target left out
 
 
 def test_no_points_without_the_target_task(run_dir):

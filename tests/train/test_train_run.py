@@ -157,10 +157,23 @@ def test_resume_after_a_kill_continues_the_same_run(tiny_model_dir, tmp_path):
     assert s["wall_s"] == pytest.approx(_log(out)[7]["wall_s"] + s["wall_s_this_sitting"], abs=0.02)
 
 
-def test_padding_free_batches_give_the_padded_losses(tiny_model_dir, tmp_path):
+def test_padding_free_batches_give_the_padded_losses(tiny_model_dir, tmp_path, monkeypatch):
+    from transformers import LlamaModel
+
+    rows: dict[str, list[int]] = {"pad": [], "free": []}  # the rows of each forward's input_ids
+    forward, run = LlamaModel.forward, ["pad"]
+
+    def spy(self, *args, **kwargs):
+        rows[run[0]].append(kwargs["input_ids"].shape[0])
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(LlamaModel, "forward", spy)
     kw = dict(lr=1e-2, full=True, max_steps=2, group_by_length=False)
     run_train(_cfg(tiny_model_dir, tmp_path / "pad", padding_free=False, **kw))
+    run[0] = "free"
     run_train(_cfg(tiny_model_dir, tmp_path / "free", padding_free=True, **kw))
+    # padding-free really ran: each micro-batch of 4 went in as one concatenated row
+    assert rows["pad"] and set(rows["pad"]) == {4} and rows["free"] and set(rows["free"]) == {1}
     padded, free = _log(tmp_path / "pad"), _log(tmp_path / "free")
     assert [r["loss"] for r in free] == pytest.approx([r["loss"] for r in padded], rel=1e-5)
     assert [r["tokens_seen"] for r in free] == [r["tokens_seen"] for r in padded]

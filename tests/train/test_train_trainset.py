@@ -43,6 +43,19 @@ def test_sdft_rows_take_a_seeded_share_of_the_rewrites(tmp_path):
     assert [r["output"] for r in training_rows("sdft", [], 4, seed=1, distilled=d)] == ["a0", "a1", "a2", "a3"]
 
 
+def test_the_share_of_rewrites_is_picked_by_the_training_seed(tmp_path):
+    """Which rows train on a rewrite depends on the seed, by a pinned rule (random.Random(f"{seed}-mix")
+    sampling the ids): a seed ignored, or the rule changed, would change every mixed run's training set."""
+    d = _distilled(tmp_path / "distilled.jsonl", n=20)
+
+    def rewritten(seed):
+        rows = training_rows("sdft", [], 20, seed=seed, distilled=d, mix_ratio=0.5)
+        return [int(r["id"][2:]) for r in rows if r["output"].startswith("rewrite")]
+
+    assert rewritten(1) == [0, 1, 2, 3, 6, 8, 9, 11, 12, 16]
+    assert rewritten(2) == [0, 1, 4, 5, 7, 10, 11, 13, 16, 19]
+
+
 def test_replay_rows_follow_the_task_rows_and_ids_stay_unique(tmp_path):
     replayed = [{"id": "replay:d/1", "task": "dolly", "system": None, "history": [], "instruction": "p",
                  "input": "", "output": "seed answer"}]
