@@ -94,6 +94,21 @@ def test_changed_settings_are_not_mixed(tmp_path, data_dir):
         EvalConfig(variants={"mmlu": "x"})
 
 
+def test_a_run_that_failed_before_its_first_answer_does_not_block_the_corrected_one(tmp_path, data_dir):
+    """settings.json is written before the model loads; with no answer beside it, it guards nothing."""
+    from sdft.errors import ModelError
+
+    def broken():
+        raise ModelError("no such model: typo")
+
+    with pytest.raises(ModelError):
+        run_eval(_cfg(tmp_path, data_dir=str(data_dir), variants={"gsm8k": "paper"}), get_generator=broken)
+    assert (tmp_path / "ev" / "gsm8k" / "settings.json").exists()
+    res = run_eval(_cfg(tmp_path, data_dir=str(data_dir)), get_generator=lambda: FakeGenerator(answer_18))
+    assert res["benchmarks"]["gsm8k"]["score"] == 0.25
+    assert json.loads((tmp_path / "ev" / "gsm8k" / "settings.json").read_text())["variant"] is None
+
+
 def test_folders_written_before_typed_options_resume(tmp_path, data_dir):
     # Settings saved by the untyped version carried every benchmark's judge fields in its
     # options; they must neither block a resume nor force a finished benchmark to re-run.

@@ -157,6 +157,40 @@ def test_resume_after_a_kill_continues_the_same_run(tiny_model_dir, tmp_path):
     assert s["wall_s"] == pytest.approx(_log(out)[7]["wall_s"] + s["wall_s_this_sitting"], abs=0.02)
 
 
+def test_a_checkpoint_cut_off_mid_save_is_dropped_and_the_one_before_resumes(tiny_model_dir, tmp_path):
+    """transformers writes trainer_state.json last; without it the checkpoint cannot be resumed from,
+    and taking it (the newest) failed every re-run with a traceback."""
+    kw = dict(lr=5e-2, lora_targets=ALL_LINEAR, max_steps=9, save_steps=2, seed=3)
+    ref = run_train(_cfg(tiny_model_dir, tmp_path / "ref", **kw))
+    out = tmp_path / "killed"
+    with pytest.raises(KeyboardInterrupt):
+        run_train(_cfg(tiny_model_dir, out, **kw), callbacks=[_KillAt(9)])
+    cut = out / "checkpoints" / "checkpoint-8"
+    (cut / "trainer_state.json").unlink()  # killed before its last file
+    s = run_train(_cfg(tiny_model_dir, out, **kw))
+    assert s["resumed_from"].endswith("checkpoint-6")  # (checkpoint-8 is then saved anew, whole)
+    assert [r["step"] for r in _log(out)] == list(range(1, 10))
+    assert [r["loss"] for r in _log(out)] == pytest.approx([r["loss"] for r in _log(tmp_path / "ref")], rel=1e-5)
+    assert s["final_loss"] == pytest.approx(ref["final_loss"], rel=1e-5)
+
+
+def test_overwrite_with_a_typo_keeps_the_finished_fine_tune(tiny_model_dir, tmp_path):
+    """--overwrite cleared the folder first, so a bad --data or --lora-targets lost the old result."""
+    from sdft.errors import SdftError
+
+    out = tmp_path / "ft"
+    kw = dict(lr=1e-2, full=False, max_steps=1)
+    run_train(_cfg(tiny_model_dir, out, **kw))
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert "adapter_model.safetensors" in before and "train_summary.json" in before
+    for bad in ({"data": str(tmp_path / "nope.jsonl")}, {"lora_targets": ["no_such_proj"]}):
+        with pytest.raises(SdftError):
+            run_train(_cfg(tiny_model_dir, out, overwrite=True, **{**kw, **bad}))
+        assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    again = run_train(_cfg(tiny_model_dir, out, overwrite=True, **{**kw, "max_steps": 2}))
+    assert not again.get("skipped") and again["steps"] == 2 and len(_log(out)) == 2
+
+
 def test_padding_free_batches_give_the_padded_losses(tiny_model_dir, tmp_path, monkeypatch):
     from transformers import LlamaModel
 

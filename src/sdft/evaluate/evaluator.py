@@ -178,11 +178,18 @@ def _saved_settings(saved: dict, bench: Benchmark, predictions: bool = False) ->
     return {**saved, "options": _decisive(opts, predictions)}
 
 
+def _holds_outputs(bench_dir: Path) -> bool:
+    """Anything beside settings.json (predictions, samples; not a lock or temp file): a run that
+    stopped before its first answer (a typo in a data file, a model that would not load) leaves
+    settings.json alone, which guards nothing, so the corrected command may replace it."""
+    return any(p.name != "settings.json" and not p.name.startswith(".") for p in bench_dir.iterdir())
+
+
 def _check_settings(bench_dir: Path, bench: Benchmark, settings: dict) -> None:
     """settings.json guards the predictions: options that decide only scores do not count."""
     path = bench_dir / "settings.json"
     settings = _saved_settings(settings, bench, predictions=True)
-    if path.exists():
+    if path.exists() and _holds_outputs(bench_dir):
         old = _saved_settings(json.loads(path.read_text(encoding="utf-8")), bench, predictions=True)
         if old != settings:
             diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))

@@ -94,7 +94,7 @@ def generate_answers(model: str, pool: list[Example], n: int, out: str | Path, m
         if todo:
             gen = gen or make_generator(generation or GenerationConfig(), model, **extra)
             generate_jsonl(gen, [Request(e.id, e.messages()) for e in todo],
-                           SamplingParams(max_new_tokens=max_new_tokens), out, desc="replay", progress=False)
+                           SamplingParams(max_new_tokens=max_new_tokens), out, desc="replay")
             have = _answers(out)
         good = sum(bool(have.get(e.id)) for e in pool[:upto])
         if good >= n or upto >= cap:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import re
 import resource
 import shutil
 import time
@@ -220,10 +221,34 @@ def _sft_trainer(cfg, model, tok, prepared, common, callbacks):
                                      peft_config=_peft_config(cfg), callbacks=callbacks)
 
 
-def _last_checkpoint(ckpt_dir: Path) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
+def _clear_outputs(out: Path) -> None:
+    """--overwrite: the previous fine-tune's files (the seed's replay answers, a cache, stay)."""
+    for name in OUTPUT_FILES:
+        (out / name).unlink(missing_ok=True)
+    for folder in ("checkpoints", "merged", "snapshots", "tensorboard"):
+        shutil.rmtree(out / folder, ignore_errors=True)
 
-    return get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+
+def _last_checkpoint(ckpt_dir: Path) -> str | None:
+    """The newest complete checkpoint. transformers writes ``trainer_state.json`` last, so a
+    checkpoint without a readable one was cut off mid-save (a kill, a full disk): resuming from it
+    would fail on every re-run. Such folders are removed (they hold nothing a resume can use) and
+    the one before is taken."""
+    import json
+
+    if not ckpt_dir.is_dir():
+        return None
+    found = sorted((int(m[1]), p) for p in ckpt_dir.iterdir() if p.is_dir()
+                   and (m := re.fullmatch(r"checkpoint-(\d+)", p.name)))
+    for _, folder in reversed(found):
+        try:
+            json.loads((folder / "trainer_state.json").read_text(encoding="utf-8"))
+            return str(folder)
+        except (OSError, ValueError):
+            log.warning("%s was cut off mid-save (no readable trainer_state.json); removing it and resuming "
+                        "from the checkpoint before", folder)
+            shutil.rmtree(folder, ignore_errors=True)
+    return None
 
 
 def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: str | Path | None = None) -> dict:
@@ -239,14 +264,7 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
     cfg.validate()
     out = Path(cfg.out)
     summary_path = out / "train_summary.json"
-    if cfg.overwrite:
-        for name in OUTPUT_FILES:
-            (out / name).unlink(missing_ok=True)
-        shutil.rmtree(out / "checkpoints", ignore_errors=True)
-        shutil.rmtree(out / "merged", ignore_errors=True)
-        shutil.rmtree(out / "snapshots", ignore_errors=True)
-        shutil.rmtree(out / "tensorboard", ignore_errors=True)
-    elif summary_path.exists():
+    if not cfg.overwrite and summary_path.exists():
         import json
 
         log.info("%s is a finished run; pass --overwrite to train again", out)
@@ -280,6 +298,8 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
     else:
         prepared = chat.tokenize(tok, examples, cfg.max_length, where=cfg.data)
 
+    if cfg.overwrite:  # only now: a typo in --data, --model or --lora-targets fails above, the old result kept
+        _clear_outputs(out)
     ckpt_dir = out / "checkpoints"
     resume = _last_checkpoint(ckpt_dir)
     log_path = out / "train_log.jsonl"
