@@ -39,6 +39,24 @@ def test_invalid_json_names_file_and_line(tmp_path):
         list(read_jsonl(path))
 
 
+def test_a_failed_atomic_write_keeps_the_old_file_and_leaves_no_temp_file(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from sdft.runs import write_text
+
+    path = tmp_path / "summary.json"
+    write_json(path, {"verdict": "kept"})
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full)
+    with pytest.raises(OSError):
+        write_text(path, '{"verdict": "cut')
+    assert json.loads(path.read_text()) == {"verdict": "kept"} and [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
 def test_a_jsonl_file_in_another_encoding_names_the_line_not_a_decode_traceback(tmp_path):
     utf16 = tmp_path / "preds.jsonl"  # what PowerShell 5's `>` writes
     utf16.write_text('{"id": "a", "answer": "x"}\n', encoding="utf-16")

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sdft.errors import SdftError
+from sdft.runs import write_text
 
 # Left out of a pushed training folder: resume state, the snapshots along training, the merged
 # copy (pushed to its own repo) and our stage marker.
@@ -135,7 +136,7 @@ def model_card(train_dir: str | Path, *, results: dict[str, Any] | None = None, 
 
 def write_model_card(train_dir: str | Path, **kw: Any) -> Path:
     path = Path(train_dir) / "README.md"
-    path.write_text(model_card(train_dir, **kw), encoding="utf-8")
+    write_text(path, model_card(train_dir, **kw))
     return path
 
 
@@ -153,7 +154,7 @@ def publish_training(train_dir: str | Path, repo_id: str | None, merged_repo_id:
     if merged_repo_id:
         if not (d / "merged" / "config.json").exists():
             raise HubError(f"{d}/merged: no merged model to push (train with merge: true)")
-        (d / "merged" / "README.md").write_text(model_card(d, merged=True, **card), encoding="utf-8")
+        write_text(d / "merged" / "README.md", model_card(d, merged=True, **card))
         out["merged"] = push_folder(d / "merged", merged_repo_id, private=private,
                                     commit_message=f"sdft: merged fine-tune of {_base_name(d)}")
     return out

@@ -177,11 +177,20 @@ def write_json(path: str | Path, obj: Any) -> None:
     """Write JSON atomically (temp file + rename), so a kill never leaves half a file. The temp
     file is the writer's own (its pid in the name): the ranks of a multi-process fine-tune write
     the same file at once, and with one shared temp name the second rename found it gone."""
+    write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write UTF-8 text atomically, as :func:`write_json` does."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # the old file stays whole, and no stray temp file beside it
+        raise
 
 
 def finite(x: Any) -> Any:

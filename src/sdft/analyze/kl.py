@@ -19,6 +19,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from sdft.runs import write_text
+
 KL_FILE = "kl_to_seed.json"
 ITEM_ORDER = "data order"  # part of the predict stage's key: the rule choosing the items
 
@@ -67,6 +69,5 @@ def kl_on_answers(model_spec: str, adapter: str | Path, predictions: str | Path,
               "n_tokens": n_total, "predictions": str(predictions), "direction": "KL(fine-tune || seed)",
               "items": f"the first {limit} in {ITEM_ORDER}",
               "per_item": per_item}
-    Path(out).mkdir(parents=True, exist_ok=True)
-    (Path(out) / KL_FILE).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    write_text(Path(out) / KL_FILE, json.dumps(result, indent=1) + "\n")  # atomic: a stage's result
     return result

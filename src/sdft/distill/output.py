@@ -22,7 +22,7 @@ from typing import Any, Iterable
 
 from sdft.data.records import Example
 from sdft.errors import DataError
-from sdft.runs import JsonlWriter, provenance, read_jsonl, write_json
+from sdft.runs import JsonlWriter, provenance, read_jsonl, write_json, write_text
 
 
 def distilled_record(ex: Example, rewrite: str | None, reason: str, check: str,
@@ -144,8 +144,8 @@ def export_hf(records: list[dict[str, Any]], out: Path, data_spec: str, report: 
     lf = {"formatting": "alpaca", "columns": _lf_columns(records)}
     write_json(folder / "dataset_info.json", {entry: {"hf_hub_url": repo_id, **lf} if repo_id
                                               else {"file_name": PARQUET, **lf}})
-    (folder / "README.md").write_text(hub.dataset_card(report or {}, repo_id=repo_id, name=_name(data_spec),
-                                                       entry=entry), encoding="utf-8")
+    write_text(folder / "README.md", hub.dataset_card(report or {}, repo_id=repo_id, name=_name(data_spec),
+                                                      entry=entry))
     return folder
 
 

@@ -42,7 +42,7 @@ from sdft.report.cells import DASH
 from sdft.report.endpoints import endpoints_of, evaluated
 from sdft.report.render import Block, to_html, to_markdown
 from sdft.report_config import ReportConfig
-from sdft.runs import finite
+from sdft.runs import finite, write_text
 
 
 def tiny_model_note(run: dict[str, Any]) -> str | None:
@@ -327,7 +327,9 @@ def write_report(run_dirs: list[str | Path], out_dir: str | Path, title: str | N
         if old.suffix in (".png", ".svg") and old not in drawn:
             old.unlink()  # a figure an earlier build drew and this one does not (e.g. a sweep now too short)
     md, page = out / "report.md", out / "report.html"
-    md.write_text(to_markdown(blocks, out), encoding="utf-8")
-    page.write_text(to_html(blocks), encoding="utf-8")
-    summary_path.write_text(json.dumps(finite(summary_obj), indent=1) + "\n", encoding="utf-8")
+    # atomic: a kill or a full disk must not leave a cut-off summary.json (the next build reads its
+    # verdict back) or a half report in place of the last whole one
+    write_text(md, to_markdown(blocks, out))
+    write_text(page, to_html(blocks))
+    write_text(summary_path, json.dumps(finite(summary_obj), indent=1) + "\n")
     return {"md": md, "html": page, "summary": summary_path, "decisions": rule, "non_inferiority": margins}
