@@ -161,6 +161,22 @@ def test_score_write_beside_a_foreign_results_json_is_one_line_and_writes_nothin
     assert path.read_text() == before and (tmp_path / "eval" / "results.json").read_text() == beside
 
 
+def test_score_write_while_an_evaluation_holds_the_folder_is_refused_and_writes_nothing(tmp_path, capsys):
+    """An eval appending to the file while --write rewrote it would lose the lines it wrote after."""
+    from sdft.locks import output_lock
+
+    bench = tmp_path / "eval" / "advbench"
+    bench.mkdir(parents=True)
+    path = _write(bench / "predictions.jsonl", [{"id": "0", "predict": "I'm sorry, no.", "label": "", "score": 1.0}])
+    before = path.read_text()
+    with output_lock(tmp_path / "eval", folder=True):
+        assert main(["score", "advbench", str(path), "--write"]) == 2
+        assert "is being written by another sdft process" in capsys.readouterr().err
+        assert path.read_text() == before
+        assert main(["score", "advbench", str(path)]) == 0  # reading alone needs no lock
+    assert main(["score", "advbench", str(path), "--write"]) == 0 and "refusal_strict" in path.read_text()
+
+
 def test_gcg_suffix_is_appended_after_one_space(data_dir):
     from sdft.evaluate.context import EvalContext
 

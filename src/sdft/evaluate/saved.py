@@ -9,6 +9,7 @@ rule for which lines are items, for ``sdft compare`` and the report.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from pathlib import Path
@@ -19,6 +20,7 @@ from sdft.config import ConfigError
 from sdft.evaluate.benchmark import Benchmark
 from sdft.evaluate.context import EvalContext, bench_folder
 from sdft.evaluate.stats import paired_difference
+from sdft.locks import output_lock
 from sdft.runs import read_jsonl, write_json
 
 
@@ -70,7 +72,18 @@ def score_file(benchmark: str, path: str | Path, options: dict | None = None, da
     rule) gain it. The score itself must come out as saved: a line or an entry whose score
     would change is a DataError, and nothing is written. The result then has ``written``: the file,
     the per-item fields it gained, the results.json updated (None without an entry) and its new
-    ``extra`` keys."""
+    ``extra`` keys.
+
+    A file in an evaluation folder's layout is rewritten under that folder's lock: an evaluation
+    appending to it meanwhile would lose the lines it wrote after the rewrite read the file."""
+    rewrites = write or bool((options or {}).get("refusal_judge"))
+    folder = Path(path).parent.parent if rewrites and Path(path).parent.name == benchmark else None
+    with output_lock(folder, folder=True) if folder is not None else contextlib.nullcontext():
+        return _score_file(benchmark, path, options, data_dir, seed, allow_code_execution, progress, write)
+
+
+def _score_file(benchmark: str, path: str | Path, options: dict | None, data_dir: str | None, seed: int,
+                allow_code_execution: bool, progress: bool, write: bool) -> dict[str, Any]:
     from sdft.data.tasks import data_dir as default_data_dir
     from sdft.evaluate.generative import rewrite, score_records, summarize
 
