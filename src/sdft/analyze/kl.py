@@ -54,8 +54,10 @@ def kl_on_answers(model_spec: str, adapter: str | Path, predictions: str | Path,
     model, tok = models.load(model_spec, adapter=str(adapter), dtype=dtype, padding_side="right")
     lines = [json.loads(x) for x in Path(predictions).read_text(encoding="utf-8").splitlines() if x.strip()]
     per_item, kl_total, n_total = [], 0.0, 0
+    from tqdm.auto import tqdm
+
     with torch.no_grad():
-        for r in in_data_order(lines)[:limit]:
+        for r in tqdm(in_data_order(lines)[:limit], desc="KL to the seed", unit="answer", leave=False):
             p = tok(r["prompt"], add_special_tokens=False)["input_ids"]
             a = tok(r["predict"], add_special_tokens=False)["input_ids"]
             if not a:
