@@ -109,6 +109,24 @@ def test_a_run_that_failed_before_its_first_answer_does_not_block_the_corrected_
     assert json.loads((tmp_path / "ev" / "gsm8k" / "settings.json").read_text())["variant"] is None
 
 
+def test_an_adapter_retrained_in_place_is_not_reported_with_its_old_answers(tmp_path, data_dir):
+    """`sdft train --overwrite` into the same folder, then `sdft eval` into the same --out: every
+    finished benchmark was skipped, so the old weights' scores were reported as the new ones'."""
+    adapter = tmp_path / "ft"
+    adapter.mkdir()
+    weights = adapter / "adapter_model.safetensors"
+    weights.write_bytes(bytes(range(256)) * 16_000)  # ~4 MiB: first and last MiB fingerprinted
+    cfg = _cfg(tmp_path, data_dir=str(data_dir), adapter=str(adapter))
+    run_eval(cfg, get_generator=lambda: FakeGenerator(answer_18))
+    run_eval(cfg, get_generator=lambda: pytest.fail("finished: nothing to generate"))  # same weights: a resume
+    weights.write_bytes(bytes(reversed(range(256))) * 16_000)  # retrained: same size, other values
+    with pytest.raises(ConfigError, match=r"ev/gsm8k: its answers came from other weights of .*ft \(retrained"):
+        run_eval(cfg, get_generator=lambda: pytest.fail("must not resume"))
+    res = run_eval(_cfg(tmp_path, out="ev2", data_dir=str(data_dir), adapter=str(adapter)),
+                   get_generator=lambda: FakeGenerator(answer_18))
+    assert res["benchmarks"]["gsm8k"]["n"] == 4
+
+
 def test_folders_written_before_typed_options_resume(tmp_path, data_dir):
     # Settings saved by the untyped version carried every benchmark's judge fields in its
     # options; they must neither block a resume nor force a finished benchmark to re-run.

@@ -7,13 +7,16 @@ Layout of ``--out DIR``::
                                    (each entry has the provenance of the command that ran it)
     DIR/<benchmark>/predictions.jsonl   id, prompt, predict, label, score (+ extras)
     DIR/<benchmark>/settings.json  what the predictions were generated with
+    DIR/<benchmark>/weights.json   which weights of a local --adapter folder made them (sizes and
+                                   a hash of each weights file's ends: :func:`weights_fingerprint`)
     DIR/<benchmark>/scores.jsonl   (a published folder, instead of predictions.jsonl) the same
                                    lines without their text: :func:`sdft.evaluate.saved.scores_only`
 
 Resumable: ``results.json`` is rewritten atomically after each benchmark; a benchmark whose
 entry was made with the same settings and limit is skipped; otherwise its predictions resume
 line by line. Predictions made with other settings (model, variant, tokens, ...) are never
-mixed with new ones: that is an error asking for another ``--out``.
+mixed with new ones, nor are those of an adapter folder retrained in place since: that is an
+error asking for another ``--out``.
 """
 
 from __future__ import annotations
@@ -182,7 +185,8 @@ def _holds_outputs(bench_dir: Path) -> bool:
     """Anything beside settings.json (predictions, samples; not a lock or temp file): a run that
     stopped before its first answer (a typo in a data file, a model that would not load) leaves
     settings.json alone, which guards nothing, so the corrected command may replace it."""
-    return any(p.name != "settings.json" and not p.name.startswith(".") for p in bench_dir.iterdir())
+    return any(p.name not in ("settings.json", WEIGHTS_FILE) and not p.name.startswith(".")
+               for p in bench_dir.iterdir())
 
 
 def _check_settings(bench_dir: Path, bench: Benchmark, settings: dict) -> None:
@@ -197,6 +201,46 @@ def _check_settings(bench_dir: Path, bench: Benchmark, settings: dict) -> None:
                               f"({', '.join(diff)} differ); use another --out or delete that folder")
     else:
         write_json(path, settings)
+
+
+WEIGHTS_FILE = "weights.json"  # beside settings.json: which weights of a local --adapter the answers came from
+
+
+def weights_fingerprint(adapter: str | None) -> dict[str, Any] | None:
+    """{file: [size, sha256 of its first and last MiB]} of a local adapter (or fine-tuned
+    checkpoint) folder's weights, or None (no adapter, a hub id, no weights file). Enough to tell a
+    retrained folder (its weights differ throughout) without reading gigabytes."""
+    import hashlib
+
+    folder = Path(adapter) if adapter else None
+    if folder is None or not folder.is_dir():
+        return None
+    out = {}
+    for f in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("pytorch_model*.bin")) + \
+            sorted(folder.glob("adapter_model*.bin")):
+        size, h = f.stat().st_size, hashlib.sha256()
+        with f.open("rb") as fh:
+            h.update(fh.read(1 << 20))
+            if size > 2 << 20:
+                fh.seek(-(1 << 20), 2)
+                h.update(fh.read())
+        out[f.name] = [size, h.hexdigest()[:16]]
+    return out or None
+
+
+def _check_weights(bench_dir: Path, weights: dict[str, Any] | None, adapter: str | None) -> None:
+    """The answers in ``bench_dir`` came from these weights: a folder retrained in place (``sdft
+    train --overwrite``) would otherwise get its old scores reported (a finished benchmark is
+    skipped) or old and new answers mixed (an unfinished one resumes)."""
+    path = bench_dir / WEIGHTS_FILE
+    if weights is None or not bench_dir.is_dir():
+        return
+    if path.exists() and _holds_outputs(bench_dir):
+        if json.loads(path.read_text(encoding="utf-8")) != weights:
+            raise ConfigError(f"{bench_dir}: its answers came from other weights of {adapter} (retrained since "
+                              f"they were made); use another --out or delete that folder")
+    else:  # a first start, or a folder written before this check (the weights now are taken as its)
+        write_json(path, weights)
 
 
 def run_eval(cfg: EvalConfig, get_generator: Callable[[], Any] | None = None,
@@ -220,13 +264,16 @@ def run_eval(cfg: EvalConfig, get_generator: Callable[[], Any] | None = None,
             generator = (get_generator or (lambda: evaluated_generator(cfg)))()
         return generator
 
+    weights = weights_fingerprint(cfg.adapter)
     for name in battery.expand(cfg.benchmarks):
         bench, settings = battery.get(name), _settings(cfg, name)
+        bench_dir = bench_folder(out, name)
+        _check_weights(bench_dir, weights, cfg.adapter)
         old = entries.get(name)
         if old and old.get("limit") == cfg.limit and _saved_settings(old.get("settings") or {}, bench) == settings:
             continue
-        bench_dir = bench_folder(out, name)
         _check_settings(bench_dir, bench, settings)
+        _check_weights(bench_dir, weights, cfg.adapter)  # a first start: bench_dir exists now
         ctx = EvalContext(model=cfg.model, adapter=cfg.adapter, out_dir=bench_dir, data_dir=data_dir,
                           get_generator=shared_generator, options=cfg.benchmark_options(name), limit=cfg.limit,
                           data=cfg.benchmark_data.get(name), variant=cfg.variants.get(name), seed=cfg.seed,
