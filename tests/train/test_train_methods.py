@@ -162,3 +162,20 @@ def test_replay_answers_come_from_the_seed_model_once(data_dir, tmp_path):
         replay.generate_answers("m", pool, 3, out, generation=GenerationConfig(backend="fake"), respond=respond)
     assert sorted(calls) == sorted(e.id for e in pool[:4])  # the empty first answer made room for a 4th
     assert [r["output"] for r in replay.replay_rows(pool, out, 3)] == [f"answer to {e.id}" for e in pool[1:4]]
+
+
+def test_cached_replay_answers_of_another_seed_model_are_refused(tmp_path):
+    """`sdft train --overwrite --model B` into A's folder trained on A's answers as B's replay."""
+    from sdft.train import replay
+
+    answers = tmp_path / "replay_answers.jsonl"
+    a, b = {"model": "A", "max_new_tokens": 256}, {"model": "B", "max_new_tokens": 256}
+    replay._same_maker(answers, a)  # a first run: says what makes them
+    answers.write_text('{"id": "d/1", "predict": "A says"}\n')
+    replay._same_maker(answers, a)  # a resume or a retrain with the same seed: reused
+    with pytest.raises(ConfigError, match=r"replay_answers.jsonl: these replay answers were generated with "
+                                          r"\{'model': 'A'.*not \{'model': 'B'"):
+        replay._same_maker(answers, b)
+    answers.unlink()  # deleted as the error says: B's are generated
+    replay._same_maker(answers, b)
+    assert json.loads((tmp_path / "replay_answers.json").read_text()) == b

@@ -139,6 +139,21 @@ def as_examples(rows: list[dict]) -> list[Example]:
                     input=r.get("input") or "", response=r["output"]) for r in rows]
 
 
+def _same_maker(answers: Path, now: dict) -> None:
+    """The cached answers in a training folder are the seed's: ``sdft train --overwrite`` with
+    another --model (or answer length) must not train on the old model's answers as its own
+    replay. What made them is kept beside them (``replay_answers.json``)."""
+    from sdft.runs import write_json
+
+    meta = answers.with_suffix(".json")
+    made = json.loads(meta.read_text(encoding="utf-8")) if meta.exists() else None
+    if made is not None and made != now and answers.exists():
+        raise ConfigError(f"{answers}: these replay answers were generated with {made}, not {now}; delete the "
+                          "file to generate this seed's (or name it with replay_answers to use it anyway)")
+    if made != now:
+        write_json(meta, now)
+
+
 def with_replay(cfg, examples: list, task: str | None, out: Path) -> list:
     """method=replay: the task examples followed by the seed's answers to general prompts
     (this module), generated into OUT unless ``replay_answers`` names them."""
@@ -147,5 +162,6 @@ def with_replay(cfg, examples: list, task: str | None, out: Path) -> list:
     n = replay_count(len(examples), cfg.replay_share)
     answers = cfg.replay_answers or out / "replay_answers.jsonl"
     if not cfg.replay_answers:
+        _same_maker(answers, {"model": cfg.model, "max_new_tokens": cfg.replay_max_new_tokens})
         generate_answers(cfg.model, pool, n, answers, cfg.replay_max_new_tokens)
     return [*examples, *as_examples(replay_rows(pool, answers, n))]
