@@ -107,6 +107,70 @@ def test_write_outside_temp_dir_is_refused(tmp_path):
     assert not res.passed and not target.exists()
 
 
+@pytest.fixture
+def open_dir():
+    """A world-writable folder outside the sandbox (so only the audit hook stands in the way)."""
+    import shutil
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(prefix="sdft-open-"))
+    d.chmod(0o777)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_a_folder_descriptor_cannot_carry_writes_outside(open_dir):
+    """os.open(..., dir_fd=) raises its audit event with the relative path only."""
+    code = (f"import os\nd = os.open({str(open_dir)!r}, os.O_RDONLY)\n"
+            "os.close(os.open('escaped.txt', os.O_CREAT | os.O_WRONLY, dir_fd=d))\n")
+    res = run_program(code, LIMITS)
+    assert not res.passed and "opening the folder" in res.stderr and not (open_dir / "escaped.txt").exists()
+    assert run_program("import os\nd = os.open('.', os.O_RDONLY)\nos.close(d)\n", LIMITS).passed  # its own
+
+
+def test_starting_a_program_through_posixsubprocess_is_refused():
+    """fork_exec raises no audit event: it ran /bin/sh as nobody."""
+    call = "import _posixsubprocess\n_posixsubprocess.fork_exec(['/bin/true'])\n"
+    fresh = "import sys\ndel sys.modules['_posixsubprocess']\nimport _posixsubprocess\n"
+    for code in (call, fresh):
+        res = run_program(code, LIMITS)
+        assert not res.passed and "starting programs (_posixsubprocess) is not allowed" in res.stderr, code
+    assert run_program("import asyncio, subprocess, unittest.mock\n", LIMITS).passed  # importing is fine
+
+
+def test_the_runners_token_is_not_in_reach_of_sys_modules():
+    """A wrong solution that wrote the runner's marker itself passed."""
+    forge = ("import sys\nm = sys.modules['__main__']\n"
+             "open(m.marker, 'wb').write(m.token)\nm._exit(0)\n")
+    res = run_program("def add(a, b):\n    return a - b\n" + forge + "assert add(1, 2) == 3\n", LIMITS)
+    assert not res.passed and "AttributeError" in res.stderr
+
+
+def test_the_evaluator_reads_no_file_the_program_links_its_own_to(tmp_path):
+    secret = tmp_path / "secret.txt"  # ours only: the program (as nobody) cannot read it
+    secret.write_text("TOP-SECRET")
+    secret.chmod(0o600)
+    code = (f"import os, sys\nos.remove('stderr.txt')\nos.symlink({str(secret)!r}, 'stderr.txt')\n"
+            "os.symlink('/dev/zero', 'finished.marker')\nsys.exit(3)\n")
+    res = run_program(code, LIMITS)
+    assert not res.passed and "TOP-SECRET" not in res.stderr
+
+
+def test_a_restrictive_umask_does_not_fail_every_program():
+    old = os.umask(0o077)
+    try:
+        assert run_program("assert 1 + 1 == 2\n", LIMITS).passed
+    finally:
+        os.umask(old)
+
+
+def test_the_program_sees_its_own_processes_only_where_proc_is_its_own():
+    if not sandbox.isolation()["own_proc"]:
+        pytest.skip("this machine gives the sandbox no mount namespace")
+    res = run_program(f"import os\nassert not os.path.exists('/proc/{os.getpid()}')\n", LIMITS)
+    assert res.passed, res.stderr
+
+
 def test_socket_is_refused():
     # A port this process listens on: the connection would succeed but for the sandbox.
     with socket.socket() as server:
