@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,7 +51,9 @@ def last_number(text: str) -> str | None:
     matches = _NUMBER.findall(text or "")
     if not matches:
         return None
-    number = re.sub(r"[,\s]", "", matches[-1])
+    # \d matches every script's decimal digits (full-width １２, Arabic-Indic ١٢); int() read them
+    # as their values, and so does this (ASCII from here on)
+    number = "".join(str(unicodedata.decimal(c)) if c.isdigit() else c for c in re.sub(r"[,\s]", "", matches[-1]))
     whole, _, frac = number.partition(".")
     if frac.strip("0"):
         return None

@@ -38,6 +38,14 @@ def test_columns_or_tags_of_the_wrong_shape_name_the_entry_and_field(tmp_path, f
         dataset_info.load_dataset_info(f"{tmp_path / 'dataset_info.json'}#qa")
 
 
+def test_a_null_column_is_no_column_as_in_llama_factory(tmp_path):
+    (tmp_path / "qa.json").write_text(json.dumps([{"q": "x", "a": "y"}]))
+    entry = {"file_name": "qa.json", "columns": {"prompt": "q", "response": "a", "system": None}}
+    (tmp_path / "dataset_info.json").write_text(json.dumps({"qa": entry}))
+    (ex,) = dataset_info.load_dataset_info(f"{tmp_path / 'dataset_info.json'}#qa")
+    assert (ex.instruction, ex.response, ex.system) == ("x", "y", None)
+
+
 def test_sdft_dataset_info_resolves_into_this_data_layout(data_dir):
     info = data_dir / "sdft_config" / "dataset_info.json"
     adv = tasks.load_data(f"{info}#advbench", data_dir)  # harmful_behaviors.csv lives in advbench/

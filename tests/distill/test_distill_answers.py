@@ -55,6 +55,8 @@ def test_last_number_on_real_gsm8k_answers(gsm8k_train, index, expected):
     ("0.0", "0"),
     ("0 " * 5000 + "7", "7"),  # a degenerate answer: one merged 5,001-digit number, past int()'s cap
     ("1 " * 5000, "1" * 5000),
+    ("答案是１２", "12"),  # full-width digits: their values, as int() gave
+    ("٧٢.٠٠", "72"),  # Arabic-Indic, with a zero fraction
 ])
 def test_last_number_edge_cases(text, expected):
     assert last_number(text) == expected

@@ -104,6 +104,8 @@ def test_a_run_that_failed_before_its_first_answer_does_not_block_the_corrected_
     with pytest.raises(ModelError):
         run_eval(_cfg(tmp_path, data_dir=str(data_dir), variants={"gsm8k": "paper"}), get_generator=broken)
     assert (tmp_path / "ev" / "gsm8k" / "settings.json").exists()
+    (tmp_path / "ev" / "gsm8k" / "predictions.jsonl").write_text("")  # a first batch that failed: no line
+    (tmp_path / "ev" / "gsm8k" / "settings.json.123.tmp").write_text("{")  # a write killed halfway
     res = run_eval(_cfg(tmp_path, data_dir=str(data_dir)), get_generator=lambda: FakeGenerator(answer_18))
     assert res["benchmarks"]["gsm8k"]["score"] == 0.25
     assert json.loads((tmp_path / "ev" / "gsm8k" / "settings.json").read_text())["variant"] is None
@@ -125,6 +127,12 @@ def test_an_adapter_retrained_in_place_is_not_reported_with_its_old_answers(tmp_
     res = run_eval(_cfg(tmp_path, out="ev2", data_dir=str(data_dir), adapter=str(adapter)),
                    get_generator=lambda: FakeGenerator(answer_18))
     assert res["benchmarks"]["gsm8k"]["n"] == 4
+    other = tmp_path / "ft2"  # another adapter folder into the same --out: named as a setting, not as a retrain
+    other.mkdir()
+    (other / "adapter_model.safetensors").write_bytes(b"other")
+    with pytest.raises(ConfigError, match=r"other settings \(adapter differ\)"):
+        run_eval(_cfg(tmp_path, out="ev2", data_dir=str(data_dir), adapter=str(other)),
+                 get_generator=lambda: pytest.fail("must not resume"))
 
 
 def test_folders_written_before_typed_options_resume(tmp_path, data_dir):

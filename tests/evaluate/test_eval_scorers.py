@@ -161,7 +161,8 @@ def test_score_write_beside_a_foreign_results_json_is_one_line_and_writes_nothin
     assert path.read_text() == before and (tmp_path / "eval" / "results.json").read_text() == beside
 
 
-def test_score_write_while_an_evaluation_holds_the_folder_is_refused_and_writes_nothing(tmp_path, capsys):
+def test_score_write_while_an_evaluation_holds_the_folder_is_refused_and_writes_nothing(tmp_path, capsys,
+                                                                                       monkeypatch):
     """An eval appending to the file while --write rewrote it would lose the lines it wrote after."""
     from sdft.locks import output_lock
 
@@ -174,6 +175,9 @@ def test_score_write_while_an_evaluation_holds_the_folder_is_refused_and_writes_
         assert "is being written by another sdft process" in capsys.readouterr().err
         assert path.read_text() == before
         assert main(["score", "advbench", str(path)]) == 0  # reading alone needs no lock
+    with output_lock(tmp_path / "eval", folder=True):  # the same file named from inside its folder
+        monkeypatch.chdir(bench)
+        assert main(["score", "advbench", "predictions.jsonl", "--write"]) == 2
     assert main(["score", "advbench", str(path), "--write"]) == 0 and "refusal_strict" in path.read_text()
 
 

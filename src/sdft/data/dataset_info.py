@@ -68,9 +68,9 @@ def _load_entry(info: Any, info_path: Path, entry: str, data_dir: str | Path | N
         raise DataError(f"{where}: field 'formatting': {fmt!r} is not one of {', '.join(FORMATS)}")
     columns = spec_d.get("columns") or {}
     for field, value in (("columns", columns), ("tags", spec_d.get("tags") or {})):
-        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        if not isinstance(value, dict) or not all(v is None or isinstance(v, str) for v in value.values()):
             raise DataError(f"{where}: field {field!r}: expected an object mapping names to column names "
-                            f"(strings), got {value!r}"[:300])
+                            f"(strings, or null for none), got {value!r}"[:300])
     if fmt == "sharegpt" and "messages" not in columns:
         columns = {**columns, "messages": "conversations"}
     num = spec_d.get("num_samples")

@@ -13,6 +13,7 @@ import csv
 import gzip
 import io
 import json
+import zlib
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -27,8 +28,8 @@ def _read_text(path: Path) -> str:
     try:
         with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
             raw = f.read()
-    except (gzip.BadGzipFile, EOFError) as e:  # not gzip at all, or cut short (an interrupted download)
-        raise DataError(f"{path}: not a complete gzip file ({e or 'it ends early'}); "
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:  # not gzip, cut short, or damaged
+        raise DataError(f"{path}: not a readable gzip file ({e or 'it ends early'}); "
                         "download or compress it again") from None
     # UTF-16 (what some Windows editors save) decodes as "valid" UTF-8 full of NULs when it has no
     # BOM: its ASCII text puts a NUL in every other byte. JSON or CSV text never holds a raw NUL,

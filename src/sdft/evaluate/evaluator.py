@@ -182,10 +182,12 @@ def _saved_settings(saved: dict, bench: Benchmark, predictions: bool = False) ->
 
 
 def _holds_outputs(bench_dir: Path) -> bool:
-    """Anything beside settings.json (predictions, samples; not a lock or temp file): a run that
-    stopped before its first answer (a typo in a data file, a model that would not load) leaves
-    settings.json alone, which guards nothing, so the corrected command may replace it."""
+    """Anything beside settings.json (predictions, samples; not a lock, a temp file or an empty
+    file): a run that stopped before its first answer (a typo in a data file, a model that would
+    not load, a failed first batch) leaves settings.json alone, which guards nothing, so the
+    corrected command may replace it."""
     return any(p.name not in ("settings.json", WEIGHTS_FILE) and not p.name.startswith(".")
+               and not p.name.endswith(".tmp") and (p.is_dir() or p.stat().st_size > 0)
                for p in bench_dir.iterdir())
 
 
@@ -268,12 +270,12 @@ def run_eval(cfg: EvalConfig, get_generator: Callable[[], Any] | None = None,
     for name in battery.expand(cfg.benchmarks):
         bench, settings = battery.get(name), _settings(cfg, name)
         bench_dir = bench_folder(out, name)
-        _check_weights(bench_dir, weights, cfg.adapter)
         old = entries.get(name)
         if old and old.get("limit") == cfg.limit and _saved_settings(old.get("settings") or {}, bench) == settings:
+            _check_weights(bench_dir, weights, cfg.adapter)  # the same adapter folder: the same weights?
             continue
-        _check_settings(bench_dir, bench, settings)
-        _check_weights(bench_dir, weights, cfg.adapter)  # a first start: bench_dir exists now
+        _check_settings(bench_dir, bench, settings)  # another adapter folder is named here, as a setting
+        _check_weights(bench_dir, weights, cfg.adapter)
         ctx = EvalContext(model=cfg.model, adapter=cfg.adapter, out_dir=bench_dir, data_dir=data_dir,
                           get_generator=shared_generator, options=cfg.benchmark_options(name), limit=cfg.limit,
                           data=cfg.benchmark_data.get(name), variant=cfg.variants.get(name), seed=cfg.seed,

@@ -21,15 +21,16 @@ environment has ``SDFT_ALLOW_CODE_EXECUTION=1``. Each program runs like this:
 * inside the child, before the program runs, a Python audit hook refuses: sockets, writing /
   deleting / renaming paths outside the temp dir, opening a folder outside it (whose descriptor
   would carry writes past those checks as ``dir_fd``), signalling any process but itself, and
-  starting programs (``subprocess``, ``os.system``, ``exec*``, ``posix_spawn``, importing
-  ``_posixsubprocess``);
+  changing to a folder outside it, and starting programs (``subprocess``, ``os.system``,
+  ``exec*``, ``posix_spawn``, ``_posixsubprocess.fork_exec``);
 * the evaluator reads the program's stderr through its own descriptor and the marker (below)
   only as a plain file, not following links: the temp dir is the program's, which may replace
   its files with links to files only the evaluator may read.
 
 What is NOT isolated: the filesystem is the host's (reads anywhere the user may read; with no
 namespace and no uid drop, writes are stopped only by the audit hook, which ``ctypes``, a C
-extension, or Python calls that raise no audit event (``os.mkfifo``) can bypass); without
+extension, or Python calls that raise no audit event (``os.mkfifo``; a fresh copy of a built-in
+``_posixsubprocess`` made through ``importlib``) can bypass); without
 ``unshare`` the network is blocked only by that hook, and a child that leaves its session
 (double fork, ``setsid``) outlives the timeout; CPU, memory and disk are shared with the
 evaluator's machine (the file-size limit is per file, the memory limit per process); programs run
@@ -136,7 +137,7 @@ def _run():
             p = os.fsdecode(p)
         except TypeError:
             return True  # a file descriptor
-        p = os.path.realpath(os.path.join(work, p))
+        p = os.path.realpath(os.path.join(os.getcwd(), p))  # relative: to where it is now
         return p == work or p.startswith(work + os.sep)
     def deny(what):
         raise PermissionError("sandbox: " + what + " is not allowed")
@@ -156,6 +157,8 @@ def _run():
             for a in args[:2]:
                 if isinstance(a, (str, bytes, os.PathLike)) and not inside(a):
                     deny(event + " outside the sandbox dir")
+        elif event == "os.chdir" and not inside(args[0]):  # (a descriptor: only of a folder inside)
+            deny("changing to a folder outside the sandbox dir")
         elif event.startswith("socket."):
             deny("network access")
         elif event == "os.kill" and args[0] != os.getpid():

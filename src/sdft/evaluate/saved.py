@@ -77,7 +77,8 @@ def score_file(benchmark: str, path: str | Path, options: dict | None = None, da
     A file in an evaluation folder's layout is rewritten under that folder's lock: an evaluation
     appending to it meanwhile would lose the lines it wrote after the rewrite read the file."""
     rewrites = write or bool((options or {}).get("refusal_judge"))
-    folder = Path(path).parent.parent if rewrites and Path(path).parent.name == benchmark else None
+    where = Path(path).resolve()  # `sdft score gsm8k predictions.jsonl --write` from inside the folder
+    folder = where.parent.parent if rewrites and where.parent.name == benchmark else None
     with output_lock(folder, folder=True) if folder is not None else contextlib.nullcontext():
         return _score_file(benchmark, path, options, data_dir, seed, allow_code_execution, progress, write)
 
