@@ -69,6 +69,9 @@ def test_a_jsonl_file_in_another_encoding_names_the_line_not_a_decode_traceback(
     crlf = tmp_path / "crlf.jsonl"  # Windows line ends and UTF-8 are fine
     crlf.write_bytes('{"id": "a"}\r\n\r\n{"id": "caf\u00e9"}\r\n'.encode("utf-8"))
     assert [r["id"] for r in read_jsonl(crlf)] == ["a", "caf\u00e9"]
+    cr = tmp_path / "cr.jsonl"  # bare CR line ends, which text mode read
+    cr.write_bytes(b'{"id": "a"}\r{"id": "b"}\r\n{"id": "c"}\r')
+    assert [r["id"] for r in read_jsonl(cr)] == ["a", "b", "c"]
 
 
 @dataclasses.dataclass

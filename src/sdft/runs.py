@@ -14,6 +14,7 @@ import functools
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -52,12 +53,17 @@ def _utf8_lines(f: Any, path: Path) -> Iterator[str]:
     shell's redirect, cp1252) is an error naming the line, not a decode traceback."""
     for lineno, raw in enumerate(f, 1):
         try:
-            yield raw.decode("utf-8")
+            line = raw.decode("utf-8")
         except UnicodeDecodeError as e:
             utf16 = lineno == 1 and raw[:2] in (b"\xff\xfe", b"\xfe\xff")
             what = "the file looks UTF-16 encoded (a byte-order mark)" if utf16 else (
                 f"not valid UTF-8 (byte {raw[e.start]:#04x} at column {e.start + 1})")
             raise DataError(f"{path}:{lineno}: {what}; JSON Lines files must be UTF-8: re-save it as UTF-8") from None
+        # a bare CR ends a line too (old Mac files), as text mode's universal newlines read them
+        yield from _BARE_CR.split(line) if "\r" in line.rstrip("\r\n") else (line,)
+
+
+_BARE_CR = re.compile(r"\r(?!\n)")
 
 
 def repair_jsonl(path: str | Path) -> None:
