@@ -53,7 +53,7 @@ def last_number(text: str) -> str | None:
         return None
     # \d matches every script's decimal digits (full-width １２, Arabic-Indic ١٢); int() read them
     # as their values, and so does this (ASCII from here on)
-    number = "".join(str(unicodedata.decimal(c)) if c.isdigit() else c for c in re.sub(r"[,\s]", "", matches[-1]))
+    number = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in re.sub(r"[,\s]", "", matches[-1]))
     whole, _, frac = number.partition(".")
     if frac.strip("0"):
         return None

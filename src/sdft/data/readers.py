@@ -17,6 +17,7 @@ import json
 import re
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from sdft.data import files, loaders
 from sdft.data.records import Example
@@ -68,6 +69,17 @@ def read_xstest(path: Path, task: str, split: str):
     return out
 
 
+def ifeval_fields_problem(ids: Any, kwargs: Any) -> tuple[str, str] | None:
+    """(field, what is wrong) when an IFEval item's instruction ids are not a non-empty list of
+    strings or its kwargs are not one object per instruction; None when they pair up. The data
+    reader and the scorer of saved labels (:mod:`sdft.evaluate.ifeval`) check with it."""
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+        return "instruction_id_list", f"expected a non-empty list of ids, got {ids!r}"
+    if not isinstance(kwargs, list) or len(kwargs) != len(ids) or not all(isinstance(k, dict) for k in kwargs):
+        return "kwargs", f"expected one object per instruction ({len(ids)}), got {kwargs!r}"
+    return None
+
+
 def read_ifeval(path: Path, task: str, split: str):
     """IFEval (Zhou et al. 2023): the prompt is the user turn; there is no reference answer.
 
@@ -80,11 +92,8 @@ def read_ifeval(path: Path, task: str, split: str):
         ids, kwargs = rec.get("instruction_id_list"), rec.get("kwargs")
         if not (rec.get("prompt") or "").strip():
             raise DataError(f"{where}: field 'prompt' is empty")
-        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
-            raise DataError(f"{where}: field 'instruction_id_list': expected a non-empty list of ids, got {ids!r}")
-        if not isinstance(kwargs, list) or len(kwargs) != len(ids) or not all(isinstance(k, dict) for k in kwargs):
-            raise DataError(f"{where}: field 'kwargs': expected one object per instruction ({len(ids)}), "
-                            f"got {kwargs!r}"[:300])
+        if (bad := ifeval_fields_problem(ids, kwargs)) is not None:
+            raise DataError(f"{where}: field '{bad[0]}': {bad[1]}"[:300])
         if "key" not in rec:
             raise DataError(f"{where}: field 'key' is missing")
         out.append(Example(id=f"{task}/{split}/{rec['key']}", instruction=rec["prompt"], task=task,

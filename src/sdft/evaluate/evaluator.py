@@ -181,6 +181,9 @@ def _saved_settings(saved: dict, bench: Benchmark, predictions: bool = False) ->
     return {**saved, "options": _decisive(opts, predictions)}
 
 
+WEIGHTS_FILE = "weights.json"  # beside settings.json: which weights of a local --adapter the answers came from
+
+
 def _holds_outputs(bench_dir: Path) -> bool:
     """Anything beside settings.json (predictions, samples; not a lock, a temp file or an empty
     file): a run that stopped before its first answer (a typo in a data file, a model that would
@@ -203,9 +206,6 @@ def _check_settings(bench_dir: Path, bench: Benchmark, settings: dict) -> None:
                               f"({', '.join(diff)} differ); use another --out or delete that folder")
     else:
         write_json(path, settings)
-
-
-WEIGHTS_FILE = "weights.json"  # beside settings.json: which weights of a local --adapter the answers came from
 
 
 def weights_fingerprint(adapter: str | None) -> dict[str, Any] | None:

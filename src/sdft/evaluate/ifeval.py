@@ -54,6 +54,7 @@ from typing import Any
 
 import numpy as np
 
+from sdft.data.readers import ifeval_fields_problem
 from sdft.data.records import Example
 from sdft.errors import DataError
 from sdft.evaluate.benchmark import Benchmark
@@ -134,11 +135,9 @@ def _doc(record: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(doc, dict) or not {"instruction_id_list", "kwargs", "prompt"} <= set(doc):
         raise DataError(f"{where}: expected IFEval's JSON object with prompt, "
                         f"instruction_id_list and kwargs, got {str(record.get('label'))[:80]!r}") from None
-    ids, kwargs = doc["instruction_id_list"], doc["kwargs"]
-    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
-        raise DataError(f"{where}: instruction_id_list: expected a non-empty list of ids, got {ids!r}"[:300])
-    if not isinstance(kwargs, list) or len(kwargs) != len(ids) or not all(isinstance(k, dict) for k in kwargs):
-        raise DataError(f"{where}: kwargs: expected one object per instruction ({len(ids)}), got {kwargs!r}"[:300])
+    ids = doc["instruction_id_list"]
+    if (bad := ifeval_fields_problem(ids, doc["kwargs"])) is not None:
+        raise DataError(f"{where}: {bad[0]}: {bad[1]}"[:300])
     unknown = [i for i in ids if i not in _known_ids()]
     if unknown:
         raise DataError(f"{where}: instruction id(s) {', '.join(map(repr, unknown))} are not IFEval's "
