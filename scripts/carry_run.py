@@ -32,6 +32,17 @@ which xz does not shrink, and the repository holds no weights); if a session end
 one trains it again. The seed's answers for self-replay (`replay/`) are carried once finished;
 the data stages (`data/`, seconds) are rebuilt.
 
+An evaluation cut off by the end of a session is carried too, as CARRY/eval/<folder>.partial.tar.xz
+(the benchmarks answered so far, line by line), with what the next session needs to trust it: the
+SHA-256 of the fine-tune's weights that gave those answers and this machine's CPU (model name and
+instruction flags) and torch build. A fresh machine has no weights, so `sdft run` trains the
+fine-tune again first; on the same CPU and torch build that retraining gives the same weights bit
+for bit (training here is deterministic: same seed, same kernels), and the evaluation then goes on
+from its last answer. `restore` unpacks a partial evaluation only on such a machine (elsewhere it
+says so and leaves it: the battery starts again there, with that machine's weights), and `save`
+checks the hash once the weights exist again: an evaluation whose answers came from two different
+weights is refused (exit 2) with the folder to delete, never carried.
+
 Which stages wait for a fine-tune's weights is read from the manifest's config, or with
 ``--config YAML`` from the config the run goes on with, where later arms join from a newer one
 (GSM8K v2: its secondaries' interpolation points of each vanilla seed, and each fine-tune's KL to
@@ -42,11 +53,14 @@ weights its points need, where without it the next session trains it again.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import lzma
+import platform
 import sys
 import tarfile
+from importlib import metadata
 from pathlib import Path
 
 DROP_FIELDS = ("prompt", "request")
@@ -54,11 +68,98 @@ DROP_FILES = {"rewrites.jsonl", "adapter_model.safetensors", "model.safetensors"
               "tokenizer_config.json", "chat_template.jinja", "training_args.bin"}
 
 
+PARTIAL = ".carried_partial.json"  # in a partial evaluation: the weights and machine its answers came from
+WEIGHT_FILES = ("adapter_model.safetensors", "model.safetensors")
+
+
 def finished(folder: Path) -> bool:
     return (folder / ".done").is_file()
 
 
-def _strip_jsonl(data: bytes) -> bytes:
+def machine() -> dict[str, str]:
+    """What decides whether a fine-tune retrained here gets the same weights bit for bit: the CPU
+    (model name, a digest of its instruction flags) and the torch build."""
+    cpu, flags = "", ""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name" and not cpu:
+            cpu = value.strip()
+        elif key.strip() == "flags" and not flags:
+            flags = hashlib.sha256(" ".join(sorted(value.split())).encode()).hexdigest()[:16]
+    try:
+        torch = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        torch = ""
+    return {"arch": platform.machine(), "cpu": cpu or platform.processor(), "cpu_flags": flags, "torch": torch}
+
+
+def weights_digest(train: Path) -> dict[str, str]:
+    """{weights file: SHA-256} of a fine-tune folder's final weights ({} when they are not there)."""
+    out = {}
+    for name in WEIGHT_FILES:
+        if (train / name).is_file():
+            h = hashlib.sha256()
+            with (train / name).open("rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+            out[name] = h.hexdigest()
+    return out
+
+
+def _adapter_of(folder: Path, run: Path) -> Path | None:
+    """The fine-tune folder an evaluation answers with, from its benchmarks' settings.json
+    (``adapter``, recorded relative to where the run was launched: its last part names the folder
+    under RUN/train); None for the seed's evaluation."""
+    for settings in sorted(folder.glob("*/settings.json")):
+        try:
+            adapter = json.loads(settings.read_text(encoding="utf-8")).get("adapter")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if adapter:
+            return run / "train" / Path(adapter).name
+    return None
+
+
+def _check_partial(folder: Path, run: Path) -> None:
+    """An evaluation resumed from a carried partial one: its fine-tune, trained again, must be the
+    one whose weights gave the carried answers."""
+    from sdft.errors import DataError
+
+    record = json.loads((folder / PARTIAL).read_text(encoding="utf-8"))
+    train = run / "train" / record["train"]
+    now = weights_digest(train)
+    if now and now != record["weights"]:
+        raise DataError(f"{folder}: its answers up to the carried point came from weights {record['weights']}, "
+                        f"but {train} now holds other weights {now} (trained again on another machine or "
+                        f"code?): the battery would mix two fine-tunes; delete {folder} and run again")
+
+
+def _pack_partial(folder: Path, run: Path, target: Path) -> bool:
+    """An unfinished evaluation of a finished fine-tune, with :data:`PARTIAL` (False: not one)."""
+    if (folder / PARTIAL).is_file():  # resumed from a carry already: keep the first record, after a check
+        _check_partial(folder, run)
+        record = json.loads((folder / PARTIAL).read_text(encoding="utf-8"))
+    else:
+        train = _adapter_of(folder, run)
+        if train is None or not finished(train) or not weights_digest(train):
+            return False
+        record = {"train": train.name, "weights": weights_digest(train), "machine": machine()}
+    if not any(p.stat().st_size for p in folder.glob("*/predictions.jsonl")):
+        return False  # nothing answered yet
+    (folder / PARTIAL).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    pack(folder, target, live=True)
+    return True
+
+
+def _strip_jsonl(data: bytes, live: bool = False) -> bytes:
+    """``live``: a file still being appended to; a last line not yet ended is left out (the
+    stage answers that item again)."""
+    if live and not data.endswith(b"\n"):
+        data = data[: data.rfind(b"\n") + 1]
     out = []
     for line in data.decode("utf-8").splitlines():
         if line.strip():
@@ -134,8 +235,9 @@ def _all_evaluated(folder: Path, label: str | None, points: set[tuple[str, int]]
     return all((label, step) in points for step in [*snaps, steps])
 
 
-def pack(folder: Path, target: Path) -> None:
-    """One stage folder into ``target`` (tar.xz), with the leaving-out rules above."""
+def pack(folder: Path, target: Path, live: bool = False) -> None:
+    """One stage folder into ``target`` (tar.xz), with the leaving-out rules above; ``live``: an
+    unfinished stage, which may be writing meanwhile."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".tmp")
     with tarfile.open(tmp, "w:xz") as tar:
@@ -145,7 +247,7 @@ def pack(folder: Path, target: Path) -> None:
                 continue
             data = p.read_bytes()
             if p.suffix == ".jsonl":
-                data = _strip_jsonl(data)
+                data = _strip_jsonl(data, live)
             info = tarfile.TarInfo(str(Path(folder.name) / rel))
             info.size, info.mtime = len(data), int(p.stat().st_mtime)
             tar.addfile(info, io.BytesIO(data))
@@ -163,8 +265,18 @@ def save(run: Path, carry: Path, config: Path | None = None) -> tuple[list[Path]
     written = []
     for kind in ("distill", "replay", "eval", "predict", "interp", "train"):
         for folder in sorted((run / kind).glob("*")):
+            partial = carry / kind / f"{folder.name}.partial.tar.xz"
+            if kind == "eval" and not finished(folder) and folder.is_dir():
+                if _pack_partial(folder, run, partial):
+                    written.append(partial)
+                continue
             if not finished(folder):
                 continue
+            if kind == "eval" and (folder / PARTIAL).is_file():
+                _check_partial(folder, run)  # before it is carried as finished
+            if partial.exists():  # finished since: the whole one replaces it
+                partial.unlink()
+                removed.append(partial)
             if kind == "train" and not (folder.name in evaluated
                                         and _all_evaluated(folder, evaluated[folder.name], points)):
                 stale = carry / kind / f"{folder.name}.tar.xz"
@@ -186,11 +298,38 @@ def save(run: Path, carry: Path, config: Path | None = None) -> tuple[list[Path]
     return written, removed
 
 
-def restore(carry: Path, run: Path) -> list[Path]:
+def _partial_record(archive: Path) -> dict:
+    with tarfile.open(archive, "r:xz") as tar:
+        member = next((m for m in tar.getmembers() if Path(m.name).name == PARTIAL), None)
+        data = tar.extractfile(member) if member is not None else None
+        return json.loads(data.read().decode("utf-8")) if data is not None else {}
+
+
+def restore(carry: Path, run: Path, skipped: list[str] | None = None) -> list[Path]:
+    """Unpack what ``run`` lacks; ``skipped`` collects why a partial evaluation was left out."""
     restored = []
+    here = machine()
     for archive in sorted(carry.glob("*/*.tar.xz")):
         kind = archive.parent.name
-        folder = run / kind / archive.name.removesuffix(".tar.xz")
+        name = archive.name.removesuffix(".tar.xz")
+        if name.endswith(".partial"):
+            folder = run / kind / name.removesuffix(".partial")
+            if folder.exists():  # finished, or going on on this machine: what is here is the live copy
+                continue
+            try:
+                record = _partial_record(archive)
+            except (tarfile.TarError, EOFError, lzma.LZMAError, ValueError) as e:
+                from sdft.errors import DataError
+
+                raise DataError(f"{archive}: cannot read its record ({e}); stages restored before it are kept: "
+                                "fetch the carry again and rerun restore") from None
+            if record.get("machine") != here:
+                if skipped is not None:
+                    skipped.append(f"{kind}/{folder.name} (partial): answered on {record.get('machine')}, this is "
+                                   f"{here}; a fine-tune trained again here may differ, so it is evaluated anew")
+                continue
+        else:
+            folder = run / kind / name
         if finished(folder):
             continue
         (run / kind).mkdir(parents=True, exist_ok=True)
@@ -228,12 +367,19 @@ def main(argv: list[str]) -> int:
         size = sum(p.stat().st_size for p in b.glob("*/*.tar.xz"))
         print(f"packed {len(done)} stage(s) into {b} ({size / 1024:.0f} KiB carried in all)")
         for p in removed:
-            print(f"took out {p.parent.name}/{p.name}: its weights are needed again (by a stage planned since "
-                  "it was carried)")
+            if p.name.endswith(".partial.tar.xz"):
+                print(f"took out {p.parent.name}/{p.name}: finished since, carried whole")
+            else:
+                print(f"took out {p.parent.name}/{p.name}: its weights are needed again (by a stage planned since "
+                      "it was carried)")
     else:
-        done = restore(a, b)
-        names = ", ".join(f"{p.parent.name}/{p.name}" for p in done) or "-"
+        skipped: list[str] = []
+        done = restore(a, b, skipped)
+        names = ", ".join(f"{p.parent.name}/{p.name}" + (" (partial)" if (p / PARTIAL).is_file() else "")
+                          for p in done) or "-"
         print(f"restored {len(done)} stage(s) into {b}: {names}")
+        for line in skipped:
+            print(f"left out {line}")
     return 0
 
 

@@ -266,3 +266,100 @@ def test_a_kl_stage_the_later_config_plans_anew_keeps_the_fine_tune_waiting(lora
     (run / "predict" / planned["vanilla-s1"] / ".done").write_text("k")
     assert _carry("save", str(run), str(carry), "--config", str(later)).returncode == 0
     assert (carry / "train" / "vanilla-s1-eee.tar.xz").exists()
+
+
+def _cut_off_run(tmp_path: Path, weights: bytes = b"weights-1") -> Path:
+    """A run whose fine-tune is trained and whose evaluation stopped mid-battery: advbench answered,
+    xstest two items in with a third line half written."""
+    run = tmp_path / "run"
+    train = run / "train" / "sdft-s5-aaa"
+    train.mkdir(parents=True)
+    (train / "adapter_model.safetensors").write_bytes(weights)
+    (train / "train_summary.json").write_text('{"steps": 2}')
+    (train / ".done").write_text("aaa")
+    ev = run / "eval" / "sdft-s5-bbb"
+    for bench, n in (("advbench", 3), ("xstest", 2)):
+        _jsonl(ev / bench / "predictions.jsonl",
+               [{"id": f"{bench}/test/{i}", "prompt": "<|im_start|>user\nHow do I ...", "predict": "No."}
+                for i in range(n)])
+        (ev / bench / "settings.json").write_text(json.dumps({"adapter": "runs/x/train/sdft-s5-aaa"}))
+    with (ev / "xstest" / "predictions.jsonl").open("a") as f:
+        f.write('{"id": "xstest/test/2", "predict": "Su')  # the writer was stopped mid-line
+    (run / "manifest.json").write_text(json.dumps({"name": "t", "models": [], "stages": {}}))
+    return run
+
+
+def _script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("carry_run", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_cut_off_evaluation_is_carried_with_its_weights_hash_and_restored_only_on_the_same_machine(tmp_path):
+    run, carry = _cut_off_run(tmp_path), tmp_path / "carry"
+    out = _carry("save", str(run), str(carry))
+    assert out.returncode == 0, out.stderr
+    archive = carry / "eval" / "sdft-s5-bbb.partial.tar.xz"
+    assert sorted(p.name for p in carry.glob("*/*.tar.xz")) == [archive.name]  # the fine-tune: weights needed
+    with tarfile.open(archive) as tar:
+        xstest = tar.extractfile("sdft-s5-bbb/xstest/predictions.jsonl").read().decode().splitlines()
+        record = json.loads(tar.extractfile("sdft-s5-bbb/.carried_partial.json").read())
+    assert [json.loads(line)["id"] for line in xstest] == ["xstest/test/0", "xstest/test/1"]  # not the torn line
+    assert all("prompt" not in json.loads(line) for line in xstest)
+    import hashlib
+
+    assert record["train"] == "sdft-s5-aaa"
+    assert record["weights"] == {"adapter_model.safetensors": hashlib.sha256(b"weights-1").hexdigest()}
+    assert record["machine"] == _script().machine() and record["machine"]["cpu"]
+
+    back = tmp_path / "back"
+    out = _carry("restore", str(carry), str(back))
+    assert out.returncode == 0, out.stderr
+    assert "eval/sdft-s5-bbb (partial)" in out.stdout
+    folder = back / "eval" / "sdft-s5-bbb"
+    assert not (folder / ".done").exists()  # `sdft run` resumes it, it does not take it as finished
+    assert len((folder / "advbench" / "predictions.jsonl").read_text().splitlines()) == 3
+
+    # answered on another CPU: left out, with the reason
+    other = tmp_path / "other"
+    other.mkdir()
+    with tarfile.open(archive) as tar:
+        tar.extractall(other, filter="data")
+    rec = other / "sdft-s5-bbb" / ".carried_partial.json"
+    rec.write_text(json.dumps({**record, "machine": {**record["machine"], "cpu": "Some Other CPU"}}))
+    (carry / "eval").mkdir(exist_ok=True)
+    with tarfile.open(archive, "w:xz") as tar:
+        tar.add(other / "sdft-s5-bbb", arcname="sdft-s5-bbb")
+    elsewhere = tmp_path / "elsewhere"
+    out = _carry("restore", str(carry), str(elsewhere))
+    assert out.returncode == 0, out.stderr
+    assert "restored 0 stage(s)" in out.stdout and "left out eval/sdft-s5-bbb (partial)" in out.stdout
+    assert "Some Other CPU" in out.stdout and not (elsewhere / "eval" / "sdft-s5-bbb").exists()
+
+
+@pytest.mark.parametrize("same", [True, False])
+def test_a_resumed_battery_is_carried_only_if_the_retrained_weights_are_the_ones_that_began_it(tmp_path, same):
+    run, carry = _cut_off_run(tmp_path), tmp_path / "carry"
+    assert _carry("save", str(run), str(carry)).returncode == 0
+    back = tmp_path / "back"
+    assert _carry("restore", str(carry), str(back)).returncode == 0
+    # the next session: the fine-tune trained again (no weights were carried), the battery finished
+    train = back / "train" / "sdft-s5-aaa"
+    train.mkdir(parents=True)
+    (train / "adapter_model.safetensors").write_bytes(b"weights-1" if same else b"weights-2")
+    (train / ".done").write_text("aaa")
+    (back / "eval" / "sdft-s5-bbb" / ".done").write_text("bbb")
+    (back / "manifest.json").write_text(json.dumps({"name": "t", "models": [], "stages": {}}))
+    out = _carry("save", str(back), str(carry))
+    if same:
+        assert out.returncode == 0, out.stderr
+        assert (carry / "eval" / "sdft-s5-bbb.tar.xz").is_file()
+        assert not (carry / "eval" / "sdft-s5-bbb.partial.tar.xz").exists()
+        assert "took out eval/sdft-s5-bbb.partial.tar.xz: finished since" in out.stdout
+    else:
+        assert out.returncode == 2 and "Traceback" not in out.stderr
+        assert "would mix two fine-tunes" in out.stderr and "delete " in out.stderr
+        assert not (carry / "eval" / "sdft-s5-bbb.tar.xz").exists()  # never carried as finished
