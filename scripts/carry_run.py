@@ -43,6 +43,13 @@ says so and leaves it: the battery starts again there, with that machine's weigh
 checks the hash once the weights exist again: an evaluation whose answers came from two different
 weights is refused (exit 2) with the folder to delete, never carried.
 
+The manifest's list of evaluated models is kept whole across sittings: a sitting of `sdft run`
+rewrites it with the models *it* reached (all of them when every stage is cached, only some with
+`--only` or when it stops early), so `save` merges the run's list into the carried one (a label
+the run has replaces the carried entry), and `restore` adds to an existing run manifest the carried
+models it lacks whose evaluation is finished in the run folder (under the run folder's lock: run it
+when no `sdft run` is writing there), so that `sdft report` sees every model evaluated so far.
+
 Which stages wait for a fine-tune's weights is read from the manifest's config, or with
 ``--config YAML`` from the config the run goes on with, where later arms join from a newer one
 (GSM8K v2: its secondaries' interpolation points of each vanilla seed, and each fine-tune's KL to
@@ -294,8 +301,59 @@ def save(run: Path, carry: Path, config: Path | None = None) -> tuple[list[Path]
                     json.dumps(shift.parameter_shift(folder, seed_model), indent=1) + "\n", encoding="utf-8")
             pack(folder, target)
             written.append(target)
-    (carry / "manifest.json").write_bytes((run / "manifest.json").read_bytes())  # wall times, provenance
+    carried = carry / "manifest.json"
+    merged = _merged_models(manifest, _read_manifest(carried), keep=lambda m: True)
+    carried.parent.mkdir(parents=True, exist_ok=True)
+    tmp = carried.with_suffix(".tmp")  # wall times, provenance, every model evaluated so far
+    tmp.write_text(json.dumps({**manifest, "models": merged}, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(carried)
     return written, removed
+
+
+def _read_manifest(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as e:
+        from sdft.errors import DataError
+
+        raise DataError(f"{path}: not a readable manifest ({e})") from None
+
+
+def _merged_models(run_manifest: dict, carried: dict | None, keep) -> list[dict]:
+    """The carried manifest's models in their order, each replaced by the run's entry of the same
+    label, then the run's other models; carried ones only where ``keep(model)`` and the two
+    manifests are of one experiment (same name)."""
+    mine = run_manifest.get("models") or []
+    if not carried or carried.get("name") != run_manifest.get("name"):
+        return mine
+    by_label = {m.get("label"): m for m in mine}
+    out = [by_label.pop(m.get("label")) if m.get("label") in by_label else m
+           for m in carried.get("models") or [] if m.get("label") in by_label or keep(m)]
+    return out + list(by_label.values())
+
+
+def _fill_models(carry: Path, run: Path) -> int:
+    """Add to ``run``'s manifest the carried models it lacks whose evaluation is finished there;
+    how many were added."""
+    from sdft.locks import output_lock
+
+    carried = _read_manifest(carry / "manifest.json")
+    with output_lock(run, folder=True):  # not while an `sdft run` writes the manifest
+        path = run / "manifest.json"
+        manifest = _read_manifest(path)
+        if manifest is None or carried is None:
+            return 0
+        before = len(manifest.get("models") or [])
+        models = _merged_models(manifest, carried,
+                                keep=lambda m: bool(m.get("eval_dir")) and finished(run / m["eval_dir"]))
+        if len(models) == before:
+            return 0
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({**manifest, "models": models}, indent=1) + "\n", encoding="utf-8")
+        tmp.replace(path)
+        return len(models) - before
 
 
 def _partial_record(archive: Path) -> dict:
@@ -378,6 +436,9 @@ def main(argv: list[str]) -> int:
         names = ", ".join(f"{p.parent.name}/{p.name}" + (" (partial)" if (p / PARTIAL).is_file() else "")
                           for p in done) or "-"
         print(f"restored {len(done)} stage(s) into {b}: {names}")
+        added = _fill_models(a, b) if b.is_dir() else 0
+        if added:
+            print(f"manifest: added {added} model(s) evaluated in earlier sittings to {b / 'manifest.json'}")
         for line in skipped:
             print(f"left out {line}")
     return 0

@@ -316,3 +316,13 @@ def test_a_plan_with_nothing_measured_uses_its_models_rates(model, gen, source, 
 
     plan = describe(Stages(load_experiment(SMOLLM2_DEMO, {"out": str(tmp_path), "model": model})))
     assert plan["gen_tok_s"] == gen and source in plan["gen_rate_from"] and source in plan["train_rate_from"]
+
+
+def test_the_v2_primary_verdict_config_is_the_primary_arms_under_the_plans_rule(tmp_path, data_dir):
+    """configs/gsm8k_forgetting_v2_primary.yaml (PLAN amendment 6): the verdict is read from the
+    primary arms' stage folders, under the same report section as the whole experiment's."""
+    assert _folders("gsm8k_forgetting_v2_primary", tmp_path) == _folders("base/gsm8k_forgetting_v2", tmp_path)
+    primary = load_experiment(REPO / "configs" / "gsm8k_forgetting_v2_primary.yaml")
+    whole = load_experiment(REPO / "configs" / "gsm8k_forgetting_v2.yaml")
+    assert primary.report == whole.report and primary.report.primary == "advbench_strict"
+    assert primary.name == whole.name and primary.run_dir == whole.run_dir

@@ -363,3 +363,43 @@ def test_a_resumed_battery_is_carried_only_if_the_retrained_weights_are_the_ones
         assert out.returncode == 2 and "Traceback" not in out.stderr
         assert "would mix two fine-tunes" in out.stderr and "delete " in out.stderr
         assert not (carry / "eval" / "sdft-s5-bbb.tar.xz").exists()  # never carried as finished
+
+
+def test_a_sitting_that_reached_fewer_models_neither_shrinks_the_carried_list_nor_hides_them_from_the_report(
+        tmp_path):
+    """`sdft run --only sdft-s5` rewrites the manifest with the seed and sdft-s5 alone; the carry keeps
+    the models earlier sittings evaluated, and restore gives them back to the run's manifest."""
+    run, carry = tmp_path / "run", tmp_path / "carry"
+
+    def model(label, folder):
+        return {"label": label, "method": label.split("-")[0], "eval_dir": f"eval/{folder}"}
+
+    for folder in ("seed-a", "vanilla-s1-b", "sdft-s1-c", "sdft-s5-e"):
+        (run / "eval" / folder).mkdir(parents=True)
+        (run / "eval" / folder / ".done").write_text(folder)
+    earlier = [model("seed", "seed-a"), model("vanilla-s1", "vanilla-s1-b"), model("sdft-s1", "sdft-s1-c"),
+               model("vanilla-s2", "vanilla-s2-d")]  # vanilla-s2: its evaluation is not in this run folder
+    carry.mkdir()
+    (carry / "manifest.json").write_text(json.dumps({"name": "v2", "models": earlier}))
+    sitting = [{**model("seed", "seed-a"), "note": "this sitting's"}, model("sdft-s5", "sdft-s5-e")]
+    (run / "manifest.json").write_text(json.dumps({"name": "v2", "models": sitting, "stages": {"x": 1}}))
+
+    out = _carry("save", str(run), str(carry))
+    assert out.returncode == 0, out.stderr
+    kept = json.loads((carry / "manifest.json").read_text())
+    assert [m["label"] for m in kept["models"]] == ["seed", "vanilla-s1", "sdft-s1", "vanilla-s2", "sdft-s5"]
+    assert kept["models"][0]["note"] == "this sitting's" and kept["stages"] == {"x": 1}
+
+    out = _carry("restore", str(carry), str(run))
+    assert out.returncode == 0, out.stderr
+    assert "manifest: added 2 model(s)" in out.stdout
+    back = json.loads((run / "manifest.json").read_text())
+    # vanilla-s2 stays out: nothing of it is in the run folder for a report to read
+    assert [m["label"] for m in back["models"]] == ["seed", "vanilla-s1", "sdft-s1", "sdft-s5"]
+    assert back["stages"] == {"x": 1}
+
+    # another experiment's carry is not merged
+    (carry / "manifest.json").write_text(json.dumps({"name": "other", "models": earlier}))
+    (run / "manifest.json").write_text(json.dumps({"name": "v2", "models": sitting}))
+    assert "manifest: added" not in _carry("restore", str(carry), str(run)).stdout
+    assert len(json.loads((run / "manifest.json").read_text())["models"]) == 2

@@ -117,3 +117,22 @@ def test_a_run_folder_given_twice_is_refused(demo, tmp_path, capsys):
     assert main(["report", str(demo), str(demo) + "/", "--no-figures", "--out", str(tmp_path / "o")]) == 2
     assert f"run folder given more than once: {demo}" in capsys.readouterr().err
     assert _files(demo) == before and not (tmp_path / "o").exists()
+
+
+def test_an_experiment_config_gives_its_report_section_through_its_base_chain(demo, tmp_path, capsys):
+    """The plan's rule lives in the experiment config; a run whose sittings predate it (a frozen
+    copy) is reported under it with `--config EXPERIMENT.yaml`."""
+    (tmp_path / "base.yaml").write_text("name: x\nreport:\n  primary: gsm8k\n  non_inferiority: {advbench: 7}\n")
+    config = tmp_path / "exp.yaml"
+    config.write_text("base: base.yaml\nseeds: [1]\nreport:\n  decide: [sdft]\n")
+    out = tmp_path / "o"
+    assert main(["report", str(demo), "--config", str(config), "--no-figures", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["decision"]["sdft_minus_vanilla"]["endpoint"] == "gsm8k"  # from the base's section
+    assert summary["non_inferiority"]["sdft_minus_vanilla"]["advbench"]["margin"] == 7
+    config.write_text("base: base.yaml\nreport:\n  decide: [nope]\n")
+    assert main(["report", str(demo), "--config", str(config), "--no-figures", "--out", str(out)]) == 2
+    assert f"sdft report: error: {config}: report.decide: ['nope'] must name" in capsys.readouterr().err
+    config.write_text("report: [primary]\n")
+    assert main(["report", str(demo), "--config", str(config), "--no-figures", "--out", str(out)]) == 2
+    assert f"{config}: report: expected a mapping" in capsys.readouterr().err

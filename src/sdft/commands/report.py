@@ -26,7 +26,8 @@ from sdft.report_config import ReportConfig, check_decide
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders written by `sdft run`")
-    parser.add_argument("--config", help="YAML file with ReportConfig fields")
+    parser.add_argument("--config", help="YAML file with ReportConfig fields, or an experiment config "
+                        "(`sdft run`'s), whose report section is read")
     add_config_arguments(parser, ReportConfig)
 
 
@@ -66,7 +67,14 @@ def _settings(args: argparse.Namespace) -> tuple[ReportConfig, dict[str, str]]:
     if len(args.run_dirs) == 1 and (own := _run_settings(Path(args.run_dirs[0]))):
         layers.append((own, f"{Path(args.run_dirs[0]) / 'manifest.json'}: report", "."))
     if args.config:
-        layers.append((read_config(args.config), args.config, ""))  # "": a file's own keys
+        data = read_config(args.config)
+        if "report" in data:  # an experiment config (not a ReportConfig field): its report section
+            section = data["report"]
+            if not isinstance(section, dict):
+                raise ConfigError(f"{args.config}: report: expected a mapping of report settings, got {section!r}")
+            layers.append((section, f"{args.config}: report", "."))
+        else:
+            layers.append((data, args.config, ""))  # "": a file's own keys
     flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(ReportConfig)
              if getattr(args, f.name, None) is not None}
     layers.append((flags, "flags", "--"))
