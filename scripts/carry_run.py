@@ -86,22 +86,23 @@ def finished(folder: Path) -> bool:
 def machine() -> dict[str, str]:
     """What decides whether a fine-tune retrained here gets the same weights bit for bit: the CPU
     (model name, a digest of its instruction flags) and the torch build."""
-    cpu, flags = "", ""
+    from sdft.runs import cpu_model
+
+    flags = ""
     try:
         text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
         text = ""
     for line in text.splitlines():
         key, _, value = line.partition(":")
-        if key.strip() == "model name" and not cpu:
-            cpu = value.strip()
-        elif key.strip() == "flags" and not flags:
+        if key.strip() == "flags":
             flags = hashlib.sha256(" ".join(sorted(value.split())).encode()).hexdigest()[:16]
+            break
     try:
         torch = metadata.version("torch")
     except metadata.PackageNotFoundError:
         torch = ""
-    return {"arch": platform.machine(), "cpu": cpu or platform.processor(), "cpu_flags": flags, "torch": torch}
+    return {"arch": platform.machine(), "cpu": cpu_model(), "cpu_flags": flags, "torch": torch}
 
 
 def weights_digest(train: Path) -> dict[str, str]:

@@ -163,6 +163,15 @@ def test_git_hash_is_the_one_the_process_started_with(monkeypatch):
     runs.git_hash.cache_clear()
 
 
+def test_provenance_names_the_cpu_from_proc_cpuinfo(tmp_path):
+    from sdft import runs
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9R14\nflags\t: fpu avx2\n")
+    assert runs.cpu_model(str(info)) == "AMD EPYC 9R14"
+    assert runs.provenance()["cpu"] == runs.cpu_model()  # this machine's, wherever it is read from
+
+
 def test_write_json_leaves_another_writers_temp_file_alone(tmp_path):
     # Two ranks of a DDP fine-tune write train_config.json at once; with one shared temp name
     # the first rename took the second writer's file away (FileNotFoundError in that rank).

@@ -147,6 +147,10 @@ def test_tiny_run_end_to_end_then_resume_and_partial_rerun(tiny_config, capsys, 
     stages = json.loads((run / "manifest.json").read_text())["stages"]
     assert stages["eval/sdft"]["sittings"] == 2 and stages["eval/vanilla"]["sittings"] == 1
     assert stages["eval/sdft"]["git"] == json.loads((run / "manifest.json").read_text())["provenance"]["git"]
+    # and the CPU that computed it (a run that spans machines mixes their wall times and last bits)
+    from sdft.runs import cpu_model
+
+    assert stages["eval/sdft"]["cpu"] == cpu_model() != ""
 
 
 @pytest.mark.parametrize("name", ["gsm8k_forgetting", "openfunction_forgetting"])

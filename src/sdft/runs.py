@@ -265,9 +265,25 @@ def computing() -> Iterator[list[dict[str, Any]]]:
         used.extend(_COMPUTE[start:])
 
 
+@functools.cache
+def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The CPU's model name (from ``cpuinfo``; else what the platform says, possibly empty): wall
+    times, and float32 results to the last bits, depend on it (a run resumed on another machine
+    mixes them)."""
+    try:
+        text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name" and value.strip():
+            return value.strip()
+    return platform.processor()
+
+
 def provenance(**extra: Any) -> dict[str, Any]:
-    """What every result file carries: versions, git hash, command line, host, time, and the memory
-    allocator (speed figures depend on it; :mod:`sdft.allocator`)."""
+    """What every result file carries: versions, git hash, command line, host and its CPU, time,
+    and the memory allocator (speed figures depend on it; :mod:`sdft.allocator`)."""
     from sdft import allocator
 
     return {
@@ -275,6 +291,7 @@ def provenance(**extra: Any) -> dict[str, Any]:
         "versions": package_versions(),
         "argv": sys.argv,
         "host": platform.node(),
+        "cpu": cpu_model(),
         "platform": platform.platform(),
         "allocator": Path(allocator.active() or "system").name,
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

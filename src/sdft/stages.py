@@ -28,7 +28,7 @@ from typing import Any, Callable
 from sdft.experiment import ExperimentConfig, as_record
 from sdft.locks import output_lock
 from sdft.planning import Variant
-from sdft.runs import computing, git_hash, provenance, write_json
+from sdft.runs import computing, cpu_model, git_hash, provenance, write_json
 
 log = logging.getLogger(__name__)
 
@@ -147,10 +147,12 @@ class Run:
             work()
         wall = time.perf_counter() - t0
         (folder / ".done").write_text(marker(key))
-        # the code that computed it: a run that spans sessions may span commits; "compute": the
-        # device and dtype of each model the stage loaded (checked by benchmarks/gpu_check.py)
+        # the code and the CPU that computed it: a run that spans sessions may span commits and
+        # machines; "compute": the device and dtype of each model the stage loaded (checked by
+        # benchmarks/gpu_check.py)
         self.manifest["stages"][name] = {"status": "done", "dir": rel, "key": key, "wall_s": round(wall, 1),
-                                         "sittings": sittings, "git": git_hash(), "compute": used,
+                                         "sittings": sittings, "git": git_hash(), "cpu": cpu_model(),
+                                         "compute": used,
                                          **({"dtype": entry["dtype"]} if "dtype" in entry else {})}
         self.save()
         log.info("%s: done in %.0f s", name, wall)
