@@ -58,3 +58,35 @@ def test_a_full_fine_tune_has_no_adapter_to_disable(tiny_model_dir, predictions,
     with pytest.raises(ConfigError, match="a full fine-tune has none"):
         kl_on_answers(tiny_model_dir, tiny_model_dir, predictions, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_answers_carried_without_prompts_get_the_prompts_their_evaluation_rendered(
+        lora_model, tiny_model_dir, tmp_path, data_dir, monkeypatch):
+    """scripts/carry_run.py leaves every record's rendered prompt out (a copy of the dataset); a KL
+    stage run later on the restored answers renders them again, as the evaluation did."""
+    import shutil
+
+    from sdft.cli import main
+
+    monkeypatch.setenv("SDFT_DATA_DIR", str(data_dir))
+    out = tmp_path / "eval"
+    assert main(["eval", "--model", str(tiny_model_dir), "--benchmarks", "gsm8k", "--benchmark-data",
+                 "gsm8k=gsm8k:test[:3]", "--max-new-tokens", "6", "--out", str(out), "--data-dir", str(data_dir),
+                 "--no-progress"]) == 0
+    whole = out / "gsm8k" / "predictions.jsonl"
+    carried = tmp_path / "carried" / "gsm8k" / "predictions.jsonl"
+    carried.parent.mkdir(parents=True)
+    shutil.copy(out / "gsm8k" / "settings.json", carried.parent)
+    lines = [json.loads(x) for x in whole.read_text().splitlines()]
+    carried.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "prompt"}) + "\n" for r in lines))
+
+    adapter = _adapter(lora_model, tmp_path, True)
+    a = kl_on_answers(tiny_model_dir, adapter, whole, tmp_path / "a")
+    b = kl_on_answers(tiny_model_dir, adapter, carried, tmp_path / "b")
+    assert a["n_items"] == 3 and a["per_item"] == b["per_item"] and a["kl_per_token"] == b["kl_per_token"]
+
+    (carried.parent / "settings.json").unlink()
+    from sdft.errors import DataError
+
+    with pytest.raises(DataError, match="have no 'prompt', and it cannot be rendered again without"):
+        kl_on_answers(tiny_model_dir, adapter, carried, tmp_path / "c")

@@ -42,22 +42,36 @@ def kl_on_answers(model_spec: str, adapter: str | Path, predictions: str | Path,
     ``limit`` items in data order (``predictions``: a predictions.jsonl with the rendered
     ``prompt`` and the answer ``predict``; an empty answer counts no token); writes
     ``out``/kl_to_seed.json. A full fine-tune (no adapter to disable) is an error."""
-    import torch
-
     from sdft import models
     from sdft.errors import ConfigError
-    from sdft.train.objectives import kl_terms
 
     if not (Path(adapter) / "adapter_config.json").exists():
         raise ConfigError(f"{adapter}: the KL to the seed is measured with the LoRA adapter disabled; "
                           "a full fine-tune has none")
     model, tok = models.load(model_spec, adapter=str(adapter), dtype=dtype, padding_side="right")
     lines = [json.loads(x) for x in Path(predictions).read_text(encoding="utf-8").splitlines() if x.strip()]
-    per_item, kl_total, n_total = [], 0.0, 0
+    lines = with_prompts(in_data_order(lines)[:limit], Path(predictions), tok)
+    per_item, kl_total, n_total = kl_per_item(model, tok, lines)
+    result = {"kl_per_token": kl_total / n_total if n_total else None, "n_items": len(per_item),
+              "n_tokens": n_total, "predictions": str(predictions), "direction": "KL(fine-tune || seed)",
+              "items": f"the first {limit} in {ITEM_ORDER}",
+              "per_item": per_item}
+    write_text(Path(out) / KL_FILE, json.dumps(result, indent=1) + "\n")  # atomic: a stage's result
+    return result
+
+
+def kl_per_item(model, tok, lines: list[dict]) -> tuple[list[dict[str, Any]], float, int]:
+    """([{id, kl (per token), tokens}], summed KL, tokens) of each line's answer (``predict``) after
+    its ``prompt``, one answer at a time (no padding, so no batch enters the numbers); an empty
+    answer is skipped."""
+    import torch
     from tqdm.auto import tqdm
 
+    from sdft.train.objectives import kl_terms
+
+    out, kl_total, n_total = [], 0.0, 0
     with torch.no_grad():
-        for r in tqdm(in_data_order(lines)[:limit], desc="KL to the seed", unit="answer", leave=False):
+        for r in tqdm(lines, desc="KL to the seed", unit="answer", leave=False):
             p = tok(r["prompt"], add_special_tokens=False)["input_ids"]
             a = tok(r["predict"], add_special_tokens=False)["input_ids"]
             if not a:
@@ -65,11 +79,47 @@ def kl_on_answers(model_spec: str, adapter: str | Path, predictions: str | Path,
             ids = torch.tensor([p + a], device=model.device)
             labels = torch.tensor([[-100] * len(p) + a], device=model.device)
             _, kl, n = kl_terms(model, {"input_ids": ids, "labels": labels})
-            per_item.append({"id": r["id"], "kl": kl.item() / max(n.item(), 1), "tokens": int(n.item())})
+            out.append({"id": r["id"], "kl": kl.item() / max(n.item(), 1), "tokens": int(n.item())})
             kl_total, n_total = kl_total + kl.item(), n_total + int(n.item())
-    result = {"kl_per_token": kl_total / n_total if n_total else None, "n_items": len(per_item),
-              "n_tokens": n_total, "predictions": str(predictions), "direction": "KL(fine-tune || seed)",
-              "items": f"the first {limit} in {ITEM_ORDER}",
-              "per_item": per_item}
-    write_text(Path(out) / KL_FILE, json.dumps(result, indent=1) + "\n")  # atomic: a stage's result
-    return result
+    return out, kl_total, n_total
+
+
+def with_prompts(lines: list[dict], predictions: Path, tok) -> list[dict]:
+    """``lines`` with the rendered ``prompt`` of each that lacks it: a carried run folder leaves
+    prompts out (copies of the datasets; scripts/carry_run.py), so they are rendered again from the
+    benchmark's items and prompt template as its evaluation rendered them, by the ``data`` and
+    ``variant`` its ``settings.json`` recorded (the benchmark is the predictions' folder name)."""
+    missing = [r for r in lines if "prompt" not in r]
+    if not missing:
+        return lines
+    from sdft import evaluate, models
+    from sdft.data.tasks import data_dir
+    from sdft.errors import DataError
+    from sdft.evaluate.generative import chat_requests
+
+    settings_file = predictions.parent / "settings.json"
+    name = predictions.parent.name
+    try:
+        settings = json.loads(settings_file.read_text(encoding="utf-8"))
+        bench = evaluate.get(name)
+    except (OSError, ValueError) as e:
+        raise DataError(f"{predictions}: {len(missing)} answer(s) have no 'prompt', and it cannot be rendered "
+                        f"again without {settings_file} and a known benchmark {name!r} ({e})") from None
+    examples = {ex.id: ex for ex in bench.load(_Items(settings.get("data")), bench.data)}
+    absent = [r["id"] for r in missing if r["id"] not in examples]
+    if absent:
+        raise DataError(f"{predictions}: record {absent[0]!r}: field 'prompt' missing, and the item is not in "
+                        f"{settings.get('data') or bench.data} (data folder {data_dir()})")
+    variant = bench.variant(settings.get("variant"))
+    reqs = {r.id: r for r in chat_requests([examples[r["id"]] for r in missing], f"{bench.prompt}_{variant}")}
+    return [r if "prompt" in r else {**r, "prompt": models.render_chat(tok, reqs[r["id"]].messages,
+                                                                      reqs[r["id"]].prefill)} for r in lines]
+
+
+class _Items:
+    """What a benchmark's ``load`` reads of an evaluation context: the data spec and folder."""
+
+    def __init__(self, data: str | None):
+        from sdft.data.tasks import data_dir
+
+        self.data, self.data_dir = data, data_dir()
