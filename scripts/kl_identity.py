@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Is a fine-tune trained again the one that was evaluated? Checked against its carried KL.
+
+    python scripts/kl_identity.py runs/gsm8k_forgetting_v2 vanilla-s2
+
+A carried run keeps no weights (scripts/carry_run.py), so a stage that needs a fine-tune's weights
+after a machine change trains it again from its stage (GSM8K v2, PLAN amendment 6). Whether that
+retrained fine-tune *is* the evaluated one is measured on what was carried: its KL to the seed
+(``kl_to_seed.json`` of the model's ``kl_dir`` in the manifest), per item, one answer at a time
+(no batching enters), recomputed with the weights now in its ``train_dir`` on the same answers
+(their prompts rendered again where the carry left them out). The same weights give every item's
+value to the last digit; a sibling trained on another CPU differs in the last digits.
+
+Prints one line per model: how many items are identical and the largest relative difference
+(a KL difference, never a score). Exits 0 when every item is identical, 1 when not, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def check(run: Path, label: str) -> tuple[int, int, float]:
+    """(items identical, items, largest relative difference) for ``label`` in ``run``."""
+    from sdft.analyze.kl import KL_FILE, kl_per_item, with_prompts
+    from sdft.analyze.runfiles import load_run, path_in
+    from sdft.errors import DataError
+
+    manifest = load_run(run)
+    model = next((m for m in manifest["models"] if m.get("label") == label), None)
+    if model is None:
+        raise DataError(f"{run / 'manifest.json'}: no model {label!r} (carry_run.py restore fills the list)")
+    kl_dir, train = path_in(manifest, model.get("kl_dir")), path_in(manifest, model.get("train_dir"))
+    if kl_dir is None or not (kl_dir / KL_FILE).is_file():
+        raise DataError(f"{label}: no carried {KL_FILE} to check against (kl_dir {model.get('kl_dir')!r})")
+    if train is None or not (train / "adapter_config.json").is_file():
+        raise DataError(f"{label}: no LoRA adapter in its train_dir {model.get('train_dir')!r}: train it again first")
+    old = json.loads((kl_dir / KL_FILE).read_text(encoding="utf-8"))
+    predictions = path_in(manifest, model.get("eval_dir")) / Path(old["predictions"]).parent.name / "predictions.jsonl"
+    lines = predictions.read_text(encoding="utf-8").splitlines()
+    by_id = {r["id"]: r for r in map(json.loads, filter(str.strip, lines))}
+    missing = [x["id"] for x in old["per_item"] if x["id"] not in by_id]
+    if missing:
+        raise DataError(f"{predictions}: record {missing[0]!r} of {kl_dir / KL_FILE} is not there")
+
+    from sdft import models
+    from sdft.experiment import from_record
+
+    model_spec = from_record(manifest["manifest"].get("config") or {}, f"{run / 'manifest.json'}: config").model
+    dtype = (((manifest["manifest"].get("stages") or {}).get(f"predict/{label}") or {}).get("dtype")) or "float32"
+    net, tok = models.load(model_spec, adapter=str(train), dtype=dtype, padding_side="right")
+    lines = with_prompts([by_id[x["id"]] for x in old["per_item"]], predictions, tok)
+    new, _, _ = kl_per_item(net, tok, lines)
+    same, worst = 0, 0.0
+    for a, b in zip(old["per_item"], new):
+        if a == b:
+            same += 1
+        else:
+            worst = max(worst, abs(a["kl"] - b["kl"]) / max(abs(a["kl"]), 1e-12))
+    return same, len(old["per_item"]), worst
+
+
+def main(argv: list[str]) -> int:
+    from sdft.errors import SdftError
+
+    if len(argv) < 2:
+        print("usage: kl_identity.py RUN LABEL [LABEL ...]", file=sys.stderr)
+        return 2
+    run, ok = Path(argv[0]), True
+    for label in argv[1:]:
+        try:
+            same, n, worst = check(run, label)
+        except SdftError as e:
+            print(f"kl_identity.py: error: {e}", file=sys.stderr)
+            return 2
+        ok &= same == n
+        verdict = "the evaluated weights" if same == n else "a retrained sibling, not the evaluated weights"
+        print(f"{label}: {same} of {n} items identical to the last digit, largest relative difference "
+              f"{worst:.2e}: {verdict}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
