@@ -33,15 +33,23 @@ one trains it again. The seed's answers for self-replay (`replay/`) are carried 
 the data stages (`data/`, seconds) are rebuilt.
 
 An evaluation cut off by the end of a session is carried too, as CARRY/eval/<folder>.partial.tar.xz
-(the benchmarks answered so far, line by line), with what the next session needs to trust it: the
-SHA-256 of the fine-tune's weights that gave those answers and this machine's CPU (model name and
-instruction flags) and torch build. A fresh machine has no weights, so `sdft run` trains the
-fine-tune again first; on the same CPU and torch build that retraining gives the same weights bit
-for bit (training here is deterministic: same seed, same kernels), and the evaluation then goes on
-from its last answer. `restore` unpacks a partial evaluation only on such a machine (elsewhere it
-says so and leaves it: the battery starts again there, with that machine's weights), and `save`
-checks the hash once the weights exist again: an evaluation whose answers came from two different
-weights is refused (exit 2) with the folder to delete, never carried.
+(the benchmarks answered so far, line by line; a line still being written is left out, and
+results.json is read before the answers), with what the next session needs to trust it: the
+SHA-256 of the fine-tune's weights that gave those answers, and this machine (CPU model, a digest
+of its instruction flags, its core count; the torch, transformers and peft versions). A fresh
+machine has no weights, so `sdft run` trains the fine-tune again first; on the same machine kind
+that retraining gives the same weights bit for bit (training here is deterministic: same seed,
+same kernels), and the evaluation then goes on from its last answer. `restore` unpacks a partial
+evaluation only on such a machine (elsewhere it says so and leaves it: the battery starts again
+there) and writes back into its records what the carry left out (prompts, a judged benchmark's
+requests: :func:`sdft.evaluate.generative.refill`), since the stage resumes into those files and
+the KL stage after it reads them. Nothing checks the weights between the retraining and the
+evaluation going on (the frozen code that runs it cannot), so `save` checks them before anything
+of it is carried: a resumed evaluation whose fine-tune now holds other weights is refused (exit 2,
+naming the folders to delete: it and its model's KL stage), its partial archive is taken out of
+CARRY so that no later restore brings it back, and everything else is still carried. Once a
+resumed evaluation is finished and its weights matched, it is marked checked and never refused
+later (a fine-tune retrained again for a later stage may be a sibling).
 
 The manifest's list of evaluated models is kept whole across sittings: a sitting of `sdft run`
 rewrites it with the models *it* reached (all of them when every stage is cached, only some with
@@ -64,6 +72,7 @@ import hashlib
 import io
 import json
 import lzma
+import os
 import platform
 import sys
 import tarfile
@@ -85,7 +94,8 @@ def finished(folder: Path) -> bool:
 
 def machine() -> dict[str, str]:
     """What decides whether a fine-tune retrained here gets the same weights bit for bit: the CPU
-    (model name, a digest of its instruction flags) and the torch build."""
+    (model name, a digest of its instruction flags, the core count that sets the threads) and the
+    torch, transformers and peft versions."""
     from sdft.runs import cpu_model
 
     flags = ""
@@ -95,14 +105,17 @@ def machine() -> dict[str, str]:
         text = ""
     for line in text.splitlines():
         key, _, value = line.partition(":")
-        if key.strip() == "flags":
+        if key.strip() in ("flags", "Features"):  # x86, ARM
             flags = hashlib.sha256(" ".join(sorted(value.split())).encode()).hexdigest()[:16]
             break
-    try:
-        torch = metadata.version("torch")
-    except metadata.PackageNotFoundError:
-        torch = ""
-    return {"arch": platform.machine(), "cpu": cpu_model(), "cpu_flags": flags, "torch": torch}
+    versions = {}
+    for package in ("torch", "transformers", "peft"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = ""
+    return {"arch": platform.machine(), "cpu": cpu_model(), "cpu_flags": flags, "cpus": os.cpu_count(),
+            **versions}
 
 
 def weights_digest(train: Path) -> dict[str, str]:
@@ -132,35 +145,55 @@ def _adapter_of(folder: Path, run: Path) -> Path | None:
     return None
 
 
-def _check_partial(folder: Path, run: Path) -> None:
-    """An evaluation resumed from a carried partial one: its fine-tune, trained again, must be the
-    one whose weights gave the carried answers."""
-    from sdft.errors import DataError
-
+def _partial_problem(folder: Path, run: Path) -> str | None:
+    """An evaluation resumed from a carried partial one: None when its fine-tune (trained again)
+    holds the weights whose digest the carried answers recorded, or when it was so checked once
+    already; else what is wrong."""
     record = json.loads((folder / PARTIAL).read_text(encoding="utf-8"))
+    if record.get("verified"):
+        return None
     train = run / "train" / record["train"]
     now = weights_digest(train)
-    if now and now != record["weights"]:
-        raise DataError(f"{folder}: its answers up to the carried point came from weights {record['weights']}, "
-                        f"but {train} now holds other weights {now} (trained again on another machine or "
-                        f"code?): the battery would mix two fine-tunes; delete {folder} and run again")
+    if not now:
+        return None if not finished(folder) else (
+            f"{folder}: resumed from answers of weights {record['weights']}, and {train} has no weights to "
+            "check them against")
+    if now != record["weights"]:
+        return (f"{folder}: its answers up to the carried point came from weights {record['weights']}, but "
+                f"{train} now holds other weights {now} (trained again on another machine or code?): the battery "
+                f"mixes two fine-tunes. Delete {folder} and the KL stage of the same model under "
+                f"{run / 'predict'} (its key does not see the answers), then run again")
+    return None
 
 
-def _pack_partial(folder: Path, run: Path, target: Path) -> bool:
-    """An unfinished evaluation of a finished fine-tune, with :data:`PARTIAL` (False: not one)."""
+def _verify(folder: Path, run: Path) -> str | None:
+    """:func:`_partial_problem` for a finished evaluation, which is then marked checked."""
+    problem = _partial_problem(folder, run)
+    if problem is None:
+        record = json.loads((folder / PARTIAL).read_text(encoding="utf-8"))
+        if not record.get("verified"):
+            record["verified"] = record["weights"]  # the retrained weights matched: never checked again
+            (folder / PARTIAL).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    return problem
+
+
+def _pack_partial(folder: Path, run: Path, target: Path) -> tuple[bool, str | None]:
+    """(packed, problem): an unfinished evaluation of a finished fine-tune, with :data:`PARTIAL`."""
     if (folder / PARTIAL).is_file():  # resumed from a carry already: keep the first record, after a check
-        _check_partial(folder, run)
+        problem = _partial_problem(folder, run)
+        if problem:
+            return False, problem
         record = json.loads((folder / PARTIAL).read_text(encoding="utf-8"))
     else:
         train = _adapter_of(folder, run)
         if train is None or not finished(train) or not weights_digest(train):
-            return False
+            return False, None
         record = {"train": train.name, "weights": weights_digest(train), "machine": machine()}
     if not any(p.stat().st_size for p in folder.glob("*/predictions.jsonl")):
-        return False  # nothing answered yet
+        return False, None  # nothing answered yet
     (folder / PARTIAL).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     pack(folder, target, live=True)
-    return True
+    return True, None
 
 
 def _strip_jsonl(data: bytes, live: bool = False) -> bytes:
@@ -248,8 +281,11 @@ def pack(folder: Path, target: Path, live: bool = False) -> None:
     unfinished stage, which may be writing meanwhile."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".tmp")
+    # A live folder's results.json is read first: a benchmark it lists was finished before its
+    # predictions are read, so the two never disagree in the archive.
+    files = sorted(folder.rglob("*"), key=lambda p: (not live or p.name != "results.json", str(p)))
     with tarfile.open(tmp, "w:xz") as tar:
-        for p in sorted(folder.rglob("*")):
+        for p in files:
             rel = p.relative_to(folder)
             if not p.is_file() or rel.parts[0] == "checkpoints" or p.name in DROP_FILES:
                 continue
@@ -262,26 +298,40 @@ def pack(folder: Path, target: Path, live: bool = False) -> None:
     tmp.replace(target)
 
 
-def save(run: Path, carry: Path, config: Path | None = None) -> tuple[list[Path], list[Path]]:
-    """(archives written, archives taken out: fine-tunes that wait for their weights again)."""
+def save(run: Path, carry: Path, config: Path | None = None) -> tuple[list[Path], list[Path], list[str]]:
+    """(archives written, archives taken out: fine-tunes that wait for their weights again and
+    partial evaluations finished since or refused, problems: evaluations refused)."""
     from sdft.analyze import shift
 
     manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
-    evaluated, points, scaled = _evaluated(run, manifest, config)
-    removed = []
-    seed_model = next((m.get("model") for m in manifest.get("models", []) if m.get("method") == "seed"), None)
-    written = []
+    carried_file = carry / "manifest.json"
+    carried = _read_manifest(carried_file)
+    same = carried is not None and carried.get("name") == manifest.get("name")
+    # A sitting lists only the models it reached (`--only`, or stopped early): the fine-tunes
+    # evaluated before are still evaluated, so none of their archives is taken out for it.
+    known = _merged_models(manifest, carried if same else None,
+                           keep=lambda m: bool(m.get("eval_dir")) and finished(run / m["eval_dir"]))
+    evaluated, points, scaled = _evaluated(run, {**manifest, "models": known}, config)
+    removed, problems, written = [], [], []
+    seed_model = next((m.get("model") for m in known if m.get("method") == "seed"), None)
     for kind in ("distill", "replay", "eval", "predict", "interp", "train"):
         for folder in sorted((run / kind).glob("*")):
             partial = carry / kind / f"{folder.name}.partial.tar.xz"
-            if kind == "eval" and not finished(folder) and folder.is_dir():
-                if _pack_partial(folder, run, partial):
+            problem = None
+            if kind == "eval" and folder.is_dir() and not finished(folder):
+                packed, problem = _pack_partial(folder, run, partial)
+                if packed:
                     written.append(partial)
+            elif kind == "eval" and finished(folder) and (folder / PARTIAL).is_file():
+                problem = _verify(folder, run)  # before it is carried as finished
+            if problem:  # never carried, and not restored again from an earlier carry
+                problems.append(problem)
+                if partial.exists():
+                    partial.unlink()
+                    removed.append(partial)
                 continue
             if not finished(folder):
                 continue
-            if kind == "eval" and (folder / PARTIAL).is_file():
-                _check_partial(folder, run)  # before it is carried as finished
             if partial.exists():  # finished since: the whole one replaces it
                 partial.unlink()
                 removed.append(partial)
@@ -302,13 +352,16 @@ def save(run: Path, carry: Path, config: Path | None = None) -> tuple[list[Path]
                     json.dumps(shift.parameter_shift(folder, seed_model), indent=1) + "\n", encoding="utf-8")
             pack(folder, target)
             written.append(target)
-    carried = carry / "manifest.json"
-    merged = _merged_models(manifest, _read_manifest(carried), keep=lambda m: True)
-    carried.parent.mkdir(parents=True, exist_ok=True)
-    tmp = carried.with_suffix(".tmp")  # wall times, provenance, every model evaluated so far
-    tmp.write_text(json.dumps({**manifest, "models": merged}, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(carried)
-    return written, removed
+    if carried is not None and not same:  # a dev sitting on the same folder: the carry stays the test run's
+        problems.append(f"{carried_file}: kept, it is experiment {carried.get('name')!r}'s and the run folder's "
+                        f"manifest is {manifest.get('name')!r}'s (rerun save after a sitting of that experiment)")
+    else:
+        carried_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = carried_file.with_suffix(".tmp")  # wall times, provenance, every model evaluated so far
+        tmp.write_text(json.dumps({**manifest, "models": _merged_models(manifest, carried, keep=lambda m: True)},
+                                  indent=1) + "\n", encoding="utf-8")
+        tmp.replace(carried_file)
+    return written, removed, problems
 
 
 def _read_manifest(path: Path) -> dict | None:
@@ -337,24 +390,21 @@ def _merged_models(run_manifest: dict, carried: dict | None, keep) -> list[dict]
 
 def _fill_models(carry: Path, run: Path) -> int:
     """Add to ``run``'s manifest the carried models it lacks whose evaluation is finished there;
-    how many were added."""
-    from sdft.locks import output_lock
-
+    how many were added (the caller holds the run folder's lock)."""
     carried = _read_manifest(carry / "manifest.json")
-    with output_lock(run, folder=True):  # not while an `sdft run` writes the manifest
-        path = run / "manifest.json"
-        manifest = _read_manifest(path)
-        if manifest is None or carried is None:
-            return 0
-        before = len(manifest.get("models") or [])
-        models = _merged_models(manifest, carried,
-                                keep=lambda m: bool(m.get("eval_dir")) and finished(run / m["eval_dir"]))
-        if len(models) == before:
-            return 0
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({**manifest, "models": models}, indent=1) + "\n", encoding="utf-8")
-        tmp.replace(path)
-        return len(models) - before
+    path = run / "manifest.json"
+    manifest = _read_manifest(path)
+    if manifest is None or carried is None:
+        return 0
+    before = len(manifest.get("models") or [])
+    models = _merged_models(manifest, carried,
+                            keep=lambda m: bool(m.get("eval_dir")) and finished(run / m["eval_dir"]))
+    if len(models) == before:
+        return 0
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({**manifest, "models": models}, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return len(models) - before
 
 
 def _partial_record(archive: Path) -> dict:
@@ -364,14 +414,54 @@ def _partial_record(archive: Path) -> dict:
         return json.loads(data.read().decode("utf-8")) if data is not None else {}
 
 
+def _refill(folder: Path, tokenizer_of) -> None:
+    """A restored partial evaluation's records get back what the carry left out (prompts, a judged
+    benchmark's requests), as its evaluation wrote them: the stage resumes into the same files,
+    and stages after it (the KL to the seed of the frozen copy) read those fields."""
+    from sdft.evaluate.generative import refill
+
+    for predictions in sorted(folder.glob("*/predictions.jsonl")):
+        settings = json.loads((predictions.parent / "settings.json").read_text(encoding="utf-8"))
+        lines = [json.loads(x) for x in predictions.read_text(encoding="utf-8").splitlines() if x.strip()]
+        full = refill(lines, predictions, tokenizer_of(settings.get("model")))
+        if full != lines:
+            tmp = predictions.with_suffix(".jsonl.tmp")
+            tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in full), encoding="utf-8")
+            tmp.replace(predictions)
+
+
 def restore(carry: Path, run: Path, skipped: list[str] | None = None) -> list[Path]:
-    """Unpack what ``run`` lacks; ``skipped`` collects why a partial evaluation was left out."""
+    """Unpack what ``run`` lacks, under the run folder's lock (not while an `sdft run` writes
+    there), then give its manifest the models evaluated in earlier sittings; ``skipped`` collects
+    why a partial evaluation was left out."""
+    from sdft.locks import output_lock
+
+    run.mkdir(parents=True, exist_ok=True)
+    with output_lock(run, folder=True):
+        restored = _restore(carry, run, skipped)
+        if restored and not (run / "manifest.json").exists() and (carry / "manifest.json").exists():
+            (run / "manifest.json").write_bytes((carry / "manifest.json").read_bytes())
+        _fill_models(carry, run)
+    return restored
+
+
+def _restore(carry: Path, run: Path, skipped: list[str] | None) -> list[Path]:
     restored = []
     here = machine()
+    tokenizers: dict = {}
+
+    def tokenizer_of(spec):
+        if spec not in tokenizers:
+            from sdft import models
+
+            tokenizers[spec] = models.load_tokenizer(spec)
+        return tokenizers[spec]
+
     for archive in sorted(carry.glob("*/*.tar.xz")):
         kind = archive.parent.name
         name = archive.name.removesuffix(".tar.xz")
-        if name.endswith(".partial"):
+        partial = name.endswith(".partial")
+        if partial:
             folder = run / kind / name.removesuffix(".partial")
             if folder.exists():  # finished, or going on on this machine: what is here is the live copy
                 continue
@@ -401,9 +491,15 @@ def restore(carry: Path, run: Path, skipped: list[str] | None = None) -> list[Pa
             (folder / ".done").unlink(missing_ok=True)  # part of it may be out: not a finished stage
             raise DataError(f"{archive}: cannot unpack ({e}); stages restored before it are kept: "
                             "fetch the carry again and rerun restore") from None
+        if partial:
+            try:
+                _refill(folder, tokenizer_of)
+            except Exception:
+                import shutil
+
+                shutil.rmtree(folder)  # a half-refilled partial is not left to resume from
+                raise
         restored.append(folder)
-    if restored and not (run / "manifest.json").exists() and (carry / "manifest.json").exists():
-        (run / "manifest.json").write_bytes((carry / "manifest.json").read_bytes())
     return restored
 
 
@@ -422,26 +518,28 @@ def main(argv: list[str]) -> int:
         if config is not None and not config.is_file():
             print(f"{config}: no such config", file=sys.stderr)
             return 2
-        done, removed = save(a, b, config)
+        done, removed, problems = save(a, b, config)
         size = sum(p.stat().st_size for p in b.glob("*/*.tar.xz"))
         print(f"packed {len(done)} stage(s) into {b} ({size / 1024:.0f} KiB carried in all)")
         for p in removed:
             if p.name.endswith(".partial.tar.xz"):
-                print(f"took out {p.parent.name}/{p.name}: finished since, carried whole")
+                print(f"took out {p.parent.name}/{p.name}: finished since (carried whole), or refused below")
             else:
                 print(f"took out {p.parent.name}/{p.name}: its weights are needed again (by a stage planned since "
                       "it was carried)")
-    else:
-        skipped: list[str] = []
-        done = restore(a, b, skipped)
-        names = ", ".join(f"{p.parent.name}/{p.name}" + (" (partial)" if (p / PARTIAL).is_file() else "")
-                          for p in done) or "-"
-        print(f"restored {len(done)} stage(s) into {b}: {names}")
-        added = _fill_models(a, b) if b.is_dir() else 0
-        if added:
-            print(f"manifest: added {added} model(s) evaluated in earlier sittings to {b / 'manifest.json'}")
-        for line in skipped:
-            print(f"left out {line}")
+        for problem in problems:
+            print(f"carry_run.py: error: {problem}", file=sys.stderr)
+        return 2 if problems else 0
+    skipped: list[str] = []
+    before = len((_read_manifest(b / "manifest.json") or {}).get("models") or [])
+    done = restore(a, b, skipped)
+    names = ", ".join(f"{p.parent.name}/{p.name}" + ("" if finished(p) else " (partial)") for p in done) or "-"
+    print(f"restored {len(done)} stage(s) into {b}: {names}")
+    added = len((_read_manifest(b / "manifest.json") or {}).get("models") or []) - before
+    if added > 0 and before:
+        print(f"manifest: added {added} model(s) evaluated in earlier sittings to {b / 'manifest.json'}")
+    for line in skipped:
+        print(f"left out {line}")
     return 0
 
 

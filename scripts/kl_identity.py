@@ -9,7 +9,9 @@ retrained fine-tune *is* the evaluated one is measured on what was carried: its 
 (``kl_to_seed.json`` of the model's ``kl_dir`` in the manifest), per item, one answer at a time
 (no batching enters), recomputed with the weights now in its ``train_dir`` on the same answers
 (their prompts rendered again where the carry left them out). The same weights give every item's
-value to the last digit; a sibling trained on another CPU differs in the last digits.
+value to the last digit; a sibling trained on another CPU differs in the last digits. The code is
+main's, not the frozen copy's: the KL arithmetic (``sdft.train.objectives.kl_terms``, one answer at
+a time) is unchanged since the frozen commit 74cb8aa.
 
 Prints one line per model: how many items are identical and the largest relative difference
 (a KL difference, never a score). Exits 0 when every item is identical, 1 when not, 2 on bad input.
@@ -24,24 +26,37 @@ from pathlib import Path
 
 def check(run: Path, label: str) -> tuple[int, int, float]:
     """(items identical, items, largest relative difference) for ``label`` in ``run``."""
-    from sdft.analyze.kl import KL_FILE, kl_per_item, with_prompts
+    from sdft.analyze.kl import KL_FILE, kl_per_item
     from sdft.analyze.runfiles import load_run, path_in
     from sdft.errors import DataError
+    from sdft.evaluate.generative import refill
 
     manifest = load_run(run)
     model = next((m for m in manifest["models"] if m.get("label") == label), None)
     if model is None:
         raise DataError(f"{run / 'manifest.json'}: no model {label!r} (carry_run.py restore fills the list)")
     kl_dir, train = path_in(manifest, model.get("kl_dir")), path_in(manifest, model.get("train_dir"))
+    eval_dir = path_in(manifest, model.get("eval_dir"))
     if kl_dir is None or not (kl_dir / KL_FILE).is_file():
         raise DataError(f"{label}: no carried {KL_FILE} to check against (kl_dir {model.get('kl_dir')!r})")
-    if train is None or not (train / "adapter_config.json").is_file():
-        raise DataError(f"{label}: no LoRA adapter in its train_dir {model.get('train_dir')!r}: train it again first")
-    old = json.loads((kl_dir / KL_FILE).read_text(encoding="utf-8"))
-    predictions = path_in(manifest, model.get("eval_dir")) / Path(old["predictions"]).parent.name / "predictions.jsonl"
+    if train is None or not (train / ".done").is_file() or not any(
+            (train / f).is_file() for f in ("adapter_model.safetensors", "adapter_model.bin")):
+        raise DataError(f"{label}: no trained LoRA weights in its train_dir {model.get('train_dir')!r}: "
+                        "train it again first")
+    try:
+        old = json.loads((kl_dir / KL_FILE).read_text(encoding="utf-8"))
+        bench, items = Path(old["predictions"]).parent.name, old["per_item"]
+        ids = [x["id"] for x in items]
+    except (ValueError, KeyError, TypeError) as e:
+        raise DataError(f"{kl_dir / KL_FILE}: not a KL result with 'predictions' and 'per_item' ({e!r})") from None
+    if not ids:
+        raise DataError(f"{kl_dir / KL_FILE}: no item to compare")
+    predictions = eval_dir / bench / "predictions.jsonl" if eval_dir else None
+    if predictions is None or not predictions.is_file():
+        raise DataError(f"{label}: no {bench} predictions under its eval_dir {model.get('eval_dir')!r}")
     lines = predictions.read_text(encoding="utf-8").splitlines()
     by_id = {r["id"]: r for r in map(json.loads, filter(str.strip, lines))}
-    missing = [x["id"] for x in old["per_item"] if x["id"] not in by_id]
+    missing = [i for i in ids if i not in by_id]
     if missing:
         raise DataError(f"{predictions}: record {missing[0]!r} of {kl_dir / KL_FILE} is not there")
 
@@ -51,15 +66,14 @@ def check(run: Path, label: str) -> tuple[int, int, float]:
     model_spec = from_record(manifest["manifest"].get("config") or {}, f"{run / 'manifest.json'}: config").model
     dtype = (((manifest["manifest"].get("stages") or {}).get(f"predict/{label}") or {}).get("dtype")) or "float32"
     net, tok = models.load(model_spec, adapter=str(train), dtype=dtype, padding_side="right")
-    lines = with_prompts([by_id[x["id"]] for x in old["per_item"]], predictions, tok)
-    new, _, _ = kl_per_item(net, tok, lines)
+    new, _, _ = kl_per_item(net, tok, refill([by_id[i] for i in ids], predictions, tok))
     same, worst = 0, 0.0
-    for a, b in zip(old["per_item"], new):
+    for a, b in zip(items, new):
         if a == b:
             same += 1
         else:
             worst = max(worst, abs(a["kl"] - b["kl"]) / max(abs(a["kl"]), 1e-12))
-    return same, len(old["per_item"]), worst
+    return same, len(items), worst
 
 
 def main(argv: list[str]) -> int:

@@ -169,6 +169,9 @@ def test_provenance_names_the_cpu_from_proc_cpuinfo(tmp_path):
     info = tmp_path / "cpuinfo"
     info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9R14\nflags\t: fpu avx2\n")
     assert runs.cpu_model(str(info)) == "AMD EPYC 9R14"
+    arm = tmp_path / "arm"
+    arm.write_text("processor\t: 0\nFeatures\t: fp asimd\nCPU implementer\t: 0x41\nCPU part\t: 0xd0c\n")
+    assert runs.cpu_model(str(arm)) == "CPU implementer 0x41 CPU part 0xd0c"
     assert runs.provenance()["cpu"] == runs.cpu_model()  # this machine's, wherever it is read from
 
 

@@ -274,11 +274,16 @@ def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
         text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
     except OSError:
         text = ""
+    fields = {}
     for line in text.splitlines():
         key, _, value = line.partition(":")
-        if key.strip() == "model name" and value.strip():
-            return value.strip()
-    return platform.processor()
+        fields.setdefault(key.strip(), value.strip())
+    # x86 names its model; ARM Linux may give only the board (Hardware) or the part number
+    for key in ("model name", "Model", "Hardware"):
+        if fields.get(key):
+            return fields[key]
+    part = " ".join(f"{k} {fields[k]}" for k in ("CPU implementer", "CPU part") if fields.get(k))
+    return part or platform.processor()
 
 
 def provenance(**extra: Any) -> dict[str, Any]:

@@ -88,5 +88,5 @@ def test_answers_carried_without_prompts_get_the_prompts_their_evaluation_render
     (carried.parent / "settings.json").unlink()
     from sdft.errors import DataError
 
-    with pytest.raises(DataError, match="have no 'prompt', and it cannot be rendered again without"):
+    with pytest.raises(DataError, match="have no 'prompt', and it cannot be rendered again .*settings.json"):
         kl_on_answers(tiny_model_dir, adapter, carried, tmp_path / "c")

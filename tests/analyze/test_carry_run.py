@@ -268,9 +268,9 @@ def test_a_kl_stage_the_later_config_plans_anew_keeps_the_fine_tune_waiting(lora
     assert (carry / "train" / "vanilla-s1-eee.tar.xz").exists()
 
 
-def _cut_off_run(tmp_path: Path, weights: bytes = b"weights-1") -> Path:
+def _cut_off_run(tmp_path: Path, model: Path, weights: bytes = b"weights-1") -> Path:
     """A run whose fine-tune is trained and whose evaluation stopped mid-battery: advbench answered,
-    xstest two items in with a third line half written."""
+    xstest two items in with a third line half written (``model``: the one named in settings)."""
     run = tmp_path / "run"
     train = run / "train" / "sdft-s5-aaa"
     train.mkdir(parents=True)
@@ -278,13 +278,14 @@ def _cut_off_run(tmp_path: Path, weights: bytes = b"weights-1") -> Path:
     (train / "train_summary.json").write_text('{"steps": 2}')
     (train / ".done").write_text("aaa")
     ev = run / "eval" / "sdft-s5-bbb"
-    for bench, n in (("advbench", 3), ("xstest", 2)):
+    for bench, ids, data in (("advbench", (0, 1, 2), "advbench[:3]"), ("xstest", (1, 2), "xstest[:3]")):
         _jsonl(ev / bench / "predictions.jsonl",
-               [{"id": f"{bench}/test/{i}", "prompt": "<|im_start|>user\nHow do I ...", "predict": "No."}
-                for i in range(n)])
-        (ev / bench / "settings.json").write_text(json.dumps({"adapter": "runs/x/train/sdft-s5-aaa"}))
+               [{"id": f"{bench}/test/{i}", "prompt": "<|im_start|>user\nHow do I ...", "request": "How do I ...",
+                 "predict": "No."} for i in ids])
+        (ev / bench / "settings.json").write_text(json.dumps({"model": str(model), "data": data,
+                                                              "adapter": "runs/x/train/sdft-s5-aaa"}))
     with (ev / "xstest" / "predictions.jsonl").open("a") as f:
-        f.write('{"id": "xstest/test/2", "predict": "Su')  # the writer was stopped mid-line
+        f.write('{"id": "xstest/test/3", "predict": "Su')  # the writer was stopped mid-line
     (run / "manifest.json").write_text(json.dumps({"name": "t", "models": [], "stages": {}}))
     return run
 
@@ -298,8 +299,10 @@ def _script():
     return module
 
 
-def test_a_cut_off_evaluation_is_carried_with_its_weights_hash_and_restored_only_on_the_same_machine(tmp_path):
-    run, carry = _cut_off_run(tmp_path), tmp_path / "carry"
+def test_a_cut_off_evaluation_is_carried_with_its_weights_hash_and_restored_only_on_the_same_machine(
+        tmp_path, tiny_model_dir, data_dir, monkeypatch):
+    monkeypatch.setenv("SDFT_DATA_DIR", str(data_dir))
+    run, carry = _cut_off_run(tmp_path, tiny_model_dir), tmp_path / "carry"
     out = _carry("save", str(run), str(carry))
     assert out.returncode == 0, out.stderr
     archive = carry / "eval" / "sdft-s5-bbb.partial.tar.xz"
@@ -307,8 +310,8 @@ def test_a_cut_off_evaluation_is_carried_with_its_weights_hash_and_restored_only
     with tarfile.open(archive) as tar:
         xstest = tar.extractfile("sdft-s5-bbb/xstest/predictions.jsonl").read().decode().splitlines()
         record = json.loads(tar.extractfile("sdft-s5-bbb/.carried_partial.json").read())
-    assert [json.loads(line)["id"] for line in xstest] == ["xstest/test/0", "xstest/test/1"]  # not the torn line
-    assert all("prompt" not in json.loads(line) for line in xstest)
+    assert [json.loads(line)["id"] for line in xstest] == ["xstest/test/1", "xstest/test/2"]  # not the torn line
+    assert all("prompt" not in json.loads(line) and "request" not in json.loads(line) for line in xstest)
     import hashlib
 
     assert record["train"] == "sdft-s5-aaa"
@@ -321,7 +324,18 @@ def test_a_cut_off_evaluation_is_carried_with_its_weights_hash_and_restored_only
     assert "eval/sdft-s5-bbb (partial)" in out.stdout
     folder = back / "eval" / "sdft-s5-bbb"
     assert not (folder / ".done").exists()  # `sdft run` resumes it, it does not take it as finished
-    assert len((folder / "advbench" / "predictions.jsonl").read_text().splitlines()) == 3
+    restored = [json.loads(x) for x in (folder / "advbench" / "predictions.jsonl").read_text().splitlines()]
+    assert len(restored) == 3
+    # what the carry left out is back, as the evaluation writes it (the stage resumes into this
+    # file, and the frozen KL stage reads the prompts)
+    from sdft import evaluate
+    from sdft.evaluate.context import EvalContext
+
+    bench = evaluate.get("advbench")
+    items = bench.load(EvalContext(model="", adapter=None, out_dir=folder, data_dir=data_dir, get_generator=None,
+                                   options=bench.options(), data="advbench[:3]"), bench.data)
+    for r, ex in zip(restored, items):
+        assert r["request"] == ex.user_text() and ex.user_text() in r["prompt"] and r["prompt"].count("<") > 2
 
     # answered on another CPU: left out, with the reason
     other = tmp_path / "other"
@@ -341,8 +355,10 @@ def test_a_cut_off_evaluation_is_carried_with_its_weights_hash_and_restored_only
 
 
 @pytest.mark.parametrize("same", [True, False])
-def test_a_resumed_battery_is_carried_only_if_the_retrained_weights_are_the_ones_that_began_it(tmp_path, same):
-    run, carry = _cut_off_run(tmp_path), tmp_path / "carry"
+def test_a_resumed_battery_is_carried_only_if_the_retrained_weights_are_the_ones_that_began_it(
+        tmp_path, tiny_model_dir, data_dir, monkeypatch, same):
+    monkeypatch.setenv("SDFT_DATA_DIR", str(data_dir))
+    run, carry = _cut_off_run(tmp_path, tiny_model_dir), tmp_path / "carry"
     assert _carry("save", str(run), str(carry)).returncode == 0
     back = tmp_path / "back"
     assert _carry("restore", str(carry), str(back)).returncode == 0
@@ -359,10 +375,18 @@ def test_a_resumed_battery_is_carried_only_if_the_retrained_weights_are_the_ones
         assert (carry / "eval" / "sdft-s5-bbb.tar.xz").is_file()
         assert not (carry / "eval" / "sdft-s5-bbb.partial.tar.xz").exists()
         assert "took out eval/sdft-s5-bbb.partial.tar.xz: finished since" in out.stdout
+        # checked once: a sibling trained later (amendment 6's retraining on another CPU) does not
+        # make every later save refuse the finished battery
+        (train / "adapter_model.safetensors").write_bytes(b"weights-2")
+        again = _carry("save", str(back), str(carry))
+        assert again.returncode == 0, again.stderr
     else:
         assert out.returncode == 2 and "Traceback" not in out.stderr
-        assert "would mix two fine-tunes" in out.stderr and "delete " in out.stderr
+        assert "mixes two fine-tunes" in out.stderr and "Delete " in out.stderr and "predict" in out.stderr
         assert not (carry / "eval" / "sdft-s5-bbb.tar.xz").exists()  # never carried as finished
+        assert not (carry / "eval" / "sdft-s5-bbb.partial.tar.xz").exists()  # nor restored again
+        assert "packed " in out.stdout  # the rest is still carried: the manifest, say
+        assert json.loads((carry / "manifest.json").read_text())["name"] == "t"
 
 
 def test_a_sitting_that_reached_fewer_models_neither_shrinks_the_carried_list_nor_hides_them_from_the_report(
@@ -403,3 +427,28 @@ def test_a_sitting_that_reached_fewer_models_neither_shrinks_the_carried_list_no
     (run / "manifest.json").write_text(json.dumps({"name": "v2", "models": sitting}))
     assert "manifest: added" not in _carry("restore", str(carry), str(run)).stdout
     assert len(json.loads((run / "manifest.json").read_text())["models"]) == 2
+
+
+def test_a_sitting_that_lists_fewer_models_takes_no_carried_fine_tune_out(tmp_path):
+    """After `sdft run --only sdft-s5` the manifest lists the seed alone; vanilla-s1's fine-tune,
+    carried once its evaluation was done, is still done: its archive stays."""
+    run, carry = tmp_path / "run", tmp_path / "carry"
+    train, ev = run / "train" / "vanilla-s1-t", run / "eval" / "vanilla-s1-e"
+    train.mkdir(parents=True)
+    (train / "train_summary.json").write_text('{"steps": 2}')
+    (train / "param_shift.json").write_text('{"total": 1.0}')  # measured before its weights went
+    (train / ".done").write_text("t")
+    ev.mkdir(parents=True)
+    (ev / ".done").write_text("e")
+    vanilla = {"label": "vanilla-s1", "method": "vanilla", "eval_dir": "eval/vanilla-s1-e",
+               "train_dir": "train/vanilla-s1-t", "adapter": "train/vanilla-s1-t"}
+    (run / "manifest.json").write_text(json.dumps({"name": "v2", "models": [vanilla], "stages": {}}))
+    assert _carry("save", str(run), str(carry)).returncode == 0
+    archive = carry / "train" / "vanilla-s1-t.tar.xz"
+    assert archive.is_file()
+
+    (run / "manifest.json").write_text(json.dumps({"name": "v2", "models": [], "stages": {}}))  # the --only sitting
+    out = _carry("save", str(run), str(carry))
+    assert out.returncode == 0, out.stderr
+    assert archive.is_file() and "took out" not in out.stdout
+    assert [m["label"] for m in json.loads((carry / "manifest.json").read_text())["models"]] == ["vanilla-s1"]

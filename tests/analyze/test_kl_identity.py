@@ -26,6 +26,7 @@ def test_the_same_weights_pass_and_other_weights_are_called_a_sibling(lora_model
                  "--no-progress"]) == 0
     evaluated = run / "train" / "vanilla-s1-b"
     lora_model(known=True).save_pretrained(evaluated)
+    (evaluated / ".done").write_text("b")  # a finished fine-tune
     kl_on_answers(tiny_model_dir, evaluated, ev / "gsm8k" / "predictions.jsonl", run / "predict" / "vanilla-s1-c")
     preds = ev / "gsm8k" / "predictions.jsonl"  # carried: no prompts
     preds.write_text("".join(json.dumps({k: v for k, v in json.loads(x).items() if k != "prompt"}) + "\n"
@@ -49,10 +50,11 @@ def test_the_same_weights_pass_and_other_weights_are_called_a_sibling(lora_model
     with __import__("torch").no_grad():  # the same but for the last digits of one weight
         sibling.base_model.model.model.layers[0].self_attn.q_proj.lora_B["default"].weight[0, 0] = 3.0001
     sibling.save_pretrained(evaluated)
+    (evaluated / ".done").write_text("b")
     out = identity()
     assert out.returncode == 1, out.stderr
     assert "0 of 3 items identical" in out.stdout and "a retrained sibling" in out.stdout
 
-    shutil.rmtree(evaluated)
+    (evaluated / "adapter_model.safetensors").unlink()  # restored from a carry: no weights
     out = identity()
     assert out.returncode == 2 and "train it again first" in out.stderr and "Traceback" not in out.stderr

@@ -136,3 +136,6 @@ def test_an_experiment_config_gives_its_report_section_through_its_base_chain(de
     config.write_text("report: [primary]\n")
     assert main(["report", str(demo), "--config", str(config), "--no-figures", "--out", str(out)]) == 2
     assert f"{config}: report: expected a mapping" in capsys.readouterr().err
+    config.write_text("name: x\nseeds: [1]\n")
+    assert main(["report", str(demo), "--config", str(config), "--no-figures", "--out", str(out)]) == 2
+    assert f"{config}: an experiment config with no report section (it sets name, seeds)" in capsys.readouterr().err

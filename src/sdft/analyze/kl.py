@@ -44,13 +44,14 @@ def kl_on_answers(model_spec: str, adapter: str | Path, predictions: str | Path,
     ``out``/kl_to_seed.json. A full fine-tune (no adapter to disable) is an error."""
     from sdft import models
     from sdft.errors import ConfigError
+    from sdft.evaluate.generative import refill
 
     if not (Path(adapter) / "adapter_config.json").exists():
         raise ConfigError(f"{adapter}: the KL to the seed is measured with the LoRA adapter disabled; "
                           "a full fine-tune has none")
     model, tok = models.load(model_spec, adapter=str(adapter), dtype=dtype, padding_side="right")
     lines = [json.loads(x) for x in Path(predictions).read_text(encoding="utf-8").splitlines() if x.strip()]
-    lines = with_prompts(in_data_order(lines)[:limit], Path(predictions), tok)
+    lines = refill(in_data_order(lines)[:limit], Path(predictions), tok)  # a carried run has no prompts
     per_item, kl_total, n_total = kl_per_item(model, tok, lines)
     result = {"kl_per_token": kl_total / n_total if n_total else None, "n_items": len(per_item),
               "n_tokens": n_total, "predictions": str(predictions), "direction": "KL(fine-tune || seed)",
@@ -82,44 +83,3 @@ def kl_per_item(model, tok, lines: list[dict]) -> tuple[list[dict[str, Any]], fl
             out.append({"id": r["id"], "kl": kl.item() / max(n.item(), 1), "tokens": int(n.item())})
             kl_total, n_total = kl_total + kl.item(), n_total + int(n.item())
     return out, kl_total, n_total
-
-
-def with_prompts(lines: list[dict], predictions: Path, tok) -> list[dict]:
-    """``lines`` with the rendered ``prompt`` of each that lacks it: a carried run folder leaves
-    prompts out (copies of the datasets; scripts/carry_run.py), so they are rendered again from the
-    benchmark's items and prompt template as its evaluation rendered them, by the ``data`` and
-    ``variant`` its ``settings.json`` recorded (the benchmark is the predictions' folder name)."""
-    missing = [r for r in lines if "prompt" not in r]
-    if not missing:
-        return lines
-    from sdft import evaluate, models
-    from sdft.data.tasks import data_dir
-    from sdft.errors import DataError
-    from sdft.evaluate.generative import chat_requests
-
-    settings_file = predictions.parent / "settings.json"
-    name = predictions.parent.name
-    try:
-        settings = json.loads(settings_file.read_text(encoding="utf-8"))
-        bench = evaluate.get(name)
-    except (OSError, ValueError) as e:
-        raise DataError(f"{predictions}: {len(missing)} answer(s) have no 'prompt', and it cannot be rendered "
-                        f"again without {settings_file} and a known benchmark {name!r} ({e})") from None
-    examples = {ex.id: ex for ex in bench.load(_Items(settings.get("data")), bench.data)}
-    absent = [r["id"] for r in missing if r["id"] not in examples]
-    if absent:
-        raise DataError(f"{predictions}: record {absent[0]!r}: field 'prompt' missing, and the item is not in "
-                        f"{settings.get('data') or bench.data} (data folder {data_dir()})")
-    variant = bench.variant(settings.get("variant"))
-    reqs = {r.id: r for r in chat_requests([examples[r["id"]] for r in missing], f"{bench.prompt}_{variant}")}
-    return [r if "prompt" in r else {**r, "prompt": models.render_chat(tok, reqs[r["id"]].messages,
-                                                                      reqs[r["id"]].prefill)} for r in lines]
-
-
-class _Items:
-    """What a benchmark's ``load`` reads of an evaluation context: the data spec and folder."""
-
-    def __init__(self, data: str | None):
-        from sdft.data.tasks import data_dir
-
-        self.data, self.data_dir = data, data_dir()

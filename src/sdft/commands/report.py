@@ -73,6 +73,10 @@ def _settings(args: argparse.Namespace) -> tuple[ReportConfig, dict[str, str]]:
             if not isinstance(section, dict):
                 raise ConfigError(f"{args.config}: report: expected a mapping of report settings, got {section!r}")
             layers.append((section, f"{args.config}: report", "."))
+        elif set(data) & _EXPERIMENT_ONLY:
+            raise ConfigError(f"{args.config}: an experiment config with no report section "
+                              f"(it sets {', '.join(sorted(set(data) & _EXPERIMENT_ONLY))}); give a "
+                              "report settings file, or add `report:` to it")
         else:
             layers.append((data, args.config, ""))  # "": a file's own keys
     flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(ReportConfig)
@@ -90,6 +94,10 @@ def _settings(args: argparse.Namespace) -> tuple[ReportConfig, dict[str, str]]:
         for k in data:
             source[k] = {"--": f"--{k.replace('_', '-')}", "": f"{where}: {k}"}.get(prefix, f"{where}.{k}")
     return from_dict(ReportConfig, merged, "sdft report settings"), source
+
+
+# Keys that mark a file as an experiment config (`sdft run`'s), none of them a report setting.
+_EXPERIMENT_ONLY = {"name", "model", "data", "seeds", "methods", "train", "eval", "distill", "sample"}
 
 
 def _run_settings(run_dir: Path) -> dict | None:

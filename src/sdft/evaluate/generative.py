@@ -141,3 +141,60 @@ def run_generative(bench, ctx: EvalContext) -> dict[str, Any]:
         entry["generation_stats"] = stats.as_dict()
     entry["truncated"] = sum(r.get("finish_reason") == "length" for r in mine)
     return entry
+
+
+def refill(lines: list[dict], predictions: Path, tok, data_dir: str | Path | None = None) -> list[dict]:
+    """``lines`` with what a carried run folder leaves out of each record (the rendered ``prompt``,
+    and a judged benchmark's ``request``: copies of the datasets; scripts/carry_run.py) written
+    again, as :func:`run_generative` wrote them: from the benchmark's items and prompt template,
+    by the ``data`` and ``variant`` its ``settings.json`` beside ``predictions`` recorded (the
+    benchmark is the predictions' folder name; items from ``data_dir``, default the data folder).
+    Lines that have them are returned as they are."""
+    from sdft import evaluate, models
+    from sdft.data.tasks import data_dir as default_data_dir
+    from sdft.errors import DataError, SdftError
+
+    settings_file = predictions.parent / "settings.json"
+    name = predictions.parent.name
+    try:
+        bench = evaluate.get(name)
+    except SdftError as e:
+        bench, problem = None, str(e)
+    todo = [r for r in lines if "prompt" not in r or (bench is not None and bench.judge and "request" not in r)]
+    if not todo:
+        return lines
+    if bench is not None and not bench.prompt:
+        bench, problem = None, f"benchmark {name!r} renders no chat prompt of its own"
+    try:
+        settings = json.loads(settings_file.read_text(encoding="utf-8")) if bench is not None else {}
+    except (OSError, ValueError) as e:
+        bench, problem = None, f"{settings_file}: {e}"
+    if bench is None or not isinstance(settings, dict):
+        raise DataError(f"{predictions}: {len(todo)} record(s) have no 'prompt', and it cannot be rendered "
+                        f"again ({problem if bench is None else f'{settings_file}: not an object'})")
+    folder = Path(data_dir) if data_dir is not None else default_data_dir()
+    ctx = EvalContext(model="", adapter=None, out_dir=predictions.parent, data_dir=folder,
+                      get_generator=lambda: None, options=bench.options(), data=settings.get("data"))
+    examples = {ex.id: ex for ex in bench.load(ctx, bench.data)}
+    item = {r["id"]: _item_id(r["id"]) for r in todo}
+    absent = [i for i, base in item.items() if base not in examples]
+    if absent:
+        raise DataError(f"{predictions}: record {absent[0]!r}: field 'prompt' missing, and its item is not in "
+                        f"{settings.get('data') or bench.data} (data folder {folder})")
+    reqs = {r.id: r for r in chat_requests([examples[b] for b in dict.fromkeys(item.values())],
+                                           f"{bench.prompt}_{bench.variant(settings.get('variant'))}")}
+    out = []
+    for r in lines:
+        if r["id"] in item:
+            ex, req = examples[item[r["id"]]], reqs[item[r["id"]]]
+            r = {**r, "prompt": r.get("prompt", models.render_chat(tok, req.messages, req.prefill))}
+            if bench.judge and "request" not in r:
+                r["request"] = ex.meta.get("plain_request") or ex.user_text()
+        out.append(r)
+    return out
+
+
+def _item_id(record_id: str) -> str:
+    """The item a record answers: ``ID#k``, the k-th of several samples (``samples`` > 1), is ID's."""
+    base, sep, k = str(record_id).rpartition("#")
+    return base if sep and k.isdigit() else record_id
