@@ -359,7 +359,7 @@ def save(run: Path, carry: Path, config: Path | None = None) -> tuple[list[Path]
         carried_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = carried_file.with_suffix(".tmp")  # wall times, provenance, every model evaluated so far
         tmp.write_text(json.dumps({**manifest, "models": _merged_models(manifest, carried, keep=lambda m: True)},
-                                  indent=1) + "\n", encoding="utf-8")
+                                  indent=2) + "\n", encoding="utf-8")  # as `sdft run` writes it
         tmp.replace(carried_file)
     return written, removed, problems
 
@@ -402,7 +402,7 @@ def _fill_models(carry: Path, run: Path) -> int:
     if len(models) == before:
         return 0
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({**manifest, "models": models}, indent=1) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps({**manifest, "models": models}, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
     return len(models) - before
 
