@@ -96,18 +96,11 @@ def machine() -> dict[str, str]:
     """What decides whether a fine-tune retrained here gets the same weights bit for bit: the CPU
     (model name, a digest of its instruction flags, the core count that sets the threads) and the
     torch, transformers and peft versions."""
-    from sdft.runs import cpu_model
+    from sdft.runs import cpu_fields, cpu_model
 
-    flags = ""
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        text = ""
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in ("flags", "Features"):  # x86, ARM
-            flags = hashlib.sha256(" ".join(sorted(value.split())).encode()).hexdigest()[:16]
-            break
+    fields = cpu_fields()
+    listed = fields.get("flags") or fields.get("Features") or ""  # x86, ARM
+    flags = hashlib.sha256(" ".join(sorted(listed.split())).encode()).hexdigest()[:16] if listed else ""
     versions = {}
     for package in ("torch", "transformers", "peft"):
         try:

@@ -266,18 +266,24 @@ def computing() -> Iterator[list[dict[str, Any]]]:
 
 
 @functools.cache
+def cpu_fields(cpuinfo: str = "/proc/cpuinfo") -> dict[str, str]:
+    """The first processor's fields of ``cpuinfo`` ({} where there is no such file, e.g. macOS)."""
+    try:
+        text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return {}
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
 def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
     """The CPU's model name (from ``cpuinfo``; else what the platform says, possibly empty): wall
     times, and float32 results to the last bits, depend on it (a run resumed on another machine
     mixes them)."""
-    try:
-        text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        text = ""
-    fields = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.strip())
+    fields = cpu_fields(cpuinfo)
     # x86 names its model; ARM Linux may give only the board (Hardware) or the part number
     for key in ("model name", "Model", "Hardware"):
         if fields.get(key):
