@@ -208,7 +208,7 @@ class Stages:
         key = key_of("predict", target, 64, ITEM_ORDER, marker(ev.key), marker(train.key))
         folder = self.dir / "predict" / f"{v.label}-{key}"
         work = lambda: kl_on_answers(self.cfg.model, train.folder, ev.folder / target / "predictions.jsonl",  # noqa: E731
-                                     folder, limit=64)
+                                     folder, limit=64, data_dir=self.cfg.data_dir)
         return Stage(f"predict/{v.label}", folder, key, work, "predict", None, v)
 
     def interp_stage(self, p: Variant) -> Stage:

@@ -61,14 +61,14 @@ def test_a_full_fine_tune_has_no_adapter_to_disable(tiny_model_dir, predictions,
 
 
 def test_answers_carried_without_prompts_get_the_prompts_their_evaluation_rendered(
-        lora_model, tiny_model_dir, tmp_path, data_dir, monkeypatch):
+        lora_model, tiny_model_dir, tmp_path, data_dir):
     """scripts/carry_run.py leaves every record's rendered prompt out (a copy of the dataset); a KL
-    stage run later on the restored answers renders them again, as the evaluation did."""
+    stage run later on the restored answers renders them again, as the evaluation did, from the
+    run's own data folder (`sdft run --data-dir`), not the default one."""
     import shutil
 
     from sdft.cli import main
 
-    monkeypatch.setenv("SDFT_DATA_DIR", str(data_dir))
     out = tmp_path / "eval"
     assert main(["eval", "--model", str(tiny_model_dir), "--benchmarks", "gsm8k", "--benchmark-data",
                  "gsm8k=gsm8k:test[:3]", "--max-new-tokens", "6", "--out", str(out), "--data-dir", str(data_dir),
@@ -82,11 +82,11 @@ def test_answers_carried_without_prompts_get_the_prompts_their_evaluation_render
 
     adapter = _adapter(lora_model, tmp_path, True)
     a = kl_on_answers(tiny_model_dir, adapter, whole, tmp_path / "a")
-    b = kl_on_answers(tiny_model_dir, adapter, carried, tmp_path / "b")
+    b = kl_on_answers(tiny_model_dir, adapter, carried, tmp_path / "b", data_dir=data_dir)
     assert a["n_items"] == 3 and a["per_item"] == b["per_item"] and a["kl_per_token"] == b["kl_per_token"]
 
     (carried.parent / "settings.json").unlink()
     from sdft.errors import DataError
 
     with pytest.raises(DataError, match="have no 'prompt', and it cannot be rendered again .*settings.json"):
-        kl_on_answers(tiny_model_dir, adapter, carried, tmp_path / "c")
+        kl_on_answers(tiny_model_dir, adapter, carried, tmp_path / "c", data_dir=data_dir)

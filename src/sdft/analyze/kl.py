@@ -37,11 +37,13 @@ def in_data_order(lines: list[dict]) -> list[dict]:
 
 
 def kl_on_answers(model_spec: str, adapter: str | Path, predictions: str | Path, out: str | Path,
-                  limit: int = 64, dtype: str = "float32") -> dict[str, Any]:
+                  limit: int = 64, dtype: str = "float32", data_dir: str | Path | None = None) -> dict[str, Any]:
     """Mean per-token KL(fine-tune || seed) on the fine-tune's saved answers to the first
     ``limit`` items in data order (``predictions``: a predictions.jsonl with the rendered
     ``prompt`` and the answer ``predict``; an empty answer counts no token); writes
-    ``out``/kl_to_seed.json. A full fine-tune (no adapter to disable) is an error."""
+    ``out``/kl_to_seed.json. A carried run's answers get their prompts rendered again from the
+    items in ``data_dir`` (the run's data folder; default the data folder). A full fine-tune (no
+    adapter to disable) is an error."""
     from sdft import models
     from sdft.errors import ConfigError
     from sdft.evaluate.generative import refill
@@ -51,7 +53,7 @@ def kl_on_answers(model_spec: str, adapter: str | Path, predictions: str | Path,
                           "a full fine-tune has none")
     model, tok = models.load(model_spec, adapter=str(adapter), dtype=dtype, padding_side="right")
     lines = [json.loads(x) for x in Path(predictions).read_text(encoding="utf-8").splitlines() if x.strip()]
-    lines = refill(in_data_order(lines)[:limit], Path(predictions), tok)  # a carried run has no prompts
+    lines = refill(in_data_order(lines)[:limit], Path(predictions), tok, data_dir)  # a carried run has no prompts
     per_item, kl_total, n_total = kl_per_item(model, tok, lines)
     result = {"kl_per_token": kl_total / n_total if n_total else None, "n_items": len(per_item),
               "n_tokens": n_total, "predictions": str(predictions), "direction": "KL(fine-tune || seed)",
