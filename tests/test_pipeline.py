@@ -285,3 +285,23 @@ def test_a_blind_run_shows_no_score_until_a_plain_run_of_the_same_config(tiny_co
     assert capsys.readouterr().err.strip() == (
         f"sdft run: error: {path}: a blind run shows no score, and train.push_to_hub would publish them in the "
         "model cards; unset it or run without --blind")
+
+
+@pytest.mark.slow
+def test_an_only_sitting_keeps_the_models_earlier_sittings_evaluated_in_the_manifest(tiny_config):
+    """A long experiment runs in `--only` sittings; each one's manifest (and so its report) lists
+    every model of the config evaluated in the run folder, in the plan's order, not only its own;
+    an evaluation made under other settings (a dev config writing the same folder) is not one."""
+    path, cfg = tiny_config
+    labels = lambda: [m["label"] for m in json.loads((Path(cfg["out"]) / "manifest.json").read_text())["models"]]  # noqa: E731
+    assert cli_main(["run", str(path), "eval.limit=1", "--only", "vanilla"]) == 0  # other eval settings
+    assert labels() == ["seed", "vanilla"]
+    assert cli_main(["run", str(path), "--only", "sdft"]) == 0
+    assert labels() == ["seed", "sdft"]  # vanilla's evaluation under this config's settings does not exist
+    assert cli_main(["run", str(path), "--only", "vanilla"]) == 0
+    assert labels() == ["seed", "vanilla", "sdft"]
+    models = json.loads((Path(cfg["out"]) / "manifest.json").read_text())["models"]
+    sdft = next(m for m in models if m["label"] == "sdft")
+    assert sdft["distill_dir"] and sdft["train_dir"] and (Path(cfg["out"]) / sdft["eval_dir"] / ".done").exists()
+    summary = json.loads((Path(cfg["out"]) / "report" / "summary.json").read_text())
+    assert "sdft" in json.dumps(summary) and "vanilla" in json.dumps(summary)

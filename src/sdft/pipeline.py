@@ -345,8 +345,9 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
     run = Run(cfg, config_path)
     run.manifest["trajectory"] = []
 
-    def record(v: Variant, eval_dir: Path, adapter: Path | None, distill_dir: Path | None) -> None:
-        kl = stages.predict.get(v.label)
+    def record(v: Variant, eval_dir: Path, adapter: Path | None, distill_dir: Path | None,
+               plan: Stages = stages) -> None:
+        kl = plan.predict.get(v.label)
         run.manifest["models"].append({
             **asdict(v), "model": cfg.model, "adapter": _rel(run.dir, adapter),
             "kl_dir": _rel(run.dir, kl and kl.folder),
@@ -393,6 +394,9 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
                         run.stage(t.name, t.folder, t.key, t.work, stage_dtype(t))
                         point(t)
 
+    if only:  # the config's other models, evaluated in earlier sittings, stay in the manifest and the report
+        _record_evaluated_elsewhere(run, Stages(cfg, config_path), record)
+
     # 3. Shift analysis and the report: cheap, always rebuilt from the saved files (a blind run
     # builds neither: the analysis prints its measures on the test answers, the report the scores).
     if blind:
@@ -409,6 +413,30 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
     print_summary(run.dir, run.manifest["models"], run.manifest["notes"])
     log.info("report: %s (and report.md beside it)", report["html"])
     return run.dir
+
+
+def _record_evaluated_elsewhere(run: Run, whole: Stages, record) -> None:
+    """An ``--only`` sitting records the models it ran; every other model of the config whose
+    evaluation stage is done in the run folder (marked with the key this config gives it, so a
+    dev config's evaluations there are not taken) is recorded too, and the list is put in the
+    plan's order, as a full run would have written it."""
+    from sdft.stages import marked_done
+
+    evals = [st for st in whole.main() if st.kind == "eval" and st.step is None]
+    have = {m["label"] for m in run.manifest["models"]}
+    for st in evals:
+        v = st.variant
+        if v.label in have or not marked_done(st.folder, st.key):
+            continue
+        if v.alpha is not None:  # a weight-interpolation point
+            record(v, st.folder, whole.interp[v.label].folder, None, whole)
+            continue
+        train = whole.train.get(v.label)
+        src = whole.distill.get(v.template) if v.method == "sdft" else None
+        record(v, st.folder, train and train.folder, src and src.folder, whole)
+    order = {st.variant.label: i for i, st in enumerate(evals)}
+    run.manifest["models"].sort(key=lambda m: order.get(m["label"], len(order)))
+    run.save()
 
 
 def _rel(root: Path, p: Path | None) -> str | None:
