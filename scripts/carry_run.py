@@ -300,8 +300,9 @@ def save(run: Path, carry: Path, config: Path | None = None) -> tuple[list[Path]
     carried_file = carry / "manifest.json"
     carried = _read_manifest(carried_file)
     same = carried is not None and carried.get("name") == manifest.get("name")
-    # A sitting lists only the models it reached (`--only`, or stopped early): the fine-tunes
-    # evaluated before are still evaluated, so none of their archives is taken out for it.
+    # A sitting stopped early, or an `--only` one of code before 634c02d (the GSM8K v2 run's
+    # frozen copies), lists only the models it reached: the fine-tunes evaluated before are still
+    # evaluated, so none of their archives is taken out for it.
     known = _merged_models(manifest, carried if same else None,
                            keep=lambda m: bool(m.get("eval_dir")) and finished(run / m["eval_dir"]))
     evaluated, points, scaled = _evaluated(run, {**manifest, "models": known}, config)
