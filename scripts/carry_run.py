@@ -52,8 +52,8 @@ resumed evaluation is finished and its weights matched, it is marked checked and
 later (a fine-tune retrained again for a later stage may be a sibling).
 
 The manifest's list of evaluated models is kept whole across sittings: a sitting of `sdft run`
-rewrites it with the models *it* reached (all of them when every stage is cached, only some with
-`--only` or when it stops early), so `save` merges the run's list into the carried one (a label
+that stops early, or an `--only` one of code before 634c02d (the GSM8K v2 run's frozen copies),
+rewrites it with the models *it* reached, so `save` merges the run's list into the carried one (a label
 the run has replaces the carried entry), and `restore` adds to an existing run manifest the carried
 models it lacks whose evaluation is finished in the run folder (under the run folder's lock: run it
 when no `sdft run` is writing there), so that `sdft report` sees every model evaluated so far.

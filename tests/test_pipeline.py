@@ -290,18 +290,45 @@ def test_a_blind_run_shows_no_score_until_a_plain_run_of_the_same_config(tiny_co
 @pytest.mark.slow
 def test_an_only_sitting_keeps_the_models_earlier_sittings_evaluated_in_the_manifest(tiny_config):
     """A long experiment runs in `--only` sittings; each one's manifest (and so its report) lists
-    every model of the config evaluated in the run folder, in the plan's order, not only its own;
-    an evaluation made under other settings (a dev config writing the same folder) is not one."""
+    every model of the config evaluated in the run folder, and their trajectory points, in the
+    plan's order, not only its own; an evaluation made under other settings (a dev config writing
+    the same folder) is not one."""
     path, cfg = tiny_config
-    labels = lambda: [m["label"] for m in json.loads((Path(cfg["out"]) / "manifest.json").read_text())["models"]]  # noqa: E731
+    cfg["train"].update(snapshots=1)
+    cfg["trajectory"] = {"eval": {"benchmarks": ["gsm8k"], "limit": 1, "max_new_tokens": 4,
+                                  "benchmark_data": {"gsm8k": "gsm8k:train[-1:]"}}}
+    path.write_text(yaml.safe_dump(cfg))
+    run = Path(cfg["out"])
+    manifest = lambda: json.loads((run / "manifest.json").read_text())  # noqa: E731
+    labels = lambda: [m["label"] for m in manifest()["models"]]  # noqa: E731
+    points = lambda: [(t["label"], t["step"]) for t in manifest()["trajectory"]]  # noqa: E731
     assert cli_main(["run", str(path), "eval.limit=1", "--only", "vanilla"]) == 0  # other eval settings
     assert labels() == ["seed", "vanilla"]
     assert cli_main(["run", str(path), "--only", "sdft"]) == 0
     assert labels() == ["seed", "sdft"]  # vanilla's evaluation under this config's settings does not exist
     assert cli_main(["run", str(path), "--only", "vanilla"]) == 0
     assert labels() == ["seed", "vanilla", "sdft"]
-    models = json.loads((Path(cfg["out"]) / "manifest.json").read_text())["models"]
-    sdft = next(m for m in models if m["label"] == "sdft")
-    assert sdft["distill_dir"] and sdft["train_dir"] and (Path(cfg["out"]) / sdft["eval_dir"] / ".done").exists()
-    summary = json.loads((Path(cfg["out"]) / "report" / "summary.json").read_text())
+    # sdft's sitting again: vanilla comes from the earlier sitting, and still first, as planned
+    assert cli_main(["run", str(path), "--only", "sdft"]) == 0
+    assert labels() == ["seed", "vanilla", "sdft"]
+    assert points() == [("seed", 0), ("vanilla", 1), ("vanilla", 2), ("sdft", 1), ("sdft", 2)]
+    vanilla = next(m for m in manifest()["models"] if m["label"] == "vanilla")
+    assert vanilla["train_dir"] and vanilla["distill_dir"] is None and (run / vanilla["eval_dir"] / ".done").exists()
+    sdft = next(m for m in manifest()["models"] if m["label"] == "sdft")
+    assert sdft["distill_dir"] and sdft["train_dir"]
+    summary = json.loads((run / "report" / "summary.json").read_text())
     assert "sdft" in json.dumps(summary) and "vanilla" in json.dumps(summary)
+
+
+def test_the_kl_stage_renders_carried_prompts_from_the_runs_own_data_folder(tiny_config, monkeypatch):
+    """`sdft run --data-dir X`: the KL stage's prompts, when a carried run lacks them, come from X's
+    items, not the default data folder's."""
+    import sdft.analyze.kl
+    from sdft.pipeline import Stages
+
+    path, cfg = tiny_config
+    calls = []
+    monkeypatch.setattr(sdft.analyze.kl, "kl_on_answers", lambda *a, **kw: calls.append(kw))
+    stages = Stages(load_experiment(str(path), {"kl_to_seed": True}), str(path))
+    stages.predict["vanilla"].work()
+    assert calls and calls[0]["data_dir"] == cfg["data_dir"]

@@ -333,6 +333,7 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
     from sdft.report.build import write_configured
 
     stages = Stages(cfg, config_path, only)
+    whole = Stages(cfg, config_path) if only else None  # the other models' stages: built before any work
     pushes = [f"train.{k}" for k in ("push_to_hub", "push_merged") if getattr(cfg.train, k)]
     if blind and pushes:  # a pushed fine-tune's model card carries its scores
         raise ConfigError(f"{config_path or cfg.name}: a blind run shows no score, and {' and '.join(pushes)} "
@@ -394,8 +395,8 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
                         run.stage(t.name, t.folder, t.key, t.work, stage_dtype(t))
                         point(t)
 
-    if only:  # the config's other models, evaluated in earlier sittings, stay in the manifest and the report
-        _record_evaluated_elsewhere(run, Stages(cfg, config_path), record)
+    if whole is not None:  # the config's other models, evaluated in earlier sittings, stay in the manifest
+        _record_evaluated_elsewhere(run, whole, set(stages.train), record)
 
     # 3. Shift analysis and the report: cheap, always rebuilt from the saved files (a blind run
     # builds neither: the analysis prints its measures on the test answers, the report the scores).
@@ -415,14 +416,21 @@ def run_experiment(cfg: ExperimentConfig, config_path: str = "", only: list[str]
     return run.dir
 
 
-def _record_evaluated_elsewhere(run: Run, whole: Stages, record) -> None:
-    """An ``--only`` sitting records the models it ran; every other model of the config whose
-    evaluation stage is done in the run folder (marked with the key this config gives it, so a
-    dev config's evaluations there are not taken) is recorded too, and the list is put in the
-    plan's order, as a full run would have written it."""
+def _record_evaluated_elsewhere(run: Run, whole: Stages, ran: set[str], record) -> None:
+    """An ``--only`` sitting records the models it ran (``ran``: their labels, the seed aside);
+    every other model of the config whose evaluation stage is done in the run folder (marked with
+    the key this config gives it, so a dev config's evaluations there are not taken) is recorded
+    too, with its finished trajectory points, and both lists are put in the plan's order, as a full
+    run would have written them."""
     from sdft.stages import marked_done
 
     evals = [st for st in whole.main() if st.kind == "eval" and st.step is None]
+    for v in whole.trained:
+        if v.label in whole.followed and v.label not in ran:
+            run.manifest["trajectory"] += [
+                {"label": v.label, "method": v.method, "train_seed": v.train_seed, "step": t.step,
+                 "eval_dir": _rel(run.dir, t.folder)}
+                for t in whole.trajectory(v, whole.train[v.label]) if marked_done(t.folder, t.key)]
     have = {m["label"] for m in run.manifest["models"]}
     for st in evals:
         v = st.variant
@@ -436,6 +444,7 @@ def _record_evaluated_elsewhere(run: Run, whole: Stages, record) -> None:
         record(v, st.folder, train and train.folder, src and src.folder, whole)
     order = {st.variant.label: i for i, st in enumerate(evals)}
     run.manifest["models"].sort(key=lambda m: order.get(m["label"], len(order)))
+    run.manifest["trajectory"].sort(key=lambda t: (order.get(t["label"], len(order)), t["step"]))
     run.save()
 
 

@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="folder of the shared datasets")
     parser.add_argument("--only", metavar="LABELS", help="train and evaluate only these models (comma-separated "
                         "labels such as vanilla-s1; the seed model is always evaluated; the config's other "
-                        "models already evaluated in the run folder stay in its manifest and report)")
+                        "models already evaluated in the run folder stay in its manifest, and so in the "
+                        "report and the closing score table, blind sittings' models too unless --blind)")
     parser.add_argument("--dry-run", action="store_true", help="print the resolved config and the stage plan "
                         "(cached / partial / to run, estimated time) without loading a model")
     parser.add_argument("--blind", action="store_true", help="run every model stage and write its files, but "
