@@ -15,6 +15,11 @@ a time) is unchanged since the frozen commit 74cb8aa.
 
 Prints one line per model: how many items are identical and the largest relative difference
 (a KL difference, never a score). Exits 0 when every item is identical, 1 when not, 2 on bad input.
+
+The KL compared with is one measured before the fine-tune now in ``train_dir`` finished training
+(the carried one): the manifest's ``kl_dir`` when it is that old, else the one such
+``predict/LABEL-*`` result, or the folder ``--kl-dir`` names. A later sitting records its own
+(new-rule) KL stage as the model's ``kl_dir``, measured with the retrained weights themselves.
 """
 
 from __future__ import annotations
@@ -24,8 +29,32 @@ import sys
 from pathlib import Path
 
 
-def check(run: Path, label: str) -> tuple[int, int, float]:
-    """(items identical, items, largest relative difference) for ``label`` in ``run``."""
+def _carried_kl(run: Path, label: str, recorded: Path | None, train: Path) -> Path:
+    """The KL result to compare with: one measured *before* the fine-tune now in ``train`` finished
+    training (older than its ``.done``), so with the weights that were evaluated. A KL measured
+    afterwards came from these very weights, and agreeing with it proves nothing: a later sitting
+    (the secondaries' new-rule KL) records that one as the model's ``kl_dir``. The manifest's
+    ``kl_dir`` is taken when it is older, else the one older ``predict/LABEL-*`` result."""
+    from sdft.errors import DataError
+
+    trained = (train / ".done").stat().st_mtime
+    older = lambda d: (d / "kl_to_seed.json").is_file() and (d / "kl_to_seed.json").stat().st_mtime < trained  # noqa: E731
+    if recorded is not None and older(recorded):
+        return recorded
+    found = sorted(d for d in (run / "predict").glob(f"{label}-*") if d.is_dir() and older(d))
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise DataError(f"{label}: every KL to the seed of it in {run / 'predict'} was measured after its fine-tune "
+                        f"in {train} finished training, so with these weights: nothing carried to check against "
+                        "(name one with --kl-dir)")
+    raise DataError(f"{label}: {len(found)} KL results older than its fine-tune ({', '.join(d.name for d in found)}); "
+                    "name the carried one with --kl-dir")
+
+
+def check(run: Path, label: str, against: str | None = None) -> tuple[int, int, float]:
+    """(items identical, items, largest relative difference) for ``label`` in ``run``, against the
+    KL result in ``against`` (a ``predict/`` folder) or else the carried one (:func:`_carried_kl`)."""
     from sdft.analyze.kl import KL_FILE, kl_per_item
     from sdft.analyze.runfiles import load_run, path_in
     from sdft.errors import DataError
@@ -35,14 +64,15 @@ def check(run: Path, label: str) -> tuple[int, int, float]:
     model = next((m for m in manifest["models"] if m.get("label") == label), None)
     if model is None:
         raise DataError(f"{run / 'manifest.json'}: no model {label!r} (carry_run.py restore fills the list)")
-    kl_dir, train = path_in(manifest, model.get("kl_dir")), path_in(manifest, model.get("train_dir"))
+    train = path_in(manifest, model.get("train_dir"))
     eval_dir = path_in(manifest, model.get("eval_dir"))
-    if kl_dir is None or not (kl_dir / KL_FILE).is_file():
-        raise DataError(f"{label}: no carried {KL_FILE} to check against (kl_dir {model.get('kl_dir')!r})")
     if train is None or not (train / ".done").is_file() or not any(
             (train / f).is_file() for f in ("adapter_model.safetensors", "adapter_model.bin")):
         raise DataError(f"{label}: no trained LoRA weights in its train_dir {model.get('train_dir')!r}: "
                         "train it again first")
+    kl_dir = Path(against) if against else _carried_kl(run, label, path_in(manifest, model.get("kl_dir")), train)
+    if not (kl_dir / KL_FILE).is_file():
+        raise DataError(f"{label}: no {KL_FILE} in {kl_dir} to check against")
     try:
         old = json.loads((kl_dir / KL_FILE).read_text(encoding="utf-8"))
         bench, items = Path(old["predictions"]).parent.name, old["per_item"]
@@ -79,13 +109,18 @@ def check(run: Path, label: str) -> tuple[int, int, float]:
 def main(argv: list[str]) -> int:
     from sdft.errors import SdftError
 
-    if len(argv) < 2:
-        print("usage: kl_identity.py RUN LABEL [LABEL ...]", file=sys.stderr)
+    against = None
+    if "--kl-dir" in argv:
+        i = argv.index("--kl-dir")
+        against, argv = (argv[i + 1] if i + 1 < len(argv) else ""), argv[:i] + argv[i + 2:]
+    if len(argv) < 2 or against == "" or (against and len(argv) != 2):
+        print("usage: kl_identity.py RUN LABEL [LABEL ...]  |  kl_identity.py RUN LABEL --kl-dir PREDICT_DIR",
+              file=sys.stderr)
         return 2
     run, ok = Path(argv[0]), True
     for label in argv[1:]:
         try:
-            same, n, worst = check(run, label)
+            same, n, worst = check(run, label, against)
         except SdftError as e:
             print(f"kl_identity.py: error: {e}", file=sys.stderr)
             return 2

@@ -5,6 +5,7 @@ to the last digit (GSM8K v2, PLAN amendment 6)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,9 @@ def test_the_same_weights_pass_and_other_weights_are_called_a_sibling(lora_model
     lora_model(known=True).save_pretrained(evaluated)
     (evaluated / ".done").write_text("b")  # a finished fine-tune
     kl_on_answers(tiny_model_dir, evaluated, ev / "gsm8k" / "predictions.jsonl", run / "predict" / "vanilla-s1-c")
+    carried_kl = run / "predict" / "vanilla-s1-c" / "kl_to_seed.json"
+    done = (evaluated / ".done").stat().st_mtime
+    os.utime(carried_kl, (done - 60, done - 60))  # measured after the training it checks, before any retraining
     preds = ev / "gsm8k" / "predictions.jsonl"  # carried: no prompts
     preds.write_text("".join(json.dumps({k: v for k, v in json.loads(x).items() if k != "prompt"}) + "\n"
                              for x in preds.read_text().splitlines()))
@@ -36,8 +40,9 @@ def test_the_same_weights_pass_and_other_weights_are_called_a_sibling(lora_model
         "models": [{"label": "vanilla-s1", "method": "vanilla", "eval_dir": "eval/vanilla-s1-a",
                     "train_dir": "train/vanilla-s1-b", "kl_dir": "predict/vanilla-s1-c"}]}))
 
-    def identity():
-        return subprocess.run([sys.executable, str(SCRIPT), str(run), "vanilla-s1"], capture_output=True, text=True,
+    def identity(*extra):
+        return subprocess.run([sys.executable, str(SCRIPT), str(run), "vanilla-s1", *extra], capture_output=True,
+                              text=True,
                               check=False, env={**__import__("os").environ, "SDFT_DATA_DIR": str(data_dir)})
 
     out = identity()
@@ -54,6 +59,21 @@ def test_the_same_weights_pass_and_other_weights_are_called_a_sibling(lora_model
     out = identity()
     assert out.returncode == 1, out.stderr
     assert "0 of 3 items identical" in out.stdout and "a retrained sibling" in out.stdout
+
+    # A later sitting measures the retrained sibling's own (new-rule) KL and records it as the
+    # model's kl_dir: agreeing with it would prove nothing, so the older, carried one is used.
+    kl_on_answers(tiny_model_dir, evaluated, ev / "gsm8k" / "predictions.jsonl", run / "predict" / "vanilla-s1-d")
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["models"][0]["kl_dir"] = "predict/vanilla-s1-d"
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    out = identity()
+    assert out.returncode == 1 and "0 of 3 items identical" in out.stdout, out.stderr
+    out = identity("--kl-dir", str(run / "predict" / "vanilla-s1-d"))  # named: taken as it is
+    assert out.returncode == 0 and "3 of 3 items identical" in out.stdout, out.stderr
+    shutil.move(run / "predict" / "vanilla-s1-c", tmp_path / "elsewhere")
+    out = identity()
+    assert out.returncode == 2 and "nothing carried to check against" in out.stderr, out.stderr
+    shutil.move(tmp_path / "elsewhere", run / "predict" / "vanilla-s1-c")
 
     (evaluated / "adapter_model.safetensors").unlink()  # restored from a carry: no weights
     out = identity()
