@@ -29,16 +29,26 @@ import sys
 from pathlib import Path
 
 
-def _carried_kl(run: Path, label: str, recorded: Path | None, train: Path) -> Path:
+def _carried_kl(run: Path, label: str, recorded: Path | None, train: Path, eval_dir: Path | None) -> Path:
     """The KL result to compare with: one measured *before* the fine-tune now in ``train`` finished
     training (older than its ``.done``), so with the weights that were evaluated. A KL measured
     afterwards came from these very weights, and agreeing with it proves nothing: a later sitting
     (the secondaries' new-rule KL) records that one as the model's ``kl_dir``. The manifest's
-    ``kl_dir`` is taken when it is older, else the one older ``predict/LABEL-*`` result."""
+    ``kl_dir`` is taken when it is older, else the one older ``predict/LABEL-*`` result on the
+    answers of the model's evaluation (``eval_dir``; a dev run's KL is on other answers)."""
     from sdft.errors import DataError
 
     trained = (train / ".done").stat().st_mtime
-    older = lambda d: (d / "kl_to_seed.json").is_file() and (d / "kl_to_seed.json").stat().st_mtime < trained  # noqa: E731
+
+    def older(d: Path) -> bool:
+        f = d / "kl_to_seed.json"
+        if not f.is_file() or f.stat().st_mtime >= trained:
+            return False
+        try:
+            on = Path(json.loads(f.read_text(encoding="utf-8"))["predictions"]).parent.parent.name
+        except (ValueError, KeyError, TypeError):
+            return False
+        return eval_dir is not None and on == eval_dir.name
     if recorded is not None and older(recorded):
         return recorded
     found = sorted(d for d in (run / "predict").glob(f"{label}-*") if d.is_dir() and older(d))
@@ -70,7 +80,8 @@ def check(run: Path, label: str, against: str | None = None) -> tuple[int, int, 
             (train / f).is_file() for f in ("adapter_model.safetensors", "adapter_model.bin")):
         raise DataError(f"{label}: no trained LoRA weights in its train_dir {model.get('train_dir')!r}: "
                         "train it again first")
-    kl_dir = Path(against) if against else _carried_kl(run, label, path_in(manifest, model.get("kl_dir")), train)
+    kl_dir = Path(against) if against else _carried_kl(run, label, path_in(manifest, model.get("kl_dir")), train,
+                                                                eval_dir)
     if not (kl_dir / KL_FILE).is_file():
         raise DataError(f"{label}: no {KL_FILE} in {kl_dir} to check against")
     try:

@@ -32,6 +32,10 @@ def test_the_same_weights_pass_and_other_weights_are_called_a_sibling(lora_model
     carried_kl = run / "predict" / "vanilla-s1-c" / "kl_to_seed.json"
     done = (evaluated / ".done").stat().st_mtime
     os.utime(carried_kl, (done - 60, done - 60))  # measured after the training it checks, before any retraining
+    dev = run / "predict" / "vanilla-s1-dev" / "kl_to_seed.json"  # a dev run's KL, on other answers: not one
+    dev.parent.mkdir(parents=True)
+    dev.write_text(json.dumps({**json.loads(carried_kl.read_text()), "predictions": "eval/vanilla-s1-x/gsm8k/p.jsonl"}))
+    os.utime(dev, (done - 90, done - 90))
     preds = ev / "gsm8k" / "predictions.jsonl"  # carried: no prompts
     preds.write_text("".join(json.dumps({k: v for k, v in json.loads(x).items() if k != "prompt"}) + "\n"
                              for x in preds.read_text().splitlines()))
