@@ -14,7 +14,9 @@ main's, not the frozen copy's: the KL arithmetic (``sdft.train.objectives.kl_ter
 a time) is unchanged since the frozen commit 74cb8aa.
 
 Prints one line per model: how many items are identical and the largest relative difference
-(a KL difference, never a score). Exits 0 when every item is identical, 1 when not, 2 on bad input.
+(a KL difference, never a score), and writes the same into the fine-tune's folder as
+``identity.json``, where the report reads which models are retrained siblings. Exits 0 when every
+item is identical, 1 when not, 2 on bad input.
 
 The KL compared with is one measured before the fine-tune now in ``train_dir`` finished training
 (the carried one): the manifest's ``kl_dir`` when it is that old, else the one such
@@ -114,7 +116,30 @@ def check(run: Path, label: str, against: str | None = None) -> tuple[int, int, 
             same += 1
         else:
             worst = max(worst, abs(a["kl"] - b["kl"]) / max(abs(a["kl"]), 1e-12))
+    _record(train, label, kl_dir, run, same, len(items), worst)
     return same, len(items), worst
+
+
+def _record(train: Path, label: str, kl_dir: Path, run: Path, same: int, n: int, worst: float) -> None:
+    """The check's outcome beside the weights it checked (``identity.json``), so that the report
+    labels what is read from a retrained sibling's weights (:func:`sdft.analyze.runfiles.retrained`)
+    and the carry keeps it with the fine-tune's folder."""
+    import datetime
+
+    from sdft.analyze.runfiles import IDENTITY_FILE
+    from sdft.runs import write_text
+
+    try:
+        compared = str(kl_dir.resolve().relative_to(run.resolve()))
+    except ValueError:
+        compared = str(kl_dir)
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), None) if Path("/proc/cpuinfo").is_file() else None
+    write_text(train / IDENTITY_FILE, json.dumps({
+        "label": label, "same_weights": same == n, "identical": same, "items": n, "max_rel_diff": worst,
+        "compared_with": compared, "weights_finished": (train / ".done").stat().st_mtime,
+        "checked": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "cpu": cpu or __import__("platform").processor() or None}, indent=1) + "\n")
 
 
 def main(argv: list[str]) -> int:

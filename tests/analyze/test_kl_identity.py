@@ -53,6 +53,10 @@ def test_the_same_weights_pass_and_other_weights_are_called_a_sibling(lora_model
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("vanilla-s1: 3 of 3 items identical to the last digit") and \
         "the evaluated weights" in out.stdout
+    record = json.loads((evaluated / "identity.json").read_text())  # beside the weights, for the report
+    assert (record["same_weights"], record["identical"], record["items"], record["compared_with"]) == \
+        (True, 3, 3, "predict/vanilla-s1-c")
+    assert record["weights_finished"] == (evaluated / ".done").stat().st_mtime
 
     shutil.rmtree(evaluated)  # trained again, elsewhere: other weights
     sibling = lora_model(known=True)
@@ -63,6 +67,8 @@ def test_the_same_weights_pass_and_other_weights_are_called_a_sibling(lora_model
     out = identity()
     assert out.returncode == 1, out.stderr
     assert "0 of 3 items identical" in out.stdout and "a retrained sibling" in out.stdout
+    record = json.loads((evaluated / "identity.json").read_text())
+    assert (record["same_weights"], record["identical"]) == (False, 0) and record["max_rel_diff"] > 0
 
     # A later sitting measures the retrained sibling's own (new-rule) KL and records it as the
     # model's kl_dir: agreeing with it would prove nothing, so the older, carried one is used.

@@ -304,3 +304,33 @@ def test_the_benchmark_figure_draws_one_bar_per_method_not_per_fine_tune(final):
     vanilla = [m for m in run["models"] if m["method"] == "vanilla" and m.get("alpha") is None]
     assert bars[1]["scores"]["gsm8k"] == arms.arm_mean(run, vanilla, endpoint("gsm8k"))
     assert bars[0]["scores"]["advbench"]["mean"] == pytest.approx(90.0)
+
+
+def test_a_retrained_sibling_is_named_and_its_kl_marked(tmp_path, build_v2_run):
+    """PLAN amendment 6: a fine-tune trained again after a machine change whose identity check
+    (scripts/kl_identity.py's identity.json) failed is a sibling; the report names it with the
+    check's figures and marks the KL measured on its weights, not the one measured before."""
+    import os
+
+    run = build_v2_run(tmp_path)
+    predict = run / "predict"
+    t = (predict / "vanilla-s1" / "kl_to_seed.json").stat().st_mtime
+
+    def identity(label, same, finished):
+        (run / "train" / label).mkdir(parents=True, exist_ok=True)
+        (run / "train" / label / "identity.json").write_text(json.dumps({
+            "label": label, "same_weights": same, "identical": 64 if same else 1, "items": 64,
+            "max_rel_diff": 0.0 if same else 4.2e-06, "weights_finished": finished}))
+    identity("vanilla-s1", False, t - 100)  # KL measured after the retraining: the sibling's
+    identity("vanilla-s2", True, t - 100)  # the same weights: nothing to say
+    identity("vanilla-s3", False, t - 100)
+    os.utime(predict / "vanilla-s3" / "kl_to_seed.json", (t - 3600, t - 3600))  # measured before: the evaluated one's
+    s, md = _report(run)
+    assert list(s["retrained_siblings"]) == ["vanilla-s1", "vanilla-s3"]
+    assert ("retrained siblings: vanilla-s1 (1 of 64 items identical, largest relative difference 4.2e-06); "
+            "vanilla-s3 (1 of 64") in md
+    kl = {r[0]: r[2] for r in _table(md, "Forgetting predictors per fine-tune")}
+    assert (kl["vanilla-s1"], kl["vanilla-s2"], kl["vanilla-s3"]) == ("0.1000 †", "0.1100", "0.1200")
+    assert "†: measured on a retrained sibling" in md
+    per_model = {m["label"]: m["kl_of_sibling"] for m in s["predictors"]["per_model"]}
+    assert per_model["vanilla-s1"] and not per_model["vanilla-s2"] and not per_model["vanilla-s3"]

@@ -136,6 +136,33 @@ def train_summaries(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
+IDENTITY_FILE = "identity.json"  # in a train folder: scripts/kl_identity.py's check of a retrained fine-tune
+
+
+def retrained(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """{label: the identity check's record} of the fine-tunes whose ``train_dir`` now holds weights
+    trained again after their evaluation that are *not* the evaluated ones (a retrained sibling,
+    GSM8K v2 PLAN amendment 6). ``scripts/kl_identity.py`` writes the record (``same_weights``,
+    ``identical`` of ``items``, ``max_rel_diff``, ``weights_finished``: the retraining's ``.done``
+    time). Their evaluations are the evaluated weights'; what was read from the weights since is
+    the sibling's (:func:`from_sibling`)."""
+    out = {}
+    for m in run["models"]:
+        p = path_in(run, m.get("train_dir"))
+        rec = read_json_opt(p / IDENTITY_FILE) if p else None
+        if isinstance(rec, dict) and rec.get("same_weights") is False:
+            out[m["label"]] = rec
+    return out
+
+
+def from_sibling(record: dict[str, Any] | None, path: Path | None) -> bool:
+    """Whether the file ``path`` was written from a retrained sibling's weights: no earlier than the
+    retraining finished (a second's slack: a carried file's time is whole seconds)."""
+    finished = (record or {}).get("weights_finished")
+    return (isinstance(finished, (int, float)) and path is not None and path.exists()
+            and path.stat().st_mtime >= finished - 1)
+
+
 def load_analysis(run: dict[str, Any]) -> dict[str, Any] | None:
     return read_json_opt(run["dir"] / "analysis" / "analysis.json")
 

@@ -12,6 +12,8 @@ run. The report is a list of blocks (see :mod:`render`) rendered as markdown and
       "sdft": {...}},
      "contrasts": {"sdft_minus_vanilla": {name: {"diff", "ci95", "n", "seeds", ...}}},
      "seed_model": {...}, "nll_gap": {distill dir: {...}}, "units": ...,
+     "retrained_siblings": {label: identity check} (fine-tunes trained again whose weights are not
+      the evaluated ones, where any: :func:`sdft.analyze.runfiles.retrained`),
      "predictors": {"per_model": [{"label", "method", "kl", "nll_gap", "retention", ...}],
       "correlations": {"kl"|"nll_gap": {"n", "pearson", "spearman"}}} (where a fine-tune has one),
      "decision": {"sdft_minus_vanilla": {"endpoint", "diff", "ci95", "outcome", "statement", "complete",
@@ -70,12 +72,32 @@ def notes(run: dict[str, Any]) -> list[str]:
     unpaired = unpaired_note(run)
     if unpaired:
         out.append(unpaired)
+    sibling = sibling_note(run)
+    if sibling:
+        out.append(sibling)
     status = decision.completeness(run)
     if status["complete"] is False:  # a run still going, or one whose folders were lost
         out.append(f"{run['name']}: incomplete: {status['evaluated']} of {status['planned']} planned models have "
                    f"results (missing: {', '.join(status['missing'])}); what was not evaluated is absent from the "
                    "tables and figures, and a contrast that needs it has no decision.")
     return out
+
+
+def sibling_note(run: dict[str, Any]) -> str | None:
+    """Which fine-tunes are retrained siblings (:func:`runfiles.retrained`), with their identity
+    check's figures, and what in the report comes from their weights rather than the evaluated ones."""
+    siblings = runfiles.retrained(run)
+    if not siblings:
+        return None
+    said = "; ".join(f"{label} ({r.get('identical')} of {r.get('items')} items identical, largest relative "
+                     f"difference {r['max_rel_diff']:.1e})" if isinstance(r.get("max_rel_diff"), (int, float))
+                     else label for label, r in siblings.items())
+    return (f"{run['name']}: retrained siblings: {said}, by their KL to the seed recomputed item by item against the "
+            "one measured before (`scripts/kl_identity.py`). These fine-tunes were trained again after a machine "
+            "change (same code, data and training seed) and are near-identical siblings of the evaluated weights, "
+            "not the same weights to the last digit. Their scores are the evaluated weights'; what was read from "
+            "the weights after the retraining is the sibling's: their weight-interpolation points, a KL to the seed "
+            "marked † in the predictor table, the parameter shift, the training log and loss curve.")
 
 
 def unpaired_note(run: dict[str, Any]) -> str | None:
@@ -256,6 +278,8 @@ def summary(runs: list[dict[str, Any]], verdict: str | None = None, primary: str
     for r in runs:
         s = arms.run_summary(r, endpoints_of(runfiles.benchmarks_of(r["models"]), strict=True))
         s["nll_gap"] = nll.gaps(r)
+        if siblings := runfiles.retrained(r):
+            s["retrained_siblings"] = siblings
         per_model = predictors.rows(r, primary)
         if any(m["kl"] is not None or m["nll_gap"] is not None for m in per_model):
             s["predictors"] = {"per_model": per_model, "correlations": predictors.correlations(per_model)}

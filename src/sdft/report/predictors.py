@@ -36,6 +36,12 @@ def _kl_of(run: dict[str, Any], m: dict[str, Any]) -> float | None:
     return (r or {}).get("kl_per_token")
 
 
+def _kl_from_sibling(run: dict[str, Any], m: dict[str, Any], siblings: dict[str, Any]) -> bool:
+    """Whether ``m``'s KL was measured on a retrained sibling's weights, not the evaluated ones."""
+    d = runfiles.path_in(run, m.get("kl_dir"))
+    return runfiles.from_sibling(siblings.get(m["label"]), d / KL_FILE if d else None)
+
+
 # methods whose task rows are the dataset's original answers: their training responses are the
 # ones the gap is measured from, so their gap is zero by definition (self-replay is not among
 # them: it adds the seed's own answers to other prompts, which no NLL stage scores)
@@ -82,20 +88,22 @@ def _ranks(v: list[float]) -> list[float]:
 
 
 def rows(run: dict[str, Any], primary: str | None) -> list[dict[str, Any]]:
-    """Per main fine-tune: {"label", "method", "kl", "nll_gap", "retention"} (retention: the
-    Pareto y of :mod:`methods`, percentage points)."""
+    """Per main fine-tune: {"label", "method", "kl", "kl_of_sibling", "nll_gap", "retention"}
+    (retention: the Pareto y of :mod:`methods`, percentage points; ``kl_of_sibling``: the KL was
+    measured on a retrained sibling's weights, :func:`sdft.analyze.runfiles.retrained`)."""
     seed = runfiles.find_model(run, "seed")
     if seed is None:
         return []
     endpoints = endpoints_of(runfiles.benchmarks_of(run["models"]))
     target = methods.target_endpoint(run, endpoints)
     prim = methods.endpoint_or_none(primary)
-    gaps = nll.gaps(run)
+    gaps, siblings = nll.gaps(run), runfiles.retrained(run)
     out = []
     for meth, models in arms.main_arms(run).items():
         for m in models:
             y = methods._retention(run, seed, [m], endpoints, target, prim)
             out.append({"label": m["label"], "method": meth, "kl": _kl_of(run, m),
+                        "kl_of_sibling": _kl_from_sibling(run, m, siblings),
                         "nll_gap": _nll_gap_of(run, m, gaps), "retention": y and y["diff"],
                         "retention_name": y and y["name"]})
     return out
@@ -116,8 +124,11 @@ def predictor_table(run: dict[str, Any], primary: str | None) -> dict[str, Any] 
     if not any(r["kl"] is not None or r["nll_gap"] is not None for r in table):
         return None
     corr = correlations(table)
-    body = [[r["label"], r["method"], number(r["kl"], ".4f"), number(r["nll_gap"], "+.3f"),
-             number(r["retention"], "+.1f")] for r in table]
+    body = [[r["label"], r["method"], number(r["kl"], ".4f") + (" †" if r.get("kl_of_sibling") else ""),
+             number(r["nll_gap"], "+.3f"), number(r["retention"], "+.1f")] for r in table]
+    sibling = (" †: measured on a retrained sibling of the evaluated fine-tune (trained again after a machine "
+               "change; not the same weights to the last digit), beside the evaluated one's retention."
+               if any(r.get("kl_of_sibling") for r in table) else "")
     said = "; ".join(f"{name}: n={c['n']}, Pearson {number(c['pearson'], '+.2f')}, "
                      f"Spearman {number(c['spearman'], '+.2f')}"
                      for name, c in (("KL to the seed", corr["kl"]), ("NLL gap", corr["nll_gap"])))
@@ -128,4 +139,4 @@ def predictor_table(run: dict[str, Any], primary: str | None) -> dict[str, Any] 
                     "answers the fine-tune trained on (0 for methods trained on the original answers; — where "
                     "they were not scored: self-replay's added answers, on-policy's own samples). Correlation with "
                     f"the retention change across methods and training seeds: {said}. A correlation needs at least "
-                    "3 fine-tunes; with a handful it is a description, not a test."}
+                    "3 fine-tunes; with a handful it is a description, not a test." + sibling}
