@@ -6,8 +6,9 @@
 DEST keeps the run folder's layout, so `sdft report DEST --out ...` rebuilds the report from it
 with the same paired CIs and seed-level tests. What is copied: the manifest, the report and its
 figures, the analysis, each model's results.json, each fine-tune's summary, config, log and loss
-curve and its KL to the seed, each distillation's report and its per-example NLL (``nll.jsonl``:
-ids and numbers, from which the NLL gap's paired CI is computed); each benchmark's predictions
+curve (and ``identity.json``, where it was trained again and checked) and its KL to the seed,
+each distillation's report and its per-example NLL (``nll.jsonl``: ids and numbers, from which
+the NLL gap's paired CI is computed); each benchmark's predictions
 become a ``scores.jsonl`` without their text (:func:`sdft.evaluate.saved.scores_only`: ids, per-item scores, flags),
 which is all the paired statistics read. The report's ``summary.json`` (the numbers a verdict is
 written from) is also put at DEST's top level, where an experiment's results folder names it
@@ -31,7 +32,8 @@ from sdft.runs import read_jsonl
 
 PER_DIR = {
     "eval_dir": ["results.json"],
-    "train_dir": ["train_summary.json", "train_config.json", "train_log.jsonl", "loss.png"],
+    # identity.json: scripts/kl_identity.py's check of a fine-tune trained again (a retrained sibling?)
+    "train_dir": ["train_summary.json", "train_config.json", "train_log.jsonl", "loss.png", "identity.json"],
     "distill_dir": ["distill_report.json", "nll.jsonl"],  # nll.jsonl: ids and numbers, the NLL gap's paired CI
     "kl_dir": ["kl_to_seed.json"],  # the KL-to-seed predictor: ids and numbers, no text
 }

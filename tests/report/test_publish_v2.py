@@ -27,6 +27,10 @@ ENDPOINTS = ("advbench_strict", "advbench", "xstest", "gsm8k", "humaneval", "ife
 def published(tmp_path_factory, build_v2_run):
     root = tmp_path_factory.mktemp("pub")
     run = build_v2_run(root)
+    (run / "train" / "vanilla-s1").mkdir(parents=True)  # trained again after a machine change: a sibling
+    (run / "train" / "vanilla-s1" / "identity.json").write_text(json.dumps({
+        "label": "vanilla-s1", "same_weights": False, "identical": 1, "items": 64, "max_rel_diff": 4.2e-06,
+        "compared_with": "predict/vanilla-s1-carried"}))
     assert main(["report", str(run)]) == 0  # as the pipeline's last stage writes it (figures on)
     assert re.search(r"harmful \d", (run / "report" / "report.html").read_text())  # its flip browser quotes prompts
     dest = root / "docs" / "gsm8k_forgetting_v2"
@@ -120,6 +124,9 @@ def test_a_report_rebuilt_from_the_published_folder_alone_keeps_the_paired_numbe
     for key in ("decision", "non_inferiority", "contrasts", "methods"):
         assert again[key] == s[key], key
     assert again["predictors"]["per_model"] == s["predictors"]["per_model"]
+    # which fine-tune is a retrained sibling, from its published identity check (a git checkout keeps no file times)
+    assert list(again["retrained_siblings"]) == list(s["retrained_siblings"]) == ["vanilla-s1"]
+    assert "retrained siblings: vanilla-s1 (1 of 64 items identical" in (tmp_path / "again" / "report.md").read_text()
     assert again["nll_gap"] == s["nll_gap"]  # its paired CIs too: nll.jsonl is published
     md = (tmp_path / "again" / "report.md").read_text()
     assert md.count("≈") == (run / "report" / "report.md").read_text().count("≈")

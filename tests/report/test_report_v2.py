@@ -310,21 +310,16 @@ def test_a_retrained_sibling_is_named_and_its_kl_marked(tmp_path, build_v2_run):
     """PLAN amendment 6: a fine-tune trained again after a machine change whose identity check
     (scripts/kl_identity.py's identity.json) failed is a sibling; the report names it with the
     check's figures and marks the KL measured on its weights, not the one measured before."""
-    import os
-
     run = build_v2_run(tmp_path)
-    predict = run / "predict"
-    t = (predict / "vanilla-s1" / "kl_to_seed.json").stat().st_mtime
 
-    def identity(label, same, finished):
+    def identity(label, same, compared_with):
         (run / "train" / label).mkdir(parents=True, exist_ok=True)
         (run / "train" / label / "identity.json").write_text(json.dumps({
             "label": label, "same_weights": same, "identical": 64 if same else 1, "items": 64,
-            "max_rel_diff": 0.0 if same else 4.2e-06, "weights_finished": finished}))
-    identity("vanilla-s1", False, t - 100)  # KL measured after the retraining: the sibling's
-    identity("vanilla-s2", True, t - 100)  # the same weights: nothing to say
-    identity("vanilla-s3", False, t - 100)
-    os.utime(predict / "vanilla-s3" / "kl_to_seed.json", (t - 3600, t - 3600))  # measured before: the evaluated one's
+            "max_rel_diff": 0.0 if same else 4.2e-06, "compared_with": compared_with}))
+    identity("vanilla-s1", False, "predict/vanilla-s1-carried")  # its kl_dir measured since: the sibling's
+    identity("vanilla-s2", True, "predict/vanilla-s2-carried")  # the same weights: nothing to say
+    identity("vanilla-s3", False, "predict/vanilla-s3")  # its kl_dir is the one measured before: the evaluated one's
     s, md = _report(run)
     assert list(s["retrained_siblings"]) == ["vanilla-s1", "vanilla-s3"]
     assert ("retrained siblings: vanilla-s1 (1 of 64 items identical, largest relative difference 4.2e-06); "

@@ -144,8 +144,8 @@ def retrained(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
     trained again after their evaluation that are *not* the evaluated ones (a retrained sibling,
     GSM8K v2 PLAN amendment 6). ``scripts/kl_identity.py`` writes the record (``same_weights``,
     ``identical`` of ``items``, ``max_rel_diff``, ``weights_finished``: the retraining's ``.done``
-    time). Their evaluations are the evaluated weights'; what was read from the weights since is
-    the sibling's (:func:`from_sibling`)."""
+    time, ``compared_with``: the KL measured with the evaluated weights). Their evaluations are the
+    evaluated weights'; what was read from the weights since is the sibling's (:func:`kl_from_sibling`)."""
     out = {}
     for m in run["models"]:
         p = path_in(run, m.get("train_dir"))
@@ -155,12 +155,11 @@ def retrained(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def from_sibling(record: dict[str, Any] | None, path: Path | None) -> bool:
-    """Whether the file ``path`` was written from a retrained sibling's weights: no earlier than the
-    retraining finished (a second's slack: a carried file's time is whole seconds)."""
-    finished = (record or {}).get("weights_finished")
-    return (isinstance(finished, (int, float)) and path is not None and path.exists()
-            and path.stat().st_mtime >= finished - 1)
+def kl_from_sibling(record: dict[str, Any] | None, kl_dir: str | None) -> bool:
+    """Whether a retrained sibling's KL result ``kl_dir`` (a manifest path) was measured on the
+    sibling's weights: any but the one its identity check compared with, the one measured with the
+    evaluated weights (paths, not file times, which a git checkout does not keep)."""
+    return record is not None and bool(kl_dir) and kl_dir != record.get("compared_with")
 
 
 def load_analysis(run: dict[str, Any]) -> dict[str, Any] | None:

@@ -38,8 +38,7 @@ def _kl_of(run: dict[str, Any], m: dict[str, Any]) -> float | None:
 
 def _kl_from_sibling(run: dict[str, Any], m: dict[str, Any], siblings: dict[str, Any]) -> bool:
     """Whether ``m``'s KL was measured on a retrained sibling's weights, not the evaluated ones."""
-    d = runfiles.path_in(run, m.get("kl_dir"))
-    return runfiles.from_sibling(siblings.get(m["label"]), d / KL_FILE if d else None)
+    return runfiles.kl_from_sibling(siblings.get(m["label"]), m.get("kl_dir"))
 
 
 # methods whose task rows are the dataset's original answers: their training responses are the
