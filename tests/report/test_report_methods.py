@@ -104,9 +104,11 @@ def test_methods_table_rows_against_the_seed_and_vanilla(run_dir):
     t = methods.methods_table(load_run(run_dir))
     assert t["columns"] == ["method", "gsm8k", "advbench", "xstest over-refusal (safe) (lower = better)",
                             "xstest refusal (unsafe)", "humaneval"]
-    assert [r[0] for r in t["rows"]] == ["vanilla SFT (vanilla, 2 seeds)", "rewrite self-distillation (sdft, 2 seeds)",
-                                         "on-policy self-distillation (onpolicy, 2 seeds)"]
-    vanilla, sdft, onpolicy = (r[2] for r in t["rows"])  # advbench
+    assert [r[0] for r in t["rows"]] == [
+        "vanilla SFT (vanilla, 2 seeds)", "rewrite self-distillation (sdft, 2 seeds)",
+        "on-policy self-distillation (onpolicy, 2 seeds)",
+        "weight interpolation of rewrite self-distillation, α=0.5 (sdft α=0.5, 1 seed)"]
+    vanilla, sdft, onpolicy, _ = (r[2] for r in t["rows"])  # advbench
     assert vanilla.startswith("−33.3 [") and vanilla.endswith(" / —")  # vanilla vs itself: a dash
     assert sdft.startswith("−16.7 [") and " / +16.7 [" in sdft
     assert onpolicy.startswith("+16.7 [") and " / +50.0 [" in onpolicy

@@ -280,6 +280,10 @@ def test_the_interpolation_points_over_seeds_are_one_row_in_the_tables(final):
     columns, *rows = _table(md, "Change vs the seed model", header=True)
     interp = next(r for r in rows if r[0] == "vanilla α=0.5 − seed (mean of 5 seeds)")
     assert interp[columns.index("advbench (strict rule)")].startswith("↓ −16.0 <sub>[")
+    columns, *rows = _table(md, "Methods × benchmarks", header=True)  # the methods side by side, the point too
+    assert [r[0] for r in rows][-1] == "weight interpolation of vanilla SFT, α=0.5 (vanilla α=0.5, 5 seeds)"
+    cell = rows[-1][columns.index("advbench (strict rule)")]
+    assert cell.startswith("−16.0 [") and " / +24.0 [" in cell  # vanilla lost 40 points, the point 16
     assert "s1 −20.0 · s2 −20.0 · s3 −15.0 · s4 −15.0 · s5 −10.0" in interp[columns.index("advbench (strict rule)")]
     from sdft.analyze.runfiles import benchmarks_of, load_run
     from sdft.report.build import forest_rows

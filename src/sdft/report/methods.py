@@ -162,21 +162,25 @@ def _cell(d: dict[str, Any] | None) -> str:
 
 def methods_table(run: dict[str, Any]) -> dict[str, Any] | None:
     """Methods × endpoints (the strict rule's where scored): change vs the seed, then vs vanilla
-    (pp, paired 95% CIs)."""
+    (pp, paired 95% CIs); the weight-interpolation arms after the trained methods (vs vanilla: what
+    interpolating a method's fine-tunes toward the seed changed against vanilla's fine-tunes)."""
     seed = runfiles.find_model(run, "seed")
     main = arms.main_arms(run)
     endpoints = evaluated(runfiles.benchmarks_of(run["models"]), run["models"])
     if seed is None or not main:
         return None
     rows = []
-    for meth, models in main.items():
+    arms_shown = [(f"{_name(meth)} ({meth}", meth, models) for meth, models in main.items()]
+    arms_shown += [(f"weight interpolation of {_name(meth)}, α={alpha:g} ({meth} α={alpha:g}", None, models)
+                   for (meth, alpha), models in interpolation_arms(run).items()]
+    for name, meth, models in arms_shown:
         cells = []
         for ep in endpoints:
             vs_seed = _cell(arms.difference(run, [seed], models, ep))
             vs_van = DASH if meth == "vanilla" or "vanilla" not in main else \
                 _cell(arms.difference(run, main["vanilla"], models, ep))
             cells.append(f"{vs_seed} / {vs_van}")
-        rows.append([f"{_name(meth)} ({meth}, {len(models)} seed{'s' if len(models) > 1 else ''})"] + cells)
+        rows.append([f"{name}, {len(models)} seed{'s' if len(models) > 1 else ''})"] + cells)
     return {"title": "Methods × benchmarks: change vs the seed / vs vanilla", "rows": rows,
             "columns": ["method"] + [ep.title + ("" if ep.higher_is_better else " (lower = better)")
                                      for ep in endpoints],
