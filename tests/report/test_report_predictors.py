@@ -48,3 +48,25 @@ def test_the_nll_gap_is_per_fine_tune_from_the_answers_it_trained_on():
     assert gap("sdft", mix_ratio=0.5) is None and gap("replay") is None and gap("onpolicy") is None
     # a run that scored no originals has no reference to be zero against
     assert predictors._nll_gap_of({}, {"method": "vanilla"}, {}) is None
+
+
+def test_kls_measured_on_answers_chosen_by_another_rule_are_marked_and_not_correlated(monkeypatch):
+    """GSM8K v2 amendment 4 changed which 64 answers the KL reads; until every fine-tune is measured
+    anew the column holds both rules. The recorded (newer) rule is the column's; the older values
+    are marked ‡ and stay out of the correlation, which they would otherwise drive."""
+    new = "the first 64 in data order"
+    table = [{"label": f"m{i}", "method": "vanilla", "kl": k, "kl_items": items, "nll_gap": None, "retention": r,
+              "retention_name": "advbench"}
+             for i, (k, items, r) in enumerate(((0.1, new, 5.0), (0.2, new, 1.0), (0.4, new, -3.0),
+                                                 (0.9, None, 9.0), (0.8, None, 8.0)))]
+    assert predictors.kl_rule(table) == new
+    c = predictors.correlations(table)["kl"]
+    assert c["n"] == 3 and c["spearman"] == pytest.approx(-1.0)
+    monkeypatch.setattr(predictors, "rows", lambda run, primary: table)
+    t = predictors.predictor_table({}, "advbench")
+    assert [r[2] for r in t["rows"]] == ["0.1000", "0.2000", "0.4000", "0.9000 ‡", "0.8000 ‡"]
+    assert "‡: measured on answers chosen otherwise ('not recorded') than the column's ('the first 64 in data " \
+           "order')" in t["note"]
+    for r in table:  # one rule throughout, recorded or not: nothing marked
+        r["kl_items"] = None
+    assert predictors.correlations(table)["kl"]["n"] == 5 and "‡" not in predictors.predictor_table({}, "x")["note"]

@@ -30,10 +30,26 @@ from sdft.report.cells import number
 from sdft.report.endpoints import endpoints_of
 
 
-def _kl_of(run: dict[str, Any], m: dict[str, Any]) -> float | None:
+def _kl_of(run: dict[str, Any], m: dict[str, Any]) -> tuple[float | None, str | None]:
+    """(KL per token, the rule that chose its answers: the result's ``items``; None in a result
+    written before the rule was recorded)."""
     d = runfiles.path_in(run, m.get("kl_dir"))
     r = runfiles.read_json_opt(d / KL_FILE) if d else None
-    return (r or {}).get("kl_per_token")
+    return (r or {}).get("kl_per_token"), (r or {}).get("items")
+
+
+def kl_rule(table: list[dict[str, Any]]) -> str | None:
+    """The item rule of the KL column: where the fine-tunes' KLs were measured on answers chosen by
+    different rules (a KL stage whose items changed between sittings, GSM8K v2 amendment 4), the
+    KL values are not comparable; the column's rule is the most common recorded one (a result that
+    records none is older), and the others are marked and left out of the correlation."""
+    rules = [r.get("kl_items") for r in table if r["kl"] is not None]
+    pool = [x for x in rules if x is not None] or rules
+    return max(dict.fromkeys(pool), key=pool.count) if pool else None
+
+
+def _comparable(r: dict[str, Any], rule: str | None) -> bool:
+    return r["kl"] is not None and r.get("kl_items") == rule
 
 
 def _kl_from_sibling(run: dict[str, Any], m: dict[str, Any], siblings: dict[str, Any]) -> bool:
@@ -87,9 +103,10 @@ def _ranks(v: list[float]) -> list[float]:
 
 
 def rows(run: dict[str, Any], primary: str | None) -> list[dict[str, Any]]:
-    """Per main fine-tune: {"label", "method", "kl", "kl_of_sibling", "nll_gap", "retention"}
+    """Per main fine-tune: {"label", "method", "kl", "kl_items", "kl_of_sibling", "nll_gap", "retention"}
     (retention: the Pareto y of :mod:`methods`, percentage points; ``kl_of_sibling``: the KL was
-    measured on a retrained sibling's weights, :func:`sdft.analyze.runfiles.retrained`)."""
+    measured on a retrained sibling's weights, :func:`sdft.analyze.runfiles.retrained`; ``kl_items``:
+    the rule that chose the KL's answers, :func:`kl_rule`)."""
     seed = runfiles.find_model(run, "seed")
     if seed is None:
         return []
@@ -101,7 +118,8 @@ def rows(run: dict[str, Any], primary: str | None) -> list[dict[str, Any]]:
     for meth, models in arms.main_arms(run).items():
         for m in models:
             y = methods._retention(run, seed, [m], endpoints, target, prim)
-            out.append({"label": m["label"], "method": meth, "kl": _kl_of(run, m),
+            kl, items = _kl_of(run, m)
+            out.append({"label": m["label"], "method": meth, "kl": kl, "kl_items": items,
                         "kl_of_sibling": _kl_from_sibling(run, m, siblings),
                         "nll_gap": _nll_gap_of(run, m, gaps), "retention": y and y["diff"],
                         "retention_name": y and y["name"]})
@@ -109,9 +127,12 @@ def rows(run: dict[str, Any], primary: str | None) -> list[dict[str, Any]]:
 
 
 def correlations(table: list[dict[str, Any]]) -> dict[str, Any]:
-    out = {}
+    """Pearson and Spearman of each predictor with the retention change; the KL's over the
+    fine-tunes whose KL was measured under the column's item rule (:func:`kl_rule`)."""
+    out, rule = {}, kl_rule(table)
     for key in ("kl", "nll_gap"):
-        pts = [(r[key], r["retention"]) for r in table if r[key] is not None and r["retention"] is not None]
+        pts = [(r[key], r["retention"]) for r in table if r[key] is not None and r["retention"] is not None
+               and (key != "kl" or _comparable(r, rule))]
         x, y = [a for a, _ in pts], [b for _, b in pts]
         out[key] = {"n": len(pts), "pearson": _pearson(x, y), "spearman": _pearson(_ranks(x), _ranks(y))
                     if len(pts) >= 3 else None}
@@ -122,9 +143,16 @@ def predictor_table(run: dict[str, Any], primary: str | None) -> dict[str, Any] 
     table = rows(run, primary)
     if not any(r["kl"] is not None or r["nll_gap"] is not None for r in table):
         return None
-    corr = correlations(table)
-    body = [[r["label"], r["method"], number(r["kl"], ".4f") + (" †" if r.get("kl_of_sibling") else ""),
-             number(r["nll_gap"], "+.3f"), number(r["retention"], "+.1f")] for r in table]
+    corr, rule = correlations(table), kl_rule(table)
+    other = [r for r in table if r["kl"] is not None and not _comparable(r, rule)]
+    body = [[r["label"], r["method"], number(r["kl"], ".4f") + (" ‡" if r in other else "")
+             + (" †" if r.get("kl_of_sibling") else ""), number(r["nll_gap"], "+.3f"), number(r["retention"], "+.1f")]
+            for r in table]
+    rule_note = ""
+    if other:
+        theirs = ", ".join(sorted({repr(r.get("kl_items") or "not recorded") for r in other}))
+        rule_note = (f" ‡: measured on answers chosen otherwise ({theirs}) than the column's "
+                     f"({rule or 'not recorded'!r}): not comparable with the rest, and left out of the correlation.")
     sibling = (" †: measured on a retrained sibling of the evaluated fine-tune (trained again after a machine "
                "change; not the same weights to the last digit), beside the evaluated one's retention."
                if any(r.get("kl_of_sibling") for r in table) else "")
@@ -138,4 +166,4 @@ def predictor_table(run: dict[str, Any], primary: str | None) -> dict[str, Any] 
                     "answers the fine-tune trained on (0 for methods trained on the original answers; — where "
                     "they were not scored: self-replay's added answers, on-policy's own samples). Correlation with "
                     f"the retention change across methods and training seeds: {said}. A correlation needs at least "
-                    "3 fine-tunes; with a handful it is a description, not a test." + sibling}
+                    "3 fine-tunes; with a handful it is a description, not a test." + sibling + rule_note}
