@@ -45,7 +45,8 @@ def publish(run: Path, dest: Path) -> list[Path]:
     rels += [str(p.relative_to(run)) for p in sorted((run / "report").rglob("*")) if p.is_file()]
     for m in manifest["models"]:
         for key, names in PER_DIR.items():
-            if m.get(key):
+            # a fine-tune being trained again has a partial log, not the evaluated one's, and no summary yet
+            if m.get(key) and (key != "train_dir" or (run / m[key] / "train_summary.json").is_file()):
                 rels += [f"{m[key]}/{n}" for n in names]
     copied = []
     for rel in dict.fromkeys(r for r in rels if (run / r).is_file()):  # absent parts are skipped

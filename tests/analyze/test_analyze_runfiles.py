@@ -125,13 +125,14 @@ def test_distill_reports_one_per_folder_with_the_labels_that_use_it():
 
 def test_train_summaries_and_logs_keep_one_record_per_step_the_later_one(tmp_path):
     d = _run(tmp_path, {"models": [{"label": "seed"}, {"label": "a", "train_dir": "train/a"},
-                                   {"label": "b", "train_dir": "train/b"}]})
+                                   {"label": "b", "train_dir": "train/b"}, {"label": "c", "train_dir": "train/c"}]})
     _write(d / "train" / "a" / "train_summary.json", '{"steps": 3}')
     # a resumed fine-tune logs steps 2 and 3 again; a record without a loss (eval lines) is skipped
     _write(d / "train" / "a" / "train_log.jsonl", "\n".join(json.dumps(r) for r in [
         {"step": 1, "loss": 3.0}, {"step": 2, "loss": 2.5}, {"step": 3, "loss": 2.4}, {"step": 2, "loss": 2.0},
         {"step": 3, "loss": 1.5}, {"step": 3, "eval_loss": 9.0}]) + "\n")
     _write(d / "train" / "b" / "train_log.jsonl", '{"epoch": 1}\n')  # nothing with a step and a loss
+    _write(d / "train" / "c" / "train_log.jsonl", '{"step": 1, "loss": 2.0}\n')  # still training: no summary
     run = runfiles.load_run(d)
     assert runfiles.train_summaries(run) == {"a": {"steps": 3}}
     logs = runfiles.train_logs(run)

@@ -28,6 +28,9 @@ def published(tmp_path_factory, build_v2_run):
     root = tmp_path_factory.mktemp("pub")
     run = build_v2_run(root)
     (run / "train" / "vanilla-s1").mkdir(parents=True)  # trained again after a machine change: a sibling
+    (run / "train" / "vanilla-s1" / "train_summary.json").write_text('{"steps": 200}')
+    (run / "train" / "vanilla-s2").mkdir(parents=True)  # being trained again: a partial log, no summary yet
+    (run / "train" / "vanilla-s2" / "train_log.jsonl").write_text('{"step": 1, "loss": 1.0}\n')
     (run / "train" / "vanilla-s1" / "identity.json").write_text(json.dumps({
         "label": "vanilla-s1", "same_weights": False, "identical": 1, "items": 64, "max_rel_diff": 4.2e-06,
         "compared_with": "predict/vanilla-s1-carried"}))
@@ -71,6 +74,7 @@ def test_the_published_folder_holds_the_report_pareto_figure_manifest_and_every_
         if m.get("kl_dir"):  # the 16 fine-tunes' seed<->fine-tune KL
             assert f"{m['kl_dir']}/kl_to_seed.json" in files
     assert sum(bool(m.get("kl_dir")) for m in manifest["models"]) == 16
+    assert "train/vanilla-s1/identity.json" in files and not any(f.startswith("train/vanilla-s2/") for f in files)
     assert {"distill/math/distill_report.json", "distill/math/nll.jsonl"} <= files  # the NLL block, its examples
     # nothing that quotes the datasets, nothing large
     assert not any(f.endswith("predictions.jsonl") for f in files)

@@ -176,13 +176,15 @@ def benchmarks_of(models: list[dict[str, Any]]) -> list[str]:
 
 
 def train_logs(run: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """{label: train_log.jsonl records with a step and a loss, one per step}; a step logged twice
-    (a resumed fine-tune redoes the steps after its checkpoint) keeps the later record."""
+    """{label: train_log.jsonl records with a step and a loss, one per step} of the finished
+    fine-tunes (``train_summary.json`` is written when training ends: an evaluated fine-tune being
+    trained again after a machine change has a partial log meanwhile, which is not its own); a step
+    logged twice (a resumed fine-tune redoes the steps after its checkpoint) keeps the later record."""
     out = {}
     for m in run["models"]:
         p = path_in(run, m.get("train_dir"))
         log = p / "train_log.jsonl" if p else None
-        if log is None or not log.is_file():
+        if log is None or not log.is_file() or not (p / "train_summary.json").is_file():
             continue
         by_step = {r["step"]: r for r in read_jsonl(log)
                    if isinstance(r.get("step"), (int, float)) and isinstance(r.get("loss"), (int, float))}
