@@ -131,10 +131,11 @@ def test_train_summaries_and_logs_keep_one_record_per_step_the_later_one(tmp_pat
     _write(d / "train" / "a" / "train_log.jsonl", "\n".join(json.dumps(r) for r in [
         {"step": 1, "loss": 3.0}, {"step": 2, "loss": 2.5}, {"step": 3, "loss": 2.4}, {"step": 2, "loss": 2.0},
         {"step": 3, "loss": 1.5}, {"step": 3, "eval_loss": 9.0}]) + "\n")
+    _write(d / "train" / "b" / "train_summary.json", '{"steps": 0}')
     _write(d / "train" / "b" / "train_log.jsonl", '{"epoch": 1}\n')  # nothing with a step and a loss
     _write(d / "train" / "c" / "train_log.jsonl", '{"step": 1, "loss": 2.0}\n')  # still training: no summary
     run = runfiles.load_run(d)
-    assert runfiles.train_summaries(run) == {"a": {"steps": 3}}
+    assert runfiles.train_summaries(run) == {"a": {"steps": 3}, "b": {"steps": 0}}
     logs = runfiles.train_logs(run)
     assert list(logs) == ["a"] and [(r["step"], r["loss"]) for r in logs["a"]] == [(1, 3.0), (2, 2.0), (3, 1.5)]
 

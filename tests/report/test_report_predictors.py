@@ -61,7 +61,9 @@ def test_kls_measured_on_answers_chosen_by_another_rule_are_marked_and_not_corre
                                                  (0.9, None, 9.0), (0.8, None, 8.0)))]
     assert predictors.kl_rule(table) == new
     c = predictors.correlations(table)["kl"]
-    assert c["n"] == 3 and c["spearman"] == pytest.approx(-1.0)
+    assert c["n"] == 3 and c["spearman"] == pytest.approx(-1.0) and c["items"] == new
+    # the recorded rule is the column's even when fewer KLs have it yet (the plan reads the new rule's only)
+    assert predictors.kl_rule(table[2:]) == new and predictors.correlations(table[2:])["kl"]["n"] == 1
     monkeypatch.setattr(predictors, "rows", lambda run, primary: table)
     t = predictors.predictor_table({}, "advbench")
     assert [r[2] for r in t["rows"]] == ["0.1000", "0.2000", "0.4000", "0.9000 ‡", "0.8000 ‡"]

@@ -333,3 +333,9 @@ def test_a_retrained_sibling_is_named_and_its_kl_marked(tmp_path, build_v2_run):
     assert "†: measured on a retrained sibling" in md
     per_model = {m["label"]: m["kl_of_sibling"] for m in s["predictors"]["per_model"]}
     assert per_model["vanilla-s1"] and not per_model["vanilla-s2"] and not per_model["vanilla-s3"]
+    # the check's KL named another way (absolute, or with ./) is still the same folder
+    record = json.loads((run / "train" / "vanilla-s3" / "identity.json").read_text())
+    for named in (str(run / "predict" / "vanilla-s3"), "./predict/vanilla-s3"):
+        (run / "train" / "vanilla-s3" / "identity.json").write_text(json.dumps({**record, "compared_with": named}))
+        s, _ = _report(run)
+        assert not {m["label"]: m for m in s["predictors"]["per_model"]}["vanilla-s3"]["kl_of_sibling"], named

@@ -187,8 +187,10 @@ def test_overwrite_with_a_typo_keeps_the_finished_fine_tune(tiny_model_dir, tmp_
         with pytest.raises(SdftError):
             run_train(_cfg(tiny_model_dir, out, overwrite=True, **{**kw, **bad}))
         assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    (out / "identity.json").write_text('{"same_weights": false}')  # a check of the weights about to go
     again = run_train(_cfg(tiny_model_dir, out, overwrite=True, **{**kw, "max_steps": 2}))
     assert not again.get("skipped") and again["steps"] == 2 and len(_log(out)) == 2
+    assert not (out / "identity.json").exists()
 
 
 def test_padding_free_batches_give_the_padded_losses(tiny_model_dir, tmp_path, monkeypatch):

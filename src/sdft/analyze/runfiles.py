@@ -155,11 +155,14 @@ def retrained(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def kl_from_sibling(record: dict[str, Any] | None, kl_dir: str | None) -> bool:
+def kl_from_sibling(run: dict[str, Any], record: dict[str, Any] | None, kl_dir: str | None) -> bool:
     """Whether a retrained sibling's KL result ``kl_dir`` (a manifest path) was measured on the
     sibling's weights: any but the one its identity check compared with, the one measured with the
     evaluated weights (paths, not file times, which a git checkout does not keep)."""
-    return record is not None and bool(kl_dir) and kl_dir != record.get("compared_with")
+    if record is None or not kl_dir:
+        return False
+    compared = path_in(run, record.get("compared_with"))
+    return compared is None or path_in(run, kl_dir).resolve() != compared.resolve()
 
 
 def load_analysis(run: dict[str, Any]) -> dict[str, Any] | None:

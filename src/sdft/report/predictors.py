@@ -41,8 +41,10 @@ def _kl_of(run: dict[str, Any], m: dict[str, Any]) -> tuple[float | None, str | 
 def kl_rule(table: list[dict[str, Any]]) -> str | None:
     """The item rule of the KL column: where the fine-tunes' KLs were measured on answers chosen by
     different rules (a KL stage whose items changed between sittings, GSM8K v2 amendment 4), the
-    KL values are not comparable; the column's rule is the most common recorded one (a result that
-    records none is older), and the others are marked and left out of the correlation."""
+    KL values are not comparable; the column's rule is the most common *recorded* one, even when
+    fewer results have it (a result that records none predates the record and the rule it names:
+    GSM8K v2's plan uses the new rule's KLs only, which fill the column as they are measured), and
+    the others are marked and left out of the correlation."""
     rules = [r.get("kl_items") for r in table if r["kl"] is not None]
     pool = [x for x in rules if x is not None] or rules
     return max(dict.fromkeys(pool), key=pool.count) if pool else None
@@ -54,7 +56,7 @@ def _comparable(r: dict[str, Any], rule: str | None) -> bool:
 
 def _kl_from_sibling(run: dict[str, Any], m: dict[str, Any], siblings: dict[str, Any]) -> bool:
     """Whether ``m``'s KL was measured on a retrained sibling's weights, not the evaluated ones."""
-    return runfiles.kl_from_sibling(siblings.get(m["label"]), m.get("kl_dir"))
+    return runfiles.kl_from_sibling(run, siblings.get(m["label"]), m.get("kl_dir"))
 
 
 # methods whose task rows are the dataset's original answers: their training responses are the
@@ -103,10 +105,12 @@ def _ranks(v: list[float]) -> list[float]:
 
 
 def rows(run: dict[str, Any], primary: str | None) -> list[dict[str, Any]]:
-    """Per main fine-tune: {"label", "method", "kl", "kl_items", "kl_of_sibling", "nll_gap", "retention"}
+    """Per main fine-tune: {"label", "method", "kl", "kl_items", "kl_comparable", "kl_of_sibling",
+    "nll_gap", "retention"}
     (retention: the Pareto y of :mod:`methods`, percentage points; ``kl_of_sibling``: the KL was
     measured on a retrained sibling's weights, :func:`sdft.analyze.runfiles.retrained`; ``kl_items``:
-    the rule that chose the KL's answers, :func:`kl_rule`)."""
+    the rule that chose the KL's answers, ``kl_comparable``: measured under the column's rule,
+    :func:`kl_rule`, so read by the correlation)."""
     seed = runfiles.find_model(run, "seed")
     if seed is None:
         return []
@@ -123,6 +127,9 @@ def rows(run: dict[str, Any], primary: str | None) -> list[dict[str, Any]]:
                         "kl_of_sibling": _kl_from_sibling(run, m, siblings),
                         "nll_gap": _nll_gap_of(run, m, gaps), "retention": y and y["diff"],
                         "retention_name": y and y["name"]})
+    rule = kl_rule(out)
+    for r in out:  # summary.json says which KLs the correlation read
+        r["kl_comparable"] = _comparable(r, rule)
     return out
 
 
@@ -136,6 +143,7 @@ def correlations(table: list[dict[str, Any]]) -> dict[str, Any]:
         x, y = [a for a, _ in pts], [b for _, b in pts]
         out[key] = {"n": len(pts), "pearson": _pearson(x, y), "spearman": _pearson(_ranks(x), _ranks(y))
                     if len(pts) >= 3 else None}
+    out["kl"]["items"] = rule
     return out
 
 

@@ -44,7 +44,8 @@ from sdft.train.logs import TrainLogCallback, plot_loss, snapshot_callback, trim
 log = logging.getLogger(__name__)
 
 OUTPUT_FILES = ("adapter_config.json", "adapter_model.safetensors", "model.safetensors", "config.json",
-                "train_log.jsonl", "loss.png", "train_config.json", "train_summary.json", "README.md")
+                "train_log.jsonl", "loss.png", "train_config.json", "train_summary.json", "README.md",
+                "identity.json")  # scripts/kl_identity.py's check describes the weights it checked
 
 
 def _common_args(cfg: TrainConfig, ckpt_dir: Path, epochs: float, on_cuda: bool, autocast: bool) -> dict:
