@@ -52,6 +52,31 @@ def test_exact_permutation_p_over_training_seeds():
     assert permutation_p([1.0, 2.0], [3.0])["diff"] == pytest.approx(1.5)
 
 
+def test_exact_sign_flip_p_over_paired_seeds():
+    from sdft.evaluate.stats import sign_flip_p
+
+    # All of one sign: only the observed signs and their mirror are as extreme, 2 / 2^k.
+    assert sign_flip_p([1, 2, 3])["p"] == pytest.approx(2 / 8)
+    r = sign_flip_p([0.30, 0.25, 0.25, 0.20, 0.20])
+    assert (r["p"], r["flips"], r["pairs"], r["diff"]) == (pytest.approx(2 / 32), 32, 5, pytest.approx(0.24))
+    # 3, 1, -1: |mean| >= 1 for the flips with signed sums of 3 or more in magnitude: (±3, ±1, ±1)
+    # gives sums 5, 3, 3, 1, -1, -3, -3, -5: six of eight.
+    assert sign_flip_p([3, 1, -1])["p"] == pytest.approx(6 / 8)
+    assert sign_flip_p([1, -1])["p"] == 1.0 and sign_flip_p([0, 0])["p"] == 1.0
+    assert sign_flip_p([])["flips"] == 0
+
+
+def test_paired_t_interval_against_a_t_table_value():
+    from sdft.evaluate.stats import paired_t_interval
+
+    # 30 25 25 20 20: mean 24, sd sqrt(70 / 4), df 4, t(0.975, 4) = 2.776445.
+    t = paired_t_interval([30, 25, 25, 20, 20])
+    half = 2.776445 * (70 / 4 / 5) ** 0.5
+    assert t["ci95"] == pytest.approx([24 - half, 24 + half], abs=1e-4) and (t["df"], t["pairs"]) == (4, 5)
+    assert paired_t_interval([5, 5])["ci95"] == [5.0, 5.0]  # no spread: the mean itself
+    assert all(x != x for x in paired_t_interval([5])["ci95"])  # one pair: no interval
+
+
 def test_welch_interval_against_a_t_table_value():
     from sdft.evaluate.stats import welch_interval
 

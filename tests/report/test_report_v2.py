@@ -285,12 +285,43 @@ def test_the_interpolation_points_over_seeds_are_one_row_in_the_tables(final):
     cell = rows[-1][columns.index("advbench (strict rule)")]
     assert cell.startswith("−16.0 [") and " / +24.0 [" in cell  # vanilla lost 40 points, the point 16
     assert "s1 −20.0 · s2 −20.0 · s3 −15.0 · s4 −15.0 · s5 −10.0" in interp[columns.index("advbench (strict rule)")]
+    # against the fine-tunes they were made from, seed by seed: 12-6, 12-7, 13-8, 13-9, 14-10 of 20
+    own = s["methods_comparison"]["interpolation"]["vanilla α=0.5"]
+    assert own["fine_tunes"] == [f"vanilla-s{i}" for i in range(1, 6)]
+    d = own["change_vs_fine_tunes"]["advbench_strict"]
+    assert d["diff"] == pytest.approx(24.0) and d["per_seed"] == pytest.approx(
+        {"1": 30.0, "2": 25.0, "3": 25.0, "4": 20.0, "5": 20.0})
+    half = 2.776445 * (70 / 4 / 5) ** 0.5  # paired t, 4 df, on the five differences
+    assert d["seed_level"]["paired_t_ci95"] == pytest.approx([24 - half, 24 + half], abs=1e-3)
+    assert (d["seed_level"]["sign_flip_p"], d["seed_level"]["flips"]) == (pytest.approx(2 / 32), 32)
+    assert "seed by seed (the mean of each point minus its own fine-tune)" in md
     from sdft.analyze.runfiles import benchmarks_of, load_run
     from sdft.report.build import forest_rows
 
     loaded = load_run(run)
     models = [r["model"] for r in forest_rows(loaded, benchmarks_of(loaded["models"])) if r["endpoint"] == "gsm8k"]
     assert models[-1] == "vanilla α=0.5 (5 seeds)" and len(models) == 5
+
+
+def test_an_interpolation_point_is_set_against_its_own_fine_tune(tmp_path, build_v2_run):
+    """The state of the run after its first secondary point: vanilla-s1's point (strict 12 of 20)
+    against vanilla-s1 (6) is +30 pp; against vanilla's five seeds' mean (8) it read +20, a seed's
+    point set against seeds it was not made from."""
+    run = build_v2_run(tmp_path, set(PRIMARY_ARMS) | {"vanilla-s1-a0.5"})
+    s, md = _report(run)
+    columns, *rows = _table(md, "Methods × benchmarks", header=True)
+    cell = rows[-1][columns.index("advbench (strict rule)")]
+    assert rows[-1][0] == "weight interpolation of vanilla SFT, α=0.5 (vanilla α=0.5, 1 seed)"
+    assert cell.startswith("−20.0 [") and " / +30.0 [" in cell and "≈" not in cell
+    d = s["methods_comparison"]["interpolation"]["vanilla α=0.5"]["change_vs_fine_tunes"]["advbench_strict"]
+    assert (d["diff"], d["pairs"], d["approx"]) == (pytest.approx(30.0), 1, False) and "seed_level" not in d
+    # a published folder keeps results.json only: the same difference, marked as an approximation
+    for label in ("vanilla-s1", "vanilla-s1-a0.5"):
+        (run / "eval" / label / "advbench" / "predictions.jsonl").unlink()
+    s, md = _report(run)
+    columns, *rows = _table(md, "Methods × benchmarks", header=True)
+    assert " / +30.0 [" in rows[-1][columns.index("advbench (strict rule)")] and \
+        rows[-1][columns.index("advbench (strict rule)")].endswith("≈")
 
 
 def test_the_benchmark_figure_draws_one_bar_per_method_not_per_fine_tune(final):

@@ -1,15 +1,17 @@
 """Confidence intervals: percentile bootstrap over items, paired differences, and two-level
 (items, training seeds) bootstraps for methods trained with several seeds; and seed-level
 inference on per-seed values alone (an exact permutation test over training seeds and a Welch
-t interval), which treats the training seed as the unit: with three seeds a side no test can say
-much, whatever the number of items.
+t interval; for pairs made from one training seed, e.g. a weight-interpolation point and the
+fine-tune it was made from, an exact sign-flip test and a paired t interval), which treats the
+training seed as the unit: with three seeds a side no test can say much, whatever the number of
+items.
 
 Seeded, so a report rebuilt from the same files shows the same intervals.
 """
 
 from __future__ import annotations
 
-from itertools import combinations
+from itertools import combinations, product
 from math import comb
 from typing import Sequence
 
@@ -150,6 +152,44 @@ def welch_interval(a: Sequence[float], b: Sequence[float], alpha: float = 0.05) 
     df = (va + vb) ** 2 / (va**2 / (A.size - 1) + vb**2 / (B.size - 1))
     half = float(t.ppf(1 - alpha / 2, df)) * se
     out.update(ci95=[out["diff"] - half, out["diff"] + half], df=float(df))
+    return out
+
+
+def sign_flip_p(d: Sequence[float]) -> dict:
+    """Exact two-sided test that paired differences (one per training seed) centre on 0.
+
+    Every one of the 2^k ways to flip the signs of the k differences is enumerated; ``p`` is the
+    share whose |mean| is at least the observed one (the observed signs count, so p >= 2/2^k when
+    none is 0: 0.25 for 3 pairs, 0.0625 for 5). {"diff", "p", "flips", "pairs"}; p is NaN without
+    pairs."""
+    x = np.asarray(d, dtype=float)
+    k = x.size
+    if not k:
+        return {"diff": float("nan"), "p": float("nan"), "flips": 0, "pairs": 0}
+    if 2**k > MAX_RELABELINGS:
+        raise ValueError(f"{k} pairs: {2 ** k} sign flips, more than the exact test enumerates")
+    observed = abs(x.mean())
+    means = np.abs(np.array(list(product((1.0, -1.0), repeat=k))) @ x) / k
+    count = int((means >= observed - 1e-9 * max(1.0, observed)).sum())
+    return {"diff": float(x.mean()), "p": count / 2**k, "flips": 2**k, "pairs": k}
+
+
+def paired_t_interval(d: Sequence[float], alpha: float = 0.05) -> dict:
+    """Student's t interval for the mean of paired differences (one per training seed):
+    {"diff", "ci95", "df", "pairs"}; NaN bounds with fewer than two pairs, the mean itself when
+    the differences do not vary."""
+    from scipy.stats import ttest_1samp
+
+    x = np.asarray(d, dtype=float)
+    out = {"diff": float(x.mean()) if x.size else float("nan"), "ci95": [float("nan"), float("nan")],
+           "df": float(x.size - 1) if x.size > 1 else float("nan"), "pairs": int(x.size)}
+    if x.size < 2:
+        return out
+    if np.ptp(x) == 0:
+        out["ci95"] = [out["diff"], out["diff"]]
+        return out
+    ci = ttest_1samp(x, 0.0).confidence_interval(1 - alpha)
+    out["ci95"] = [float(ci.low), float(ci.high)]
     return out
 
 

@@ -19,6 +19,13 @@ Per arm and endpoint (see :mod:`endpoints`), over the items every model involved
   resampled jointly, seeds within each method. It equals the difference of the two changes vs
   the seed (the seed cancels), which is the pre-registered primary endpoint's form.
 
+A weight-interpolation arm is also compared with the fine-tunes it was made from (each point's
+manifest ``of``), point minus its own fine-tune, seed by seed (:func:`matched_difference`): the
+differences' mean with a two-level bootstrap over the pairs and the items, and with two pairs or
+more a ``seed_level`` of the exact sign-flip p and a paired t interval. Comparing a point with
+its method's whole arm instead would set one seed's point against the mean of seeds it was not
+made from.
+
 A contrast of two arms with at least two seeds each also carries ``seed_level``: inference with
 the training seed as the unit, on each seed's mean over the same items (percent): the exact
 permutation p over all relabelings of the seeds and Welch's t interval
@@ -49,7 +56,9 @@ from sdft.evaluate.stats import (
     hierarchical_difference,
     hierarchical_mean,
     paired_difference,
+    paired_t_interval,
     permutation_p,
+    sign_flip_p,
     welch_interval,
 )
 from sdft.experiment import from_record
@@ -212,6 +221,53 @@ def _difference(run, base, other, ep):
     return {"diff": _percent(d["diff"]), "ci95": [_percent(c) for c in d["ci95"]], "n": d["n"], "approx": False,
             "seeds": seeds, "per_seed": {t: _percent(float(np.mean(row)) - base_mean) for t, row in zip(tags, b)},
             **_seed_level([float(np.mean(r)) for r in a], [float(np.mean(r)) for r in b])}
+
+
+def fine_tunes_of(run: dict[str, Any], points: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """The fine-tune each weight-interpolation point was made from (its manifest ``of``), in the
+    points' order; None when one is not in the run."""
+    by_label = {m["label"]: m for m in run["models"]}
+    made_from = [by_label.get(p.get("of")) for p in points]
+    return None if any(m is None for m in made_from) else made_from
+
+
+def matched_difference(run: dict[str, Any], base: list[dict[str, Any]], other: list[dict[str, Any]],
+                       ep: Endpoint) -> dict[str, Any] | None:
+    """The mean over pairs of other[i] − base[i] on ``ep`` (pp; base[i] is the model other[i] was made
+    from, e.g. by :func:`fine_tunes_of`): {"diff", "ci95", "n", "approx", "pairs", "per_seed"} (each
+    pair's difference by other's seed), with ``seed_level`` ({"paired_t_ci95", "sign_flip_p",
+    "flips", "per_pair"}) from two pairs on; None without results."""
+    if len(base) != len(other) or not other:
+        raise ValueError(f"matched pairs need one base model per model: {len(base)} vs {len(other)}")
+    return _cached(run, ("matched", _labels(base), _labels(other), ep.key), lambda: _matched(run, base, other, ep))
+
+
+def _matched(run, base, other, ep):
+    ra, rb = [result_of(m, ep) for m in base], [result_of(m, ep) for m in other]
+    if any(r is None for r in ra + rb):
+        return None
+    tags = [seed_tag(m) for m in other]
+    rows = paired_rows(run, base + other, ep)
+    if rows is None:  # results.json alone: each pair's score difference, half-widths in quadrature
+        diffs = [b["score"] - a["score"] for a, b in zip(ra, rb)]
+        item = float(np.mean([math.hypot(_half(a.get("ci95")), _half(b.get("ci95"))) for a, b in zip(ra, rb)]))
+        spread = 1.96 * float(np.std(diffs, ddof=1)) / math.sqrt(len(diffs)) if len(diffs) > 1 else 0.0
+        d, half = float(np.mean(diffs)), math.hypot(item, spread)
+        out = {"diff": _percent(d), "ci95": [_percent(d - half), _percent(d + half)], "n": None, "approx": True}
+    else:
+        matrix, _ = rows
+        k = len(other)
+        pairs = np.asarray(matrix[k:], dtype=float) - np.asarray(matrix[:k], dtype=float)
+        diffs = [float(row.mean()) for row in pairs]
+        h = paired_difference(matrix[0], matrix[1]) if k == 1 else hierarchical_mean(pairs)
+        mean = h["diff"] if k == 1 else h["mean"]
+        out = {"diff": _percent(mean), "ci95": [_percent(c) for c in h["ci95"]], "n": h["n"], "approx": False}
+    out.update(pairs=len(other), per_seed={t: _percent(x) for t, x in zip(tags, diffs)})
+    if len(diffs) > 1:
+        t, flip = paired_t_interval([_percent(x) for x in diffs]), sign_flip_p(diffs)
+        out["seed_level"] = {"paired_t_ci95": t["ci95"], "sign_flip_p": flip["p"], "flips": flip["flips"],
+                             "per_pair": [_percent(x) for x in diffs]}
+    return out
 
 
 def _seed_level(a: list[float], b: list[float]) -> dict[str, Any]:

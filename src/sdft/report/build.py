@@ -18,9 +18,10 @@ run. The report is a list of blocks (see :mod:`render`) rendered as markdown and
       "correlations": {"kl"|"nll_gap": {"n", "pearson", "spearman"}}} (where a fine-tune has one),
      "decision": {"sdft_minus_vanilla": {"endpoint", "diff", "ci95", "outcome", "statement", "complete",
       "missing", ...}}, "methods_comparison": {"pareto", "costs", "best", "interpolation": {arm: like a
-      method}, "complete": {"complete", "planned", "evaluated", "missing"}} (more than two methods,
-      or interpolation points), "non_inferiority": {"sdft_minus_vanilla": {endpoint: {"margin", "diff",
-      "ci95", "non_inferior", "statement", "complete", ...}}} (where margins are set), "verdict": text or null}
+      method, with "change_vs_fine_tunes" seed by seed}, "complete": {"complete", "planned",
+      "evaluated", "missing"}} (more than two methods, or interpolation points), "non_inferiority":
+      {"sdft_minus_vanilla": {endpoint: {"margin", "diff", "ci95", "non_inferior", "statement",
+      "complete", ...}}} (where margins are set), "verdict": text or null}
 
 (with several runs: ``{"runs": {name: that object without the verdict}, "verdict": ...}``).
 ``decision`` is the pre-registered rule applied to the primary endpoint (see :mod:`decision`),

@@ -5,7 +5,8 @@ vanilla and one other method, or with weight-interpolation points:
 
 - **methods × benchmarks**: each method's change vs the seed model and its contrast with vanilla
   per endpoint, paired bootstrap CIs (two-level over items and training seeds when a method has
-  several, :mod:`arms`);
+  several, :mod:`arms`); vanilla's interpolation points against the fine-tunes they were made
+  from, seed by seed (:func:`arms.matched_difference`);
 - **cost**: what each method's training spent per its ``train_summary.json`` ``cost`` (token
   positions forwarded, forward and backward passes, wall time, peak memory; means over seeds),
   and its cost per step relative to vanilla;
@@ -170,22 +171,32 @@ def methods_table(run: dict[str, Any]) -> dict[str, Any] | None:
     if seed is None or not main:
         return None
     rows = []
-    arms_shown = [(f"{_name(meth)} ({meth}", meth, models) for meth, models in main.items()]
-    arms_shown += [(f"weight interpolation of {_name(meth)}, α={alpha:g} ({meth} α={alpha:g}", None, models)
-                   for (meth, alpha), models in interpolation_arms(run).items()]
-    for name, meth, models in arms_shown:
+    matched = False
+    for name, meth, models, point in [(f"{_name(m)} ({m}", m, ms, False) for m, ms in main.items()] + [
+            (f"weight interpolation of {_name(m)}, α={a:g} ({m} α={a:g}", m, ms, True)
+            for (m, a), ms in interpolation_arms(run).items()]:
+        # vanilla's points against the fine-tunes they were made from, seed by seed (arms.matched_difference)
+        own = arms.fine_tunes_of(run, models) if point and meth == "vanilla" else None
+        matched |= own is not None
         cells = []
         for ep in endpoints:
             vs_seed = _cell(arms.difference(run, [seed], models, ep))
-            vs_van = DASH if meth == "vanilla" or "vanilla" not in main else \
-                _cell(arms.difference(run, main["vanilla"], models, ep))
+            if own is not None:
+                vs_van = _cell(arms.matched_difference(run, own, models, ep))
+            elif (meth == "vanilla" and not point) or "vanilla" not in main:
+                vs_van = DASH
+            else:
+                vs_van = _cell(arms.difference(run, main["vanilla"], models, ep))
             cells.append(f"{vs_seed} / {vs_van}")
         rows.append([f"{name}, {len(models)} seed{'s' if len(models) > 1 else ''})"] + cells)
     return {"title": "Methods × benchmarks: change vs the seed / vs vanilla", "rows": rows,
             "columns": ["method"] + [ep.title + ("" if ep.higher_is_better else " (lower = better)")
                                      for ep in endpoints],
             "note": "Percentage points with paired bootstrap 95% CIs (items, and training seeds when a method has "
-                    "several); ≈ marks an unpaired approximation."}
+                    "several); ≈ marks an unpaired approximation." + (
+                        " A weight-interpolation point of vanilla is set against the fine-tune it was made from, "
+                        "seed by seed (the mean of each point minus its own fine-tune), not against vanilla's "
+                        "seeds it was not made from." if matched else "")}
 
 
 COST_KEYS = ("tokens_forwarded", "forward_passes", "backward_passes", "wall_s", "peak_memory_mb")
@@ -297,15 +308,27 @@ def pending_note(run: dict[str, Any]) -> str | None:
             "is not in the tables or the Pareto figure yet, and a method is compared over the seeds it has.")
 
 
+def _vs_fine_tunes(run: dict[str, Any], points: list[dict[str, Any]], endpoints: list[Endpoint]) -> dict[str, Any]:
+    """{"fine_tunes": the labels the points were made from, "change_vs_fine_tunes": {endpoint:
+    :func:`arms.matched_difference`}}; {} when a point's fine-tune is not in the run."""
+    own = arms.fine_tunes_of(run, points)
+    if own is None:
+        return {}
+    return {"fine_tunes": [m["label"] for m in own], "change_vs_fine_tunes": {
+        ep.key: d for ep in endpoints if (d := arms.matched_difference(run, own, points, ep)) is not None}}
+
+
 def summary(run: dict[str, Any], primary: str | None, seed_test_alpha: float | None = None,
             decide: list[str] | None = None) -> dict[str, Any] | None:
     """summary.json's ``methods_comparison``: Pareto points, costs, the best-method statement, each
-    interpolation arm's scores as ``methods`` gives a main arm's (per seed, change vs the seed), and
+    interpolation arm's scores as ``methods`` gives a main arm's (per seed, change vs the seed) and
+    its change vs the fine-tunes it was made from (``change_vs_fine_tunes``, seed by seed), and
     ``complete``: :func:`~sdft.report.decision.completeness` over every planned model and point."""
     if not applies(run):
         return None
     endpoints = endpoints_of(runfiles.benchmarks_of(run["models"]), strict=True)
-    interp = {f"{meth} α={alpha:g}": {"method": meth, "alpha": alpha, **arms.arm_summary(run, models, endpoints)}
+    interp = {f"{meth} α={alpha:g}": {"method": meth, "alpha": alpha, **arms.arm_summary(run, models, endpoints),
+                                      **_vs_fine_tunes(run, models, endpoints)}
               for (meth, alpha), models in interpolation_arms(run).items()}
     return {"pareto": pareto_points(run, primary), "costs": costs(run),
             "best": best_method(run, primary, seed_test_alpha, decide), "interpolation": interp,
