@@ -322,6 +322,14 @@ def test_an_interpolation_point_is_set_against_its_own_fine_tune(tmp_path, build
     columns, *rows = _table(md, "Methods × benchmarks", header=True)
     assert " / +30.0 [" in rows[-1][columns.index("advbench (strict rule)")] and \
         rows[-1][columns.index("advbench (strict rule)")].endswith("≈")
+    # a point whose fine-tune the manifest does not name: no comparison, rather than vanilla's mean
+    manifest = json.loads((run / "manifest.json").read_text())
+    next(m for m in manifest["models"] if m["label"] == "vanilla-s1-a0.5")["of"] = None
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    s, md = _report(run)
+    columns, *rows = _table(md, "Methods × benchmarks", header=True)
+    assert rows[-1][columns.index("advbench (strict rule)")].endswith(" / —")
+    assert "change_vs_fine_tunes" not in s["methods_comparison"]["interpolation"]["vanilla α=0.5"]
 
 
 def test_the_benchmark_figure_draws_one_bar_per_method_not_per_fine_tune(final):

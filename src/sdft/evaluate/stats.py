@@ -178,7 +178,7 @@ def paired_t_interval(d: Sequence[float], alpha: float = 0.05) -> dict:
     """Student's t interval for the mean of paired differences (one per training seed):
     {"diff", "ci95", "df", "pairs"}; NaN bounds with fewer than two pairs, the mean itself when
     the differences do not vary."""
-    from scipy.stats import ttest_1samp
+    from scipy.stats import t
 
     x = np.asarray(d, dtype=float)
     out = {"diff": float(x.mean()) if x.size else float("nan"), "ci95": [float("nan"), float("nan")],
@@ -188,8 +188,8 @@ def paired_t_interval(d: Sequence[float], alpha: float = 0.05) -> dict:
     if np.ptp(x) == 0:
         out["ci95"] = [out["diff"], out["diff"]]
         return out
-    ci = ttest_1samp(x, 0.0).confidence_interval(1 - alpha)
-    out["ci95"] = [float(ci.low), float(ci.high)]
+    half = float(t.ppf(1 - alpha / 2, x.size - 1)) * float(x.std(ddof=1)) / np.sqrt(x.size)
+    out["ci95"] = [out["diff"] - half, out["diff"] + half]
     return out
 
 

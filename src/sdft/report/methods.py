@@ -183,7 +183,7 @@ def methods_table(run: dict[str, Any]) -> dict[str, Any] | None:
             vs_seed = _cell(arms.difference(run, [seed], models, ep))
             if own is not None:
                 vs_van = _cell(arms.matched_difference(run, own, models, ep))
-            elif (meth == "vanilla" and not point) or "vanilla" not in main:
+            elif meth == "vanilla" or "vanilla" not in main:  # vanilla itself, or a point made from an unknown one
                 vs_van = DASH
             else:
                 vs_van = _cell(arms.difference(run, main["vanilla"], models, ep))
