@@ -127,6 +127,25 @@ def test_cost_table_means_over_seeds_relative_to_vanilla(run_dir):
     assert t["note"].endswith("Peak memory: CUDA peak allocated.")
 
 
+def test_a_cost_that_covers_part_of_a_training_is_left_out_of_the_mean(run_dir):
+    """A training resumed from a checkpoint older than the cost file recorded its last sitting's
+    cost only (GSM8K v2's retrained vanilla-s2: 84,709 of 294,424 tokens); averaged in, it made
+    vanilla look cheap. One whose checkpoint carried the cost counts."""
+    summary = run_dir / "train" / "vanilla-s2" / "train_summary.json"
+    _edit_json(summary, lambda t: t.update(resumed_from="checkpoints/checkpoint-8",
+                                           cost={**COST, "wall_s": 5.0, "tokens_forwarded": 100}))
+    c = methods.costs(load_run(run_dir))
+    assert (c["vanilla"]["wall_s"], c["vanilla"]["seeds"], c["vanilla"]["left_out"]) == (20.0, 1, ["vanilla-s2"])
+    assert methods.cost_table(load_run(run_dir))["note"].endswith(
+        "Left out: vanilla-s2, resumed from a checkpoint that did not carry the cost of the sittings before (their "
+        "counts cover the last sitting only).")
+    steps = json.loads(summary.read_text())["steps"]
+    _edit_json(summary, lambda t: t["cost"].update(steps_counted=steps))  # carried across the sittings
+    c = methods.costs(load_run(run_dir))
+    assert (c["vanilla"]["wall_s"], c["vanilla"]["seeds"], c["vanilla"]["left_out"]) == (12.5, 2, [])
+    assert "Left out" not in methods.cost_table(load_run(run_dir))["note"]
+
+
 def test_best_method_is_named_only_when_decided(run_dir):
     run = load_run(run_dir)
     best = methods.best_method(run, "advbench")

@@ -155,6 +155,11 @@ def test_resume_after_a_kill_continues_the_same_run(tiny_model_dir, tmp_path):
     assert s["final_loss"] == pytest.approx(ref["final_loss"], rel=1e-5)
     # the killed sitting's time counts: the total covers the whole log, the throughput this sitting
     assert s["wall_s"] == pytest.approx(_log(out)[7]["wall_s"] + s["wall_s_this_sitting"], abs=0.02)
+    # and so does its cost: the checkpoint carried the counts of steps 1-8 (it recorded step 9's only)
+    counts = ("forward_passes", "backward_passes", "tokens_forwarded", "tokens_per_step")
+    assert [s["cost"][k] for k in counts] == [ref["cost"][k] for k in counts]
+    assert s["cost"]["steps_counted"] == ref["cost"]["steps_counted"] == 9
+    assert s["cost"]["wall_s"] > s["wall_s_this_sitting"]
 
 
 def test_a_checkpoint_cut_off_mid_save_is_dropped_and_the_one_before_resumes(tiny_model_dir, tmp_path):
@@ -167,8 +172,11 @@ def test_a_checkpoint_cut_off_mid_save_is_dropped_and_the_one_before_resumes(tin
         run_train(_cfg(tiny_model_dir, out, **kw), callbacks=[_KillAt(9)])
     cut = out / "checkpoints" / "checkpoint-8"
     (cut / "trainer_state.json").unlink()  # killed before its last file
+    (out / "checkpoints" / "checkpoint-6" / "sdft_cost.json").unlink()  # as code older than the cost file left it
     s = run_train(_cfg(tiny_model_dir, out, **kw))
     assert s["resumed_from"].endswith("checkpoint-6")  # (checkpoint-8 is then saved anew, whole)
+    # the cost of steps 1-6 is unknown: the summary says its counts cover steps 7-9 only
+    assert s["cost"]["steps_counted"] == 3 and s["cost"]["backward_passes"] == ref["cost"]["backward_passes"] // 3
     assert [r["step"] for r in _log(out)] == list(range(1, 10))
     assert [r["loss"] for r in _log(out)] == pytest.approx([r["loss"] for r in _log(tmp_path / "ref")], rel=1e-5)
     assert s["final_loss"] == pytest.approx(ref["final_loss"], rel=1e-5)

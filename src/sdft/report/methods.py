@@ -202,12 +202,24 @@ def methods_table(run: dict[str, Any]) -> dict[str, Any] | None:
 COST_KEYS = ("tokens_forwarded", "forward_passes", "backward_passes", "wall_s", "peak_memory_mb")
 
 
+def whole_cost(summary: dict[str, Any]) -> bool:
+    """Whether a ``train_summary.json``'s ``cost`` covers every step it trained: its
+    ``steps_counted`` says so; a summary older than that field counted only its last sitting, so
+    there only a training never resumed."""
+    cost = summary.get("cost") or {}
+    if "steps_counted" in cost:
+        return cost["steps_counted"] == summary.get("steps")
+    return bool(cost) and not summary.get("resumed_from")
+
+
 def costs(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """{method: mean over its main arm's seeds of each cost, plus steps and tokens/s}."""
+    """{method: mean over its main arm's seeds of each cost, plus steps and tokens/s, and
+    ``left_out``: the seeds whose cost covers part of their training (:func:`whole_cost`)}."""
     summaries = runfiles.train_summaries(run)
     out = {}
     for meth, models in arms.main_arms(run).items():
-        got = [summaries[m["label"]] for m in models if (summaries.get(m["label"]) or {}).get("cost")]
+        recorded = [m["label"] for m in models if (summaries.get(m["label"]) or {}).get("cost")]
+        got = [summaries[label] for label in recorded if whole_cost(summaries[label])]
         if not got:
             continue
         # a count left None (a torch.compile run does not count passes) counts as 0 here
@@ -216,6 +228,8 @@ def costs(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
         mean["tokens_per_s"] = mean["tokens_forwarded"] / mean["wall_s"] if mean["wall_s"] else None
         mean["wall_per_step"] = mean["wall_s"] / mean["steps"] if mean["steps"] else None
         mean["peak_memory_kind"] = got[0]["cost"].get("peak_memory_kind")
+        mean["seeds"] = len(got)
+        mean["left_out"] = [label for label in recorded if not whole_cost(summaries[label])]
         out[meth] = mean
     return out
 
@@ -233,12 +247,15 @@ def cost_table(run: dict[str, Any]) -> dict[str, Any] | None:
                      f"{v['tokens_per_s']:.1f}" if v.get("tokens_per_s") else DASH, rel,
                      f"{v['peak_memory_mb']:,.0f}"])
     kind = next(iter(c.values())).get("peak_memory_kind")
+    left = [label for v in c.values() for label in v["left_out"]]
     return {"title": "Cost of training per method (mean over training seeds)", "rows": rows,
             "columns": ["method", "steps", "token positions forwarded", "forward passes", "backward passes",
                         "wall s", "tokens/s", "s per step vs vanilla", "peak memory MiB"],
             "note": "Forward passes count every pass of the transformer trunk: training, the seed's or teacher's "
                     "forward, and each decoding step of on-policy sampling; backward passes are the forwards run "
-                    f"with gradients. Peak memory: {kind or 'not recorded'}."}
+                    f"with gradients. Peak memory: {kind or 'not recorded'}." + (
+                        f" Left out: {', '.join(left)}, resumed from a checkpoint that did not carry the cost of "
+                        "the sittings before (their counts cover the last sitting only)." if left else "")}
 
 
 def best_method(run: dict[str, Any], primary: str | None, seed_test_alpha: float | None = None,

@@ -55,6 +55,45 @@ class TrainLogCallback(TrainerCallback):
             self._writer = None
 
 
+COST_FILE = "sdft_cost.json"  # in each checkpoint: the training cost counted up to its step
+COUNTS = ("forward_passes", "backward_passes", "tokens_forwarded")
+
+
+class CostCheckpoints(TrainerCallback):
+    """Carries the training cost across sittings: each checkpoint gets the counts of every sitting
+    so far (:data:`COST_FILE`), and a resumed training starts from its checkpoint's.
+
+    ``resume``: the checkpoint folder the training resumes from, or None. A checkpoint written by
+    code older than this file has none: the counts then start at 0 from its step, and
+    ``steps_counted`` (the optimizer steps the counts cover) says they cover the later sittings
+    only. Set :attr:`meter` (a :class:`~sdft.train.objectives.CostMeter`) before training."""
+
+    def __init__(self, resume: str | Path | None):
+        self.start_step = int(Path(resume).name.split("-")[-1]) if resume else 0
+        got = json.loads((Path(resume) / COST_FILE).read_text()) if resume and (Path(resume) / COST_FILE).exists() \
+            else None
+        self.carried = got or {**dict.fromkeys(COUNTS, 0), "wall_s": 0.0, "steps_counted": 0}
+        self.meter = None
+        self.t0 = time.perf_counter()
+
+    def on_train_begin(self, args, state, control, **kw):
+        self.t0 = time.perf_counter()
+
+    def totals(self, step: int, wall: float | None = None) -> dict:
+        """The counts over the sittings counted, at optimizer step ``step`` (``wall``: this
+        sitting's seconds, else the time since training began); counts None where not metered."""
+        counted = self.meter is not None and self.meter.counted and None not in (self.carried.get(k) for k in COUNTS)
+        out = {k: (self.carried[k] + getattr(self.meter, k)) if counted else None for k in COUNTS}
+        out["wall_s"] = round(self.carried["wall_s"] + (time.perf_counter() - self.t0 if wall is None else wall), 2)
+        out["steps_counted"] = self.carried["steps_counted"] + step - self.start_step
+        return out
+
+    def on_save(self, args, state, control, **kw):
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if state.is_world_process_zero and folder.is_dir():
+            (folder / COST_FILE).write_text(json.dumps(self.totals(state.global_step)), encoding="utf-8")
+
+
 def trim_log(path: str | Path, last_step: int) -> None:
     """Drop records after ``last_step`` (written after the checkpoint we resume from)."""
     path = Path(path)

@@ -39,7 +39,7 @@ from sdft.trackers import split_report_to
 from sdft.train import data as tdata
 from sdft.train import onpolicy
 from sdft.train.config import TrainConfig
-from sdft.train.logs import TrainLogCallback, plot_loss, snapshot_callback, trim_log
+from sdft.train.logs import CostCheckpoints, TrainLogCallback, plot_loss, snapshot_callback, trim_log
 
 log = logging.getLogger(__name__)
 
@@ -322,7 +322,8 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
 
         callbacks = [*(callbacks or []), tensorboard_callback(tensorboard_dir or out / "tensorboard")]
     common = _common_args(cfg, ckpt_dir, epochs, on_cuda, autocast)
-    hooks = [callback, *(callbacks or [])]
+    cost = CostCheckpoints(resume)
+    hooks = [callback, cost, *(callbacks or [])]
     if cfg.method == "onpolicy":
         trainer = onpolicy.onpolicy_trainer(cfg, model, tok, prepared, common, hooks, teacher, _peft_config(cfg))
     else:
@@ -342,6 +343,7 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
     fused = cfg.method in ("sft", "dft", "replay")  # the methods whose loss TRL's fused LM head computes
     with _compact_lm_head() if fused else contextlib.nullcontext(), _dynamic_shapes(cfg.torch_compile), \
             metered(trainer.model, enabled=not cfg.torch_compile) as meter:
+        cost.meter = meter
         result = trainer.train(resume_from_checkpoint=resume)
     wall = time.perf_counter() - t0
     if not trainer.is_world_process_zero():
@@ -384,11 +386,13 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
         "autocast": autocast,
         "cheap_dropout_layers": swapped,
         "torch_compile": cfg.torch_compile,
-        # What the method spent (this sitting): trunk forwards (training, seed/teacher, decoding
-        # steps), those with gradients (each one backward) and the token positions they processed.
-        "cost": {**meter.as_dict(), "wall_s": round(wall, 2),
-                 "tokens_per_step": round(meter.tokens_forwarded / max(1, trainer.state.global_step), 1)
-                 if meter.counted else None,
+        # What the method spent over the sittings counted (every one, unless it resumed from a
+        # checkpoint older than the cost file: steps_counted < steps): trunk forwards (training,
+        # seed/teacher, decoding steps), those with gradients (each one backward) and the token
+        # positions they processed.
+        "cost": {**(spent := cost.totals(trainer.state.global_step, wall)),
+                 "tokens_per_step": round(spent["tokens_forwarded"] / max(1, spent["steps_counted"]), 1)
+                 if spent["tokens_forwarded"] is not None else None,
                  # GPU: torch's peak allocation; CPU: the process's peak RSS during training (the
                  # loaded weights included), or its lifetime peak where the kernel cannot reset it
                  "peak_memory_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if on_cuda
