@@ -144,6 +144,13 @@ def test_a_cost_that_covers_part_of_a_training_is_left_out_of_the_mean(run_dir):
     c = methods.costs(load_run(run_dir))
     assert (c["vanilla"]["wall_s"], c["vanilla"]["seeds"], c["vanilla"]["left_out"]) == (12.5, 2, [])
     assert "Left out" not in methods.cost_table(load_run(run_dir))["note"]
+    # every seed of a method left out: its row stays, in dashes, and the note names them
+    for s in (1, 2):
+        _edit_json(run_dir / "train" / f"vanilla-s{s}" / "train_summary.json",
+                   lambda t: t.update(resumed_from="checkpoints/checkpoint-8", cost={**COST, "wall_s": 5.0}))
+    t = methods.cost_table(load_run(run_dir))
+    assert t["rows"][0] == ["vanilla SFT"] + ["—"] * 8 and t["rows"][1][7] == "—"  # no vanilla to compare with
+    assert "Left out: vanilla-s1, vanilla-s2, resumed" in t["note"]
 
 
 def test_best_method_is_named_only_when_decided(run_dir):

@@ -172,10 +172,11 @@ def test_a_checkpoint_cut_off_mid_save_is_dropped_and_the_one_before_resumes(tin
         run_train(_cfg(tiny_model_dir, out, **kw), callbacks=[_KillAt(9)])
     cut = out / "checkpoints" / "checkpoint-8"
     (cut / "trainer_state.json").unlink()  # killed before its last file
-    (out / "checkpoints" / "checkpoint-6" / "sdft_cost.json").unlink()  # as code older than the cost file left it
+    (out / "checkpoints" / "checkpoint-6" / "sdft_cost.json").write_text('{"forward_pa')  # cut off mid-write
     s = run_train(_cfg(tiny_model_dir, out, **kw))
     assert s["resumed_from"].endswith("checkpoint-6")  # (checkpoint-8 is then saved anew, whole)
-    # the cost of steps 1-6 is unknown: the summary says its counts cover steps 7-9 only
+    # the cost of steps 1-6 is unknown (as where code older than the cost file left no file): the
+    # summary says its counts cover steps 7-9 only
     assert s["cost"]["steps_counted"] == 3 and s["cost"]["backward_passes"] == ref["cost"]["backward_passes"] // 3
     assert [r["step"] for r in _log(out)] == list(range(1, 10))
     assert [r["loss"] for r in _log(out)] == pytest.approx([r["loss"] for r in _log(tmp_path / "ref")], rel=1e-5)

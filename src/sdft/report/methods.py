@@ -220,7 +220,10 @@ def costs(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for meth, models in arms.main_arms(run).items():
         recorded = [m["label"] for m in models if (summaries.get(m["label"]) or {}).get("cost")]
         got = [summaries[label] for label in recorded if whole_cost(summaries[label])]
+        left_out = [label for label in recorded if not whole_cost(summaries[label])]
         if not got:
+            if left_out:  # a row of dashes that says why, rather than no row
+                out[meth] = {"seeds": 0, "left_out": left_out}
             continue
         # a count left None (a torch.compile run does not count passes) counts as 0 here
         mean = {k: sum(float(s["cost"].get(k) or 0) for s in got) / len(got) for k in COST_KEYS}
@@ -229,7 +232,7 @@ def costs(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
         mean["wall_per_step"] = mean["wall_s"] / mean["steps"] if mean["steps"] else None
         mean["peak_memory_kind"] = got[0]["cost"].get("peak_memory_kind")
         mean["seeds"] = len(got)
-        mean["left_out"] = [label for label in recorded if not whole_cost(summaries[label])]
+        mean["left_out"] = left_out
         out[meth] = mean
     return out
 
@@ -241,12 +244,15 @@ def cost_table(run: dict[str, Any]) -> dict[str, Any] | None:
     base = (c.get("vanilla") or {}).get("wall_per_step")
     rows = []
     for meth, v in c.items():
+        if not v["seeds"]:
+            rows.append([_name(meth)] + [DASH] * 8)
+            continue
         rel = f"{v['wall_per_step'] / base:.2f}×" if base and v.get("wall_per_step") else DASH
         rows.append([_name(meth), f"{v['steps']:.0f}", f"{v['tokens_forwarded']:,.0f}", f"{v['forward_passes']:,.0f}",
                      f"{v['backward_passes']:,.0f}", f"{v['wall_s']:.0f}",
                      f"{v['tokens_per_s']:.1f}" if v.get("tokens_per_s") else DASH, rel,
                      f"{v['peak_memory_mb']:,.0f}"])
-    kind = next(iter(c.values())).get("peak_memory_kind")
+    kind = next((v["peak_memory_kind"] for v in c.values() if v["seeds"]), None)
     left = [label for v in c.values() for label in v["left_out"]]
     return {"title": "Cost of training per method (mean over training seeds)", "rows": rows,
             "columns": ["method", "steps", "token positions forwarded", "forward passes", "backward passes",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from sdft.runs import JsonlWriter, read_jsonl, repair_jsonl
+from sdft.runs import JsonlWriter, read_jsonl, repair_jsonl, write_json
 
 # Trainer log key -> our key. Everything else the trainer logs is kept under its own name.
 _RENAME = {"learning_rate": "lr", "num_input_tokens_seen": "tokens_seen"}
@@ -66,17 +66,19 @@ class CostCheckpoints(TrainerCallback):
     ``resume``: the checkpoint folder the training resumes from, or None. A checkpoint written by
     code older than this file has none: the counts then start at 0 from its step, and
     ``steps_counted`` (the optimizer steps the counts cover) says they cover the later sittings
-    only. Set :attr:`meter` (a :class:`~sdft.train.objectives.CostMeter`) before training."""
+    only (so do those of a damaged file). Set :attr:`meter` (a
+    :class:`~sdft.train.objectives.CostMeter`) and :attr:`t0` (this sitting's start) before training."""
 
     def __init__(self, resume: str | Path | None):
         self.start_step = int(Path(resume).name.split("-")[-1]) if resume else 0
-        got = json.loads((Path(resume) / COST_FILE).read_text()) if resume and (Path(resume) / COST_FILE).exists() \
-            else None
-        self.carried = got or {**dict.fromkeys(COUNTS, 0), "wall_s": 0.0, "steps_counted": 0}
+        self.carried = {**dict.fromkeys(COUNTS, 0), "wall_s": 0.0, "steps_counted": 0}
+        if resume:
+            try:
+                got = json.loads((Path(resume) / COST_FILE).read_text(encoding="utf-8"))
+                self.carried = {k: got[k] for k in (*COUNTS, "wall_s", "steps_counted")}
+            except (OSError, ValueError, KeyError, TypeError):
+                pass  # none, or cut off mid-write: count from the checkpoint's step
         self.meter = None
-        self.t0 = time.perf_counter()
-
-    def on_train_begin(self, args, state, control, **kw):
         self.t0 = time.perf_counter()
 
     def totals(self, step: int, wall: float | None = None) -> dict:
@@ -91,7 +93,7 @@ class CostCheckpoints(TrainerCallback):
     def on_save(self, args, state, control, **kw):
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         if state.is_world_process_zero and folder.is_dir():
-            (folder / COST_FILE).write_text(json.dumps(self.totals(state.global_step)), encoding="utf-8")
+            write_json(folder / COST_FILE, self.totals(state.global_step))
 
 
 def trim_log(path: str | Path, last_step: int) -> None:

@@ -343,7 +343,7 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
     fused = cfg.method in ("sft", "dft", "replay")  # the methods whose loss TRL's fused LM head computes
     with _compact_lm_head() if fused else contextlib.nullcontext(), _dynamic_shapes(cfg.torch_compile), \
             metered(trainer.model, enabled=not cfg.torch_compile) as meter:
-        cost.meter = meter
+        cost.meter, cost.t0 = meter, t0
         result = trainer.train(resume_from_checkpoint=resume)
     wall = time.perf_counter() - t0
     if not trainer.is_world_process_zero():
