@@ -185,9 +185,6 @@ def paired_t_interval(d: Sequence[float], alpha: float = 0.05) -> dict:
            "df": float(x.size - 1) if x.size > 1 else float("nan"), "pairs": int(x.size)}
     if x.size < 2:
         return out
-    if np.ptp(x) == 0:
-        out["ci95"] = [out["diff"], out["diff"]]
-        return out
     half = float(t.ppf(1 - alpha / 2, x.size - 1)) * float(x.std(ddof=1)) / np.sqrt(x.size)
     out["ci95"] = [out["diff"] - half, out["diff"] + half]
     return out

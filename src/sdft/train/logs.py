@@ -63,14 +63,15 @@ class CostCheckpoints(TrainerCallback):
     """Carries the training cost across sittings: each checkpoint gets the counts of every sitting
     so far (:data:`COST_FILE`), and a resumed training starts from its checkpoint's.
 
-    ``resume``: the checkpoint folder the training resumes from, or None. A checkpoint written by
+    ``resume``: the checkpoint folder the training resumes from (at optimizer step ``start_step``),
+    or None. A checkpoint written by
     code older than this file has none: the counts then start at 0 from its step, and
     ``steps_counted`` (the optimizer steps the counts cover) says they cover the later sittings
     only (so do those of a damaged file). Set :attr:`meter` (a
     :class:`~sdft.train.objectives.CostMeter`) and :attr:`t0` (this sitting's start) before training."""
 
-    def __init__(self, resume: str | Path | None):
-        self.start_step = int(Path(resume).name.split("-")[-1]) if resume else 0
+    def __init__(self, resume: str | Path | None, start_step: int = 0):
+        self.start_step = start_step
         self.carried = {**dict.fromkeys(COUNTS, 0), "wall_s": 0.0, "steps_counted": 0}
         if resume:
             try:
@@ -84,8 +85,8 @@ class CostCheckpoints(TrainerCallback):
     def totals(self, step: int, wall: float | None = None) -> dict:
         """The counts over the sittings counted, at optimizer step ``step`` (``wall``: this
         sitting's seconds, else the time since training began); counts None where not metered."""
-        counted = self.meter is not None and self.meter.counted and None not in (self.carried.get(k) for k in COUNTS)
-        out = {k: (self.carried[k] + getattr(self.meter, k)) if counted else None for k in COUNTS}
+        now = self.meter.as_dict() if self.meter is not None else dict.fromkeys(COUNTS)
+        out = {k: None if now[k] is None or self.carried.get(k) is None else self.carried[k] + now[k] for k in COUNTS}
         out["wall_s"] = round(self.carried["wall_s"] + (time.perf_counter() - self.t0 if wall is None else wall), 2)
         out["steps_counted"] = self.carried["steps_counted"] + step - self.start_step
         return out

@@ -303,9 +303,10 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
         _clear_outputs(out)
     ckpt_dir = out / "checkpoints"
     resume = _last_checkpoint(ckpt_dir)
+    resume_step = int(Path(resume).name.split("-")[-1]) if resume else 0
     log_path = out / "train_log.jsonl"
     if resume:
-        trim_log(log_path, int(Path(resume).name.split("-")[-1]))
+        trim_log(log_path, resume_step)
     else:
         log_path.unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
@@ -322,7 +323,7 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
 
         callbacks = [*(callbacks or []), tensorboard_callback(tensorboard_dir or out / "tensorboard")]
     common = _common_args(cfg, ckpt_dir, epochs, on_cuda, autocast)
-    cost = CostCheckpoints(resume)
+    cost = CostCheckpoints(resume, resume_step)
     hooks = [callback, cost, *(callbacks or [])]
     if cfg.method == "onpolicy":
         trainer = onpolicy.onpolicy_trainer(cfg, model, tok, prepared, common, hooks, teacher, _peft_config(cfg))
