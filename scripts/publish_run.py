@@ -10,7 +10,10 @@ curve (and ``identity.json``, where it was trained again and checked) and its KL
 each distillation's report and its per-example NLL (``nll.jsonl``: ids and numbers, from which
 the NLL gap's paired CI is computed); each benchmark's predictions
 become a ``scores.jsonl`` without their text (:func:`sdft.evaluate.saved.scores_only`: ids, per-item scores, flags),
-which is all the paired statistics read. The report's ``summary.json`` (the numbers a verdict is
+which is all the paired statistics read. A stage that ran again since DEST was last published (a
+fine-tune trained again after its weights were lost, a predictor measured under a new rule) keeps the
+finished record it replaced in its ``earlier`` list, so the published manifest still says where the
+evaluated weights came from. The report's ``summary.json`` (the numbers a verdict is
 written from) is also put at DEST's top level, where an experiment's results folder names it
 (``docs/results/<experiment>/summary.json``). The predictions' text, distilled answers, adapters
 and checkpoints stay behind: they are large, and they quote the datasets (AdvBench goals,
@@ -28,7 +31,7 @@ from pathlib import Path
 
 from sdft.evaluate.saved import SCORES_FILE, scores_only
 from sdft.report.flips import HEADING as FLIPS_HEADING
-from sdft.runs import read_jsonl
+from sdft.runs import read_jsonl, write_json
 
 PER_DIR = {
     "eval_dir": ["results.json"],
@@ -39,9 +42,29 @@ PER_DIR = {
 }
 
 
+def with_earlier(manifest: dict, published: dict | None) -> dict:
+    """``manifest`` with each stage record that differs from ``published``'s keeping the latter's
+    finished records under ``earlier`` (oldest first); a record still running is not kept, only
+    what it kept. Records that did not change keep their ``earlier`` as they were. A ``published``
+    manifest of another experiment (another name) is not one to keep records from."""
+    same = published and published.get("name") == manifest.get("name")
+    before = (published.get("stages") or {}) if same else {}
+    stages = {}
+    for name, record in (manifest.get("stages") or {}).items():
+        old = before.get(name) if isinstance(before.get(name), dict) else {}
+        earlier = [*old.get("earlier", []), *(record.get("earlier") or [])]
+        was = {k: v for k, v in old.items() if k != "earlier"}
+        now = {k: v for k, v in record.items() if k != "earlier"}
+        if was and was != now and was.get("status") == "done":
+            earlier.append(was)
+        earlier = [r for i, r in enumerate(earlier) if r not in earlier[:i]]
+        stages[name] = {**now, "earlier": earlier} if earlier else now
+    return {**manifest, "stages": stages}
+
+
 def publish(run: Path, dest: Path) -> list[Path]:
     manifest = json.loads((run / "manifest.json").read_text())
-    rels = ["manifest.json", "analysis/analysis.json"]  # the analysis figures are in report/figures
+    rels = ["analysis/analysis.json"]  # the analysis figures are in report/figures
     rels += [str(p.relative_to(run)) for p in sorted((run / "report").rglob("*")) if p.is_file()]
     for m in manifest["models"]:
         for key, names in PER_DIR.items():
@@ -62,6 +85,10 @@ def publish(run: Path, dest: Path) -> list[Path]:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text("".join(json.dumps(r) + "\n" for r in scores_only(list(read_jsonl(preds)))))
             copied.append(target)
+    published = dest / "manifest.json"
+    merged = with_earlier(manifest, json.loads(published.read_text()) if published.is_file() else None)
+    write_json(published, merged)  # as `sdft run` writes it
+    copied.append(published)
     if (run / "report" / "summary.json").is_file():
         shutil.copy2(run / "report" / "summary.json", dest / "summary.json")
         copied.append(dest / "summary.json")

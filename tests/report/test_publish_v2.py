@@ -137,3 +137,30 @@ def test_a_report_rebuilt_from_the_published_folder_alone_keeps_the_paired_numbe
     # the NLL gap's CI: a paired bootstrap over the examples of the published nll.jsonl (ids and numbers, no text)
     line = next(x for x in md.splitlines() if "distill/math: gap: original − distilled" in x)
     assert "no CI" not in line, line
+
+
+def test_a_stage_run_again_keeps_the_finished_record_it_replaced_in_the_published_manifest(tmp_path):
+    """A fine-tune whose weights were lost and trained again (a retrained sibling) replaces its stage record
+    in the run's manifest; the published manifest keeps the evaluated one's under ``earlier``."""
+    run, dest = tmp_path / "run", tmp_path / "pub"
+    xeon = {"status": "done", "dir": "train/vanilla-s1-3756", "key": "3756", "wall_s": 5436.1, "git": "74cb8aa",
+            "cpu": "Intel Xeon"}
+    seed = {"status": "done", "dir": "eval/seed-1", "key": "1", "wall_s": 10.0}
+
+    def publish_with(train_record, name="v2"):
+        run.mkdir(exist_ok=True)
+        (run / "manifest.json").write_text(json.dumps(
+            {"name": name, "models": [], "stages": {"eval/seed": seed, "train/vanilla-s1": train_record}}))
+        done = _publish(run, dest)
+        assert done.returncode == 0, done.stderr
+        return json.loads((dest / "manifest.json").read_text())["stages"]
+
+    assert publish_with(xeon)["train/vanilla-s1"] == xeon  # nothing earlier to keep
+    running = {"status": "running", "dir": "train/vanilla-s1-3756", "key": "3756", "sittings": 1}
+    assert publish_with(running)["train/vanilla-s1"] == {**running, "earlier": [xeon]}
+    amd = {**xeon, "wall_s": 2172.5, "git": "1b3beab", "cpu": "AMD EPYC", "sittings": 2}
+    stages = publish_with(amd)
+    assert stages["train/vanilla-s1"] == {**amd, "earlier": [xeon]}  # the running record was not a result
+    assert stages["eval/seed"] == seed  # unchanged records gain nothing
+    assert publish_with(amd)["train/vanilla-s1"] == {**amd, "earlier": [xeon]}  # published again: kept once
+    assert publish_with(amd, name="other")["train/vanilla-s1"] == amd  # another experiment's records are not kept
