@@ -45,19 +45,16 @@ PER_DIR = {
 def with_earlier(manifest: dict, published: dict | None) -> dict:
     """``manifest`` with each stage record that differs from ``published``'s keeping the latter's
     finished records under ``earlier`` (oldest first); a record still running is not kept, only
-    what it kept. Records that did not change keep their ``earlier`` as they were. A ``published``
-    manifest of another experiment (another name) is not one to keep records from."""
+    what it kept. A ``published`` manifest of another experiment (another name) keeps nothing."""
     same = published and published.get("name") == manifest.get("name")
     before = (published.get("stages") or {}) if same else {}
     stages = {}
     for name, record in (manifest.get("stages") or {}).items():
-        old = before.get(name) if isinstance(before.get(name), dict) else {}
-        earlier = [*old.get("earlier", []), *(record.get("earlier") or [])]
-        was = {k: v for k, v in old.items() if k != "earlier"}
-        now = {k: v for k, v in record.items() if k != "earlier"}
-        if was and was != now and was.get("status") == "done":
+        old = before.get(name) or {}
+        earlier = list(old.get("earlier", []))
+        was, now = ({k: v for k, v in r.items() if k != "earlier"} for r in (old, record))
+        if was.get("status") == "done" and was != now:
             earlier.append(was)
-        earlier = [r for i, r in enumerate(earlier) if r not in earlier[:i]]
         stages[name] = {**now, "earlier": earlier} if earlier else now
     return {**manifest, "stages": stages}
 

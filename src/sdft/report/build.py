@@ -38,7 +38,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sdft.analyze import nll, runfiles
+from sdft.analyze import nll_gap, runfiles
 from sdft.report import arms, curves, decision, finding, flips, ifeval_table, methods, predictors, run_tables, tables
 from sdft.report import figures as figs
 from sdft.report.cells import DASH
@@ -260,7 +260,7 @@ def build_blocks(runs: list[dict[str, Any]], fig_dir: Path | None, title: str | 
             axis = figs.SWEEP_AXES[key.removeprefix("sweep_")]
             blocks.append(("figure", (paths, f"{name}: scores and shift measures vs {axis} (cf. paper Figs. 5-8)")))
     distill = [t for t in (run_tables.acceptance_table(runs), run_tables.template_table(runs, benchmarks),
-                           run_tables.nll_table(runs, {r["name"]: nll.gaps(r) for r in runs})) if t]
+                           run_tables.nll_table(runs, {r["name"]: nll_gap.gaps(r) for r in runs})) if t]
     if distill:
         blocks.append(("h2", "Distillation"))
         blocks.extend(("table", t) for t in distill)
@@ -278,7 +278,7 @@ def summary(runs: list[dict[str, Any]], verdict: str | None = None, primary: str
     per_run = {}
     for r in runs:
         s = arms.run_summary(r, endpoints_of(runfiles.benchmarks_of(r["models"]), strict=True))
-        s["nll_gap"] = nll.gaps(r)
+        s["nll_gap"] = nll_gap.gaps(r)
         if siblings := runfiles.retrained(r):
             s["retrained_siblings"] = siblings
         per_model = predictors.rows(r, primary)

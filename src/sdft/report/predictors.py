@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sdft.analyze import nll, runfiles
+from sdft.analyze import nll_gap, runfiles
 from sdft.analyze.kl import KL_FILE
 from sdft.report import arms, methods
 from sdft.report.cells import number
@@ -117,7 +117,7 @@ def rows(run: dict[str, Any], primary: str | None) -> list[dict[str, Any]]:
     endpoints = endpoints_of(runfiles.benchmarks_of(run["models"]))
     target = methods.target_endpoint(run, endpoints)
     prim = methods.endpoint_or_none(primary)
-    gaps, siblings = nll.gaps(run), runfiles.retrained(run)
+    gaps, siblings = nll_gap.gaps(run), runfiles.retrained(run)
     out = []
     for meth, models in arms.main_arms(run).items():
         for m in models:

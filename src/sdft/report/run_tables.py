@@ -12,7 +12,7 @@ from sdft.report.cells import DASH, fmt, model_label, number, pct, score_cell
 
 
 def nll_table(runs: list[dict[str, Any]], gaps: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
-    """The NLL gap per distillation: {run name: nll.gaps(run)}."""
+    """The NLL gap per distillation: {run name: nll_gap.gaps(run)}."""
     names = {"original": "original answers", "distilled": "distilled set (what SDFT trains on)",
              "kept_rewrites": "kept rewrites", "kept_originals": "their original answers"}
     rows = []
