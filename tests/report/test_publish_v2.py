@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from sdft.cli import main
+from sdft.report import run_tables
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -163,4 +164,8 @@ def test_a_stage_run_again_keeps_the_finished_record_it_replaced_in_the_publishe
     assert stages["train/vanilla-s1"] == {**amd, "earlier": [xeon]}  # the running record was not a result
     assert stages["eval/seed"] == seed  # unchanged records gain nothing
     assert publish_with(amd)["train/vanilla-s1"] == {**amd, "earlier": [xeon]}  # published again: kept once
+    table = run_tables.stage_table({"manifest": json.loads((dest / "manifest.json").read_text())})
+    rows = {r[0]: r for r in table["rows"]}  # the report's stage table names the run a retrain replaced
+    assert rows["train/vanilla-s1"][3:] == ["2", "AMD EPYC", "train/vanilla-s1-3756", "74cb8aa, Intel Xeon, 5,436 s"]
+    assert rows["eval/seed"][4:] == ["—", "eval/seed-1", "—"]
     assert publish_with(amd, name="other")["train/vanilla-s1"] == amd  # another experiment's records are not kept

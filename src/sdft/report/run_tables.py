@@ -115,13 +115,23 @@ def similarity_table(analysis: dict[str, Any]) -> dict[str, Any] | None:
 
 def stage_table(run: dict[str, Any]) -> dict[str, Any] | None:
     stages = run["manifest"].get("stages") or {}
-    rows = [[k, str(v.get("status", DASH)), fmt(v.get("wall_s")), fmt(v.get("sittings")),
-             str(v.get("dir") or DASH)] for k, v in stages.items() if isinstance(v, dict)]
+    rows = [[k, str(v.get("status", DASH)), fmt(v.get("wall_s")), fmt(v.get("sittings")), str(v.get("cpu") or DASH),
+             str(v.get("dir") or DASH), _earlier_runs(v.get("earlier") or [])]
+            for k, v in stages.items() if isinstance(v, dict)]
     if not rows:
         return None
-    return {"title": "Stages and wall times", "columns": ["stage", "status", "wall s", "sittings", "folder"],
-            "rows": rows, "note": "A stage resumed after a kill ran in several sittings; its wall time is the "
-                                  "last sitting's (training's own total is in the Training table)."}
+    return {"title": "Stages and wall times",
+            "columns": ["stage", "status", "wall s", "sittings", "CPU", "folder", "runs it replaced"], "rows": rows,
+            "note": "A stage resumed after a kill ran in several sittings; its wall time is the last sitting's "
+                    "(training's own total is in the Training table). A stage that ran again (a fine-tune "
+                    "retrained on another machine, a measurement redone) lists the finished runs it replaced, "
+                    "oldest first: commit, CPU where recorded, wall time; their records are the published "
+                    "manifest's 'earlier' lists."}
+
+
+def _earlier_runs(records: list[dict[str, Any]]) -> str:
+    return "; ".join(", ".join(x for x in (str(r.get("git") or "?")[:7], r.get("cpu"), f"{fmt(r.get('wall_s'))} s")
+                               if x) for r in records) or DASH
 
 
 def training_table(run: dict[str, Any]) -> dict[str, Any] | None:
