@@ -109,6 +109,8 @@ def test_tiny_run_of_every_method_with_interpolation(tmp_path, tiny_model_dir, d
         if m["label"] in METHODS:
             s = json.loads((run / m["train_dir"] / "train_summary.json").read_text())
             assert s["steps"] == 2 and s["cost"]["backward_passes"] == 2 and s["cost"]["forward_passes"] >= 2
+            # replay's rows are mixed in by the pipeline's data stage, so its trainer runs plain SFT
+            assert s["n_replay"] == (2 if m["label"] == "replay" else 0), (m["label"], s["n_replay"])
         elif m["label"] != "seed":
             assert m["alpha"] == 0.5 and m["of"] == m["label"][:-5] and m["train_dir"] is None
     replay_rows = [json.loads(x) for x in next((run / "data").glob("replay-*/train.jsonl")).open()]

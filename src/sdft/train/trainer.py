@@ -40,6 +40,7 @@ from sdft.train import data as tdata
 from sdft.train import onpolicy
 from sdft.train.config import TrainConfig
 from sdft.train.logs import CostCheckpoints, TrainLogCallback, plot_loss, snapshot_callback, trim_log
+from sdft.train.replay import REPLAY_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -277,14 +278,13 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
     examples = tdata.load_examples(cfg.data, cfg.data_dir, cfg.limit)
     task = tdata.task_of(examples)
     epochs = cfg.resolved_epochs(task)
-    n_replay = 0
     if cfg.method == "replay":
         out.mkdir(parents=True, exist_ok=True)
-        n_task = len(examples)
         from sdft.train.replay import with_replay
 
         examples = with_replay(cfg, examples, task, out)
-        n_replay = len(examples) - n_task
+    # counted by id, so that a set the pipeline mixed beforehand (method sft) reports its replay rows too
+    n_replay = sum(e.id.startswith(REPLAY_PREFIX) for e in examples)
     dtype, autocast = _precision(cfg)
     model, tok = models.load(cfg.model, padding_side="right", dtype=dtype)
     cfg.validate_targets(model)  # a ConfigError naming the model's modules, not PEFT's traceback
