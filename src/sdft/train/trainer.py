@@ -40,7 +40,7 @@ from sdft.train import data as tdata
 from sdft.train import onpolicy
 from sdft.train.config import TrainConfig
 from sdft.train.logs import CostCheckpoints, TrainLogCallback, plot_loss, snapshot_callback, trim_log
-from sdft.train.replay import REPLAY_PREFIX
+from sdft.train.replay import REPLAY_PREFIX, with_replay
 
 log = logging.getLogger(__name__)
 
@@ -280,8 +280,6 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
     epochs = cfg.resolved_epochs(task)
     if cfg.method == "replay":
         out.mkdir(parents=True, exist_ok=True)
-        from sdft.train.replay import with_replay
-
         examples = with_replay(cfg, examples, task, out)
     # counted by id, so that a set the pipeline mixed beforehand (method sft) reports its replay rows too
     n_replay = sum(e.id.startswith(REPLAY_PREFIX) for e in examples)
