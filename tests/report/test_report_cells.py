@@ -19,6 +19,14 @@ def test_pct_and_signed():
     assert (cells.signed(-0.04), cells.signed(-0.0)) == ("+0.0", "+0.0")  # no "−0.0"
 
 
+def test_one_change_reached_two_ways_prints_the_same():
+    # dft-s1's GSM8K change was −4.2 in one table and −4.3 in the next: the same −4.25, once as a
+    # difference of percentages and once as 100 × a difference of fractions
+    assert cells.signed(100 * (0.2275 - 0.27)) == cells.signed(22.75 - 27.0) == "−4.2"
+    assert cells.signed(100 * (0.6575 - 0.65)) == cells.signed(65.75 - 65.0) == "+0.8"
+    assert cells.pct(0.2275) == "22.8" and cells.number(math.inf) == "+inf"
+
+
 def test_number_any_precision_with_a_true_minus():
     assert (cells.number(-0.1234, "+.3f"), cells.number(-0.0004, "+.3f"), cells.number(-0.0004, ".3f")) == \
         ("−0.123", "+0.000", "0.000")

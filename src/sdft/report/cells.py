@@ -14,9 +14,16 @@ from typing import Any
 DASH = "—"
 
 
+def _snap(x: float) -> float:
+    """``x`` without the float noise of the way it was computed, so that one quantity reached two
+    ways prints the same: 100 * (0.2275 - 0.27) is −4.2500000000000036 and 22.75 - 27.0 is −4.25,
+    and without this the first rounds to −4.3 and the second to −4.2."""
+    return round(x, 9) if math.isfinite(x) else x
+
+
 def pct(x: float | None) -> str:
     """A fraction as a percentage, one decimal."""
-    return DASH if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
+    return DASH if x is None or (isinstance(x, float) and math.isnan(x)) else f"{_snap(100 * x):.1f}"
 
 
 def number(x: float | None, spec: str = "+.1f") -> str:
@@ -24,7 +31,7 @@ def number(x: float | None, spec: str = "+.1f") -> str:
     minus ("+0.000", not "−0.000"); None is "—"."""
     if x is None:
         return DASH
-    text = format(x, spec)
+    text = format(_snap(x) if isinstance(x, float) else x, spec)
     if text.startswith("-") and not any(c in "123456789" for c in text):
         text = ("+" if "+" in spec else "") + text[1:]
     return text.replace("-", "−")
