@@ -16,7 +16,7 @@ DASH = "—"
 
 def _snap(x: float) -> float:
     """``x`` without the float noise of the way it was computed, so that one quantity reached two
-    ways prints the same: 100 * (0.2275 - 0.27) is −4.2500000000000036 and 22.75 - 27.0 is −4.25,
+    ways prints the same: 100 * (0.2275 - 0.27) is −4.250000000000001 and 22.75 - 27.0 is −4.25,
     and without this the first rounds to −4.3 and the second to −4.2."""
     return round(x, 9) if math.isfinite(x) else x
 
