@@ -27,6 +27,14 @@ def test_one_change_reached_two_ways_prints_the_same():
     assert cells.pct(0.2275) == "22.8" and cells.number(math.inf) == "+inf"
 
 
+def test_a_mean_reached_two_ways_prints_the_same():
+    # 100 × 0.0055 is 0.5499999999999999: unsnapped it printed 0.5 where the same mean as 0.55 prints 0.6
+    seeds = {"1": 0.55, "2": 0.55}
+    assert cells.mean_cell({"mean": 100 * 0.0055, "ci95": [100 * 0.0045, 0.65], "per_seed": seeds}) == \
+        cells.mean_cell({"mean": 0.55, "ci95": [0.45, 0.65], "per_seed": seeds}) == \
+        {"text": "0.6", "small": ["[0.5, 0.7]", "s1 0.6 · s2 0.6"]}
+
+
 def test_number_any_precision_with_a_true_minus():
     assert (cells.number(-0.1234, "+.3f"), cells.number(-0.0004, "+.3f"), cells.number(-0.0004, ".3f")) == \
         ("−0.123", "+0.000", "0.000")

@@ -65,10 +65,14 @@ def mean_cell(s: dict[str, Any] | None) -> Any:
     if s is None:
         return DASH
     ci = s.get("ci95")
-    small = [f"[{ci[0]:.1f}, {ci[1]:.1f}]" + (" ≈" if s.get("approx") else "")] if ci and not math.isnan(ci[0]) else []
+    def one(v: float) -> str:
+        return number(v, ".1f")
+
+    approx = " ≈" if s.get("approx") else ""
+    small = [f"[{one(ci[0])}, {one(ci[1])}]{approx}"] if ci and not math.isnan(ci[0]) else []
     if len(s["per_seed"]) > 1:
-        small.append(per_seed(s["per_seed"], lambda v: f"{v:.1f}"))
-    return {"text": f"{s['mean']:.1f}", "small": small} if small else f"{s['mean']:.1f}"
+        small.append(per_seed(s["per_seed"], one))
+    return {"text": one(s["mean"]), "small": small} if small else one(s["mean"])
 
 
 def model_label(run: dict[str, Any], m: dict[str, Any], multi: bool) -> str:
