@@ -122,9 +122,22 @@ def test_cost_table_means_over_seeds_relative_to_vanilla(run_dir):
     assert c["vanilla"]["tokens_per_s"] == pytest.approx(50.0)
     t = methods.cost_table(run)
     assert [r[0] for r in t["rows"]] == ["vanilla SFT", "rewrite self-distillation"]
-    assert t["rows"][0][7] == "1.00×" and t["rows"][1][7] == "2.00×"
+    assert t["rows"][0][8] == "1.00×" and t["rows"][1][8] == "2.00×"
     assert t["rows"][1][2] == "1,000" and t["rows"][1][-1] == "2,048"
+    assert t["rows"][1][6] == "—"  # these summaries predate CPU time
     assert t["note"].endswith("Peak memory: CUDA peak allocated.")
+
+
+def test_cost_table_shows_cpu_time_only_where_every_seed_counted_it(run_dir):
+    # wall time counts the seconds a training was paused (SIGSTOP while tests ran); CPU time not
+    for s, cpu in ((1, 30.0), (2, 50.0)):
+        path = run_dir / "train" / f"sdft-s{s}" / "train_summary.json"
+        _edit_json(path, lambda t, cpu=cpu: t["cost"].update(cpu_s=cpu))
+    _edit_json(run_dir / "train" / "vanilla-s1" / "train_summary.json", lambda t: t["cost"].update(cpu_s=10.0))
+    c = methods.costs(load_run(run_dir))
+    assert (c["sdft"]["cpu_s"], c["vanilla"]["cpu_s"]) == (40.0, None)  # vanilla-s2 did not count it
+    rows = methods.cost_table(load_run(run_dir))["rows"]
+    assert (rows[0][6], rows[1][6]) == ("—", "40")
 
 
 def test_a_cost_that_covers_part_of_a_training_is_left_out_of_the_mean(run_dir):
@@ -149,7 +162,7 @@ def test_a_cost_that_covers_part_of_a_training_is_left_out_of_the_mean(run_dir):
         _edit_json(run_dir / "train" / f"vanilla-s{s}" / "train_summary.json",
                    lambda t: t.update(resumed_from="checkpoints/checkpoint-8", cost={**COST, "wall_s": 5.0}))
     t = methods.cost_table(load_run(run_dir))
-    assert t["rows"][0] == ["vanilla SFT"] + ["—"] * 8 and t["rows"][1][7] == "—"  # no vanilla to compare with
+    assert t["rows"][0] == ["vanilla SFT"] + ["—"] * 9 and t["rows"][1][8] == "—"  # no vanilla to compare with
     assert "Left out: vanilla-s1, vanilla-s2, resumed" in t["note"]
 
 

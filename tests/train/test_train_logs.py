@@ -31,3 +31,18 @@ def test_snapshots_fall_evenly_strictly_inside_training():
     assert snapshot_steps(100, 3) == [25, 50, 75]
     assert snapshot_steps(2, 3) == [1]  # rounded steps that coincide count once; 0 and the end never
     assert snapshot_steps(10, 0) == []
+
+
+def test_cpu_time_is_carried_from_a_checkpoint_and_unknown_where_the_checkpoint_had_none(tmp_path):
+    from sdft.train.logs import COST_FILE, CostCheckpoints
+
+    counts = {"forward_passes": 8, "backward_passes": 8, "tokens_forwarded": 800, "wall_s": 90.0, "steps_counted": 8}
+    (tmp_path / COST_FILE).write_text(json.dumps({**counts, "cpu_s": 150.0}))
+    carried = CostCheckpoints(tmp_path, start_step=8).totals(9, wall=10.0)
+    assert carried["wall_s"] == 100.0 and carried["steps_counted"] == 9
+    assert 150.0 <= carried["cpu_s"] < 160.0  # the checkpoint's, plus what this process spent since
+    (tmp_path / COST_FILE).write_text(json.dumps(counts))  # written before CPU time was counted
+    assert CostCheckpoints(tmp_path, start_step=8).totals(9, wall=10.0)["cpu_s"] is None
+    fresh = CostCheckpoints(None)
+    sum(i * i for i in range(300_000))  # spend a little CPU
+    assert fresh.totals(1, wall=1.0)["cpu_s"] > 0

@@ -147,6 +147,7 @@ def test_resume_after_a_kill_continues_the_same_run(tiny_model_dir, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         run_train(_cfg(tiny_model_dir, out, **kw), callbacks=[_KillAt(9)])
     assert [r["step"] for r in _log(out)] == list(range(1, 10))
+    killed_cpu = json.loads((out / "checkpoints" / "checkpoint-8" / "sdft_cost.json").read_text())["cpu_s"]
     s = run_train(_cfg(tiny_model_dir, out, **kw))
     assert s["resumed_from"].endswith("checkpoint-8")
     assert [r["step"] for r in _log(out)] == list(range(1, 10))  # step 9 once, from the resumed run
@@ -160,6 +161,7 @@ def test_resume_after_a_kill_continues_the_same_run(tiny_model_dir, tmp_path):
     assert [s["cost"][k] for k in counts] == [ref["cost"][k] for k in counts]
     assert s["cost"]["steps_counted"] == ref["cost"]["steps_counted"] == 9
     assert s["cost"]["wall_s"] > s["wall_s_this_sitting"]
+    assert 0 < killed_cpu < s["cost"]["cpu_s"]  # CPU time, carried the same way
 
 
 def test_a_checkpoint_cut_off_mid_save_is_dropped_and_the_one_before_resumes(tiny_model_dir, tmp_path):

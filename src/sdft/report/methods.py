@@ -227,6 +227,9 @@ def costs(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
             continue
         # a count left None (a torch.compile run does not count passes) counts as 0 here
         mean = {k: sum(float(s["cost"].get(k) or 0) for s in got) / len(got) for k in COST_KEYS}
+        # CPU time only where every seed counted it (older summaries did not)
+        cpu = [s["cost"].get("cpu_s") for s in got]
+        mean["cpu_s"] = None if None in cpu else sum(cpu) / len(cpu)
         mean["steps"] = sum(s.get("steps") or 0 for s in got) / len(got)
         mean["tokens_per_s"] = mean["tokens_forwarded"] / mean["wall_s"] if mean["wall_s"] else None
         mean["wall_per_step"] = mean["wall_s"] / mean["steps"] if mean["steps"] else None
@@ -245,21 +248,24 @@ def cost_table(run: dict[str, Any]) -> dict[str, Any] | None:
     rows = []
     for meth, v in c.items():
         if not v["seeds"]:
-            rows.append([_name(meth)] + [DASH] * 8)
+            rows.append([_name(meth)] + [DASH] * 9)
             continue
         rel = f"{v['wall_per_step'] / base:.2f}×" if base and v.get("wall_per_step") else DASH
         rows.append([_name(meth), f"{v['steps']:.0f}", f"{v['tokens_forwarded']:,.0f}", f"{v['forward_passes']:,.0f}",
                      f"{v['backward_passes']:,.0f}", f"{v['wall_s']:.0f}",
+                     f"{v['cpu_s']:.0f}" if v.get("cpu_s") is not None else DASH,
                      f"{v['tokens_per_s']:.1f}" if v.get("tokens_per_s") else DASH, rel,
                      f"{v['peak_memory_mb']:,.0f}"])
     kind = next((v["peak_memory_kind"] for v in c.values() if v["seeds"]), None)
     left = [label for v in c.values() for label in v["left_out"]]
     return {"title": "Cost of training per method (mean over training seeds)", "rows": rows,
             "columns": ["method", "steps", "token positions forwarded", "forward passes", "backward passes",
-                        "wall s", "tokens/s", "s per step vs vanilla", "peak memory MiB"],
+                        "wall s", "CPU s", "tokens/s", "s per step vs vanilla", "peak memory MiB"],
             "note": "Forward passes count every pass of the transformer trunk: training, the seed's or teacher's "
                     "forward, and each decoding step of on-policy sampling; backward passes are the forwards run "
-                    f"with gradients. Peak memory: {kind or 'not recorded'}." + (
+                    "with gradients. Wall s counts any time the training was paused or waited for a core; CPU s "
+                    "(the process's CPU time, all threads; — where a seed did not record it) does not. "
+                    f"Peak memory: {kind or 'not recorded'}." + (
                         f" Left out: {', '.join(left)}, resumed from a checkpoint that did not carry the cost of "
                         "the sittings before (their counts cover the last sitting only)." if left else "")}
 

@@ -68,19 +68,27 @@ class CostCheckpoints(TrainerCallback):
     code older than this file has none: the counts then start at 0 from its step, and
     ``steps_counted`` (the optimizer steps the counts cover) says they cover the later sittings
     only (so do those of a damaged file). Set :attr:`meter` (a
-    :class:`~sdft.train.objectives.CostMeter`) and :attr:`t0` (this sitting's start) before training."""
+    :class:`~sdft.train.objectives.CostMeter`), :attr:`t0` and :attr:`cpu0` (this sitting's start)
+    before training.
+
+    ``cpu_s`` is the training process's CPU time (all its threads): unlike ``wall_s`` it does not
+    count the seconds the process was paused (SIGSTOP while tests ran) or waited for a core, so it
+    compares methods trained on a shared machine; None where a sitting's share is unknown (a
+    checkpoint written before it was counted)."""
 
     def __init__(self, resume: str | Path | None, start_step: int = 0):
         self.start_step = start_step
-        self.carried = {**dict.fromkeys(COUNTS, 0), "wall_s": 0.0, "steps_counted": 0}
+        self.carried = {**dict.fromkeys(COUNTS, 0), "wall_s": 0.0, "cpu_s": 0.0, "steps_counted": 0}
         if resume:
             try:
                 got = json.loads((Path(resume) / COST_FILE).read_text(encoding="utf-8"))
                 self.carried = {k: got[k] for k in (*COUNTS, "wall_s", "steps_counted")}
+                self.carried["cpu_s"] = got.get("cpu_s")
             except (OSError, ValueError, KeyError, TypeError):
                 pass  # none, or cut off mid-write: count from the checkpoint's step
         self.meter = None
         self.t0 = time.perf_counter()
+        self.cpu0 = time.process_time()
 
     def totals(self, step: int, wall: float | None = None) -> dict:
         """The counts over the sittings counted, at optimizer step ``step`` (``wall``: this
@@ -88,6 +96,8 @@ class CostCheckpoints(TrainerCallback):
         now = self.meter.as_dict() if self.meter is not None else dict.fromkeys(COUNTS)
         out = {k: None if now[k] is None or self.carried.get(k) is None else self.carried[k] + now[k] for k in COUNTS}
         out["wall_s"] = round(self.carried["wall_s"] + (time.perf_counter() - self.t0 if wall is None else wall), 2)
+        cpu = self.carried["cpu_s"]
+        out["cpu_s"] = None if cpu is None else round(cpu + time.process_time() - self.cpu0, 2)
         out["steps_counted"] = self.carried["steps_counted"] + step - self.start_step
         return out
 

@@ -338,11 +338,11 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
     # what the process held before training (the loaded model, and in `sdft run` whatever earlier
     # stages left allocated): the peak minus this is what training itself added
     rss_start = peak_rss_mb("VmRSS")
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     fused = cfg.method in ("sft", "dft", "replay")  # the methods whose loss TRL's fused LM head computes
     with _compact_lm_head() if fused else contextlib.nullcontext(), _dynamic_shapes(cfg.torch_compile), \
             metered(trainer.model, enabled=not cfg.torch_compile) as meter:
-        cost.meter, cost.t0 = meter, t0
+        cost.meter, cost.t0, cost.cpu0 = meter, t0, cpu0
         result = trainer.train(resume_from_checkpoint=resume)
     wall = time.perf_counter() - t0
     if not trainer.is_world_process_zero():
