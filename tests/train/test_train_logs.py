@@ -38,9 +38,10 @@ def test_cpu_time_is_carried_from_a_checkpoint_and_unknown_where_the_checkpoint_
 
     counts = {"forward_passes": 8, "backward_passes": 8, "tokens_forwarded": 800, "wall_s": 90.0, "steps_counted": 8}
     (tmp_path / COST_FILE).write_text(json.dumps({**counts, "cpu_s": 150.0}))
-    carried = CostCheckpoints(tmp_path, start_step=8).totals(9, wall=10.0)
-    assert carried["wall_s"] == 100.0 and carried["steps_counted"] == 9
-    assert 150.0 <= carried["cpu_s"] < 160.0  # the checkpoint's, plus what this process spent since
+    carried = CostCheckpoints(tmp_path, start_step=8).totals(9, wall=10.0, cpu=20.0)
+    assert (carried["wall_s"], carried["cpu_s"], carried["steps_counted"]) == (100.0, 170.0, 9)
+    # without this sitting's figure: what this process has spent since the callback was made
+    assert 150.0 <= CostCheckpoints(tmp_path, start_step=8).totals(9)["cpu_s"] < 160.0
     (tmp_path / COST_FILE).write_text(json.dumps(counts))  # written before CPU time was counted
     assert CostCheckpoints(tmp_path, start_step=8).totals(9, wall=10.0)["cpu_s"] is None
     fresh = CostCheckpoints(None)

@@ -8,8 +8,8 @@ vanilla and one other method, or with weight-interpolation points:
   several, :mod:`arms`); vanilla's interpolation points against the fine-tunes they were made
   from, seed by seed (:func:`arms.matched_difference`);
 - **cost**: what each method's training spent per its ``train_summary.json`` ``cost`` (token
-  positions forwarded, forward and backward passes, wall time, peak memory; means over seeds),
-  and its cost per step relative to vanilla;
+  positions forwarded, forward and backward passes, wall and CPU time, peak memory; means over
+  seeds), and its wall time per step relative to vanilla;
 - **Pareto figure**: x the change on the target task (the benchmark of the training task), y the
   change on the retention endpoint (the report's primary endpoint when the run evaluated it and
   it is not the target, else the mean change over every other endpoint, its CI an approximation
@@ -263,8 +263,9 @@ def cost_table(run: dict[str, Any]) -> dict[str, Any] | None:
                         "wall s", "CPU s", "tokens/s", "s per step vs vanilla", "peak memory MiB"],
             "note": "Forward passes count every pass of the transformer trunk: training, the seed's or teacher's "
                     "forward, and each decoding step of on-policy sampling; backward passes are the forwards run "
-                    "with gradients. Wall s counts any time the training was paused or waited for a core; CPU s "
-                    "(the process's CPU time, all threads; — where a seed did not record it) does not. "
+                    "with gradients. Wall s, tokens/s and the ratio to vanilla count any time a training sat paused; "
+                    "CPU s (the training process's CPU time, all threads; on a GPU the host's share only; — "
+                    "where a seed did not record it) does not. "
                     f"Peak memory: {kind or 'not recorded'}." + (
                         f" Left out: {', '.join(left)}, resumed from a checkpoint that did not carry the cost of "
                         "the sittings before (their counts cover the last sitting only)." if left else "")}

@@ -72,9 +72,9 @@ class CostCheckpoints(TrainerCallback):
     before training.
 
     ``cpu_s`` is the training process's CPU time (all its threads): unlike ``wall_s`` it does not
-    count the seconds the process was paused (SIGSTOP while tests ran) or waited for a core, so it
-    compares methods trained on a shared machine; None where a sitting's share is unknown (a
-    checkpoint written before it was counted)."""
+    count the seconds the process sat paused (SIGSTOP while tests ran) or waited off-core, so it
+    compares methods trained on a shared CPU machine (on a GPU it is the host's share only); None
+    where a sitting's share is unknown (a checkpoint written before it was counted)."""
 
     def __init__(self, resume: str | Path | None, start_step: int = 0):
         self.start_step = start_step
@@ -90,14 +90,15 @@ class CostCheckpoints(TrainerCallback):
         self.t0 = time.perf_counter()
         self.cpu0 = time.process_time()
 
-    def totals(self, step: int, wall: float | None = None) -> dict:
-        """The counts over the sittings counted, at optimizer step ``step`` (``wall``: this
-        sitting's seconds, else the time since training began); counts None where not metered."""
+    def totals(self, step: int, wall: float | None = None, cpu: float | None = None) -> dict:
+        """The counts over the sittings counted, at optimizer step ``step`` (``wall`` and ``cpu``:
+        this sitting's seconds, else the time since training began); counts None where not metered."""
         now = self.meter.as_dict() if self.meter is not None else dict.fromkeys(COUNTS)
         out = {k: None if now[k] is None or self.carried.get(k) is None else self.carried[k] + now[k] for k in COUNTS}
         out["wall_s"] = round(self.carried["wall_s"] + (time.perf_counter() - self.t0 if wall is None else wall), 2)
-        cpu = self.carried["cpu_s"]
-        out["cpu_s"] = None if cpu is None else round(cpu + time.process_time() - self.cpu0, 2)
+        carried = self.carried["cpu_s"]
+        now_cpu = time.process_time() - self.cpu0 if cpu is None else cpu
+        out["cpu_s"] = None if carried is None else round(carried + now_cpu, 2)
         out["steps_counted"] = self.carried["steps_counted"] + step - self.start_step
         return out
 

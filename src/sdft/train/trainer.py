@@ -344,7 +344,7 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
             metered(trainer.model, enabled=not cfg.torch_compile) as meter:
         cost.meter, cost.t0, cost.cpu0 = meter, t0, cpu0
         result = trainer.train(resume_from_checkpoint=resume)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0  # training only, not the saving below
     if not trainer.is_world_process_zero():
         return {}
 
@@ -389,7 +389,7 @@ def run_train(cfg: TrainConfig, callbacks: list | None = None, tensorboard_dir: 
         # checkpoint older than the cost file: steps_counted < steps): trunk forwards (training,
         # seed/teacher, decoding steps), those with gradients (each one backward) and the token
         # positions they processed.
-        "cost": {**(spent := cost.totals(trainer.state.global_step, wall)),
+        "cost": {**(spent := cost.totals(trainer.state.global_step, wall, cpu)),
                  "tokens_per_step": round(spent["tokens_forwarded"] / max(1, spent["steps_counted"]), 1)
                  if spent["tokens_forwarded"] is not None else None,
                  # GPU: torch's peak allocation; CPU: the process's peak RSS during training (the
