@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Print the results README's secondary-method rows from the published report/summary.json.
+
+    rows.py interp      the interpolation table: each vanilla seed -> its alpha = 0.5 point,
+                        point - seed, point - its own fine-tune (with the seed-level tests)
+    rows.py dft|replay  a trained method: per seed, change vs the seed, contrast vs vanilla,
+                        its training cost, Pareto point and whether the comparison is complete
+
+Numbers are snapped with round(x, 9) before formatting, as the report's cells are, so a value
+that sits half-way prints the way the report prints it.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+SUMMARY = Path(__file__).resolve().parent.parent / "report" / "summary.json"
+ENDPOINTS = ["advbench_strict", "advbench", "xstest", "xstest_unsafe", "gsm8k", "humaneval", "ifeval"]
+
+
+def signed(x: float) -> str:
+    return f"{round(x, 9):+.1f}".replace("-", "\u2212")
+
+
+def plain(x: float) -> str:
+    return f"{round(x, 9):.1f}"
+
+
+def ci(c: list) -> str:
+    return f"[{signed(c[0])}, {signed(c[1])}]"
+
+
+def interp_rows(s: dict) -> None:
+    seed, van = s["seed_model"]["benchmarks"], s["methods"]["vanilla"]["benchmarks"]
+    arm = s["methods_comparison"]["interpolation"]["vanilla \u03b1=0.5"]
+    pts, own = arm["benchmarks"], arm["change_vs_fine_tunes"]
+    for ep in ENDPOINTS:
+        before, after = van[ep]["per_seed"], pts[ep]["per_seed"]
+        cells = [f"{plain(before[str(k)])} \u2192 {plain(after[str(k)])}" for k in arm["seeds"]]
+        vs, d = pts[ep]["change_vs_seed"], own[ep]
+        per = ", ".join(f"s{k} {signed(v)}" for k, v in d["per_seed"].items())
+        level = d["seed_level"]
+        print(
+            f"| {ep} | {plain(seed[ep]['mean'])} | "
+            + " | ".join(cells)
+            + f" | {signed(vs['diff'])} {ci(vs['ci95'])} | {signed(d['diff'])} {ci(d['ci95'])} ({per}) |"
+            + f" t {ci(level['paired_t_ci95'])} p {level['sign_flip_p']}"
+        )
+        if ep.startswith("advbench"):
+            kept = {
+                k: round(
+                    100
+                    * (pts[ep]["per_seed"][str(k)] - van[ep]["per_seed"][str(k)])
+                    / (seed[ep]["mean"] - van[ep]["per_seed"][str(k)])
+                )
+                for k in arm["seeds"]
+            }
+            print("   share of the loss kept (%):", kept)
+    print("kl correlation:", json.dumps(s.get("predictors", {}).get("correlations", {}).get("kl"))[:400])
+
+
+def method_rows(s: dict, m: str) -> None:
+    seed, van = s["seed_model"]["benchmarks"], s["methods"]["vanilla"]["benchmarks"]
+    sd, mb = s["methods"]["sdft"]["benchmarks"], s["methods"][m]["benchmarks"]
+    print("seeds", s["methods"][m]["seeds"], "contrasts:", list(s["contrasts"]))
+    for ep in ENDPOINTS:
+        b, c = mb[ep], mb[ep]["change_vs_seed"]
+        print(
+            f"| {ep} | {plain(seed[ep]['mean'])} | vanilla {plain(van[ep]['mean'])} ({van[ep]['per_seed']}) |"
+            f" sdft {plain(sd[ep]['mean'])} | {m} {plain(b['mean'])} {ci(b['ci95'])} per seed {b['per_seed']} |"
+            f" vs seed {signed(c['diff'])} {ci(c['ci95'])} |"
+        )
+        d = s["contrasts"].get(f"{m}_minus_vanilla", {}).get(ep)
+        if d:
+            print(
+                f"     {m} - vanilla: {signed(d['diff'])} {ci(d['ci95'])} per seed {d.get('per_seed')}"
+                f" seed_level {d.get('seed_level')}"
+            )
+    comparison = s["methods_comparison"]
+    print(json.dumps(comparison["costs"].get(m)))
+    print(json.dumps([p for p in comparison["pareto"] if p["method"] == m]))
+    print(json.dumps(comparison["complete"]))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    summary = json.loads(SUMMARY.read_text())
+    if sys.argv[1] == "interp":
+        interp_rows(summary)
+    else:
+        method_rows(summary, sys.argv[1])
