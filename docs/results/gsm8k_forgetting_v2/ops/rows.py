@@ -5,6 +5,9 @@
                         point - seed, point - its own fine-tune (with the seed-level tests)
     rows.py dft|replay  a trained method: per seed, change vs the seed, contrast vs vanilla,
                         its training cost, Pareto point and whether the comparison is complete
+    rows.py summary     one row per endpoint, every method side by side: its mean over its seeds,
+                        minus the seed, minus vanilla (two-level bootstrap CI; Welch over the
+                        seeds; exact permutation p and how many relabelings it had)
 
 Numbers are snapped with round(x, 9) before formatting, as the report's cells are, so a value
 that sits half-way prints the way the report prints it.
@@ -82,11 +85,40 @@ def method_rows(s: dict, m: str) -> None:
     print(json.dumps(comparison["complete"]))
 
 
+def summary_rows(s: dict) -> None:
+    seed = s["seed_model"]["benchmarks"]
+    methods = [m for m in s["methods"] if m != "vanilla"]
+    print(
+        "| endpoint | seed | vanilla | "
+        + " | ".join(f"{m} ({len(s['methods'][m]['seeds'])} seeds)" for m in methods)
+        + " |"
+    )
+    print("|---" * (3 + len(methods)) + "|")
+    for ep in ENDPOINTS:
+        van = s["methods"]["vanilla"]["benchmarks"][ep]
+        cells = []
+        for m in methods:
+            b = s["methods"][m]["benchmarks"][ep]
+            d = s["contrasts"].get(f"{m}_minus_vanilla", {}).get(ep)
+            cell = f"{plain(b['mean'])}; \u2212 seed {signed(b['change_vs_seed']['diff'])}"
+            if d:
+                level = d.get("seed_level") or {}
+                cell += f"; \u2212 vanilla {signed(d['diff'])} {ci(d['ci95'])}"
+                if level.get("welch_ci95"):
+                    cell += f", Welch {ci(level['welch_ci95'])}"
+                if level.get("permutation_p") is not None:
+                    cell += f", p = {level['permutation_p']:.3f} ({level['relabelings']})"
+            cells.append(cell)
+        print(f"| {ep} | {plain(seed[ep]['mean'])} | {plain(van['mean'])} | " + " | ".join(cells) + " |")
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     summary = json.loads(SUMMARY.read_text())
     if sys.argv[1] == "interp":
         interp_rows(summary)
+    elif sys.argv[1] == "summary":
+        summary_rows(summary)
     else:
         method_rows(summary, sys.argv[1])
