@@ -9,24 +9,25 @@
                         minus the seed, minus vanilla (two-level bootstrap CI; Welch over the
                         seeds; exact permutation p and how many relabelings it had)
 
-Numbers are snapped with round(x, 9) before formatting, as the report's cells are, so a value
-that sits half-way prints the way the report prints it.
+Numbers go through the report's own cell formatting (`sdft.report.cells`), so every value prints
+as the report prints it (float noise snapped, a true minus sign, no "−0.0").
 """
 
 import json
 import sys
 from pathlib import Path
 
-SUMMARY = Path(__file__).resolve().parent.parent / "report" / "summary.json"
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[3] / "src"))  # the repository's package, without installing it
+
+from sdft.report.cells import number, signed  # noqa: E402
+
+SUMMARY = HERE.parent / "report" / "summary.json"
 ENDPOINTS = ["advbench_strict", "advbench", "xstest", "xstest_unsafe", "gsm8k", "humaneval", "ifeval"]
 
 
-def signed(x: float) -> str:
-    return f"{round(x, 9):+.1f}".replace("-", "\u2212")
-
-
 def plain(x: float) -> str:
-    return f"{round(x, 9):.1f}"
+    return number(x, ".1f")
 
 
 def ci(c: list) -> str:
@@ -50,14 +51,8 @@ def interp_rows(s: dict) -> None:
             + f" t {ci(level['paired_t_ci95'])} p {level['sign_flip_p']}"
         )
         if ep.startswith("advbench"):
-            kept = {
-                k: round(
-                    100
-                    * (pts[ep]["per_seed"][str(k)] - van[ep]["per_seed"][str(k)])
-                    / (seed[ep]["mean"] - van[ep]["per_seed"][str(k)])
-                )
-                for k in arm["seeds"]
-            }
+            lost = {k: seed[ep]["mean"] - before[str(k)] for k in arm["seeds"]}
+            kept = {k: round(100 * (after[str(k)] - before[str(k)]) / lost[k]) for k in arm["seeds"]}
             print("   share of the loss kept (%):", kept)
     print("kl correlation:", json.dumps(s.get("predictors", {}).get("correlations", {}).get("kl"))[:400])
 
