@@ -7,7 +7,8 @@
                         its training cost, Pareto point and whether the comparison is complete
     rows.py summary     one row per endpoint, every method side by side: its mean over its seeds,
                         minus the seed, minus vanilla (two-level bootstrap CI; Welch over the
-                        seeds; exact permutation p and how many relabelings it had)
+                        seeds; exact permutation p and how many relabelings it had); then each
+                        interpolation arm minus its own fine-tunes (paired t; sign-flip p)
 
 Numbers go through the report's own cell formatting (`sdft.report.cells`), so every value prints
 as the report prints it (float noise snapped, a true minus sign, no "−0.0").
@@ -83,12 +84,14 @@ def method_rows(s: dict, m: str) -> None:
 def summary_rows(s: dict) -> None:
     seed = s["seed_model"]["benchmarks"]
     methods = [m for m in s["methods"] if m != "vanilla"]
+    arms = s.get("methods_comparison", {}).get("interpolation", {})
     print(
         "| endpoint | seed | vanilla | "
         + " | ".join(f"{m} ({len(s['methods'][m]['seeds'])} seeds)" for m in methods)
+        + "".join(f" | {label} ({len(arm['seeds'])} points)" for label, arm in arms.items())
         + " |"
     )
-    print("|---" * (3 + len(methods)) + "|")
+    print("|---" * (3 + len(methods) + len(arms)) + "|")
     for ep in ENDPOINTS:
         van = s["methods"]["vanilla"]["benchmarks"][ep]
         cells = []
@@ -103,6 +106,16 @@ def summary_rows(s: dict) -> None:
                     cell += f", Welch {ci(level['welch_ci95'])}"
                 if level.get("permutation_p") is not None:
                     cell += f", p = {level['permutation_p']:.3f} ({level['relabelings']})"
+            cells.append(cell)
+        for arm in arms.values():  # an interpolation point against its own fine-tune, paired by seed
+            b, d = arm["benchmarks"][ep], arm["change_vs_fine_tunes"][ep]
+            level = d.get("seed_level") or {}
+            cell = f"{plain(b['mean'])}; \u2212 seed {signed(b['change_vs_seed']['diff'])}"
+            cell += f"; \u2212 its fine-tune {signed(d['diff'])} {ci(d['ci95'])}"
+            if level.get("paired_t_ci95"):
+                cell += f", paired t {ci(level['paired_t_ci95'])}"
+            if level.get("sign_flip_p") is not None:
+                cell += f", sign-flip p = {level['sign_flip_p']:.3f} ({level['flips']})"
             cells.append(cell)
         print(f"| {ep} | {plain(seed[ep]['mean'])} | {plain(van['mean'])} | " + " | ".join(cells) + " |")
 
