@@ -81,6 +81,21 @@ def method_rows(s: dict, m: str) -> None:
     print(json.dumps(comparison["complete"]))
 
 
+def summary_cell(b: dict, against: str, d: dict | None, test: tuple) -> str:
+    """Mean; change vs the seed; the contrast with its bootstrap CI and its seed-level test
+    (``test``: the interval's name and key, the p value's name and key, the count's key)."""
+    cell = f"{plain(b['mean'])}; \u2212 seed {signed(b['change_vs_seed']['diff'])}"
+    if d:
+        level = d.get("seed_level") or {}
+        cell += f"; \u2212 {against} {signed(d['diff'])} {ci(d['ci95'])}"
+        interval_name, interval, p_name, p, count = test
+        if level.get(interval):
+            cell += f", {interval_name} {ci(level[interval])}"
+        if level.get(p) is not None:
+            cell += f", {p_name} = {level[p]:.3f} ({level[count]})"
+    return cell
+
+
 def summary_rows(s: dict) -> None:
     seed = s["seed_model"]["benchmarks"]
     methods = [m for m in s["methods"] if m != "vanilla"]
@@ -95,28 +110,14 @@ def summary_rows(s: dict) -> None:
     for ep in ENDPOINTS:
         van = s["methods"]["vanilla"]["benchmarks"][ep]
         cells = []
-        for m in methods:
-            b = s["methods"][m]["benchmarks"][ep]
+        for m in methods:  # a trained method against vanilla, seeds unpaired
             d = s["contrasts"].get(f"{m}_minus_vanilla", {}).get(ep)
-            cell = f"{plain(b['mean'])}; \u2212 seed {signed(b['change_vs_seed']['diff'])}"
-            if d:
-                level = d.get("seed_level") or {}
-                cell += f"; \u2212 vanilla {signed(d['diff'])} {ci(d['ci95'])}"
-                if level.get("welch_ci95"):
-                    cell += f", Welch {ci(level['welch_ci95'])}"
-                if level.get("permutation_p") is not None:
-                    cell += f", p = {level['permutation_p']:.3f} ({level['relabelings']})"
-            cells.append(cell)
+            test = ("Welch", "welch_ci95", "p", "permutation_p", "relabelings")
+            cells.append(summary_cell(s["methods"][m]["benchmarks"][ep], "vanilla", d, test))
         for arm in arms.values():  # an interpolation point against its own fine-tune, paired by seed
-            b, d = arm["benchmarks"][ep], arm["change_vs_fine_tunes"][ep]
-            level = d.get("seed_level") or {}
-            cell = f"{plain(b['mean'])}; \u2212 seed {signed(b['change_vs_seed']['diff'])}"
-            cell += f"; \u2212 its fine-tune {signed(d['diff'])} {ci(d['ci95'])}"
-            if level.get("paired_t_ci95"):
-                cell += f", paired t {ci(level['paired_t_ci95'])}"
-            if level.get("sign_flip_p") is not None:
-                cell += f", sign-flip p = {level['sign_flip_p']:.3f} ({level['flips']})"
-            cells.append(cell)
+            d = arm["change_vs_fine_tunes"][ep]
+            test = ("paired t", "paired_t_ci95", "sign-flip p", "sign_flip_p", "flips")
+            cells.append(summary_cell(arm["benchmarks"][ep], "its fine-tune", d, test))
         print(f"| {ep} | {plain(seed[ep]['mean'])} | {plain(van['mean'])} | " + " | ".join(cells) + " |")
 
 
