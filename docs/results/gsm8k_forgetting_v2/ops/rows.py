@@ -9,6 +9,9 @@
                         minus the seed, minus vanilla (two-level bootstrap CI; Welch over the
                         seeds; exact permutation p and how many relabelings it had); then each
                         interpolation arm minus its own fine-tunes (paired t; sign-flip p)
+    rows.py closing     the closing comparison, compact: per endpoint each method's mean over its
+                        seeds and its contrast (trained methods against vanilla, with the exact
+                        permutation p; the interpolation arm against its own fine-tunes)
 
 Numbers go through the report's own cell formatting (`sdft.report.cells`), so every value prints
 as the report prints it (float noise snapped, a true minus sign, no "−0.0").
@@ -121,6 +124,47 @@ def summary_rows(s: dict) -> None:
         print(f"| {ep} | {plain(seed[ep]['mean'])} | {plain(van['mean'])} | " + " | ".join(cells) + " |")
 
 
+ENDPOINT_LABELS = {
+    "advbench_strict": "AdvBench strict (primary's endpoint)",
+    "advbench": "AdvBench keyword",
+    "xstest": "XSTest safe, over-refusal (lower better)",
+    "xstest_unsafe": "XSTest unsafe, refusal",
+    "gsm8k": "GSM8K",
+    "humaneval": "HumanEval",
+    "ifeval": "IFEval prompt-level strict",
+}
+LABELS = {"sdft": "SDFT", "dft": "DFT", "replay": "self-replay", "kl": "KL to the seed", "onpolicy": "on-policy"}
+
+
+def closing_rows(s: dict) -> None:
+    seed = s["seed_model"]["benchmarks"]
+    methods = [m for m in s["methods"] if m != "vanilla"]
+    arms = s.get("methods_comparison", {}).get("interpolation", {})
+    n = {m: len(s["methods"][m]["seeds"]) for m in s["methods"]}
+    print(
+        f"| endpoint | seed | vanilla ({n['vanilla']} seeds) | "
+        + " | ".join(f"{LABELS.get(m, m)} ({n[m]} seeds): mean; \u2212 vanilla, p" for m in methods)
+        + "".join(f" | {label} ({len(arm['seeds'])} points): mean; \u2212 its fine-tune" for label, arm in arms.items())
+        + " |"
+    )
+    print("|---" * (3 + len(methods) + len(arms)) + "|")
+    for ep in ENDPOINTS:
+        cells = []
+        for m in methods:
+            d = s["contrasts"][f"{m}_minus_vanilla"][ep]
+            p = (d.get("seed_level") or {}).get("permutation_p")
+            cells.append(
+                f"{plain(s['methods'][m]['benchmarks'][ep]['mean'])}; {signed(d['diff'])} {ci(d['ci95'])}"
+                + (f", {p:.3f}" if p is not None else "")
+            )
+        for arm in arms.values():
+            d = arm["change_vs_fine_tunes"][ep]
+            cells.append(f"{plain(arm['benchmarks'][ep]['mean'])}; {signed(d['diff'])} {ci(d['ci95'])}")
+        van = s["methods"]["vanilla"]["benchmarks"][ep]["mean"]
+        label = ENDPOINT_LABELS[ep]
+        print(f"| {label} | {plain(seed[ep]['mean'])} | {plain(van)} | " + " | ".join(cells) + " |")
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -129,5 +173,7 @@ if __name__ == "__main__":
         interp_rows(summary)
     elif sys.argv[1] == "summary":
         summary_rows(summary)
+    elif sys.argv[1] == "closing":
+        closing_rows(summary)
     else:
         method_rows(summary, sys.argv[1])
