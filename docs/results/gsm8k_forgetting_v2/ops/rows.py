@@ -9,6 +9,8 @@
                         minus the seed, minus vanilla (two-level bootstrap CI; Welch over the
                         seeds; exact permutation p and how many relabelings it had); then each
                         interpolation arm minus its own fine-tunes (paired t; sign-flip p)
+    rows.py table M     a trained method over its seeds, as the README's DFT table: each seed's score
+                        and their mean, change vs the seed, contrast vs vanilla, Welch, exact p
     rows.py closing     the closing comparison, compact: per endpoint each method's mean over its
                         seeds and its contrast (trained methods against vanilla, with the exact
                         permutation p; the interpolation arm against its own fine-tunes)
@@ -165,14 +167,39 @@ def closing_rows(s: dict) -> None:
         print(f"| {label} | {plain(seed[ep]['mean'])} | {plain(van)} | " + " | ".join(cells) + " |")
 
 
+def seed_table(s: dict, m: str) -> None:
+    seed, van, mb = s["seed_model"]["benchmarks"], s["methods"]["vanilla"]["benchmarks"], s["methods"][m]["benchmarks"]
+    name, seeds = LABELS.get(m, m), s["methods"][m]["seeds"]
+    n = len(s["methods"]["vanilla"]["seeds"])
+    print(
+        f"| endpoint | seed | vanilla ({n} seeds) | {name} "
+        + " \u00b7 ".join(f"s{k}" for k in seeds)
+        + f" (mean) | {name} \u2212 seed | {name} \u2212 vanilla | Welch over seeds | permutation p |"
+    )
+    print("|---" * 8 + "|")
+    for ep in ENDPOINTS:
+        b, d = mb[ep], s["contrasts"][f"{m}_minus_vanilla"][ep]
+        level, c = d.get("seed_level") or {}, b["change_vs_seed"]
+        per = " \u00b7 ".join(plain(b["per_seed"][str(k)]) for k in seeds)
+        welch = ci(level["welch_ci95"]) if level.get("welch_ci95") else "\u2014"
+        p = f"{level['permutation_p']:.3f}" if level.get("permutation_p") is not None else "\u2014"
+        print(
+            f"| {ENDPOINT_LABELS[ep]} | {plain(seed[ep]['mean'])} | {plain(van[ep]['mean'])} |"
+            f" {per} ({plain(b['mean'])}) |"
+            f" {signed(c['diff'])} {ci(c['ci95'])} | {signed(d['diff'])} {ci(d['ci95'])} | {welch} | {p} |"
+        )
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 3):
         sys.exit(__doc__)
     summary = json.loads(SUMMARY.read_text())
     if sys.argv[1] == "interp":
         interp_rows(summary)
     elif sys.argv[1] == "summary":
         summary_rows(summary)
+    elif sys.argv[1:2] == ["table"] and len(sys.argv) == 3:
+        seed_table(summary, sys.argv[2])
     elif sys.argv[1] == "closing":
         closing_rows(summary)
     else:
