@@ -26,7 +26,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[3] / "src"))  # the repository's package, without installing it
 
+from sdft.experiment import METHOD_NAMES as LONG_NAMES  # noqa: E402
 from sdft.report.cells import number, signed  # noqa: E402
+from sdft.report.finding import METHOD_NAMES  # noqa: E402
 
 SUMMARY = HERE.parent / "report" / "summary.json"
 ENDPOINTS = ["advbench_strict", "advbench", "xstest", "xstest_unsafe", "gsm8k", "humaneval", "ifeval"]
@@ -86,46 +88,6 @@ def method_rows(s: dict, m: str) -> None:
     print(json.dumps(comparison["complete"]))
 
 
-def summary_cell(b: dict, against: str, d: dict | None, test: tuple) -> str:
-    """Mean; change vs the seed; the contrast with its bootstrap CI and its seed-level test
-    (``test``: the interval's name and key, the p value's name and key, the count's key)."""
-    cell = f"{plain(b['mean'])}; \u2212 seed {signed(b['change_vs_seed']['diff'])}"
-    if d:
-        level = d.get("seed_level") or {}
-        cell += f"; \u2212 {against} {signed(d['diff'])} {ci(d['ci95'])}"
-        interval_name, interval, p_name, p, count = test
-        if level.get(interval):
-            cell += f", {interval_name} {ci(level[interval])}"
-        if level.get(p) is not None:
-            cell += f", {p_name} = {level[p]:.3f} ({level[count]})"
-    return cell
-
-
-def summary_rows(s: dict) -> None:
-    seed = s["seed_model"]["benchmarks"]
-    methods = [m for m in s["methods"] if m != "vanilla"]
-    arms = s.get("methods_comparison", {}).get("interpolation", {})
-    print(
-        "| endpoint | seed | vanilla | "
-        + " | ".join(f"{m} ({len(s['methods'][m]['seeds'])} seeds)" for m in methods)
-        + "".join(f" | {label} ({len(arm['seeds'])} points)" for label, arm in arms.items())
-        + " |"
-    )
-    print("|---" * (3 + len(methods) + len(arms)) + "|")
-    for ep in ENDPOINTS:
-        van = s["methods"]["vanilla"]["benchmarks"][ep]
-        cells = []
-        for m in methods:  # a trained method against vanilla, seeds unpaired
-            d = s["contrasts"].get(f"{m}_minus_vanilla", {}).get(ep)
-            test = ("Welch", "welch_ci95", "p", "permutation_p", "relabelings")
-            cells.append(summary_cell(s["methods"][m]["benchmarks"][ep], "vanilla", d, test))
-        for arm in arms.values():  # an interpolation point against its own fine-tune, paired by seed
-            d = arm["change_vs_fine_tunes"][ep]
-            test = ("paired t", "paired_t_ci95", "sign-flip p", "sign_flip_p", "flips")
-            cells.append(summary_cell(arm["benchmarks"][ep], "its fine-tune", d, test))
-        print(f"| {ep} | {plain(seed[ep]['mean'])} | {plain(van['mean'])} | " + " | ".join(cells) + " |")
-
-
 ENDPOINT_LABELS = {
     "advbench_strict": "AdvBench strict (primary's endpoint)",
     "advbench": "AdvBench keyword",
@@ -135,46 +97,75 @@ ENDPOINT_LABELS = {
     "humaneval": "HumanEval",
     "ifeval": "IFEval prompt-level strict",
 }
-LABELS = {"sdft": "SDFT", "dft": "DFT", "replay": "self-replay", "kl": "KL to the seed", "onpolicy": "on-policy"}
 
 
-def closing_rows(s: dict) -> None:
+def seed_change(b: dict) -> str:
+    return f"{plain(b['mean'])}; \u2212 seed {signed(b['change_vs_seed']['diff'])}"
+
+
+def comparison_cell(b: dict, against: str, d: dict, test: tuple, compact: bool) -> str:
+    """One method's cell: its mean; (in full) the change vs the seed; the contrast with its bootstrap
+    CI and its seed-level test (``test``: the interval's name and key, the p value's name and key,
+    the count's key; compact keeps the p value alone, and only for trained methods)."""
+    interval_name, interval, p_name, p, count = test
+    level = d.get("seed_level") or {}
+    if compact:
+        cell = f"{plain(b['mean'])}; {signed(d['diff'])} {ci(d['ci95'])}"
+        return cell + (f", {level[p]:.3f}" if p == "permutation_p" and level.get(p) is not None else "")
+    cell = seed_change(b) + f"; \u2212 {against} {signed(d['diff'])} {ci(d['ci95'])}"
+    if level.get(interval):
+        cell += f", {interval_name} {ci(level[interval])}"
+    if level.get(p) is not None:
+        cell += f", {p_name} = {level[p]:.3f} ({level[count]})"
+    return cell
+
+
+def name(m: str) -> str:
+    return METHOD_NAMES.get(m) or LONG_NAMES.get(m, m)
+
+
+def comparison_rows(s: dict, compact: bool) -> None:
+    """Every method side by side per endpoint: trained methods against vanilla (seeds unpaired),
+    each interpolation arm against its own fine-tunes (paired by seed)."""
     seed = s["seed_model"]["benchmarks"]
     methods = [m for m in s["methods"] if m != "vanilla"]
     arms = s.get("methods_comparison", {}).get("interpolation", {})
     n = {m: len(s["methods"][m]["seeds"]) for m in s["methods"]}
-    print(
-        f"| endpoint | seed | vanilla ({n['vanilla']} seeds) | "
-        + " | ".join(f"{LABELS.get(m, m)} ({n[m]} seeds): mean; \u2212 vanilla, p" for m in methods)
-        + "".join(f" | {label} ({len(arm['seeds'])} points): mean; \u2212 its fine-tune" for label, arm in arms.items())
-        + " |"
-    )
-    print("|---" * (3 + len(methods) + len(arms)) + "|")
+    if compact:
+        heads = [f"vanilla ({n['vanilla']} seeds)"]
+        heads += [f"{name(m)} ({n[m]} seeds): mean; \u2212 vanilla, p" for m in methods]
+        heads += [f"{label} ({len(arm['seeds'])} points): mean; \u2212 its fine-tune" for label, arm in arms.items()]
+    else:
+        heads = ["vanilla"] + [f"{m} ({n[m]} seeds)" for m in methods]
+        heads += [f"{label} ({len(arm['seeds'])} points)" for label, arm in arms.items()]
+    print("| endpoint | seed | " + " | ".join(heads) + " |")
+    print("|---" * (2 + len(heads)) + "|")
+    trained = ("Welch", "welch_ci95", "p", "permutation_p", "relabelings")
+    paired = ("paired t", "paired_t_ci95", "sign-flip p", "sign_flip_p", "flips")
     for ep in ENDPOINTS:
-        cells = []
-        for m in methods:
-            d = s["contrasts"][f"{m}_minus_vanilla"][ep]
-            p = (d.get("seed_level") or {}).get("permutation_p")
-            cells.append(
-                f"{plain(s['methods'][m]['benchmarks'][ep]['mean'])}; {signed(d['diff'])} {ci(d['ci95'])}"
-                + (f", {p:.3f}" if p is not None else "")
-            )
-        for arm in arms.values():
-            d = arm["change_vs_fine_tunes"][ep]
-            cells.append(f"{plain(arm['benchmarks'][ep]['mean'])}; {signed(d['diff'])} {ci(d['ci95'])}")
-        van = s["methods"]["vanilla"]["benchmarks"][ep]["mean"]
-        label = ENDPOINT_LABELS[ep]
-        print(f"| {label} | {plain(seed[ep]['mean'])} | {plain(van)} | " + " | ".join(cells) + " |")
+        cells = [
+            comparison_cell(s["methods"][m]["benchmarks"][ep], "vanilla", d, trained, compact)
+            if (d := s["contrasts"].get(f"{m}_minus_vanilla", {}).get(ep))
+            else seed_change(s["methods"][m]["benchmarks"][ep])  # no contrast with vanilla
+            for m in methods
+        ]
+        cells += [
+            comparison_cell(arm["benchmarks"][ep], "its fine-tune", arm["change_vs_fine_tunes"][ep], paired, compact)
+            for arm in arms.values()
+        ]
+        van = plain(s["methods"]["vanilla"]["benchmarks"][ep]["mean"])
+        label = ENDPOINT_LABELS[ep] if compact else ep
+        print(f"| {label} | {plain(seed[ep]['mean'])} | {van} | " + " | ".join(cells) + " |")
 
 
 def seed_table(s: dict, m: str) -> None:
     seed, van, mb = s["seed_model"]["benchmarks"], s["methods"]["vanilla"]["benchmarks"], s["methods"][m]["benchmarks"]
-    name, seeds = LABELS.get(m, m), s["methods"][m]["seeds"]
+    label, seeds = name(m), s["methods"][m]["seeds"]
     n = len(s["methods"]["vanilla"]["seeds"])
     print(
-        f"| endpoint | seed | vanilla ({n} seeds) | {name} "
+        f"| endpoint | seed | vanilla ({n} seeds) | {label} "
         + " \u00b7 ".join(f"s{k}" for k in seeds)
-        + f" (mean) | {name} \u2212 seed | {name} \u2212 vanilla | Welch over seeds | permutation p |"
+        + f" (mean) | {label} \u2212 seed | {label} \u2212 vanilla | Welch over seeds | permutation p |"
     )
     print("|---" * 8 + "|")
     for ep in ENDPOINTS:
@@ -190,17 +181,18 @@ def seed_table(s: dict, m: str) -> None:
         )
 
 
+COMMANDS = {
+    "interp": interp_rows,
+    "summary": lambda s: comparison_rows(s, compact=False),
+    "closing": lambda s: comparison_rows(s, compact=True),
+}
+
 if __name__ == "__main__":
-    if len(sys.argv) not in (2, 3):
+    args = sys.argv[1:]
+    if not (len(args) == 1 or (len(args) == 2 and args[0] == "table")):
         sys.exit(__doc__)
     summary = json.loads(SUMMARY.read_text())
-    if sys.argv[1] == "interp":
-        interp_rows(summary)
-    elif sys.argv[1] == "summary":
-        summary_rows(summary)
-    elif sys.argv[1:2] == ["table"] and len(sys.argv) == 3:
-        seed_table(summary, sys.argv[2])
-    elif sys.argv[1] == "closing":
-        closing_rows(summary)
+    if args[0] == "table":
+        seed_table(summary, args[1])
     else:
-        method_rows(summary, sys.argv[1])
+        COMMANDS.get(args[0], lambda s: method_rows(s, args[0]))(summary)
